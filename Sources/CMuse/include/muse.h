@@ -1,0 +1,3 @@
+#ifndef MUSE_H
+#define MUSE_H
+#endif

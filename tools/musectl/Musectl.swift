@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct Musectl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "musectl",
+        abstract: "Operate a Muse scorer: models, score maps, snapshots and the daemon.",
+        subcommands: [])
+}
