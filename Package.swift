@@ -22,7 +22,8 @@ let package = Package(
         .target(name: "MuseIPC", dependencies: ["CMuse"]),
         .target(name: "MuseServer", dependencies: ["MuseIPC", "MuseSnapshot", "MuseScoring"]),
         .target(name: "MuseClient", dependencies: ["CMuse"]),
-        .executableTarget(name: "mused", dependencies: ["MuseServer"]),
+        .executableTarget(name: "mused", dependencies: [
+            "MuseServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "musectl",
             dependencies: ["MuseClient", "MuseScoring", .product(name: "ArgumentParser", package: "swift-argument-parser")],

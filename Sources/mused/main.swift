@@ -1,1 +1,63 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
 import MuseServer
+
+/// mused: the Muse scorer daemon. A thin main; the daemon lives in MuseServer.
+struct Mused: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mused", abstract: "Score events for the host's tenants over shared memory.")
+
+    @Option(name: .customLong("runtime-dir"), help: "Directory for the tenant segments.")
+    var runtimeDirectory = "/run/muse"
+
+    @Option(name: .customLong("tenant"), help: ArgumentHelp(
+        "A tenant: NAME[:GROUP[:CHANNELS[:RING_DEPTH]]]. Repeatable.", valueName: "spec"))
+    var tenants: [String] = ["demo"]
+
+    @Option(help: "Worker threads (1-32).")
+    var workers = 1
+
+    @Option(name: .customLong("spin-us"), help: "Microseconds an idle worker spins before it sleeps.")
+    var spinMicroseconds: UInt64 = 100
+
+    func run() throws {
+        var config = DaemonConfiguration(runtimeDirectory: runtimeDirectory, tenants: [], workers: workers,
+                                         spinNanoseconds: spinMicroseconds * 1000)
+        for spec in tenants { config.tenants.append(try Self.parseTenant(spec)) }
+
+        // Block the stop signals before any thread starts so only sigwait sees them.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for signal in [SIGTERM, SIGINT] { sigaddset(&signals, signal) }
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+
+        let daemon = Daemon(configuration: config) { DemoScorer() }
+        try daemon.start()
+        var received: Int32 = 0
+        sigwait(&signals, &received)
+        Log.info("stopping", ["signal": received])
+        daemon.stop()
+    }
+
+    static func parseTenant(_ spec: String) throws -> TenantConfiguration {
+        let parts = spec.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard !parts[0].isEmpty, parts.count <= 4 else {
+            throw ValidationError("--tenant '\(spec)': expected NAME[:GROUP[:CHANNELS[:RING_DEPTH]]]")
+        }
+        var tenant = TenantConfiguration(name: parts[0])
+        if parts.count > 1, !parts[1].isEmpty { tenant.group = parts[1] }
+        if parts.count > 2 {
+            guard let channels = Int(parts[2]) else { throw ValidationError("--tenant '\(spec)': CHANNELS is not a number") }
+            tenant.channels = channels
+        }
+        if parts.count > 3 {
+            guard let depth = Int(parts[3]) else { throw ValidationError("--tenant '\(spec)': RING_DEPTH is not a number") }
+            tenant.ringDepth = depth
+        }
+        return tenant
+    }
+}
+
+Mused.main()

@@ -1,0 +1,32 @@
+/*
+ * Daemon-side shims: system calls Swift cannot make directly (syscall(2) is
+ * variadic). Not part of the client API; clients need only muse.h.
+ */
+#ifndef MUSE_SHIMS_H
+#define MUSE_SHIMS_H
+
+#include "muse.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * Sleeps until any of `words[i]` differs from `values[i]`, one is woken, or
+ * timeout_ns passes (< 0: forever), with futex_waitv(2) (Linux 5.16+).
+ * Returns the woken index, or -1 with errno (ETIMEDOUT, EAGAIN when a word
+ * already differed, EINTR, ENOSYS on older kernels). At most 128 words.
+ */
+int muse_futex_waitv(uint32_t *const *words, const uint32_t *values, unsigned count, int64_t timeout_ns);
+
+/** Pins the calling thread to one CPU; returns 0 or -1 with errno. */
+int muse_pin_thread_to_cpu(int cpu);
+
+/** Names the calling thread (at most 15 bytes are kept). */
+void muse_set_thread_name(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,167 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CMuse
+
+/// The daemon's end of one channel: it consumes submissions and produces
+/// completions.
+///
+/// `head` is the daemon's private count of events answered. The daemon keeps
+/// sq_head == cq_tail == head in shared memory, so a restarted daemon resumes
+/// from cq_tail without answering anything twice. Every index a client writes
+/// is read once per batch and bounds-checked against the private layout.
+public struct ChannelEndpoint: @unchecked Sendable {
+    public let segment: Segment
+    public let channel: Int
+    public let tenant: Int
+    let control: UnsafeMutablePointer<muse_channel_control>
+    let submissions: UnsafeMutableRawPointer
+    let completions: UnsafeMutablePointer<muse_completion>
+    let depth: UInt64
+    let mask: UInt64
+    let slotSize: Int
+    let maxFeatures: Int
+    /// Events answered on this channel since it was created.
+    public private(set) var head: UInt64
+    /// The last inconsistency seen on this channel's indices, for diagnostics.
+    public private(set) var fault: muse_status = MUSE_OK
+
+    public init(segment: Segment, channel: Int, tenant: Int) {
+        precondition(channel >= 0 && channel < segment.layout.channelCount)
+        self.segment = segment
+        self.channel = channel
+        self.tenant = tenant
+        control = segment.control(channel)
+        let base = UnsafeMutableRawPointer(control)
+        submissions = base + segment.layout.submissionRingOffset
+        completions = (base + segment.layout.completionRingOffset).assumingMemoryBound(to: muse_completion.self)
+        depth = UInt64(segment.layout.ringDepth)
+        mask = depth - 1
+        slotSize = segment.layout.submissionSlotSize
+        maxFeatures = segment.layout.maxFeatures
+        // Resume from what a previous daemon published. A crash between the
+        // completion and sq_head stores is repaired here.
+        head = muse_atomic_load_acquire_u64(&control.pointee.cq_tail)
+        muse_atomic_store_release_u64(&control.pointee.sq_head, head)
+    }
+
+    /// True if a client holds the channel.
+    @inlinable
+    public var isClaimed: Bool { muse_atomic_load_acquire_u32(&controlPointer.pointee.state) == UInt32(MUSE_CHANNEL_CLAIMED) }
+
+    @usableFromInline var controlPointer: UnsafeMutablePointer<muse_channel_control> { control }
+
+    /// True if a claimed channel has submissions the daemon can answer now
+    /// (its completion ring has room). Used before going to sleep.
+    public func hasWork() -> Bool {
+        guard isClaimed else { return false }
+        let waiting = muse_atomic_load_acquire_u64(&control.pointee.sq_tail) &- head
+        let unread = head &- muse_atomic_load_acquire_u64(&control.pointee.cq_head)
+        return waiting > 0 && waiting <= depth && unread < depth
+    }
+
+    /// Answers up to `limit` submissions and wakes the client if it sleeps.
+    /// Returns how many were answered. `scratch` holds `maxFeatures` doubles.
+    @inline(__always)
+    public mutating func drain<Scorer: EventScorer>(
+        limit: Int, intents: IntentBounds, scorer: inout Scorer, scratch: UnsafeMutablePointer<Double>
+    ) -> Int {
+        guard isClaimed else { return 0 }
+        let tail = muse_atomic_load_acquire_u64(&control.pointee.sq_tail)
+        let waiting = tail &- head
+        if waiting == 0 { return 0 }
+        guard waiting <= depth else { return record(MUSE_E_CORRUPT) }
+        let consumed = muse_atomic_load_acquire_u64(&control.pointee.cq_head)
+        let unread = head &- consumed
+        guard unread <= depth else { return record(MUSE_E_CORRUPT) }
+        // Take only what the completion ring has room for: a client that does
+        // not read its completions fills its own submission ring and gets
+        // MUSE_E_AGAIN; nothing is overwritten.
+        let count = Int(min(waiting, depth - unread, UInt64(limit)))
+        if count == 0 { return 0 }
+        for k in 0..<count {
+            let index = head &+ UInt64(k)
+            let slot = submissions + Int(index & mask) * slotSize
+            let event = slot.assumingMemoryBound(to: muse_event_header.self)
+            // Read each client field once, through an atomic load the compiler
+            // may not repeat after the bounds check.
+            let tag = muse_atomic_load_relaxed_u64(&event.pointee.tag)
+            let intentID = muse_atomic_load_relaxed_u32(&event.pointee.intent_id)
+            let featureCount = Int(muse_atomic_load_relaxed_u32(&event.pointee.feature_count))
+            let verdict: Verdict
+            if let expected = intents.featureCount(of: intentID) {
+                if featureCount == expected && featureCount <= maxFeatures {
+                    UnsafeMutableRawPointer(scratch).copyMemory(
+                        from: slot + MemoryLayout<muse_event_header>.size, byteCount: featureCount &* 8)
+                    verdict = scorer.score(tenant: tenant, intentID: intentID,
+                                           features: UnsafeBufferPointer(start: scratch, count: featureCount))
+                } else {
+                    verdict = .refused(MUSE_E_FEATURE_COUNT)
+                }
+            } else {
+                verdict = .refused(MUSE_E_UNKNOWN_INTENT)
+            }
+            let completion = completions + Int(index & mask)
+            completion.pointee = muse_completion(
+                tag: tag, status: verdict.status, predictor_id: verdict.predictorID, score: verdict.score,
+                raw_score: verdict.rawScore, generation_id: verdict.generationID, reserved: (0, 0, 0))
+        }
+        head &+= UInt64(count)
+        muse_atomic_store_release_u64(&control.pointee.cq_tail, head)
+        muse_atomic_store_release_u64(&control.pointee.sq_head, head)
+        wakeClient()
+        return count
+    }
+
+    /// Wakes the client if it said it may sleep. The fence pairs with the
+    /// client's fence between setting client_sleeping and re-reading cq_tail.
+    @inline(__always)
+    func wakeClient() {
+        muse_atomic_fence_seq_cst()
+        if muse_atomic_load_relaxed_u32(&control.pointee.client_sleeping) != 0 {
+            muse_atomic_add_u32(&control.pointee.client_doorbell, 1)
+            muse_futex_wake(&control.pointee.client_doorbell)
+        }
+    }
+
+    private mutating func record(_ status: muse_status) -> Int {
+        if fault != status {
+            fault = status
+            muse_atomic_store_relaxed_u32(&control.pointee.fault, status.rawValue)
+        }
+        return 0
+    }
+
+    /// Frees the channel if its client is gone: released, or dead (its OFD lock
+    /// is free although the state says claimed). Unanswered events are dropped,
+    /// all four indices are reset to `head`, and the state becomes FREE.
+    /// Returns true if the channel was reclaimed.
+    public mutating func reclaimIfAbandoned() -> Bool {
+        let state = muse_atomic_load_acquire_u32(&control.pointee.state)
+        if state == UInt32(MUSE_CHANNEL_FREE) && isQuiescent { return false }
+        let offset = segment.lockOffset(channel)
+        // A live owner holds the lock; failing to take it means "in use".
+        guard muse_ofd_lock_byte(segment.descriptor, offset, Int16(F_WRLCK)) == 0 else { return false }
+        defer { muse_ofd_lock_byte(segment.descriptor, offset, Int16(F_UNLCK)) }
+        // With the lock held no client can be claiming; re-read the state.
+        let current = muse_atomic_load_acquire_u32(&control.pointee.state)
+        if current == UInt32(MUSE_CHANNEL_FREE) && isQuiescent { return false }
+        muse_atomic_store_release_u64(&control.pointee.sq_tail, head)
+        muse_atomic_store_release_u64(&control.pointee.sq_head, head)
+        muse_atomic_store_release_u64(&control.pointee.cq_tail, head)
+        muse_atomic_store_release_u64(&control.pointee.cq_head, head)
+        muse_atomic_store_relaxed_u32(&control.pointee.client_sleeping, 0)
+        muse_atomic_store_relaxed_u32(&control.pointee.fault, 0)
+        fault = MUSE_OK
+        muse_atomic_store_release_u32(&control.pointee.state, UInt32(MUSE_CHANNEL_FREE))
+        return true
+    }
+
+    /// All four indices equal the daemon's head: nothing in flight.
+    private var isQuiescent: Bool {
+        muse_atomic_load_acquire_u64(&control.pointee.sq_tail) == head
+            && muse_atomic_load_acquire_u64(&control.pointee.cq_head) == head
+            && muse_atomic_load_acquire_u64(&control.pointee.sq_head) == head
+            && muse_atomic_load_acquire_u64(&control.pointee.cq_tail) == head
+    }
+}

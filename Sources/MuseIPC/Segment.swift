@@ -1,0 +1,249 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CMuse
+
+/// A tenant's shared-memory segment, as the daemon holds it: the mapping, the
+/// file (kept open for the OFD locks of channel reclaim), and the daemon's
+/// private copy of the layout.
+///
+/// The layout fields of the header are written once, before `magic` is
+/// published with release order; afterwards the daemon reads nothing from the
+/// header but the words clients legitimately write (the doorbell).
+public final class Segment: @unchecked Sendable {
+    public let path: String
+    public let tenant: String
+    public let layout: SegmentLayout
+    /// This daemon's incarnation number in the segment (1 for a new segment).
+    public let incarnation: UInt64
+    /// True when the segment was found on disk and adopted.
+    public let wasAdopted: Bool
+    let descriptor: Int32
+    let base: UnsafeMutableRawPointer
+
+    public var header: UnsafeMutablePointer<muse_segment_header> {
+        base.assumingMemoryBound(to: muse_segment_header.self)
+    }
+
+    /// Creates the segment file, or adopts the one already at `path`.
+    ///
+    /// A new file is built under a temporary name and renamed into place, so a
+    /// client never sees a half-initialised segment.
+    public static func createOrAdopt(
+        path: String, tenant: String, groupID: gid_t?, layout: SegmentLayout
+    ) throws -> Segment {
+        if access(path, F_OK) == 0 { return try adopt(path: path, tenant: tenant, groupID: groupID) }
+        return try create(path: path, tenant: tenant, groupID: groupID, layout: layout)
+    }
+
+    public static func create(path: String, tenant: String, groupID: gid_t?, layout: SegmentLayout) throws -> Segment {
+        guard tenant.utf8.count < Int(MUSE_TENANT_NAME_SIZE), !tenant.isEmpty, !tenant.contains("/") else {
+            throw SegmentError.badTenantName(tenant)
+        }
+        let temporary = "\(path).tmp-\(getpid())"
+        let fd = open(temporary, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SystemError("create", temporary) }
+        do {
+            try retryingOnInterrupt("truncate", temporary) { ftruncate(fd, off_t(layout.segmentSize)) }
+            if let groupID { try retryingOnInterrupt("chown", temporary) { fchown(fd, uid_t.max, groupID) } }
+            try retryingOnInterrupt("chmod", temporary) { fchmod(fd, 0o660) }
+            let base = try map(fd: fd, size: layout.segmentSize, path: temporary)
+            let segment = Segment(path: path, tenant: tenant, layout: layout, incarnation: 1,
+                                  wasAdopted: false, descriptor: fd, base: base)
+            segment.writeLayout()
+            try retryingOnInterrupt("rename", temporary) { rename(temporary, path) }
+            return segment
+        } catch {
+            unlink(temporary)
+            close(fd)
+            throw error
+        }
+    }
+
+    /// Adopts a segment a previous daemon left: checks magic, ABI and layout,
+    /// and takes the next incarnation. The indices stay as they are, so what
+    /// was submitted while no daemon ran is answered now.
+    public static func adopt(path: String, tenant: String, groupID: gid_t?) throws -> Segment {
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError("open", path) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let error = SystemError("stat", path)
+            close(fd)
+            throw error
+        }
+        let size = Int(info.st_size)
+        guard size >= Int(MUSE_HEADER_SIZE) else {
+            close(fd)
+            throw SegmentError.foreign(path: path, reason: "\(size) bytes is smaller than a segment header")
+        }
+        let base: UnsafeMutableRawPointer
+        do { base = try map(fd: fd, size: size, path: path) } catch { close(fd); throw error }
+        do {
+            let layout = try validate(base.assumingMemoryBound(to: muse_segment_header.self), fileSize: size,
+                                      path: path, tenant: tenant)
+            if let groupID { try retryingOnInterrupt("chown", path) { fchown(fd, uid_t.max, groupID) } }
+            let header = base.assumingMemoryBound(to: muse_segment_header.self)
+            let incarnation = header.pointee.incarnation &+ 1
+            let segment = Segment(path: path, tenant: tenant, layout: layout, incarnation: incarnation,
+                                  wasAdopted: true, descriptor: fd, base: base)
+            muse_atomic_store_release_u64(&header.pointee.incarnation, incarnation)
+            muse_atomic_store_release_u32(&header.pointee.daemon_pid, UInt32(bitPattern: getpid()))
+            return segment
+        } catch {
+            munmap(base, size)
+            close(fd)
+            throw error
+        }
+    }
+
+    private init(path: String, tenant: String, layout: SegmentLayout, incarnation: UInt64, wasAdopted: Bool,
+                 descriptor: Int32, base: UnsafeMutableRawPointer) {
+        self.path = path
+        self.tenant = tenant
+        self.layout = layout
+        self.incarnation = incarnation
+        self.wasAdopted = wasAdopted
+        self.descriptor = descriptor
+        self.base = base
+    }
+
+    deinit {
+        munmap(base, layout.segmentSize)
+        close(descriptor)
+    }
+
+    private static func map(fd: Int32, size: Int, path: String) throws -> UnsafeMutableRawPointer {
+        guard let base = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), base != MAP_FAILED else {
+            throw SystemError("mmap", path)
+        }
+        return base
+    }
+
+    private func writeLayout() {
+        let h = header
+        // The file is fresh from ftruncate, so every reserved byte is zero.
+        h.pointee.abi_major = UInt16(MUSE_ABI_MAJOR)
+        h.pointee.abi_minor = UInt16(MUSE_ABI_MINOR)
+        h.pointee.header_size = MUSE_HEADER_SIZE
+        h.pointee.segment_size = UInt64(layout.segmentSize)
+        h.pointee.channel_count = UInt32(layout.channelCount)
+        h.pointee.ring_depth = UInt32(layout.ringDepth)
+        h.pointee.submission_slot_size = UInt32(layout.submissionSlotSize)
+        h.pointee.completion_slot_size = UInt32(layout.completionSlotSize)
+        h.pointee.max_features = UInt32(layout.maxFeatures)
+        h.pointee.channels_offset = UInt64(layout.channelsOffset)
+        h.pointee.channel_stride = UInt64(layout.channelStride)
+        withUnsafeMutableBytes(of: &h.pointee.tenant) { buffer in
+            for (i, byte) in tenant.utf8.enumerated() { buffer[i] = byte }
+        }
+        h.pointee.incarnation = incarnation
+        h.pointee.daemon_pid = UInt32(bitPattern: getpid())
+        muse_atomic_store_release_u64(&h.pointee.magic, MUSE_MAGIC)
+    }
+
+    private static func validate(
+        _ h: UnsafeMutablePointer<muse_segment_header>, fileSize: Int, path: String, tenant: String
+    ) throws -> SegmentLayout {
+        let magic = muse_atomic_load_acquire_u64(&h.pointee.magic)
+        guard magic == MUSE_MAGIC else {
+            throw SegmentError.foreign(path: path, reason: "magic is 0x\(String(magic, radix: 16)), not a Muse segment")
+        }
+        let major = Int(h.pointee.abi_major), minor = Int(h.pointee.abi_minor)
+        guard major == Int(MUSE_ABI_MAJOR) else {
+            throw SegmentError.incompatibleABI(path: path, found: "\(major).\(minor)",
+                                               supported: "\(MUSE_ABI_MAJOR).\(MUSE_ABI_MINOR)")
+        }
+        let layout: SegmentLayout
+        do {
+            layout = try SegmentLayout(channelCount: Int(h.pointee.channel_count),
+                                       ringDepth: Int(h.pointee.ring_depth),
+                                       maxFeatures: Int(h.pointee.max_features))
+        } catch {
+            throw SegmentError.foreign(path: path, reason: "layout: \(error)")
+        }
+        guard h.pointee.header_size == MUSE_HEADER_SIZE,
+              h.pointee.segment_size == UInt64(fileSize), fileSize == layout.segmentSize,
+              h.pointee.channels_offset == UInt64(layout.channelsOffset),
+              h.pointee.channel_stride == UInt64(layout.channelStride),
+              h.pointee.submission_slot_size == UInt32(layout.submissionSlotSize),
+              h.pointee.completion_slot_size == UInt32(layout.completionSlotSize)
+        else {
+            throw SegmentError.foreign(path: path, reason: "header sizes do not match the layout they describe")
+        }
+        let recorded = withUnsafeBytes(of: h.pointee.tenant) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard recorded == tenant else {
+            throw SegmentError.foreign(path: path, reason: "it belongs to tenant '\(recorded)', not '\(tenant)'")
+        }
+        return layout
+    }
+
+    // MARK: Channels
+
+    public func control(_ channel: Int) -> UnsafeMutablePointer<muse_channel_control> {
+        (base + layout.channelsOffset + channel * layout.channelStride).assumingMemoryBound(to: muse_channel_control.self)
+    }
+
+    /// File offset of the byte a channel's owner keeps OFD-locked.
+    func lockOffset(_ channel: Int) -> UInt64 { UInt64(layout.channelsOffset + channel * layout.channelStride) }
+
+    // MARK: Header words the daemon publishes
+
+    /// Rewrites the intent table under its seqlock.
+    public func publishIntents(_ intents: [IntentDescriptor]) throws {
+        guard intents.count <= Int(MUSE_MAX_INTENTS) else { throw SegmentError.tooManyIntents(intents.count) }
+        for intent in intents where intent.name.utf8.count >= Int(MUSE_INTENT_NAME_SIZE) {
+            throw SegmentError.badIntentName(intent.name)
+        }
+        let h = header
+        let sequence = h.pointee.intent_seq | 1 // odd: readers retry
+        muse_atomic_store_release_u32(&h.pointee.intent_seq, sequence)
+        muse_atomic_fence_seq_cst()
+        withUnsafeMutableBytes(of: &h.pointee.intents) { table in
+            table.initializeMemory(as: UInt8.self, repeating: 0)
+            let entries = table.bindMemory(to: muse_intent_entry.self)
+            for (i, intent) in intents.enumerated() {
+                withUnsafeMutableBytes(of: &entries[i].name) { name in
+                    for (j, byte) in intent.name.utf8.enumerated() { name[j] = byte }
+                }
+                entries[i].id = intent.id
+                entries[i].feature_count = UInt32(intent.featureCount)
+                entries[i].schema_hash = intent.schemaHash
+            }
+        }
+        muse_atomic_store_relaxed_u32(&h.pointee.intent_count, UInt32(intents.count))
+        muse_atomic_store_release_u32(&h.pointee.intent_seq, sequence &+ 1)
+    }
+
+    public func publishState(_ state: Int32) {
+        muse_atomic_store_release_u32(&header.pointee.daemon_state, UInt32(bitPattern: state))
+    }
+
+    public func publishGeneration(_ id: UInt64) {
+        muse_atomic_store_release_u64(&header.pointee.generation_id, id)
+    }
+
+    public func beat(now: UInt64 = muse_now_ns()) {
+        muse_atomic_store_release_u64(&header.pointee.heartbeat_ns, now)
+    }
+}
+
+public enum SegmentError: Error, CustomStringConvertible, Equatable {
+    case foreign(path: String, reason: String)
+    case incompatibleABI(path: String, found: String, supported: String)
+    case badTenantName(String)
+    case badIntentName(String)
+    case tooManyIntents(Int)
+
+    public var description: String {
+        switch self {
+        case .foreign(let path, let reason): "refusing \(path): \(reason)"
+        case .incompatibleABI(let path, let found, let supported):
+            "refusing \(path): its ABI \(found) is not compatible with this daemon's \(supported); "
+                + "stop its clients and remove it, or run the daemon that made it"
+        case .badTenantName(let name): "tenant name '\(name)' must be 1-\(MUSE_TENANT_NAME_SIZE - 1) bytes without '/'"
+        case .badIntentName(let name): "intent name '\(name)' is longer than \(MUSE_INTENT_NAME_SIZE - 1) bytes"
+        case .tooManyIntents(let n): "\(n) intents; a segment holds at most \(MUSE_MAX_INTENTS)"
+        }
+    }
+}

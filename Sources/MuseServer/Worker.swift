@@ -1,0 +1,93 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CMuse
+import MuseIPC
+import Synchronization
+
+/// A daemon thread that drains a fixed set of channels.
+///
+/// It owns its endpoints outright (their private heads, their reclaim), so no
+/// lock guards them. While events flow it never makes a system call; after
+/// `spinNanoseconds` without work it sleeps on its segments' doorbells, and at
+/// least every `housekeepingNanoseconds` it refreshes heartbeats and frees the
+/// channels of dead clients.
+final class Worker<Scorer: EventScorer>: @unchecked Sendable {
+    let index: Int
+    private var endpoints: [ChannelEndpoint]
+    private let segments: [Segment]
+    private let intents: [IntentBounds]
+    private var scorer: Scorer
+    private var doorbell: DaemonDoorbell
+    private let batchSize: Int
+    private let spinNanoseconds: UInt64
+    private let scratch: UnsafeMutablePointer<Double>
+    private let stopping = Atomic<Bool>(false)
+    private let finished = Atomic<Bool>(false)
+
+    static var housekeepingNanoseconds: UInt64 { 50_000_000 }
+
+    init(index: Int, endpoints: [ChannelEndpoint], intents: [IntentBounds], scorer: Scorer,
+         batchSize: Int, spinNanoseconds: UInt64) {
+        self.index = index
+        self.endpoints = endpoints
+        var unique: [ObjectIdentifier: Segment] = [:]
+        for endpoint in endpoints { unique[ObjectIdentifier(endpoint.segment)] = endpoint.segment }
+        segments = Array(unique.values)
+        self.intents = intents
+        self.scorer = scorer
+        doorbell = DaemonDoorbell(segments: segments, worker: index)
+        self.batchSize = batchSize
+        self.spinNanoseconds = spinNanoseconds
+        let maxFeatures = endpoints.map { $0.segment.layout.maxFeatures }.max() ?? 1
+        scratch = .allocate(capacity: maxFeatures)
+    }
+
+    deinit { scratch.deallocate() }
+
+    func requestStop() { stopping.store(true, ordering: .releasing) }
+    var hasFinished: Bool { finished.load(ordering: .acquiring) }
+
+    func run() {
+        muse_set_thread_name("muse-worker-\(index)")
+        var lastWork = muse_now_ns()
+        var nextHousekeeping: UInt64 = 0
+        var workedSinceClock = false
+        var rounds: UInt32 = 0
+        while !stopping.load(ordering: .relaxed) {
+            var answered = 0
+            for i in endpoints.indices {
+                answered &+= endpoints[i].drain(limit: batchSize, intents: intents[endpoints[i].tenant],
+                                                scorer: &scorer, scratch: scratch)
+            }
+            if answered > 0 { workedSinceClock = true }
+            rounds &+= 1
+            // Read the clock every 64 rounds, not every round: the busy path
+            // stays free of vDSO calls.
+            if rounds & 63 != 0 {
+                if answered == 0 { muse_cpu_relax() }
+                continue
+            }
+            let now = muse_now_ns()
+            if workedSinceClock { lastWork = now; workedSinceClock = false }
+            if now >= nextHousekeeping {
+                housekeep(now: now)
+                nextHousekeeping = now + Self.housekeepingNanoseconds
+            }
+            if now - lastWork >= spinNanoseconds {
+                let timeout = Int64(nextHousekeeping > now ? nextHousekeeping - now : 1)
+                let slept = doorbell.sleep(timeoutNanoseconds: timeout) { endpoints.contains { $0.hasWork() } }
+                if !slept { lastWork = muse_now_ns() }
+            }
+        }
+        for segment in segments { segment.beat() }
+        finished.store(true, ordering: .releasing)
+    }
+
+    private func housekeep(now: UInt64) {
+        for segment in segments { segment.beat(now: now) }
+        for i in endpoints.indices where endpoints[i].reclaimIfAbandoned() {
+            Log.info("channel-reclaimed", ["tenant": endpoints[i].segment.tenant, "channel": endpoints[i].channel])
+        }
+    }
+}
