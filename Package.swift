@@ -29,5 +29,7 @@ let package = Package(
             dependencies: ["MuseClient", "MuseScoring", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "tools/musectl"),
         .testTarget(name: "MuseScoringTests", dependencies: ["MuseScoring"]),
+        .testTarget(name: "MuseIPCTests", dependencies: ["MuseIPC", "CMuse"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["MuseClient", "CMuse"], exclude: ["clients"]),
     ]
 )

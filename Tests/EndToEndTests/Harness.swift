@@ -1,0 +1,183 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+
+/// Paths and processes for tests that run a real mused and real C clients.
+enum Harness {
+    static let packageRoot = URL(filePath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static var header: URL { packageRoot.appending(path: "Sources/CMuse/include") }
+
+    /// mused from the same build as this test binary, unless MUSE_MUSED names
+    /// another (the test script points it at an AddressSanitizer build).
+    static var mused: String {
+        if let path = ProcessInfo.processInfo.environment["MUSE_MUSED"], !path.isEmpty { return path }
+        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(filePath: me).deletingLastPathComponent().appending(path: "mused").path
+    }
+
+    /// The C test client, compiled once per run with the strict flags.
+    static let testClient: String = {
+        let out = FileManager.default.temporaryDirectory.appending(path: "muse-test-client-\(getpid())").path
+        let source = packageRoot.appending(path: "Tests/EndToEndTests/clients/muse_test_client.c").path
+        let result = run("/usr/bin/env", ["cc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Wpedantic", "-Werror",
+                                         "-I", header.path, source, "-o", out, "-lm"])
+        precondition(result.status == 0, "cannot build the C test client:\n\(result.output)")
+        return out
+    }()
+
+    struct Result { let status: Int32; let output: String }
+
+    /// Runs a command to completion, capturing stdout and stderr together.
+    @discardableResult
+    static func run(_ executable: String, _ arguments: [String]) -> Result {
+        let process = Process()
+        process.executableURL = URL(filePath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        do { try process.run() } catch { return Result(status: -1, output: "\(error)") }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+    }
+
+    /// A fresh runtime directory that other users can traverse (mode 0755), so
+    /// that the segment's own mode is what decides access.
+    static func runtimeDirectory() -> String {
+        var template = Array("/tmp/muse-e2e-XXXXXX".utf8CString)
+        let path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+        chmod(path, 0o755)
+        return path
+    }
+}
+
+/// A child process whose output is collected in the background.
+final class Child: @unchecked Sendable {
+    let process = Process()
+    private let pipe = Pipe()
+    private let lock = NSLock()
+    private var collected = Data()
+
+    init(_ executable: String, _ arguments: [String]) throws {
+        process.executableURL = URL(filePath: executable)
+        process.arguments = arguments
+        process.standardOutput = pipe
+        process.standardError = pipe
+        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let chunk = handle.availableData
+            guard let self else { return }
+            self.lock.lock()
+            self.collected.append(chunk)
+            self.lock.unlock()
+        }
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var output: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: collected, as: UTF8.self)
+    }
+
+    func kill(_ signal: Int32 = SIGKILL) { Glibc.kill(pid, signal) }
+
+    /// Waits for exit up to `seconds`; kills the child if it overstays.
+    @discardableResult
+    func wait(seconds: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(5000) }
+        if process.isRunning {
+            kill()
+            process.waitUntilExit()
+            return nil
+        }
+        process.waitUntilExit()
+        usleep(20000) // let the last output arrive
+        return process.terminationStatus
+    }
+
+    /// Polls the collected output until `text` appears.
+    func waitForOutput(containing text: String, seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if output.contains(text) { return true }
+            usleep(5000)
+        }
+        return false
+    }
+
+    deinit {
+        if process.isRunning { kill(); process.waitUntilExit() }
+    }
+}
+
+/// A real mused on a private runtime directory.
+final class DaemonUnderTest {
+    let runtimeDirectory: String
+    let tenants: [String]
+    private(set) var child: Child
+    private(set) var logs = ""
+
+    init(tenants: [String], runtimeDirectory: String = Harness.runtimeDirectory()) throws {
+        self.runtimeDirectory = runtimeDirectory
+        self.tenants = tenants
+        child = try Self.launch(runtimeDirectory: runtimeDirectory, tenants: tenants)
+    }
+
+    private static func launch(runtimeDirectory: String, tenants: [String]) throws -> Child {
+        let child = try Child(Harness.mused, ["--runtime-dir", runtimeDirectory] + tenants.flatMap { ["--tenant", $0] })
+        guard child.waitForOutput(containing: "event=serving", seconds: 20) else {
+            throw DaemonDidNotStart(output: child.output)
+        }
+        return child
+    }
+
+    var isRunning: Bool { child.process.isRunning }
+
+    func kill() {
+        child.kill(SIGKILL)
+        child.process.waitUntilExit()
+        logs += child.output
+    }
+
+    func restart() throws {
+        child = try Self.launch(runtimeDirectory: runtimeDirectory, tenants: tenants)
+    }
+
+    func stop() -> Int32? {
+        child.kill(SIGTERM)
+        let status = child.wait(seconds: 10)
+        logs += child.output
+        return status
+    }
+
+    deinit {
+        if child.process.isRunning { child.kill(SIGKILL); child.process.waitUntilExit() }
+        try? FileManager.default.removeItem(atPath: runtimeDirectory)
+    }
+
+    /// Starts the C test client in `mode` against `tenant`.
+    func client(_ mode: String, _ tenant: String, _ arguments: [String] = []) throws -> Child {
+        try Child(Harness.testClient, [mode, runtimeDirectory, tenant] + arguments)
+    }
+}
+
+struct DaemonDidNotStart: Error, CustomStringConvertible {
+    let output: String
+    var description: String { "mused did not report serving:\n\(output)" }
+}
+
+/// Parses "key=value" pairs from a client's result line.
+func fields(_ line: String) -> [String: String] {
+    var result: [String: String] = [:]
+    for pair in line.split(whereSeparator: \.isWhitespace) {
+        let parts = pair.split(separator: "=", maxSplits: 1)
+        if parts.count == 2 { result[String(parts[0])] = String(parts[1]) }
+    }
+    return result
+}

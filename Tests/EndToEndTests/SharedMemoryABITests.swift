@@ -1,0 +1,147 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+
+/// muse.h against a real mused, through real C client processes.
+@Suite(.serialized)
+struct SharedMemoryABITests {
+    @Test func headerCompilesAsStrictC11AndCxx17() throws {
+        let dir = Harness.runtimeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let source = "#include \"muse.h\"\nint main(void) { return muse_strerror(MUSE_OK)[0] == 'o' ? 0 : 1; }\n"
+        try source.write(toFile: "\(dir)/t.c", atomically: true, encoding: .utf8)
+        try source.write(toFile: "\(dir)/t.cpp", atomically: true, encoding: .utf8)
+        let include = ["-I", Harness.header.path]
+        let c = Harness.run("/usr/bin/env", ["gcc", "-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror"]
+                            + include + ["\(dir)/t.c", "-o", "\(dir)/t"])
+        #expect(c.status == 0, "\(c.output)")
+        let cxx = Harness.run("/usr/bin/env", ["g++", "-std=c++17", "-Wall", "-Wextra", "-Wpedantic", "-Werror"]
+                              + include + ["\(dir)/t.cpp", "-o", "\(dir)/tpp"])
+        #expect(cxx.status == 0, "\(cxx.output)")
+        let example = Harness.packageRoot.appending(path: "examples/score_events.c").path
+        let built = Harness.run("/usr/bin/env", ["gcc", "-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror"]
+                                + include + [example, "-o", "\(dir)/example", "-lm"])
+        #expect(built.status == 0, "\(built.output)")
+        // A system header before muse.h without _GNU_SOURCE is caught with a clear message.
+        try "#include <stdio.h>\n#include \"muse.h\"\n".write(toFile: "\(dir)/late.c", atomically: true, encoding: .utf8)
+        let late = Harness.run("/usr/bin/env", ["gcc", "-std=c11", "-c"] + include + ["\(dir)/late.c", "-o", "\(dir)/late.o"])
+        #expect(late.status != 0 && late.output.contains("include muse.h before any system header"))
+    }
+
+    @Test func exampleClientExchangesEventsWithTheDaemon() throws {
+        let daemon = try DaemonUnderTest(tenants: ["shop::2:64"])
+        let dir = Harness.runtimeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let example = Harness.packageRoot.appending(path: "examples/score_events.c").path
+        let built = Harness.run("/usr/bin/env", ["cc", "-std=c11", "-O2", "-I", Harness.header.path, example,
+                                                 "-o", "\(dir)/example", "-lm"])
+        try #require(built.status == 0, "\(built.output)")
+        let result = Harness.run("\(dir)/example", [daemon.runtimeDirectory, "shop", "1000"])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("answered 1000 of 1000"), "\(result.output)")
+    }
+
+    @Test func everyEventIsAnsweredOnceInItsOwnChannelAcrossClientsAndTenants() throws {
+        // Depth 64 and 32 with 300k events each: every ring wraps thousands of times.
+        let daemon = try DaemonUnderTest(tenants: ["alpha::4:64", "beta::2:32"])
+        let count = "300000"
+        let clients = try [("alpha", 1), ("alpha", 2), ("alpha", 3), ("beta", 4), ("beta", 5)].map { tenant, id in
+            try daemon.client("stream", tenant, [String(id), count])
+        }
+        for client in clients {
+            let status = client.wait(seconds: 120)
+            #expect(status == 0, "\(client.output)")
+            let result = fields(client.output)
+            #expect(result["answered"] == count && result["duplicates"] == "0" && result["wrong"] == "0"
+                    && result["foreign"] == "0", "\(client.output)")
+        }
+    }
+
+    @Test func aFullRingPushesBackWithoutLosingEvents() throws {
+        let daemon = try DaemonUnderTest(tenants: ["gamma::1:16"])
+        let client = try daemon.client("backpressure", "gamma")
+        #expect(client.wait(seconds: 30) == 0, "\(client.output)")
+        // Submission stops at exactly both rings' capacity, and all come back.
+        let result = fields(client.output)
+        #expect(result["accepted"] == "32" && result["answered"] == "32" && result["bad"] == "0", "\(client.output)")
+    }
+
+    @Test func malformedEventsAreAnsweredWithAStatus() throws {
+        let daemon = try DaemonUnderTest(tenants: ["delta::1:16"])
+        let client = try daemon.client("malformed", "delta")
+        #expect(client.wait(seconds: 30) == 0, "\(client.output)")
+        #expect(daemon.isRunning)
+    }
+
+    @Test func aKilledClientsChannelIsReclaimedWithinASecondAndOthersNoticeNothing() throws {
+        let daemon = try DaemonUnderTest(tenants: ["kappa::2:64"])
+        let survivor = try daemon.client("stream", "kappa", ["1", "2000000"])
+        let victim = try daemon.client("stream", "kappa", ["2", "0"])
+        usleep(300_000) // both mid-stream
+        victim.kill(SIGKILL)
+        victim.process.waitUntilExit()
+        // The segment has two channels; the survivor holds one, so this claim
+        // succeeds only once the victim's channel is reclaimed.
+        let newcomer = try daemon.client("claim", "kappa", ["3000"])
+        #expect(newcomer.wait(seconds: 10) == 0, "\(newcomer.output)")
+        let milliseconds = Double(fields(newcomer.output)["after_ms"] ?? "") ?? .infinity
+        #expect(milliseconds < 1000, "reclaim took \(milliseconds) ms")
+        #expect(survivor.wait(seconds: 120) == 0, "\(survivor.output)")
+        let result = fields(survivor.output)
+        #expect(result["answered"] == "2000000" && result["timeouts"] == "0", "\(survivor.output)")
+    }
+
+    @Test func aRestartedDaemonAnswersEverythingSubmittedBeforeDuringAndAfterItsOutage() throws {
+        let daemon = try DaemonUnderTest(tenants: ["omega::2:64", "sigma::2:64"])
+        let count = "3000000"
+        let clients = try [("omega", 1), ("omega", 2), ("sigma", 3)].map { tenant, id in
+            try daemon.client("stream", tenant, [String(id), count])
+        }
+        usleep(300_000)
+        daemon.kill()
+        for client in clients { #expect(client.process.isRunning, "a client ended during the outage: \(client.output)") }
+        usleep(500_000) // clients keep submitting until their rings fill
+        try daemon.restart()
+        for client in clients {
+            #expect(client.wait(seconds: 180) == 0, "\(client.output)")
+            let result = fields(client.output)
+            #expect(result["answered"] == count && result["duplicates"] == "0" && result["wrong"] == "0", "\(client.output)")
+            #expect(result["incarnations"] == "1", "the client should have seen one new incarnation: \(client.output)")
+        }
+        #expect(daemon.stop() == 0)
+        #expect(daemon.logs.contains("event=segment-adopted tenant=omega"))
+    }
+
+    @Test func aHostileClientHarmsNeitherTheDaemonNorOtherTenants() throws {
+        let daemon = try DaemonUnderTest(tenants: ["mallory::4:64", "honest::2:64"])
+        let honest = try daemon.client("stream", "honest", ["7", "4000000"])
+        let hostiles = try (1...2).map { seed in try daemon.client("hostile", "mallory", ["3", String(seed)]) }
+        for hostile in hostiles { #expect(hostile.wait(seconds: 30) == 0, "\(hostile.output)") }
+        #expect(daemon.isRunning, "mused died under hostile input")
+        #expect(honest.wait(seconds: 180) == 0, "\(honest.output)")
+        let result = fields(honest.output)
+        #expect(result["wrong"] == "0" && result["duplicates"] == "0" && result["foreign"] == "0", "\(honest.output)")
+        // Still serving, and shuts down cleanly.
+        let after = try daemon.client("stream", "honest", ["8", "10000"])
+        #expect(after.wait(seconds: 30) == 0, "\(after.output)")
+        #expect(daemon.stop() == 0, "\(daemon.logs)")
+    }
+
+    @Test func onlyTheTenantsGroupCanOpenItsSegment() throws {
+        // Dropping privileges needs root; CI runs the tests as root.
+        try #require(getuid() == 0, "this test must run as root to switch to an unprivileged uid")
+        let group = "4242" // any gid the unprivileged uid lacks
+        let daemon = try DaemonUnderTest(tenants: ["private:\(group):2:16"])
+        var info = stat()
+        #expect(stat("\(daemon.runtimeDirectory)/private.muse", &info) == 0)
+        #expect(info.st_mode & 0o777 == 0o660 && info.st_gid == 4242)
+        let outsider = Harness.run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups",
+                                                        Harness.testClient, "open", daemon.runtimeDirectory, "private"])
+        #expect(outsider.status == 3 && outsider.output.contains("Permission denied"), "\(outsider.output)")
+        let member = Harness.run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--groups=\(group)",
+                                                      Harness.testClient, "open", daemon.runtimeDirectory, "private"])
+        #expect(member.status == 0, "\(member.output)")
+    }
+}
