@@ -1,0 +1,132 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CMuse
+import Foundation
+import Synchronization
+import Testing
+@testable import MuseIPC
+
+/// Scores the features' sum, so every answer can be checked exactly.
+struct SumScorer: EventScorer {
+    mutating func score(tenant: Int, intentID: UInt32, features: UnsafeBufferPointer<Double>) -> Verdict {
+        Verdict(status: 0, score: features.reduce(0, +), rawScore: Double(intentID), predictorID: 9, generationID: 5)
+    }
+}
+
+/// Client (muse.h) and daemon (ChannelEndpoint) in one process, on two threads:
+/// the test the script runs under ThreadSanitizer.
+struct ChannelEndpointTests {
+    static let intents = [IntentDescriptor(name: "sum", id: 1, featureNames: ["a", "b", "c"])]
+
+    final class Fixture {
+        let dir = temporaryDirectory()
+        let segment: Segment
+        var client = muse_client()
+        init(depth: Int = 16, channels: Int = 2) throws {
+            segment = try Segment.create(path: "\(dir)/t.muse", tenant: "t", groupID: nil,
+                                         layout: try SegmentLayout(channelCount: channels, ringDepth: depth, maxFeatures: 8))
+            try segment.publishIntents(ChannelEndpointTests.intents)
+            precondition(muse_open(&client, "\(dir)/t.muse") == MUSE_OK)
+        }
+        deinit {
+            muse_close(&client)
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+    }
+
+    @Test func clientAndDaemonThreadsExchangeEveryEventInOrder() throws {
+        let fixture = try Fixture()
+        var channel = muse_channel()
+        try #require(muse_claim(&fixture.client, &channel) == MUSE_OK)
+        let total: UInt64 = 200_000
+        let done = Atomic<Bool>(false)
+        let daemon = Thread { [segment = fixture.segment] in
+            var endpoint = ChannelEndpoint(segment: segment, channel: 0, tenant: 0)
+            var scorer = SumScorer()
+            let bounds = IntentBounds(ChannelEndpointTests.intents)
+            let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 8)
+            defer { scratch.deallocate() }
+            while !done.load(ordering: .acquiring) {
+                _ = endpoint.drain(limit: 7, intents: bounds, scorer: &scorer, scratch: scratch)
+            }
+        }
+        daemon.start()
+        defer { done.store(true, ordering: .releasing) }
+        var sent: UInt64 = 0, received: UInt64 = 0
+        var completions = [muse_completion](repeating: muse_completion(), count: 32)
+        var mismatches = 0
+        while received < total {
+            while sent < total {
+                var x = [Double(sent), 1, 2]
+                if muse_submit(&channel, sent, 1, &x, 3) != MUSE_OK { break }
+                sent += 1
+            }
+            var n = 0
+            let status = muse_wait(&channel, &completions, 32, &n, 1_000_000_000)
+            try #require(status == MUSE_OK)
+            for c in completions[0..<n] {
+                // FIFO per channel: completions come back in submission order.
+                if c.tag != received || c.status != 0 || c.score != Double(received) + 3 || c.generation_id != 5 {
+                    mismatches += 1
+                }
+                received += 1
+            }
+        }
+        #expect(mismatches == 0)
+    }
+
+    @Test func inconsistentIndicesAreRefusedNotFollowed() throws {
+        let fixture = try Fixture()
+        var channel = muse_channel()
+        try #require(muse_claim(&fixture.client, &channel) == MUSE_OK)
+        var endpoint = ChannelEndpoint(segment: fixture.segment, channel: 0, tenant: 0)
+        var scorer = SumScorer()
+        let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 8)
+        defer { scratch.deallocate() }
+        let bounds = IntentBounds(Self.intents)
+        let control = fixture.segment.control(0)
+        // A tail far past the head: more "pending" than the ring holds.
+        muse_atomic_store_release_u64(&control.pointee.sq_tail, endpoint.head + 17)
+        #expect(endpoint.drain(limit: 64, intents: bounds, scorer: &scorer, scratch: scratch) == 0)
+        #expect(endpoint.fault == MUSE_E_CORRUPT && control.pointee.fault == MUSE_E_CORRUPT.rawValue)
+        // A tail behind the head (wraps to a huge count) is refused the same way.
+        muse_atomic_store_release_u64(&control.pointee.sq_tail, endpoint.head &- 1)
+        #expect(endpoint.drain(limit: 64, intents: bounds, scorer: &scorer, scratch: scratch) == 0)
+        // A feature count larger than a slot is answered with a status, never copied.
+        muse_atomic_store_release_u64(&control.pointee.sq_tail, endpoint.head)
+        var x = [1.0, 2, 3]
+        #expect(muse_submit(&channel, 77, 1, &x, 3) == MUSE_OK)
+        let slot = UnsafeMutableRawPointer(control) + fixture.segment.layout.submissionRingOffset
+            + Int(endpoint.head & 15) * fixture.segment.layout.submissionSlotSize
+        slot.assumingMemoryBound(to: muse_event_header.self).pointee.feature_count = .max
+        #expect(endpoint.drain(limit: 64, intents: bounds, scorer: &scorer, scratch: scratch) == 1)
+        var completion = muse_completion()
+        #expect(muse_poll(&channel, &completion, 1) == 1)
+        #expect(completion.tag == 77 && completion.status == Int32(MUSE_E_FEATURE_COUNT.rawValue) && completion.score.isNaN)
+    }
+
+    @Test func aChannelWhoseOwnerVanishedIsReclaimedAndAStillHeldOneIsNot() throws {
+        let fixture = try Fixture()
+        var endpoint = ChannelEndpoint(segment: fixture.segment, channel: 0, tenant: 0)
+        // A second open file description: its OFD lock conflicts with ours.
+        var other = muse_client()
+        try #require(muse_open(&other, "\(fixture.dir)/t.muse") == MUSE_OK)
+        var channel = muse_channel()
+        try #require(muse_claim(&other, &channel) == MUSE_OK && channel.index == 0)
+        var x = [1.0, 2, 3]
+        #expect(muse_submit(&channel, 1, 1, &x, 3) == MUSE_OK)
+        let whileHeld = endpoint.reclaimIfAbandoned()
+        #expect(!whileHeld, "the owner still holds its lock")
+        muse_close(&other) // the lock goes with the file description, as at process death
+        let afterDeath = endpoint.reclaimIfAbandoned()
+        #expect(afterDeath)
+        let control = fixture.segment.control(0)
+        #expect(control.pointee.state == UInt32(MUSE_CHANNEL_FREE))
+        #expect(control.pointee.sq_tail == endpoint.head && control.pointee.cq_head == endpoint.head)
+        let whenFree = endpoint.reclaimIfAbandoned()
+        #expect(!whenFree, "a free, quiescent channel is left alone")
+        var again = muse_channel()
+        #expect(muse_claim(&fixture.client, &again) == MUSE_OK && again.index == 0)
+    }
+}

@@ -1,0 +1,85 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CMuse
+import Foundation
+import Testing
+@testable import MuseIPC
+
+func temporaryDirectory() -> String {
+    var template = Array("/tmp/muse-ipc-XXXXXX".utf8CString)
+    return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+}
+
+struct SegmentTests {
+    let layout = try! SegmentLayout(channelCount: 2, ringDepth: 8, maxFeatures: 4)
+
+    @Test func layoutRejectsImpossibleShapes() {
+        #expect(throws: SegmentLayout.LayoutError.ringDepth(12)) { try SegmentLayout(channelCount: 1, ringDepth: 12, maxFeatures: 4) }
+        #expect(throws: SegmentLayout.LayoutError.channelCount(0)) { try SegmentLayout(channelCount: 0, ringDepth: 8, maxFeatures: 4) }
+        #expect(throws: SegmentLayout.LayoutError.maxFeatures(0)) { try SegmentLayout(channelCount: 1, ringDepth: 8, maxFeatures: 0) }
+    }
+
+    @Test func createdSegmentIsReadableThroughMuseH() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let segment = try Segment.create(path: "\(dir)/t.muse", tenant: "t", groupID: nil, layout: layout)
+        try segment.publishIntents([IntentDescriptor(name: "x", id: 3, featureNames: ["a", "b"])])
+        var client = muse_client()
+        #expect(muse_open(&client, "\(dir)/t.muse") == MUSE_OK)
+        defer { muse_close(&client) }
+        #expect(client.channel_count == 2 && client.ring_depth == 8 && client.max_features == 4)
+        var info = muse_intent_info()
+        #expect(muse_lookup_intent(&client, "x", &info) == MUSE_OK)
+        #expect(info.id == 3 && info.feature_count == 2)
+        #expect(info.schema_hash == IntentDescriptor(name: "x", id: 3, featureNames: ["a", "b"]).schemaHash)
+        #expect(muse_lookup_intent(&client, "y", &info) == MUSE_E_UNKNOWN_INTENT)
+        var info2 = stat()
+        stat("\(dir)/t.muse", &info2)
+        #expect(info2.st_mode & 0o777 == 0o660)
+    }
+
+    @Test func adoptionTakesTheNextIncarnationAndResumesTheIndices() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        do {
+            let first = try Segment.create(path: "\(dir)/t.muse", tenant: "t", groupID: nil, layout: layout)
+            muse_atomic_store_release_u64(&first.control(1).pointee.cq_tail, 40)
+            muse_atomic_store_release_u64(&first.control(1).pointee.sq_tail, 43)
+        }
+        let second = try Segment.adopt(path: "\(dir)/t.muse", tenant: "t", groupID: nil)
+        #expect(second.incarnation == 2 && second.wasAdopted && second.layout == layout)
+        let endpoint = ChannelEndpoint(segment: second, channel: 1, tenant: 0)
+        #expect(endpoint.head == 40)
+        #expect(second.control(1).pointee.sq_head == 40) // repaired to cq_tail
+    }
+
+    @Test func adoptionRefusesForeignAndNewerSegments() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Random bytes: not a segment.
+        let junk = (0..<8192).map { _ in UInt8.random(in: 0...255) }
+        _ = FileManager.default.createFile(atPath: "\(dir)/junk.muse", contents: Data(junk))
+        #expect { try Segment.adopt(path: "\(dir)/junk.muse", tenant: "junk", groupID: nil) } throws: { error in
+            "\(error)".contains("not a Muse segment")
+        }
+        // A newer ABI major.
+        do {
+            let segment = try Segment.create(path: "\(dir)/new.muse", tenant: "new", groupID: nil, layout: layout)
+            segment.header.pointee.abi_major = UInt16(MUSE_ABI_MAJOR) + 1
+        }
+        #expect { try Segment.adopt(path: "\(dir)/new.muse", tenant: "new", groupID: nil) } throws: { error in
+            guard case SegmentError.incompatibleABI(_, let found, _) = error else { return false }
+            return found.hasPrefix("\(MUSE_ABI_MAJOR + 1).")
+        }
+        // Another tenant's segment.
+        _ = try Segment.create(path: "\(dir)/a.muse", tenant: "a", groupID: nil, layout: layout)
+        #expect { try Segment.adopt(path: "\(dir)/a.muse", tenant: "b", groupID: nil) } throws: { error in
+            "\(error)".contains("belongs to tenant 'a'")
+        }
+        // A client refuses the newer one too.
+        var client = muse_client()
+        #expect(muse_open(&client, "\(dir)/new.muse") == MUSE_E_ABI)
+        #expect(muse_open(&client, "\(dir)/junk.muse") == MUSE_E_ABI)
+    }
+}
