@@ -3,8 +3,6 @@
 // mused → MuseServer → {MuseIPC, MuseSnapshot, MuseScoring}; MuseIPC → CMuse.
 import PackageDescription
 
-let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
-
 let package = Package(
     name: "Muse",
     products: [
@@ -28,6 +26,7 @@ let package = Package(
             name: "musectl",
             dependencies: ["MuseClient", "MuseScoring", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "tools/musectl"),
+        .executableTarget(name: "muse-bench", dependencies: ["MuseClient", "CMuse"], path: "tools/muse-bench"),
         .testTarget(name: "MuseScoringTests", dependencies: ["MuseScoring"]),
         .testTarget(name: "MuseIPCTests", dependencies: ["MuseIPC", "CMuse"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MuseClient", "CMuse"], exclude: ["clients"]),

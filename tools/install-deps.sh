@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the system packages Muse builds and tests with, on Debian/Ubuntu.
+# Idempotent: a package already present is not asked for again.
+set -euo pipefail
+
+packages=(gcc g++ liburing-dev liblz4-dev lz4 util-linux)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get install -y --no-install-recommends "${missing[@]}" \
+    || { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends "${missing[@]}"; }

@@ -1,0 +1,69 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CMuse
+import Foundation
+import MuseClient
+
+// muse-bench: the shared-memory transport's figures, side by side with a Unix
+// domain socket. The client runs on CPU 0, mused and the socket server on CPU 1.
+//
+//   muse-bench ipc [--events N]      (mused is taken from this binary's directory)
+
+let arguments = CommandLine.arguments
+if arguments.count >= 3 && arguments[1] == "uds-server" { UnixSocketBaseline.serve(path: arguments[2]) }
+
+var events = 1_000_000
+if let i = arguments.firstIndex(of: "--events"), i + 1 < arguments.count, let n = Int(arguments[i + 1]) { events = n }
+let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
+let binDirectory = URL(filePath: me).deletingLastPathComponent().path
+let cpus = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+let runtime = "/tmp/muse-bench-\(getpid())"
+mkdir(runtime, 0o755)
+defer { try? FileManager.default.removeItem(atPath: runtime) }
+
+print("muse-bench ipc: \(cpus) CPUs; client on CPU 0, server on CPU \(cpus > 1 ? 1 : 0); 16 features per event")
+guard muse_pin_thread_to_cpu(0) == 0 else { fatalError("cannot pin to CPU 0") }
+let serverCPU = cpus > 1 ? 1 : 0
+
+// 1. Muse over shared memory.
+let daemon = try PinnedProcess(cpu: serverCPU, "\(binDirectory)/mused",
+                               ["--runtime-dir", runtime, "--tenant", "bench::4:1024", "--tenant", "idle::8:64"])
+waitForFile("\(runtime)/idle.muse")
+usleep(200_000)
+let connection = try TenantConnection(runtimeDirectory: runtime, tenant: "bench")
+var muse = try SharedMemoryBenchmarks(connection: connection)
+let museRoundTrip = muse.roundTrip(events: events)
+print("muse round trip      \(museRoundTrip.summary())")
+let rate = muse.throughput(events: max(events * 20, 1_000_000))
+print(String(format: "muse pipelined       %.2f M events/s (batches of 64, ring depth 1024)", rate / 1e6))
+
+// 2. Unix domain socket, same event, same scoring, same CPUs.
+let socketPath = "\(runtime)/uds.sock"
+let server = try PinnedProcess(cpu: serverCPU, me, ["uds-server", socketPath])
+waitForFile(socketPath)
+let socketEvents = max(events / 5, 10_000)
+let socketRoundTrip = UnixSocketBaseline.roundTrip(path: socketPath, events: socketEvents)
+server.process.waitUntilExit()
+print("uds round trip       \(socketRoundTrip.summary())")
+print(String(format: "ratio uds/muse       p50 %.1fx  p99 %.1fx  p99.9 %.1fx",
+             Double(socketRoundTrip.percentile(0.5)) / Double(max(museRoundTrip.percentile(0.5), 1)),
+             Double(socketRoundTrip.percentile(0.99)) / Double(max(museRoundTrip.percentile(0.99), 1)),
+             Double(socketRoundTrip.percentile(0.999)) / Double(max(museRoundTrip.percentile(0.999), 1))))
+
+// 3. Idle cost: clients attached (channels claimed), nothing submitted.
+let idleConnection = try TenantConnection(runtimeDirectory: runtime, tenant: "idle")
+let idleChannels = try (0..<8).map { _ in try idleConnection.claim() }
+usleep(500_000)
+let idleSeconds = 5.0
+let cpuBefore = cpuTimeNanoseconds(pid: daemon.pid) ?? 0
+usleep(UInt32(idleSeconds * 1e6))
+let cpuAfter = cpuTimeNanoseconds(pid: daemon.pid) ?? 0
+print(String(format: "idle cost            %.3f%% of a core (%d channels of 2 tenants claimed, %.0f s)",
+             Double(cpuAfter - cpuBefore) / (idleSeconds * 1e9) * 100, idleChannels.count + 1, idleSeconds))
+
+// 4. Wake-up from idle: both sides asleep on their futexes when the event comes.
+let wake = muse.wakeFromIdle(samples: 2000, idleMicroseconds: 2000)
+print("wake-up from idle    \(wake.summary())")
+
+daemon.stop()

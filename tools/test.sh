@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test: the unit and end-to-end suites, the hostile-client test
+# against an AddressSanitizer build of mused, and the shared-memory ring tests
+# under ThreadSanitizer. Sets up the machine first, so a fresh clone works.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tools/install-deps.sh
+
+echo "== build and test (debug)"
+swift build --build-tests
+swift test
+
+echo "== hostile client against mused built with AddressSanitizer"
+swift build --sanitize=address --scratch-path .build-asan --product mused
+MUSE_MUSED="$PWD/.build-asan/debug/mused" swift test --skip-build \
+    --filter 'aHostileClientHarmsNeitherTheDaemonNorOtherTenants|aRestartedDaemonAnswers'
+
+echo "== shared-memory rings under ThreadSanitizer"
+swift test --sanitize=thread --scratch-path .build-tsan --filter MuseIPCTests
+
+echo "all tests passed"
