@@ -8,7 +8,7 @@ import Testing
 /// Fixture: tools/fixtures/make_muse_claim.py (an old logistic regression
 /// trained on subsampled period-1 data, a new LightGBM trained on drifted
 /// period-2 data; both scoring the same events of three tenants).
-@Suite("MUSE claim: thresholds survive a model update")
+@Suite("MUSE claim: thresholds survive a model update", .serialized)
 struct MuseClaimTests {
     struct Split { var labels: [Bool] = [], old: [Double] = [], new: [Double] = [] }
     struct Fixture {
