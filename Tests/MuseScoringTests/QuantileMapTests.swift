@@ -120,7 +120,7 @@ struct QuantileMapTests {
         #expect(throws: ScoreMapError.self) { try QuantileMap(scores: [0, 0.5, 0.4], references: [0, 0.5, 1]) }
         #expect(throws: ScoreMapError.self) { try QuantileMap(scores: [0, 0.4, 0.5], references: [0, 0.6, 0.5]) }
         #expect(throws: ScoreMapError.self) { try QuantileMap(scores: [0], references: [0]) }
-        #expect(throws: ScoreMapError.self) { try QuantileMap(scores: [0, 1e-320], references: [0, 1]) }
+        #expect(throws: ScoreMapError.self) { try QuantileMap(scores: [0, .leastNonzeroMagnitude * 8], references: [0, 1]) }
     }
 
     @Test func tenantsWithFewScoresFallBack() throws {
