@@ -27,6 +27,7 @@ let package = Package(
             dependencies: ["MuseClient", "MuseScoring", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "tools/musectl"),
         .executableTarget(name: "muse-bench", dependencies: ["MuseClient", "CMuse"], path: "tools/muse-bench"),
+        .executableTarget(name: "muse-bench-maps", dependencies: ["MuseScoring"], path: "tools/muse-bench-maps"),
         .testTarget(name: "MuseScoringTests", dependencies: ["MuseScoring"]),
         .testTarget(name: "MuseIPCTests", dependencies: ["MuseIPC", "CMuse"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MuseClient", "CMuse"], exclude: ["clients"]),

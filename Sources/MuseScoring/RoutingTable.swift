@@ -1,0 +1,111 @@
+/// (tenant, intent) → predictor, with each tenant's level-2 map and shadow
+/// predictors: everything the per-event path needs, resolved once at build.
+///
+/// Tenants and intents get dense integer ids (their index in the sorted name
+/// lists), and routes sit in one flat array indexed by
+/// `tenant * intents.count + intent`, so a lookup is a bounds check and a load:
+/// no strings, no hashing. Models are stored once and shared by every
+/// predictor that names them; a pooled map is stored once and shared by every
+/// tenant that falls back to it.
+public struct RoutingTable: Sendable {
+    /// Tenant names; a tenant's id is its index here.
+    public let tenants: [String]
+    /// Intent names; an intent's id is its index here.
+    public let intents: [String]
+    public let modelNames: [String]
+    let models: [any ScoringModel]
+    let corrections: [PosteriorCorrection]
+    public let predictors: [Predictor]
+    public let maps: [QuantileMap]
+    let routes: [Route]
+    let shadowSlots: [Slot]
+    /// Decisions the build made on the operator's behalf (fallback maps), to log.
+    public let notes: [String]
+
+    struct Slot: Sendable {
+        var predictor: Int32
+        /// Index into `maps`; −1 means no level-2 map (identity).
+        var map: Int32
+    }
+
+    struct Route: Sendable {
+        /// −1 means no route.
+        var primary: Slot
+        var shadowStart: Int32
+        var shadowCount: Int32
+    }
+
+    /// Cold-path name resolution, e.g. once when a tenant's segment is adopted.
+    public func tenantID(_ name: String) -> Int? { tenants.firstIndex(of: name) }
+    public func intentID(_ name: String) -> Int? { intents.firstIndex(of: name) }
+
+    /// The number of features the predictor routed for (tenant, intent) takes.
+    public func featureCount(tenant: Int, intent: Int) -> Int? {
+        guard let r = route(tenant, intent) else { return nil }
+        return predictors[Int(r.primary.predictor)].featureNames.count
+    }
+
+    @inline(__always)
+    func route(_ tenant: Int, _ intent: Int) -> Route? {
+        // Ids come from untrusted clients: check both before indexing.
+        guard tenant >= 0, tenant < tenants.count, intent >= 0, intent < intents.count else { return nil }
+        let r = routes[tenant &* intents.count &+ intent]
+        return r.primary.predictor < 0 ? nil : r
+    }
+
+    @inline(__always)
+    func evaluate(_ slot: Slot, _ features: UnsafeBufferPointer<Double>) -> RoutedScore {
+        let p = Int(slot.predictor)
+        let raw = predictors[p].posterior(features, models: models, corrections: corrections)
+        let score = slot.map < 0 ? raw : maps[Int(slot.map)].apply(raw)
+        return RoutedScore(score: score, raw: raw, predictor: p)
+    }
+
+    /// Scores one event with the predictor routed for (tenant, intent).
+    public func score(tenant: Int, intent: Int, features: UnsafeBufferPointer<Double>) -> RoutingOutcome {
+        guard let r = route(tenant, intent) else { return .noRoute }
+        let expected = predictors[Int(r.primary.predictor)].featureNames.count
+        guard features.count == expected else { return .featureCountMismatch(expected: expected) }
+        return .scored(evaluate(r.primary, features))
+    }
+
+    /// Scores the event with each shadow predictor of (tenant, intent), for
+    /// comparison only: these scores are never answered to the client.
+    public func scoreShadows(
+        tenant: Int, intent: Int, features: UnsafeBufferPointer<Double>, _ body: (RoutedScore) -> Void
+    ) {
+        guard let r = route(tenant, intent), r.shadowCount > 0 else { return }
+        let expected = predictors[Int(r.primary.predictor)].featureNames.count
+        guard features.count == expected else { return }
+        for i in Int(r.shadowStart)..<Int(r.shadowStart + r.shadowCount) {
+            body(evaluate(shadowSlots[i], features))
+        }
+    }
+
+    /// The shadow predictors' ids for (tenant, intent).
+    public func shadowPredictors(tenant: Int, intent: Int) -> [Int] {
+        guard let r = route(tenant, intent) else { return [] }
+        return shadowSlots[Int(r.shadowStart)..<Int(r.shadowStart + r.shadowCount)].map { Int($0.predictor) }
+    }
+
+    /// The model instances (shared, not copied) of a predictor, e.g. to check sharing.
+    public func model(_ index: Int) -> any ScoringModel { models[index] }
+}
+
+/// One scored event.
+public struct RoutedScore: Sendable, Equatable {
+    /// On the reference scale: what tenants' thresholds apply to.
+    public let score: Double
+    /// The predictor's posterior-corrected probability, before level 2.
+    public let raw: Double
+    /// Index into the routing table's predictors.
+    public let predictor: Int
+}
+
+public enum RoutingOutcome: Sendable, Equatable {
+    case scored(RoutedScore)
+    /// Unknown tenant or intent id, or no predictor routed for the pair.
+    case noRoute
+    /// The event's feature count differs from the routed predictor's.
+    case featureCountMismatch(expected: Int)
+}

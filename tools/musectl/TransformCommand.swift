@@ -1,0 +1,176 @@
+import ArgumentParser
+import Foundation
+import MuseScoring
+
+/// `musectl transform`: fit level-2 score maps from scores, and apply them.
+struct Transform: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fit and apply score maps (posterior correction + quantile map onto a reference).",
+        discussion: "Score files hold one event per line: 'SCORE' or 'TENANT SCORE' (space, tab or comma). "
+            + "Map files are described in docs/score-transformation.md.",
+        subcommands: [Fit.self, Apply.self])
+}
+
+/// Level-1 options, shared by fit and apply so both see the same scores.
+struct CorrectionOptions: ParsableArguments {
+    @Option(help: "Rate at which negatives were kept in training (posterior correction).")
+    var negativeSamplingRate: Double?
+    @Option(help: "Positive-class prior in training (with --serving-prior).")
+    var trainingPrior: Double?
+    @Option(help: "Positive-class prior in serving (with --training-prior).")
+    var servingPrior: Double?
+
+    func correction() throws -> PosteriorCorrection {
+        switch (negativeSamplingRate, trainingPrior, servingPrior) {
+        case (nil, nil, nil): return .identity
+        case (let beta?, nil, nil): return try PosteriorCorrection(negativeSamplingRate: beta)
+        case (nil, let t?, let s?): return try PosteriorCorrection(trainingPrior: t, servingPrior: s)
+        default:
+            throw TransformError("give either --negative-sampling-rate, or both --training-prior and --serving-prior")
+        }
+    }
+}
+
+/// One line of a score file.
+struct ScoreLine { var tenant: String?; var score: Double }
+
+func readScores(_ path: String?) throws -> (name: String, lines: [ScoreLine]) {
+    let name = path ?? "<stdin>"
+    let text: String
+    if let path {
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw TransformError("\(path): cannot read: \(error.localizedDescription)")
+        }
+    } else {
+        text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+    }
+    var lines = [ScoreLine]()
+    for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        let words = raw.split(whereSeparator: { " \t,\r".contains($0) })
+        if words.isEmpty || words[0].hasPrefix("#") { continue }
+        guard words.count <= 2, let score = Double(words[words.count - 1]), score.isFinite else {
+            throw TransformError("\(name):\(i + 1): expected 'SCORE' or 'TENANT SCORE' with a finite score, got '\(raw)'")
+        }
+        lines.append(ScoreLine(tenant: words.count == 2 ? String(words[0]) : nil, score: score))
+    }
+    return (name, lines)
+}
+
+func parseReference(_ spec: String) throws -> ReferenceDistribution {
+    do {
+        if spec == "uniform" { return .uniform }
+        if spec.hasPrefix("beta:") {
+            let ab = spec.dropFirst(5).split(separator: ",").map { Double($0) }
+            guard ab.count == 2, let a = ab[0], let b = ab[1] else {
+                throw TransformError("--reference beta:A,B needs two numbers, got '\(spec)'")
+            }
+            return try .beta(a, b)
+        }
+        if spec.hasPrefix("empirical:") {
+            let (name, lines) = try readScores(String(spec.dropFirst(10)))
+            do { return try .empirical(lines.map(\.score)) } catch { throw TransformError("\(name): \(error)") }
+        }
+    } catch let error as ScoreMapError {
+        throw TransformError("--reference \(spec): \(error)")
+    }
+    throw TransformError("--reference must be 'uniform', 'beta:A,B' or 'empirical:FILE', got '\(spec)'")
+}
+
+extension Transform {
+    struct Fit: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Fit a predictor's quantile maps (pooled, and per tenant) from a sample of scores.")
+
+        @Option(help: "Reference distribution: uniform, beta:A,B, or empirical:FILE (a score file).")
+        var reference: String = "uniform"
+        @Option(help: "Knots per map.")
+        var knots: Int = QuantileMapFitter.defaultKnots
+        @Option(help: "Fewest scores a tenant needs for its own map; below, it uses the pooled map.")
+        var minSamples: Int = 1000
+        @Option(help: "Predictor the maps belong to.")
+        var predictor: String = "default"
+        @OptionGroup var correction: CorrectionOptions
+        @Option(name: .shortAndLong, help: "Map file to write (default: standard output).")
+        var output: String?
+        @Argument(help: "Score file (default: standard input).")
+        var scores: String?
+
+        func run() throws {
+            let reference = try parseReference(reference)
+            let corr = try correction.correction()
+            let (name, lines) = try readScores(scores)
+            guard !lines.isEmpty else { throw TransformError("\(name): no scores to fit") }
+            var order = [String](), byTenant = [String: [Double]]()
+            for line in lines {
+                guard let tenant = line.tenant else { continue }
+                if byTenant[tenant] == nil { order.append(tenant) }
+                byTenant[tenant, default: []].append(corr.apply(line.score))
+            }
+            let file: ScoreMapFile
+            do {
+                let fitter = try QuantileMapFitter(reference: reference, knots: knots)
+                if order.isEmpty {
+                    let map = try fitter.fit(lines.map { corr.apply($0.score) })
+                    file = ScoreMapFile(entries: [.init(predictor: predictor, tenant: nil, reference: reference.descriptor,
+                                                        sampleCount: lines.count, content: .map(map))])
+                } else {
+                    guard byTenant.values.reduce(0, { $0 + $1.count }) == lines.count else {
+                        throw TransformError("\(name): either every line names a tenant or none does")
+                    }
+                    let maps = try TenantMaps.fit(samples: order.map { ($0, byTenant[$0]!) }, fitter: fitter, minimumSamples: minSamples)
+                    for e in maps.entries { FileHandle.standardError.write(Data("tenant \(e.tenant): \(e.origin)\n".utf8)) }
+                    file = ScoreMapFile(predictor: predictor, reference: reference, maps: maps)
+                }
+            } catch let error as ScoreMapError {
+                throw TransformError("\(name): \(error)")
+            }
+            if let output {
+                try file.encoded().write(toFile: output, atomically: true, encoding: .utf8)
+            } else {
+                print(file.encoded(), terminator: "")
+            }
+        }
+    }
+
+    struct Apply: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Map scores to the reference scale with a map file; prints one score per line.")
+
+        @Option(help: "Map file written by 'transform fit'.")
+        var maps: String
+        @Option(help: "Predictor whose maps to use.")
+        var predictor: String = "default"
+        @Option(help: "Tenant for lines that name none (default: the pooled map).")
+        var tenant: String?
+        @OptionGroup var correction: CorrectionOptions
+        @Argument(help: "Score file (default: standard input).")
+        var scores: String?
+
+        func run() throws {
+            let text: String
+            do { text = try String(contentsOfFile: maps, encoding: .utf8) } catch {
+                throw TransformError("\(maps): cannot read: \(error.localizedDescription)")
+            }
+            let file: ScoreMapFile
+            do { file = try ScoreMapFile.parse(text, file: maps) } catch { throw TransformError("\(error)") }
+            let corr = try correction.correction()
+            let (name, lines) = try readScores(scores)
+            var out = ""
+            for line in lines {
+                let tenant = line.tenant ?? self.tenant
+                guard let map = file.map(predictor: predictor, tenant: tenant) else {
+                    throw TransformError("\(maps): no map for predictor '\(predictor)', tenant '\(tenant ?? "*")', and no pooled map (scores from \(name))")
+                }
+                let mapped = map.apply(corr.apply(line.score))
+                out += line.tenant.map { "\($0) \(mapped)\n" } ?? "\(mapped)\n"
+            }
+            print(out, terminator: "")
+        }
+    }
+}
+
+/// A bad input or option, reported as `Error: <message>` with exit status 1.
+struct TransformError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
