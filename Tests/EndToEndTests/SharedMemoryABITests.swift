@@ -54,8 +54,8 @@ struct SharedMemoryABITests {
             let status = client.wait(seconds: 120)
             #expect(status == 0, "\(client.output)")
             let result = fields(client.output)
-            #expect(result["answered"] == count && result["duplicates"] == "0" && result["wrong"] == "0"
-                    && result["foreign"] == "0", "\(client.output)")
+            #expect(result["answered"] == count && result["duplicates"] == "0" && result["lost"] == "0"
+                    && result["wrong"] == "0" && result["foreign"] == "0", "\(client.output)")
         }
     }
 
@@ -77,7 +77,7 @@ struct SharedMemoryABITests {
 
     @Test func aKilledClientsChannelIsReclaimedWithinASecondAndOthersNoticeNothing() throws {
         let daemon = try DaemonUnderTest(tenants: ["kappa::2:64"])
-        let survivor = try daemon.client("stream", "kappa", ["1", "2000000"])
+        let survivor = try daemon.client("stream", "kappa", ["1", "0"])
         let victim = try daemon.client("stream", "kappa", ["2", "0"])
         usleep(300_000) // both mid-stream
         victim.kill(SIGKILL)
@@ -88,9 +88,14 @@ struct SharedMemoryABITests {
         #expect(newcomer.wait(seconds: 10) == 0, "\(newcomer.output)")
         let milliseconds = Double(fields(newcomer.output)["after_ms"] ?? "") ?? .infinity
         #expect(milliseconds < 1000, "reclaim took \(milliseconds) ms")
-        #expect(survivor.wait(seconds: 120) == 0, "\(survivor.output)")
+        // The survivor streamed throughout; it stops on SIGTERM and checks
+        // that every answer came back in order, correct, with no wait timing out.
+        #expect(survivor.process.isRunning)
+        survivor.kill(SIGTERM)
+        #expect(survivor.wait(seconds: 30) == 0, "\(survivor.output)")
         let result = fields(survivor.output)
-        #expect(result["answered"] == "2000000" && result["timeouts"] == "0", "\(survivor.output)")
+        #expect(result["timeouts"] == "0" && result["lost"] == "0" && (Int(result["answered"] ?? "") ?? 0) > 10_000,
+                "\(survivor.output)")
     }
 
     @Test func aRestartedDaemonAnswersEverythingSubmittedBeforeDuringAndAfterItsOutage() throws {
@@ -107,7 +112,8 @@ struct SharedMemoryABITests {
         for client in clients {
             #expect(client.wait(seconds: 180) == 0, "\(client.output)")
             let result = fields(client.output)
-            #expect(result["answered"] == count && result["duplicates"] == "0" && result["wrong"] == "0", "\(client.output)")
+            #expect(result["answered"] == count && result["duplicates"] == "0" && result["lost"] == "0"
+                    && result["wrong"] == "0", "\(client.output)")
             #expect(result["incarnations"] == "1", "the client should have seen one new incarnation: \(client.output)")
         }
         #expect(daemon.stop() == 0)
@@ -116,13 +122,17 @@ struct SharedMemoryABITests {
 
     @Test func aHostileClientHarmsNeitherTheDaemonNorOtherTenants() throws {
         let daemon = try DaemonUnderTest(tenants: ["mallory::4:64", "honest::2:64"])
-        let honest = try daemon.client("stream", "honest", ["7", "4000000"])
+        let honest = try daemon.client("stream", "honest", ["7", "0"])
         let hostiles = try (1...2).map { seed in try daemon.client("hostile", "mallory", ["3", String(seed)]) }
         for hostile in hostiles { #expect(hostile.wait(seconds: 30) == 0, "\(hostile.output)") }
         #expect(daemon.isRunning, "mused died under hostile input")
-        #expect(honest.wait(seconds: 180) == 0, "\(honest.output)")
+        // The honest tenant streamed throughout the attack; every answer was checked.
+        #expect(honest.process.isRunning)
+        honest.kill(SIGTERM)
+        #expect(honest.wait(seconds: 30) == 0, "\(honest.output)")
         let result = fields(honest.output)
-        #expect(result["wrong"] == "0" && result["duplicates"] == "0" && result["foreign"] == "0", "\(honest.output)")
+        #expect(result["wrong"] == "0" && result["duplicates"] == "0" && result["lost"] == "0"
+                && result["foreign"] == "0" && (Int(result["answered"] ?? "") ?? 0) > 10_000, "\(honest.output)")
         // Still serving, and shuts down cleanly.
         let after = try daemon.client("stream", "honest", ["8", "10000"])
         #expect(after.wait(seconds: 30) == 0, "\(after.output)")

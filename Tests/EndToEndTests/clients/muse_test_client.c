@@ -37,24 +37,38 @@ static int open_and_claim(const char *dir, const char *tenant, muse_client *c, m
     return 1;
 }
 
-/* Submits `count` events (0 = until killed) with at most `window` in flight,
- * and checks every completion: own tag, once, status OK, exact score. */
+static volatile sig_atomic_t stop_requested;
+static void request_stop(int signal) { (void)signal; stop_requested = 1; }
+
+/* Submits `count` events (0: until SIGTERM) with at most `window` in flight,
+ * and checks every completion: own tag, in submission order (so each exactly
+ * once), status OK, exact score. */
 static int stream(const char *dir, const char *tenant, uint32_t client_id, uint64_t count, uint64_t window) {
     muse_client c; muse_channel ch; muse_intent_info intent;
     if (!open_and_claim(dir, tenant, &c, &ch, &intent, 5000000000ull)) return 1;
-    unsigned char *seen = count ? (unsigned char *)calloc((size_t)count, 1) : NULL;
-    uint64_t sent = 0, answered = 0, duplicates = 0, wrong = 0, foreign = 0, again = 0, timeouts = 0;
+    /* The parent may have blocked SIGTERM; this mode needs it. */
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigprocmask(SIG_UNBLOCK, &term, NULL);
+    signal(SIGTERM, request_stop);
+    uint64_t sent = 0, answered = 0, next = 0, duplicates = 0, lost = 0, wrong = 0, foreign = 0;
+    uint64_t again = 0, timeouts = 0;
     uint64_t first_incarnation = muse_incarnation(&c), deadline = muse_now_ns() + 120000000000ull;
     double x[FEATURES];
     muse_completion done[256];
     if (window == 0 || window > c.ring_depth) window = c.ring_depth;
-    while ((count == 0 || answered < count) && muse_now_ns() < deadline) {
-        while ((count == 0 || sent < count) && sent - answered < window) {
+    for (;;) {
+        int more = count ? sent < count : !stop_requested;
+        if (!more && answered == sent) break;
+        if (muse_now_ns() >= deadline) break;
+        while (more && sent - answered < window) {
             features_for(sent, client_id, x);
             muse_status s = muse_submit(&ch, ((uint64_t)client_id << 40) | sent, intent.id, x, FEATURES);
             if (s == MUSE_E_AGAIN) { again++; break; }
             if (s != MUSE_OK) { fprintf(stderr, "submit: %s\n", muse_strerror(s)); return 1; }
             sent++;
+            more = count ? sent < count : !stop_requested;
         }
         size_t n = 0;
         muse_status s = muse_wait(&ch, done, 256, &n, 100000000);
@@ -64,22 +78,22 @@ static int stream(const char *dir, const char *tenant, uint32_t client_id, uint6
             uint64_t tag = done[i].tag, seq = tag & ((1ull << 40) - 1);
             answered++;
             if ((tag >> 40) != client_id || seq >= sent) { foreign++; continue; }
-            if (seen) {
-                if (seen[seq]) { duplicates++; continue; }
-                seen[seq] = 1;
-            }
+            if (seq < next) { duplicates++; continue; }
+            lost += seq - next;
+            next = seq + 1;
             features_for(seq, client_id, x);
             if (done[i].status != MUSE_OK || done[i].score != expected_score(x)) wrong++;
         }
     }
-    printf("answered=%llu sent=%llu duplicates=%llu wrong=%llu foreign=%llu again=%llu timeouts=%llu "
+    printf("answered=%llu sent=%llu duplicates=%llu lost=%llu wrong=%llu foreign=%llu again=%llu timeouts=%llu "
            "incarnations=%llu\n", (unsigned long long)answered, (unsigned long long)sent,
-           (unsigned long long)duplicates, (unsigned long long)wrong, (unsigned long long)foreign,
-           (unsigned long long)again, (unsigned long long)timeouts,
+           (unsigned long long)duplicates, (unsigned long long)lost, (unsigned long long)wrong,
+           (unsigned long long)foreign, (unsigned long long)again, (unsigned long long)timeouts,
            (unsigned long long)(muse_incarnation(&c) - first_incarnation));
     muse_release(&ch);
     muse_close(&c);
-    return answered == count && duplicates == 0 && wrong == 0 && foreign == 0 ? 0 : 1;
+    int complete = count ? answered == count : answered == sent && answered > 0;
+    return complete && duplicates == 0 && lost == 0 && wrong == 0 && foreign == 0 ? 0 : 1;
 }
 
 /* Waits for a free channel, reports how long it took, then uses it. */
