@@ -133,7 +133,7 @@ public enum LightGBMImporter {
         let leaves = try parser.int("num_leaves")
         guard leaves >= 1 else { throw parser.fail("num_leaves", "num_leaves=\(leaves), expected at least 1") }
         let numCat = try parser.int("num_cat")
-        guard numCat >= 0 else { throw parser.fail("num_cat", "num_cat=\(numCat) is negative") }
+        guard numCat >= 0 && numCat < leaves else { throw parser.fail("num_cat", "num_cat=\(numCat), expected 0...\(leaves - 1) for \(leaves) leaves") }
         if let linear = fields["is_linear"], linear.text != "is_linear=0" {
             throw parser.fail("is_linear", "linear trees (is_linear=1) are not supported")
         }
