@@ -27,6 +27,6 @@ let package = Package(
             name: "musectl",
             dependencies: ["MuseClient", "MuseScoring", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "tools/musectl"),
-        .testTarget(name: "MuseScoringTests", dependencies: ["MuseScoring"]),
+        .testTarget(name: "MuseScoringTests", dependencies: ["MuseScoring"], exclude: ["Fixtures"]),
     ]
 )
