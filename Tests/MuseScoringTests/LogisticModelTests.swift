@@ -17,7 +17,7 @@ import Testing
         let rows = try FeatureCSV(Array(csv.utf8), featureNames: ["amount", "hour", "risk"])
         #expect(rows.rowCount == 2)
         #expect(Array(rows.values[0..<3]) == [2, 3, 1])
-        #expect(rows.values[3...].allSatisfy(\.isNaN))
+        #expect(rows.values[3...].allSatisfy { $0.isNaN })
         #expect(throws: FeatureCSV.ParseError.self) { try FeatureCSV(Array("amount,hour\n1,2\n".utf8), featureNames: ["amount", "hour", "risk"]) }
         do {
             _ = try FeatureCSV(Array("amount,hour,risk\n1,2,3\n1,zz,3\n".utf8), featureNames: ["amount", "hour", "risk"])
