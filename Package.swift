@@ -27,6 +27,8 @@ let package = Package(
             name: "musectl",
             dependencies: ["MuseClient", "MuseScoring", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "tools/musectl"),
+        .executableTarget(name: "muse-bench-models", dependencies: ["MuseScoring"], path: "tools/muse-bench-models",
+                          swiftSettings: optimize),
         .testTarget(name: "MuseScoringTests", dependencies: ["MuseScoring"], exclude: ["Fixtures"]),
     ]
 )

@@ -28,6 +28,9 @@ public struct TreeEnsemble: ScoringModel {
     public let nodes: [TreeNode]
     /// Index of each tree's root in `nodes`.
     public let roots: [UInt32]
+    /// For each group of `interleave` consecutive trees, the depth of its
+    /// deepest tree: how many steps walk all of them to their leaves.
+    public let groupSteps: [UInt16]
     /// Bitsets of all categorical splits, back to back.
     public let categoryWords: [UInt32]
     /// Margin before any tree (XGBoost's base margin; 0 for LightGBM).
@@ -48,10 +51,16 @@ public struct TreeEnsemble: ScoringModel {
         var nodes: [TreeNode] = []
         var roots: [UInt32] = []
         var words: [UInt32] = []
+        var steps: [UInt16] = []
         for (t, tree) in trees.enumerated() {
             roots.append(UInt32(nodes.count))
-            try Self.flatten(tree, index: t, featureCount: featureNames.count, format: format,
-                             into: &nodes, words: &words)
+            let depth = try Self.flatten(tree, index: t, featureCount: featureNames.count, format: format,
+                                         into: &nodes, words: &words)
+            guard depth < Int(UInt16.max) else {
+                throw ModelImportError(format: format, location: "tree \(t)", message: "tree is deeper than \(UInt16.max) levels")
+            }
+            if t % Self.interleave == 0 { steps.append(0) }
+            steps[steps.count - 1] = max(steps[steps.count - 1], UInt16(depth))
             guard nodes.count < Int(UInt32.max) else {
                 throw ModelImportError(format: format, location: "tree \(t)", message: "the model has more than 2^32 nodes")
             }
@@ -59,6 +68,7 @@ public struct TreeEnsemble: ScoringModel {
         self.featureNames = featureNames
         self.nodes = nodes
         self.roots = roots
+        self.groupSteps = steps
         self.categoryWords = words
         self.baseMargin = baseMargin
         self.accumulation = accumulation
@@ -67,16 +77,19 @@ public struct TreeEnsemble: ScoringModel {
 
     /// Preorder with an explicit stack (deep trees cannot overflow the call
     /// stack); a split's right child index is patched in when it is emitted.
+    /// Returns the tree's depth (edges from the root to its deepest leaf).
     private static func flatten(_ tree: SourceTree, index t: Int, featureCount: Int, format: String,
-                                into nodes: inout [TreeNode], words: inout [UInt32]) throws(ModelImportError) {
+                                into nodes: inout [TreeNode], words: inout [UInt32]) throws(ModelImportError) -> Int {
         var visited = [Bool](repeating: false, count: tree.splits.count)
-        var stack: [(child: SourceTree.Child, parent: Int)] = [(tree.root, -1)]
-        while let (child, parent) = stack.popLast() {
+        var stack: [(child: SourceTree.Child, parent: Int, depth: Int)] = [(tree.root, -1, 0)]
+        var deepest = 0
+        while let (child, parent, depth) = stack.popLast() {
             let here = nodes.count
             if parent >= 0 { nodes[parent].right = UInt32(here) }
             switch child {
             case .leaf(let value):
-                nodes.append(.leaf(value))
+                nodes.append(.leaf(value, at: here))
+                deepest = max(deepest, depth)
             case .split(let s):
                 guard s >= 0 && s < tree.splits.count else {
                     throw ModelImportError(format: format, location: "tree \(t)", message: "refers to node \(s) but the tree has \(tree.splits.count) split nodes")
@@ -98,11 +111,15 @@ public struct TreeEnsemble: ScoringModel {
                     words.append(contentsOf: split.categories)
                 }
                 nodes.append(TreeNode(value: value, word: word, right: 0))
-                stack.append((split.right, here))
-                stack.append((split.left, -1))  // popped next, so it lands at here + 1
+                stack.append((split.right, here, depth + 1))
+                stack.append((split.left, -1, depth + 1))  // popped next, so it lands at here + 1
             }
         }
+        return deepest
     }
+
+    /// Trees walked side by side for one event (see `sumLeaves`).
+    static let interleave = 8
 
     public var treeCount: Int { roots.count }
 

@@ -10,7 +10,7 @@ public struct TreeNode: Sendable, Equatable {
     public var value: Double
     /// Feature index in the low 28 bits, then the flags below.
     public var word: UInt32
-    /// Index of the right child in the ensemble's node array (0 for leaves).
+    /// Index of the right child in the ensemble's node array (a leaf's own index).
     public var right: UInt32
 
     public static let leafFlag: UInt32 = 1 << 31
@@ -26,8 +26,10 @@ public struct TreeNode: Sendable, Equatable {
     @inlinable public var missingGoesLeft: Bool { word & Self.missingLeftFlag != 0 }
     @inlinable public var rule: SplitRule { SplitRule(rawValue: UInt8((word & Self.ruleMask) >> Self.ruleShift))! }
 
-    static func leaf(_ value: Double) -> TreeNode {
-        TreeNode(value: value, word: leafFlag, right: 0)
+    /// A leaf's right child is itself, so a walk that keeps stepping past the
+    /// leaf stays on it (see `TreeEnsemble.step`).
+    static func leaf(_ value: Double, at index: Int) -> TreeNode {
+        TreeNode(value: value, word: leafFlag, right: UInt32(index))
     }
 }
 
