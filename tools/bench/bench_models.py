@@ -118,7 +118,8 @@ def time_all(d):
             tl2cgen.export_lib(loader(path), toolchain="gcc", libpath=lib, params={"parallel_comp": 8}, nthread=2)
             compile_s = (time.perf_counter_ns() - t0) / 1e9
             pred, ms, mem = timed_load(lambda: tl2cgen.Predictor(lib, nthread=1))
-            fn = lambda x: pred.predict(tl2cgen.DMatrix(x, dtype="float64" if tag == "lgb" else "float32"))
+            dtype = np.float64 if tag == "lgb" else np.float32  # each library's own input precision
+            fn = lambda x, dtype=dtype: pred.predict(tl2cgen.DMatrix(np.ascontiguousarray(x, dtype=dtype)))
             report("treelite+tl2cgen (compile %.0fs)" % compile_s, tag, fn, X, ms, mem,
                    ref_lgb if tag == "lgb" else ref_xgb)
     except Exception as e:  # reported, not hidden

@@ -11,7 +11,8 @@ VENV=${BENCH_VENV:-/tmp/muse-bench-venv}
 OUT=out/bench-models
 mkdir -p "$OUT"
 if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
-"$VENV/bin/pip" install -q numpy lightgbm xgboost treelite tl2cgen lleaves >&2
+# lleaves 1.3 uses llvmlite's legacy pass manager, removed in llvmlite 0.44.
+"$VENV/bin/pip" install -q numpy lightgbm xgboost treelite tl2cgen lleaves "llvmlite<0.44" >&2
 [ -f "$OUT/bench.rows.csv" ] || "$VENV/bin/python" tools/bench/bench_models.py make "$OUT"
 swift build -c release --product muse-bench-models >&2
 BIN=$(swift build -c release --show-bin-path)/muse-bench-models

@@ -3,7 +3,7 @@
 import json
 import sys
 
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]  # skip compiler logs
 for model in ("lgb", "xgb"):
     muse = next(r for r in rows if r.get("model") == model and r["scorer"] == "muse")
     print("\n%s model: %d trees, %d rows; Muse model memory %.1f KiB, load %.2f ms" % (
