@@ -28,7 +28,8 @@ let package = Package(
             path: "tools/musectl"),
         .executableTarget(name: "muse-bench", dependencies: ["MuseClient", "CMuse"], path: "tools/muse-bench"),
         .executableTarget(name: "muse-bench-maps", dependencies: ["MuseScoring"], path: "tools/muse-bench-maps"),
-        .testTarget(name: "MuseScoringTests", dependencies: ["MuseScoring"]),
+        .executableTarget(name: "muse-bench-models", dependencies: ["MuseScoring"], path: "tools/muse-bench-models"),
+        .testTarget(name: "MuseScoringTests", dependencies: ["MuseScoring"], exclude: ["Fixtures"]),
         .testTarget(name: "MuseIPCTests", dependencies: ["MuseIPC", "CMuse"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MuseClient", "CMuse"], exclude: ["clients"]),
     ]

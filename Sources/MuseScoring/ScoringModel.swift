@@ -13,4 +13,9 @@ public protocol ScoringModel: Sendable {
 
     /// The model's probability of the positive class (link applied to `margin`).
     func probability(_ features: UnsafeBufferPointer<Double>) -> Double
+
+    /// Margins of `out.count` events laid out row after row in `rows`
+    /// (`featureNames.count` values each); equal to calling `margin` on each.
+    /// Has a default; tree ensembles override it with a cache-friendlier walk.
+    func margins(rows: UnsafeBufferPointer<Double>, into out: UnsafeMutableBufferPointer<Double>) throws(FeatureCountError)
 }

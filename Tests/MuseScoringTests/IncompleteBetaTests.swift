@@ -5,7 +5,7 @@ import Testing
 struct IncompleteBetaTests {
     /// (a, b, p, x) from scipy.special.betaincinv (tools/fixtures/make_betaincinv.py).
     static func cases() throws -> [(a: Double, b: Double, p: Double, x: Double)] {
-        try Fixtures.text("betaincinv.csv").split(separator: "\n")
+        try ScoreMapFixtures.text("betaincinv.csv").split(separator: "\n")
             .filter { !$0.hasPrefix("#") && !$0.hasPrefix("a,") }
             .map { line in
                 let v = line.split(separator: ",").map { Double($0)! }

@@ -20,7 +20,7 @@ struct MuseClaimTests {
     static func load() throws -> Fixture {
         var f = Fixture()
         var tenant = "", split = ""
-        for line in try Fixtures.text("muse_claim.txt").split(separator: "\n") {
+        for line in try ScoreMapFixtures.text("muse_claim.txt").split(separator: "\n") {
             let w = line.split(separator: " ")
             if w.first == "#" {
                 if w.count == 3, w[1] == "old_negative_sampling_rate" { f.beta = Double(w[2])! }

@@ -41,10 +41,9 @@ struct SeededRandom: RandomNumberGenerator {
     }
 }
 
-enum Fixtures {
+enum ScoreMapFixtures {
     static let directory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/ScoreMaps")
+        .deletingLastPathComponent().appendingPathComponent("Fixtures/score-maps")
 
     static func text(_ name: String) throws -> String {
         try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
