@@ -6,7 +6,7 @@ import Foundation
 struct QuantileMapTests {
     /// A skewed, fraud-like score sample: a logistic of a normal.
     static func sample(_ n: Int, seed: UInt64) -> [Double] {
-        var rng = SeededRandom(seed: seed)
+        var rng = SplitMix64(seed: seed)
         return (0..<n).map { _ in 1 / (1 + exp(-(rng.normal() * 1.7 - 3))) }
     }
 
@@ -15,7 +15,7 @@ struct QuantileMapTests {
     }
 
     @Test func monotoneForAnyInput() throws {
-        var rng = SeededRandom(seed: 7)
+        var rng = SplitMix64(seed: 7)
         for reference in try Self.references() {
             let map = try QuantileMapFitter(reference: reference, knots: 101).fit(Self.sample(5000, seed: 1))
             var inputs = (0..<20000).map { _ in rng.uniform() * 1.2 - 0.1 }   // beyond both ends
@@ -37,7 +37,7 @@ struct QuantileMapTests {
     }
 
     @Test func rankingAndAUCUnchanged() throws {
-        var rng = SeededRandom(seed: 11)
+        var rng = SplitMix64(seed: 11)
         let scores = Self.sample(4000, seed: 2)
         let labels = scores.map { rng.uniform() < $0 }
         let map = try QuantileMapFitter(reference: try .beta(2, 5)).fit(scores)
@@ -77,7 +77,7 @@ struct QuantileMapTests {
         #expect(abs(map.apply(0.3) - reference.quantile(midRank)) < 1e-15)
 
         // Heavy ties among many distinct values (more than the knots).
-        var rng = SeededRandom(seed: 5)
+        var rng = SplitMix64(seed: 5)
         let mixed = [Double](repeating: 0.25, count: 4000) + (0..<6000).map { _ in rng.uniform() }
         let m = try QuantileMapFitter(reference: .uniform, knots: 51).fit(mixed)
         let tied = m.apply(0.25)

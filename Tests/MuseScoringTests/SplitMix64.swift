@@ -1,3 +1,5 @@
+import Foundation
+
 /// A small seeded generator so property tests are reproducible.
 struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
@@ -8,5 +10,13 @@ struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+
+    mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
+
+    /// A standard normal draw (Box–Muller).
+    mutating func normal() -> Double {
+        let u = max(uniform(), 1e-300), v = uniform()
+        return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
     }
 }
