@@ -9,7 +9,10 @@ tools/install-deps.sh
 
 echo "== build and test (debug)"
 swift build --build-tests
-swift test
+swift test --skip-build --skip EndToEndTests
+# On their own, so no other suite competes for the two cores mused and its
+# clients run on.
+swift test --skip-build --filter EndToEndTests
 
 echo "== hostile client against mused built with AddressSanitizer"
 swift build --sanitize=address --scratch-path .build-asan --product mused

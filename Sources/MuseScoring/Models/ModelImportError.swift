@@ -16,7 +16,8 @@ public struct ModelImportError: Error, CustomStringConvertible, Sendable, Equata
     }
 
     public var description: String {
-        location.isEmpty ? "\(format) model: \(message)" : "\(format) model, \(location): \(message)"
+        let what = format == "unknown" ? "model" : "\(format) model"
+        return location.isEmpty ? "\(what): \(message)" : "\(what), \(location): \(message)"
     }
 }
 

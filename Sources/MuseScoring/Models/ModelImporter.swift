@@ -8,7 +8,7 @@ public enum ModelImporter {
 
     public static func detectFormat(_ bytes: [UInt8]) throws(ModelImportError) -> Format {
         guard let first = bytes.first(where: { $0 != 32 && $0 != 9 && $0 != 10 && $0 != 13 }) else {
-            throw ModelImportError(format: "Model", location: "", message: "the file is empty")
+            throw ModelImportError(format: "unknown", location: "", message: "the file is empty")
         }
         if first == UInt8(ascii: "{") {
             // Peek at the first kilobytes rather than parse twice.
@@ -17,7 +17,7 @@ public enum ModelImporter {
             return .xgboost
         }
         if bytes.starts(with: Array("tree".utf8)) { return .lightgbm }
-        throw ModelImportError(format: "Model", location: "", message: "unrecognised format: expected a LightGBM text model (starts with 'tree') or a JSON model (XGBoost or muse_model)")
+        throw ModelImportError(format: "unknown", location: "", message: "unrecognised format: expected a LightGBM text model (starts with 'tree') or a JSON model (XGBoost or muse_model)")
     }
 
     public static func load(_ bytes: [UInt8]) throws(ModelImportError) -> any ScoringModel {
