@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 
 #ifndef SYS_futex_waitv
 #define SYS_futex_waitv 449
@@ -51,4 +52,72 @@ void muse_set_thread_name(const char *name) {
     char buf[16];
     snprintf(buf, sizeof buf, "%s", name);
     pthread_setname_np(pthread_self(), buf);
+}
+
+/* ---- SIGBUS guard --------------------------------------------------------
+ * Slots are claimed and released by daemon threads (base is published last,
+ * release; cleared first) and read by the handler, which may run on any
+ * thread, with acquire loads only: no lock, so the handler cannot deadlock. */
+
+#define MUSE_GUARD_SLOTS 4096
+
+static struct {
+    uintptr_t base;   /* 0: free */
+    size_t size;
+    uint32_t damaged;
+} muse_guard[MUSE_GUARD_SLOTS];
+
+static void muse_sigbus_handler(int signo, siginfo_t *info, void *context) {
+    uintptr_t address = (uintptr_t)info->si_addr;
+    (void)context;
+    for (int i = 0; i < MUSE_GUARD_SLOTS; i++) {
+        uintptr_t base = __atomic_load_n(&muse_guard[i].base, __ATOMIC_ACQUIRE);
+        size_t size = __atomic_load_n(&muse_guard[i].size, __ATOMIC_RELAXED);
+        if (base == 0 || address < base || address >= base + size) continue;
+        /* Swap the whole mapping for zero pages: the faulting access retries
+         * and succeeds, and every later access is to private memory. */
+        if (mmap((void *)base, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0)
+            != MAP_FAILED) {
+            __atomic_store_n(&muse_guard[i].damaged, 1, __ATOMIC_RELEASE);
+            return;
+        }
+        break;
+    }
+    /* Not a segment (or the remap failed): die as SIGBUS would have. */
+    signal(signo, SIG_DFL);
+    raise(signo);
+}
+
+int muse_sigbus_guard_install(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = muse_sigbus_handler;
+    action.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&action.sa_mask);
+    return sigaction(SIGBUS, &action, NULL);
+}
+
+int muse_sigbus_guard_register(void *base, size_t size) {
+    for (int i = 0; i < MUSE_GUARD_SLOTS; i++) {
+        uintptr_t expected = 0;
+        /* Reserve with a sentinel so two registrations never share a slot. */
+        if (__atomic_compare_exchange_n(&muse_guard[i].base, &expected, (uintptr_t)1, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+            __atomic_store_n(&muse_guard[i].damaged, 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&muse_guard[i].size, size, __ATOMIC_RELAXED);
+            __atomic_store_n(&muse_guard[i].base, (uintptr_t)base, __ATOMIC_RELEASE);
+            return i;
+        }
+    }
+    return -1;
+}
+
+void muse_sigbus_guard_unregister(int slot) {
+    if (slot < 0 || slot >= MUSE_GUARD_SLOTS) return;
+    __atomic_store_n(&muse_guard[slot].base, 0, __ATOMIC_RELEASE);
+}
+
+int muse_sigbus_guard_damaged(int slot) {
+    if (slot < 0 || slot >= MUSE_GUARD_SLOTS) return 0;
+    return (int)__atomic_load_n(&muse_guard[slot].damaged, __ATOMIC_ACQUIRE);
 }

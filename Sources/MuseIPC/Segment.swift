@@ -20,6 +20,8 @@ public final class Segment: @unchecked Sendable {
     public let wasAdopted: Bool
     let descriptor: Int32
     let base: UnsafeMutableRawPointer
+    /// This mapping's slot in the SIGBUS guard (muse_shims.h), or -1.
+    private let guardSlot: Int32
 
     public var header: UnsafeMutablePointer<muse_segment_header> {
         base.assumingMemoryBound(to: muse_segment_header.self)
@@ -106,9 +108,11 @@ public final class Segment: @unchecked Sendable {
         self.wasAdopted = wasAdopted
         self.descriptor = descriptor
         self.base = base
+        guardSlot = muse_sigbus_guard_register(base, layout.segmentSize)
     }
 
     deinit {
+        muse_sigbus_guard_unregister(guardSlot)
         munmap(base, layout.segmentSize)
         close(descriptor)
     }
@@ -176,6 +180,17 @@ public final class Segment: @unchecked Sendable {
             throw SegmentError.foreign(path: path, reason: "it belongs to tenant '\(recorded)', not '\(tenant)'")
         }
         return layout
+    }
+
+    /// True once a client shrank the segment file under the daemon: the
+    /// mapping is then private zero pages (see `muse_sigbus_guard_install`)
+    /// and the tenant can no longer be served from it.
+    public var isDamaged: Bool { muse_sigbus_guard_damaged(guardSlot) != 0 }
+
+    /// Makes a client's ftruncate of its segment cost that tenant only, not
+    /// the daemon. Call once, before mapping segments.
+    public static func guardAgainstTruncation() throws {
+        guard muse_sigbus_guard_install() == 0 else { throw SystemError("sigaction", "SIGBUS") }
     }
 
     // MARK: Channels

@@ -25,6 +25,7 @@ public final class Daemon<Scorer: EventScorer>: @unchecked Sendable {
         let config = configuration
         guard (1...32).contains(config.workers) else { throw DaemonError.tooManyWorkers(config.workers) }
         mkdir(config.runtimeDirectory, 0o755)
+        try Segment.guardAgainstTruncation()
         var endpoints: [ChannelEndpoint] = []
         var bounds: [IntentBounds] = []
         for tenant in config.tenants {

@@ -15,7 +15,7 @@ import Synchronization
 final class Worker<Scorer: EventScorer>: @unchecked Sendable {
     let index: Int
     private var endpoints: [ChannelEndpoint]
-    private let segments: [Segment]
+    private var segments: [Segment]
     private let intents: [IntentBounds]
     private var scorer: Scorer
     private var doorbell: DaemonDoorbell
@@ -85,6 +85,7 @@ final class Worker<Scorer: EventScorer>: @unchecked Sendable {
     }
 
     private func housekeep(now: UInt64) {
+        if segments.contains(where: \.isDamaged) { dropDamagedSegments() }
         for segment in segments { segment.beat(now: now) }
         for i in endpoints.indices where endpoints[i].reclaimIfAbandoned() {
             reclaims.record(tenant: endpoints[i].segment.tenant, channel: endpoints[i].channel, now: now)
@@ -93,6 +94,18 @@ final class Worker<Scorer: EventScorer>: @unchecked Sendable {
     }
 
     private var reclaims = ReclaimLog()
+
+    /// Stops serving tenants whose segment file a client truncated; the other
+    /// tenants on this worker carry on.
+    private func dropDamagedSegments() {
+        for segment in segments where segment.isDamaged {
+            Log.error("segment-truncated", ["tenant": segment.tenant, "path": segment.path, "reason":
+                "a client shrank the segment file; this tenant is no longer served until its file is removed and mused restarted"])
+        }
+        endpoints.removeAll { $0.segment.isDamaged }
+        segments.removeAll(where: \.isDamaged)
+        doorbell = DaemonDoorbell(segments: segments, worker: index)
+    }
 }
 
 /// Logs channel reclaims, at most one line per tenant per second: a client

@@ -139,6 +139,25 @@ struct SharedMemoryABITests {
         #expect(daemon.stop() == 0, "\(daemon.logs)")
     }
 
+    @Test func aClientTruncatingItsSegmentLosesItsOwnTenantOnly() throws {
+        let daemon = try DaemonUnderTest(tenants: ["mallory::2:64", "honest::2:64"])
+        let honest = try daemon.client("stream", "honest", ["9", "0"])
+        let victimOfItself = try daemon.client("stream", "mallory", ["10", "0"])
+        usleep(200_000)
+        let truncate = try daemon.client("truncate", "mallory")
+        #expect(truncate.wait(seconds: 10) == 0, "\(truncate.output)")
+        usleep(300_000)
+        #expect(daemon.isRunning, "mused died of SIGBUS")
+        #expect(honest.process.isRunning)
+        honest.kill(SIGTERM)
+        #expect(honest.wait(seconds: 30) == 0, "\(honest.output)")
+        let result = fields(honest.output)
+        #expect(result["wrong"] == "0" && result["lost"] == "0" && result["timeouts"] == "0", "\(honest.output)")
+        victimOfItself.kill(SIGKILL)
+        #expect(daemon.stop() == 0)
+        #expect(daemon.logs.contains("event=segment-truncated tenant=mallory"), "\(daemon.logs)")
+    }
+
     @Test func onlyTheTenantsGroupCanOpenItsSegment() throws {
         // Dropping privileges needs root; CI runs the tests as root.
         try #require(getuid() == 0, "this test must run as root to switch to an unprivileged uid")

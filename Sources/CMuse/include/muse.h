@@ -67,7 +67,8 @@
  * adversary: it keeps its own copy of the layout and of the indices it owns,
  * reads each client field once, bounds-checks it, and answers a malformed
  * event with a status in its completion. A client can damage only its own
- * tenant's segment.
+ * tenant's segment; one that truncates the segment file loses its tenant's
+ * service until the operator recreates the file.
  *
  * RESTARTS. The segment outlives the daemon. A restarted daemon adopts it,
  * increments `incarnation`, and answers whatever was submitted while it was

@@ -19,6 +19,22 @@ extern "C" {
  */
 int muse_futex_waitv(uint32_t *const *words, const uint32_t *values, unsigned count, int64_t timeout_ns);
 
+/**
+ * SIGBUS guard for segment mappings. A tenant's process may shrink its
+ * segment file with ftruncate(2); the daemon's next access past the new end
+ * would raise SIGBUS and kill it, and every tenant with it. Registered
+ * mappings are instead replaced by anonymous zero pages from the signal
+ * handler (the faulting access then succeeds) and flagged as damaged, so the
+ * daemon can stop serving that tenant. Faults elsewhere keep the default
+ * action. Up to 4096 mappings.
+ */
+int muse_sigbus_guard_install(void);
+/** Registers [base, base + size); returns a slot for the calls below, or -1. */
+int muse_sigbus_guard_register(void *base, size_t size);
+void muse_sigbus_guard_unregister(int slot);
+/** Nonzero once a SIGBUS hit the slot's mapping (it is then anonymous memory). */
+int muse_sigbus_guard_damaged(int slot);
+
 /** Pins the calling thread to one CPU; returns 0 or -1 with errno. */
 int muse_pin_thread_to_cpu(int cpu);
 

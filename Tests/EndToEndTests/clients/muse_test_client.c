@@ -223,6 +223,16 @@ static int hostile(const char *dir, const char *tenant, double seconds, unsigned
     return 0;
 }
 
+/* Shrinks the segment file under the daemon's mapping. */
+static int truncate_segment(const char *dir, const char *tenant) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s%s", dir, tenant, MUSE_SEGMENT_SUFFIX);
+    int fd = open(path, O_RDWR);
+    if (fd < 0 || ftruncate(fd, 0) != 0) { perror(path); return 1; }
+    printf("truncated=%s\n", path);
+    return 0;
+}
+
 static int try_open(const char *dir, const char *tenant) {
     muse_client c;
     muse_status s = muse_open_tenant(&c, dir, tenant);
@@ -247,6 +257,7 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "malformed")) return malformed(dir, tenant);
     if (!strcmp(mode, "hostile") && argc >= 6) return hostile(dir, tenant, atof(argv[4]), (unsigned)atoi(argv[5]));
     if (!strcmp(mode, "open")) return try_open(dir, tenant);
+    if (!strcmp(mode, "truncate")) return truncate_segment(dir, tenant);
     fprintf(stderr, "unknown mode %s\n", mode);
     return 2;
 }
