@@ -27,6 +27,8 @@ struct Mused: ParsableCommand {
                                          spinNanoseconds: spinMicroseconds * 1000)
         for spec in tenants { config.tenants.append(try Self.parseTenant(spec)) }
 
+        // A closed log pipe (journald restarting) must not kill the daemon.
+        signal(SIGPIPE, SIG_IGN)
         // Block the stop signals before any thread starts so only sigwait sees them.
         var signals = sigset_t()
         sigemptyset(&signals)
