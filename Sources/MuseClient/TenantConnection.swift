@@ -10,12 +10,15 @@ public final class TenantConnection: @unchecked Sendable {
     }
 
     public init(path: String) throws {
-        raw = .allocate(capacity: 1)
-        let status = muse_open(raw, path)
+        // Fail before `raw` is set: deinit runs only for a fully initialised object.
+        let client = UnsafeMutablePointer<muse_client>.allocate(capacity: 1)
+        let status = muse_open(client, path)
         guard status == MUSE_OK else {
-            raw.deallocate()
-            throw MuseClientError(status, "open \(path)")
+            let error = MuseClientError(status, "open \(path)")
+            client.deallocate()
+            throw error
         }
+        raw = client
     }
 
     deinit {
@@ -52,13 +55,15 @@ public final class ClientChannel: @unchecked Sendable {
     let raw: UnsafeMutablePointer<muse_channel>
 
     init(connection: TenantConnection) throws {
-        self.connection = connection
-        raw = .allocate(capacity: 1)
-        let status = muse_claim(connection.raw, raw)
+        let channel = UnsafeMutablePointer<muse_channel>.allocate(capacity: 1)
+        let status = muse_claim(connection.raw, channel)
         guard status == MUSE_OK else {
-            raw.deallocate()
-            throw MuseClientError(status, "claim")
+            let error = MuseClientError(status, "claim")
+            channel.deallocate()
+            throw error
         }
+        self.connection = connection
+        raw = channel
     }
 
     deinit {
