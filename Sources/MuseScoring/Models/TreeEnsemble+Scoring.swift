@@ -8,8 +8,10 @@ extension TreeEnsemble {
     /// feature count (never reads past the buffer).
     public func margin(_ features: UnsafeBufferPointer<Double>) -> Double {
         guard features.count == featureNames.count else { return .nan }
-        return withTables { n, c, r, g in
-            withFeatures(features) { x in sumLeaves(n, c, r, g, x) }
+        let layout = scratchLayout
+        return withScratch(layout) { input, output in
+            layout.fill(input, from: features.baseAddress)
+            return sumLeaves(input, output, layout)
         }
     }
 
@@ -25,11 +27,13 @@ extension TreeEnsemble {
             throw FeatureCountError(expected: width * out.count, actual: rows.count)
         }
         guard out.count > 0 else { return }
-        withTables { n, c, r, g in
+        let layout = scratchLayout
+        withScratch(layout) { input, output in
+            layout.fill(input, from: rows.baseAddress)
             for i in 0..<out.count {
-                out[i] = withFeatures(UnsafeBufferPointer(rebasing: rows[i * width..<(i + 1) * width])) { x in
-                    sumLeaves(n, c, r, g, x)
-                }
+                // Only the features change from row to row; the NaN slots stay.
+                if i > 0 { layout.fillFeatures(input, from: rows.baseAddress! + i * width) }
+                out[i] = sumLeaves(input, output, layout)
             }
         }
     }
@@ -40,24 +44,14 @@ extension TreeEnsemble {
         for i in out.indices { out[i] = apply(link: out[i]) }
     }
 
-    @inline(__always)
-    private func withTables<R>(_ body: (UnsafePointer<TreeNode>, UnsafePointer<UInt32>?, UnsafeBufferPointer<UInt32>,
-                                        UnsafeBufferPointer<UInt16>) -> R) -> R {
-        nodes.withUnsafeBufferPointer { n in
-            categoryWords.withUnsafeBufferPointer { c in
-                roots.withUnsafeBufferPointer { r in
-                    groupSteps.withUnsafeBufferPointer { g in body(n.baseAddress!, c.baseAddress, r, g) }
-                }
-            }
-        }
-    }
+    var scratchLayout: ScratchLayout { ScratchLayout(featureCount: featureNames.count, treeCount: roots.count) }
 
-    /// A model without features still needs a readable address: leaves read feature 0.
+    /// Input and output halves of the scratch (see `ScratchLayout`).
     @inline(__always)
-    private func withFeatures<R>(_ features: UnsafeBufferPointer<Double>, _ body: (UnsafePointer<Double>) -> R) -> R {
-        if let x = features.baseAddress { return body(x) }
-        var zero = 0.0
-        return withUnsafePointer(to: &zero) { body($0) }
+    private func withScratch<R>(_ layout: ScratchLayout, _ body: (UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * layout.count) { buffer in
+            body(buffer.baseAddress!, buffer.baseAddress! + layout.count)
+        }
     }
 
     @inline(__always)
@@ -74,94 +68,82 @@ extension TreeEnsemble {
         }
     }
 
-    /// Sums leaf values in tree order. Walking one tree is a chain of
-    /// dependent loads, so trees are walked `interleave` at a time: the CPU
-    /// overlaps their chains. Leaves loop on themselves, so a group simply
-    /// takes as many steps as its deepest tree.
+    /// Walks every tree, then sums the leaf values in tree order, in the
+    /// library's precision.
     @inline(__always)
-    private func sumLeaves(_ n: UnsafePointer<TreeNode>, _ c: UnsafePointer<UInt32>?, _ r: UnsafeBufferPointer<UInt32>,
-                           _ g: UnsafeBufferPointer<UInt16>, _ x: UnsafePointer<Double>) -> Double {
-        let full = r.count / 8 * 8
+    private func sumLeaves(_ input: UnsafePointer<Double>, _ output: UnsafeMutablePointer<Double>, _ layout: ScratchLayout) -> Double {
+        nodes.withUnsafeBytes { n in
+            categoryWords.withUnsafeBufferPointer { c in
+                laneStarts.withUnsafeBufferPointer { s in
+                    if hasSlowSplits {
+                        Self.walk(n.baseAddress!, c.baseAddress, s.baseAddress!, input, output, slow: true)
+                    } else {
+                        Self.walk(n.baseAddress!, c.baseAddress, s.baseAddress!, input, output, slow: false)
+                    }
+                }
+            }
+        }
+        let leaves = UnsafePointer(output + layout.firstLeaf)
         switch accumulation {
         case .double(let divisor):
             var sum = 0.0
-            var t = 0
-            while t < full {
-                var a = Int(r[t]), b = Int(r[t + 1]), d = Int(r[t + 2]), e = Int(r[t + 3])
-                var f = Int(r[t + 4]), h = Int(r[t + 5]), k = Int(r[t + 6]), l = Int(r[t + 7])
-                for _ in 0..<g[t >> 3] {
-                    a = Self.step(n, c, a, x); b = Self.step(n, c, b, x)
-                    d = Self.step(n, c, d, x); e = Self.step(n, c, e, x)
-                    f = Self.step(n, c, f, x); h = Self.step(n, c, h, x)
-                    k = Self.step(n, c, k, x); l = Self.step(n, c, l, x)
-                    // Leaf-wise trees are lopsided: stop once all reached leaves.
-                    if n[a].word & n[b].word & n[d].word & n[e].word & n[f].word & n[h].word & n[k].word & n[l].word
-                        & TreeNode.leafFlag != 0 { break }
-                }
-                sum += n[a].value; sum += n[b].value; sum += n[d].value; sum += n[e].value
-                sum += n[f].value; sum += n[h].value; sum += n[k].value; sum += n[l].value
-                t += 8
-            }
-            while t < r.count { sum += Self.walk(n, c, Int(r[t]), x); t += 1 }
+            for t in 0..<layout.treeCount { sum += leaves[t] }
             return divisor == 1 ? sum : sum / divisor
         case .float:
             var sum = Float(baseMargin)
-            var t = 0
-            while t < full {
-                var a = Int(r[t]), b = Int(r[t + 1]), d = Int(r[t + 2]), e = Int(r[t + 3])
-                var f = Int(r[t + 4]), h = Int(r[t + 5]), k = Int(r[t + 6]), l = Int(r[t + 7])
-                for _ in 0..<g[t >> 3] {
-                    a = Self.step(n, c, a, x); b = Self.step(n, c, b, x)
-                    d = Self.step(n, c, d, x); e = Self.step(n, c, e, x)
-                    f = Self.step(n, c, f, x); h = Self.step(n, c, h, x)
-                    k = Self.step(n, c, k, x); l = Self.step(n, c, l, x)
-                    // Leaf-wise trees are lopsided: stop once all reached leaves.
-                    if n[a].word & n[b].word & n[d].word & n[e].word & n[f].word & n[h].word & n[k].word & n[l].word
-                        & TreeNode.leafFlag != 0 { break }
-                }
-                sum += Float(n[a].value); sum += Float(n[b].value); sum += Float(n[d].value); sum += Float(n[e].value)
-                sum += Float(n[f].value); sum += Float(n[h].value); sum += Float(n[k].value); sum += Float(n[l].value)
-                t += 8
-            }
-            while t < r.count { sum += Float(Self.walk(n, c, Int(r[t]), x)); t += 1 }
+            for t in 0..<layout.treeCount { sum += Float(leaves[t]) }
             return Double(sum)
         }
     }
 
-    /// One level down from node `i`; a leaf stays where it is. Branch-free on
-    /// numeric splits: the direction is data-dependent and mispredicts half the
-    /// time, so it is computed as a mask rather than branched on.
+    /// Walks the trees in `lanes` independent chains (lane `k` takes trees
+    /// `k`, `k + lanes`, ...): one tree's walk is a chain of dependent loads,
+    /// so several chains keep the CPU busy. A leaf jumps straight to the next
+    /// tree of its lane, so a lane never waits for the others; the walk ends
+    /// when every lane rests on the terminal node 0 (byte offset 0).
     @inline(__always)
-    static func step(_ n: UnsafePointer<TreeNode>, _ c: UnsafePointer<UInt32>?, _ i: Int, _ x: UnsafePointer<Double>) -> Int {
-        let node = n[i]
-        let word = node.word
-        let v = x[Int(word & TreeNode.featureMask)]
-        var goLeft: Int
-        if _fastPath(word & TreeNode.ruleMask == 0) {
-            let le = v <= node.value ? 1 : 0
-            let nan = v.isNaN ? 1 : 0
-            goLeft = le | (nan & Int((word >> 30) & 1))
-        } else {
-            goLeft = slowDecision(node, v, c) ? 1 : 0
-        }
-        let left = i &+ Int(1 &- (word >> 31))  // a leaf's "left" is itself too
-        let mask = 0 &- goLeft
-        return (left & mask) | (Int(node.right) & ~mask)
+    static func walk(_ n: UnsafeRawPointer, _ c: UnsafePointer<UInt32>?, _ s: UnsafePointer<UInt32>,
+                     _ x: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>, slow: Bool) {
+        // Always 0 (the terminal node's value, 0.0, as bits), but the optimizer
+        // cannot know it, nor that it is 0 or 1; see `step`.
+        let zero = Int(truncatingIfNeeded: n.load(as: TreeNode.self).value.bitPattern)
+        let size = MemoryLayout<TreeNode>.stride
+        var i0 = Int(s[0]) &* size, i1 = Int(s[1]) &* size, i2 = Int(s[2]) &* size, i3 = Int(s[3]) &* size
+        var i4 = Int(s[4]) &* size, i5 = Int(s[5]) &* size, i6 = Int(s[6]) &* size, i7 = Int(s[7]) &* size
+        repeat {
+            i0 = step(n, c, i0, x, out, zero, slow: slow); i1 = step(n, c, i1, x, out, zero, slow: slow)
+            i2 = step(n, c, i2, x, out, zero, slow: slow); i3 = step(n, c, i3, x, out, zero, slow: slow)
+            i4 = step(n, c, i4, x, out, zero, slow: slow); i5 = step(n, c, i5, x, out, zero, slow: slow)
+            i6 = step(n, c, i6, x, out, zero, slow: slow); i7 = step(n, c, i7, x, out, zero, slow: slow)
+        } while i0 | i1 | i2 | i3 | i4 | i5 | i6 | i7 != 0
     }
 
-    /// Walks one tree from `root` to its leaf value.
+    /// One step from the node at byte offset `i` (see `TreeNode`): record the
+    /// node's value at its slot, then move to the next node if the slot's
+    /// input is `<=` the value, else jump.
+    ///
+    /// The direction is data-dependent and a branch on it would mispredict
+    /// about half the time, so it is a mask. Left to itself the optimizer
+    /// turns the mask back into a select and then into exactly that branch;
+    /// or-ing in `zero`, a value it cannot see is 0, keeps the arithmetic.
     @inline(__always)
-    static func walk(_ n: UnsafePointer<TreeNode>, _ c: UnsafePointer<UInt32>?, _ root: Int,
-                     _ x: UnsafePointer<Double>) -> Double {
-        var i = root
-        while n[i].word & TreeNode.leafFlag == 0 { i = step(n, c, i, x) }
-        return n[i].value
+    static func step(_ n: UnsafeRawPointer, _ c: UnsafePointer<UInt32>?, _ i: Int, _ x: UnsafePointer<Double>,
+                     _ out: UnsafeMutablePointer<Double>, _ zero: Int, slow: Bool) -> Int {
+        let node = n.load(fromByteOffset: i, as: TreeNode.self)
+        let after = i &+ MemoryLayout<TreeNode>.stride
+        if slow && node.isSlow {
+            return slowDecision(node, x[node.slotIndex], c) ? after : after &+ Int(node.skip)
+        }
+        let slot = Int(node.slot)
+        out[slot] = node.value
+        let stay = (x[slot] <= node.value ? 1 : 0) | zero
+        return after &+ (Int(node.skip) & (stay &- 1))
     }
 
     /// The rarer split rules, kept out of line so the numeric loop stays small.
     @inline(never)
     static func slowDecision(_ node: TreeNode, _ v: Double, _ c: UnsafePointer<UInt32>?) -> Bool {
-        let missingLeft = node.word & TreeNode.missingLeftFlag != 0
+        let missingLeft = node.missingGoesLeft
         switch node.rule {
         case .numeric:
             return v <= node.value || (missingLeft && v.isNaN)
