@@ -98,24 +98,37 @@ extension TreeEnsemble {
 
     /// Walks the trees in `lanes` independent chains (lane `k` takes trees
     /// `k`, `k + lanes`, ...): one tree's walk is a chain of dependent loads,
-    /// so several chains keep the CPU busy. A leaf jumps straight to the next
+    /// so many chains keep the CPU busy. A leaf jumps straight to the next
     /// tree of its lane, so a lane never waits for the others; the walk ends
     /// when every lane rests on the terminal node 0 (byte offset 0).
+    ///
+    /// The lanes' positions live in a small stack array rather than in
+    /// variables: sixteen chains do not fit in registers, and the compiler's
+    /// spilling of named variables costs more than one load and store a step.
     @inline(__always)
     static func walk(_ n: UnsafeRawPointer, _ c: UnsafePointer<UInt32>?, _ s: UnsafePointer<UInt32>,
                      _ x: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>, slow: Bool) {
         // Always 0 (the terminal node's value, 0.0, as bits), but the optimizer
-        // cannot know it, nor that it is 0 or 1; see `step`.
+        // cannot know it; see `step`.
         let zero = Int(truncatingIfNeeded: n.load(as: TreeNode.self).value.bitPattern)
-        let size = MemoryLayout<TreeNode>.stride
-        var i0 = Int(s[0]) &* size, i1 = Int(s[1]) &* size, i2 = Int(s[2]) &* size, i3 = Int(s[3]) &* size
-        var i4 = Int(s[4]) &* size, i5 = Int(s[5]) &* size, i6 = Int(s[6]) &* size, i7 = Int(s[7]) &* size
-        repeat {
-            i0 = step(n, c, i0, x, out, zero, slow: slow); i1 = step(n, c, i1, x, out, zero, slow: slow)
-            i2 = step(n, c, i2, x, out, zero, slow: slow); i3 = step(n, c, i3, x, out, zero, slow: slow)
-            i4 = step(n, c, i4, x, out, zero, slow: slow); i5 = step(n, c, i5, x, out, zero, slow: slow)
-            i6 = step(n, c, i6, x, out, zero, slow: slow); i7 = step(n, c, i7, x, out, zero, slow: slow)
-        } while i0 | i1 | i2 | i3 | i4 | i5 | i6 | i7 != 0
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: lanes) { buffer in
+            let at = buffer.baseAddress!
+            for k in 0..<lanes { at[k] = Int(s[k]) &* MemoryLayout<TreeNode>.stride }
+            var moving = 0
+            repeat {
+                moving = 0
+                var k = 0
+                while k < lanes {
+                    let a = step(n, c, at[k], x, out, zero, slow: slow)
+                    let b = step(n, c, at[k + 1], x, out, zero, slow: slow)
+                    let d = step(n, c, at[k + 2], x, out, zero, slow: slow)
+                    let e = step(n, c, at[k + 3], x, out, zero, slow: slow)
+                    at[k] = a; at[k + 1] = b; at[k + 2] = d; at[k + 3] = e
+                    moving |= a | b | d | e
+                    k += 4
+                }
+            } while moving != 0
+        }
     }
 
     /// One step from the node at byte offset `i` (see `TreeNode`): record the
@@ -123,9 +136,10 @@ extension TreeEnsemble {
     /// input is `<=` the value, else jump.
     ///
     /// The direction is data-dependent and a branch on it would mispredict
-    /// about half the time, so it is a mask. Left to itself the optimizer
-    /// turns the mask back into a select and then into exactly that branch;
-    /// or-ing in `zero`, a value it cannot see is 0, keeps the arithmetic.
+    /// about half the time, so the jump is masked. Computed from the
+    /// comparison alone, the optimizer turns the mask back into a select and
+    /// then into exactly that branch; subtracting from `zero`, a value it
+    /// cannot see is 0, keeps the arithmetic (a single `sbb` on x86).
     @inline(__always)
     static func step(_ n: UnsafeRawPointer, _ c: UnsafePointer<UInt32>?, _ i: Int, _ x: UnsafePointer<Double>,
                      _ out: UnsafeMutablePointer<Double>, _ zero: Int, slow: Bool) -> Int {
@@ -136,8 +150,8 @@ extension TreeEnsemble {
         }
         let slot = Int(node.slot)
         out[slot] = node.value
-        let stay = (x[slot] <= node.value ? 1 : 0) | zero
-        return after &+ (Int(node.skip) & (stay &- 1))
+        let jump = zero &- (x[slot] <= node.value ? 0 : 1)
+        return after &+ (Int(node.skip) & jump)
     }
 
     /// The rarer split rules, kept out of line so the numeric loop stays small.

@@ -139,8 +139,8 @@ public struct TreeEnsemble: ScoringModel {
         }
     }
 
-    /// Trees walked side by side for one event (see `walk`).
-    static let lanes = 8
+    /// Trees walked side by side for one event (see `walk`); a multiple of 4.
+    static let lanes = 16
     /// Jumps are byte distances in an `Int32`.
     static let maxNodes = Int(Int32.max) / MemoryLayout<TreeNode>.stride - 1
 
