@@ -76,9 +76,9 @@ extension TreeEnsemble {
             categoryWords.withUnsafeBufferPointer { c in
                 laneStarts.withUnsafeBufferPointer { s in
                     if hasSlowSplits {
-                        Self.walk(n.baseAddress!, c.baseAddress, s.baseAddress!, input, output, slow: true)
+                        Self.walk(n.baseAddress!, c.baseAddress, s.baseAddress!, s.count, input, output, slow: true)
                     } else {
-                        Self.walk(n.baseAddress!, c.baseAddress, s.baseAddress!, input, output, slow: false)
+                        Self.walk(n.baseAddress!, c.baseAddress, s.baseAddress!, s.count, input, output, slow: false)
                     }
                 }
             }
@@ -96,8 +96,8 @@ extension TreeEnsemble {
         }
     }
 
-    /// Walks the trees in `lanes` independent chains (lane `k` takes trees
-    /// `k`, `k + lanes`, ...): one tree's walk is a chain of dependent loads,
+    /// Walks the trees in independent chains, the lanes (lane `k` of `n` takes
+    /// trees `k`, `k + n`, ...): one tree's walk is a chain of dependent loads,
     /// so many chains keep the CPU busy. A leaf jumps straight to the next
     /// tree of its lane, so a lane never waits for the others; the walk ends
     /// when every lane rests on the terminal node 0 (byte offset 0).
@@ -107,11 +107,11 @@ extension TreeEnsemble {
     /// spilling of named variables costs more than one load and store a step.
     @inline(__always)
     static func walk(_ n: UnsafeRawPointer, _ c: UnsafePointer<UInt32>?, _ s: UnsafePointer<UInt32>,
-                     _ x: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>, slow: Bool) {
+                     _ lanes: Int, _ x: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>, slow: Bool) {
         // Always 0 (the terminal node's value, 0.0, as bits), but the optimizer
         // cannot know it; see `step`.
         let zero = Int(truncatingIfNeeded: n.load(as: TreeNode.self).value.bitPattern)
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: lanes) { buffer in
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: maxLanes) { buffer in
             let at = buffer.baseAddress!
             for k in 0..<lanes { at[k] = Int(s[k]) &* MemoryLayout<TreeNode>.stride }
             var moving = 0
