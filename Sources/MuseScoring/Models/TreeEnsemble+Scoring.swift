@@ -8,10 +8,11 @@ extension TreeEnsemble {
     /// feature count (never reads past the buffer).
     public func margin(_ features: UnsafeBufferPointer<Double>) -> Double {
         guard features.count == featureNames.count else { return .nan }
-        let layout = scratchLayout
-        return withScratch(layout) { input, output in
-            layout.fill(input, from: features.baseAddress)
-            return sumLeaves(input, output, layout)
+        return withWalker { w in
+            w.withScratch { input, output in
+                w.layout.fill(input, from: features.baseAddress)
+                return w.score(input, output)
+            }
         }
     }
 
@@ -27,13 +28,14 @@ extension TreeEnsemble {
             throw FeatureCountError(expected: width * out.count, actual: rows.count)
         }
         guard out.count > 0 else { return }
-        let layout = scratchLayout
-        withScratch(layout) { input, output in
-            layout.fill(input, from: rows.baseAddress)
-            for i in 0..<out.count {
-                // Only the features change from row to row; the NaN slots stay.
-                if i > 0 { layout.fillFeatures(input, from: rows.baseAddress! + i * width) }
-                out[i] = sumLeaves(input, output, layout)
+        withWalker { w in
+            w.withScratch { input, output in
+                w.layout.fill(input, from: rows.baseAddress)
+                for i in 0..<out.count {
+                    // Only the features change from row to row; the NaN slots stay.
+                    if i > 0 { w.layout.fillFeatures(input, from: rows.baseAddress! + i * width) }
+                    out[i] = w.score(input, output)
+                }
             }
         }
     }
@@ -46,11 +48,15 @@ extension TreeEnsemble {
 
     var scratchLayout: ScratchLayout { ScratchLayout(featureCount: featureNames.count, treeCount: roots.count) }
 
-    /// Input and output halves of the scratch (see `ScratchLayout`).
     @inline(__always)
-    private func withScratch<R>(_ layout: ScratchLayout, _ body: (UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> R) -> R {
-        withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * layout.count) { buffer in
-            body(buffer.baseAddress!, buffer.baseAddress! + layout.count)
+    private func withWalker<R>(_ body: (TreeWalker) -> R) -> R {
+        nodes.withUnsafeBytes { n in
+            categoryWords.withUnsafeBufferPointer { c in
+                laneStarts.withUnsafeBufferPointer { s in
+                    body(TreeWalker(nodes: n.baseAddress!, categories: c.baseAddress, laneStarts: s, layout: scratchLayout,
+                                    slow: hasSlowSplits, accumulation: accumulation, baseMargin: baseMargin))
+                }
+            }
         }
     }
 
@@ -65,34 +71,6 @@ extension TreeEnsemble {
             return Double(1.0 / denom)
         case .logistic:
             return 1.0 / (1.0 + exp(-m))
-        }
-    }
-
-    /// Walks every tree, then sums the leaf values in tree order, in the
-    /// library's precision.
-    @inline(__always)
-    private func sumLeaves(_ input: UnsafePointer<Double>, _ output: UnsafeMutablePointer<Double>, _ layout: ScratchLayout) -> Double {
-        nodes.withUnsafeBytes { n in
-            categoryWords.withUnsafeBufferPointer { c in
-                laneStarts.withUnsafeBufferPointer { s in
-                    if hasSlowSplits {
-                        Self.walk(n.baseAddress!, c.baseAddress, s.baseAddress!, s.count, input, output, slow: true)
-                    } else {
-                        Self.walk(n.baseAddress!, c.baseAddress, s.baseAddress!, s.count, input, output, slow: false)
-                    }
-                }
-            }
-        }
-        let leaves = UnsafePointer(output + layout.firstLeaf)
-        switch accumulation {
-        case .double(let divisor):
-            var sum = 0.0
-            for t in 0..<layout.treeCount { sum += leaves[t] }
-            return divisor == 1 ? sum : sum / divisor
-        case .float:
-            var sum = Float(baseMargin)
-            for t in 0..<layout.treeCount { sum += Float(leaves[t]) }
-            return Double(sum)
         }
     }
 
@@ -120,12 +98,12 @@ extension TreeEnsemble {
                 var k = 0
                 while k < lanes {
                     let a = step(n, c, at[k], x, out, zero, slow: slow)
-                    let b = step(n, c, at[k + 1], x, out, zero, slow: slow)
-                    let d = step(n, c, at[k + 2], x, out, zero, slow: slow)
-                    let e = step(n, c, at[k + 3], x, out, zero, slow: slow)
-                    at[k] = a; at[k + 1] = b; at[k + 2] = d; at[k + 3] = e
+                    let b = step(n, c, at[k &+ 1], x, out, zero, slow: slow)
+                    let d = step(n, c, at[k &+ 2], x, out, zero, slow: slow)
+                    let e = step(n, c, at[k &+ 3], x, out, zero, slow: slow)
+                    at[k] = a; at[k &+ 1] = b; at[k &+ 2] = d; at[k &+ 3] = e
                     moving |= a | b | d | e
-                    k += 4
+                    k &+= 4
                 }
             } while moving != 0
         }
@@ -185,5 +163,49 @@ extension TreeEnsemble {
         let word = category >> 5
         guard word < count, let c else { return false }
         return (c[offset + word] >> UInt32(category & 31)) & 1 == 1
+    }
+}
+
+/// What scoring reads, as plain pointers and values: the closures that score
+/// an event capture this rather than the model, so scoring retains and
+/// releases nothing.
+struct TreeWalker {
+    let nodes: UnsafeRawPointer
+    let categories: UnsafePointer<UInt32>?
+    let laneStarts: UnsafeBufferPointer<UInt32>
+    let layout: ScratchLayout
+    let slow: Bool
+    let accumulation: TreeEnsemble.Accumulation
+    let baseMargin: Double
+
+    /// Input and output halves of the scratch (see `ScratchLayout`).
+    @inline(__always)
+    func withScratch<R>(_ body: (UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * layout.count) { buffer in
+            body(buffer.baseAddress!, buffer.baseAddress! + layout.count)
+        }
+    }
+
+    /// Walks every tree, then sums the leaf values in tree order, in the
+    /// library's precision.
+    @inline(__always)
+    func score(_ input: UnsafePointer<Double>, _ output: UnsafeMutablePointer<Double>) -> Double {
+        let s = laneStarts
+        if slow {
+            TreeEnsemble.walk(nodes, categories, s.baseAddress!, s.count, input, output, slow: true)
+        } else {
+            TreeEnsemble.walk(nodes, categories, s.baseAddress!, s.count, input, output, slow: false)
+        }
+        let leaves = UnsafePointer(output + layout.firstLeaf)
+        switch accumulation {
+        case .double(let divisor):
+            var sum = 0.0
+            for t in 0..<layout.treeCount { sum += leaves[t] }
+            return divisor == 1 ? sum : sum / divisor
+        case .float:
+            var sum = Float(baseMargin)
+            for t in 0..<layout.treeCount { sum += Float(leaves[t]) }
+            return Double(sum)
+        }
     }
 }
