@@ -8,8 +8,11 @@ extension TreeEnsemble {
     /// feature count (never reads past the buffer).
     public func margin(_ features: UnsafeBufferPointer<Double>) -> Double {
         guard features.count == featureNames.count else { return .nan }
-        return withTables { n, c, r, g in
-            withFeatures(features) { x in sumLeaves(n, c, r, g, x) }
+        return withWalker { w in
+            w.withScratch { input, output in
+                w.layout.fill(input, from: features.baseAddress)
+                return w.score(input, output)
+            }
         }
     }
 
@@ -25,10 +28,13 @@ extension TreeEnsemble {
             throw FeatureCountError(expected: width * out.count, actual: rows.count)
         }
         guard out.count > 0 else { return }
-        withTables { n, c, r, g in
-            for i in 0..<out.count {
-                out[i] = withFeatures(UnsafeBufferPointer(rebasing: rows[i * width..<(i + 1) * width])) { x in
-                    sumLeaves(n, c, r, g, x)
+        withWalker { w in
+            w.withScratch { input, output in
+                w.layout.fill(input, from: rows.baseAddress)
+                for i in 0..<out.count {
+                    // Only the features change from row to row; the NaN slots stay.
+                    if i > 0 { w.layout.fillFeatures(input, from: rows.baseAddress! + i * width) }
+                    out[i] = w.score(input, output)
                 }
             }
         }
@@ -40,24 +46,18 @@ extension TreeEnsemble {
         for i in out.indices { out[i] = apply(link: out[i]) }
     }
 
+    var scratchLayout: ScratchLayout { ScratchLayout(featureCount: featureNames.count, treeCount: roots.count) }
+
     @inline(__always)
-    private func withTables<R>(_ body: (UnsafePointer<TreeNode>, UnsafePointer<UInt32>?, UnsafeBufferPointer<UInt32>,
-                                        UnsafeBufferPointer<UInt16>) -> R) -> R {
-        nodes.withUnsafeBufferPointer { n in
+    private func withWalker<R>(_ body: (TreeWalker) -> R) -> R {
+        nodes.withUnsafeBytes { n in
             categoryWords.withUnsafeBufferPointer { c in
-                roots.withUnsafeBufferPointer { r in
-                    groupSteps.withUnsafeBufferPointer { g in body(n.baseAddress!, c.baseAddress, r, g) }
+                laneStarts.withUnsafeBufferPointer { s in
+                    body(TreeWalker(nodes: n.baseAddress!, categories: c.baseAddress, laneStarts: s, layout: scratchLayout,
+                                    slow: hasSlowSplits, accumulation: accumulation, baseMargin: baseMargin))
                 }
             }
         }
-    }
-
-    /// A model without features still needs a readable address: leaves read feature 0.
-    @inline(__always)
-    private func withFeatures<R>(_ features: UnsafeBufferPointer<Double>, _ body: (UnsafePointer<Double>) -> R) -> R {
-        if let x = features.baseAddress { return body(x) }
-        var zero = 0.0
-        return withUnsafePointer(to: &zero) { body($0) }
     }
 
     @inline(__always)
@@ -74,94 +74,68 @@ extension TreeEnsemble {
         }
     }
 
-    /// Sums leaf values in tree order. Walking one tree is a chain of
-    /// dependent loads, so trees are walked `interleave` at a time: the CPU
-    /// overlaps their chains. Leaves loop on themselves, so a group simply
-    /// takes as many steps as its deepest tree.
+    /// Walks the trees in independent chains, the lanes (lane `k` of `n` takes
+    /// trees `k`, `k + n`, ...): one tree's walk is a chain of dependent loads,
+    /// so many chains keep the CPU busy. A leaf jumps straight to the next
+    /// tree of its lane, so a lane never waits for the others; the walk ends
+    /// when every lane rests on the terminal node 0 (byte offset 0).
+    ///
+    /// The lanes' positions live in a small stack array rather than in
+    /// variables: sixteen chains do not fit in registers, and the compiler's
+    /// spilling of named variables costs more than one load and store a step.
     @inline(__always)
-    private func sumLeaves(_ n: UnsafePointer<TreeNode>, _ c: UnsafePointer<UInt32>?, _ r: UnsafeBufferPointer<UInt32>,
-                           _ g: UnsafeBufferPointer<UInt16>, _ x: UnsafePointer<Double>) -> Double {
-        let full = r.count / 8 * 8
-        switch accumulation {
-        case .double(let divisor):
-            var sum = 0.0
-            var t = 0
-            while t < full {
-                var a = Int(r[t]), b = Int(r[t + 1]), d = Int(r[t + 2]), e = Int(r[t + 3])
-                var f = Int(r[t + 4]), h = Int(r[t + 5]), k = Int(r[t + 6]), l = Int(r[t + 7])
-                for _ in 0..<g[t >> 3] {
-                    a = Self.step(n, c, a, x); b = Self.step(n, c, b, x)
-                    d = Self.step(n, c, d, x); e = Self.step(n, c, e, x)
-                    f = Self.step(n, c, f, x); h = Self.step(n, c, h, x)
-                    k = Self.step(n, c, k, x); l = Self.step(n, c, l, x)
-                    // Leaf-wise trees are lopsided: stop once all reached leaves.
-                    if n[a].word & n[b].word & n[d].word & n[e].word & n[f].word & n[h].word & n[k].word & n[l].word
-                        & TreeNode.leafFlag != 0 { break }
+    static func walk(_ n: UnsafeRawPointer, _ c: UnsafePointer<UInt32>?, _ s: UnsafePointer<UInt32>,
+                     _ lanes: Int, _ x: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>, slow: Bool) {
+        // Always 0 (the terminal node's value, 0.0, as bits), but the optimizer
+        // cannot know it; see `step`.
+        let zero = Int(truncatingIfNeeded: n.load(as: TreeNode.self).value.bitPattern)
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: maxLanes) { buffer in
+            let at = buffer.baseAddress!
+            for k in 0..<lanes { at[k] = Int(s[k]) &* MemoryLayout<TreeNode>.stride }
+            var moving = 0
+            repeat {
+                moving = 0
+                var k = 0
+                while k < lanes {
+                    let a = step(n, c, at[k], x, out, zero, slow: slow)
+                    let b = step(n, c, at[k &+ 1], x, out, zero, slow: slow)
+                    let d = step(n, c, at[k &+ 2], x, out, zero, slow: slow)
+                    let e = step(n, c, at[k &+ 3], x, out, zero, slow: slow)
+                    at[k] = a; at[k &+ 1] = b; at[k &+ 2] = d; at[k &+ 3] = e
+                    moving |= a | b | d | e
+                    k &+= 4
                 }
-                sum += n[a].value; sum += n[b].value; sum += n[d].value; sum += n[e].value
-                sum += n[f].value; sum += n[h].value; sum += n[k].value; sum += n[l].value
-                t += 8
-            }
-            while t < r.count { sum += Self.walk(n, c, Int(r[t]), x); t += 1 }
-            return divisor == 1 ? sum : sum / divisor
-        case .float:
-            var sum = Float(baseMargin)
-            var t = 0
-            while t < full {
-                var a = Int(r[t]), b = Int(r[t + 1]), d = Int(r[t + 2]), e = Int(r[t + 3])
-                var f = Int(r[t + 4]), h = Int(r[t + 5]), k = Int(r[t + 6]), l = Int(r[t + 7])
-                for _ in 0..<g[t >> 3] {
-                    a = Self.step(n, c, a, x); b = Self.step(n, c, b, x)
-                    d = Self.step(n, c, d, x); e = Self.step(n, c, e, x)
-                    f = Self.step(n, c, f, x); h = Self.step(n, c, h, x)
-                    k = Self.step(n, c, k, x); l = Self.step(n, c, l, x)
-                    // Leaf-wise trees are lopsided: stop once all reached leaves.
-                    if n[a].word & n[b].word & n[d].word & n[e].word & n[f].word & n[h].word & n[k].word & n[l].word
-                        & TreeNode.leafFlag != 0 { break }
-                }
-                sum += Float(n[a].value); sum += Float(n[b].value); sum += Float(n[d].value); sum += Float(n[e].value)
-                sum += Float(n[f].value); sum += Float(n[h].value); sum += Float(n[k].value); sum += Float(n[l].value)
-                t += 8
-            }
-            while t < r.count { sum += Float(Self.walk(n, c, Int(r[t]), x)); t += 1 }
-            return Double(sum)
+            } while moving != 0
         }
     }
 
-    /// One level down from node `i`; a leaf stays where it is. Branch-free on
-    /// numeric splits: the direction is data-dependent and mispredicts half the
-    /// time, so it is computed as a mask rather than branched on.
+    /// One step from the node at byte offset `i` (see `TreeNode`): record the
+    /// node's value at its slot, then move to the next node if the slot's
+    /// input is `<=` the value, else jump.
+    ///
+    /// The direction is data-dependent and a branch on it would mispredict
+    /// about half the time, so the jump is masked. Computed from the
+    /// comparison alone, the optimizer turns the mask back into a select and
+    /// then into exactly that branch; subtracting from `zero`, a value it
+    /// cannot see is 0, keeps the arithmetic (a single `sbb` on x86).
     @inline(__always)
-    static func step(_ n: UnsafePointer<TreeNode>, _ c: UnsafePointer<UInt32>?, _ i: Int, _ x: UnsafePointer<Double>) -> Int {
-        let node = n[i]
-        let word = node.word
-        let v = x[Int(word & TreeNode.featureMask)]
-        var goLeft: Int
-        if _fastPath(word & TreeNode.ruleMask == 0) {
-            let le = v <= node.value ? 1 : 0
-            let nan = v.isNaN ? 1 : 0
-            goLeft = le | (nan & Int((word >> 30) & 1))
-        } else {
-            goLeft = slowDecision(node, v, c) ? 1 : 0
+    static func step(_ n: UnsafeRawPointer, _ c: UnsafePointer<UInt32>?, _ i: Int, _ x: UnsafePointer<Double>,
+                     _ out: UnsafeMutablePointer<Double>, _ zero: Int, slow: Bool) -> Int {
+        let node = n.load(fromByteOffset: i, as: TreeNode.self)
+        let after = i &+ MemoryLayout<TreeNode>.stride
+        if slow && node.isSlow {
+            return slowDecision(node, x[node.slotIndex], c) ? after : after &+ Int(node.skip)
         }
-        let left = i &+ Int(1 &- (word >> 31))  // a leaf's "left" is itself too
-        let mask = 0 &- goLeft
-        return (left & mask) | (Int(node.right) & ~mask)
-    }
-
-    /// Walks one tree from `root` to its leaf value.
-    @inline(__always)
-    static func walk(_ n: UnsafePointer<TreeNode>, _ c: UnsafePointer<UInt32>?, _ root: Int,
-                     _ x: UnsafePointer<Double>) -> Double {
-        var i = root
-        while n[i].word & TreeNode.leafFlag == 0 { i = step(n, c, i, x) }
-        return n[i].value
+        let slot = Int(node.slot)
+        out[slot] = node.value
+        let jump = zero &- (x[slot] <= node.value ? 0 : 1)
+        return after &+ (Int(node.skip) & jump)
     }
 
     /// The rarer split rules, kept out of line so the numeric loop stays small.
     @inline(never)
     static func slowDecision(_ node: TreeNode, _ v: Double, _ c: UnsafePointer<UInt32>?) -> Bool {
-        let missingLeft = node.word & TreeNode.missingLeftFlag != 0
+        let missingLeft = node.missingGoesLeft
         switch node.rule {
         case .numeric:
             return v <= node.value || (missingLeft && v.isNaN)
@@ -189,5 +163,49 @@ extension TreeEnsemble {
         let word = category >> 5
         guard word < count, let c else { return false }
         return (c[offset + word] >> UInt32(category & 31)) & 1 == 1
+    }
+}
+
+/// What scoring reads, as plain pointers and values: the closures that score
+/// an event capture this rather than the model, so scoring retains and
+/// releases nothing.
+struct TreeWalker {
+    let nodes: UnsafeRawPointer
+    let categories: UnsafePointer<UInt32>?
+    let laneStarts: UnsafeBufferPointer<UInt32>
+    let layout: ScratchLayout
+    let slow: Bool
+    let accumulation: TreeEnsemble.Accumulation
+    let baseMargin: Double
+
+    /// Input and output halves of the scratch (see `ScratchLayout`).
+    @inline(__always)
+    func withScratch<R>(_ body: (UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * layout.count) { buffer in
+            body(buffer.baseAddress!, buffer.baseAddress! + layout.count)
+        }
+    }
+
+    /// Walks every tree, then sums the leaf values in tree order, in the
+    /// library's precision.
+    @inline(__always)
+    func score(_ input: UnsafePointer<Double>, _ output: UnsafeMutablePointer<Double>) -> Double {
+        let s = laneStarts
+        if slow {
+            TreeEnsemble.walk(nodes, categories, s.baseAddress!, s.count, input, output, slow: true)
+        } else {
+            TreeEnsemble.walk(nodes, categories, s.baseAddress!, s.count, input, output, slow: false)
+        }
+        let leaves = UnsafePointer(output + layout.firstLeaf)
+        switch accumulation {
+        case .double(let divisor):
+            var sum = 0.0
+            for t in 0..<layout.treeCount { sum += leaves[t] }
+            return divisor == 1 ? sum : sum / divisor
+        case .float:
+            var sum = Float(baseMargin)
+            for t in 0..<layout.treeCount { sum += Float(leaves[t]) }
+            return Double(sum)
+        }
     }
 }

@@ -1,0 +1,104 @@
+import Testing
+@testable import MuseScoring
+
+/// The flattened walk (lanes, negated features for missing-left splits, NaN
+/// slots for leaves) against a plain recursive walk of the source trees that
+/// applies each rule as `SplitRule` documents it, summed in tree order.
+@Suite struct TreeWalkTests {
+    /// Thresholds that stress the missing-left rewriting `-x <= (-t).nextDown`.
+    static let edgeThresholds: [Double] = [0, -0.0, 1, -1, .infinity, -.infinity, .greatestFiniteMagnitude,
+                                           -.greatestFiniteMagnitude, .leastNonzeroMagnitude, -.leastNonzeroMagnitude,
+                                           0.5, -0.5, 1e-35, .nan]
+
+    static func randomTrees(_ rng: inout SplitMix64, features: Int, trees: Int, rules: [SplitRule]) -> [SourceTree] {
+        (0..<trees).map { _ in
+            var splits: [SourceTree.Split] = []
+            func grow(_ depth: Int, _ rng: inout SplitMix64) -> SourceTree.Child {
+                if depth == 0 || Double.random(in: 0..<1, using: &rng) < 0.25 {
+                    return .leaf(Double(Float(Double.random(in: -1...1, using: &rng))))
+                }
+                let index = splits.count
+                splits.append(.init(feature: 0, rule: .numeric, missingGoesLeft: false, left: .leaf(0), right: .leaf(0)))
+                let left = grow(depth - 1, &rng), right = grow(depth - 1, &rng)
+                let threshold = Bool.random(using: &rng) ? edgeThresholds.randomElement(using: &rng)!
+                                                         : Double.random(in: -2...2, using: &rng)
+                splits[index] = .init(feature: Int.random(in: 0..<features, using: &rng), rule: rules.randomElement(using: &rng)!,
+                                      threshold: threshold, missingGoesLeft: Bool.random(using: &rng),
+                                      categories: [UInt32.random(in: 0...UInt32.max, using: &rng)], left: left, right: right)
+                return .split(index)
+            }
+            let root = grow(Int.random(in: 0...9, using: &rng), &rng)
+            return SourceTree(root: root, splits: splits)
+        }
+    }
+
+    static func goesLeft(_ s: SourceTree.Split, _ v: Double) -> Bool {
+        switch s.rule {
+        case .numeric:
+            return v.isNaN ? s.missingGoesLeft : v <= s.threshold
+        case .zeroBandMissing:
+            if v.isNaN || abs(v) <= lightgbmZeroThreshold { return s.missingGoesLeft }
+            return v <= s.threshold
+        case .lightgbmCategory:
+            guard !v.isNaN && v > -1 && v < 2147483648.0 else { return false }
+            let c = Int(v)
+            return c / 32 < s.categories.count && s.categories[c / 32] >> UInt32(c % 32) & 1 == 1
+        case .xgboostCategory:
+            if v.isNaN { return s.missingGoesLeft }
+            let f = Float(v)
+            guard f >= 0 && f < 16_777_216 else { return true }
+            let c = Int(f)
+            return !(c / 32 < s.categories.count && s.categories[c / 32] >> UInt32(c % 32) & 1 == 1)
+        }
+    }
+
+    static func leafValue(_ tree: SourceTree, _ x: [Double]) -> Double {
+        var node = tree.root
+        while case .split(let i) = node {
+            let s = tree.splits[i]
+            node = goesLeft(s, x[s.feature]) ? s.left : s.right
+        }
+        guard case .leaf(let value) = node else { fatalError() }
+        return value
+    }
+
+    static func rows(_ rng: inout SplitMix64, count: Int, features: Int) -> [[Double]] {
+        let specials = edgeThresholds + edgeThresholds.map { $0.nextUp } + edgeThresholds.map { $0.nextDown }
+        return (0..<count).map { _ in
+            (0..<features).map { _ in
+                switch Int.random(in: 0..<8, using: &rng) {
+                case 0: return .nan
+                case 1, 2: return specials.randomElement(using: &rng)!
+                case 3: return Double(Int.random(in: -2...40, using: &rng))
+                default: return Double.random(in: -3...3, using: &rng)
+                }
+            }
+        }
+    }
+
+    @Test(arguments: [false, true], [1, 3, 8, 9, 17, 64])
+    func walkMatchesRecursiveWalk(float: Bool, trees: Int) throws {
+        var rng = SplitMix64(seed: UInt64(trees) * 2 + (float ? 1 : 0))
+        let width = 5
+        for rules in [[SplitRule.numeric], [.numeric, .zeroBandMissing, .lightgbmCategory, .xgboostCategory]] {
+            let source = Self.randomTrees(&rng, features: width, trees: trees, rules: rules)
+            let model = try TreeEnsemble(featureNames: (0..<width).map { "x\($0)" }, trees: source, baseMargin: 0.25,
+                                         accumulation: float ? .float : .double(divisor: 1),
+                                         link: float ? .xgboostSigmoid : .lightgbmSigmoid(k: 1), format: "test")
+            for x in Self.rows(&rng, count: 300, features: width) {
+                let expected: Double
+                if float {
+                    var sum = Float(0.25)
+                    for tree in source { sum += Float(Self.leafValue(tree, x)) }
+                    expected = Double(sum)
+                } else {
+                    var sum = 0.0
+                    for tree in source { sum += Self.leafValue(tree, x) }
+                    expected = sum
+                }
+                let got = try model.checkedMargin(x)
+                #expect(got.bitPattern == expected.bitPattern, "rules \(rules) row \(x): \(got) vs \(expected)")
+            }
+        }
+    }
+}
