@@ -46,10 +46,7 @@ public struct ChannelEndpoint: @unchecked Sendable {
     }
 
     /// True if a client holds the channel.
-    @inlinable
-    public var isClaimed: Bool { muse_atomic_load_acquire_u32(&controlPointer.pointee.state) == UInt32(MUSE_CHANNEL_CLAIMED) }
-
-    @usableFromInline var controlPointer: UnsafeMutablePointer<muse_channel_control> { control }
+    public var isClaimed: Bool { muse_atomic_load_acquire_u32(&control.pointee.state) == UInt32(MUSE_CHANNEL_CLAIMED) }
 
     /// True if a claimed channel has submissions the daemon can answer now
     /// (its completion ring has room). Used before going to sleep.

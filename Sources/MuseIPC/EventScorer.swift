@@ -46,13 +46,9 @@ public struct IntentBounds: Sendable {
     }
 
     /// The feature count of `intentID`, or nil if no such intent exists.
-    @inlinable
     public func featureCount(of intentID: UInt32) -> Int? {
-        guard Int(intentID) < countOfIDs else { return nil }
-        let count = featureCountsAt(Int(intentID))
+        guard Int(intentID) < featureCounts.count else { return nil }
+        let count = featureCounts[Int(intentID)]
         return count < 0 ? nil : Int(count)
     }
-
-    @usableFromInline var countOfIDs: Int { featureCounts.count }
-    @usableFromInline func featureCountsAt(_ i: Int) -> Int32 { featureCounts[i] }
 }
