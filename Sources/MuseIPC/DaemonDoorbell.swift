@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CMuse
+import Synchronization
 
 /// How one daemon worker sleeps on the doorbells of the segments it serves.
 ///
@@ -15,7 +16,10 @@ public struct DaemonDoorbell: @unchecked Sendable {
     private let sleepingFlags: [UnsafeMutablePointer<UInt32>]
     private let bit: UInt32
     private var values: [UInt32]
-    nonisolated(unsafe) private static var waitvMissing = false
+    /// Set once by whichever worker first meets ENOSYS; read by all of them.
+    /// Relaxed suffices: it only selects a fallback, and a stale false costs
+    /// one more failed system call.
+    private static let waitvMissing = Atomic<Bool>(false)
 
     /// `worker` picks the bit this worker owns in daemon_sleeping (0...31).
     public init(segments: [Segment], worker: Int) {
@@ -33,7 +37,7 @@ public struct DaemonDoorbell: @unchecked Sendable {
     public mutating func sleep(timeoutNanoseconds: Int64, hasWork: () -> Bool) -> Bool {
         // futex_waitv takes at most 128 words and needs Linux 5.16; beyond
         // that, nap briefly instead (bounded latency, no lost wake-up).
-        if words.isEmpty || words.count > 128 || Self.waitvMissing {
+        if words.isEmpty || words.count > 128 || Self.waitvMissing.load(ordering: .relaxed) {
             var pause = timespec(tv_sec: 0, tv_nsec: Int(min(timeoutNanoseconds, words.isEmpty ? timeoutNanoseconds : 1_000_000)))
             nanosleep(&pause, nil)
             return true
@@ -50,7 +54,7 @@ public struct DaemonDoorbell: @unchecked Sendable {
                 w.withMemoryRebound(to: Optional<UnsafeMutablePointer<UInt32>>.self) { optionalWords in
                     if muse_futex_waitv(optionalWords.baseAddress, v.baseAddress, UInt32(w.count), timeoutNanoseconds) < 0
                         && errno == ENOSYS {
-                        Self.waitvMissing = true
+                        Self.waitvMissing.store(true, ordering: .relaxed)
                     }
                 }
             }

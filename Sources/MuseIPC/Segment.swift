@@ -4,12 +4,17 @@ import Glibc
 import CMuse
 
 /// A tenant's shared-memory segment, as the daemon holds it: the mapping, the
-/// file (kept open for the OFD locks of channel reclaim), and the daemon's
-/// private copy of the layout.
+/// file (kept open for the OFD locks: its own ownership lock and the channel
+/// reclaim), and the daemon's private copy of the layout.
 ///
 /// The layout fields of the header are written once, before `magic` is
 /// published with release order; afterwards the daemon reads nothing from the
 /// header but the words clients legitimately write (the doorbell).
+///
+/// One segment has one owner: the daemon holds an exclusive OFD lock on byte
+/// 0 of the file for as long as it holds the segment. Clients lock only the
+/// first byte of each channel control block, never byte 0. A second owner
+/// (another daemon, or the same tenant configured twice) is refused.
 public final class Segment: @unchecked Sendable {
     public let path: String
     public let tenant: String
@@ -27,80 +32,171 @@ public final class Segment: @unchecked Sendable {
         base.assumingMemoryBound(to: muse_segment_header.self)
     }
 
-    /// Creates the segment file, or adopts the one already at `path`.
-    ///
-    /// A new file is built under a temporary name and renamed into place, so a
-    /// client never sees a half-initialised segment.
+    /// Creates the tenant's segment file in `directory`, or adopts the one
+    /// already there.
     public static func createOrAdopt(
-        path: String, tenant: String, groupID: gid_t?, layout: SegmentLayout
+        in directory: RuntimeDirectory, tenant: String, groupID: gid_t?, layout: SegmentLayout
     ) throws -> Segment {
-        if access(path, F_OK) == 0 { return try adopt(path: path, tenant: tenant, groupID: groupID) }
-        return try create(path: path, tenant: tenant, groupID: groupID, layout: layout)
+        try createOrAdopt(in: DirectoryHandle(directory), tenant: tenant, groupID: groupID, layout: layout)
+    }
+
+    /// `createOrAdopt` for a segment path whose directory the caller has
+    /// vetted (tools and tests); the daemon goes through `RuntimeDirectory`.
+    public static func createOrAdopt(path: String, tenant: String, groupID: gid_t?, layout: SegmentLayout) throws -> Segment {
+        let (handle, name) = try DirectoryHandle.parent(of: path)
+        defer { handle.close() }
+        return try createOrAdopt(in: handle, name: name, tenant: tenant, groupID: groupID, layout: layout)
     }
 
     public static func create(path: String, tenant: String, groupID: gid_t?, layout: SegmentLayout) throws -> Segment {
-        guard tenant.utf8.count < Int(MUSE_TENANT_NAME_SIZE), !tenant.isEmpty, !tenant.contains("/") else {
-            throw SegmentError.badTenantName(tenant)
+        let (handle, name) = try DirectoryHandle.parent(of: path)
+        defer { handle.close() }
+        guard let segment = try create(in: handle, name: name, tenant: tenant, groupID: groupID, layout: layout) else {
+            throw SystemError("create", path, code: EEXIST)
         }
-        let temporary = "\(path).tmp-\(getpid())"
-        let fd = open(temporary, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw SystemError("create", temporary) }
+        return segment
+    }
+
+    public static func adopt(path: String, tenant: String, groupID: gid_t?) throws -> Segment {
+        let (handle, name) = try DirectoryHandle.parent(of: path)
+        defer { handle.close() }
+        return try adopt(in: handle, name: name, tenant: tenant, groupID: groupID)
+    }
+
+    /// `name` is the file's name in `directory`: the tenant's own
+    /// (`<tenant>.muse`) unless a tool or test says otherwise.
+    static func createOrAdopt(in directory: DirectoryHandle, name: String? = nil, tenant: String, groupID: gid_t?,
+                              layout: SegmentLayout) throws -> Segment {
+        try TenantName.validate(tenant)
+        let name = name ?? TenantName.fileName(tenant)
+        var info = stat()
+        if fstatat(directory.descriptor, name, &info, AT_SYMLINK_NOFOLLOW) == 0 {
+            return try adopt(in: directory, name: name, tenant: tenant, groupID: groupID)
+        }
+        // Nil: another process published the name first; adopt (or be refused by) its file.
+        if let created = try create(in: directory, name: name, tenant: tenant, groupID: groupID, layout: layout) {
+            return created
+        }
+        return try adopt(in: directory, name: name, tenant: tenant, groupID: groupID)
+    }
+
+    /// Builds a new segment under a temporary name, takes its ownership lock,
+    /// and links it into place only if the name is still free (`linkat` never
+    /// replaces), so a client never sees a half-initialised segment and two
+    /// creators can never both believe they own the name. Returns nil if the
+    /// name was taken meanwhile.
+    static func create(in directory: DirectoryHandle, name: String? = nil, tenant: String, groupID: gid_t?,
+                       layout: SegmentLayout) throws -> Segment? {
+        try TenantName.validate(tenant)
+        let name = name ?? TenantName.fileName(tenant)
+        let path = directory.path(of: name)
+        // Tenant names never start with '.', so this cannot be another tenant's file.
+        let temporary = ".\(name).tmp-\(getpid())"
+        let fd = openat(directory.descriptor, temporary, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SystemError("create", directory.path(of: temporary)) }
+        let segment: Segment
         do {
-            try retryingOnInterrupt("truncate", temporary) { ftruncate(fd, off_t(layout.segmentSize)) }
-            if let groupID { try retryingOnInterrupt("chown", temporary) { fchown(fd, uid_t.max, groupID) } }
-            try retryingOnInterrupt("chmod", temporary) { fchmod(fd, 0o660) }
-            let base = try map(fd: fd, size: layout.segmentSize, path: temporary)
-            let segment = Segment(path: path, tenant: tenant, layout: layout, incarnation: 1,
-                                  wasAdopted: false, descriptor: fd, base: base)
-            segment.writeLayout()
-            try retryingOnInterrupt("rename", temporary) { rename(temporary, path) }
-            return segment
+            guard FileLock.tryExclusive(fd, offset: 0) else { throw SystemError("lock", path) }
+            try retryingOnInterrupt("truncate", path) { ftruncate(fd, off_t(layout.segmentSize)) }
+            try assertOwnership(fd, groupID: groupID, path: path)
+            let (base, slot) = try map(fd: fd, size: layout.segmentSize, path: path)
+            segment = Segment(path: path, tenant: tenant, layout: layout, incarnation: 1,
+                              wasAdopted: false, descriptor: fd, base: base, guardSlot: slot)
         } catch {
-            unlink(temporary)
+            unlinkat(directory.descriptor, temporary, 0)
             close(fd)
             throw error
         }
+        // From here on `segment` owns the descriptor and the mapping.
+        segment.writeLayout()
+        let linked = linkat(directory.descriptor, temporary, directory.descriptor, name, 0) == 0
+        let linkError = SystemError("link", path)
+        unlinkat(directory.descriptor, temporary, 0)
+        if linked { return segment }
+        if linkError.code == EEXIST { return nil }
+        throw linkError
     }
 
-    /// Adopts a segment a previous daemon left: checks magic, ABI and layout,
-    /// and takes the next incarnation. The indices stay as they are, so what
-    /// was submitted while no daemon ran is answered now.
-    public static func adopt(path: String, tenant: String, groupID: gid_t?) throws -> Segment {
-        let fd = open(path, O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else { throw SystemError("open", path) }
+    /// Adopts a segment a previous daemon left: checks that it is a regular
+    /// file of the daemon's user that no other daemon owns, then magic, ABI and
+    /// layout; re-asserts group and mode; takes the next incarnation. The
+    /// indices stay as they are, so what was submitted while no daemon ran is
+    /// answered now.
+    static func adopt(in directory: DirectoryHandle, name: String? = nil, tenant: String,
+                      groupID: gid_t?) throws -> Segment {
+        try TenantName.validate(tenant)
+        let name = name ?? TenantName.fileName(tenant)
+        let path = directory.path(of: name)
+        // O_NOFOLLOW: a symbolic link is refused (ELOOP); O_NONBLOCK: a FIFO
+        // cannot hang the open; fstat then refuses anything but a regular file.
+        let fd = openat(directory.descriptor, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ELOOP { throw SegmentError.foreign(path: path, reason: "it is a symbolic link") }
+            throw SystemError("open", path)
+        }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
             let error = SystemError("stat", path)
             close(fd)
             throw error
         }
-        let size = Int(info.st_size)
-        guard size >= Int(MUSE_HEADER_SIZE) else {
+        guard info.st_mode & S_IFMT == S_IFREG else {
             close(fd)
-            throw SegmentError.foreign(path: path, reason: "\(size) bytes is smaller than a segment header")
+            throw SegmentError.foreign(path: path, reason: "it is not a regular file")
         }
-        let base: UnsafeMutableRawPointer
-        do { base = try map(fd: fd, size: size, path: path) } catch { close(fd); throw error }
+        guard info.st_uid == geteuid() else {
+            close(fd)
+            throw SegmentError.foreign(path: path, reason: "it belongs to uid \(info.st_uid), not to mused's uid \(geteuid())")
+        }
+        guard FileLock.tryExclusive(fd, offset: 0) else {
+            close(fd)
+            throw SegmentError.ownedByAnotherDaemon(path: path)
+        }
+        let size = Int(info.st_size)
+        guard size >= Int(MUSE_HEADER_SIZE), size <= maximumSegmentSize else {
+            close(fd)
+            throw SegmentError.foreign(path: path, reason: "\(size) bytes is not the size of a segment")
+        }
+        let base: UnsafeMutableRawPointer, slot: Int32
+        do { (base, slot) = try map(fd: fd, size: size, path: path) } catch { close(fd); throw error }
+        // From here on every access to the file's memory is under the SIGBUS
+        // guard: a client may be shrinking the file right now.
         do {
-            let layout = try validate(base.assumingMemoryBound(to: muse_segment_header.self), fileSize: size,
-                                      path: path, tenant: tenant)
-            if let groupID { try retryingOnInterrupt("chown", path) { fchown(fd, uid_t.max, groupID) } }
             let header = base.assumingMemoryBound(to: muse_segment_header.self)
-            let incarnation = header.pointee.incarnation &+ 1
+            let layout = try validate(header, fileSize: size, path: path, tenant: tenant)
+            guard muse_sigbus_guard_damaged(slot) == 0 else {
+                throw SegmentError.foreign(path: path, reason: "its size changed while it was being adopted")
+            }
+            try assertOwnership(fd, groupID: groupID, path: path)
+            let incarnation = muse_atomic_load_acquire_u64(&header.pointee.incarnation) &+ 1
             let segment = Segment(path: path, tenant: tenant, layout: layout, incarnation: incarnation,
-                                  wasAdopted: true, descriptor: fd, base: base)
+                                  wasAdopted: true, descriptor: fd, base: base, guardSlot: slot)
             muse_atomic_store_release_u64(&header.pointee.incarnation, incarnation)
             muse_atomic_store_release_u32(&header.pointee.daemon_pid, UInt32(bitPattern: getpid()))
             return segment
         } catch {
+            muse_sigbus_guard_unregister(slot)
             munmap(base, size)
             close(fd)
             throw error
         }
     }
 
+    /// Largest file the daemon will map when adopting (the largest layout).
+    static var maximumSegmentSize: Int {
+        Int(MUSE_HEADER_SIZE) + SegmentLayout.maxChannels
+            * Int(muse_channel_stride(UInt32(SegmentLayout.maxRingDepth), UInt32(SegmentLayout.maxFeatureLimit)))
+    }
+
+    /// Owner = the daemon's user, group = the tenant's (or the daemon's), mode
+    /// 0660, whatever the file had: a loosened file is tightened again.
+    private static func assertOwnership(_ fd: Int32, groupID: gid_t?, path: String) throws {
+        try retryingOnInterrupt("chown", path) { fchown(fd, geteuid(), groupID ?? getegid()) }
+        try retryingOnInterrupt("chmod", path) { fchmod(fd, 0o660) }
+    }
+
     private init(path: String, tenant: String, layout: SegmentLayout, incarnation: UInt64, wasAdopted: Bool,
-                 descriptor: Int32, base: UnsafeMutableRawPointer) {
+                 descriptor: Int32, base: UnsafeMutableRawPointer, guardSlot: Int32) {
         self.path = path
         self.tenant = tenant
         self.layout = layout
@@ -108,7 +204,7 @@ public final class Segment: @unchecked Sendable {
         self.wasAdopted = wasAdopted
         self.descriptor = descriptor
         self.base = base
-        guardSlot = muse_sigbus_guard_register(base, layout.segmentSize)
+        self.guardSlot = guardSlot
     }
 
     deinit {
@@ -117,11 +213,13 @@ public final class Segment: @unchecked Sendable {
         close(descriptor)
     }
 
-    private static func map(fd: Int32, size: Int, path: String) throws -> UnsafeMutableRawPointer {
+    /// Maps the file and registers the mapping with the SIGBUS guard before
+    /// anyone touches it.
+    private static func map(fd: Int32, size: Int, path: String) throws -> (UnsafeMutableRawPointer, Int32) {
         guard let base = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), base != MAP_FAILED else {
             throw SystemError("mmap", path)
         }
-        return base
+        return (base, muse_sigbus_guard_register(base, size))
     }
 
     private func writeLayout() {
@@ -154,7 +252,8 @@ public final class Segment: @unchecked Sendable {
             throw SegmentError.foreign(path: path, reason: "magic is 0x\(String(magic, radix: 16)), not a Muse segment")
         }
         let major = Int(h.pointee.abi_major), minor = Int(h.pointee.abi_minor)
-        guard major == Int(MUSE_ABI_MAJOR) else {
+        // A newer minor may maintain fields this daemon does not know of.
+        guard major == Int(MUSE_ABI_MAJOR), minor <= Int(MUSE_ABI_MINOR) else {
             throw SegmentError.incompatibleABI(path: path, found: "\(major).\(minor)",
                                                supported: "\(MUSE_ABI_MAJOR).\(MUSE_ABI_MINOR)")
         }
@@ -247,6 +346,7 @@ public enum SegmentError: Error, CustomStringConvertible, Equatable {
     case foreign(path: String, reason: String)
     case incompatibleABI(path: String, found: String, supported: String)
     case badTenantName(String)
+    case ownedByAnotherDaemon(path: String)
     case badIntentName(String)
     case tooManyIntents(Int)
 
@@ -256,9 +356,51 @@ public enum SegmentError: Error, CustomStringConvertible, Equatable {
         case .incompatibleABI(let path, let found, let supported):
             "refusing \(path): its ABI \(found) is not compatible with this daemon's \(supported); "
                 + "stop its clients and remove it, or run the daemon that made it"
-        case .badTenantName(let name): "tenant name '\(name)' must be 1-\(MUSE_TENANT_NAME_SIZE - 1) bytes without '/'"
+        case .badTenantName(let name):
+            "tenant name '\(name)' must be 1-\(TenantName.maxLength) bytes of letters, digits, '.', '_' or '-', "
+                + "not starting with '.'"
+        case .ownedByAnotherDaemon(let path):
+            "refusing \(path): another owner holds it (a second mused, or the same tenant configured twice)"
         case .badIntentName(let name): "intent name '\(name)' is longer than \(MUSE_INTENT_NAME_SIZE - 1) bytes"
         case .tooManyIntents(let n): "\(n) intents; a segment holds at most \(MUSE_MAX_INTENTS)"
         }
     }
+}
+
+/// The directory a segment is opened in: every open is `openat` on this
+/// descriptor, so the path is resolved once.
+struct DirectoryHandle {
+    let descriptor: Int32
+    let pathPrefix: String
+    private let owned: Bool
+
+    init(_ directory: RuntimeDirectory) {
+        descriptor = directory.descriptor
+        pathPrefix = directory.path
+        owned = false
+    }
+
+    /// Opens the directory of `path` and returns it with the file's name.
+    static func parent(of path: String) throws -> (DirectoryHandle, String) {
+        let slash = path.lastIndex(of: "/")
+        let name = String(slash.map { path[path.index(after: $0)...] } ?? path[...])
+        var parent = slash.map { String(path[..<$0]) } ?? "."
+        if parent.isEmpty { parent = "/" }
+        guard !name.isEmpty, name != ".", name != ".." else {
+            throw SegmentError.foreign(path: path, reason: "not a file name")
+        }
+        let fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError("open", parent) }
+        return (DirectoryHandle(descriptor: fd, pathPrefix: parent == "/" ? "" : parent, owned: true), name)
+    }
+
+    private init(descriptor: Int32, pathPrefix: String, owned: Bool) {
+        self.descriptor = descriptor
+        self.pathPrefix = pathPrefix
+        self.owned = owned
+    }
+
+    func path(of name: String) -> String { "\(pathPrefix)/\(name)" }
+
+    func close() { if owned { _ = Glibc.close(descriptor) } }
 }

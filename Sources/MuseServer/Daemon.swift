@@ -9,6 +9,7 @@ import MuseIPC
 public final class Daemon<Scorer: EventScorer>: @unchecked Sendable {
     public let configuration: DaemonConfiguration
     public private(set) var segments: [Segment] = []
+    private var runtimeDirectory: RuntimeDirectory?
     private var workers: [Worker<Scorer>] = []
     private var threads: [Thread] = []
     private let makeScorer: () -> Scorer
@@ -18,14 +19,20 @@ public final class Daemon<Scorer: EventScorer>: @unchecked Sendable {
         makeScorer = scorer
     }
 
-    /// Creates or adopts every tenant's segment, publishes the intents, and
-    /// starts the workers. A tenant whose segment is refused is logged and
-    /// skipped, so one bad file does not take the others down.
+    /// Checks the configuration, takes the runtime directory, creates or
+    /// adopts every tenant's segment, publishes the intents, and starts the
+    /// workers.
+    ///
+    /// A configuration mistake, a runtime directory others control, or a
+    /// segment another daemon owns stops the start. A segment file a tenant
+    /// damaged is logged and that tenant skipped: a client can cost its own
+    /// tenant its service, never the others.
     public func start() throws {
         let config = configuration
-        guard (1...32).contains(config.workers) else { throw DaemonError.tooManyWorkers(config.workers) }
-        mkdir(config.runtimeDirectory, 0o755)
+        try config.validate()
         try Segment.guardAgainstTruncation()
+        let directory = try RuntimeDirectory(path: config.runtimeDirectory, trust: config.runtimeDirectoryTrust)
+        runtimeDirectory = directory
         var endpoints: [ChannelEndpoint] = []
         var bounds: [IntentBounds] = []
         for tenant in config.tenants {
@@ -33,8 +40,9 @@ public final class Daemon<Scorer: EventScorer>: @unchecked Sendable {
                 let layout = try SegmentLayout(channelCount: tenant.channels, ringDepth: tenant.ringDepth,
                                                maxFeatures: tenant.maxFeatures)
                 let groupID = try tenant.group.map(resolveGroup)
-                let path = "\(config.runtimeDirectory)/\(tenant.name)\(MUSE_SEGMENT_SUFFIX)"
-                let segment = try Segment.createOrAdopt(path: path, tenant: tenant.name, groupID: groupID, layout: layout)
+                let segment = try Segment.createOrAdopt(in: directory, tenant: tenant.name, groupID: groupID,
+                                                        layout: layout)
+                let path = segment.path
                 if segment.wasAdopted && segment.layout != layout {
                     Log.warning("segment-layout-kept", ["tenant": tenant.name, "reason":
                         "the adopted segment's layout differs from the configuration; remove it while no client runs to apply the new one"])
@@ -50,6 +58,7 @@ public final class Daemon<Scorer: EventScorer>: @unchecked Sendable {
                     endpoints.append(ChannelEndpoint(segment: segment, channel: channel, tenant: tenantIndex))
                 }
             } catch {
+                if case SegmentError.ownedByAnotherDaemon = error { throw error }
                 Log.error("segment-refused", ["tenant": tenant.name, "error": error])
             }
         }

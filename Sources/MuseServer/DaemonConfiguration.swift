@@ -31,6 +31,9 @@ public struct DaemonConfiguration: Sendable {
     /// How long an idle worker spins before it sleeps on the doorbells.
     public var spinNanoseconds: UInt64
     public var intents: [IntentDescriptor]
+    /// Whether a runtime directory owned by another user, or writable by
+    /// others, is accepted. Only for directories secured by other means.
+    public var runtimeDirectoryTrust: RuntimeDirectory.Trust = .ownedExclusively
 
     public init(runtimeDirectory: String = "/run/muse", tenants: [TenantConfiguration] = [TenantConfiguration(name: "demo")],
                 workers: Int = 1, batchSize: Int = 64, spinNanoseconds: UInt64 = 100_000,
@@ -44,23 +47,59 @@ public struct DaemonConfiguration: Sendable {
     }
 }
 
+extension DaemonConfiguration {
+    /// Checks everything that can be checked before touching the system, so a
+    /// mistake stops mused at once with a message instead of serving a subset.
+    public func validate() throws {
+        guard (1...32).contains(workers) else { throw DaemonError.tooManyWorkers(workers) }
+        guard (1...4096).contains(batchSize) else { throw DaemonError.badBatchSize(batchSize) }
+        guard !tenants.isEmpty else { throw DaemonError.noTenantConfigured }
+        var seen = Set<String>()
+        for tenant in tenants {
+            try TenantName.validate(tenant.name)
+            guard seen.insert(tenant.name).inserted else { throw DaemonError.duplicateTenant(tenant.name) }
+            do {
+                _ = try SegmentLayout(channelCount: tenant.channels, ringDepth: tenant.ringDepth,
+                                      maxFeatures: tenant.maxFeatures)
+            } catch {
+                throw DaemonError.badTenant(tenant.name, "\(error)")
+            }
+            if let group = tenant.group { _ = try resolveGroup(group) }
+        }
+    }
+}
+
 /// A group given by name or number, resolved to its id.
 func resolveGroup(_ group: String) throws -> gid_t {
-    if let id = gid_t(group) { return id }
+    if let id = gid_t(group) {
+        // (gid_t)-1 means "leave the group unchanged" to chown(2).
+        guard id != gid_t.max else { throw DaemonError.badGroupID(group) }
+        return id
+    }
     guard let entry = getgrnam(group) else { throw DaemonError.unknownGroup(group) }
     return entry.pointee.gr_gid
 }
 
 public enum DaemonError: Error, CustomStringConvertible {
     case unknownGroup(String)
+    case badGroupID(String)
     case noTenantServing
+    case noTenantConfigured
     case tooManyWorkers(Int)
+    case badBatchSize(Int)
+    case duplicateTenant(String)
+    case badTenant(String, String)
 
     public var description: String {
         switch self {
         case .unknownGroup(let group): "no such group '\(group)'"
+        case .badGroupID(let group): "group id \(group) is reserved (it means 'no change' to chown)"
         case .noTenantServing: "no tenant segment could be created or adopted"
+        case .noTenantConfigured: "no tenant is configured"
         case .tooManyWorkers(let n): "workers must be 1...32, got \(n)"
+        case .badBatchSize(let n): "batch size must be 1...4096, got \(n)"
+        case .duplicateTenant(let name): "tenant '\(name)' is configured twice; a segment has exactly one owner"
+        case .badTenant(let name, let reason): "tenant '\(name)': \(reason)"
         }
     }
 }

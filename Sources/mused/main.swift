@@ -19,12 +19,24 @@ struct Mused: ParsableCommand {
     @Option(help: "Worker threads (1-32).")
     var workers = 1
 
-    @Option(name: .customLong("spin-us"), help: "Microseconds an idle worker spins before it sleeps.")
+    @Option(name: .customLong("spin-us"), help: "Microseconds an idle worker spins before it sleeps (0-1000000).")
     var spinMicroseconds: UInt64 = 100
+
+    @Flag(name: .customLong("allow-foreign-runtime-dir"), help: ArgumentHelp(
+        "Accept a runtime directory owned by another user or writable by others.",
+        discussion: "Whoever can write the runtime directory can replace segments and read tenants' events."))
+    var allowForeignRuntimeDirectory = false
+
+    func validate() throws {
+        guard spinMicroseconds <= 1_000_000 else {
+            throw ValidationError("--spin-us must be 0...1000000 (one second), got \(spinMicroseconds)")
+        }
+    }
 
     func run() throws {
         var config = DaemonConfiguration(runtimeDirectory: runtimeDirectory, tenants: [], workers: workers,
                                          spinNanoseconds: spinMicroseconds * 1000)
+        if allowForeignRuntimeDirectory { config.runtimeDirectoryTrust = .anyOwner }
         for spec in tenants { config.tenants.append(try Self.parseTenant(spec)) }
 
         // A closed log pipe (journald restarting) must not kill the daemon.
