@@ -1,25 +1,49 @@
 #!/usr/bin/env bash
-# Runs every test: the unit and end-to-end suites, the hostile-client test
-# against an AddressSanitizer build of mused, and the shared-memory ring tests
-# under ThreadSanitizer. Sets up the machine first, so a fresh clone works.
+# Runs every test: the unit and end-to-end suites, end-to-end tests against
+# mused built with AddressSanitizer and with ThreadSanitizer, and the
+# shared-memory ring tests under ThreadSanitizer. Sets up the machine first,
+# so a fresh clone works.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/install-deps.sh
+
+# `swift test --filter` exits 0 when nothing matches, so a renamed test would
+# silently drop out of a stage: every filtered stage states how many tests it
+# must run, and fails on any other count.
+run_exactly() {
+    local expected=$1; shift
+    local log
+    log=$(mktemp)
+    swift test "$@" 2>&1 | tee "$log"
+    local ran
+    ran=$(grep -oE 'Test run with [0-9]+ tests?' "$log" | tail -1 | grep -oE '[0-9]+' || true)
+    rm -f "$log"
+    if [ "${ran:-0}" -ne "$expected" ]; then
+        echo "error: expected this stage to run $expected tests, it ran ${ran:-0}" >&2
+        exit 1
+    fi
+}
 
 echo "== build and test (debug)"
 swift build --build-tests
 swift test --skip-build --skip EndToEndTests
 # On their own, so no other suite competes for the two cores mused and its
 # clients run on.
-swift test --skip-build --filter EndToEndTests
+run_exactly 15 --skip-build --filter EndToEndTests
 
-echo "== hostile client against mused built with AddressSanitizer"
+echo "== end-to-end tests against mused built with AddressSanitizer"
 swift build --sanitize=address --scratch-path .build-asan --product mused
-MUSE_MUSED="$PWD/.build-asan/debug/mused" swift test --skip-build \
-    --filter 'aHostileClient|aClientTruncating|aRestartedDaemonAnswers'
+MUSE_MUSED="$PWD/.build-asan/debug/mused" run_exactly 4 --skip-build \
+    --filter 'aHostileClient|aClientTruncating|aRestartedDaemonAnswers|restartsAgainstAFlickering'
+
+echo "== end-to-end tests against mused built with ThreadSanitizer"
+# halt_on_error: a race kills mused, which the tests see.
+swift build --sanitize=thread --scratch-path .build-tsan --product mused
+TSAN_OPTIONS="halt_on_error=1" MUSE_MUSED="$PWD/.build-tsan/debug/mused" run_exactly 3 --skip-build \
+    --filter 'everyEventIsAnsweredOnce|aHostileClient|aSecondDaemonOnTheSameRuntimeDirectory'
 
 echo "== shared-memory rings under ThreadSanitizer"
-swift test --sanitize=thread --scratch-path .build-tsan --filter MuseIPCTests
+run_exactly 20 --sanitize=thread --scratch-path .build-tsan --filter MuseIPCTests
 
 echo "all tests passed"

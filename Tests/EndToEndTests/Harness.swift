@@ -62,19 +62,28 @@ final class Child: @unchecked Sendable {
     private let lock = NSLock()
     private var collected = Data()
 
+    /// Signalled once the reader has seen end of file on the child's output.
+    private let drained = DispatchSemaphore(value: 0)
+
     init(_ executable: String, _ arguments: [String]) throws {
         process.executableURL = URL(filePath: executable)
         process.arguments = arguments
         process.standardOutput = pipe
         process.standardError = pipe
-        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let chunk = handle.availableData
-            guard let self else { return }
-            self.lock.lock()
-            self.collected.append(chunk)
-            self.lock.unlock()
-        }
         try process.run()
+        // Read on a thread of our own until end of file, so `wait` can hand
+        // back everything the child wrote, not what had arrived by then.
+        let handle = pipe.fileHandleForReading
+        Thread.detachNewThread { [self] in
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                lock.lock()
+                collected.append(chunk)
+                lock.unlock()
+            }
+            drained.signal()
+        }
     }
 
     var pid: Int32 { process.processIdentifier }
@@ -97,7 +106,9 @@ final class Child: @unchecked Sendable {
             return nil
         }
         process.waitUntilExit()
-        usleep(20000) // let the last output arrive
+        // All output is in once the pipe reaches end of file; a grandchild
+        // still holding it open must not hang the test.
+        _ = drained.wait(timeout: .now() + 10)
         return process.terminationStatus
     }
 
@@ -141,7 +152,7 @@ final class DaemonUnderTest {
 
     func kill() {
         child.kill(SIGKILL)
-        child.process.waitUntilExit()
+        child.wait(seconds: 10)
         logs += child.output
     }
 

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CMuse
 import Foundation
 import Testing
 
@@ -108,6 +109,9 @@ struct SharedMemoryABITests {
         daemon.kill()
         for client in clients { #expect(client.process.isRunning, "a client ended during the outage: \(client.output)") }
         usleep(500_000) // clients keep submitting until their rings fill
+        // Prove the outage had work in it: submissions no daemon has answered.
+        let pending = try ["omega", "sigma"].map { try unansweredSubmissions(daemon.runtimeDirectory, $0) }
+        #expect(pending.allSatisfy { $0 > 0 }, "nothing was submitted during the outage: \(pending)")
         try daemon.restart()
         for client in clients {
             #expect(client.wait(seconds: 180) == 0, "\(client.output)")
@@ -158,9 +162,9 @@ struct SharedMemoryABITests {
         #expect(daemon.logs.contains("event=segment-truncated tenant=mallory"), "\(daemon.logs)")
     }
 
-    @Test func onlyTheTenantsGroupCanOpenItsSegment() throws {
-        // Dropping privileges needs root; CI runs the tests as root.
-        try #require(getuid() == 0, "this test must run as root to switch to an unprivileged uid")
+    // Dropping privileges needs root; CI runs the tests as root.
+    @Test(.enabled(if: getuid() == 0, "switching to an unprivileged uid needs root"))
+    func onlyTheTenantsGroupCanOpenItsSegment() throws {
         let group = "4242" // any gid the unprivileged uid lacks
         let daemon = try DaemonUnderTest(tenants: ["private:\(group):2:16"])
         var info = stat()
@@ -173,4 +177,19 @@ struct SharedMemoryABITests {
                                                       Harness.testClient, "open", daemon.runtimeDirectory, "private"])
         #expect(member.status == 0, "\(member.output)")
     }
+}
+
+/// Submissions in `tenant`'s segment that no daemon has answered yet, summed
+/// over its channels, read through muse.h as a client would.
+func unansweredSubmissions(_ runtimeDirectory: String, _ tenant: String) throws -> UInt64 {
+    var client = muse_client()
+    let status = muse_open_tenant(&client, runtimeDirectory, tenant)
+    try #require(status == MUSE_OK, "cannot open \(tenant): \(String(cString: muse_strerror(status)))")
+    defer { muse_close(&client) }
+    var total: UInt64 = 0
+    for i in 0..<client.channel_count {
+        let control = muse_channel_at(client.base, client.channels_offset, client.channel_stride, i)!
+        total += muse_atomic_load_acquire_u64(&control.pointee.sq_tail) &- muse_atomic_load_acquire_u64(&control.pointee.cq_tail)
+    }
+    return total
 }
