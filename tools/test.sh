@@ -44,6 +44,6 @@ TSAN_OPTIONS="halt_on_error=1" MUSE_MUSED="$PWD/.build-tsan/debug/mused" run_exa
     --filter 'everyEventIsAnsweredOnce|aHostileClient|aSecondDaemonOnTheSameRuntimeDirectory'
 
 echo "== shared-memory rings under ThreadSanitizer"
-run_exactly 20 --sanitize=thread --scratch-path .build-tsan --filter MuseIPCTests
+run_exactly 19 --sanitize=thread --scratch-path .build-tsan --filter MuseIPCTests
 
 echo "all tests passed"
