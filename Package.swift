@@ -1,6 +1,7 @@
 // swift-tools-version: 6.0
 // The layout follows ../shared/DESIGN.md: dependencies point one way,
-// mused → MuseServer → {MuseIPC, MuseSnapshot, MuseScoring}; MuseIPC → CMuse.
+// mused → MuseServer → {MuseIPC, MuseSnapshot, MuseScoring};
+// MuseIPC → {CMuse, CMuseDaemon}. Only MuseIPC (and clients) import the C targets.
 import PackageDescription
 
 let package = Package(
@@ -14,10 +15,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
+        // muse.h: the shared-memory ABI and the client API.
         .target(name: "CMuse"),
+        // Daemon-only system calls Swift cannot make directly; never part of the client API.
+        .target(name: "CMuseDaemon", dependencies: ["CMuse"]),
         .target(name: "MuseScoring"),
         .target(name: "MuseSnapshot", dependencies: ["MuseScoring"]),
-        .target(name: "MuseIPC", dependencies: ["CMuse"]),
+        .target(name: "MuseIPC", dependencies: ["CMuse", "CMuseDaemon"]),
         .target(name: "MuseServer", dependencies: ["MuseIPC", "MuseSnapshot", "MuseScoring"]),
         .target(name: "MuseClient", dependencies: ["CMuse"]),
         .executableTarget(name: "mused", dependencies: [
@@ -26,11 +30,12 @@ let package = Package(
             name: "musectl",
             dependencies: ["MuseClient", "MuseScoring", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "tools/musectl"),
-        .executableTarget(name: "muse-bench", dependencies: ["MuseClient", "CMuse"], path: "tools/muse-bench"),
+        .executableTarget(name: "muse-bench", dependencies: ["MuseClient", "CMuse", "CMuseDaemon"], path: "tools/muse-bench"),
         .executableTarget(name: "muse-bench-maps", dependencies: ["MuseScoring"], path: "tools/muse-bench-maps"),
         .executableTarget(name: "muse-bench-models", dependencies: ["MuseScoring"], path: "tools/muse-bench-models"),
         .testTarget(name: "MuseScoringTests", dependencies: ["MuseScoring"], exclude: ["Fixtures"]),
-        .testTarget(name: "MuseIPCTests", dependencies: ["MuseIPC", "CMuse"]),
+        .testTarget(name: "MuseServerTests", dependencies: ["MuseServer", "MuseIPC", "MuseScoring", "CMuse"]),
+        .testTarget(name: "MuseIPCTests", dependencies: ["MuseIPC", "CMuse", "CMuseDaemon"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MuseClient", "CMuse"], exclude: ["clients"]),
     ]
 )

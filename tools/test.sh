@@ -43,7 +43,7 @@ swift build --sanitize=thread --scratch-path .build-tsan --product mused
 TSAN_OPTIONS="halt_on_error=1" MUSE_MUSED="$PWD/.build-tsan/debug/mused" run_exactly 3 --skip-build \
     --filter 'everyEventIsAnsweredOnce|aHostileClient|aSecondDaemonOnTheSameRuntimeDirectory'
 
-echo "== shared-memory rings under ThreadSanitizer"
-run_exactly 19 --sanitize=thread --scratch-path .build-tsan --filter MuseIPCTests
+echo "== shared-memory rings and generation publication under ThreadSanitizer"
+run_exactly 21 --sanitize=thread --scratch-path .build-tsan --filter 'MuseIPCTests|MuseServerTests'
 
 echo "all tests passed"

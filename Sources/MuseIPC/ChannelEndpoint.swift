@@ -6,14 +6,17 @@ import CMuse
 /// The daemon's end of one channel: it consumes submissions and produces
 /// completions.
 ///
+/// Non-copyable: the private `head` must exist once per channel, so two
+/// copies can never drain (or reclaim) the same rings.
+///
 /// `head` is the daemon's private count of events answered. The daemon keeps
 /// sq_head == cq_tail == head in shared memory, so a restarted daemon resumes
 /// from cq_tail without answering anything twice. Every index a client writes
 /// is read once per batch and bounds-checked against the private layout.
-public struct ChannelEndpoint: @unchecked Sendable {
+public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
     public let segment: Segment
-    public let channel: Int
-    public let tenant: Int
+    public let channel: ChannelIndex
+    public let tenant: TenantIndex
     let control: UnsafeMutablePointer<muse_channel_control>
     let submissions: UnsafeMutableRawPointer
     let completions: UnsafeMutablePointer<muse_completion>
@@ -26,12 +29,12 @@ public struct ChannelEndpoint: @unchecked Sendable {
     /// The last inconsistency seen on this channel's indices, for diagnostics.
     public private(set) var fault: muse_status = MUSE_OK
 
-    public init(segment: Segment, channel: Int, tenant: Int) {
-        precondition(channel >= 0 && channel < segment.layout.channelCount)
+    public init(segment: Segment, channel: ChannelIndex, tenant: TenantIndex) {
+        precondition(channel.rawValue >= 0 && channel.rawValue < segment.layout.channelCount)
         self.segment = segment
         self.channel = channel
         self.tenant = tenant
-        control = segment.control(channel)
+        control = segment.control(channel.rawValue)
         let base = UnsafeMutableRawPointer(control)
         submissions = base + segment.layout.submissionRingOffset
         completions = (base + segment.layout.completionRingOffset).assumingMemoryBound(to: muse_completion.self)
@@ -61,7 +64,7 @@ public struct ChannelEndpoint: @unchecked Sendable {
     /// Returns how many were answered. `scratch` holds `maxFeatures` doubles.
     @inline(__always)
     public mutating func drain<Scorer: EventScorer>(
-        limit: Int, intents: IntentBounds, scorer: inout Scorer, scratch: UnsafeMutablePointer<Double>
+        limit: Int, scorer: borrowing Scorer, scratch: UnsafeMutablePointer<Double>
     ) -> Int {
         guard isClaimed else { return 0 }
         let tail = muse_atomic_load_acquire_u64(&control.pointee.sq_tail)
@@ -83,25 +86,26 @@ public struct ChannelEndpoint: @unchecked Sendable {
             // Read each client field once, through an atomic load the compiler
             // may not repeat after the bounds check.
             let tag = muse_atomic_load_relaxed_u64(&event.pointee.tag)
-            let intentID = muse_atomic_load_relaxed_u32(&event.pointee.intent_id)
+            let intent = IntentID(muse_atomic_load_relaxed_u32(&event.pointee.intent_id))
             let featureCount = Int(muse_atomic_load_relaxed_u32(&event.pointee.feature_count))
             let verdict: Verdict
-            if let expected = intents.featureCount(of: intentID) {
+            if let expected = scorer.featureCount(tenant: tenant, intent: intent) {
                 if featureCount == expected && featureCount <= maxFeatures {
                     UnsafeMutableRawPointer(scratch).copyMemory(
                         from: slot + MemoryLayout<muse_event_header>.size, byteCount: featureCount &* 8)
-                    verdict = scorer.score(tenant: tenant, intentID: intentID,
+                    verdict = scorer.score(tenant: tenant, intent: intent,
                                            features: UnsafeBufferPointer(start: scratch, count: featureCount))
                 } else {
-                    verdict = .refused(MUSE_E_FEATURE_COUNT)
+                    verdict = .refused(.featureCount, generation: scorer.generationID)
                 }
             } else {
-                verdict = .refused(MUSE_E_UNKNOWN_INTENT)
+                verdict = .refused(.unknownIntent, generation: scorer.generationID)
             }
             let completion = completions + Int(index & mask)
             completion.pointee = muse_completion(
-                tag: tag, status: verdict.status, predictor_id: verdict.predictorID, score: verdict.score,
-                raw_score: verdict.rawScore, generation_id: verdict.generationID, reserved: (0, 0, 0))
+                tag: tag, status: verdict.status.rawValue, predictor_id: verdict.predictor.rawValue,
+                score: verdict.score, raw_score: verdict.rawScore, generation_id: verdict.generation.rawValue,
+                reserved: (0, 0, 0))
         }
         head &+= UInt64(count)
         muse_atomic_store_release_u64(&control.pointee.cq_tail, head)
@@ -136,7 +140,7 @@ public struct ChannelEndpoint: @unchecked Sendable {
     public mutating func reclaimIfAbandoned() -> Bool {
         let state = muse_atomic_load_acquire_u32(&control.pointee.state)
         if state == UInt32(MUSE_CHANNEL_FREE) && isQuiescent { return false }
-        let offset = segment.lockOffset(channel)
+        let offset = segment.lockOffset(channel.rawValue)
         // A live owner holds the lock; failing to take it means "in use".
         guard muse_ofd_lock_byte(segment.descriptor, offset, Int16(F_WRLCK)) == 0 else { return false }
         defer { muse_ofd_lock_byte(segment.descriptor, offset, Int16(F_UNLCK)) }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CMuse
+import CMuseDaemon
 import Synchronization
 
 /// How one daemon worker sleeps on the doorbells of the segments it serves.

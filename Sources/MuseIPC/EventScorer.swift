@@ -1,38 +1,49 @@
-import CMuse
-
 /// The daemon's answer to one event, before it is written to the completion ring.
 public struct Verdict: Sendable {
-    public var status: Int32
+    public var status: CompletionStatus
     public var score: Double
     public var rawScore: Double
-    public var predictorID: UInt32
-    public var generationID: UInt64
+    public var predictor: PredictorID
+    public var generation: GenerationID
 
     @inlinable
-    public init(status: Int32, score: Double, rawScore: Double, predictorID: UInt32, generationID: UInt64) {
+    public init(status: CompletionStatus, score: Double, rawScore: Double, predictor: PredictorID,
+                generation: GenerationID) {
         self.status = status
         self.score = score
         self.rawScore = rawScore
-        self.predictorID = predictorID
-        self.generationID = generationID
+        self.predictor = predictor
+        self.generation = generation
     }
 
     /// A refusal: scores are NaN so that a client ignoring `status` cannot
     /// mistake it for a low-risk score.
     @inlinable
-    public static func refused(_ status: muse_status, generationID: UInt64 = 0) -> Verdict {
-        Verdict(status: Int32(status.rawValue), score: .nan, rawScore: .nan, predictorID: 0, generationID: generationID)
+    public static func refused(_ status: CompletionStatus, generation: GenerationID = .none) -> Verdict {
+        Verdict(status: status, score: .nan, rawScore: .nan, predictor: .none, generation: generation)
     }
 }
 
-/// Scores events that passed the ABI checks: the intent is known and the
-/// feature count is the intent's. `features` is the daemon's private copy.
-public protocol EventScorer: Sendable {
-    mutating func score(tenant: Int, intentID: UInt32, features: UnsafeBufferPointer<Double>) -> Verdict
+/// What a channel's drain asks of whatever serves the events: which intents a
+/// tenant may submit, and a score for each event that passed the ABI checks.
+///
+/// The daemon implements it with its serving generation; the drain is generic
+/// over it so the per-event calls are specialised, not dynamic.
+public protocol EventScorer {
+    /// The generation refusals are attributed to.
+    var generationID: GenerationID { get }
+
+    /// The feature count of `intent` for `tenant`, or nil if the tenant may not
+    /// submit it. Checked before `score` is called.
+    func featureCount(tenant: TenantIndex, intent: IntentID) -> Int?
+
+    /// Scores one event; `features.count` is `featureCount(tenant:intent:)`
+    /// and the buffer is the daemon's private copy.
+    func score(tenant: TenantIndex, intent: IntentID, features: UnsafeBufferPointer<Double>) -> Verdict
 }
 
-/// Feature counts by intent id, the only facts the drain needs to refuse a
-/// malformed event before any scorer sees it. Ids are small and dense.
+/// Feature counts by intent id, dense, for a bounds check and a load per
+/// event. Ids are small: muse.h intent ids above `maxIntentID` are refused.
 public struct IntentBounds: Sendable {
     public static let maxIntentID = 4095
     private var featureCounts: [Int32]
@@ -45,10 +56,11 @@ public struct IntentBounds: Sendable {
         }
     }
 
-    /// The feature count of `intentID`, or nil if no such intent exists.
-    public func featureCount(of intentID: UInt32) -> Int? {
-        guard Int(intentID) < featureCounts.count else { return nil }
-        let count = featureCounts[Int(intentID)]
+    /// The feature count of `intent`, or nil if no such intent exists.
+    @inline(__always)
+    public func featureCount(of intent: IntentID) -> Int? {
+        guard Int(intent.rawValue) < featureCounts.count else { return nil }
+        let count = featureCounts[Int(intent.rawValue)]
         return count < 0 ? nil : Int(count)
     }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CMuse
+import CMuseDaemon
 
 /// A tenant's shared-memory segment, as the daemon holds it: the mapping, the
 /// file (kept open for the OFD locks: its own ownership lock and the channel
@@ -329,12 +330,19 @@ public final class Segment: @unchecked Sendable {
         muse_atomic_store_release_u32(&h.pointee.intent_seq, sequence &+ 1)
     }
 
-    public func publishState(_ state: Int32) {
-        muse_atomic_store_release_u32(&header.pointee.daemon_state, UInt32(bitPattern: state))
+    public func publishState(_ state: DaemonState) {
+        muse_atomic_store_release_u32(&header.pointee.daemon_state, state.rawValue)
     }
 
-    public func publishGeneration(_ id: UInt64) {
-        muse_atomic_store_release_u64(&header.pointee.generation_id, id)
+    public func publishGeneration(_ id: GenerationID) {
+        muse_atomic_store_release_u64(&header.pointee.generation_id, id.rawValue)
+    }
+
+    /// Wakes every worker sleeping on this segment's doorbell, as a client's
+    /// submission would (used to make workers see a stop or a new generation).
+    public func ringDoorbell() {
+        muse_atomic_add_u32(&header.pointee.daemon_doorbell, 1)
+        muse_futex_wake(&header.pointee.daemon_doorbell)
     }
 
     public func beat(now: UInt64 = muse_now_ns()) {

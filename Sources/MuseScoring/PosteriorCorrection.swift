@@ -43,6 +43,8 @@ public struct PosteriorCorrection: Sendable, Equatable, Hashable {
     /// The corrected posterior. 0 and 1 are fixed points; NaN stays NaN.
     @inlinable
     public func apply(_ p: Double) -> Double {
+        // The identity must be exact: r·p + (1 − p) need not round to 1.
+        if oddsRatio == 1 { return p }
         // r·p / (r·p + 1 − p): the odds form, written so p = 1 gives exactly 1.
         let rp = oddsRatio * p
         return rp / (rp + (1 - p))

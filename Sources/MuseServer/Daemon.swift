@@ -1,27 +1,36 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CMuse
 import Foundation
 import MuseIPC
+import Synchronization
 
-/// The running daemon: tenant segments and the workers that serve them.
-public final class Daemon<Scorer: EventScorer>: @unchecked Sendable {
+/// The running daemon: tenant segments, the workers that serve them, and the
+/// generation they serve.
+public final class Daemon: @unchecked Sendable {
     public let configuration: DaemonConfiguration
     public private(set) var segments: [Segment] = []
     private var runtimeDirectory: RuntimeDirectory?
-    private var workers: [Worker<Scorer>] = []
+    private var workers: [Worker] = []
     private var threads: [Thread] = []
-    private let makeScorer: () -> Scorer
+    /// Made in `start`, once the worker count is known to be sane.
+    private var cell = ServingCell(workers: 0)
+    /// The serving and the previous generation (kept for an instant rollback).
+    /// Written only by `publish`, under this lock; never read on the hot path.
+    private let generations = Mutex<(serving: Serving?, previous: Serving?)>((nil, nil))
+    private let initialGeneration: (_ tenants: [String]) throws -> Generation
 
-    public init(configuration: DaemonConfiguration, scorer: @escaping () -> Scorer) {
+    /// `generation` builds what the daemon serves first, given the tenants
+    /// whose segments it holds (in `TenantIndex` order).
+    public init(configuration: DaemonConfiguration,
+                generation: @escaping (_ tenants: [String]) throws -> Generation = Generation.builtIn) {
         self.configuration = configuration
-        makeScorer = scorer
+        initialGeneration = generation
     }
 
     /// Checks the configuration, takes the runtime directory, creates or
-    /// adopts every tenant's segment, publishes the intents, and starts the
-    /// workers.
+    /// adopts every tenant's segment, publishes the first generation, and
+    /// starts the workers.
     ///
     /// A configuration mistake, a runtime directory others control, or a
     /// segment another daemon owns stops the start. A segment file a tenant
@@ -30,11 +39,10 @@ public final class Daemon<Scorer: EventScorer>: @unchecked Sendable {
     public func start() throws {
         let config = configuration
         try config.validate()
+        cell = ServingCell(workers: config.workers)
         try Segment.guardAgainstTruncation()
         let directory = try RuntimeDirectory(path: config.runtimeDirectory, trust: config.runtimeDirectoryTrust)
         runtimeDirectory = directory
-        var endpoints: [ChannelEndpoint] = []
-        var bounds: [IntentBounds] = []
         for tenant in config.tenants {
             do {
                 let layout = try SegmentLayout(channelCount: tenant.channels, ringDepth: tenant.ringDepth,
@@ -42,33 +50,34 @@ public final class Daemon<Scorer: EventScorer>: @unchecked Sendable {
                 let groupID = try tenant.group.map(resolveGroup)
                 let segment = try Segment.createOrAdopt(in: directory, tenant: tenant.name, groupID: groupID,
                                                         layout: layout)
-                let path = segment.path
                 if segment.wasAdopted && segment.layout != layout {
                     Log.warning("segment-layout-kept", ["tenant": tenant.name, "reason":
                         "the adopted segment's layout differs from the configuration; remove it while no client runs to apply the new one"])
                 }
-                try segment.publishIntents(config.intents)
                 Log.info(segment.wasAdopted ? "segment-adopted" : "segment-created",
-                         ["tenant": tenant.name, "path": path, "incarnation": segment.incarnation,
+                         ["tenant": tenant.name, "path": segment.path, "incarnation": segment.incarnation,
                           "channels": segment.layout.channelCount, "ring_depth": segment.layout.ringDepth])
-                let tenantIndex = segments.count
                 segments.append(segment)
-                bounds.append(IntentBounds(config.intents))
-                for channel in 0..<segment.layout.channelCount {
-                    endpoints.append(ChannelEndpoint(segment: segment, channel: channel, tenant: tenantIndex))
-                }
             } catch {
                 if case SegmentError.ownedByAnotherDaemon = error { throw error }
                 Log.error("segment-refused", ["tenant": tenant.name, "error": error])
             }
         }
         guard !segments.isEmpty else { throw DaemonError.noTenantServing }
+        try publish(initialGeneration(segments.map(\.tenant)), waitForWorkers: false)
+
         // Deal channels round-robin so one tenant's channels spread over workers.
-        var shares = Array(repeating: [ChannelEndpoint](), count: config.workers)
-        for (i, endpoint) in endpoints.enumerated() { shares[i % config.workers].append(endpoint) }
+        var shares = Array(repeating: [(TenantIndex, Segment, ChannelIndex)](), count: config.workers)
+        var dealt = 0
+        for (t, segment) in segments.enumerated() {
+            for channel in 0..<segment.layout.channelCount {
+                shares[dealt % config.workers].append((TenantIndex(t), segment, ChannelIndex(channel)))
+                dealt += 1
+            }
+        }
         for (index, share) in shares.enumerated() {
-            let worker = Worker(index: index, endpoints: share, intents: bounds, scorer: makeScorer(),
-                                batchSize: config.batchSize, spinNanoseconds: config.spinNanoseconds)
+            let worker = Worker(index: index, channels: share, cell: cell, batchSize: config.batchSize,
+                                spinNanoseconds: config.spinNanoseconds)
             workers.append(worker)
             let thread = Thread { worker.run() }
             thread.stackSize = 1 << 20
@@ -76,10 +85,51 @@ public final class Daemon<Scorer: EventScorer>: @unchecked Sendable {
         }
         for segment in segments {
             segment.beat()
-            segment.publishState(Int32(MUSE_DAEMON_SERVING))
+            segment.publishState(.serving)
         }
         threads.forEach { $0.start() }
-        Log.info("serving", ["tenants": segments.count, "workers": workers.count, "pid": getpid()])
+        Log.info("serving", ["tenants": segments.count, "workers": workers.count, "pid": getpid(),
+                             "generation": currentGeneration?.id ?? .none])
+    }
+
+    /// The generation workers serve now.
+    public var currentGeneration: Generation? { generations.withLock { $0.serving?.generation } }
+
+    /// Publishes `generation` to every worker with one exchange: each picks it
+    /// up between two batches. Segment headers then show its intents and id.
+    /// The replaced generation stays resident for a rollback; the one before
+    /// it is dropped here, once every worker has moved on, so freeing a model
+    /// never lands on a worker thread.
+    public func publish(_ generation: Generation, waitForWorkers: Bool = true) throws {
+        let serving = Serving(generation: generation, tenants: segments.map(\.tenant))
+        let version = cell.publish(serving)
+        var retired: Serving?
+        generations.withLock { state in
+            retired = state.previous
+            state.previous = state.serving
+            state.serving = serving
+        }
+        for segment in segments {
+            try segment.publishIntents(generation.intents)
+            segment.publishGeneration(generation.id)
+            segment.ringDoorbell()
+        }
+        if waitForWorkers {
+            // Workers wake on the doorbell and acknowledge within a batch;
+            // bounded so a stopped daemon cannot hang a publish.
+            let deadline = ThreadSupport.monotonicNanoseconds() + 2_000_000_000
+            while !cell.allWorkersReached(version) && ThreadSupport.monotonicNanoseconds() < deadline {
+                usleep(100)
+            }
+        }
+        retired = nil
+        _ = retired
+        if !serving.unroutedTenants.isEmpty {
+            Log.warning("tenants-unrouted", ["generation": generation.id, "tenants": serving.unroutedTenants.joined(separator: ","),
+                                             "reason": "the generation routes no intent for them; their events get no-route"])
+        }
+        Log.info("generation-published", ["generation": generation.id, "origin": generation.origin,
+                                           "intents": generation.intents.count])
     }
 
     /// Stops the workers after their current batch and marks segments stopped;
@@ -87,10 +137,9 @@ public final class Daemon<Scorer: EventScorer>: @unchecked Sendable {
     public func stop() {
         workers.forEach { $0.requestStop() }
         for segment in segments {
-            segment.publishState(Int32(MUSE_DAEMON_STOPPED))
+            segment.publishState(.stopped)
             // Wake sleeping workers so they see the stop at once.
-            muse_atomic_add_u32(&segment.header.pointee.daemon_doorbell, 1)
-            muse_futex_wake(&segment.header.pointee.daemon_doorbell)
+            segment.ringDoorbell()
         }
         while !workers.allSatisfy(\.hasFinished) { usleep(1000) }
         Log.info("stopped", ["tenants": segments.count])

@@ -30,20 +30,17 @@ public struct DaemonConfiguration: Sendable {
     public var batchSize: Int
     /// How long an idle worker spins before it sleeps on the doorbells.
     public var spinNanoseconds: UInt64
-    public var intents: [IntentDescriptor]
     /// Whether a runtime directory owned by another user, or writable by
     /// others, is accepted. Only for directories secured by other means.
     public var runtimeDirectoryTrust: RuntimeDirectory.Trust = .ownedExclusively
 
     public init(runtimeDirectory: String = "/run/muse", tenants: [TenantConfiguration] = [TenantConfiguration(name: "demo")],
-                workers: Int = 1, batchSize: Int = 64, spinNanoseconds: UInt64 = 100_000,
-                intents: [IntentDescriptor] = DemoScorer.intents) {
+                workers: Int = 1, batchSize: Int = 64, spinNanoseconds: UInt64 = 100_000) {
         self.runtimeDirectory = runtimeDirectory
         self.tenants = tenants
         self.workers = workers
         self.batchSize = batchSize
         self.spinNanoseconds = spinNanoseconds
-        self.intents = intents
     }
 }
 

@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-import CMuse
 import MuseIPC
 import Synchronization
 
@@ -11,13 +7,16 @@ import Synchronization
 /// lock guards them. While events flow it never makes a system call; after
 /// `spinNanoseconds` without work it sleeps on its segments' doorbells, and at
 /// least every `housekeepingNanoseconds` it refreshes heartbeats and frees the
-/// channels of dead clients.
-final class Worker<Scorer: EventScorer>: @unchecked Sendable {
+/// channels of dead clients. Between two rounds over its channels (never
+/// inside one) it picks up a newly published `Serving`, so every event is
+/// scored wholly by one generation.
+final class Worker: @unchecked Sendable {
     let index: Int
-    private var endpoints: [ChannelEndpoint]
+    private var endpoints: EndpointSet
     private var segments: [Segment]
-    private let intents: [IntentBounds]
-    private var scorer: Scorer
+    private let cell: ServingCell
+    private var serving: Serving
+    private var servingVersion: UInt64
     private var doorbell: DaemonDoorbell
     private let batchSize: Int
     private let spinNanoseconds: UInt64
@@ -27,19 +26,27 @@ final class Worker<Scorer: EventScorer>: @unchecked Sendable {
 
     static var housekeepingNanoseconds: UInt64 { 50_000_000 }
 
-    init(index: Int, endpoints: [ChannelEndpoint], intents: [IntentBounds], scorer: Scorer,
+    /// `channels` are this worker's share: (tenant, segment, channel) triples.
+    init(index: Int, channels: [(TenantIndex, Segment, ChannelIndex)], cell: ServingCell,
          batchSize: Int, spinNanoseconds: UInt64) {
         self.index = index
-        self.endpoints = endpoints
+        var endpoints = EndpointSet(capacity: channels.count)
         var unique: [ObjectIdentifier: Segment] = [:]
-        for endpoint in endpoints { unique[ObjectIdentifier(endpoint.segment)] = endpoint.segment }
+        for (tenant, segment, channel) in channels {
+            endpoints.append(ChannelEndpoint(segment: segment, channel: channel, tenant: tenant))
+            unique[ObjectIdentifier(segment)] = segment
+        }
+        self.endpoints = endpoints
         segments = Array(unique.values)
-        self.intents = intents
-        self.scorer = scorer
+        self.cell = cell
+        let (serving, version) = cell.load()
+        guard let serving else { preconditionFailure("workers start after a generation is published") }
+        self.serving = serving
+        servingVersion = version
         doorbell = DaemonDoorbell(segments: segments, worker: index)
         self.batchSize = batchSize
         self.spinNanoseconds = spinNanoseconds
-        let maxFeatures = endpoints.map { $0.segment.layout.maxFeatures }.max() ?? 1
+        let maxFeatures = channels.map { $0.1.layout.maxFeatures }.max() ?? 1
         scratch = .allocate(capacity: maxFeatures)
     }
 
@@ -49,26 +56,27 @@ final class Worker<Scorer: EventScorer>: @unchecked Sendable {
     var hasFinished: Bool { finished.load(ordering: .acquiring) }
 
     func run() {
-        muse_set_thread_name("muse-worker-\(index)")
-        var lastWork = muse_now_ns()
+        ThreadSupport.setName("muse-worker-\(index)")
+        cell.acknowledge(worker: index, version: servingVersion)
+        var lastWork = ThreadSupport.monotonicNanoseconds()
         var nextHousekeeping: UInt64 = 0
         var workedSinceClock = false
         var rounds: UInt32 = 0
         while !stopping.load(ordering: .relaxed) {
+            if cell.latestVersion != servingVersion { pickUpServing() }
             var answered = 0
-            for i in endpoints.indices {
-                answered &+= endpoints[i].drain(limit: batchSize, intents: intents[endpoints[i].tenant],
-                                                scorer: &scorer, scratch: scratch)
+            for i in 0..<endpoints.count {
+                answered &+= endpoints[i].drain(limit: batchSize, scorer: serving, scratch: scratch)
             }
             if answered > 0 { workedSinceClock = true }
             rounds &+= 1
             // Read the clock every 64 rounds, not every round: the busy path
             // stays free of vDSO calls.
             if rounds & 63 != 0 {
-                if answered == 0 { muse_cpu_relax() }
+                if answered == 0 { ThreadSupport.relax() }
                 continue
             }
-            let now = muse_now_ns()
+            let now = ThreadSupport.monotonicNanoseconds()
             if workedSinceClock { lastWork = now; workedSinceClock = false }
             if now >= nextHousekeeping {
                 housekeep(now: now)
@@ -76,19 +84,29 @@ final class Worker<Scorer: EventScorer>: @unchecked Sendable {
             }
             if now - lastWork >= spinNanoseconds {
                 let timeout = Int64(nextHousekeeping > now ? nextHousekeeping - now : 1)
-                let slept = doorbell.sleep(timeoutNanoseconds: timeout) { endpoints.contains { $0.hasWork() } }
-                if !slept { lastWork = muse_now_ns() }
+                let slept = doorbell.sleep(timeoutNanoseconds: timeout) {
+                    cell.latestVersion != servingVersion || endpoints.contains { $0.hasWork() }
+                }
+                if !slept { lastWork = ThreadSupport.monotonicNanoseconds() }
             }
         }
         for segment in segments { segment.beat() }
         finished.store(true, ordering: .releasing)
     }
 
+    /// Cold path: a new generation was published.
+    private func pickUpServing() {
+        let (next, version) = cell.load()
+        if let next { serving = next }
+        servingVersion = version
+        cell.acknowledge(worker: index, version: version)
+    }
+
     private func housekeep(now: UInt64) {
         if segments.contains(where: \.isDamaged) { dropDamagedSegments() }
         for segment in segments { segment.beat(now: now) }
-        for i in endpoints.indices where endpoints[i].reclaimIfAbandoned() {
-            reclaims.record(tenant: endpoints[i].segment.tenant, channel: endpoints[i].channel, now: now)
+        for i in 0..<endpoints.count where endpoints[i].reclaimIfAbandoned() {
+            reclaims.record(tenant: endpoints[i].segment.tenant, channel: endpoints[i].channel.rawValue, now: now)
         }
         reclaims.flush(now: now)
     }

@@ -47,7 +47,7 @@ struct Mused: ParsableCommand {
         for signal in [SIGTERM, SIGINT] { sigaddset(&signals, signal) }
         pthread_sigmask(SIG_BLOCK, &signals, nil)
 
-        let daemon = Daemon(configuration: config) { DemoScorer() }
+        let daemon = Daemon(configuration: config)
         try daemon.start()
         var received: Int32 = 0
         sigwait(&signals, &received)

@@ -9,8 +9,12 @@ import Testing
 
 /// Scores the features' sum, so every answer can be checked exactly.
 struct SumScorer: EventScorer {
-    mutating func score(tenant: Int, intentID: UInt32, features: UnsafeBufferPointer<Double>) -> Verdict {
-        Verdict(status: 0, score: features.reduce(0, +), rawScore: Double(intentID), predictorID: 9, generationID: 5)
+    let bounds = IntentBounds(ChannelEndpointTests.intents)
+    var generationID: GenerationID { GenerationID(5) }
+    func featureCount(tenant: TenantIndex, intent: IntentID) -> Int? { bounds.featureCount(of: intent) }
+    func score(tenant: TenantIndex, intent: IntentID, features: UnsafeBufferPointer<Double>) -> Verdict {
+        Verdict(status: .ok, score: features.reduce(0, +), rawScore: Double(intent.rawValue), predictor: PredictorID(9),
+                generation: generationID)
     }
 }
 
@@ -42,13 +46,12 @@ struct ChannelEndpointTests {
         let total: UInt64 = 200_000
         let done = Atomic<Bool>(false)
         let daemon = Thread { [segment = fixture.segment] in
-            var endpoint = ChannelEndpoint(segment: segment, channel: 0, tenant: 0)
-            var scorer = SumScorer()
-            let bounds = IntentBounds(ChannelEndpointTests.intents)
+            var endpoint = ChannelEndpoint(segment: segment, channel: ChannelIndex(0), tenant: TenantIndex(0))
+            let scorer = SumScorer()
             let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 8)
             defer { scratch.deallocate() }
             while !done.load(ordering: .acquiring) {
-                _ = endpoint.drain(limit: 7, intents: bounds, scorer: &scorer, scratch: scratch)
+                _ = endpoint.drain(limit: 7, scorer: scorer, scratch: scratch)
             }
         }
         daemon.start()
@@ -80,19 +83,18 @@ struct ChannelEndpointTests {
         let fixture = try Fixture()
         var channel = muse_channel()
         try #require(muse_claim(&fixture.client, &channel) == MUSE_OK)
-        var endpoint = ChannelEndpoint(segment: fixture.segment, channel: 0, tenant: 0)
-        var scorer = SumScorer()
+        var endpoint = ChannelEndpoint(segment: fixture.segment, channel: ChannelIndex(0), tenant: TenantIndex(0))
+        let scorer = SumScorer()
         let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 8)
         defer { scratch.deallocate() }
-        let bounds = IntentBounds(Self.intents)
         let control = fixture.segment.control(0)
         // A tail far past the head: more "pending" than the ring holds.
         muse_atomic_store_release_u64(&control.pointee.sq_tail, endpoint.head + 17)
-        #expect(endpoint.drain(limit: 64, intents: bounds, scorer: &scorer, scratch: scratch) == 0)
+        #expect(endpoint.drain(limit: 64, scorer: scorer, scratch: scratch) == 0)
         #expect(endpoint.fault == MUSE_E_CORRUPT && control.pointee.fault == MUSE_E_CORRUPT.rawValue)
         // A tail behind the head (wraps to a huge count) is refused the same way.
         muse_atomic_store_release_u64(&control.pointee.sq_tail, endpoint.head &- 1)
-        #expect(endpoint.drain(limit: 64, intents: bounds, scorer: &scorer, scratch: scratch) == 0)
+        #expect(endpoint.drain(limit: 64, scorer: scorer, scratch: scratch) == 0)
         // A feature count larger than a slot is answered with a status, never copied.
         muse_atomic_store_release_u64(&control.pointee.sq_tail, endpoint.head)
         var x = [1.0, 2, 3]
@@ -100,7 +102,7 @@ struct ChannelEndpointTests {
         let slot = UnsafeMutableRawPointer(control) + fixture.segment.layout.submissionRingOffset
             + Int(endpoint.head & 15) * fixture.segment.layout.submissionSlotSize
         slot.assumingMemoryBound(to: muse_event_header.self).pointee.feature_count = .max
-        #expect(endpoint.drain(limit: 64, intents: bounds, scorer: &scorer, scratch: scratch) == 1)
+        #expect(endpoint.drain(limit: 64, scorer: scorer, scratch: scratch) == 1)
         var completion = muse_completion()
         #expect(muse_poll(&channel, &completion, 1) == 1)
         #expect(completion.tag == 77 && completion.status == Int32(MUSE_E_FEATURE_COUNT.rawValue) && completion.score.isNaN)
@@ -108,7 +110,7 @@ struct ChannelEndpointTests {
 
     @Test func aChannelWhoseOwnerVanishedIsReclaimedAndAStillHeldOneIsNot() throws {
         let fixture = try Fixture()
-        var endpoint = ChannelEndpoint(segment: fixture.segment, channel: 0, tenant: 0)
+        var endpoint = ChannelEndpoint(segment: fixture.segment, channel: ChannelIndex(0), tenant: TenantIndex(0))
         // A second open file description: its OFD lock conflicts with ours.
         var other = muse_client()
         try #require(muse_open(&other, "\(fixture.dir)/t.muse") == MUSE_OK)

@@ -49,7 +49,7 @@ struct SegmentTests {
         }
         let second = try Segment.adopt(path: "\(dir)/t.muse", tenant: "t", groupID: nil)
         #expect(second.incarnation == 2 && second.wasAdopted && second.layout == layout)
-        let endpoint = ChannelEndpoint(segment: second, channel: 1, tenant: 0)
+        let endpoint = ChannelEndpoint(segment: second, channel: ChannelIndex(1), tenant: TenantIndex(0))
         #expect(endpoint.head == 40)
         #expect(second.control(1).pointee.sq_head == 40) // repaired to cq_tail
     }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CMuse
+import CMuseDaemon
 import Foundation
 import MuseClient
 

@@ -1,0 +1,47 @@
+/// The id spaces that meet in the daemon, each its own type so one can never
+/// be passed for another: a tenant's index among the daemon's segments, a
+/// channel's index in its segment, the intent id a client writes into an
+/// event (muse.h `intent_id`), the predictor and generation ids written into
+/// completions.
+
+/// A tenant's index in the daemon's list of segments (not a routing table's id).
+public struct TenantIndex: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let rawValue: Int
+    public init(_ rawValue: Int) { self.rawValue = rawValue }
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+    public var description: String { "tenant#\(rawValue)" }
+}
+
+/// A channel's index within its segment.
+public struct ChannelIndex: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let rawValue: Int
+    public init(_ rawValue: Int) { self.rawValue = rawValue }
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+    public var description: String { "\(rawValue)" }
+}
+
+/// The intent id of muse.h: what a client writes into `muse_event_header.intent_id`.
+public struct IntentID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let rawValue: UInt32
+    public init(_ rawValue: UInt32) { self.rawValue = rawValue }
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+    public var description: String { "\(rawValue)" }
+}
+
+/// The predictor id written into completions (`muse_completion.predictor_id`).
+public struct PredictorID: Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: UInt32
+    public init(_ rawValue: UInt32) { self.rawValue = rawValue }
+    public static let none = PredictorID(0)
+    public var description: String { "\(rawValue)" }
+}
+
+/// A model generation's id (`muse_completion.generation_id`, the segment
+/// header's `generation_id`); 0 means no generation.
+public struct GenerationID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let rawValue: UInt64
+    public init(_ rawValue: UInt64) { self.rawValue = rawValue }
+    public static let none = GenerationID(0)
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+    public var description: String { "\(rawValue)" }
+}

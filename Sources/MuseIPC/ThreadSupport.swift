@@ -1,0 +1,16 @@
+import CMuse
+import CMuseDaemon
+
+/// The few things a daemon thread needs from the system, without C.
+public enum ThreadSupport {
+    /// CLOCK_MONOTONIC in nanoseconds: the clock of muse.h's heartbeats.
+    @inline(__always)
+    public static func monotonicNanoseconds() -> UInt64 { muse_now_ns() }
+
+    /// A pause inside a spin loop (PAUSE on x86, YIELD on arm64).
+    @inline(__always)
+    public static func relax() { muse_cpu_relax() }
+
+    /// Names the calling thread; the kernel keeps 15 bytes.
+    public static func setName(_ name: String) { muse_set_thread_name(name) }
+}

@@ -1,0 +1,57 @@
+import MuseIPC
+import MuseScoring
+
+/// A model generation: models, both levels of the score transformation,
+/// predictors and routes (the `RoutingTable`), and the intents clients submit,
+/// each with its muse.h id and feature schema. Immutable once built; shared by
+/// every worker that serves it.
+public final class Generation: Sendable {
+    public let id: GenerationID
+    public let routing: RoutingTable
+    /// The intents as segments show them (name, muse.h id, feature names).
+    public let intents: [IntentDescriptor]
+    /// Where it came from, for logs and status: a snapshot path, or "built-in".
+    public let origin: String
+    let bounds: IntentBounds
+    /// muse.h intent id → the routing table's intent index, dense; −1: none.
+    private let routingIntents: [Int32]
+
+    public init(id: GenerationID, routing: RoutingTable, intents: [IntentDescriptor], origin: String) throws {
+        guard id != .none else { throw GenerationError.invalid("generation id 0 is reserved for 'none'") }
+        var seenNames = Set<String>(), seenIDs = Set<UInt32>()
+        for intent in intents {
+            guard seenNames.insert(intent.name).inserted, seenIDs.insert(intent.id).inserted else {
+                throw GenerationError.invalid("intent '\(intent.name)' (id \(intent.id)) is declared twice")
+            }
+            guard Int(intent.id) <= IntentBounds.maxIntentID else {
+                throw GenerationError.invalid("intent '\(intent.name)' has id \(intent.id); ids are 0...\(IntentBounds.maxIntentID)")
+            }
+        }
+        self.id = id
+        self.routing = routing
+        self.intents = intents
+        self.origin = origin
+        bounds = IntentBounds(intents)
+        var table = [Int32](repeating: -1, count: (intents.map { Int($0.id) }.max() ?? 0) + 1)
+        for intent in intents {
+            table[Int(intent.id)] = routing.intentID(intent.name).map(Int32.init) ?? -1
+        }
+        routingIntents = table
+    }
+
+    /// The routing table's index for a muse.h intent id; −1 if it routes none.
+    @inline(__always)
+    func routingIntent(_ intent: IntentID) -> Int {
+        let i = Int(intent.rawValue)
+        return i < routingIntents.count ? Int(routingIntents[i]) : -1
+    }
+}
+
+public enum GenerationError: Error, CustomStringConvertible, Equatable {
+    case invalid(String)
+    public var description: String {
+        switch self {
+        case .invalid(let reason): "invalid generation: \(reason)"
+        }
+    }
+}

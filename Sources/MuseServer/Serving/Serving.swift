@@ -1,0 +1,54 @@
+import MuseIPC
+import MuseScoring
+
+/// The typed serving object: one generation bound to this daemon's tenants.
+/// Workers score every event of a batch with the one `Serving` they loaded
+/// before the batch; a new one is published whole (see `ServingCell`).
+///
+/// The daemon's `TenantIndex` (its segment order) is mapped to the routing
+/// table's tenant id once, here, so the per-event path is two array loads.
+public final class Serving: EventScorer, Sendable {
+    public let generation: Generation
+    /// Tenant names by `TenantIndex`.
+    public let tenants: [String]
+    /// `TenantIndex` → the routing table's tenant id; −1: the generation does
+    /// not route this tenant (its events get `noRoute`).
+    private let routingTenants: [Int32]
+
+    public init(generation: Generation, tenants: [String]) {
+        self.generation = generation
+        self.tenants = tenants
+        routingTenants = tenants.map { generation.routing.tenantID($0).map(Int32.init) ?? -1 }
+    }
+
+    /// Tenants the generation has no route for, to log when it is published.
+    public var unroutedTenants: [String] {
+        zip(tenants, routingTenants).filter { $0.1 < 0 }.map(\.0)
+    }
+
+    // MARK: EventScorer
+
+    public var generationID: GenerationID { generation.id }
+
+    @inline(__always)
+    public func featureCount(tenant: TenantIndex, intent: IntentID) -> Int? {
+        generation.bounds.featureCount(of: intent)
+    }
+
+    @inline(__always)
+    public func score(tenant: TenantIndex, intent: IntentID, features: UnsafeBufferPointer<Double>) -> Verdict {
+        let t = tenant.rawValue < routingTenants.count ? Int(routingTenants[tenant.rawValue]) : -1
+        switch generation.routing.score(tenant: t, intent: generation.routingIntent(intent), features: features) {
+        case .scored(let s):
+            // An OK completion always carries finite scores: a client's
+            // `score >= threshold` must never meet a NaN.
+            guard s.score.isFinite, s.raw.isFinite else { return .refused(.internal, generation: generation.id) }
+            return Verdict(status: .ok, score: s.score, rawScore: s.raw,
+                           predictor: PredictorID(UInt32(truncatingIfNeeded: s.predictor + 1)), generation: generation.id)
+        case .noRoute:
+            return .refused(.noRoute, generation: generation.id)
+        case .featureCountMismatch:
+            return .refused(.featureCount, generation: generation.id)
+        }
+    }
+}

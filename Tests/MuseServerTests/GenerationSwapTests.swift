@@ -1,0 +1,124 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CMuse
+import Foundation
+import MuseIPC
+import MuseScoring
+import Synchronization
+import Testing
+@testable import MuseServer
+
+/// The serving object and its atomic publication, with a real daemon (in
+/// process) and real muse.h clients on threads.
+@Suite(.serialized)
+struct GenerationSwapTests {
+    static let intents = [IntentDescriptor(name: "pay", id: 7, featureNames: ["a", "b", "c"])]
+
+    /// A generation whose score is logistic(a + b + c + offset): each id gets
+    /// its own offset, so an answer shows which generation computed it.
+    static func generation(_ id: UInt64, tenants: [String]) throws -> Generation {
+        var builder = RoutingTableBuilder()
+        let model = try LogisticModel(featureNames: ["a", "b", "c"], coefficients: [1, 1, 1], intercept: offset(id))
+        try builder.addModel("m", model)
+        try builder.addPredictor("p", members: [(model: "m", weight: 1)])
+        for tenant in tenants { try builder.route(tenant: tenant, intent: "pay", to: "p") }
+        return try Generation(id: GenerationID(id), routing: builder.build(), intents: intents, origin: "test")
+    }
+
+    static func offset(_ id: UInt64) -> Double { Double(id % 17) - 8 }
+
+    static func runtimeDirectory() -> String {
+        var template = Array("/tmp/muse-server-XXXXXX".utf8CString)
+        return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+    }
+
+    @Test func servingMapsTenantsAndIntentsAndRefusesWhatItDoesNotRoute() throws {
+        let generation = try Self.generation(3, tenants: ["acme"])
+        let serving = Serving(generation: generation, tenants: ["globex", "acme"])
+        #expect(serving.unroutedTenants == ["globex"])
+        #expect(serving.featureCount(tenant: TenantIndex(1), intent: IntentID(7)) == 3)
+        #expect(serving.featureCount(tenant: TenantIndex(1), intent: IntentID(8)) == nil)
+        let x: [Double] = [0.5, -1, 2]
+        let verdict = x.withUnsafeBufferPointer { serving.score(tenant: TenantIndex(1), intent: IntentID(7), features: $0) }
+        #expect(verdict.status == .ok && verdict.generation == GenerationID(3) && verdict.predictor == PredictorID(1))
+        #expect(verdict.score == 1 / (1 + exp(-(Self.offset(3) + 0.5 + -1 + 2))))
+        let unrouted = x.withUnsafeBufferPointer { serving.score(tenant: TenantIndex(0), intent: IntentID(7), features: $0) }
+        #expect(unrouted.status == .noRoute && unrouted.score.isNaN)
+        // A tenant index from nowhere is a refusal, not a trap.
+        let stray = x.withUnsafeBufferPointer { serving.score(tenant: TenantIndex(99), intent: IntentID(7), features: $0) }
+        #expect(stray.status == .noRoute)
+        #expect(throws: GenerationError.self) { try Generation(id: .none, routing: generation.routing, intents: [], origin: "x") }
+    }
+
+    /// Clients of three tenants submit continuously while 200 generations are
+    /// published: every event is answered once, in order, by exactly one
+    /// generation, with that generation's score.
+    @Test func everyEventIsScoredWhollyByOneGenerationAcrossSwaps() throws {
+        let dir = Self.runtimeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tenants = ["t1", "t2", "t3"]
+        let config = DaemonConfiguration(runtimeDirectory: "\(dir)/run",
+                                         tenants: tenants.map { TenantConfiguration(name: $0, channels: 2, ringDepth: 32) },
+                                         workers: 2, spinNanoseconds: 50_000)
+        let daemon = Daemon(configuration: config) { try Self.generation(1, tenants: $0) }
+        try daemon.start()
+        defer { daemon.stop() }
+        let stop = Atomic<Bool>(false)
+        let failures = Atomic<Int>(0), answered = Atomic<Int>(0)
+        let seen = Mutex<Set<UInt64>>([])
+        var threads: [Thread] = []
+        for (i, tenant) in tenants.enumerated() {
+            let thread = Thread {
+                var client = muse_client()
+                guard muse_open_tenant(&client, "\(dir)/run", tenant) == MUSE_OK else { failures.add(1, ordering: .relaxed); return }
+                defer { muse_close(&client) }
+                var channel = muse_channel()
+                guard muse_claim(&client, &channel) == MUSE_OK else { failures.add(1, ordering: .relaxed); return }
+                var sent: UInt64 = 0, received: UInt64 = 0
+                var done = [muse_completion](repeating: muse_completion(), count: 16)
+                var generationsSeen = Set<UInt64>()
+                while !stop.load(ordering: .relaxed) || received < sent {
+                    while !stop.load(ordering: .relaxed) && sent - received < 48 {
+                        var x = [Double(sent % 100) / 10, Double(i), -1]
+                        guard muse_submit(&channel, sent, 7, &x, 3) == MUSE_OK else { break }
+                        sent += 1
+                    }
+                    var n = 0
+                    guard muse_wait(&channel, &done, 16, &n, 2_000_000_000) == MUSE_OK else {
+                        failures.add(1, ordering: .relaxed)
+                        return
+                    }
+                    for c in done[0..<n] {
+                        // The model's own order: intercept, then the features.
+                        let margin = Self.offset(c.generation_id) + Double(c.tag % 100) / 10 + Double(i) + -1
+                        if c.tag != received || c.status != 0 || c.score != 1 / (1 + exp(-margin)) {
+                            failures.add(1, ordering: .relaxed)
+                        }
+                        generationsSeen.insert(c.generation_id)
+                        received += 1
+                    }
+                }
+                answered.add(Int(received), ordering: .relaxed)
+                seen.withLock { $0.formUnion(generationsSeen) }
+            }
+            threads.append(thread)
+            thread.start()
+        }
+        for id in 2...201 as ClosedRange<UInt64> {
+            try daemon.publish(Self.generation(id, tenants: tenants))
+            #expect(daemon.currentGeneration?.id == GenerationID(id))
+            usleep(2000)
+        }
+        stop.store(true, ordering: .relaxed)
+        let deadline = Date().addingTimeInterval(30)
+        while answered.load(ordering: .relaxed) == 0 || threads.contains(where: { !$0.isFinished }) {
+            if Date() > deadline { break }
+            usleep(10_000)
+        }
+        #expect(failures.load(ordering: .relaxed) == 0)
+        #expect(answered.load(ordering: .relaxed) > 10_000)
+        // Traffic really crossed many generations.
+        #expect(seen.withLock { $0.count } > 50)
+    }
+}
