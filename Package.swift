@@ -22,13 +22,16 @@ let package = Package(
         .target(name: "MuseScoring"),
         .target(name: "MuseSnapshot", dependencies: ["MuseScoring"]),
         .target(name: "MuseIPC", dependencies: ["CMuse", "CMuseDaemon"]),
-        .target(name: "MuseServer", dependencies: ["MuseIPC", "MuseSnapshot", "MuseScoring"]),
+        // The control socket's messages, shared by mused and musectl.
+        .target(name: "MuseControl"),
+        .target(name: "MuseServer", dependencies: ["MuseIPC", "MuseSnapshot", "MuseScoring", "MuseControl"]),
         .target(name: "MuseClient", dependencies: ["CMuse"]),
         .executableTarget(name: "mused", dependencies: [
             "MuseServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "musectl",
-            dependencies: ["MuseClient", "MuseScoring", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["MuseClient", "MuseScoring", "MuseControl",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "tools/musectl"),
         .executableTarget(name: "muse-bench", dependencies: ["MuseClient", "CMuse", "CMuseDaemon"], path: "tools/muse-bench"),
         .executableTarget(name: "muse-bench-maps", dependencies: ["MuseScoring"], path: "tools/muse-bench-maps"),

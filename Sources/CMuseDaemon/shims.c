@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #ifndef SYS_futex_waitv
 #define SYS_futex_waitv 449
@@ -120,4 +121,18 @@ void muse_sigbus_guard_unregister(int slot) {
 int muse_sigbus_guard_damaged(int slot) {
     if (slot < 0 || slot >= MUSE_GUARD_SLOTS) return 0;
     return (int)__atomic_load_n(&muse_guard[slot].damaged, __ATOMIC_ACQUIRE);
+}
+
+int muse_peer_credentials(int fd, uint32_t *uid, uint32_t *gid, uint32_t *groups, unsigned *group_count) {
+    struct ucred cred;
+    socklen_t length = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0) return -1;
+    *uid = (uint32_t)cred.uid;
+    *gid = (uint32_t)cred.gid;
+    if (groups && group_count) {
+        socklen_t size = (socklen_t)(*group_count * sizeof(gid_t));
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &size) == 0) *group_count = (unsigned)(size / sizeof(gid_t));
+        else *group_count = 0;
+    }
+    return 0;
 }

@@ -19,13 +19,18 @@ public final class Daemon: @unchecked Sendable {
     /// Written only by `publish`, under this lock; never read on the hot path.
     private let generations = Mutex<(serving: Serving?, previous: Serving?)>((nil, nil))
     private let initialGeneration: (_ tenants: [String]) throws -> Generation
+    /// How `swap` turns a snapshot file into a generation (mused sets it).
+    public let generationLoader: GenerationLoader?
+    private var control: ControlServer?
 
     /// `generation` builds what the daemon serves first, given the tenants
     /// whose segments it holds (in `TenantIndex` order).
     public init(configuration: DaemonConfiguration,
-                generation: @escaping (_ tenants: [String]) throws -> Generation = Generation.builtIn) {
+                generation: @escaping (_ tenants: [String]) throws -> Generation = Generation.builtIn,
+                loader: GenerationLoader? = nil) {
         self.configuration = configuration
         initialGeneration = generation
+        generationLoader = loader
     }
 
     /// Checks the configuration, takes the runtime directory, creates or
@@ -88,12 +93,21 @@ public final class Daemon: @unchecked Sendable {
             segment.publishState(.serving)
         }
         threads.forEach { $0.start() }
+        let control = try ControlServer(runtimeDirectory: RuntimeDirectoryPath(path: config.runtimeDirectory),
+                                        adminGroup: try config.adminGroup.map(resolveGroup)) { [unowned self] in
+            handle($0)
+        }
+        control.start()
+        self.control = control
         Log.info("serving", ["tenants": segments.count, "workers": workers.count, "pid": getpid(),
                              "generation": currentGeneration?.id ?? .none])
     }
 
     /// The generation workers serve now.
     public var currentGeneration: Generation? { generations.withLock { $0.serving?.generation } }
+
+    /// The generation served before the current one, kept for a rollback.
+    public var previousGeneration: Generation? { generations.withLock { $0.previous?.generation } }
 
     /// Publishes `generation` to every worker with one exchange: each picks it
     /// up between two batches. Segment headers then show its intents and id.
@@ -135,6 +149,7 @@ public final class Daemon: @unchecked Sendable {
     /// Stops the workers after their current batch and marks segments stopped;
     /// what clients submit meanwhile waits in the rings for the next daemon.
     public func stop() {
+        control?.stop()
         workers.forEach { $0.requestStop() }
         for segment in segments {
             segment.publishState(.stopped)

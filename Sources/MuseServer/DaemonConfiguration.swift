@@ -33,6 +33,9 @@ public struct DaemonConfiguration: Sendable {
     /// Whether a runtime directory owned by another user, or writable by
     /// others, is accepted. Only for directories secured by other means.
     public var runtimeDirectoryTrust: RuntimeDirectory.Trust = .ownedExclusively
+    /// Group (name or gid) whose members may use the control socket, besides
+    /// root and mused's own user.
+    public var adminGroup: String?
 
     public init(runtimeDirectory: String = "/run/muse", tenants: [TenantConfiguration] = [TenantConfiguration(name: "demo")],
                 workers: Int = 1, batchSize: Int = 64, spinNanoseconds: UInt64 = 100_000) {
@@ -63,6 +66,7 @@ extension DaemonConfiguration {
             }
             if let group = tenant.group { _ = try resolveGroup(group) }
         }
+        if let adminGroup { _ = try resolveGroup(adminGroup) }
     }
 }
 
@@ -86,6 +90,8 @@ public enum DaemonError: Error, CustomStringConvertible {
     case badBatchSize(Int)
     case duplicateTenant(String)
     case badTenant(String, String)
+    case noSnapshotSupport
+    case nothingToRollBackTo
 
     public var description: String {
         switch self {
@@ -97,6 +103,8 @@ public enum DaemonError: Error, CustomStringConvertible {
         case .badBatchSize(let n): "batch size must be 1...4096, got \(n)"
         case .duplicateTenant(let name): "tenant '\(name)' is configured twice; a segment has exactly one owner"
         case .badTenant(let name, let reason): "tenant '\(name)': \(reason)"
+        case .noSnapshotSupport: "this mused cannot load snapshots"
+        case .nothingToRollBackTo: "no previous generation is resident to roll back to"
         }
     }
 }

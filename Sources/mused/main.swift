@@ -27,6 +27,9 @@ struct Mused: ParsableCommand {
         discussion: "Whoever can write the runtime directory can replace segments and read tenants' events."))
     var allowForeignRuntimeDirectory = false
 
+    @Option(name: .customLong("admin-group"), help: "Group whose members may use the control socket (besides root).")
+    var adminGroup: String?
+
     func validate() throws {
         guard spinMicroseconds <= 1_000_000 else {
             throw ValidationError("--spin-us must be 0...1000000 (one second), got \(spinMicroseconds)")
@@ -37,6 +40,7 @@ struct Mused: ParsableCommand {
         var config = DaemonConfiguration(runtimeDirectory: runtimeDirectory, tenants: [], workers: workers,
                                          spinNanoseconds: spinMicroseconds * 1000)
         if allowForeignRuntimeDirectory { config.runtimeDirectoryTrust = .anyOwner }
+        config.adminGroup = adminGroup
         for spec in tenants { config.tenants.append(try Self.parseTenant(spec)) }
 
         // A closed log pipe (journald restarting) must not kill the daemon.

@@ -38,6 +38,13 @@ int muse_sigbus_guard_damaged(int slot);
 /** Pins the calling thread to one CPU; returns 0 or -1 with errno. */
 int muse_pin_thread_to_cpu(int cpu);
 
+/**
+ * The credentials of a Unix socket's peer (SO_PEERCRED), and up to
+ * *group_count of its supplementary groups (SO_PEERGROUPS; *group_count is
+ * set to how many were stored, 0 if the kernel cannot say). 0 or -1 with errno.
+ */
+int muse_peer_credentials(int fd, uint32_t *uid, uint32_t *gid, uint32_t *groups, unsigned *group_count);
+
 /** Names the calling thread (at most 15 bytes are kept). */
 void muse_set_thread_name(const char *name);
 

@@ -1,0 +1,99 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// musectl's side of the control socket: connect, send one request, read one
+/// response.
+public enum ControlClient {
+    public static func send(_ request: ControlRequest, to socketPath: String,
+                            timeoutSeconds: Int = 120) throws -> ControlResponse {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw ControlError.system("socket", errno) }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = try UnixAddress(socketPath)
+        let connected = address.withSockaddr { connect(fd, $0, $1) }
+        guard connected == 0 else { throw ControlError.connect(socketPath, errno) }
+        var line = try JSONEncoder().encode(request)
+        line.append(UInt8(ascii: "\n"))
+        try writeAll(fd, line)
+        let reply = try readLine(fd)
+        do { return try JSONDecoder().decode(ControlResponse.self, from: reply) } catch {
+            throw ControlError.protocolError("mused sent an answer musectl cannot read: \(error)")
+        }
+    }
+}
+
+/// A sockaddr_un for a path, checked for length.
+public struct UnixAddress {
+    var storage = sockaddr_un()
+
+    public init(_ path: String) throws {
+        storage.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        let capacity = MemoryLayout.size(ofValue: storage.sun_path)
+        guard !bytes.isEmpty, bytes.count < capacity else { throw ControlError.pathTooLong(path) }
+        withUnsafeMutableBytes(of: &storage.sun_path) { raw in
+            for (i, byte) in bytes.enumerated() { raw[i] = byte }
+        }
+    }
+
+    public mutating func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+        withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+    }
+}
+
+public func writeAll(_ fd: Int32, _ data: Data) throws {
+    try data.withUnsafeBytes { raw in
+        var offset = 0
+        while offset < raw.count {
+            let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ControlError.system("write", errno)
+            }
+            offset += n
+        }
+    }
+}
+
+/// Reads up to a newline (at most 1 MiB): one message.
+public func readLine(_ fd: Int32, limit: Int = 1 << 20) throws -> Data {
+    var data = Data()
+    var byte: UInt8 = 0
+    while data.count < limit {
+        let n = read(fd, &byte, 1)
+        if n == 0 { break }
+        if n < 0 {
+            if errno == EINTR { continue }
+            if errno == EAGAIN || errno == EWOULDBLOCK { throw ControlError.protocolError("timed out waiting for an answer") }
+            throw ControlError.system("read", errno)
+        }
+        if byte == UInt8(ascii: "\n") { return data }
+        data.append(byte)
+    }
+    if data.isEmpty { throw ControlError.protocolError("the connection closed without an answer") }
+    return data
+}
+
+public enum ControlError: Error, CustomStringConvertible {
+    case system(String, Int32)
+    case connect(String, Int32)
+    case pathTooLong(String)
+    case protocolError(String)
+
+    public var description: String {
+        switch self {
+        case .system(let call, let code): "\(call): \(String(cString: strerror(code)))"
+        case .connect(let path, let code):
+            "cannot reach mused at \(path): \(String(cString: strerror(code)))"
+                + (code == EACCES ? " (run as root or as a member of mused's admin group)" : "")
+        case .pathTooLong(let path): "socket path '\(path)' is too long for a Unix socket"
+        case .protocolError(let message): message
+        }
+    }
+}

@@ -1,0 +1,136 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import MuseControl
+import MuseIPC
+
+/// The control socket: a Unix stream socket in the runtime directory that
+/// `musectl` talks to, one JSON request and one JSON response per connection,
+/// served one at a time on a thread of its own (swaps are thereby serialised).
+///
+/// Only root, mused's own user, and members of the configured admin group
+/// are answered: the socket file is 0600 (0660 with the admin group), and
+/// each peer's credentials are checked with SO_PEERCRED / SO_PEERGROUPS too,
+/// so a descriptor passed to someone else does not carry the right.
+final class ControlServer: @unchecked Sendable {
+    let path: String
+    private let listener: Int32
+    private let adminGroup: gid_t?
+    private let handle: (ControlRequest) -> ControlResponse
+    private var thread: Thread?
+    private let stopping = ManagedAtomicFlag()
+
+    init(runtimeDirectory: RuntimeDirectoryPath, adminGroup: gid_t?,
+         handle: @escaping (ControlRequest) -> ControlResponse) throws {
+        path = ControlSocket.path(runtimeDirectory: runtimeDirectory.path)
+        self.adminGroup = adminGroup
+        self.handle = handle
+        // A socket left by a previous mused is replaced; anything else is not ours to remove.
+        var info = stat()
+        if lstat(path, &info) == 0 {
+            guard info.st_mode & S_IFMT == S_IFSOCK else { throw ControlServerError.notASocket(path) }
+            unlink(path)
+        }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw ControlServerError.system("socket", path, errno) }
+        do {
+            var address = try UnixAddress(path)
+            // Made 0600 from the start: no window in which others may connect.
+            let old = umask(0o177)
+            let bound = address.withSockaddr { bind(fd, $0, $1) }
+            umask(old)
+            guard bound == 0 else { throw ControlServerError.system("bind", path, errno) }
+            if let adminGroup {
+                guard chown(path, geteuid(), adminGroup) == 0, chmod(path, 0o660) == 0 else {
+                    throw ControlServerError.system("chown", path, errno)
+                }
+            }
+            guard listen(fd, 16) == 0 else { throw ControlServerError.system("listen", path, errno) }
+        } catch {
+            close(fd)
+            throw error
+        }
+        listener = fd
+    }
+
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "muse-control"
+        self.thread = thread
+        thread.start()
+    }
+
+    func stop() {
+        stopping.set()
+        shutdown(listener, Int32(SHUT_RDWR))
+        while let thread, !thread.isFinished { usleep(1000) }
+        close(listener)
+        unlink(path)
+    }
+
+    private func run() {
+        while !stopping.isSet {
+            var poller = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 200) > 0 else { continue }
+            let connection = accept(listener, nil, nil)
+            if connection < 0 { continue }
+            _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
+            serve(connection)
+            close(connection)
+        }
+    }
+
+    private func serve(_ connection: Int32) {
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let response: ControlResponse
+        if let refusal = checkPeer(connection) {
+            Log.warning("control-refused", ["reason": refusal])
+            response = ControlResponse(ok: false, error: refusal)
+        } else {
+            do {
+                let request = try JSONDecoder().decode(ControlRequest.self, from: readLine(connection))
+                response = handle(request)
+            } catch {
+                response = ControlResponse(ok: false, error: "bad request: \(error)")
+            }
+        }
+        guard var line = try? JSONEncoder().encode(response) else { return }
+        line.append(UInt8(ascii: "\n"))
+        try? writeAll(connection, line)
+    }
+
+    /// Nil if the peer may operate mused; otherwise why not.
+    private func checkPeer(_ connection: Int32) -> String? {
+        guard let peer = try? PeerCredentials(socket: connection) else { return "cannot read the peer's credentials" }
+        if peer.uid == 0 || peer.uid == geteuid() { return nil }
+        if let adminGroup, peer.isMember(of: adminGroup) { return nil }
+        return "uid \(peer.uid) may not operate mused (root, mused's user or its admin group only)"
+    }
+}
+
+/// The runtime directory's path, as the control socket needs it.
+struct RuntimeDirectoryPath {
+    let path: String
+}
+
+/// A flag set once by one thread and polled by another.
+final class ManagedAtomicFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
+}
+
+enum ControlServerError: Error, CustomStringConvertible {
+    case notASocket(String)
+    case system(String, String, Int32)
+
+    var description: String {
+        switch self {
+        case .notASocket(let path): "refusing \(path): it exists and is not a socket"
+        case .system(let call, let path, let code): "\(call) \(path): \(String(cString: strerror(code)))"
+        }
+    }
+}

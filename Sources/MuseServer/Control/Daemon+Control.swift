@@ -1,0 +1,71 @@
+import Foundation
+import MuseControl
+import MuseIPC
+
+/// Builds a generation from a snapshot file, off the hot path, and reports
+/// each step it took. `serving` is the generation it would replace, for the
+/// schema-compatibility check.
+public typealias GenerationLoader = @Sendable (
+    _ path: String, _ allowSchemaChange: Bool, _ serving: Generation?
+) throws -> (Generation, [ControlResponse.Step])
+
+extension Daemon {
+    /// Answers one control request.
+    func handle(_ request: ControlRequest) -> ControlResponse {
+        switch request.command {
+        case .status:
+            return ControlResponse(ok: true, status: status())
+        case .rollback:
+            do { return ControlResponse(ok: true, steps: try rollback(), status: status()) } catch {
+                return ControlResponse(ok: false, error: "\(error)")
+            }
+        case .swap:
+            guard let path = request.path, path.hasPrefix("/") else {
+                return ControlResponse(ok: false, error: "swap needs the snapshot's absolute path")
+            }
+            do {
+                return ControlResponse(ok: true, steps: try swap(to: path, allowSchemaChange: request.allowSchemaChange ?? false),
+                                       status: status())
+            } catch {
+                Log.warning("swap-refused", ["path": path, "reason": error])
+                return ControlResponse(ok: false, error: "\(error)")
+            }
+        }
+    }
+
+    /// Loads, verifies and publishes the generation in `path`. The serving
+    /// generation is untouched unless every step succeeds.
+    public func swap(to path: String, allowSchemaChange: Bool) throws -> [ControlResponse.Step] {
+        guard let loader = generationLoader else { throw DaemonError.noSnapshotSupport }
+        let (generation, steps) = try loader(path, allowSchemaChange, currentGeneration)
+        let started = ThreadSupport.monotonicNanoseconds()
+        try publish(generation)
+        let published = Double(ThreadSupport.monotonicNanoseconds() - started) / 1e6
+        return steps + [ControlResponse.Step(name: "publish", milliseconds: published)]
+    }
+
+    /// Serves the previous generation again (it stayed resident).
+    public func rollback() throws -> [ControlResponse.Step] {
+        guard let previous = previousGeneration else { throw DaemonError.nothingToRollBackTo }
+        let started = ThreadSupport.monotonicNanoseconds()
+        try publish(previous)
+        Log.info("rolled-back", ["generation": previous.id])
+        return [ControlResponse.Step(name: "publish", milliseconds: Double(ThreadSupport.monotonicNanoseconds() - started) / 1e6)]
+    }
+
+    public func status() -> DaemonStatus {
+        func info(_ g: Generation?) -> DaemonStatus.GenerationInfo? {
+            guard let g else { return nil }
+            return DaemonStatus.GenerationInfo(
+                id: g.id.rawValue, origin: g.origin,
+                intents: g.intents.map {
+                    DaemonStatus.IntentInfo(name: $0.name, id: $0.id, features: $0.featureCount,
+                                            schemaHash: String($0.schemaHash, radix: 16))
+                },
+                predictors: g.routing.predictors.map(\.name))
+        }
+        return DaemonStatus(pid: getpid(), runtimeDirectory: configuration.runtimeDirectory,
+                            tenants: segments.map(\.tenant), workers: configuration.workers,
+                            serving: info(currentGeneration), previous: info(previousGeneration))
+    }
+}
