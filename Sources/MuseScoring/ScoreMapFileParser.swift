@@ -147,8 +147,9 @@ struct ScoreMapFileParser {
 
     mutating func parseKnots(_ count: Int, keyLine: Int) throws(ScoreMapFileError) -> QuantileMap {
         var xs = [Double](), ys = [Double]()
-        xs.reserveCapacity(count)
-        ys.reserveCapacity(count)
+        // Sized by the lines there are, not by the count the file claims.
+        xs.reserveCapacity(min(count, lines.count - next))
+        ys.reserveCapacity(min(count, lines.count - next))
         for i in 0..<count {
             guard next < lines.count, lines[next].words.count == 2,
                   let x = Double(lines[next].words[0]), let y = Double(lines[next].words[1]) else {
