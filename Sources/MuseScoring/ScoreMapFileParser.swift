@@ -63,7 +63,7 @@ struct ScoreMapFileParser {
     }
 
     mutating func parseEntry(startLine: Int) throws(ScoreMapFileError) -> ScoreMapFile.Entry {
-        var predictor: String?, tenant: String??, reference: ReferenceDescriptor?, samples: Int?
+        var predictor: String?, tenant: String??, reference: ReferenceDescriptor?, samples: Int?, correction: PosteriorCorrection?
         var content: ScoreMapFile.Content?
         var contentKey = ""
         while true {
@@ -89,7 +89,8 @@ struct ScoreMapFileParser {
                 if case .fallback = content, tenant == nil {
                     throw fail(line.number, "fallback", "the pooled map ('tenant *') cannot itself fall back")
                 }
-                return .init(predictor: predictor, tenant: tenant, reference: reference, sampleCount: samples, content: content)
+                return .init(predictor: predictor, tenant: tenant, reference: reference, sampleCount: samples,
+                             correction: correction, content: content)
             case "predictor":
                 guard predictor == nil else { throw fail(line.number, key, "given twice") }
                 predictor = try one()
@@ -106,6 +107,12 @@ struct ScoreMapFileParser {
                     throw fail(line.number, key, "expected a non-negative integer")
                 }
                 samples = n
+            case "correction":
+                guard correction == nil else { throw fail(line.number, key, "given twice") }
+                guard args.count == 1, let r = Double(args.first!) else {
+                    throw fail(line.number, key, "expected the level-1 posterior odds ratio, one number (1.0 for none)")
+                }
+                do { correction = try PosteriorCorrection(oddsRatio: r) } catch { throw fail(line.number, key, error.description) }
             case "fallback":
                 guard content == nil else { throw fail(line.number, key, "the map already has \(contentKey)") }
                 let reason = line.text.drop(while: { $0 == " " || $0 == "\t" }).dropFirst(key.count)
@@ -120,7 +127,7 @@ struct ScoreMapFileParser {
                 content = .map(try parseKnots(k, keyLine: line.number))
                 contentKey = "knots"
             default:
-                throw fail(line.number, key, "unknown key; expected predictor, tenant, reference, samples, knots, fallback or end")
+                throw fail(line.number, key, "unknown key; expected predictor, tenant, reference, samples, correction, knots, fallback or end")
             }
         }
     }
