@@ -36,7 +36,7 @@ struct FuzzMutator {
     }
 
     mutating func mutateOnce(_ b: inout [UInt8], other: [UInt8]) {
-        switch below(12) {
+        switch below(14) {
         case 0 where !b.isEmpty:  // flip one bit
             let i = below(b.count)
             b[i] ^= 1 << UInt8(below(8))
@@ -59,8 +59,39 @@ struct FuzzMutator {
             b.insert(contentsOf: run, at: below(b.count + 1))
         case 7:  // insert a structural token
             b.insert(contentsOf: Array(Self.tokens[below(Self.tokens.count)].utf8), at: below(b.count + 1))
-        default:  // 8...11: an interesting value over an existing number
+        case 8:  // empty a JSON array or object: a list whose count another field states
+            emptyBrackets(&b)
+        case 9:  // delete or duplicate a line: a header key, a tree's field, a knot
+            editLine(&b)
+        default:  // 10...13: an interesting value over an existing number
             replaceNumber(&b)
+        }
+    }
+
+    /// Removes what lies between a random `[` or `{` and its match.
+    mutating func emptyBrackets(_ b: inout [UInt8]) {
+        let opens = b.indices.filter { b[$0] == UInt8(ascii: "[") || b[$0] == UInt8(ascii: "{") }
+        guard !opens.isEmpty else { return }
+        let open = opens[below(opens.count)]
+        var depth = 0
+        for i in open..<b.count {
+            if b[i] == UInt8(ascii: "[") || b[i] == UInt8(ascii: "{") { depth += 1 }
+            if b[i] == UInt8(ascii: "]") || b[i] == UInt8(ascii: "}") {
+                depth -= 1
+                if depth == 0 { b.removeSubrange((open + 1)..<i); return }
+            }
+        }
+    }
+
+    mutating func editLine(_ b: inout [UInt8]) {
+        let starts = [0] + b.indices.filter { b[$0] == 10 }.map { $0 + 1 }
+        let i = below(starts.count)
+        let lo = starts[i], hi = i + 1 < starts.count ? starts[i + 1] : b.count
+        guard lo <= hi else { return }
+        if below(2) == 0 {
+            b.removeSubrange(lo..<hi)
+        } else {
+            b.insert(contentsOf: Array(b[lo..<hi]), at: hi)
         }
     }
 
