@@ -39,6 +39,10 @@ struct ScoreMapFileParser {
         next = 1
         var entries: [ScoreMapFile.Entry] = []
         var entryLines: [Int] = []
+        // Hashed, so a file of many small entries reads in linear time.
+        struct Key: Hashable { let predictor: String; let tenant: String? }
+        var firstLine: [Key: Int] = [:]
+        var pooled: Set<String> = []
         while next < lines.count {
             let start = lines[next]
             guard start.words == ["map"] else {
@@ -46,16 +50,16 @@ struct ScoreMapFileParser {
             }
             next += 1
             let entry = try parseEntry(startLine: start.number)
-            if let i = entries.firstIndex(where: { $0.predictor == entry.predictor && $0.tenant == entry.tenant }) {
+            if let first = firstLine.updateValue(start.number, forKey: Key(predictor: entry.predictor, tenant: entry.tenant)) {
                 throw fail(start.number, "tenant",
-                           "a second map for predictor '\(entry.predictor)', tenant '\(entry.tenant ?? "*")' (first at line \(entryLines[i]))")
+                           "a second map for predictor '\(entry.predictor)', tenant '\(entry.tenant ?? "*")' (first at line \(first))")
             }
+            if entry.tenant == nil { pooled.insert(entry.predictor) }
             entries.append(entry)
             entryLines.append(start.number)
         }
         for (e, line) in zip(entries, entryLines) {
-            if case .fallback = e.content,
-               !entries.contains(where: { $0.predictor == e.predictor && $0.tenant == nil }) {
+            if case .fallback = e.content, !pooled.contains(e.predictor) {
                 throw fail(line, "fallback", "tenant '\(e.tenant ?? "*")' falls back to predictor '\(e.predictor)''s pooled map, which the file lacks")
             }
         }

@@ -85,3 +85,24 @@ import Testing
         #expect(error.line == (line.contains("\n") ? 8 : 7), "\(error)")
     }
 }
+
+/// A map file's size decides how long it takes to read, linearly: the check
+/// for a repeated (predictor, tenant) used to compare every entry with every
+/// earlier one, so a 3 MB file of small entries took minutes.
+@Suite struct ScoreMapFileScaleTests {
+    @Test func manyEntriesReadInLinearTime() throws {
+        var text = "muse-score-maps 1\nmap\npredictor p\ntenant *\nreference uniform\nknots 2\n0 0\n1 1\nend\n"
+        let tenants = 40_000
+        for t in 0..<tenants { text += "map\npredictor p\ntenant t\(t)\nreference uniform\nfallback few\nend\n" }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let file = try ScoreMapFile.parse(text, file: "many.txt")
+        let elapsed = clock.now - start
+        #expect(file.entries.count == tenants + 1)
+        #expect(elapsed < .seconds(20), "\(elapsed) for \(tenants) entries")
+        // The same file with one tenant repeated at the end is still refused, naming both lines.
+        let twice = text + "map\npredictor p\ntenant t7\nreference uniform\nfallback again\nend\n"
+        let error = try #require(throws: ScoreMapFileError.self) { try ScoreMapFile.parse(twice, file: "many.txt") }
+        #expect(error.description.contains("a second map for predictor 'p', tenant 't7' (first at line \(10 + 7 * 6))"), "\(error)")
+    }
+}
