@@ -16,7 +16,8 @@ struct ScoreMapFileParser {
 
     init(file: String, text: String) {
         self.file = file
-        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // As Characters, "\r\n" is one grapheme, not "\r" then "\n".
+        for (i, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
             lastLine = i + 1
             let body = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
             let words = body.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })

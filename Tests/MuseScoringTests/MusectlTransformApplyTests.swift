@@ -143,6 +143,17 @@ import Testing
         #expect(Double(lines[1].dropFirst(5))?.isFinite == true, "\(r.stdout)")
     }
 
+    /// Score and map files saved with Windows line ends work like any other.
+    @Test func crlfFiles() throws {
+        let w = try Workspace()
+        let maps = try String(contentsOfFile: w.maps, encoding: .utf8).replacingOccurrences(of: "\n", with: "\r\n")
+        try w.write("maps-crlf.txt", maps)
+        try w.write("in.txt", "acme 0.5\r\nshop 0.25\r\n")
+        let r = try Self.run(["transform", "apply", "--maps", w.path("maps-crlf.txt"), "--negative-sampling-rate", "0.1", w.path("in.txt")])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.split(separator: "\n").count == 2, "\(r.stdout)")
+    }
+
     /// A missing file is named, with the system's reason, not Foundation's
     /// generic "couldn't be opened" text.
     @Test func missingFilesAreNamed() throws {

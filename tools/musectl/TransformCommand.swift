@@ -45,7 +45,8 @@ func readScores(_ path: String?, allowNaN: Bool = false) throws -> (name: String
         text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
     }
     var lines = [ScoreLine]()
-    for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+    // As Characters, "\r\n" is one grapheme, not "\r" then "\n".
+    for (i, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
         let words = raw.split(whereSeparator: { " \t,\r".contains($0) })
         if words.isEmpty || words[0].hasPrefix("#") { continue }
         guard words.count <= 2, let score = Double(words[words.count - 1]), score.isFinite || (allowNaN && score.isNaN) else {
