@@ -150,3 +150,18 @@ enum LightGBMText {
         """
     }
 }
+
+/// JSON nesting is bounded, so a hostile file cannot exhaust the stack of
+/// whatever thread imports it.
+@Suite struct JSONDepthTests {
+    @Test func nestingIsLimited() throws {
+        let ok = String(repeating: "[", count: JSONParser.maxDepth) + String(repeating: "]", count: JSONParser.maxDepth)
+        _ = try JSONParser.parse(Array(ok.utf8))
+        let deep = String(repeating: "[{\"a\":", count: 50_000)
+        #expect { try JSONParser.parse(Array(deep.utf8)) } throws: {
+            ($0 as? JSONSyntaxError)?.message.contains("nesting deeper than \(JSONParser.maxDepth)") == true
+        }
+        let error = try #require(ImportLimitTests().loadError("{\"learner\":" + deep))
+        #expect(error.format == "XGBoost" && error.location.hasPrefix("line 1, column "), "\(error)")
+    }
+}
