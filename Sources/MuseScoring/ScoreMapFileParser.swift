@@ -126,8 +126,8 @@ struct ScoreMapFileParser {
                 contentKey = "a fallback"
             case "knots":
                 guard content == nil else { throw fail(line.number, key, "the map already has \(contentKey)") }
-                guard args.count == 1, let k = Int(args.first!), k >= 2, k <= 1_000_000 else {
-                    throw fail(line.number, key, "expected a knot count from 2 to 1000000, got '\(args.joined(separator: " "))'")
+                guard args.count == 1, let k = Int(args.first!), k >= 2, k <= QuantileMapFitter.maxKnots else {
+                    throw fail(line.number, key, "expected a knot count from 2 to \(QuantileMapFitter.maxKnots), got '\(args.joined(separator: " "))'")
                 }
                 content = .map(try parseKnots(k, keyLine: line.number))
                 contentKey = "knots"

@@ -108,9 +108,12 @@ extension Transform {
                 if byTenant[tenant] == nil { order.append(tenant) }
                 byTenant[tenant, default: []].append(corr.apply(line.score))
             }
+            // Options are checked as options, before any score is blamed.
+            let fitter: QuantileMapFitter
+            do { fitter = try QuantileMapFitter(reference: reference, knots: knots) } catch { throw TransformError("--knots: \(error)") }
+            guard minSamples >= 2 else { throw TransformError("--min-samples must be at least 2, got \(minSamples)") }
             let file: ScoreMapFile
             do {
-                let fitter = try QuantileMapFitter(reference: reference, knots: knots)
                 if order.isEmpty {
                     let map = try fitter.fit(lines.map { corr.apply($0.score) })
                     file = ScoreMapFile(entries: [.init(predictor: predictor, tenant: nil, reference: reference.descriptor,
