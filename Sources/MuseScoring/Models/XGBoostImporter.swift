@@ -170,7 +170,7 @@ public enum XGBoostImporter {
                         guard c >= 0 && c < 16_777_216 else { throw fail("\(path).categories", "category \(c) of node \(node) is not in 0..<2^24") }
                         largest = max(largest, c)
                     }
-                    let words = largest < 0 ? 0 : largest >> 5 + 1
+                    let words = largest < 0 ? 0 : (largest >> 5) + 1
                     guard words <= ModelLimits.maxCategoryWords - categoryWords else {
                         throw fail("\(path).categories_nodes[\(k)]", "categorical node \(node) brings the model's category bitset words past the limit of \(ModelLimits.maxCategoryWords) (\(categoryWords) so far, this node \(words))")
                     }
