@@ -38,6 +38,13 @@ public struct PosteriorCorrection: Sendable, Equatable, Hashable {
         oddsRatio = beta
     }
 
+    /// From the odds ratio itself, as a map file records it (see
+    /// `ScoreMapFile`): every way of configuring level 1 comes down to it.
+    public init(oddsRatio r: Double) throws(ScoreMapError) {
+        guard r.isFinite, r > 0 else { throw .invalidParameter("posterior odds ratio must be a positive finite number, got \(r)") }
+        oddsRatio = r
+    }
+
     public var isIdentity: Bool { oddsRatio == 1 }
 
     /// The corrected posterior. 0 and 1 are fixed points; NaN stays NaN.

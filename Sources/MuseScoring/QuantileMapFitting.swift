@@ -23,8 +23,14 @@ public struct QuantileMapFitter: Sendable {
     /// Knots default to 1001: level steps of 0.1%, 16 KB per map.
     public static let defaultKnots = 1001
 
+    /// Most knots a map may have: what a map file may declare (so every
+    /// fitted map can be written and read back), 16 MB per map.
+    public static let maxKnots = 1_000_000
+
     public init(reference: ReferenceDistribution, knots: Int = QuantileMapFitter.defaultKnots) throws(ScoreMapError) {
-        guard knots >= 2 else { throw .invalidParameter("a map needs at least 2 knots, got \(knots)") }
+        guard knots >= 2 && knots <= Self.maxKnots else {
+            throw .invalidParameter("a map needs 2 to \(Self.maxKnots) knots, got \(knots)")
+        }
         self.reference = reference
         self.knots = knots
     }

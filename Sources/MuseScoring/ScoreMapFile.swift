@@ -10,6 +10,8 @@
 ///     tenant *                  # `*`: the predictor's pooled map
 ///     reference beta 2.0 5.0    # uniform | beta A B | empirical N
 ///     samples 120000            # optional: the fitting sample's size
+///     correction 0.1            # optional: the level-1 odds ratio the scores
+///                               # were corrected with before fitting (1.0: none)
 ///     knots 3                   # then exactly that many `score reference` lines
 ///     0.001 0.0
 ///     0.2 0.31
@@ -26,6 +28,11 @@
 /// A map's knot scores strictly increase and its reference values never
 /// decrease; on a uniform or beta reference they run from exactly 0 to
 /// exactly 1. A fallback entry needs its predictor's pooled map in the file.
+///
+/// `correction` was added after the first files were written, without a
+/// version change: a file without it still reads (its level 1 is unknown, so
+/// nothing can check it), and `transform fit` always writes it, because a map
+/// is only right for scores corrected exactly as its fitting sample was.
 public struct ScoreMapFile: Sendable, Equatable {
     public static let magic = "muse-score-maps"
     public static let version = 1
@@ -42,13 +49,18 @@ public struct ScoreMapFile: Sendable, Equatable {
         public var tenant: String?
         public var reference: ReferenceDescriptor
         public var sampleCount: Int?
+        /// The level-1 correction the fitting sample went through; nil in a
+        /// file that does not record it.
+        public var correction: PosteriorCorrection?
         public var content: Content
 
-        public init(predictor: String, tenant: String?, reference: ReferenceDescriptor, sampleCount: Int?, content: Content) {
+        public init(predictor: String, tenant: String?, reference: ReferenceDescriptor, sampleCount: Int?,
+                    correction: PosteriorCorrection? = nil, content: Content) {
             self.predictor = predictor
             self.tenant = tenant
             self.reference = reference
             self.sampleCount = sampleCount
+            self.correction = correction
             self.content = content
         }
     }
@@ -58,24 +70,29 @@ public struct ScoreMapFile: Sendable, Equatable {
     public init(entries: [Entry]) { self.entries = entries }
 
     /// A file holding one predictor's fitted maps: the pooled one, then each
-    /// tenant's own map or its fallback.
-    public init(predictor: String, reference: ReferenceDistribution, maps: TenantMaps) {
+    /// tenant's own map or its fallback, all recording `correction`, the
+    /// level 1 the fitting scores went through.
+    public init(predictor: String, reference: ReferenceDistribution, maps: TenantMaps, correction: PosteriorCorrection? = nil) {
         let ref = reference.descriptor
         var entries = [Entry(predictor: predictor, tenant: nil, reference: ref,
-                             sampleCount: maps.pooledSampleCount, content: .map(maps.pooled))]
+                             sampleCount: maps.pooledSampleCount, correction: correction, content: .map(maps.pooled))]
         for e in maps.entries {
             switch e.origin {
             case .ownSample(let n):
-                entries.append(Entry(predictor: predictor, tenant: e.tenant, reference: ref, sampleCount: n, content: .map(e.map)))
+                entries.append(Entry(predictor: predictor, tenant: e.tenant, reference: ref, sampleCount: n,
+                                     correction: correction, content: .map(e.map)))
             case .pooled(let why):
-                entries.append(Entry(predictor: predictor, tenant: e.tenant, reference: ref, sampleCount: nil, content: .fallback(reason: why)))
+                entries.append(Entry(predictor: predictor, tenant: e.tenant, reference: ref, sampleCount: nil,
+                                     correction: correction, content: .fallback(reason: why)))
             }
         }
         self.entries = entries
     }
 
     /// The map to apply for (predictor, tenant): the tenant's own, else the
-    /// pooled one (explicit fallback or no entry for the tenant).
+    /// pooled one (explicit fallback or no entry for the tenant). Lenient:
+    /// a misspelt tenant gets the pooled map. Where a person names the
+    /// tenant, use `resolve`, which refuses that.
     public func map(predictor: String, tenant: String?) -> QuantileMap? {
         func pooled() -> QuantileMap? {
             for e in entries where e.predictor == predictor && e.tenant == nil {
@@ -95,6 +112,7 @@ public struct ScoreMapFile: Sendable, Equatable {
         for e in entries {
             out += "map\npredictor \(e.predictor)\ntenant \(e.tenant ?? "*")\nreference \(e.reference)\n"
             if let n = e.sampleCount { out += "samples \(n)\n" }
+            if let c = e.correction { out += "correction \(c.oddsRatio)\n" }
             switch e.content {
             case .fallback(let why): out += "fallback \(why)\n"
             case .map(let m):

@@ -16,7 +16,8 @@ struct ScoreMapFileParser {
 
     init(file: String, text: String) {
         self.file = file
-        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // As Characters, "\r\n" is one grapheme, not "\r" then "\n".
+        for (i, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
             lastLine = i + 1
             let body = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
             let words = body.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
@@ -39,6 +40,10 @@ struct ScoreMapFileParser {
         next = 1
         var entries: [ScoreMapFile.Entry] = []
         var entryLines: [Int] = []
+        // Hashed, so a file of many small entries reads in linear time.
+        struct Key: Hashable { let predictor: String; let tenant: String? }
+        var firstLine: [Key: Int] = [:]
+        var pooled: Set<String> = []
         while next < lines.count {
             let start = lines[next]
             guard start.words == ["map"] else {
@@ -46,16 +51,16 @@ struct ScoreMapFileParser {
             }
             next += 1
             let entry = try parseEntry(startLine: start.number)
-            if let i = entries.firstIndex(where: { $0.predictor == entry.predictor && $0.tenant == entry.tenant }) {
+            if let first = firstLine.updateValue(start.number, forKey: Key(predictor: entry.predictor, tenant: entry.tenant)) {
                 throw fail(start.number, "tenant",
-                           "a second map for predictor '\(entry.predictor)', tenant '\(entry.tenant ?? "*")' (first at line \(entryLines[i]))")
+                           "a second map for predictor '\(entry.predictor)', tenant '\(entry.tenant ?? "*")' (first at line \(first))")
             }
+            if entry.tenant == nil { pooled.insert(entry.predictor) }
             entries.append(entry)
             entryLines.append(start.number)
         }
         for (e, line) in zip(entries, entryLines) {
-            if case .fallback = e.content,
-               !entries.contains(where: { $0.predictor == e.predictor && $0.tenant == nil }) {
+            if case .fallback = e.content, !pooled.contains(e.predictor) {
                 throw fail(line, "fallback", "tenant '\(e.tenant ?? "*")' falls back to predictor '\(e.predictor)''s pooled map, which the file lacks")
             }
         }
@@ -63,7 +68,7 @@ struct ScoreMapFileParser {
     }
 
     mutating func parseEntry(startLine: Int) throws(ScoreMapFileError) -> ScoreMapFile.Entry {
-        var predictor: String?, tenant: String??, reference: ReferenceDescriptor?, samples: Int?
+        var predictor: String?, tenant: String??, reference: ReferenceDescriptor?, samples: Int?, correction: PosteriorCorrection?
         var content: ScoreMapFile.Content?
         var contentKey = ""
         while true {
@@ -89,7 +94,8 @@ struct ScoreMapFileParser {
                 if case .fallback = content, tenant == nil {
                     throw fail(line.number, "fallback", "the pooled map ('tenant *') cannot itself fall back")
                 }
-                return .init(predictor: predictor, tenant: tenant, reference: reference, sampleCount: samples, content: content)
+                return .init(predictor: predictor, tenant: tenant, reference: reference, sampleCount: samples,
+                             correction: correction, content: content)
             case "predictor":
                 guard predictor == nil else { throw fail(line.number, key, "given twice") }
                 predictor = try one()
@@ -106,6 +112,12 @@ struct ScoreMapFileParser {
                     throw fail(line.number, key, "expected a non-negative integer")
                 }
                 samples = n
+            case "correction":
+                guard correction == nil else { throw fail(line.number, key, "given twice") }
+                guard args.count == 1, let r = Double(args.first!) else {
+                    throw fail(line.number, key, "expected the level-1 posterior odds ratio, one number (1.0 for none)")
+                }
+                do { correction = try PosteriorCorrection(oddsRatio: r) } catch { throw fail(line.number, key, error.description) }
             case "fallback":
                 guard content == nil else { throw fail(line.number, key, "the map already has \(contentKey)") }
                 let reason = line.text.drop(while: { $0 == " " || $0 == "\t" }).dropFirst(key.count)
@@ -114,13 +126,13 @@ struct ScoreMapFileParser {
                 contentKey = "a fallback"
             case "knots":
                 guard content == nil else { throw fail(line.number, key, "the map already has \(contentKey)") }
-                guard args.count == 1, let k = Int(args.first!), k >= 2, k <= 1_000_000 else {
-                    throw fail(line.number, key, "expected a knot count from 2 to 1000000, got '\(args.joined(separator: " "))'")
+                guard args.count == 1, let k = Int(args.first!), k >= 2, k <= QuantileMapFitter.maxKnots else {
+                    throw fail(line.number, key, "expected a knot count from 2 to \(QuantileMapFitter.maxKnots), got '\(args.joined(separator: " "))'")
                 }
                 content = .map(try parseKnots(k, keyLine: line.number))
                 contentKey = "knots"
             default:
-                throw fail(line.number, key, "unknown key; expected predictor, tenant, reference, samples, knots, fallback or end")
+                throw fail(line.number, key, "unknown key; expected predictor, tenant, reference, samples, correction, knots, fallback or end")
             }
         }
     }
@@ -147,8 +159,9 @@ struct ScoreMapFileParser {
 
     mutating func parseKnots(_ count: Int, keyLine: Int) throws(ScoreMapFileError) -> QuantileMap {
         var xs = [Double](), ys = [Double]()
-        xs.reserveCapacity(count)
-        ys.reserveCapacity(count)
+        // Sized by the lines there are, not by the count the file claims.
+        xs.reserveCapacity(min(count, lines.count - next))
+        ys.reserveCapacity(min(count, lines.count - next))
         for i in 0..<count {
             guard next < lines.count, lines[next].words.count == 2,
                   let x = Double(lines[next].words[0]), let y = Double(lines[next].words[1]) else {

@@ -110,6 +110,13 @@ struct QuantileMapTests {
         #expect { try fitter.fit([0.1, .nan]) } throws: { ($0 as? ScoreMapError)?.description.contains("score #2 is nan") == true }
         #expect(throws: ScoreMapError.degenerateSample(value: 0.4, count: 3)) { try fitter.fit([0.4, 0.4, 0.4]) }
         #expect(throws: ScoreMapError.self) { try QuantileMapFitter(reference: .uniform, knots: 1) }
+        // More knots than a map file may hold would fit a map that cannot be read back.
+        for k in [QuantileMapFitter.maxKnots + 1, Int.max] {
+            #expect { try QuantileMapFitter(reference: .uniform, knots: k) } throws: {
+                ($0 as? ScoreMapError)?.description.contains("2 to 1000000 knots, got \(k)") == true
+            }
+        }
+        _ = try QuantileMapFitter(reference: .uniform, knots: QuantileMapFitter.maxKnots)
         for (a, b) in [(-1.0, 2.0), (0, 1), (2, .nan), (.infinity, 1)] {
             #expect { try ReferenceDistribution.beta(a, b) } throws: {
                 ($0 as? ScoreMapError)?.description.contains("beta reference needs finite a > 0 and b > 0") == true

@@ -41,6 +41,15 @@ struct ScoreMapFileTests {
         #expect(abs(map.apply(0.3) - 0.25) < 1e-15)
     }
 
+    /// A file saved with Windows line ends reads the same, line numbers too.
+    @Test func readsCRLF() throws {
+        let crlf = Self.good.replacingOccurrences(of: "\n", with: "\r\n")
+        #expect(try ScoreMapFile.parse(crlf, file: "f") == ScoreMapFile.parse(Self.good, file: "f"))
+        let bad = Self.mutate("decreasing reference").replacingOccurrences(of: "\n", with: "\r\n")
+        let error = try #require(throws: ScoreMapFileError.self) { try ScoreMapFile.parse(bad, file: "f") }
+        #expect(error.line == 10, "\(error)")
+    }
+
     /// Each mutation of the good file, and the line and key its error must name.
     static let broken: [(String, String, Int, String?, String)] = [
         ("non-monotone scores", "0.5 0.5\n0.9 1", 10, "knots", "strictly increasing"),

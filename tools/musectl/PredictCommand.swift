@@ -54,10 +54,7 @@ struct PredictCommand: ParsableCommand {
     }
 
     private func read(_ path: String) throws -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw PredictError(message: "cannot read \(path)")
-        }
-        return Array(data)
+        try readFile(path)
     }
 }
 

@@ -31,27 +31,29 @@ struct CorrectionOptions: ParsableArguments {
     }
 }
 
-/// One line of a score file.
-struct ScoreLine { var tenant: String?; var score: Double }
+/// One line of a score file, with its 1-based line number for messages.
+struct ScoreLine { var tenant: String?; var score: Double; var number: Int }
 
-func readScores(_ path: String?) throws -> (name: String, lines: [ScoreLine]) {
+/// Reads a score file. Fitting needs finite scores; `allowNaN` lets NaN
+/// (`nan`, `NaN`) through for apply, where NaN maps to NaN as documented.
+func readScores(_ path: String?, allowNaN: Bool = false) throws -> (name: String, lines: [ScoreLine]) {
     let name = path ?? "<stdin>"
     let text: String
     if let path {
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw TransformError("\(path): cannot read: \(error.localizedDescription)")
-        }
+        text = try readTextFile(path)
     } else {
         text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
     }
     var lines = [ScoreLine]()
-    for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+    // As Characters, "\r\n" is one grapheme, not "\r" then "\n".
+    for (i, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
         let words = raw.split(whereSeparator: { " \t,\r".contains($0) })
         if words.isEmpty || words[0].hasPrefix("#") { continue }
-        guard words.count <= 2, let score = Double(words[words.count - 1]), score.isFinite else {
-            throw TransformError("\(name):\(i + 1): expected 'SCORE' or 'TENANT SCORE' with a finite score, got '\(raw)'")
+        guard words.count <= 2, let score = Double(words[words.count - 1]), score.isFinite || (allowNaN && score.isNaN) else {
+            let what = allowNaN ? "a finite score or nan" : "a finite score"
+            throw TransformError("\(name):\(i + 1): expected 'SCORE' or 'TENANT SCORE' with \(what), got '\(raw)'")
         }
-        lines.append(ScoreLine(tenant: words.count == 2 ? String(words[0]) : nil, score: score))
+        lines.append(ScoreLine(tenant: words.count == 2 ? String(words[0]) : nil, score: score, number: i + 1))
     }
     return (name, lines)
 }
@@ -106,20 +108,23 @@ extension Transform {
                 if byTenant[tenant] == nil { order.append(tenant) }
                 byTenant[tenant, default: []].append(corr.apply(line.score))
             }
+            // Options are checked as options, before any score is blamed.
+            let fitter: QuantileMapFitter
+            do { fitter = try QuantileMapFitter(reference: reference, knots: knots) } catch { throw TransformError("--knots: \(error)") }
+            guard minSamples >= 2 else { throw TransformError("--min-samples must be at least 2, got \(minSamples)") }
             let file: ScoreMapFile
             do {
-                let fitter = try QuantileMapFitter(reference: reference, knots: knots)
                 if order.isEmpty {
                     let map = try fitter.fit(lines.map { corr.apply($0.score) })
                     file = ScoreMapFile(entries: [.init(predictor: predictor, tenant: nil, reference: reference.descriptor,
-                                                        sampleCount: lines.count, content: .map(map))])
+                                                        sampleCount: lines.count, correction: corr, content: .map(map))])
                 } else {
                     guard byTenant.values.reduce(0, { $0 + $1.count }) == lines.count else {
                         throw TransformError("\(name): either every line names a tenant or none does")
                     }
                     let maps = try TenantMaps.fit(samples: order.map { ($0, byTenant[$0]!) }, fitter: fitter, minimumSamples: minSamples)
                     for e in maps.entries { FileHandle.standardError.write(Data("tenant \(e.tenant): \(e.origin)\n".utf8)) }
-                    file = ScoreMapFile(predictor: predictor, reference: reference, maps: maps)
+                    file = ScoreMapFile(predictor: predictor, reference: reference, maps: maps, correction: corr)
                 }
             } catch let error as ScoreMapError {
                 throw TransformError("\(name): \(error)")
@@ -134,37 +139,64 @@ extension Transform {
 
     struct Apply: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Map scores to the reference scale with a map file; prints one score per line.")
+            abstract: "Map scores to the reference scale with a map file; prints one score per line.",
+            discussion: """
+                Each line's tenant (or --tenant) must have an entry in the map file; an unknown \
+                tenant is an error unless --pooled asks for the pooled map. The level-1 options \
+                must be those the maps were fitted with (the file records them). NaN maps to NaN.
+                """)
 
         @Option(help: "Map file written by 'transform fit'.")
         var maps: String
         @Option(help: "Predictor whose maps to use.")
         var predictor: String = "default"
-        @Option(help: "Tenant for lines that name none (default: the pooled map).")
+        @Option(help: "Tenant for lines that name none.")
         var tenant: String?
+        @Flag(help: "Use the predictor's pooled map for lines naming no tenant or a tenant the file does not know.")
+        var pooled = false
         @OptionGroup var correction: CorrectionOptions
         @Argument(help: "Score file (default: standard input).")
         var scores: String?
 
         func run() throws {
-            let text: String
-            do { text = try String(contentsOfFile: maps, encoding: .utf8) } catch {
-                throw TransformError("\(maps): cannot read: \(error.localizedDescription)")
-            }
+            let text = try readTextFile(maps)
             let file: ScoreMapFile
             do { file = try ScoreMapFile.parse(text, file: maps) } catch { throw TransformError("\(error)") }
             let corr = try correction.correction()
-            let (name, lines) = try readScores(scores)
+            let (name, lines) = try readScores(scores, allowNaN: true)
+            // Everything is resolved before anything is printed, so a run
+            // that fails leaves no partial output behind.
+            var resolved: [String?: QuantileMap] = [:]
             var out = ""
             for line in lines {
                 let tenant = line.tenant ?? self.tenant
-                guard let map = file.map(predictor: predictor, tenant: tenant) else {
-                    throw TransformError("\(maps): no map for predictor '\(predictor)', tenant '\(tenant ?? "*")', and no pooled map (scores from \(name))")
+                if resolved[tenant] == nil {
+                    let r: ScoreMapFile.Resolution
+                    do {
+                        r = try file.resolve(predictor: predictor, tenant: tenant, allowPooled: pooled, correction: corr)
+                    } catch {
+                        throw TransformError("\(maps): \(error) (for \(name):\(line.number))\(hint(error))")
+                    }
+                    if !r.correctionChecked {
+                        FileHandle.standardError.write(Data("warning: \(maps): the map of predictor '\(predictor)', tenant '\(r.entry.tenant ?? "*")' does not record its level-1 setting (an older file); it cannot be checked\n".utf8))
+                    }
+                    resolved[tenant] = r.map
                 }
-                let mapped = map.apply(corr.apply(line.score))
+                let mapped = resolved[tenant]!.apply(corr.apply(line.score))
                 out += line.tenant.map { "\($0) \(mapped)\n" } ?? "\(mapped)\n"
             }
             print(out, terminator: "")
+        }
+
+        /// What to do about it, in this command's options.
+        private func hint(_ error: ScoreMapResolveError) -> String {
+            switch error {
+            case .unknownTenant, .noTenant: return "; give --tenant NAME, or --pooled to use the pooled map"
+            case .unknownPredictor: return "; give --predictor NAME"
+            case .correctionMismatch(_, _, let fitted, _):
+                return fitted == 1 ? "; give no level-1 options" : "; e.g. --negative-sampling-rate \(fitted)"
+            case .noPooledMap: return ""
+            }
         }
     }
 }

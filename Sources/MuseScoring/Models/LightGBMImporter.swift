@@ -50,8 +50,9 @@ public enum LightGBMImporter {
             throw error(perIterLine, "num_tree_per_iteration=\(perIterText); only 1 (binary) is supported")
         }
         let (maxFeatureText, maxFeatureLine) = try value("max_feature_idx")
-        guard let maxFeature = Int(maxFeatureText), maxFeature >= 0 else {
-            throw error(maxFeatureLine, "max_feature_idx '\(maxFeatureText)' is not a non-negative integer")
+        // Bounded before `maxFeature + 1` and the name count below use it.
+        guard let maxFeature = Int(maxFeatureText), maxFeature >= 0, maxFeature < ModelLimits.maxFeatures else {
+            throw error(maxFeatureLine, "max_feature_idx '\(maxFeatureText.prefix(40))' is not an integer in 0...\(ModelLimits.maxFeatures - 1) (at most \(ModelLimits.maxFeatures) features)")
         }
         let (namesText, namesLine) = try value("feature_names")
         let names = namesText.split(separator: " ").map(String.init)
@@ -65,6 +66,7 @@ public enum LightGBMImporter {
 
         // Trees: "Tree=i" then key=value lines up to a blank line.
         var trees: [SourceTree] = []
+        var categoryWords = 0  // across all trees, against ModelLimits.maxCategoryWords
         var sawEnd = false
         var lastLine = pending?.number ?? 0
         while let start = pending ?? lines.next() {
@@ -78,6 +80,9 @@ public enum LightGBMImporter {
             guard Int(start.text.dropFirst(5)) == trees.count else {
                 throw error(start.number, "expected 'Tree=\(trees.count)', found '\(start.text.prefix(40))'")
             }
+            guard trees.count < ModelLimits.maxTrees else {
+                throw error(start.number, "the model has more than \(ModelLimits.maxTrees) trees")
+            }
             var fields: [String: Line] = [:]
             while let line = lines.next() {
                 lastLine = line.number
@@ -88,7 +93,8 @@ public enum LightGBMImporter {
                 }
                 fields[String(line.text[..<eq])] = line
             }
-            trees.append(try parseTree(index: trees.count, start: start.number, fields: fields, featureCount: names.count))
+            trees.append(try parseTree(index: trees.count, start: start.number, fields: fields, featureCount: names.count,
+                                       categoryWords: &categoryWords))
         }
         guard sawEnd else {
             throw error(lastLine, "file is truncated: it ends after \(trees.count) trees without 'end of trees'")
@@ -128,10 +134,16 @@ public enum LightGBMImporter {
         throw error(line, "objective 'binary' has no sigmoid:K parameter")
     }
 
-    static func parseTree(index t: Int, start: Int, fields: [String: Line], featureCount: Int) throws(ModelImportError) -> SourceTree {
+    /// `categoryWords` counts the bitset words of the model's categorical
+    /// splits so far: each split gets its own copy, and splits may share one
+    /// bitset of the file, so the total is bounded, not just the file.
+    static func parseTree(index t: Int, start: Int, fields: [String: Line], featureCount: Int,
+                          categoryWords: inout Int) throws(ModelImportError) -> SourceTree {
         let parser = FieldParser(tree: t, start: start, fields: fields)
         let leaves = try parser.int("num_leaves")
-        guard leaves >= 1 else { throw parser.fail("num_leaves", "num_leaves=\(leaves), expected at least 1") }
+        guard leaves >= 1 && leaves <= ModelLimits.maxLeavesPerTree else {
+            throw parser.fail("num_leaves", "num_leaves=\(leaves) is out of range: expected 1...\(ModelLimits.maxLeavesPerTree)")
+        }
         let numCat = try parser.int("num_cat")
         guard numCat >= 0 && numCat < leaves else { throw parser.fail("num_cat", "num_cat=\(numCat), expected 0...\(leaves - 1) for \(leaves) leaves") }
         if let linear = fields["is_linear"], linear.text != "is_linear=0" {
@@ -189,6 +201,11 @@ public enum LightGBMImporter {
                     throw parser.fail("threshold", "categorical node \(i) has threshold \(idx), expected a cat_boundaries index below num_cat=\(numCat)")
                 }
                 let c = Int(idx)
+                let words = boundaries[c + 1] - boundaries[c]
+                guard words <= ModelLimits.maxCategoryWords - categoryWords else {
+                    throw parser.fail("cat_boundaries", "categorical node \(i) brings the model's category bitset words past the limit of \(ModelLimits.maxCategoryWords) (\(categoryWords) so far, this split \(words))")
+                }
+                categoryWords += words
                 splits.append(SourceTree.Split(feature: features[i], rule: .lightgbmCategory, missingGoesLeft: false,
                                                categories: Array(bits[boundaries[c]..<boundaries[c + 1]]), left: left, right: right))
                 continue

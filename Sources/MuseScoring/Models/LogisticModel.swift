@@ -61,6 +61,9 @@ public struct LogisticModel: ScoringModel {
         guard case .number(let b)? = doc["intercept"], let intercept = Double(b), intercept.isFinite else {
             throw fail("intercept", "missing or not a finite number")
         }
+        guard names.count <= ModelLimits.maxFeatures else {
+            throw fail("feature_names", "lists \(names.count) features, more than the limit of \(ModelLimits.maxFeatures)")
+        }
         var featureNames: [String] = []
         for (i, n) in names.enumerated() {
             guard case .string(let s) = n else { throw fail("feature_names[\(i)]", "expected a string") }

@@ -61,11 +61,14 @@ public struct TreeEnsemble: ScoringModel {
         var words: [UInt32] = []
         var slow = false
         for (t, tree) in trees.enumerated() {
-            roots.append(UInt32(nodes.count))
-            try Self.flatten(tree, index: t, layout: layout, format: format, into: &nodes, words: &words, slow: &slow)
-            guard nodes.count < Self.maxNodes else {
+            // Checked before flattening: a tree emits at most 2 × splits + 1
+            // nodes, and every jump must still fit its Int32 (see `setJump`).
+            guard tree.splits.count <= ModelLimits.maxNodesPerTree,
+                  tree.splits.count * 2 + 1 <= Self.maxNodes - nodes.count else {
                 throw ModelImportError(format: format, location: "tree \(t)", message: "the model has more than \(Self.maxNodes) nodes")
             }
+            roots.append(UInt32(nodes.count))
+            try Self.flatten(tree, index: t, layout: layout, format: format, into: &nodes, words: &words, slow: &slow)
         }
         // Chain each lane: a leaf jumps to the root of the lane's next tree.
         let lanes = min(Self.maxLanes, (trees.count + 3) / 4 * 4)
@@ -129,6 +132,10 @@ public struct TreeEnsemble: ScoringModel {
                     if split.missingGoesLeft { slot |= TreeNode.missingLeftFlag }
                     var value = threshold
                     if split.rule == .lightgbmCategory || split.rule == .xgboostCategory {
+                        // The packed location below holds 32-bit offset and count.
+                        guard split.categories.count <= ModelLimits.maxCategoryWords - words.count else {
+                            throw ModelImportError(format: format, location: "tree \(t), node \(s)", message: "the model's category bitsets exceed \(ModelLimits.maxCategoryWords) words")
+                        }
                         let packed = UInt64(words.count) << 32 | UInt64(split.categories.count)
                         value = Double(bitPattern: packed)
                         words.append(contentsOf: split.categories)

@@ -45,6 +45,10 @@ public enum XGBoostImporter {
         }
         let param = try r.at(learner, "learner_model_param", path: "learner")
         let numFeature = try r.int(r.at(param, "num_feature", path: "learner.learner_model_param"), "learner.learner_model_param.num_feature")
+        // Bounded before it sizes the default name list below.
+        guard numFeature >= 0 && numFeature <= ModelLimits.maxFeatures else {
+            throw fail("learner.learner_model_param.num_feature", "num_feature \(numFeature) is out of range: expected 0...\(ModelLimits.maxFeatures)")
+        }
         for key in ["num_class", "num_target"] {
             if let v = param[key], let n = Int(try r.string(v, "learner.learner_model_param.\(key)")), n > 1 {
                 throw fail("learner.learner_model_param.\(key)", "\(key)=\(n); only single-output binary models are supported")
@@ -79,10 +83,14 @@ public enum XGBoostImporter {
                 throw fail("learner.gradient_booster.model.tree_info[\(i)]", "tree belongs to output group \(g); only one output is supported")
             }
         }
+        guard trees.count <= ModelLimits.maxTrees else {
+            throw fail("learner.gradient_booster.model.trees", "the model has \(trees.count) trees, more than the limit of \(ModelLimits.maxTrees)")
+        }
         var source: [SourceTree] = []
         source.reserveCapacity(trees.count)
+        var categoryWords = 0  // across all trees, against ModelLimits.maxCategoryWords
         for (t, tree) in trees.enumerated() {
-            source.append(try parseTree(tree, path: "learner.gradient_booster.model.trees[\(t)]", reader: r))
+            source.append(try parseTree(tree, path: "learner.gradient_booster.model.trees[\(t)]", reader: r, categoryWords: &categoryWords))
         }
         return try TreeEnsemble(featureNames: names, trees: source, baseMargin: baseMargin, accumulation: .float,
                                 link: logitraw ? .logistic : .xgboostSigmoid, format: format)
@@ -105,7 +113,11 @@ public enum XGBoostImporter {
         return Double(-logf(1 / b - 1))
     }
 
-    static func parseTree(_ tree: JSONValue, path: String, reader r: Reader) throws(ModelImportError) -> SourceTree {
+    /// `categoryWords` counts the bitset words of the model's categorical
+    /// nodes so far: a node's bitset is sized by its largest category, not by
+    /// the file (one category 2^24 − 1 is 2^19 words), and many nodes may name
+    /// the same segment, so the total is bounded.
+    static func parseTree(_ tree: JSONValue, path: String, reader r: Reader, categoryWords: inout Int) throws(ModelImportError) -> SourceTree {
         func ints(_ key: String) throws(ModelImportError) -> [Int] {
             try r.array(r.at(tree, key, path: path), "\(path).\(key)").enumerated().map { (i, v) throws(ModelImportError) in
                 try r.int(v, "\(path).\(key)[\(i)]")
@@ -126,6 +138,9 @@ public enum XGBoostImporter {
         let defaults = try ints("default_left")
         let n = lefts.count
         guard n > 0 else { throw fail("\(path).left_children", "the tree has no nodes") }
+        guard n <= ModelLimits.maxNodesPerTree else {
+            throw fail("\(path).left_children", "the tree has \(n) nodes, more than the limit of \(ModelLimits.maxNodesPerTree)")
+        }
         for (key, count) in [("right_children", rights.count), ("split_indices", features.count),
                              ("split_conditions", conditions.count), ("default_left", defaults.count)] where count != n {
             throw fail("\(path).\(key)", "has \(count) entries but left_children has \(n)")
@@ -145,17 +160,23 @@ public enum XGBoostImporter {
                     throw fail("\(path).categories_nodes", "categories_nodes, categories_segments and categories_sizes differ in length")
                 }
                 for (k, node) in nodes.enumerated() {
-                    let lo = segments[k], hi = segments[k] &+ sizes[k]
-                    guard node >= 0, node < n, lo >= 0, sizes[k] >= 0, hi <= cats.count else {
-                        throw fail("\(path).categories_segments[\(k)]", "node \(node), categories \(lo)..<\(hi) is outside the tree (\(n) nodes) or the categories array (\(cats.count))")
+                    // Compared without adding: segment + size may overflow.
+                    let lo = segments[k], size = sizes[k]
+                    guard node >= 0, node < n, lo >= 0, size >= 0, lo <= cats.count, size <= cats.count - lo else {
+                        throw fail("\(path).categories_segments[\(k)]", "node \(node), categories from \(lo), \(size) of them, is outside the tree (\(n) nodes) or the categories array (\(cats.count))")
                     }
-                    var bits: [UInt32] = []
-                    for c in cats[lo..<hi] {
+                    var largest = -1
+                    for c in cats[lo..<(lo + size)] {
                         guard c >= 0 && c < 16_777_216 else { throw fail("\(path).categories", "category \(c) of node \(node) is not in 0..<2^24") }
-                        let w = c >> 5
-                        if bits.count <= w { bits += [UInt32](repeating: 0, count: w + 1 - bits.count) }
-                        bits[w] |= 1 << UInt32(c & 31)
+                        largest = max(largest, c)
                     }
+                    let words = largest < 0 ? 0 : (largest >> 5) + 1
+                    guard words <= ModelLimits.maxCategoryWords - categoryWords else {
+                        throw fail("\(path).categories_nodes[\(k)]", "categorical node \(node) brings the model's category bitset words past the limit of \(ModelLimits.maxCategoryWords) (\(categoryWords) so far, this node \(words))")
+                    }
+                    categoryWords += words
+                    var bits = [UInt32](repeating: 0, count: words)
+                    for c in cats[lo..<(lo + size)] { bits[c >> 5] |= 1 << UInt32(c & 31) }
                     categoriesOf[node] = bits
                 }
             }
