@@ -30,7 +30,7 @@ swift build --build-tests
 swift test --skip-build --skip EndToEndTests
 # On their own, so no other suite competes for the two cores mused and its
 # clients run on.
-run_exactly 15 --skip-build --filter EndToEndTests
+run_exactly 17 --skip-build --filter EndToEndTests
 
 echo "== end-to-end tests against mused built with AddressSanitizer"
 swift build --sanitize=address --scratch-path .build-asan --product mused
