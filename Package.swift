@@ -13,6 +13,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // muse.h: the shared-memory ABI and the client API.
@@ -24,7 +25,8 @@ let package = Package(
         .target(name: "MuseIPC", dependencies: ["CMuse", "CMuseDaemon"]),
         // The control socket's messages, shared by mused and musectl.
         .target(name: "MuseControl"),
-        .target(name: "MuseServer", dependencies: ["MuseIPC", "MuseSnapshot", "MuseScoring", "MuseControl"]),
+        .target(name: "MuseServer", dependencies: ["MuseIPC", "MuseSnapshot", "MuseScoring", "MuseControl",
+                                                   .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "MuseClient", dependencies: ["CMuse"]),
         .executableTarget(name: "mused", dependencies: [
             "MuseServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

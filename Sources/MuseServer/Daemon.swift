@@ -103,6 +103,10 @@ public final class Daemon: @unchecked Sendable {
                              "generation": currentGeneration?.id ?? .none])
     }
 
+    /// Each worker's heartbeat count, for the systemd watchdog: it grows
+    /// while the worker loops and stops when the worker is stuck.
+    public var workerHeartbeats: [UInt64] { workers.map(\.heartbeat.count) }
+
     /// The generation workers serve now.
     public var currentGeneration: Generation? { generations.withLock { $0.serving?.generation } }
 

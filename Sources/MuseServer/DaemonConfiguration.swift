@@ -11,6 +11,12 @@ public struct TenantConfiguration: Sendable, Equatable {
     public var channels: Int
     public var ringDepth: Int
     public var maxFeatures: Int
+    /// Reserved for fair scheduling (parsed and checked, not used yet): the
+    /// tenant's share of worker time relative to the others.
+    public var weight = 1
+    /// Reserved for fair scheduling (parsed and checked, not used yet); nil
+    /// is unlimited.
+    public var rateLimit: RateLimit?
 
     public init(name: String, group: String? = nil, channels: Int = 8, ringDepth: Int = 256, maxFeatures: Int = 64) {
         self.name = name
@@ -36,6 +42,15 @@ public struct DaemonConfiguration: Sendable {
     /// Group (name or gid) whose members may use the control socket, besides
     /// root and mused's own user.
     public var adminGroup: String?
+    /// The configuration file this was read from, if any (for a reload).
+    public var configurationFile: String?
+    /// Reserved (parsed and checked, not used yet): the daemon's state
+    /// directory (last good snapshot), the metrics endpoint, how idle workers
+    /// wait, and the snapshot to serve at start. See `systemd/mused.toml`.
+    public var stateDirectory: String?
+    public var metricsAddress: MetricsAddress?
+    public var idlePolicy: IdlePolicy = .spinThenSleep
+    public var snapshot: String?
 
     public init(runtimeDirectory: String = "/run/muse", tenants: [TenantConfiguration] = [TenantConfiguration(name: "demo")],
                 workers: Int = 1, batchSize: Int = 64, spinNanoseconds: UInt64 = 100_000) {

@@ -23,6 +23,8 @@ final class Worker: @unchecked Sendable {
     private let scratch: UnsafeMutablePointer<Double>
     private let stopping = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
+    /// Bumped at every housekeeping; the systemd watchdog reads it.
+    let heartbeat = WorkerHeartbeat()
 
     static var housekeepingNanoseconds: UInt64 { 50_000_000 }
 
@@ -103,6 +105,7 @@ final class Worker: @unchecked Sendable {
     }
 
     private func housekeep(now: UInt64) {
+        heartbeat.beat(worker: index)
         if segments.contains(where: \.isDamaged) { dropDamagedSegments() }
         for segment in segments { segment.beat(now: now) }
         for i in 0..<endpoints.count where endpoints[i].reclaimIfAbandoned() {

@@ -9,18 +9,26 @@ struct Mused: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mused", abstract: "Score events for the host's tenants over shared memory.")
 
-    @Option(name: .customLong("runtime-dir"), help: "Directory for the tenant segments.")
-    var runtimeDirectory = "/run/muse"
+    @Option(name: .customLong("config"), help: ArgumentHelp(
+        "A TOML configuration file (see systemd/mused.toml).",
+        discussion: "Command-line flags take precedence over the file: --runtime-dir, --workers, --spin-us and "
+            + "--admin-group replace its values, each --tenant is added to its tenants (or replaces the file's "
+            + "tenant of that name). With neither --config nor --tenant, mused serves the tenant 'demo'.",
+        valueName: "file"))
+    var configFile: String?
+
+    @Option(name: .customLong("runtime-dir"), help: "Directory for the tenant segments (default: /run/muse).")
+    var runtimeDirectory: String?
 
     @Option(name: .customLong("tenant"), help: ArgumentHelp(
         "A tenant: NAME[:GROUP[:CHANNELS[:RING_DEPTH]]]. Repeatable.", valueName: "spec"))
-    var tenants: [String] = ["demo"]
+    var tenants: [String] = []
 
-    @Option(help: "Worker threads (1-32).")
-    var workers = 1
+    @Option(help: "Worker threads (1-32, default 1).")
+    var workers: Int?
 
-    @Option(name: .customLong("spin-us"), help: "Microseconds an idle worker spins before it sleeps (0-1000000).")
-    var spinMicroseconds: UInt64 = 100
+    @Option(name: .customLong("spin-us"), help: "Microseconds an idle worker spins before it sleeps (0-1000000, default 100).")
+    var spinMicroseconds: UInt64?
 
     @Flag(name: .customLong("allow-foreign-runtime-dir"), help: ArgumentHelp(
         "Accept a runtime directory owned by another user or writable by others.",
@@ -31,31 +39,60 @@ struct Mused: ParsableCommand {
     var adminGroup: String?
 
     func validate() throws {
-        guard spinMicroseconds <= 1_000_000 else {
+        if let spinMicroseconds, spinMicroseconds > 1_000_000 {
             throw ValidationError("--spin-us must be 0...1000000 (one second), got \(spinMicroseconds)")
         }
     }
 
     func run() throws {
-        var config = DaemonConfiguration(runtimeDirectory: runtimeDirectory, tenants: [], workers: workers,
-                                         spinNanoseconds: spinMicroseconds * 1000)
-        if allowForeignRuntimeDirectory { config.runtimeDirectoryTrust = .anyOwner }
-        config.adminGroup = adminGroup
-        for spec in tenants { config.tenants.append(try Self.parseTenant(spec)) }
+        // Everything is read and checked before anything is touched.
+        let file = try configFile.map { path throws(ConfigFileError) in try ConfigFile.load(path: path) }
+        var settings = CommandLineSettings()
+        settings.runtimeDirectory = runtimeDirectory
+        settings.workers = workers
+        settings.spinMicroseconds = spinMicroseconds
+        settings.adminGroup = adminGroup
+        settings.allowForeignRuntimeDirectory = allowForeignRuntimeDirectory
+        settings.tenants = try tenants.map(Self.parseTenant)
+        let config = settings.applied(to: file)
 
         // A closed log pipe (journald restarting) must not kill the daemon.
         signal(SIGPIPE, SIG_IGN)
-        // Block the stop signals before any thread starts so only sigwait sees them.
+        // Block the stop and reload signals before any thread starts so only sigwait sees them.
         var signals = sigset_t()
         sigemptyset(&signals)
-        for signal in [SIGTERM, SIGINT] { sigaddset(&signals, signal) }
+        for signal in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&signals, signal) }
         pthread_sigmask(SIG_BLOCK, &signals, nil)
 
+        let notifier = SystemdNotifier.fromEnvironment()
+        notifier?.status("starting")
         let daemon = Daemon(configuration: config)
-        try daemon.start()
+        do {
+            try daemon.start()
+        } catch {
+            notifier?.status("failed to start: \(error)")
+            throw error
+        }
+        // Segments exist and a generation serves: systemd may start the clients.
+        notifier?.ready(status: "serving \(daemon.segments.count) tenants with \(config.workers) workers, generation "
+            + "\(daemon.currentGeneration.map { "\($0.id)" } ?? "none")")
+        let watchdog = notifier.flatMap { notifier in
+            Watchdog.intervalFromEnvironment().map { interval in
+                Watchdog(notifier: notifier, intervalNanoseconds: interval) { daemon.workerHeartbeats }
+            }
+        }
+        watchdog?.start()
         var received: Int32 = 0
-        sigwait(&signals, &received)
+        while true {
+            sigwait(&signals, &received)
+            if received != SIGHUP { break }
+            // systemctl reload: live reload is not built yet; keep serving.
+            Log.warning("reload-unsupported", ["signal": received, "reason":
+                "this mused cannot apply a changed configuration live; restart it to apply one"])
+        }
+        notifier?.stopping(status: "stopping")
         Log.info("stopping", ["signal": received])
+        watchdog?.stop()
         daemon.stop()
     }
 
