@@ -1,0 +1,213 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+@testable import MuseServer
+
+/// The configuration file: every key read, every mistake named by file, line
+/// and key, and the command line laid over it.
+struct ConfigFileTests {
+    static let packageRoot = URL(filePath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    @Test func theSampleFileIsValidAndStatesTheDefaults() throws {
+        let path = Self.packageRoot.appending(path: "systemd/mused.toml").path
+        let config = try ConfigFile.load(path: path)
+        let defaults = DaemonConfiguration()
+        #expect(config.configurationFile == path)
+        #expect(config.tenants == [TenantConfiguration(name: "demo")])
+        #expect(config.runtimeDirectory == defaults.runtimeDirectory && config.workers == defaults.workers
+                && config.batchSize == defaults.batchSize && config.spinNanoseconds == defaults.spinNanoseconds)
+        #expect(config.runtimeDirectoryTrust == .ownedExclusively && config.adminGroup == nil)
+        #expect(config.idlePolicy == .spinThenSleep && config.metricsAddress == nil && config.snapshot == nil
+                && config.stateDirectory == nil)
+        // Every key is documented in the sample.
+        let sample = try String(contentsOfFile: path, encoding: .utf8)
+        for key in ConfigFile.topLevelKeys + ConfigFile.tenantKeys + ConfigFile.rateLimitKeys {
+            #expect(sample.contains(key == "tenant" ? "[[tenant]]" : "\(key) ="), "the sample does not document '\(key)'")
+        }
+    }
+
+    @Test func everyKeyIsRead() throws {
+        let config = try ConfigFile.parse("""
+            runtime_directory = "/run/muse-test"
+            state_directory = "/var/lib/muse-test"
+            snapshot = "/var/lib/muse-test/g.msnap"
+            admin_group = "0"
+            allow_foreign_runtime_dir = true
+            workers = 4
+            batch_size = 32
+            spin_us = 0
+            metrics_address = "[::1]:9464"
+            idle_policy = "sleep"
+
+            [[tenant]]
+            name = "acme"
+            group = "0"
+            channels = 16
+            ring_depth = 1024
+            max_features = 128
+            weight = 3
+            rate_limit = { events_per_second = 10000, burst = 500 }
+
+            [[tenant]]
+            name = "globex"
+            [tenant.rate_limit]
+            events_per_second = 70
+            """, file: "test.toml")
+        #expect(config.runtimeDirectory == "/run/muse-test" && config.stateDirectory == "/var/lib/muse-test")
+        #expect(config.snapshot == "/var/lib/muse-test/g.msnap" && config.adminGroup == "0")
+        #expect(config.runtimeDirectoryTrust == .anyOwner)
+        #expect(config.workers == 4 && config.batchSize == 32 && config.spinNanoseconds == 0)
+        #expect(config.metricsAddress == MetricsAddress("[::1]:9464") && config.metricsAddress?.port == 9464)
+        #expect(config.idlePolicy == .sleep)
+        var acme = TenantConfiguration(name: "acme", group: "0", channels: 16, ringDepth: 1024, maxFeatures: 128)
+        acme.weight = 3
+        acme.rateLimit = RateLimit(eventsPerSecond: 10000, burst: 500)
+        var globex = TenantConfiguration(name: "globex")
+        globex.rateLimit = RateLimit(eventsPerSecond: 70, burst: 70)
+        #expect(config.tenants == [acme, globex])
+        try config.validate()
+    }
+
+    /// (file text, line, key, part of the message)
+    static let mistakes: [(String, Int?, String?, String)] = [
+        ("workers = 2\n\n# a comment\nworkerz = 3\n", 4, "workerz", "unknown key"),
+        ("Workers = 2\n", 1, "Workers", "did you mean 'workers'?"),
+        ("spin_us = 10\nworkers = \"two\"\n", 2, "workers", "expected an integer, got a string"),
+        ("workers = 2.0\n", 1, "workers", "expected an integer, got a floating-point number"),
+        ("workers = 0\n", 1, "workers", "must be 1...32, got 0"),
+        ("batch_size = 5000\n", 1, "batch_size", "must be 1...4096"),
+        ("spin_us = -1\n", 1, "spin_us", "must be 0...1000000"),
+        ("allow_foreign_runtime_dir = \"yes\"\n", 1, "allow_foreign_runtime_dir", "expected true or false"),
+        ("runtime_directory = \"run/muse\"\n", 1, "runtime_directory", "must be an absolute path"),
+        ("state_directory = \"\"\n", 1, "state_directory", "must be an absolute path"),
+        ("snapshot = \"g.msnap\"\n", 1, "snapshot", "must be an absolute path"),
+        ("admin_group = \"no-such-group-muse\"\n", 1, "admin_group", "no such group 'no-such-group-muse'"),
+        ("admin_group = \"4294967295\"\n", 1, "admin_group", "group id 4294967295 is reserved"),
+        ("metrics_address = \"0.0.0.0:9464\"\n", 1, "metrics_address", "expected a loopback address"),
+        ("metrics_address = \"127.0.0.1\"\n", 1, "metrics_address", "expected a loopback address"),
+        ("metrics_address = \"127.0.0.1:0\"\n", 1, "metrics_address", "expected a loopback address"),
+        ("idle_policy = \"nap\"\n", 1, "idle_policy", "expected one of \"spin-then-sleep\", \"sleep\", \"spin\""),
+        ("workers = 1\n[tenant]\nname = \"a\"\n", 2, "tenant", "write each tenant as a [[tenant]] section"),
+        ("tenant = [1, 2]\n", 1, "tenant", "expected an array of tables"),
+        ("[[tenant]]\nchannels = 2\n", 1, "tenant[0]", "a tenant needs a name"),
+        ("[[tenant]]\nname = 7\n", 2, "tenant[0].name", "expected a string, got an integer"),
+        ("[[tenant]]\nname = \"../x\"\n", 2, "tenant[0].name", "tenant name '../x' must be"),
+        ("[[tenant]]\nname = \"a\"\n\n[[tenant]]\nname = \"b\"\nchannels = 0\n", 6, "tenant[1].channels",
+         "must be 1...1024, got 0"),
+        ("[[tenant]]\nname = \"a\"\nring_depth = 100\n", 3, "tenant[0].ring_depth", "must be a power of two"),
+        ("[[tenant]]\nname = \"a\"\nmax_features = 5000\n", 3, "tenant[0].max_features", "must be 1...4096"),
+        ("[[tenant]]\nname = \"a\"\nweight = 0\n", 3, "tenant[0].weight", "must be 1...1000"),
+        ("[[tenant]]\nname = \"a\"\ngroup = \"no-such-group-muse\"\n", 3, "tenant[0].group", "no such group"),
+        ("[[tenant]]\nname = \"a\"\nlimit = 3\n", 3, "tenant[0].limit", "unknown key"),
+        ("[[tenant]]\nname = \"a\"\n\n[[tenant]]\nname = \"b\"\n\n[[tenant]]\n  name = \"a\"\n", 8, "tenant[2].name",
+         "tenant 'a' is configured twice (first as tenant[0] on line 2)"),
+        ("[[tenant]]\nname = \"a\"\nrate_limit = 5\n", 3, "tenant[0].rate_limit", "expected a table"),
+        ("[[tenant]]\nname = \"a\"\nrate_limit = { burst = 5 }\n", 3, "tenant[0].rate_limit", "needs events_per_second"),
+        ("[[tenant]]\nname = \"a\"\nrate_limit = { events_per_second = 5, burts = 3 }\n", 3,
+         "tenant[0].rate_limit.burts", "unknown key"),
+        ("[[tenant]]\nname = \"a\"\n[tenant.rate_limit]\nevents_per_second = 10\nburst = 0\n", 5,
+         "tenant[0].rate_limit.burst", "must be 1...1000000000, got 0"),
+        ("[[tenant]]\nname = \"a\"\nrate_limit.events_per_second = 0\n", 3,
+         "tenant[0].rate_limit.events_per_second", "must be 1...1000000000"),
+        // Syntax errors: TOMLKit's line; the key written there, if any.
+        ("workers = 1\nbatch_size =\n", 2, "batch_size", "not valid TOML"),
+        ("workers = 1\nworkers = 2\n", 2, "workers", "not valid TOML"),
+        ("[[tenant]]\nname = \"a\n", 2, "name", "not valid TOML"),
+        ("workers = 1\n[[tenant\n", 2, nil, "not valid TOML"),
+    ]
+
+    @Test(arguments: mistakes.indices)
+    func aMistakeNamesTheFileTheLineAndTheKey(_ index: Int) {
+        let (text, line, key, message) = Self.mistakes[index]
+        do {
+            let config = try ConfigFile.parse(text, file: "/etc/muse/mused.toml")
+            Issue.record("accepted \(text.debugDescription): \(config)")
+        } catch {
+            #expect(error.file == "/etc/muse/mused.toml")
+            #expect(error.line == line && error.key == key && error.message.contains(message),
+                    "\(text.debugDescription): \(error)")
+            let prefix = "/etc/muse/mused.toml" + (line.map { ":\($0)" } ?? "") + ": " + (key.map { "\($0): " } ?? "")
+            #expect(error.description.hasPrefix(prefix), "\(error)")
+        }
+    }
+
+    @Test func anUnreadableFileIsNamed() {
+        #expect(throws: ConfigFileError.self) { try ConfigFile.load(path: "/nonexistent/mused.toml") }
+        do {
+            _ = try ConfigFile.load(path: "/")
+        } catch {
+            #expect(error.description == "/: cannot read the configuration file: it is not a regular file")
+        }
+    }
+
+    @Test func sourceLinesFollowTablesArraysDottedKeysAndInlineTables() {
+        let lines = ConfigSourceLines("""
+            # comment = 1
+            a = 1
+            "quoted.key" = 2
+            text = \"\"\"
+            notakey = 3
+            \"\"\"
+            [[t]]
+            x.y = 4
+            [t.sub]
+            z = 5
+            [[t]]
+            inline = { p = 1, q = { r = 2 } } # s = 3
+            [[t.inner]]
+            w = 6
+            [other]
+            v = 7
+            """)
+        #expect(lines.line(of: "a") == 2)
+        #expect(lines.line(of: "notakey") == nil)
+        #expect(lines.line(of: "t[0]") == 7 && lines.line(of: "t[0].x.y") == 8)
+        #expect(lines.line(of: "t[0].sub.z") == 10 && lines.line(of: "t[0].sub.unknown") == 9)
+        #expect(lines.line(of: "t[1]") == 11 && lines.line(of: "t[1].inline.p") == 12 && lines.line(of: "t[1].inline.q.r") == 12)
+        #expect(lines.line(of: "t[1].inline.s") == 12) // falls back to the enclosing key's line
+        #expect(lines.line(of: "t[1].inner[0].w") == 14 && lines.line(of: "other.v") == 16)
+    }
+
+    @Test func theCommandLineOverridesAndExtendsTheFile() throws {
+        var file = try ConfigFile.parse("""
+            runtime_directory = "/run/from-file"
+            workers = 3
+            spin_us = 7
+            [[tenant]]
+            name = "a"
+            weight = 5
+            [[tenant]]
+            name = "b"
+            channels = 2
+            """, file: "f.toml")
+        file.configurationFile = "f.toml"
+        // Nothing on the command line: the file as written.
+        let plain = CommandLineSettings().applied(to: file)
+        #expect(plain.tenants.map(\.name) == ["a", "b"] && plain.workers == 3 && plain.runtimeDirectory == "/run/from-file")
+
+        var settings = CommandLineSettings()
+        settings.runtimeDirectory = "/run/from-flag"
+        settings.workers = 2
+        settings.allowForeignRuntimeDirectory = true
+        settings.tenants = [TenantConfiguration(name: "b", channels: 4), TenantConfiguration(name: "c")]
+        let merged = settings.applied(to: file)
+        #expect(merged.runtimeDirectory == "/run/from-flag" && merged.workers == 2)
+        #expect(merged.spinNanoseconds == 7000 && merged.runtimeDirectoryTrust == .anyOwner)
+        #expect(merged.tenants.map(\.name) == ["a", "b", "c"])
+        #expect(merged.tenants[0].weight == 5 && merged.tenants[1].channels == 4)
+        #expect(merged.configurationFile == "f.toml")
+
+        // A name given twice on the command line stays a duplicate.
+        settings.tenants = [TenantConfiguration(name: "b"), TenantConfiguration(name: "b")]
+        #expect(settings.applied(to: file).tenants.map(\.name) == ["a", "b", "b"])
+        #expect(throws: DaemonError.self) { try settings.applied(to: file).validate() }
+
+        // Neither file nor tenant: the demo tenant, as before configuration files.
+        #expect(CommandLineSettings().applied(to: nil).tenants == [TenantConfiguration(name: "demo")])
+        // A file without tenants stays without: mused refuses to start.
+        #expect(CommandLineSettings().applied(to: try ConfigFile.parse("workers = 1", file: "f")).tenants.isEmpty)
+    }
+}
