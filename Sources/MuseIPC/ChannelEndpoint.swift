@@ -107,11 +107,41 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
                 score: verdict.score, raw_score: verdict.rawScore, generation_id: verdict.generation.rawValue,
                 reserved: (0, 0, 0))
         }
+        let first = head
         head &+= UInt64(count)
         muse_atomic_store_release_u64(&control.pointee.cq_tail, head)
-        muse_atomic_store_release_u64(&control.pointee.sq_head, head)
-        wakeClient()
+        if scorer.hasShadows(tenant: tenant) {
+            // The answers are out; the shadows score the same events after
+            // them. The batch's slots stay the daemon's until sq_head moves,
+            // so the client cannot reuse them meanwhile.
+            wakeClient()
+            scoreShadows(from: first, count: count, scorer: scorer, scratch: scratch)
+            muse_atomic_store_release_u64(&control.pointee.sq_head, head)
+        } else {
+            muse_atomic_store_release_u64(&control.pointee.sq_head, head)
+            wakeClient()
+        }
         return count
+    }
+
+    /// Reads the batch's events again (every field re-checked: the client may
+    /// have scribbled on them, which can only skew its own tenant's shadow
+    /// record) and hands them to the shadow predictors.
+    private func scoreShadows<Scorer: EventScorer>(
+        from first: UInt64, count: Int, scorer: borrowing Scorer, scratch: UnsafeMutablePointer<Double>
+    ) {
+        for k in 0..<count {
+            let slot = submissions + Int((first &+ UInt64(k)) & mask) * slotSize
+            let event = slot.assumingMemoryBound(to: muse_event_header.self)
+            let intent = IntentID(muse_atomic_load_relaxed_u32(&event.pointee.intent_id))
+            let featureCount = Int(muse_atomic_load_relaxed_u32(&event.pointee.feature_count))
+            guard let expected = scorer.featureCount(tenant: tenant, intent: intent),
+                  featureCount == expected, featureCount <= maxFeatures else { continue }
+            UnsafeMutableRawPointer(scratch).copyMemory(
+                from: slot + MemoryLayout<muse_event_header>.size, byteCount: featureCount &* 8)
+            scorer.scoreShadows(tenant: tenant, intent: intent,
+                                features: UnsafeBufferPointer(start: scratch, count: featureCount))
+        }
     }
 
     /// Wakes the client if it said it may sleep. The fence pairs with the

@@ -103,6 +103,9 @@ public final class Daemon: @unchecked Sendable {
                              "generation": currentGeneration?.id ?? .none])
     }
 
+    /// Every worker's shadow tally (fixed once the workers exist).
+    var shadowTallies: [ShadowTally] { workers.map(\.shadows) }
+
     /// The generation workers serve now.
     public var currentGeneration: Generation? { generations.withLock { $0.serving?.generation } }
 

@@ -36,6 +36,8 @@ public struct DaemonConfiguration: Sendable {
     /// Group (name or gid) whose members may use the control socket, besides
     /// root and mused's own user.
     public var adminGroup: String?
+    /// What `swap --gate` requires of a candidate's shadowed traffic.
+    public var promotionGate = PromotionGate()
 
     public init(runtimeDirectory: String = "/run/muse", tenants: [TenantConfiguration] = [TenantConfiguration(name: "demo")],
                 workers: Int = 1, batchSize: Int = 64, spinNanoseconds: UInt64 = 100_000) {
@@ -92,6 +94,7 @@ public enum DaemonError: Error, CustomStringConvertible {
     case badTenant(String, String)
     case noSnapshotSupport
     case nothingToRollBackTo
+    case gateRefused(String)
 
     public var description: String {
         switch self {
@@ -105,6 +108,7 @@ public enum DaemonError: Error, CustomStringConvertible {
         case .badTenant(let name, let reason): "tenant '\(name)': \(reason)"
         case .noSnapshotSupport: "this mused cannot load snapshots"
         case .nothingToRollBackTo: "no previous generation is resident to roll back to"
+        case .gateRefused(let reason): reason
         }
     }
 }

@@ -17,6 +17,8 @@ final class Worker: @unchecked Sendable {
     private let cell: ServingCell
     private var serving: Serving
     private var servingVersion: UInt64
+    /// This worker's shadow records (read by the control thread).
+    let shadows = ShadowTally()
     private var doorbell: DaemonDoorbell
     private let batchSize: Int
     private let spinNanoseconds: UInt64
@@ -58,15 +60,20 @@ final class Worker: @unchecked Sendable {
     func run() {
         ThreadSupport.setName("muse-worker-\(index)")
         cell.acknowledge(worker: index, version: servingVersion)
+        shadows.reset(generation: serving.generationID.rawValue)
+        var scorer = WorkerScorer(serving: serving, tally: shadows)
         var lastWork = ThreadSupport.monotonicNanoseconds()
         var nextHousekeeping: UInt64 = 0
         var workedSinceClock = false
         var rounds: UInt32 = 0
         while !stopping.load(ordering: .relaxed) {
-            if cell.latestVersion != servingVersion { pickUpServing() }
+            if cell.latestVersion != servingVersion {
+                pickUpServing()
+                scorer = WorkerScorer(serving: serving, tally: shadows)
+            }
             var answered = 0
             for i in 0..<endpoints.count {
-                answered &+= endpoints[i].drain(limit: batchSize, scorer: serving, scratch: scratch)
+                answered &+= endpoints[i].drain(limit: batchSize, scorer: scorer, scratch: scratch)
             }
             if answered > 0 { workedSinceClock = true }
             rounds &+= 1
@@ -97,7 +104,10 @@ final class Worker: @unchecked Sendable {
     /// Cold path: a new generation was published.
     private func pickUpServing() {
         let (next, version) = cell.load()
-        if let next { serving = next }
+        if let next, next !== serving {
+            serving = next
+            shadows.reset(generation: next.generationID.rawValue)
+        }
         servingVersion = version
         cell.acknowledge(worker: index, version: version)
     }
