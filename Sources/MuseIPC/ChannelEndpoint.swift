@@ -61,10 +61,10 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
     }
 
     /// Answers up to `limit` submissions and wakes the client if it sleeps.
-    /// Returns how many were answered. `scratch` holds `maxFeatures` doubles.
+    /// Returns how many were answered. `scratch` must hold `limit` events.
     @inline(__always)
     public mutating func drain<Scorer: EventScorer>(
-        limit: Int, scorer: borrowing Scorer, scratch: UnsafeMutablePointer<Double>
+        limit: Int, scorer: borrowing Scorer, scratch: DrainScratch
     ) -> Int {
         guard isClaimed else { return 0 }
         let tail = muse_atomic_load_acquire_u64(&control.pointee.sq_tail)
@@ -77,8 +77,10 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
         // Take only what the completion ring has room for: a client that does
         // not read its completions fills its own submission ring and gets
         // MUSE_E_AGAIN; nothing is overwritten.
-        let count = Int(min(waiting, depth - unread, UInt64(limit)))
+        let count = Int(min(waiting, depth - unread, UInt64(limit), UInt64(scratch.events)))
         if count == 0 { return 0 }
+        // With shadows, each event keeps its private copy until they scored it.
+        let shadowed = scorer.hasShadows(tenant: tenant)
         for k in 0..<count {
             let index = head &+ UInt64(k)
             let slot = submissions + Int(index & mask) * slotSize
@@ -89,12 +91,16 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
             let intent = IntentID(muse_atomic_load_relaxed_u32(&event.pointee.intent_id))
             let featureCount = Int(muse_atomic_load_relaxed_u32(&event.pointee.feature_count))
             let verdict: Verdict
+            scratch.counts[k] = -1
             if let expected = scorer.featureCount(tenant: tenant, intent: intent) {
-                if featureCount == expected && featureCount <= maxFeatures {
-                    UnsafeMutableRawPointer(scratch).copyMemory(
+                if featureCount == expected && featureCount <= maxFeatures && featureCount <= scratch.stride {
+                    let features = scratch.features + (shadowed ? k &* scratch.stride : 0)
+                    UnsafeMutableRawPointer(features).copyMemory(
                         from: slot + MemoryLayout<muse_event_header>.size, byteCount: featureCount &* 8)
                     verdict = scorer.score(tenant: tenant, intent: intent,
-                                           features: UnsafeBufferPointer(start: scratch, count: featureCount))
+                                           features: UnsafeBufferPointer(start: features, count: featureCount))
+                    scratch.intents[k] = intent.rawValue
+                    scratch.counts[k] = Int32(featureCount)
                 } else {
                     verdict = .refused(.featureCount, generation: scorer.generationID)
                 }
@@ -107,41 +113,19 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
                 score: verdict.score, raw_score: verdict.rawScore, generation_id: verdict.generation.rawValue,
                 reserved: (0, 0, 0))
         }
-        let first = head
         head &+= UInt64(count)
         muse_atomic_store_release_u64(&control.pointee.cq_tail, head)
-        if scorer.hasShadows(tenant: tenant) {
-            // The answers are out; the shadows score the same events after
-            // them. The batch's slots stay the daemon's until sq_head moves,
-            // so the client cannot reuse them meanwhile.
-            wakeClient()
-            scoreShadows(from: first, count: count, scorer: scorer, scratch: scratch)
-            muse_atomic_store_release_u64(&control.pointee.sq_head, head)
-        } else {
-            muse_atomic_store_release_u64(&control.pointee.sq_head, head)
-            wakeClient()
+        muse_atomic_store_release_u64(&control.pointee.sq_head, head)
+        wakeClient()
+        if shadowed {
+            // After the answers are out, from the daemon's private copies.
+            for k in 0..<count where scratch.counts[k] >= 0 {
+                scorer.scoreShadows(tenant: tenant, intent: IntentID(scratch.intents[k]),
+                                    features: UnsafeBufferPointer(start: scratch.features + k &* scratch.stride,
+                                                                  count: Int(scratch.counts[k])))
+            }
         }
         return count
-    }
-
-    /// Reads the batch's events again (every field re-checked: the client may
-    /// have scribbled on them, which can only skew its own tenant's shadow
-    /// record) and hands them to the shadow predictors.
-    private func scoreShadows<Scorer: EventScorer>(
-        from first: UInt64, count: Int, scorer: borrowing Scorer, scratch: UnsafeMutablePointer<Double>
-    ) {
-        for k in 0..<count {
-            let slot = submissions + Int((first &+ UInt64(k)) & mask) * slotSize
-            let event = slot.assumingMemoryBound(to: muse_event_header.self)
-            let intent = IntentID(muse_atomic_load_relaxed_u32(&event.pointee.intent_id))
-            let featureCount = Int(muse_atomic_load_relaxed_u32(&event.pointee.feature_count))
-            guard let expected = scorer.featureCount(tenant: tenant, intent: intent),
-                  featureCount == expected, featureCount <= maxFeatures else { continue }
-            UnsafeMutableRawPointer(scratch).copyMemory(
-                from: slot + MemoryLayout<muse_event_header>.size, byteCount: featureCount &* 8)
-            scorer.scoreShadows(tenant: tenant, intent: intent,
-                                features: UnsafeBufferPointer(start: scratch, count: featureCount))
-        }
     }
 
     /// Wakes the client if it said it may sleep. The fence pairs with the

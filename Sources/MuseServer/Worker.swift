@@ -22,7 +22,7 @@ final class Worker: @unchecked Sendable {
     private var doorbell: DaemonDoorbell
     private let batchSize: Int
     private let spinNanoseconds: UInt64
-    private let scratch: UnsafeMutablePointer<Double>
+    private let scratch: DrainScratch
     private let stopping = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
 
@@ -49,7 +49,7 @@ final class Worker: @unchecked Sendable {
         self.batchSize = batchSize
         self.spinNanoseconds = spinNanoseconds
         let maxFeatures = channels.map { $0.1.layout.maxFeatures }.max() ?? 1
-        scratch = .allocate(capacity: maxFeatures)
+        scratch = DrainScratch(events: batchSize, maxFeatures: maxFeatures)
     }
 
     deinit { scratch.deallocate() }

@@ -48,7 +48,7 @@ struct ChannelEndpointTests {
         let daemon = Thread { [segment = fixture.segment] in
             var endpoint = ChannelEndpoint(segment: segment, channel: ChannelIndex(0), tenant: TenantIndex(0))
             let scorer = SumScorer()
-            let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 8)
+            let scratch = DrainScratch(events: 64, maxFeatures: 8)
             defer { scratch.deallocate() }
             while !done.load(ordering: .acquiring) {
                 _ = endpoint.drain(limit: 7, scorer: scorer, scratch: scratch)
@@ -85,7 +85,7 @@ struct ChannelEndpointTests {
         try #require(muse_claim(&fixture.client, &channel) == MUSE_OK)
         var endpoint = ChannelEndpoint(segment: fixture.segment, channel: ChannelIndex(0), tenant: TenantIndex(0))
         let scorer = SumScorer()
-        let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 8)
+        let scratch = DrainScratch(events: 64, maxFeatures: 8)
         defer { scratch.deallocate() }
         let control = fixture.segment.control(0)
         // A tail far past the head: more "pending" than the ring holds.
