@@ -23,7 +23,7 @@ enum Harness {
         let out = FileManager.default.temporaryDirectory.appending(path: "muse-test-client-\(getpid())").path
         let source = packageRoot.appending(path: "Tests/EndToEndTests/clients/muse_test_client.c").path
         let result = run("/usr/bin/env", ["cc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Wpedantic", "-Werror",
-                                         "-I", header.path, source, "-o", out, "-lm"])
+                                         "-pthread", "-I", header.path, source, "-o", out, "-lm"])
         precondition(result.status == 0, "cannot build the C test client:\n\(result.output)")
         return out
     }()

@@ -96,9 +96,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -169,6 +171,7 @@ typedef enum muse_status {
     MUSE_E_OVERLOADED = 4,      /* the tenant is over its rate limit; retry later */
     MUSE_E_NOT_SERVING = 5,     /* no model generation is loaded */
     MUSE_E_INTERNAL = 6,        /* the daemon failed to score this event */
+    MUSE_E_BAD_SCORE = 7,       /* the model produced a NaN or infinite score (ABI 1.1) */
     /* Returned by functions. */
     MUSE_E_AGAIN = 64,          /* ring full (backpressure) or nothing to read */
     MUSE_E_TIMEDOUT = 65,       /* muse_wait's timeout passed with nothing to read */
@@ -177,7 +180,9 @@ typedef enum muse_status {
     MUSE_E_ABI = 68,            /* not a Muse segment, or an incompatible ABI major */
     MUSE_E_SYSTEM = 69,         /* a system call failed; errno says which way */
     MUSE_E_NOT_READY = 70,      /* the segment is still being created */
-    MUSE_E_CORRUPT = 71         /* the channel's indices are inconsistent */
+    MUSE_E_CORRUPT = 71,        /* the channel's indices are inconsistent */
+    MUSE_E_DAEMON_GONE = 72,    /* mused stopped, died or hangs (stale heartbeat) (ABI 1.1) */
+    MUSE_E_FORKED = 73          /* the channel was claimed by the parent of this forked process (ABI 1.1) */
 } muse_status;
 
 /** A human-readable description of a status code. */
@@ -190,6 +195,7 @@ static inline const char *muse_strerror(muse_status status) {
     case MUSE_E_OVERLOADED: return "tenant over its rate limit";
     case MUSE_E_NOT_SERVING: return "no model generation is serving";
     case MUSE_E_INTERNAL: return "internal scoring error";
+    case MUSE_E_BAD_SCORE: return "the model produced a non-finite score";
     case MUSE_E_AGAIN: return "ring full or empty; try again";
     case MUSE_E_TIMEDOUT: return "timed out";
     case MUSE_E_INVALID: return "invalid argument";
@@ -198,6 +204,8 @@ static inline const char *muse_strerror(muse_status status) {
     case MUSE_E_SYSTEM: return "system call failed (see errno)";
     case MUSE_E_NOT_READY: return "segment not initialised yet";
     case MUSE_E_CORRUPT: return "channel indices are corrupt";
+    case MUSE_E_DAEMON_GONE: return "mused is not serving (stopped, dead or hung)";
+    case MUSE_E_FORKED: return "channel belongs to the parent process (inherited through fork)";
     }
     return "unknown status";
 }
@@ -422,9 +430,44 @@ static inline muse_channel_control *muse_channel_at(void *base, uint64_t channel
 /* Client API                                                                */
 /* ------------------------------------------------------------------------ */
 
-/** An open segment. Fields are private to this header's functions. */
+/* MUSE_API marks the client functions. By default they are static inline, so
+ * the header is all a C or C++ program needs. libmuse.so is this header
+ * compiled once with MUSE_BUILD_LIBRARY defined (tools/build-libmuse.sh): the
+ * same functions become exported, versioned symbols for other languages. */
+#ifndef MUSE_API
+#  if defined(MUSE_BUILD_LIBRARY)
+#    define MUSE_API __attribute__((visibility("default")))
+#  else
+#    define MUSE_API static inline
+#  endif
+#endif
+
+/* Test hook: runs inside muse_poll between reading cq_tail and publishing
+ * cq_head, so a test can reproduce a preemption there. Empty unless a test
+ * defines it before including this header. */
+#ifndef MUSE_TEST_HOOK_POLL_READ
+#  define MUSE_TEST_HOOK_POLL_READ(channel) ((void)0)
+#endif
+
+/** Longest segment path muse_open accepts, including the NUL. */
+#define MUSE_PATH_SIZE 4096u
+
+/** How often mused refreshes heartbeat_ns, in nanoseconds (informational). */
+#define MUSE_HEARTBEAT_PERIOD_NS UINT64_C(50000000)
+/** The heartbeat age past which a client should consider mused stopped or
+ *  hung: twenty heartbeat periods. The recommended muse_daemon_alive age. */
+#define MUSE_ALIVE_AGE_NS UINT64_C(1000000000)
+/** muse_wait with a negative timeout wakes at least this often to check that
+ *  mused is still there. */
+#define MUSE_WAIT_CHECK_NS INT64_C(100000000)
+
+/**
+ * An open segment. Fields are private to this header's functions. Must not
+ * be copied (claims are recorded against its address) and must outlive every
+ * channel claimed from it.
+ */
 typedef struct muse_client {
-    int fd;
+    int fd;                    /* the segment, O_CLOEXEC; holds no lock */
     unsigned char *base;
     muse_segment_header *header;
     uint64_t size;
@@ -435,9 +478,43 @@ typedef struct muse_client {
     uint32_t ring_depth;
     uint32_t slot_size;
     uint32_t max_features;
+    /* Where muse_claim re-opens the file for a claim's own description. */
+    uint64_t device;
+    uint64_t inode;
+    char path[MUSE_PATH_SIZE];
 } muse_client;
 
-/** A claimed channel. Use one per thread; a channel is not thread-safe. */
+/* The process's claims, one registry per copy of this header's code (per
+ * translation unit in header-only mode, one in libmuse.so). A channel records
+ * which registry holds its claim, so any copy of the code releases it right.
+ *
+ * Every claim holds an OFD lock on a file description of its own (opened with
+ * O_CLOEXEC), never shared with another claim: unlocking one claim can never
+ * drop another's lock, whichever thread does it. `lock` serialises claims,
+ * releases, muse_close and fork(): a pthread_atfork handler takes it before
+ * fork, so a child never inherits a half-made claim, and in the child it
+ * closes every inherited claim descriptor (the parent's claims stay the
+ * parent's: when the parent dies its channels are reclaimed, whatever the
+ * child does) and bumps `generation`, which makes every call on an inherited
+ * channel return MUSE_E_FORKED. */
+typedef struct muse__claim_record {
+    uint64_t id;
+    const muse_client *client;
+    muse_channel_control *control;
+    int fd;
+} muse__claim_record;
+
+typedef struct muse__registry {
+    pthread_mutex_t lock;
+    uint32_t generation;        /* +1 in each forked child; written under lock, read relaxed */
+    uint32_t count;             /* records in use, under lock */
+    uint32_t capacity;          /* records allocated, under lock */
+    uint64_t next_id;           /* under lock */
+    muse__claim_record *records;
+} muse__registry;
+
+/** A claimed channel. Owned by one thread at a time (it may be handed to
+ *  another thread with the usual synchronisation); not thread-safe. */
 typedef struct muse_channel {
     muse_client *client;
     muse_channel_control *control;
@@ -448,6 +525,10 @@ typedef struct muse_channel {
     uint64_t sq_tail;        /* next submission index (the client's own copy) */
     uint64_t sq_head_cache;  /* last sq_head seen: saves a shared read per submit */
     uint64_t cq_head;        /* next completion index */
+    muse__registry *registry;/* where the claim is recorded */
+    uint64_t claim_id;
+    uint32_t generation;     /* registry->generation at claim: differs in a forked child */
+    uint32_t depth;
 } muse_channel;
 
 /** What muse_lookup_intent reports. */
@@ -457,7 +538,7 @@ typedef struct muse_intent_info {
     uint64_t schema_hash;
 } muse_intent_info;
 
-/** One event for muse_submit_batch. */
+/** One event for muse_submit_batch / muse_submit_many. */
 typedef struct muse_request {
     uint64_t tag;
     uint32_t intent_id;
@@ -465,19 +546,108 @@ typedef struct muse_request {
     const double *features;
 } muse_request;
 
+/* ---- the claim registry (internal) ------------------------------------- */
+
+static inline void muse__registry_prepare(void);
+static inline void muse__registry_parent(void);
+static inline void muse__registry_child(void);
+
+static inline muse__registry *muse__registry_instance(void) {
+    static muse__registry registry = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 1, NULL };
+    return &registry;
+}
+
+static inline void muse__registry_prepare(void) { pthread_mutex_lock(&muse__registry_instance()->lock); }
+static inline void muse__registry_parent(void) { pthread_mutex_unlock(&muse__registry_instance()->lock); }
+
+/* In the child of fork(): single-threaded, the registry lock held by this
+ * thread (taken by the prepare handler). Drops every inherited claim: closing
+ * the child's copy of each claim descriptor leaves the parent's the only
+ * reference, so the lock ends when the parent ends. Shared memory is not
+ * touched: the channels still belong to the parent. */
+static inline void muse__registry_child(void) {
+    muse__registry *r = muse__registry_instance();
+    for (uint32_t i = 0; i < r->count; i++) close(r->records[i].fd);
+    r->count = 0;
+    __atomic_store_n(&r->generation, r->generation + 1, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&r->lock);
+}
+
+static inline void muse__registry_install(void) {
+    pthread_atfork(muse__registry_prepare, muse__registry_parent, muse__registry_child);
+}
+
+/* The registry, with its fork handlers registered on first use. */
+static inline muse__registry *muse__registry_get(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, muse__registry_install);
+    return muse__registry_instance();
+}
+
+/* Index of the record with `id`, or -1. Under r->lock. */
+static inline int64_t muse__registry_find(const muse__registry *r, uint64_t id) {
+    for (uint32_t i = 0; i < r->count; i++)
+        if (r->records[i].id == id) return (int64_t)i;
+    return -1;
+}
+
+/* Removes record i (order does not matter). Under r->lock. */
+static inline void muse__registry_remove(muse__registry *r, uint32_t i) {
+    r->records[i] = r->records[r->count - 1];
+    r->count--;
+}
+
+/* Nonzero if `ch` was claimed in this process, not inherited through fork().
+ * One relaxed load: the generation changes only in a new child, before any
+ * other thread exists there. */
+static inline int muse__owned(const muse_channel *ch) {
+    return __atomic_load_n(&ch->registry->generation, __ATOMIC_RELAXED) == ch->generation;
+}
+
+/* A new file description of the segment (so a new OFD lock owner): through
+ * /proc/self/fd, which names the very file open as client->fd, else by path,
+ * checked to be the same file. O_CLOEXEC so exec() drops it too. */
+static inline int muse__reopen(const muse_client *client) {
+    char proc[64];
+    struct stat st;
+    int fd;
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", client->fd);
+    fd = open(proc, O_RDWR | O_CLOEXEC);
+    if (fd < 0) fd = open(client->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return -1;
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_dev != client->device || (uint64_t)st.st_ino != client->inode) {
+        close(fd);
+        errno = ESTALE;
+        return -1;
+    }
+    return fd;
+}
+
+/* ---- opening ------------------------------------------------------------ */
+
 /**
- * Opens a segment file and checks its layout. On MUSE_E_SYSTEM, errno tells
- * why (EACCES: this process is not in the tenant's group; ENOENT: no such
- * tenant, or the daemon has not started).
+ * Opens a segment file and checks its layout.
+ *
+ * Returns MUSE_OK; MUSE_E_INVALID (NULL argument, path too long);
+ * MUSE_E_SYSTEM with errno (EACCES: this process is not in the tenant's group;
+ * ENOENT: no such tenant, or mused has not created it yet); MUSE_E_NOT_READY
+ * (the file is shorter than a header: being created); MUSE_E_ABI (not a Muse
+ * segment, or an ABI major other than MUSE_ABI_MAJOR). errno matters only
+ * with MUSE_E_SYSTEM. On failure *client is left closed (muse_close is a
+ * no-op on it).
  */
-static inline muse_status muse_open(muse_client *client, const char *segment_path) {
+MUSE_API muse_status muse_open(muse_client *client, const char *segment_path) {
     struct stat st;
     const muse_segment_header *h;
     void *base;
     int fd;
-    if (!client || !segment_path) return MUSE_E_INVALID;
+    size_t path_length;
+    if (!client) return MUSE_E_INVALID;
     memset(client, 0, sizeof *client);
     client->fd = -1;
+    if (!segment_path) return MUSE_E_INVALID;
+    path_length = strlen(segment_path);
+    if (path_length == 0 || path_length >= MUSE_PATH_SIZE) return MUSE_E_INVALID;
     fd = open(segment_path, O_RDWR | O_CLOEXEC);
     if (fd < 0) return MUSE_E_SYSTEM;
     if (fstat(fd, &st) != 0) { int e = errno; close(fd); errno = e; return MUSE_E_SYSTEM; }
@@ -507,13 +677,19 @@ static inline muse_status muse_open(muse_client *client, const char *segment_pat
     client->ring_depth = h->ring_depth;
     client->slot_size = h->submission_slot_size;
     client->max_features = h->max_features;
+    client->device = (uint64_t)st.st_dev;
+    client->inode = (uint64_t)st.st_ino;
+    memcpy(client->path, segment_path, path_length + 1);
     return MUSE_OK;
 }
 
-/** Opens <runtime_dir>/<tenant>.muse; runtime_dir NULL means MUSE_DEFAULT_RUNTIME_DIR. */
-static inline muse_status muse_open_tenant(muse_client *client, const char *runtime_dir, const char *tenant) {
-    char path[4096];
+/** Opens <runtime_dir>/<tenant>.muse; runtime_dir NULL means
+ *  MUSE_DEFAULT_RUNTIME_DIR. Statuses as muse_open; MUSE_E_INVALID also for
+ *  an empty tenant name or one containing '/'. */
+MUSE_API muse_status muse_open_tenant(muse_client *client, const char *runtime_dir, const char *tenant) {
+    char path[MUSE_PATH_SIZE];
     int n;
+    if (client) { memset(client, 0, sizeof *client); client->fd = -1; }
     if (!tenant || !*tenant || strchr(tenant, '/')) return MUSE_E_INVALID;
     n = snprintf(path, sizeof path, "%s/%s%s", runtime_dir ? runtime_dir : MUSE_DEFAULT_RUNTIME_DIR,
                  tenant, MUSE_SEGMENT_SUFFIX);
@@ -521,10 +697,67 @@ static inline muse_status muse_open_tenant(muse_client *client, const char *runt
     return muse_open(client, path);
 }
 
-/** Unmaps the segment and closes it; channels still claimed are released by
- *  the kernel dropping their locks. */
-static inline void muse_close(muse_client *client) {
+/* Gives a claimed channel back; the caller holds r->lock and the claim's
+ * lock (on `fd`). `sq_tail` and `cq_head` are what this client published.
+ *
+ * If nothing is in flight the client frees the channel itself. The daemon's
+ * private head for the channel (ChannelEndpoint.head) only moves in a drain
+ * that answers submissions, and a drain publishes cq_tail = sq_head = head
+ * before it returns; with sq_tail == cq_tail nothing is left to drain, so
+ * head == cq_tail, and all four indices equal to it are exactly the
+ * quiescent state the daemon's reclaim would have written. Otherwise the
+ * state becomes RELEASED and the daemon is woken: it frees the channel on its
+ * next drain, dropping what was left unanswered.
+ *
+ * The state is stored while the claim's lock is still held, then the lock
+ * dropped: storing after unlocking could overwrite the CLAIMED of a client
+ * that claimed the channel in between. Returns nonzero if mused should be
+ * woken (muse__wake_daemon) once the lock is dropped. */
+static inline int muse__give_back(muse_channel_control *c, uint64_t sq_tail, uint64_t cq_head) {
+    uint64_t cq_tail = muse_atomic_load_acquire_u64(&c->cq_tail);
+    uint64_t sq_head = muse_atomic_load_acquire_u64(&c->sq_head);
+    if (sq_tail == cq_tail && sq_head == cq_tail && cq_head == cq_tail) {
+        muse_atomic_store_release_u32(&c->state, MUSE_CHANNEL_FREE);
+        return 0;
+    }
+    muse_atomic_store_release_u32(&c->state, MUSE_CHANNEL_RELEASED);
+    return 1;
+}
+
+/* After a RELEASED give-back and the claim's unlock: wake mused so it frees
+ * the channel now. Ringing after the unlock means the lock is free when mused
+ * tries it. */
+static inline void muse__wake_daemon(muse_client *client) {
+    muse_atomic_fence_seq_cst(); /* pairs with the daemon's fence after it sets daemon_sleeping */
+    if (muse_atomic_load_relaxed_u32(&client->header->daemon_sleeping)) {
+        muse_atomic_add_u32(&client->header->daemon_doorbell, 1);
+        muse_futex_wake(&client->header->daemon_doorbell);
+    }
+}
+
+/**
+ * Unmaps the segment and closes it. Channels still claimed from it are given
+ * back first (as by muse_release); the muse_channel objects are dead
+ * afterwards (muse_release on them is then a harmless no-op, any other call
+ * is undefined). Safe on a client whose open failed. Not concurrently with
+ * other calls on the same client.
+ */
+MUSE_API void muse_close(muse_client *client) {
+    muse__registry *r;
+    int wake = 0;
     if (!client || !client->base) return;
+    r = muse__registry_get();
+    pthread_mutex_lock(&r->lock);
+    for (uint32_t i = 0; i < r->count;) {
+        muse__claim_record *rec = &r->records[i];
+        if (rec->client != client) { i++; continue; }
+        wake |= muse__give_back(rec->control, muse_atomic_load_acquire_u64(&rec->control->sq_tail),
+                                muse_atomic_load_acquire_u64(&rec->control->cq_head));
+        close(rec->fd);
+        muse__registry_remove(r, i);
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (wake) muse__wake_daemon(client);
     munmap(client->base, (size_t)client->size);
     close(client->fd);
     memset(client, 0, sizeof *client);
@@ -532,23 +765,46 @@ static inline void muse_close(muse_client *client) {
 }
 
 /**
- * Claims a free channel for the calling thread. MUSE_E_NO_CHANNEL when all are
- * taken; a channel whose owner died becomes free within the daemon's reclaim
- * period (well under a second), so retrying later can succeed.
+ * Claims a free channel. Thread-safe: any number of threads may claim from
+ * one client at once; each claim holds its channel through a file
+ * description of its own. Returns MUSE_OK; MUSE_E_NO_CHANNEL when every
+ * channel is taken (a channel whose owner died is freed by mused within its
+ * reclaim period, well under a second; one released while events were in
+ * flight, on mused's next drain); MUSE_E_INVALID; MUSE_E_SYSTEM with errno
+ * (opening the claim's description, EMFILE included).
  */
-static inline muse_status muse_claim(muse_client *client, muse_channel *channel) {
+MUSE_API muse_status muse_claim(muse_client *client, muse_channel *channel) {
+    muse__registry *r;
+    muse_status result = MUSE_E_NO_CHANNEL;
+    int fd;
     if (!client || !client->base || !channel) return MUSE_E_INVALID;
+    r = muse__registry_get();
+    /* Held from before the descriptor exists until it is recorded: a fork()
+     * meanwhile would give the child a lock-holding descriptor the child's
+     * handler does not know about. */
+    pthread_mutex_lock(&r->lock);
+    if (r->count == r->capacity) {
+        uint32_t capacity = r->capacity ? r->capacity * 2 : 16;
+        void *grown = realloc(r->records, capacity * sizeof *r->records);
+        if (!grown) { pthread_mutex_unlock(&r->lock); errno = ENOMEM; return MUSE_E_SYSTEM; }
+        r->records = (muse__claim_record *)grown;
+        r->capacity = capacity;
+    }
+    fd = muse__reopen(client);
+    if (fd < 0) { int e = errno; pthread_mutex_unlock(&r->lock); errno = e; return MUSE_E_SYSTEM; }
     for (uint32_t i = 0; i < client->channel_count; i++) {
         muse_channel_control *c = muse_channel_at(client->base, client->channels_offset,
                                                   client->channel_stride, i);
         uint64_t offset = (uint64_t)((unsigned char *)c - client->base);
         uint64_t sq_tail, sq_head, cq_tail, cq_head;
         if (muse_atomic_load_relaxed_u32(&c->state) != MUSE_CHANNEL_FREE) continue;
-        if (muse_ofd_lock_byte(client->fd, offset, F_WRLCK) != 0) {
+        if (muse_ofd_lock_byte(fd, offset, F_WRLCK) != 0) {
             if (errno == EAGAIN || errno == EACCES) continue;
-            return MUSE_E_SYSTEM;
+            result = MUSE_E_SYSTEM;
+            break;
         }
-        /* Holding the lock: only we may claim it now. Take it only if FREE and
+        /* Holding the lock: no other claim (on its own description) and no
+         * daemon reclaim can hold it now. Take the channel only if FREE and
          * quiescent (the daemon resets all four indices to one value). */
         sq_tail = muse_atomic_load_acquire_u64(&c->sq_tail);
         sq_head = muse_atomic_load_acquire_u64(&c->sq_head);
@@ -556,7 +812,8 @@ static inline muse_status muse_claim(muse_client *client, muse_channel *channel)
         cq_head = muse_atomic_load_acquire_u64(&c->cq_head);
         if (sq_tail != sq_head || sq_head != cq_tail || cq_tail != cq_head
             || !muse_atomic_cas_u32(&c->state, MUSE_CHANNEL_FREE, MUSE_CHANNEL_CLAIMED)) {
-            muse_ofd_lock_byte(client->fd, offset, F_UNLCK);
+            /* Drops only this description's lock: ours alone. */
+            muse_ofd_lock_byte(fd, offset, F_UNLCK);
             continue;
         }
         c->owner_pid = (uint32_t)getpid();
@@ -569,26 +826,62 @@ static inline muse_status muse_claim(muse_client *client, muse_channel *channel)
                                + (uint64_t)client->ring_depth * client->slot_size);
         channel->index = i;
         channel->mask = client->ring_depth - 1;
+        channel->depth = client->ring_depth;
         channel->sq_tail = sq_tail;
         channel->sq_head_cache = sq_head;
         channel->cq_head = cq_head;
+        channel->registry = r;
+        channel->claim_id = r->next_id++;
+        channel->generation = r->generation;
+        r->records[r->count].id = channel->claim_id;
+        r->records[r->count].client = client;
+        r->records[r->count].control = c;
+        r->records[r->count].fd = fd;
+        r->count++;
+        pthread_mutex_unlock(&r->lock);
         return MUSE_OK;
     }
-    return MUSE_E_NO_CHANNEL;
+    {
+        int e = errno;
+        close(fd);
+        pthread_mutex_unlock(&r->lock);
+        errno = e;
+    }
+    return result;
 }
 
-/** Gives the channel back. Completions not yet read are dropped. */
-static inline void muse_release(muse_channel *channel) {
-    muse_client *client;
-    if (!channel || !channel->control) return;
-    client = channel->client;
-    muse_atomic_store_release_u32(&channel->control->state, MUSE_CHANNEL_RELEASED);
-    muse_ofd_lock_byte(client->fd, (uint64_t)((unsigned char *)channel->control - client->base), F_UNLCK);
+/**
+ * Gives the channel back. Completions not yet read are dropped; events not
+ * yet answered may still be scored but their answers are discarded. With
+ * nothing in flight the channel is free again at once; otherwise mused frees
+ * it on its next drain. In a forked child, on a channel inherited from the
+ * parent, it only forgets the channel (the parent keeps it). Safe to call
+ * twice, and after muse_close.
+ */
+MUSE_API void muse_release(muse_channel *channel) {
+    muse__registry *r;
+    int64_t i;
+    int wake = 0;
+    if (!channel || !channel->control || !channel->registry) return;
+    r = channel->registry;
+    pthread_mutex_lock(&r->lock);
+    i = muse__registry_find(r, channel->claim_id);
+    /* Absent: muse_close gave it back already, or fork() dropped it. */
+    if (i >= 0) {
+        wake = muse__give_back(channel->control, channel->sq_tail, channel->cq_head);
+        close(r->records[i].fd);
+        muse__registry_remove(r, (uint32_t)i);
+    }
+    pthread_mutex_unlock(&r->lock);
+    /* The mapping is still there: the client outlives its channels. */
+    if (wake) muse__wake_daemon(channel->client);
     channel->control = NULL;
 }
 
-/** Looks an intent up by name in the serving table. */
-static inline muse_status muse_lookup_intent(const muse_client *client, const char *name, muse_intent_info *out) {
+/** Looks an intent up by name in the serving table. Returns MUSE_OK;
+ *  MUSE_E_UNKNOWN_INTENT; MUSE_E_INVALID; MUSE_E_AGAIN if the table kept
+ *  changing under it (retry). Thread-safe. */
+MUSE_API muse_status muse_lookup_intent(const muse_client *client, const char *name, muse_intent_info *out) {
     const muse_segment_header *h;
     if (!client || !client->base || !name || !out) return MUSE_E_INVALID;
     h = client->header;
@@ -633,9 +926,9 @@ static inline int muse__stage(muse_channel *ch, uint64_t tag, uint32_t intent_id
                               const double *features, uint32_t feature_count) {
     muse_client *client = ch->client;
     muse_event_header *slot;
-    if (ch->sq_tail - ch->sq_head_cache >= client->ring_depth) {
+    if (ch->sq_tail - ch->sq_head_cache >= ch->depth) {
         ch->sq_head_cache = muse_atomic_load_acquire_u64(&ch->control->sq_head);
-        if (ch->sq_tail - ch->sq_head_cache >= client->ring_depth) return 0;
+        if (ch->sq_tail - ch->sq_head_cache >= ch->depth) return 0;
     }
     slot = (muse_event_header *)(void *)(ch->submissions + (ch->sq_tail & ch->mask) * client->slot_size);
     slot->tag = tag;
@@ -647,14 +940,19 @@ static inline int muse__stage(muse_channel *ch, uint64_t tag, uint32_t intent_id
 }
 
 /**
- * Submits one event. MUSE_E_AGAIN when the ring is full: nothing was written;
- * read completions (the daemon stops taking submissions while the completion
- * ring is full) and retry. MUSE_E_INVALID if feature_count > max_features.
+ * Submits one event. Returns MUSE_OK; MUSE_E_AGAIN when the submission ring
+ * is full: nothing was written; read completions (mused stops taking
+ * submissions while the completion ring is full) and retry; MUSE_E_INVALID
+ * (feature_count > max_features, features NULL, channel not claimed);
+ * MUSE_E_FORKED (a channel inherited through fork()). Makes no system call
+ * unless mused sleeps. The intent id and feature count are checked by mused,
+ * which answers a bad event with a status in its completion.
  */
-static inline muse_status muse_submit(muse_channel *ch, uint64_t tag, uint32_t intent_id,
-                                      const double *features, uint32_t feature_count) {
+MUSE_API muse_status muse_submit(muse_channel *ch, uint64_t tag, uint32_t intent_id,
+                                 const double *features, uint32_t feature_count) {
     if (!ch || !ch->control || feature_count > ch->client->max_features || (feature_count && !features))
         return MUSE_E_INVALID;
+    if (!muse__owned(ch)) return MUSE_E_FORKED;
     if (!muse__stage(ch, tag, intent_id, features, feature_count)) return MUSE_E_AGAIN;
     muse_atomic_store_release_u64(&ch->control->sq_tail, ch->sq_tail);
     muse__notify_daemon(ch->client);
@@ -662,97 +960,178 @@ static inline muse_status muse_submit(muse_channel *ch, uint64_t tag, uint32_t i
 }
 
 /**
- * Submits up to `count` events with one publication; returns how many were
- * taken (fewer when the ring fills, 0 for an invalid request at the front).
+ * Submits up to `count` events with one publication and sets *accepted to how
+ * many were taken (the first *accepted requests). Returns MUSE_OK when all
+ * were; MUSE_E_AGAIN when the ring filled (requests[*accepted] and later were
+ * not written: read completions and retry from there); MUSE_E_INVALID when
+ * requests[*accepted] is malformed (too many features, NULL features) — retrying
+ * it never helps; MUSE_E_INVALID with *accepted == 0 also for bad arguments;
+ * MUSE_E_FORKED.
  */
-static inline size_t muse_submit_batch(muse_channel *ch, const muse_request *requests, size_t count) {
+MUSE_API muse_status muse_submit_many(muse_channel *ch, const muse_request *requests, size_t count,
+                                      size_t *accepted) {
     size_t n = 0;
-    if (!ch || !ch->control || !requests) return 0;
+    muse_status status = MUSE_OK;
+    if (accepted) *accepted = 0;
+    if (!ch || !ch->control || (!requests && count) || !accepted) return MUSE_E_INVALID;
+    if (!muse__owned(ch)) return MUSE_E_FORKED;
     for (; n < count; n++) {
         const muse_request *r = &requests[n];
-        if (r->feature_count > ch->client->max_features || (r->feature_count && !r->features)) break;
-        if (!muse__stage(ch, r->tag, r->intent_id, r->features, r->feature_count)) break;
+        if (r->feature_count > ch->client->max_features || (r->feature_count && !r->features)) {
+            status = MUSE_E_INVALID;
+            break;
+        }
+        if (!muse__stage(ch, r->tag, r->intent_id, r->features, r->feature_count)) {
+            status = MUSE_E_AGAIN;
+            break;
+        }
     }
     if (n) {
         muse_atomic_store_release_u64(&ch->control->sq_tail, ch->sq_tail);
         muse__notify_daemon(ch->client);
     }
+    *accepted = n;
+    return status;
+}
+
+/**
+ * Submits up to `count` events with one publication; returns how many were
+ * taken. Kept from ABI 1.0: it cannot say why it stopped (ring full, or
+ * requests[return value] malformed); muse_submit_many can.
+ */
+MUSE_API size_t muse_submit_batch(muse_channel *ch, const muse_request *requests, size_t count) {
+    size_t n = 0;
+    (void)muse_submit_many(ch, requests, count, &n);
     return n;
 }
 
-/** Copies up to `max` completions into `out` without blocking; returns how many. */
-static inline size_t muse_poll(muse_channel *ch, muse_completion *out, size_t max) {
-    uint64_t tail, available;
+/**
+ * Copies up to `max` completions into `out` without blocking; returns how
+ * many (0: none waiting, a bad argument, a channel inherited through fork(),
+ * or corrupt indices — muse_wait tells those apart). Never a system call
+ * unless mused is asleep with more than a ring's worth in flight.
+ */
+MUSE_API size_t muse_poll(muse_channel *ch, muse_completion *out, size_t max) {
+    uint64_t tail, available, head;
     size_t n;
-    if (!ch || !ch->control || !out) return 0;
+    if (!ch || !ch->control || !out || !muse__owned(ch)) return 0;
+    head = ch->cq_head;
     tail = muse_atomic_load_acquire_u64(&ch->control->cq_tail);
-    available = tail - ch->cq_head;
-    if (available == 0 || available > ch->client->ring_depth) return 0;
+    available = tail - head;
+    if (available == 0 || available > ch->depth) return 0;
     n = available < max ? (size_t)available : max;
-    for (size_t i = 0; i < n; i++) out[i] = ch->completions[(ch->cq_head + i) & ch->mask];
-    ch->cq_head += n;
+    for (size_t i = 0; i < n; i++) out[i] = ch->completions[(head + i) & ch->mask];
+    MUSE_TEST_HOOK_POLL_READ(ch);
+    ch->cq_head = head + n;
     muse_atomic_store_release_u64(&ch->control->cq_head, ch->cq_head);
-    /* A full completion ring stalls the daemon on this channel; it may have
-     * gone to sleep, so tell it there is room again. */
-    if (available == ch->client->ring_depth) muse__notify_daemon(ch->client);
+    /*
+     * Does mused need waking because we made room? It stops answering a
+     * channel while its completion ring is full (cq_tail - cq_head == depth)
+     * and may then sleep. That can only happen while more than `depth` events
+     * are in flight past our old head (sq_tail - head > depth): otherwise the
+     * ring holds every answer still owed and there is nothing left to stall.
+     * In that case: fence (seq_cst), then re-read cq_tail. mused, before it
+     * sleeps, sets daemon_sleeping, fences, and re-reads cq_head. If our fence
+     * came first, mused's re-read sees our new cq_head and it does not sleep
+     * on a full ring. If mused's came first, its cq_tail store (made before
+     * its fence) is visible to our re-read: then we see the ring was full
+     * (tail - head == depth) and ring the doorbell if it sleeps. Deciding from
+     * the cq_tail read before the copy (as ABI 1.0 did) misses a ring that
+     * filled while we copied, leaving mused asleep until its housekeeping.
+     */
+    if (ch->sq_tail - head > ch->depth) {
+        muse_atomic_fence_seq_cst();
+        tail = muse_atomic_load_acquire_u64(&ch->control->cq_tail);
+        if (tail - head >= ch->depth && muse_atomic_load_relaxed_u32(&ch->client->header->daemon_sleeping)) {
+            muse_atomic_add_u32(&ch->client->header->daemon_doorbell, 1);
+            muse_futex_wake(&ch->client->header->daemon_doorbell);
+        }
+    }
     return n;
 }
 
 /** Completions waiting to be read (0 if the indices are corrupt). */
-static inline uint64_t muse_pending_completions(const muse_channel *ch) {
+MUSE_API uint64_t muse_pending_completions(const muse_channel *ch) {
     uint64_t available = muse_atomic_load_acquire_u64(&ch->control->cq_tail) - ch->cq_head;
-    return available > ch->client->ring_depth ? 0 : available;
+    return available > ch->depth ? 0 : available;
+}
+
+/** Nonzero if the daemon is serving and its heartbeat is younger than
+ *  max_age_ns. MUSE_ALIVE_AGE_NS (1 s) is the recommended age: mused beats
+ *  every 50 ms, so an older heartbeat means stopped, killed or hung.
+ *  Thread-safe. */
+MUSE_API int muse_daemon_alive(const muse_client *client, uint64_t max_age_ns) {
+    uint64_t beat = muse_atomic_load_acquire_u64(&client->header->heartbeat_ns);
+    uint64_t now = muse_now_ns();
+    return muse_atomic_load_acquire_u32(&client->header->daemon_state) == MUSE_DAEMON_SERVING
+        && (now < beat || now - beat < max_age_ns);
 }
 
 /**
  * Waits until at least one completion is available, then copies up to `max`
- * into `out` and sets *count. Spins for up to MUSE_SPIN_NS, then sleeps on the
- * channel's futex. timeout_ns < 0 waits forever; MUSE_E_TIMEDOUT after it.
+ * into `out`. Spins for up to MUSE_SPIN_NS, then sleeps on the channel's
+ * futex.
+ *
+ * Returns MUSE_OK only with *count >= 1 (so out[0] is then always written);
+ * MUSE_E_TIMEDOUT when timeout_ns passed with nothing to read; with
+ * timeout_ns < 0 (no deadline) it checks on mused every MUSE_WAIT_CHECK_NS
+ * and returns MUSE_E_DAEMON_GONE once mused is not serving with a heartbeat
+ * younger than MUSE_ALIVE_AGE_NS (stopped, killed, hung): the events in
+ * flight stay in the ring, and a restarted mused answers them, so waiting
+ * again later is fine; MUSE_E_CORRUPT (the channel's indices are
+ * inconsistent: something scribbled on the segment); MUSE_E_FORKED;
+ * MUSE_E_INVALID. *count is 0 unless MUSE_OK. errno never matters.
  */
-static inline muse_status muse_wait(muse_channel *ch, muse_completion *out, size_t max,
-                                    size_t *count, int64_t timeout_ns) {
+MUSE_API muse_status muse_wait(muse_channel *ch, muse_completion *out, size_t max,
+                               size_t *count, int64_t timeout_ns) {
     uint64_t start, spin_until, deadline;
     muse_channel_control *c;
+    size_t n;
+    if (count) *count = 0;
     if (!ch || !ch->control || !out || !count || max == 0) return MUSE_E_INVALID;
-    *count = muse_poll(ch, out, max);
-    if (*count) return MUSE_OK;
+    if (!muse__owned(ch)) return MUSE_E_FORKED;
+    n = muse_poll(ch, out, max);
+    if (n > 0) { *count = n; return MUSE_OK; }
     c = ch->control;
     start = muse_now_ns();
     deadline = timeout_ns < 0 ? UINT64_MAX : start + (uint64_t)timeout_ns;
     spin_until = start + MUSE_SPIN_NS < deadline ? start + MUSE_SPIN_NS : deadline;
     for (unsigned spins = 0;; spins++) {
-        if (muse_pending_completions(ch)) { *count = muse_poll(ch, out, max); return MUSE_OK; }
+        if (muse_atomic_load_acquire_u64(&c->cq_tail) != ch->cq_head) break;
         if ((spins & 63u) == 63u && muse_now_ns() >= spin_until) break;
         muse_cpu_relax();
     }
     for (;;) {
-        uint64_t now = muse_now_ns();
+        uint64_t now, available;
         uint32_t bell;
-        if (now >= deadline) { *count = muse_poll(ch, out, max); return *count ? MUSE_OK : MUSE_E_TIMEDOUT; }
+        available = muse_atomic_load_acquire_u64(&c->cq_tail) - ch->cq_head;
+        if (available > ch->depth) return MUSE_E_CORRUPT;
+        if (available > 0) {
+            n = muse_poll(ch, out, max);
+            if (n > 0) { *count = n; return MUSE_OK; }
+            /* cq_tail moved out of range between the two reads. */
+            return MUSE_E_CORRUPT;
+        }
+        now = muse_now_ns();
+        if (now >= deadline) return MUSE_E_TIMEDOUT;
+        if (timeout_ns < 0 && now - start >= (uint64_t)MUSE_WAIT_CHECK_NS
+            && !muse_daemon_alive(ch->client, MUSE_ALIVE_AGE_NS))
+            return MUSE_E_DAEMON_GONE;
         bell = muse_atomic_load_acquire_u32(&c->client_doorbell);
         muse_atomic_store_relaxed_u32(&c->client_sleeping, 1);
         muse_atomic_fence_seq_cst(); /* pairs with the daemon's fence after it publishes cq_tail */
-        if (!muse_pending_completions(ch)) {
-            int64_t left = deadline == UINT64_MAX ? -1 : (int64_t)(deadline - now);
+        if (muse_atomic_load_acquire_u64(&c->cq_tail) == ch->cq_head) {
+            int64_t left = deadline == UINT64_MAX ? MUSE_WAIT_CHECK_NS : (int64_t)(deadline - now);
+            if (timeout_ns < 0 && left > MUSE_WAIT_CHECK_NS) left = MUSE_WAIT_CHECK_NS;
             muse_futex_wait(&c->client_doorbell, bell, left);
         }
         muse_atomic_store_relaxed_u32(&c->client_sleeping, 0);
-        *count = muse_poll(ch, out, max);
-        if (*count) return MUSE_OK;
     }
 }
 
-/** The daemon incarnation that last adopted the segment. */
-static inline uint64_t muse_incarnation(const muse_client *client) {
+/** The daemon incarnation that last adopted the segment. Thread-safe. */
+MUSE_API uint64_t muse_incarnation(const muse_client *client) {
     return muse_atomic_load_acquire_u64(&client->header->incarnation);
-}
-
-/** Nonzero if the daemon is serving and its heartbeat is younger than max_age_ns. */
-static inline int muse_daemon_alive(const muse_client *client, uint64_t max_age_ns) {
-    uint64_t beat = muse_atomic_load_acquire_u64(&client->header->heartbeat_ns);
-    uint64_t now = muse_now_ns();
-    return muse_atomic_load_acquire_u32(&client->header->daemon_state) == MUSE_DAEMON_SERVING
-        && (now < beat || now - beat < max_age_ns);
 }
 
 #ifdef __cplusplus
