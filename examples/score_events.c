@@ -4,9 +4,10 @@
  *     cc -std=c11 -O2 -I <muse>/Sources/CMuse/include score_events.c -o score_events -lm
  *     ./score_events /run/muse demo 1000
  *
- * It claims a channel of the tenant's segment, checks that the intent
- * "card-not-present" exists, submits N
- * events with up to twice the ring depth in flight, and reads every
+ * It claims a channel of the tenant's segment, looks the intent
+ * "card-not-present" up and the position of its feature "f0" by name (a
+ * wrong feature order is the likeliest silent mistake), submits N events
+ * with up to twice the ring depth in flight, and reads every
  * completion back. If mused is down it waits up to 5 s for it to come back,
  * then gives up (exit 1): what it submitted stays in the ring and a restarted
  * mused would answer it.
@@ -54,6 +55,16 @@ int main(int argc, char **argv) {
         return 1;
     }
 
+    /* Place features by name: the segment lists each intent's feature names
+     * in order. A segment made by an ABI 1.0 mused has no names
+     * (MUSE_E_NO_SCHEMA); then only the documented order can be used. */
+    uint32_t f0 = 0;
+    status = muse_lookup_feature(&client, "card-not-present", "f0", &f0);
+    if (status != MUSE_OK && status != MUSE_E_NO_SCHEMA) {
+        report("feature f0", status);
+        return 1;
+    }
+
     double features[64] = {0};
     muse_completion done[64];
     unsigned long sent = 0, answered = 0, failed = 0;
@@ -62,7 +73,7 @@ int main(int argc, char **argv) {
     while (answered < total) {
         /* Submit until the ring pushes back or all are sent. */
         while (sent < total) {
-            features[0] = (double)(sent % 100) / 100.0; /* your event's features */
+            features[f0] = (double)(sent % 100) / 100.0; /* your event's features */
             status = muse_submit(&channel, sent, intent.id, features, intent.feature_count);
             if (status == MUSE_E_AGAIN) break;
             if (status != MUSE_OK) { report("submit", status); return 1; }

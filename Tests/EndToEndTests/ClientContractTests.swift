@@ -99,4 +99,21 @@ struct ClientContractTests {
         #expect(junk.status == 1 && junk.output.contains("not a Muse segment") && !junk.output.contains("Success"),
                 "\(junk.output)")
     }
+
+    /// ABI 1.1: a client places features by name and checks its order.
+    @Test func featuresAreLookedUpByNameAndTheOrderIsChecked() throws {
+        let daemon = try DaemonUnderTest(tenants: ["schema::1:16"])
+        let client = try daemon.client("schema", "schema")
+        #expect(client.wait(seconds: 20) == 0, "\(client.output)")
+    }
+
+    /// An ABI 1.0 client (built with the 1.0 header) works with this mused.
+    @Test func anABI10ClientKeepsWorking() throws {
+        let daemon = try DaemonUnderTest(tenants: ["legacy::2:64"])
+        let client = try Child(Harness.testClientABI10, ["stream", daemon.runtimeDirectory, "legacy", "1", "100000"])
+        #expect(client.wait(seconds: 60) == 0, "\(client.output)")
+        let result = fields(client.output)
+        #expect(result["answered"] == "100000" && result["lost"] == "0" && result["duplicates"] == "0"
+                && result["wrong"] == "0", "\(client.output)")
+    }
 }

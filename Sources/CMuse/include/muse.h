@@ -122,7 +122,7 @@ extern "C" {
 /** "MUSE-SHM" read as a little-endian 64-bit integer. */
 #define MUSE_MAGIC 0x4D48532D4553554DULL
 #define MUSE_ABI_MAJOR 1
-#define MUSE_ABI_MINOR 0
+#define MUSE_ABI_MINOR 1
 
 /** Size of the segment header; channel 0 starts at or after it. */
 #define MUSE_HEADER_SIZE 4096u
@@ -182,7 +182,10 @@ typedef enum muse_status {
     MUSE_E_NOT_READY = 70,      /* the segment is still being created */
     MUSE_E_CORRUPT = 71,        /* the channel's indices are inconsistent */
     MUSE_E_DAEMON_GONE = 72,    /* mused stopped, died or hangs (stale heartbeat) (ABI 1.1) */
-    MUSE_E_FORKED = 73          /* the channel was claimed by the parent of this forked process (ABI 1.1) */
+    MUSE_E_FORKED = 73,         /* the channel was claimed by the parent of this forked process (ABI 1.1) */
+    MUSE_E_NO_SCHEMA = 74,      /* the segment carries no feature names (made by an ABI 1.0 mused) (ABI 1.1) */
+    MUSE_E_UNKNOWN_FEATURE = 75,/* the intent has no feature of that name (ABI 1.1) */
+    MUSE_E_SCHEMA_MISMATCH = 76 /* the feature names differ from the intent's schema (ABI 1.1) */
 } muse_status;
 
 /** A human-readable description of a status code. */
@@ -206,6 +209,9 @@ static inline const char *muse_strerror(muse_status status) {
     case MUSE_E_CORRUPT: return "channel indices are corrupt";
     case MUSE_E_DAEMON_GONE: return "mused is not serving (stopped, dead or hung)";
     case MUSE_E_FORKED: return "channel belongs to the parent process (inherited through fork)";
+    case MUSE_E_NO_SCHEMA: return "the segment carries no feature names (ABI 1.0 daemon)";
+    case MUSE_E_UNKNOWN_FEATURE: return "the intent has no feature of that name";
+    case MUSE_E_SCHEMA_MISMATCH: return "feature names differ from the intent's schema";
     }
     return "unknown status";
 }
@@ -221,6 +227,26 @@ typedef struct muse_intent_entry {
     uint32_t feature_count;           /* features every event of this intent carries */
     uint64_t schema_hash;             /* FNV-1a of the feature names, "\n"-joined */
 } muse_intent_entry;
+
+/**
+ * THE SCHEMA AREA (ABI 1.1). schema_size bytes at schema_offset, written by
+ * the daemon under intent_seq together with the intent table:
+ *
+ *     muse_schema_entry index[MUSE_MAX_INTENTS]   entry i describes intents[i]
+ *     names                                       the bytes the entries point at
+ *
+ * Entry i locates intents[i]'s ordered feature names, joined by "\n" with no
+ * terminator: exactly the bytes whose FNV-1a is intents[i].schema_hash. A
+ * feature name is 1..255 bytes of anything but "\n" and NUL. size 0 with
+ * feature_count > 0 means the names did not fit (never for the demo intents).
+ */
+typedef struct muse_schema_entry {
+    uint32_t offset;                  /* from the start of the schema area */
+    uint32_t size;                    /* bytes of the joined names */
+} muse_schema_entry;
+
+/** Bytes of the schema area's index. */
+#define MUSE_SCHEMA_INDEX_SIZE (MUSE_MAX_INTENTS * 8u)
 
 /**
  * The first MUSE_HEADER_SIZE bytes of a segment. The daemon writes every
@@ -259,7 +285,13 @@ typedef struct muse_segment_header {
      * or changed. */
     uint32_t intent_seq;
     uint32_t intent_count;
-    uint8_t intent_reserved[MUSE_LINE_SIZE - 8];
+    /* ABI 1.1: the schema area (feature names), layout fields written once at
+     * creation like those above; zero in a 1.0 segment (no names). Its
+     * contents change only under intent_seq. Offset 392. */
+    uint64_t schema_offset;         /* from the segment start; >= header_size, ends <= channels_offset */
+    uint32_t schema_size;           /* bytes of the area */
+    uint32_t schema_reserved;
+    uint8_t intent_reserved[MUSE_LINE_SIZE - 24];
     muse_intent_entry intents[MUSE_MAX_INTENTS]; /* offset 512 */
     uint8_t tail_reserved[MUSE_HEADER_SIZE - 512 - MUSE_MAX_INTENTS * 64];
 } muse_segment_header;
@@ -316,7 +348,10 @@ MUSE_STATIC_ASSERT(offsetof(muse_segment_header, tenant) == 64, "tenant at 64");
 MUSE_STATIC_ASSERT(offsetof(muse_segment_header, incarnation) == 128, "liveness at 128");
 MUSE_STATIC_ASSERT(offsetof(muse_segment_header, daemon_doorbell) == 256, "doorbell at 256");
 MUSE_STATIC_ASSERT(offsetof(muse_segment_header, intent_seq) == 384, "intent seqlock at 384");
+MUSE_STATIC_ASSERT(offsetof(muse_segment_header, schema_offset) == 392, "schema area offset at 392");
+MUSE_STATIC_ASSERT(offsetof(muse_segment_header, schema_size) == 400, "schema area size at 400");
 MUSE_STATIC_ASSERT(offsetof(muse_segment_header, intents) == 512, "intents at 512");
+MUSE_STATIC_ASSERT(sizeof(muse_schema_entry) == 8, "schema entry is 8 bytes");
 MUSE_STATIC_ASSERT(sizeof(muse_segment_header) == MUSE_HEADER_SIZE, "header size");
 MUSE_STATIC_ASSERT(offsetof(muse_channel_control, sq_tail) == 1 * MUSE_LINE_SIZE, "sq_tail line");
 MUSE_STATIC_ASSERT(offsetof(muse_channel_control, sq_head) == 2 * MUSE_LINE_SIZE, "sq_head line");
@@ -478,6 +513,10 @@ typedef struct muse_client {
     uint32_t ring_depth;
     uint32_t slot_size;
     uint32_t max_features;
+    /* The schema area (0, 0: none), checked at open. */
+    uint64_t schema_offset;
+    uint32_t schema_size;
+    uint32_t abi_minor;
     /* Where muse_claim re-opens the file for a claim's own description. */
     uint64_t device;
     uint64_t inode;
@@ -677,6 +716,19 @@ MUSE_API muse_status muse_open(muse_client *client, const char *segment_path) {
     client->ring_depth = h->ring_depth;
     client->slot_size = h->submission_slot_size;
     client->max_features = h->max_features;
+    /* The schema area must lie between the header and channel 0; a 1.0
+     * segment has none (its bytes there are reserved zeroes). */
+    if (h->abi_minor >= 1 && h->schema_size != 0) {
+        if (h->schema_offset < h->header_size || h->schema_size < MUSE_SCHEMA_INDEX_SIZE
+            || h->schema_offset + h->schema_size > h->channels_offset) {
+            munmap(base, (size_t)st.st_size);
+            close(fd);
+            return MUSE_E_ABI;
+        }
+        client->schema_offset = h->schema_offset;
+        client->schema_size = h->schema_size;
+    }
+    client->abi_minor = h->abi_minor;
     client->device = (uint64_t)st.st_dev;
     client->inode = (uint64_t)st.st_ino;
     memcpy(client->path, segment_path, path_length + 1);
@@ -908,6 +960,147 @@ MUSE_API muse_status muse_lookup_intent(const muse_client *client, const char *n
         if (!found) return MUSE_E_UNKNOWN_INTENT;
         *out = info;
         return MUSE_OK;
+    }
+    return MUSE_E_AGAIN;
+}
+
+/** FNV-1a of `count` feature names joined by "\n": what
+ *  muse_intent_info.schema_hash holds for an intent with those features in
+ *  that order. */
+MUSE_API uint64_t muse_schema_hash(const char *const *names, size_t count) {
+    uint64_t hash = MUSE_FNV1A_SEED;
+    for (size_t i = 0; i < count; i++) {
+        if (i) hash = muse_fnv1a("\n", 1, hash);
+        if (names[i]) hash = muse_fnv1a(names[i], strlen(names[i]), hash);
+    }
+    return hash;
+}
+
+/**
+ * Copies intent `intent`'s ordered feature names, joined by "\n" and
+ * NUL-terminated, into names[0..capacity), and its id, feature count and
+ * schema hash into *info (optional), all from one consistent reading of the
+ * table. *length (optional) gets the joined length without the NUL, also
+ * when the buffer is too small. The names are checked against schema_hash.
+ *
+ * Returns MUSE_OK; MUSE_E_UNKNOWN_INTENT; MUSE_E_NO_SCHEMA (the segment was
+ * made by an ABI 1.0 mused, or the names did not fit its schema area);
+ * MUSE_E_AGAIN (capacity too small: *length says how much is needed; or the
+ * table kept changing); MUSE_E_SCHEMA_MISMATCH (the names do not hash to
+ * schema_hash: a damaged segment); MUSE_E_INVALID. Thread-safe.
+ */
+MUSE_API muse_status muse_intent_features(const muse_client *client, const char *intent, char *names,
+                                          size_t capacity, size_t *length, muse_intent_info *info) {
+    const muse_segment_header *h;
+    const unsigned char *area;
+    if (length) *length = 0;
+    if (!client || !client->base || !intent || (!names && capacity)) return MUSE_E_INVALID;
+    if (client->schema_size == 0) return MUSE_E_NO_SCHEMA;
+    h = client->header;
+    area = client->base + client->schema_offset;
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        uint32_t seq = muse_atomic_load_acquire_u32(&h->intent_seq);
+        uint32_t count, offset = 0, size = 0;
+        int found = 0, fits = 0;
+        muse_intent_info got = {0, 0, 0};
+        if (seq & 1u) { muse_cpu_relax(); continue; }
+        count = muse_atomic_load_relaxed_u32(&h->intent_count);
+        if (count > MUSE_MAX_INTENTS) count = MUSE_MAX_INTENTS;
+        for (uint32_t i = 0; i < count && !found; i++) {
+            const muse_intent_entry *e = &h->intents[i];
+            const muse_schema_entry *s = (const muse_schema_entry *)(const void *)area + i;
+            if (strncmp(e->name, intent, MUSE_INTENT_NAME_SIZE) != 0) continue;
+            found = 1;
+            got.id = e->id;
+            got.feature_count = e->feature_count;
+            got.schema_hash = e->schema_hash;
+            offset = s->offset;
+            size = s->size;
+            /* Bounds come from the client's copy of the layout: a torn or
+             * hostile entry can make the read fail, never stray. */
+            if ((uint64_t)offset < MUSE_SCHEMA_INDEX_SIZE || (uint64_t)offset + size > client->schema_size) size = 0;
+            fits = (size_t)size < capacity;
+            if (fits && size) memcpy(names, area + offset, size);
+        }
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (muse_atomic_load_relaxed_u32(&h->intent_seq) != seq) continue;
+        if (!found) return MUSE_E_UNKNOWN_INTENT;
+        if (size == 0 && got.feature_count > 0) return MUSE_E_NO_SCHEMA;
+        if (length) *length = size;
+        if (info) *info = got;
+        if (!fits) return MUSE_E_AGAIN;
+        names[size] = 0;
+        if (muse_fnv1a(names, size, MUSE_FNV1A_SEED) != got.schema_hash) return MUSE_E_SCHEMA_MISMATCH;
+        return MUSE_OK;
+    }
+    return MUSE_E_AGAIN;
+}
+
+/**
+ * Finds feature `feature` of intent `intent` by name: *index is its position
+ * in the event's feature array. Returns MUSE_OK; MUSE_E_UNKNOWN_FEATURE;
+ * the statuses of muse_intent_features; MUSE_E_SYSTEM (ENOMEM). Cold: it
+ * copies the names (look positions up once, not per event). Thread-safe.
+ */
+MUSE_API muse_status muse_lookup_feature(const muse_client *client, const char *intent, const char *feature,
+                                         uint32_t *index) {
+    char *names;
+    size_t length = 0, wanted;
+    muse_status status;
+    if (!client || !client->base || !intent || !feature || !index) return MUSE_E_INVALID;
+    wanted = strlen(feature);
+    if (client->schema_size == 0) return MUSE_E_NO_SCHEMA;
+    names = (char *)malloc((size_t)client->schema_size + 1);
+    if (!names) { errno = ENOMEM; return MUSE_E_SYSTEM; }
+    status = muse_intent_features(client, intent, names, (size_t)client->schema_size + 1, &length, NULL);
+    if (status == MUSE_OK) {
+        const char *p = names, *end = names + length;
+        uint32_t position = 0;
+        status = MUSE_E_UNKNOWN_FEATURE;
+        while (p <= end) {
+            const char *stop = (const char *)memchr(p, '\n', (size_t)(end - p));
+            size_t n = stop ? (size_t)(stop - p) : (size_t)(end - p);
+            if (n == wanted && memcmp(p, feature, n) == 0) { *index = position; status = MUSE_OK; break; }
+            if (!stop) break;
+            p = stop + 1;
+            position++;
+        }
+    }
+    free(names);
+    return status;
+}
+
+/**
+ * Checks that the features a client fills, in its order, are the intent's:
+ * the names must hash to intent->schema_hash, and the segment must still
+ * serve that schema for intent->id (a generation swap may change it).
+ * Returns MUSE_OK; MUSE_E_SCHEMA_MISMATCH; MUSE_E_UNKNOWN_INTENT (the id is
+ * gone); MUSE_E_AGAIN; MUSE_E_INVALID. Works on ABI 1.0 segments too (it
+ * needs only the hash). Thread-safe.
+ */
+MUSE_API muse_status muse_check_schema(const muse_client *client, const muse_intent_info *intent,
+                                       const char *const *names, size_t count) {
+    const muse_segment_header *h;
+    if (!client || !client->base || !intent || (!names && count)) return MUSE_E_INVALID;
+    if (count != intent->feature_count || muse_schema_hash(names, count) != intent->schema_hash)
+        return MUSE_E_SCHEMA_MISMATCH;
+    h = client->header;
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        uint32_t seq = muse_atomic_load_acquire_u32(&h->intent_seq);
+        uint32_t n;
+        int found = 0, same = 0;
+        if (seq & 1u) { muse_cpu_relax(); continue; }
+        n = muse_atomic_load_relaxed_u32(&h->intent_count);
+        if (n > MUSE_MAX_INTENTS) n = MUSE_MAX_INTENTS;
+        for (uint32_t i = 0; i < n && !found; i++) {
+            if (h->intents[i].id != intent->id) continue;
+            found = 1;
+            same = h->intents[i].schema_hash == intent->schema_hash && h->intents[i].feature_count == intent->feature_count;
+        }
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (muse_atomic_load_relaxed_u32(&h->intent_seq) != seq) continue;
+        if (!found) return MUSE_E_UNKNOWN_INTENT;
+        return same ? MUSE_OK : MUSE_E_SCHEMA_MISMATCH;
     }
     return MUSE_E_AGAIN;
 }

@@ -583,6 +583,50 @@ static int wait_forever(const char *dir, const char *tenant) {
     return s == MUSE_E_DAEMON_GONE && n == 0 ? 0 : 1;
 }
 
+/* Self-describing schemas (ABI 1.1): features placed by name, order checked. */
+static int schema(const char *dir, const char *tenant) {
+#ifdef MUSE_OLD_HEADER
+    (void)dir; (void)tenant;
+    return 1;
+#else
+    muse_client c; muse_channel ch; muse_intent_info intent;
+    if (!open_and_claim(dir, tenant, &c, &ch, &intent, 1000000000ull)) return 1;
+    /* The integrator's own names, in an order of their choosing. */
+    const char *mine[FEATURES];
+    char storage[FEATURES][8];
+    int wrong_index = 0;
+    for (int i = 0; i < FEATURES; i++) {
+        snprintf(storage[i], sizeof storage[i], "f%d", FEATURES - 1 - i);
+        mine[i] = storage[i];
+    }
+    double x[FEATURES], by_name[FEATURES];
+    features_for(5, 1, x);
+    for (int i = 0; i < FEATURES; i++) {
+        uint32_t index = 999;
+        if (muse_lookup_feature(&c, INTENT, mine[i], &index) != MUSE_OK || index != (uint32_t)(FEATURES - 1 - i))
+            wrong_index++;
+        else
+            by_name[index] = x[FEATURES - 1 - i];
+    }
+    uint32_t unused;
+    muse_status unknown = muse_lookup_feature(&c, INTENT, "amount", &unused);
+    /* Reversed order is not the schema; the served order is. */
+    muse_status reversed = muse_check_schema(&c, &intent, mine, FEATURES);
+    const char *served[FEATURES];
+    for (int i = 0; i < FEATURES; i++) served[i] = mine[FEATURES - 1 - i];
+    muse_status in_order = muse_check_schema(&c, &intent, served, FEATURES);
+    muse_completion done[1];
+    size_t n = 0;
+    int scored = muse_submit(&ch, 1, intent.id, by_name, FEATURES) == MUSE_OK
+        && muse_wait(&ch, done, 1, &n, 1000000000) == MUSE_OK && done[0].status == MUSE_OK
+        && done[0].score == expected_score(x);
+    printf("wrong_index=%d unknown=%d reversed=%d in_order=%d scored=%s\n", wrong_index, unknown, reversed, in_order,
+           scored ? "yes" : "no");
+    return wrong_index == 0 && unknown == MUSE_E_UNKNOWN_FEATURE && reversed == MUSE_E_SCHEMA_MISMATCH
+        && in_order == MUSE_OK && scored ? 0 : 1;
+#endif
+}
+
 int main(int argc, char **argv) {
     if (argc < 4) {
         fprintf(stderr, "usage: %s MODE DIR TENANT [ARGS]\n", argv[0]);
@@ -607,6 +651,7 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "churn") && argc >= 5) return churn(dir, tenant, atoi(argv[4]));
     if (!strcmp(mode, "bad-scores")) return bad_scores(dir, tenant);
     if (!strcmp(mode, "wait-forever")) return wait_forever(dir, tenant);
+    if (!strcmp(mode, "schema")) return schema(dir, tenant);
     fprintf(stderr, "unknown mode %s\n", mode);
     return 2;
 }
