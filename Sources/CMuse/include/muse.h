@@ -1,26 +1,32 @@
 /*
- * muse.h — the Muse shared-memory ABI and client API (ABI 1.0).
+ * muse.h — the Muse shared-memory ABI and client API (ABI 1.1).
  *
  * Muse is a scorer sidecar: one daemon, mused, scores events for many tenants
  * on a host. A tenant's processes talk to it through one shared-memory file,
  * the tenant's *segment*, and nothing else: no socket, no system call on the
  * fast path. This header is the whole contract. It is header-only (every
- * function is static inline), C11 and C++ compatible, Linux only.
+ * function is static inline), C11 and C++ compatible, Linux only. The same
+ * functions are exported by libmuse.so (soname libmuse.so.1, symbol version
+ * MUSE_1.0 for ABI 1.0 functions, MUSE_1.1 for those added in 1.1) for other
+ * languages; see tools/build-libmuse.sh.
  *
  * QUICK START
  *
  *     muse_client client;
  *     muse_channel ch;
  *     muse_intent_info intent;
- *     if (muse_open_tenant(&client, NULL, "acme") != MUSE_OK) ...      // errno says why
+ *     uint32_t amount;
+ *     if (muse_open_tenant(&client, NULL, "acme") != MUSE_OK) ...      // see muse_open for why
  *     if (muse_claim(&client, &ch) != MUSE_OK) ...                    // one channel per thread
  *     if (muse_lookup_intent(&client, "card-not-present", &intent) != MUSE_OK) ...
- *     double x[16] = {...};
- *     while (muse_submit(&ch, 42, intent.id, x, 16) == MUSE_E_AGAIN)
+ *     if (muse_lookup_feature(&client, "card-not-present", "amount", &amount) != MUSE_OK) ...
+ *     double x[16] = {...}; x[amount] = 42.0;                         // place features by name
+ *     while (muse_submit(&ch, 42, intent.id, x, intent.feature_count) == MUSE_E_AGAIN)
  *         ... ring full: read completions, then retry ...
  *     muse_completion done[8]; size_t n;
- *     if (muse_wait(&ch, done, 8, &n, 1000000) == MUSE_OK)            // up to 1 ms
- *         for (size_t i = 0; i < n; i++) use(done[i].tag, done[i].status, done[i].score);
+ *     if (muse_wait(&ch, done, 8, &n, 1000000) == MUSE_OK)            // up to 1 ms; n >= 1
+ *         for (size_t i = 0; i < n; i++)
+ *             if (done[i].status == MUSE_OK) use(done[i].tag, done[i].score); else ...
  *     muse_release(&ch);
  *     muse_close(&client);
  *
@@ -32,6 +38,8 @@
  * number is little-endian, fixed width; there are no pointers, only offsets):
  *
  *     0                   muse_segment_header           MUSE_HEADER_SIZE bytes
+ *     schema_offset       the schema area (ABI 1.1; absent in 1.0 segments):
+ *                             feature names of every intent, see muse_schema_entry
  *     channels_offset     channel 0: muse_channel_control, then
  *                             submission ring: ring_depth slots of submission_slot_size
  *                             completion ring: ring_depth muse_completion records
@@ -41,7 +49,9 @@
  * produces submissions and consumes completions; the daemon consumes
  * submissions and produces completions. Ring indices are 64-bit counters that
  * only grow (slot = index & (ring_depth - 1)); each lives on its own
- * MUSE_LINE_SIZE line so producer and consumer never share a cache line.
+ * MUSE_LINE_SIZE line so producer and consumer never share a cache line. A
+ * channel holds at most 2 x ring_depth events in flight: a full submission
+ * ring plus a full completion ring.
  *
  * MEMORY ORDER. Every field says who writes it. A field written by one side
  * and read by the other is accessed only through the muse_atomic_* helpers
@@ -51,11 +61,15 @@
  *
  * CLAIMING A CHANNEL. A client takes an open-file-description lock (Linux
  * F_OFD_SETLK) on the first byte of the channel's control block, then moves
- * `state` from FREE to CLAIMED. The kernel drops the lock when the process
- * dies, however it dies, and OFD locks do not care about PID namespaces. The
- * daemon regularly tries the same lock on every claimed channel: if it gets
- * it, the owner is gone, and the daemon resets the channel to FREE (events it
- * had not answered are dropped, as nobody is left to read them).
+ * `state` from FREE to CLAIMED. Each claim locks through a file description
+ * of its own, so no claim's unlock can drop another's lock. The kernel drops
+ * the lock when the process dies, however it dies, and OFD locks do not care
+ * about PID namespaces. The daemon regularly tries the same lock on every
+ * claimed channel: if it gets it, the owner is gone, and the daemon resets
+ * the channel to FREE (events it had not answered are dropped, as nobody is
+ * left to read them). Releasing: with nothing in flight the client stores
+ * FREE itself (still holding its lock); otherwise it stores RELEASED, and the
+ * daemon frees the channel on its next drain.
  *
  * WAKE-UPS. Both sides spin briefly, then sleep on a futex (a shared 32-bit
  * word). Before sleeping, a side sets its "sleeping" flag, issues a seq_cst
@@ -76,9 +90,70 @@
  * order), so nothing is answered twice or lost. Clients need not notice; a
  * client that wants to can watch `incarnation` and `heartbeat_ns`.
  *
+ * THE CLIENT CONTRACT
+ *
+ * Thread safety.
+ *   - muse_client: muse_claim, muse_lookup_intent, muse_lookup_feature,
+ *     muse_intent_features, muse_check_schema, muse_incarnation and
+ *     muse_daemon_alive may be called from any number of threads at once.
+ *     muse_open and muse_close may not run concurrently with any other call
+ *     on the same client.
+ *   - muse_channel: one thread at a time (submit, poll, wait, release). Hand
+ *     it to another thread only with ordinary synchronisation (a mutex, a
+ *     queue). Different channels of one client are fully independent: the
+ *     intended design is one channel per thread.
+ *   - muse_release and muse_claim on different channels may run concurrently.
+ *   - muse_strerror, muse_schema_hash: pure.
+ * Lifetimes.
+ *   - A muse_client must not be copied or moved once opened (claims are
+ *     recorded against its address) and must outlive its channels;
+ *     muse_close gives back channels still claimed, after which those
+ *     muse_channel objects are dead (muse_release on them is a harmless
+ *     no-op; nothing else may be called).
+ *   - A muse_channel must not be copied either: the copy would share ring
+ *     positions with the original.
+ *   - Pointers returned or filled (completions, names) are plain copies; no
+ *     call returns a pointer into shared memory.
+ * fork().
+ *   - A child inherits the mapping and the client, not the claims: a
+ *     pthread_atfork handler closes the child's copies of claim descriptors,
+ *     so the parent's channels end with the parent, whatever the child does.
+ *     In the child, submit/poll/wait on an inherited channel return
+ *     MUSE_E_FORKED (poll returns 0) and muse_release only forgets it. The
+ *     child may claim channels of its own from the inherited client, or
+ *     muse_close it. exec() drops everything (O_CLOEXEC). Raw clone() or
+ *     vfork() without exec are not supported.
+ * Statuses and errno.
+ *   - Functions return a muse_status; errno matters only with MUSE_E_SYSTEM.
+ *     muse_strerror names every status. Completion statuses are 0..63,
+ *     function statuses 64 and above; an OK completion always carries a
+ *     finite score (a model's NaN or infinity becomes MUSE_E_BAD_SCORE).
+ * When mused is stopped, hung or restarted.
+ *   - Submissions keep being accepted until the rings are full (then
+ *     MUSE_E_AGAIN); they wait in shared memory and a restarted mused answers
+ *     them exactly once. muse_wait with a timeout returns MUSE_E_TIMEDOUT;
+ *     with a negative timeout, MUSE_E_DAEMON_GONE once the heartbeat is older
+ *     than MUSE_ALIVE_AGE_NS or the state says stopped.
+ *   - muse_daemon_alive(client, MUSE_ALIVE_AGE_NS) tells serving from
+ *     stopped/killed/hung (mused beats every 50 ms; 1 s is twenty beats).
+ *     A restart shows as muse_incarnation changing; nothing else to do.
+ *   - What to do: keep the channel; decide per event whether to wait (the
+ *     answer will come after the restart) or to fall back (e.g. a rule-based
+ *     decision) and forget the tag. An abandoned tag may still be answered
+ *     later: a client that gave up on tag T must expect a completion for T
+ *     and ignore it (match completions by tag, not by position).
+ *
  * VERSIONING. A client refuses a segment whose magic differs or whose
  * abi_major is not MUSE_ABI_MAJOR. Minor versions only add: fields carved out
- * of reserved space (which the daemon zeroes) and new status codes.
+ * of reserved space (which the daemon zeroes), new status codes, new
+ * functions. ABI 1.1 added: the schema area (schema_offset, schema_size),
+ * statuses MUSE_E_BAD_SCORE, MUSE_E_DAEMON_GONE, MUSE_E_FORKED,
+ * MUSE_E_NO_SCHEMA, MUSE_E_UNKNOWN_FEATURE, MUSE_E_SCHEMA_MISMATCH, and the
+ * functions muse_submit_many, muse_lookup_feature, muse_intent_features,
+ * muse_check_schema, muse_schema_hash. A 1.0 client works with a 1.1 daemon
+ * (it ignores the schema area); a 1.1 client works with a 1.0 segment (the
+ * schema calls return MUSE_E_NO_SCHEMA). A 1.1 daemon adopts a 1.0 segment
+ * as it is (no names) until it is removed while no client holds it.
  */
 #ifndef MUSE_H
 #define MUSE_H
@@ -113,6 +188,18 @@ extern "C" {
 #  define MUSE_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
 #else
 #  define MUSE_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#endif
+
+/* MUSE_API marks the client functions. By default they are static inline, so
+ * the header is all a C or C++ program needs. libmuse.so is this header
+ * compiled once with MUSE_BUILD_LIBRARY defined (tools/build-libmuse.sh): the
+ * same functions become exported, versioned symbols for other languages. */
+#ifndef MUSE_API
+#  if defined(MUSE_BUILD_LIBRARY)
+#    define MUSE_API __attribute__((visibility("default")))
+#  else
+#    define MUSE_API static inline
+#  endif
 #endif
 
 /* ------------------------------------------------------------------------ */
@@ -189,7 +276,7 @@ typedef enum muse_status {
 } muse_status;
 
 /** A human-readable description of a status code. */
-static inline const char *muse_strerror(muse_status status) {
+MUSE_API const char *muse_strerror(muse_status status) {
     switch (status) {
     case MUSE_OK: return "ok";
     case MUSE_E_UNKNOWN_INTENT: return "unknown intent id";
@@ -301,10 +388,12 @@ typedef struct muse_segment_header {
  */
 typedef struct muse_channel_control {
     /* Claim line. */
-    uint32_t state;             /* client: FREE->CLAIMED (CAS), ->RELEASED; daemon: ->FREE */
-    uint32_t owner_pid;         /* client; its own PID namespace's view; informational */
-    uint64_t claims;            /* client: +1 per claim; lets the daemon see a re-claim */
-    uint32_t fault;             /* daemon: last muse_status it saw on this channel's indices */
+    uint32_t state;             /* client, holding the claim lock: FREE->CLAIMED (CAS acq_rel),
+                                   ->RELEASED or (nothing in flight) ->FREE (release);
+                                   daemon, holding the lock: ->FREE (release). Acquire loads. */
+    uint32_t owner_pid;         /* client, plain store; its own PID namespace's view; informational */
+    uint64_t claims;            /* client: +1 per claim (atomic add, release); lets the daemon see a re-claim */
+    uint32_t fault;             /* daemon, relaxed: last muse_status it saw on this channel's indices */
     uint8_t claim_reserved[MUSE_LINE_SIZE - 20];
     /* Submission ring indices. */
     uint64_t sq_tail;           /* client, release: submissions written */
@@ -317,8 +406,9 @@ typedef struct muse_channel_control {
     uint64_t cq_head;           /* client, release: completions read (slots reusable) */
     uint8_t cq_head_pad[MUSE_LINE_SIZE - 8];
     /* Client wake-up. */
-    uint32_t client_doorbell;   /* futex word: the daemon adds 1 and wakes */
-    uint32_t client_sleeping;   /* client: 1 while it may sleep in muse_wait */
+    uint32_t client_doorbell;   /* futex word: the daemon adds 1 (seq_cst) and wakes; client loads acquire */
+    uint32_t client_sleeping;   /* client, relaxed + seq_cst fence: 1 while it may sleep in muse_wait;
+                                   daemon reads relaxed after its own fence */
     uint8_t wake_reserved[MUSE_LINE_SIZE - 8];
 } muse_channel_control;
 
@@ -464,18 +554,6 @@ static inline muse_channel_control *muse_channel_at(void *base, uint64_t channel
 /* ------------------------------------------------------------------------ */
 /* Client API                                                                */
 /* ------------------------------------------------------------------------ */
-
-/* MUSE_API marks the client functions. By default they are static inline, so
- * the header is all a C or C++ program needs. libmuse.so is this header
- * compiled once with MUSE_BUILD_LIBRARY defined (tools/build-libmuse.sh): the
- * same functions become exported, versioned symbols for other languages. */
-#ifndef MUSE_API
-#  if defined(MUSE_BUILD_LIBRARY)
-#    define MUSE_API __attribute__((visibility("default")))
-#  else
-#    define MUSE_API static inline
-#  endif
-#endif
 
 /* Test hook: runs inside muse_poll between reading cq_tail and publishing
  * cq_head, so a test can reproduce a preemption there. Empty unless a test
