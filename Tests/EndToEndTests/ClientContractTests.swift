@@ -116,4 +116,38 @@ struct ClientContractTests {
         #expect(result["answered"] == "100000" && result["lost"] == "0" && result["duplicates"] == "0"
                 && result["wrong"] == "0", "\(client.output)")
     }
+
+    /// libmuse.so: soname, versioned exports, usable through dlopen/dlvsym
+    /// as a binding would; tools/install.sh installs it with a pkg-config file.
+    @Test func libmuseExportsTheAPIWithVersionedSymbols() throws {
+        let dir = Harness.runtimeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let script = Harness.packageRoot.appending(path: "tools/build-libmuse.sh").path
+        let built = Harness.run(script, ["\(dir)/lib"])
+        try #require(built.status == 0, "\(built.output)")
+        let library = "\(dir)/lib/lib/libmuse.so.1"
+        let dynamic = Harness.run("/usr/bin/env", ["readelf", "-d", "--dyn-syms", "-W", library])
+        #expect(dynamic.output.contains("Library soname: [libmuse.so.1]"), "\(dynamic.output)")
+        #expect(dynamic.output.contains("muse_claim@@MUSE_1.0") && dynamic.output.contains("muse_lookup_feature@@MUSE_1.1"))
+        // Nothing but the API is exported.
+        let exported = dynamic.output.split(separator: "\n").filter { $0.contains(" GLOBAL ") && $0.contains(" DEFAULT ")
+            && !$0.contains(" UND ") }
+        #expect(exported.allSatisfy { $0.contains(" muse_") || $0.contains("MUSE_1.") }, "\(exported)")
+        let smoke = Harness.packageRoot.appending(path: "Tests/EndToEndTests/clients/libmuse_smoke.c").path
+        let compiled = Harness.run("/usr/bin/env", ["cc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", smoke,
+                                                    "-o", "\(dir)/smoke", "-ldl", "-lm"])
+        try #require(compiled.status == 0, "\(compiled.output)")
+        let daemon = try DaemonUnderTest(tenants: ["lib::1:16"])
+        let run = Harness.run("\(dir)/smoke", [library, daemon.runtimeDirectory, "lib"])
+        #expect(run.status == 0 && run.output.contains("wrong=0"), "\(run.output)")
+        // Installed under a prefix, found by pkg-config.
+        let install = Harness.run(Harness.packageRoot.appending(path: "tools/install.sh").path, ["\(dir)/prefix"])
+        try #require(install.status == 0, "\(install.output)")
+        let flags = Harness.run("/usr/bin/env", ["PKG_CONFIG_PATH=\(dir)/prefix/lib/pkgconfig", "pkg-config",
+                                                 "--cflags", "--libs", "muse"])
+        #expect(flags.status == 0 && flags.output.contains("-I\(dir)/prefix/include") && flags.output.contains("-lmuse"),
+                "\(flags.output)")
+        #expect(FileManager.default.fileExists(atPath: "\(dir)/prefix/lib/libmuse.so.1")
+                && FileManager.default.fileExists(atPath: "\(dir)/prefix/include/muse.h"))
+    }
 }
