@@ -14,6 +14,13 @@ swift test --skip-build --skip EndToEndTests
 # clients run on.
 swift test --skip-build --filter EndToEndTests
 
+echo "== Python client (clients/python) against a real mused"
+# A venv under out/ with what the package and its tests need, from PyPI.
+[ -x out/venv/bin/python ] || python3 -m venv out/venv
+out/venv/bin/pip install -q --disable-pip-version-check numpy cffi pytest setuptools wheel
+out/venv/bin/pip install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps ./clients/python
+MUSE_MUSED="$PWD/.build/debug/mused" out/venv/bin/pytest -q clients/python/tests
+
 echo "== hostile client against mused built with AddressSanitizer"
 swift build --sanitize=address --scratch-path .build-asan --product mused
 MUSE_MUSED="$PWD/.build-asan/debug/mused" swift test --skip-build \
