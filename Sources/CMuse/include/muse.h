@@ -175,7 +175,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -701,6 +700,24 @@ static inline muse__registry *muse__registry_get(void) {
     return muse__registry_instance();
 }
 
+/* Doubles the record table. Under r->lock. Memory comes from mmap, not
+ * malloc: <stdlib.h> would drag <sys/select.h> into this header, whose
+ * _GNU_SOURCE view of fd_set clashes with Swift's Glibc module. The table of
+ * one copy of the code lives as long as the process. */
+static inline int muse__registry_grow(muse__registry *r) {
+    uint32_t capacity = r->capacity ? r->capacity * 2 : 128;
+    size_t bytes = (size_t)capacity * sizeof *r->records;
+    void *grown = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (grown == MAP_FAILED) return -1;
+    if (r->records) {
+        memcpy(grown, r->records, (size_t)r->count * sizeof *r->records);
+        munmap(r->records, (size_t)r->capacity * sizeof *r->records);
+    }
+    r->records = (muse__claim_record *)grown;
+    r->capacity = capacity;
+    return 0;
+}
+
 /* Index of the record with `id`, or -1. Under r->lock. */
 static inline int64_t muse__registry_find(const muse__registry *r, uint64_t id) {
     for (uint32_t i = 0; i < r->count; i++)
@@ -913,12 +930,11 @@ MUSE_API muse_status muse_claim(muse_client *client, muse_channel *channel) {
      * meanwhile would give the child a lock-holding descriptor the child's
      * handler does not know about. */
     pthread_mutex_lock(&r->lock);
-    if (r->count == r->capacity) {
-        uint32_t capacity = r->capacity ? r->capacity * 2 : 16;
-        void *grown = realloc(r->records, capacity * sizeof *r->records);
-        if (!grown) { pthread_mutex_unlock(&r->lock); errno = ENOMEM; return MUSE_E_SYSTEM; }
-        r->records = (muse__claim_record *)grown;
-        r->capacity = capacity;
+    if (r->count == r->capacity && muse__registry_grow(r) != 0) {
+        int e = errno;
+        pthread_mutex_unlock(&r->lock);
+        errno = e;
+        return MUSE_E_SYSTEM;
     }
     fd = muse__reopen(client);
     if (fd < 0) { int e = errno; pthread_mutex_unlock(&r->lock); errno = e; return MUSE_E_SYSTEM; }
@@ -1128,8 +1144,10 @@ MUSE_API muse_status muse_lookup_feature(const muse_client *client, const char *
     if (!client || !client->base || !intent || !feature || !index) return MUSE_E_INVALID;
     wanted = strlen(feature);
     if (client->schema_size == 0) return MUSE_E_NO_SCHEMA;
-    names = (char *)malloc((size_t)client->schema_size + 1);
-    if (!names) { errno = ENOMEM; return MUSE_E_SYSTEM; }
+    /* mmap rather than malloc: see muse__registry_grow. */
+    names = (char *)mmap(NULL, (size_t)client->schema_size + 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                         -1, 0);
+    if ((void *)names == MAP_FAILED) return MUSE_E_SYSTEM;
     status = muse_intent_features(client, intent, names, (size_t)client->schema_size + 1, &length, NULL);
     if (status == MUSE_OK) {
         const char *p = names, *end = names + length;
@@ -1144,7 +1162,7 @@ MUSE_API muse_status muse_lookup_feature(const muse_client *client, const char *
             position++;
         }
     }
-    free(names);
+    munmap(names, (size_t)client->schema_size + 1);
     return status;
 }
 

@@ -310,6 +310,11 @@ class Channel:
     def __exit__(self, *exc: object) -> None:
         self.release()
 
+    def __del__(self) -> None:
+        client = getattr(self, "_client", None)
+        if getattr(self, "_claimed", False) and client is not None and client._open:
+            self.release()
+
     @property
     def index(self) -> int:
         return self._raw.index
