@@ -66,11 +66,11 @@ class Status(enum.IntEnum):
         return ffi.string(lib.muse_strerror(int(self))).decode()
 
 
+_STATUSES = {int(s): s for s in Status}
+
+
 def _status(code: int) -> Union[Status, int]:
-    try:
-        return Status(code)
-    except ValueError:
-        return code
+    return _STATUSES.get(code, code)
 
 
 class MuseError(Exception):
@@ -119,8 +119,12 @@ class Completions(NamedTuple):
         return len(self.tags)
 
 
+_new_completion = tuple.__new__
+
+
 def _completion(c: "ffi.CData") -> Completion:
-    return Completion(c.tag, _status(c.status), c.score, c.raw_score, c.generation_id, c.predictor_id)
+    return _new_completion(Completion, (c.tag, _STATUSES.get(c.status, c.status), c.score, c.raw_score,
+                                        c.generation_id, c.predictor_id))
 
 
 class Intent:
@@ -301,6 +305,8 @@ class Channel:
         self._claimed = True
         self._tags = itertools.count(1 << 62)
         self._one = ffi.new("muse_completion *")
+        self._last_array: Optional[npt.NDArray[np.float64]] = None
+        self._last_buffer = ffi.NULL
         self._buffer = ffi.new("muse_completion[]", 256)
         self._count = ffi.new("size_t *")
 
@@ -368,11 +374,21 @@ class Channel:
         """One event there and back (one call into C). Raises MuseError on a
         timeout (Status.TIMEDOUT) or if mused is gone; the completion's own
         status may still be an error (check `.ok`)."""
-        x = self._features(intent, features)
-        ns = -1 if timeout is None else int(timeout * 1e9)
-        status = lib.muse_py_roundtrip(self._raw, next(self._tags), intent.id, ffi.from_buffer("double[]", x),
-                                       intent.feature_count, ns, self._one)
-        _check(status, "score")
+        if features is self._last_array:
+            # The same array again (refilled in place, the fast way to call
+            # this in a loop): its buffer is still valid, we hold a reference.
+            buffer = self._last_buffer
+        else:
+            x = self._features(intent, features)
+            buffer = ffi.from_buffer("double[]", x)
+            if x is features:
+                self._last_array, self._last_buffer = x, buffer
+        if len(buffer) != intent.feature_count:
+            raise ValueError(f"intent {intent.name!r} takes {intent.feature_count} features")
+        status = lib.muse_py_roundtrip(self._raw, next(self._tags), intent.id, buffer, intent.feature_count,
+                                       -1 if timeout is None else int(timeout * 1e9), self._one)
+        if status:
+            _check(status, "score")
         return _completion(self._one)
 
     def submit_batch(self, intent: Intent, rows: npt.ArrayLike, tags: Optional[npt.ArrayLike] = None,
