@@ -99,7 +99,12 @@ def _exactly_once(runtime_dir: str, client_id: int, count: int, client: "muse.Cl
     try:
         cnp = client.intent("card-not-present")
         rng = np.random.default_rng(client_id)
-        rows = rng.uniform(-0.5, 0.5, size=(count, 16))
+        # The integrator's columns come in its own order, by name; the intent
+        # places them where mused expects them.
+        mine = [f"f{i}" for i in reversed(range(cnp.feature_count))]
+        values = rng.uniform(-0.5, 0.5, size=(count, len(mine)))
+        rows = np.empty_like(values)
+        rows[:, [cnp.index(name) for name in mine]] = values
         first = client_id << 40
         with client.channel() as ch:
             sent = answered = 0
