@@ -50,7 +50,7 @@ public final class Serving: EventScorer, Sendable {
         case .scored(let s):
             // An OK completion always carries finite scores: a client's
             // `score >= threshold` must never meet a NaN.
-            guard s.score.isFinite, s.raw.isFinite else { return .refused(.internal, generation: generation.id) }
+            guard s.score.isFinite, s.raw.isFinite else { return .refused(.badScore, generation: generation.id) }
             return Verdict(status: .ok, score: s.score, rawScore: s.raw,
                            predictor: PredictorID(UInt32(truncatingIfNeeded: s.predictor + 1)), generation: generation.id)
         case .noRoute:
