@@ -34,7 +34,10 @@
  *
  * One file per tenant, <runtime dir>/<tenant>.muse (default /run/muse),
  * created by the daemon with mode 0660 and the tenant's group, so only the
- * tenant's processes can open it. Layout (all offsets from the start; every
+ * tenant's processes can open it. The daemon that owns a segment holds an
+ * exclusive OFD lock on its byte 0 for as long as it serves it; a client never
+ * locks byte 0 (a second daemon finding it locked refuses the segment).
+ * Layout (all offsets from the start; every
  * number is little-endian, fixed width; there are no pointers, only offsets):
  *
  *     0                   muse_segment_header           MUSE_HEADER_SIZE bytes

@@ -12,10 +12,13 @@ import muse
 
 
 def expected(x: np.ndarray) -> float:
-    """The demo scorer exactly: a left-to-right sum, then glibc's exp."""
+    """mused's built-in generation exactly: a logistic regression with unit
+    coefficients, summed left to right, a missing (NaN) feature imputed as 0,
+    then glibc's exp."""
     margin = 0.0
     for v in x:
-        margin += float(v)
+        if not math.isnan(v):
+            margin += float(v)
     return 1 / (1 + math.exp(-margin))
 
 
@@ -52,9 +55,12 @@ def test_round_trip_by_name_and_error_statuses(daemon) -> None:
             features = {f"f{i}": 0.1 * i for i in range(8)}
             done = ch.score(cp, features)
             assert done.ok and done.score == expected(cp.vector(features))
-            # One missing feature makes the demo model's score NaN: an error, not OK.
+            # Missing features are the model's business: it imputes them.
             missing = ch.score(cp, {"f0": 1.0})
-            assert missing.status == muse.Status.BAD_SCORE and math.isnan(missing.score)
+            assert missing.ok and missing.score == expected(cp.vector({"f0": 1.0}))
+            # A non-finite result (inf - inf) is an error status, never OK.
+            broken = ch.score(cp, {f"f{i}": 0.0 for i in range(8)} | {"f0": math.inf, "f1": -math.inf})
+            assert broken.status == muse.Status.BAD_SCORE and math.isnan(broken.score)
             with pytest.raises(ValueError):
                 ch.score(cp, np.zeros(5))
 
