@@ -4,59 +4,103 @@
  *     cc -std=c11 -O2 -I <muse>/Sources/CMuse/include score_events.c -o score_events -lm
  *     ./score_events /run/muse demo 1000
  *
- * It claims a channel of the tenant's segment, submits N events of the intent
- * "card-not-present" with up to a ring's worth in flight, and reads every
- * completion back.
+ * It claims a channel of the tenant's segment, looks the intent
+ * "card-not-present" up and the position of its feature "f0" by name (a
+ * wrong feature order is the likeliest silent mistake), submits N events
+ * with up to twice the ring depth in flight, and reads every
+ * completion back. If mused is down it waits up to 5 s for it to come back,
+ * then gives up (exit 1): what it submitted stays in the ring and a restarted
+ * mused would answer it.
  */
 #include "muse.h"
 
 #include <stdlib.h>
 
+/* Gives up when mused has shown no sign of life for this long. */
+#define GIVE_UP_NS UINT64_C(5000000000)
+
+/* Prints a failed call's status; errno only means something for MUSE_E_SYSTEM. */
+static void report(const char *what, muse_status status) {
+    if (status == MUSE_E_SYSTEM)
+        fprintf(stderr, "%s: %s\n", what, strerror(errno));
+    else
+        fprintf(stderr, "%s: %s\n", what, muse_strerror(status));
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : MUSE_DEFAULT_RUNTIME_DIR;
     const char *tenant = argc > 2 ? argv[2] : "demo";
     unsigned long total = argc > 3 ? strtoul(argv[3], NULL, 10) : 1000;
+    char what[4200];
 
     muse_client client;
     muse_status status = muse_open_tenant(&client, dir, tenant);
     if (status != MUSE_OK) {
-        fprintf(stderr, "open %s/%s: %s (%s)\n", dir, tenant, muse_strerror(status), strerror(errno));
+        snprintf(what, sizeof what, "open %s/%s", dir, tenant);
+        report(what, status);
         return 1;
     }
     muse_channel channel;
     if ((status = muse_claim(&client, &channel)) != MUSE_OK) {
-        fprintf(stderr, "claim: %s\n", muse_strerror(status));
+        report("claim", status);
         return 1;
     }
     muse_intent_info intent;
     if ((status = muse_lookup_intent(&client, "card-not-present", &intent)) != MUSE_OK) {
-        fprintf(stderr, "intent: %s\n", muse_strerror(status));
+        report("intent card-not-present", status);
+        return 1;
+    }
+    if (intent.feature_count > 64) {
+        fprintf(stderr, "intent card-not-present has %u features; this example handles 64\n", intent.feature_count);
+        return 1;
+    }
+
+    /* Place features by name: the segment lists each intent's feature names
+     * in order. A segment made by an ABI 1.0 mused has no names
+     * (MUSE_E_NO_SCHEMA); then only the documented order can be used. */
+    uint32_t f0 = 0;
+    status = muse_lookup_feature(&client, "card-not-present", "f0", &f0);
+    if (status != MUSE_OK && status != MUSE_E_NO_SCHEMA) {
+        report("feature f0", status);
         return 1;
     }
 
     double features[64] = {0};
     muse_completion done[64];
     unsigned long sent = 0, answered = 0, failed = 0;
+    uint64_t last_sign_of_life = muse_now_ns();
     double sum = 0;
     while (answered < total) {
         /* Submit until the ring pushes back or all are sent. */
         while (sent < total) {
-            features[0] = (double)(sent % 100) / 100.0; /* your event's features */
+            features[f0] = (double)(sent % 100) / 100.0; /* your event's features */
             status = muse_submit(&channel, sent, intent.id, features, intent.feature_count);
             if (status == MUSE_E_AGAIN) break;
-            if (status != MUSE_OK) { fprintf(stderr, "submit: %s\n", muse_strerror(status)); return 1; }
+            if (status != MUSE_OK) { report("submit", status); return 1; }
             sent++;
         }
         size_t n;
         status = muse_wait(&channel, done, 64, &n, 1000000000); /* 1 s */
         if (status == MUSE_E_TIMEDOUT) {
-            fprintf(stderr, "no answer for 1 s; daemon %s\n", muse_daemon_alive(&client, 1000000000) ? "alive" : "down");
+            if (muse_daemon_alive(&client, MUSE_ALIVE_AGE_NS)) {
+                last_sign_of_life = muse_now_ns();
+                fprintf(stderr, "no answer for 1 s; mused is alive (busy or overloaded)\n");
+            } else if (muse_now_ns() - last_sign_of_life >= GIVE_UP_NS) {
+                fprintf(stderr, "mused is not serving (stopped, dead or hung); giving up with %lu of %lu answered\n",
+                        answered, total);
+                return 1;
+            } else {
+                fprintf(stderr, "no answer for 1 s; mused is not serving, waiting for it\n");
+            }
             continue;
         }
+        if (status != MUSE_OK) { report("wait", status); return 1; }
+        last_sign_of_life = muse_now_ns();
         for (size_t i = 0; i < n; i++) {
             if (done[i].status != MUSE_OK) {
                 failed++;
-                fprintf(stderr, "event %llu: %s\n", (unsigned long long)done[i].tag, muse_strerror((muse_status)done[i].status));
+                fprintf(stderr, "event %llu: %s\n", (unsigned long long)done[i].tag,
+                        muse_strerror((muse_status)done[i].status));
             } else {
                 sum += done[i].score;
             }

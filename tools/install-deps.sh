@@ -3,7 +3,7 @@
 # Idempotent: a package already present is not asked for again.
 set -euo pipefail
 
-packages=(gcc g++ liburing-dev liblz4-dev lz4 util-linux)
+packages=(gcc g++ liburing-dev liblz4-dev lz4 util-linux pkg-config python3 python3-venv python3-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

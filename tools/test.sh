@@ -30,7 +30,14 @@ swift build --build-tests
 swift test --skip-build --skip EndToEndTests
 # On their own, so no other suite competes for the two cores mused and its
 # clients run on.
-run_exactly 17 --skip-build --filter EndToEndTests
+run_exactly 28 --skip-build --filter EndToEndTests
+
+echo "== Python client (clients/python) against a real mused"
+# A venv under out/ with what the package and its tests need, from PyPI.
+[ -x out/venv/bin/python ] || python3 -m venv out/venv
+out/venv/bin/pip install -q --disable-pip-version-check numpy cffi pytest setuptools wheel
+out/venv/bin/pip install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps ./clients/python
+MUSE_MUSED="$PWD/.build/debug/mused" out/venv/bin/pytest -q clients/python/tests
 
 echo "== end-to-end tests against mused built with AddressSanitizer"
 swift build --sanitize=address --scratch-path .build-asan --product mused
@@ -44,6 +51,6 @@ TSAN_OPTIONS="halt_on_error=1" MUSE_MUSED="$PWD/.build-tsan/debug/mused" run_exa
     --filter 'everyEventIsAnsweredOnce|aHostileClient|aSecondDaemonOnTheSameRuntimeDirectory'
 
 echo "== shared-memory rings and generation publication under ThreadSanitizer"
-run_exactly 21 --sanitize=thread --scratch-path .build-tsan --filter 'MuseIPCTests|MuseServerTests'
+run_exactly 26 --sanitize=thread --scratch-path .build-tsan --filter 'MuseIPCTests|MuseServerTests'
 
 echo "all tests passed"

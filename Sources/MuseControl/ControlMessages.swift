@@ -9,11 +9,14 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var path: String?
     /// For `swap`: accept intents whose feature schema changed.
     public var allowSchemaChange: Bool?
+    /// For `swap`: refuse unless the candidate's shadow record passes the gate.
+    public var gate: Bool?
 
-    public init(command: Command, path: String? = nil, allowSchemaChange: Bool? = nil) {
+    public init(command: Command, path: String? = nil, allowSchemaChange: Bool? = nil, gate: Bool? = nil) {
         self.command = command
         self.path = path
         self.allowSchemaChange = allowSchemaChange
+        self.gate = gate
     }
 }
 
@@ -24,6 +27,8 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     /// For `swap` and `rollback`: each step with its duration.
     public var steps: [Step]?
     public var status: DaemonStatus?
+    /// For a gated `swap`: the figures the gate judged, printed either way.
+    public var gate: [ShadowInfo]?
 
     public struct Step: Codable, Sendable, Equatable {
         public var name: String
@@ -34,11 +39,13 @@ public struct ControlResponse: Codable, Sendable, Equatable {
         }
     }
 
-    public init(ok: Bool, error: String? = nil, steps: [Step]? = nil, status: DaemonStatus? = nil) {
+    public init(ok: Bool, error: String? = nil, steps: [Step]? = nil, status: DaemonStatus? = nil,
+                gate: [ShadowInfo]? = nil) {
         self.ok = ok
         self.error = error
         self.steps = steps
         self.status = status
+        self.gate = gate
     }
 }
 
@@ -73,9 +80,12 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
     public var workers: Int
     public var serving: GenerationInfo?
     public var previous: GenerationInfo?
+    /// The serving generation's shadow predictors, per tenant.
+    public var shadows: [ShadowInfo]
 
     public init(pid: Int32, runtimeDirectory: String, tenants: [String], workers: Int,
-                serving: GenerationInfo?, previous: GenerationInfo?) {
+                serving: GenerationInfo?, previous: GenerationInfo?, shadows: [ShadowInfo] = []) {
+        self.shadows = shadows
         self.pid = pid
         self.runtimeDirectory = runtimeDirectory
         self.tenants = tenants
@@ -89,4 +99,29 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
 public enum ControlSocket {
     public static let fileName = "control.sock"
     public static func path(runtimeDirectory: String) -> String { "\(runtimeDirectory)/\(fileName)" }
+}
+
+/// A shadow predictor's record for one tenant: its transformed scores against
+/// the reference distribution's deciles (each should hold a tenth).
+public struct ShadowInfo: Codable, Sendable, Equatable {
+    public var tenant: String
+    public var predictor: String
+    public var events: UInt64
+    public var mean: Double?
+    /// Population stability index over the reference deciles (nil: no events).
+    public var psi: Double?
+    public var decileShares: [Double]
+    /// For the gate: whether this record passes it, and why not.
+    public var verdict: String?
+
+    public init(tenant: String, predictor: String, events: UInt64, mean: Double?, psi: Double?,
+                decileShares: [Double], verdict: String? = nil) {
+        self.tenant = tenant
+        self.predictor = predictor
+        self.events = events
+        self.mean = mean
+        self.psi = psi
+        self.decileShares = decileShares
+        self.verdict = verdict
+    }
 }

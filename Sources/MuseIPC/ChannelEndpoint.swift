@@ -28,6 +28,8 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
     public private(set) var head: UInt64
     /// The last inconsistency seen on this channel's indices, for diagnostics.
     public private(set) var fault: muse_status = MUSE_OK
+    /// Drains that found the channel RELEASED; paces the reclaim attempts.
+    private var releasedDrains: UInt32 = 0
 
     public init(segment: Segment, channel: ChannelIndex, tenant: TenantIndex) {
         precondition(channel.rawValue >= 0 && channel.rawValue < segment.layout.channelCount)
@@ -61,12 +63,26 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
     }
 
     /// Answers up to `limit` submissions and wakes the client if it sleeps.
-    /// Returns how many were answered. `scratch` holds `maxFeatures` doubles.
+    /// Returns how many were answered. `scratch` must hold `limit` events.
     @inline(__always)
     public mutating func drain<Scorer: EventScorer>(
-        limit: Int, scorer: borrowing Scorer, scratch: UnsafeMutablePointer<Double>
+        limit: Int, scorer: borrowing Scorer, scratch: DrainScratch
     ) -> Int {
-        guard isClaimed else { return 0 }
+        let state = muse_atomic_load_acquire_u32(&control.pointee.state)
+        guard state == UInt32(MUSE_CHANNEL_CLAIMED) else {
+            // A client released the channel with events in flight (with none,
+            // it frees the channel itself: muse.h, muse__give_back). Free it
+            // now rather than at the next housekeeping, so it can be claimed
+            // again at once. The client rings the doorbell after dropping its
+            // lock, so the first try normally succeeds; a client that keeps
+            // the state RELEASED while holding the lock costs one fcntl every
+            // 16 drains, not one per drain.
+            if state == UInt32(MUSE_CHANNEL_RELEASED) {
+                if releasedDrains & 15 == 0 { _ = reclaimIfAbandoned() }
+                releasedDrains &+= 1
+            }
+            return 0
+        }
         let tail = muse_atomic_load_acquire_u64(&control.pointee.sq_tail)
         let waiting = tail &- head
         if waiting == 0 { return 0 }
@@ -77,8 +93,10 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
         // Take only what the completion ring has room for: a client that does
         // not read its completions fills its own submission ring and gets
         // MUSE_E_AGAIN; nothing is overwritten.
-        let count = Int(min(waiting, depth - unread, UInt64(limit)))
+        let count = Int(min(waiting, depth - unread, UInt64(limit), UInt64(scratch.events)))
         if count == 0 { return 0 }
+        // With shadows, each event keeps its private copy until they scored it.
+        let shadowed = scorer.hasShadows(tenant: tenant)
         for k in 0..<count {
             let index = head &+ UInt64(k)
             let slot = submissions + Int(index & mask) * slotSize
@@ -88,13 +106,25 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
             let tag = muse_atomic_load_relaxed_u64(&event.pointee.tag)
             let intent = IntentID(muse_atomic_load_relaxed_u32(&event.pointee.intent_id))
             let featureCount = Int(muse_atomic_load_relaxed_u32(&event.pointee.feature_count))
-            let verdict: Verdict
+            var verdict: Verdict
+            scratch.counts[k] = -1
             if let expected = scorer.featureCount(tenant: tenant, intent: intent) {
-                if featureCount == expected && featureCount <= maxFeatures {
-                    UnsafeMutableRawPointer(scratch).copyMemory(
+                if featureCount == expected && featureCount <= maxFeatures && featureCount <= scratch.stride {
+                    let features = scratch.features + (shadowed ? k &* scratch.stride : 0)
+                    UnsafeMutableRawPointer(features).copyMemory(
                         from: slot + MemoryLayout<muse_event_header>.size, byteCount: featureCount &* 8)
                     verdict = scorer.score(tenant: tenant, intent: intent,
-                                           features: UnsafeBufferPointer(start: scratch, count: featureCount))
+                                           features: UnsafeBufferPointer(start: features, count: featureCount))
+                    scratch.intents[k] = intent.rawValue
+                    scratch.counts[k] = Int32(featureCount)
+                    // An OK answer carries a finite score: a client comparing
+                    // `score >= threshold` would let a NaN through. NaN
+                    // features (missing values) are the models' business;
+                    // a non-finite result is an error status.
+                    if verdict.status == .ok && !(verdict.score.isFinite && verdict.rawScore.isFinite) {
+                        verdict = Verdict(status: .badScore, score: .nan, rawScore: .nan,
+                                          predictor: verdict.predictor, generation: verdict.generation)
+                    }
                 } else {
                     verdict = .refused(.featureCount, generation: scorer.generationID)
                 }
@@ -111,6 +141,14 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
         muse_atomic_store_release_u64(&control.pointee.cq_tail, head)
         muse_atomic_store_release_u64(&control.pointee.sq_head, head)
         wakeClient()
+        if shadowed {
+            // After the answers are out, from the daemon's private copies.
+            for k in 0..<count where scratch.counts[k] >= 0 {
+                scorer.scoreShadows(tenant: tenant, intent: IntentID(scratch.intents[k]),
+                                    features: UnsafeBufferPointer(start: scratch.features + k &* scratch.stride,
+                                                                  count: Int(scratch.counts[k])))
+            }
+        }
         return count
     }
 
@@ -155,6 +193,7 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
         muse_atomic_store_relaxed_u32(&control.pointee.fault, 0)
         fault = MUSE_OK
         muse_atomic_store_release_u32(&control.pointee.state, UInt32(MUSE_CHANNEL_FREE))
+        releasedDrains = 0
         return true
     }
 

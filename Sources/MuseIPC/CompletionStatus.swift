@@ -10,6 +10,8 @@ public enum CompletionStatus: Int32, Sendable, CaseIterable, CustomStringConvert
     case overloaded = 4
     case notServing = 5
     case `internal` = 6
+    /// The model produced a non-finite score; never answered as OK.
+    case badScore = 7
 
     /// muse.h's description, so logs and clients say the same thing.
     public var description: String { String(cString: muse_strerror(muse_status(UInt32(rawValue)))) }

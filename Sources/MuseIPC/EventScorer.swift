@@ -40,6 +40,18 @@ public protocol EventScorer {
     /// Scores one event; `features.count` is `featureCount(tenant:intent:)`
     /// and the buffer is the daemon's private copy.
     func score(tenant: TenantIndex, intent: IntentID, features: UnsafeBufferPointer<Double>) -> Verdict
+
+    /// True if `tenant`'s events are also scored by shadow predictors.
+    func hasShadows(tenant: TenantIndex) -> Bool
+
+    /// Scores an already answered event with the shadow predictors of
+    /// (tenant, intent), for the record only: nothing reaches the client.
+    func scoreShadows(tenant: TenantIndex, intent: IntentID, features: UnsafeBufferPointer<Double>)
+}
+
+extension EventScorer {
+    public func hasShadows(tenant: TenantIndex) -> Bool { false }
+    public func scoreShadows(tenant: TenantIndex, intent: IntentID, features: UnsafeBufferPointer<Double>) {}
 }
 
 /// Feature counts by intent id, dense, for a bounds check and a load per

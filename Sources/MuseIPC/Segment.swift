@@ -237,6 +237,10 @@ public final class Segment: @unchecked Sendable {
         h.pointee.max_features = UInt32(layout.maxFeatures)
         h.pointee.channels_offset = UInt64(layout.channelsOffset)
         h.pointee.channel_stride = UInt64(layout.channelStride)
+        if layout.schemaBytes > 0 {
+            h.pointee.schema_offset = UInt64(layout.schemaOffset)
+            h.pointee.schema_size = UInt32(layout.schemaBytes)
+        }
         withUnsafeMutableBytes(of: &h.pointee.tenant) { buffer in
             for (i, byte) in tenant.utf8.enumerated() { buffer[i] = byte }
         }
@@ -260,9 +264,13 @@ public final class Segment: @unchecked Sendable {
         }
         let layout: SegmentLayout
         do {
+            // ABI 1.0 segments have no schema area: adopted as they are, they
+            // serve without feature names (muse_lookup_feature says
+            // MUSE_E_NO_SCHEMA) until removed while no client holds them.
+            let schemaBytes = minor >= 1 ? Int(h.pointee.schema_size) : 0
             layout = try SegmentLayout(channelCount: Int(h.pointee.channel_count),
                                        ringDepth: Int(h.pointee.ring_depth),
-                                       maxFeatures: Int(h.pointee.max_features))
+                                       maxFeatures: Int(h.pointee.max_features), schemaBytes: schemaBytes)
         } catch {
             throw SegmentError.foreign(path: path, reason: "layout: \(error)")
         }
@@ -270,6 +278,7 @@ public final class Segment: @unchecked Sendable {
               h.pointee.segment_size == UInt64(fileSize), fileSize == layout.segmentSize,
               h.pointee.channels_offset == UInt64(layout.channelsOffset),
               h.pointee.channel_stride == UInt64(layout.channelStride),
+              layout.schemaBytes == 0 || h.pointee.schema_offset == UInt64(layout.schemaOffset),
               h.pointee.submission_slot_size == UInt32(layout.submissionSlotSize),
               h.pointee.completion_slot_size == UInt32(layout.completionSlotSize)
         else {
@@ -310,6 +319,23 @@ public final class Segment: @unchecked Sendable {
         for intent in intents where intent.name.utf8.count >= Int(MUSE_INTENT_NAME_SIZE) {
             throw SegmentError.badIntentName(intent.name)
         }
+        // Feature names, "\n"-joined as schema_hash hashes them, packed after
+        // the schema index. Checked before the seqlock opens.
+        let indexBytes = Int(MUSE_SCHEMA_INDEX_SIZE)
+        var blobs: [[UInt8]] = []
+        var used = indexBytes
+        for intent in intents {
+            for name in intent.featureNames where name.utf8.isEmpty || name.utf8.count > 255
+                || name.utf8.contains(where: { $0 == 0x0A || $0 == 0 }) {
+                throw SegmentError.badFeatureName(intent: intent.name, feature: name)
+            }
+            let blob = Array(intent.featureNames.joined(separator: "\n").utf8)
+            used += blob.count
+            blobs.append(blob)
+        }
+        if layout.schemaBytes > 0 && used > layout.schemaBytes {
+            throw SegmentError.schemaTooLarge(bytes: used, room: layout.schemaBytes)
+        }
         let h = header
         let sequence = h.pointee.intent_seq | 1 // odd: readers retry
         muse_atomic_store_release_u32(&h.pointee.intent_seq, sequence)
@@ -324,6 +350,19 @@ public final class Segment: @unchecked Sendable {
                 entries[i].id = intent.id
                 entries[i].feature_count = UInt32(intent.featureCount)
                 entries[i].schema_hash = intent.schemaHash
+            }
+        }
+        if layout.schemaBytes > 0 {
+            let area = base + layout.schemaOffset
+            area.initializeMemory(as: UInt8.self, repeating: 0, count: layout.schemaBytes)
+            let index = area.bindMemory(to: muse_schema_entry.self, capacity: Int(MUSE_MAX_INTENTS))
+            var offset = indexBytes
+            for (i, blob) in blobs.enumerated() {
+                if !blob.isEmpty {
+                    blob.withUnsafeBytes { (area + offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                }
+                index[i] = muse_schema_entry(offset: UInt32(offset), size: UInt32(blob.count))
+                offset += blob.count
             }
         }
         muse_atomic_store_relaxed_u32(&h.pointee.intent_count, UInt32(intents.count))
@@ -357,6 +396,8 @@ public enum SegmentError: Error, CustomStringConvertible, Equatable {
     case ownedByAnotherDaemon(path: String)
     case badIntentName(String)
     case tooManyIntents(Int)
+    case badFeatureName(intent: String, feature: String)
+    case schemaTooLarge(bytes: Int, room: Int)
 
     public var description: String {
         switch self {
@@ -371,6 +412,10 @@ public enum SegmentError: Error, CustomStringConvertible, Equatable {
             "refusing \(path): another owner holds it (a second mused, or the same tenant configured twice)"
         case .badIntentName(let name): "intent name '\(name)' is longer than \(MUSE_INTENT_NAME_SIZE - 1) bytes"
         case .tooManyIntents(let n): "\(n) intents; a segment holds at most \(MUSE_MAX_INTENTS)"
+        case .badFeatureName(let intent, let feature):
+            "intent '\(intent)': feature name '\(feature)' must be 1-255 bytes without newline or NUL"
+        case .schemaTooLarge(let bytes, let room):
+            "the intents' feature names need \(bytes) bytes; the segment's schema area holds \(room)"
         }
     }
 }

@@ -82,6 +82,11 @@ public struct RoutingTable: Sendable {
         }
     }
 
+    /// The predictor routed for (tenant, intent), if any.
+    public func primaryPredictor(tenant: Int, intent: Int) -> Int? {
+        route(tenant, intent).map { Int($0.primary.predictor) }
+    }
+
     /// The shadow predictors' ids for (tenant, intent).
     public func shadowPredictors(tenant: Int, intent: Int) -> [Int] {
         guard let r = route(tenant, intent) else { return [] }

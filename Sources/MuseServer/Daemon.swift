@@ -103,6 +103,9 @@ public final class Daemon: @unchecked Sendable {
                              "generation": currentGeneration?.id ?? .none])
     }
 
+    /// Every worker's shadow tally (fixed once the workers exist).
+    var shadowTallies: [ShadowTally] { workers.map(\.shadows) }
+
     /// Each worker's heartbeat count, for the systemd watchdog: it grows
     /// while the worker loops and stops when the worker is stuck.
     public var workerHeartbeats: [UInt64] { workers.map(\.heartbeat.count) }

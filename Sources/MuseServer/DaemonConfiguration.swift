@@ -42,6 +42,8 @@ public struct DaemonConfiguration: Sendable {
     /// Group (name or gid) whose members may use the control socket, besides
     /// root and mused's own user.
     public var adminGroup: String?
+    /// What `swap --gate` requires of a candidate's shadowed traffic.
+    public var promotionGate = PromotionGate()
     /// The configuration file this was read from, if any (for a reload).
     public var configurationFile: String?
     /// Reserved (parsed and checked, not used yet): the daemon's state
@@ -107,6 +109,7 @@ public enum DaemonError: Error, CustomStringConvertible {
     case badTenant(String, String)
     case noSnapshotSupport
     case nothingToRollBackTo
+    case gateRefused(String)
 
     public var description: String {
         switch self {
@@ -120,6 +123,7 @@ public enum DaemonError: Error, CustomStringConvertible {
         case .badTenant(let name, let reason): "tenant '\(name)': \(reason)"
         case .noSnapshotSupport: "this mused cannot load snapshots"
         case .nothingToRollBackTo: "no previous generation is resident to roll back to"
+        case .gateRefused(let reason): reason
         }
     }
 }

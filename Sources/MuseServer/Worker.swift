@@ -17,10 +17,12 @@ final class Worker: @unchecked Sendable {
     private let cell: ServingCell
     private var serving: Serving
     private var servingVersion: UInt64
+    /// This worker's shadow records (read by the control thread).
+    let shadows = ShadowTally()
     private var doorbell: DaemonDoorbell
     private let batchSize: Int
     private let spinNanoseconds: UInt64
-    private let scratch: UnsafeMutablePointer<Double>
+    private let scratch: DrainScratch
     private let stopping = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
     /// Bumped at every housekeeping; the systemd watchdog reads it.
@@ -49,7 +51,7 @@ final class Worker: @unchecked Sendable {
         self.batchSize = batchSize
         self.spinNanoseconds = spinNanoseconds
         let maxFeatures = channels.map { $0.1.layout.maxFeatures }.max() ?? 1
-        scratch = .allocate(capacity: maxFeatures)
+        scratch = DrainScratch(events: batchSize, maxFeatures: maxFeatures)
     }
 
     deinit { scratch.deallocate() }
@@ -60,15 +62,20 @@ final class Worker: @unchecked Sendable {
     func run() {
         ThreadSupport.setName("muse-worker-\(index)")
         cell.acknowledge(worker: index, version: servingVersion)
+        shadows.reset(generation: serving.generationID.rawValue)
+        var scorer = WorkerScorer(serving: serving, tally: shadows)
         var lastWork = ThreadSupport.monotonicNanoseconds()
         var nextHousekeeping: UInt64 = 0
         var workedSinceClock = false
         var rounds: UInt32 = 0
         while !stopping.load(ordering: .relaxed) {
-            if cell.latestVersion != servingVersion { pickUpServing() }
+            if cell.latestVersion != servingVersion {
+                pickUpServing()
+                scorer = WorkerScorer(serving: serving, tally: shadows)
+            }
             var answered = 0
             for i in 0..<endpoints.count {
-                answered &+= endpoints[i].drain(limit: batchSize, scorer: serving, scratch: scratch)
+                answered &+= endpoints[i].drain(limit: batchSize, scorer: scorer, scratch: scratch)
             }
             if answered > 0 { workedSinceClock = true }
             rounds &+= 1
@@ -99,7 +106,10 @@ final class Worker: @unchecked Sendable {
     /// Cold path: a new generation was published.
     private func pickUpServing() {
         let (next, version) = cell.load()
-        if let next { serving = next }
+        if let next, next !== serving {
+            serving = next
+            shadows.reset(generation: next.generationID.rawValue)
+        }
         servingVersion = version
         cell.acknowledge(worker: index, version: version)
     }

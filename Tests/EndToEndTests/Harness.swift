@@ -23,8 +23,20 @@ enum Harness {
         let out = FileManager.default.temporaryDirectory.appending(path: "muse-test-client-\(getpid())").path
         let source = packageRoot.appending(path: "Tests/EndToEndTests/clients/muse_test_client.c").path
         let result = run("/usr/bin/env", ["cc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Wpedantic", "-Werror",
-                                         "-I", header.path, source, "-o", out, "-lm"])
+                                         "-pthread", "-I", header.path, source, "-o", out, "-lm"])
         precondition(result.status == 0, "cannot build the C test client:\n\(result.output)")
+        return out
+    }()
+
+    /// The same test client built against the ABI 1.0 header (a copy kept in
+    /// clients/abi-1.0): old clients must keep working with a newer mused.
+    static let testClientABI10: String = {
+        let out = FileManager.default.temporaryDirectory.appending(path: "muse-test-client-1.0-\(getpid())").path
+        let source = packageRoot.appending(path: "Tests/EndToEndTests/clients/muse_test_client.c").path
+        let old = packageRoot.appending(path: "Tests/EndToEndTests/clients/abi-1.0").path
+        let result = run("/usr/bin/env", ["cc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Wpedantic", "-Werror",
+                                         "-pthread", "-I", old, source, "-o", out, "-lm"])
+        precondition(result.status == 0, "cannot build the ABI 1.0 test client:\n\(result.output)")
         return out
     }()
 

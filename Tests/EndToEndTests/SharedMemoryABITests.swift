@@ -25,6 +25,32 @@ struct SharedMemoryABITests {
         let built = Harness.run("/usr/bin/env", ["gcc", "-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror"]
                                 + include + [example, "-o", "\(dir)/example", "-lm"])
         #expect(built.status == 0, "\(built.output)")
+        // The natural use of muse_wait is clean under gcc -O2 -Wmaybe-uninitialized:
+        // MUSE_OK always comes with at least one completion written.
+        let natural = """
+            #include "muse.h"
+            double use(uint64_t tag, int status, double score);
+            double first(muse_channel *ch, int64_t timeout) {
+                muse_completion done[8];
+                size_t n;
+                if (muse_wait(ch, done, 8, &n, timeout) == MUSE_OK) return use(done[0].tag, done[0].status, done[0].score);
+                return 0;
+            }
+            int main(int argc, char **argv) {
+                muse_client c;
+                muse_channel ch;
+                if (argc < 2 || muse_open(&c, argv[1]) != MUSE_OK || muse_claim(&c, &ch) != MUSE_OK) return 1;
+                return (int)first(&ch, argc > 2 ? -1 : 1000000);
+            }
+            double use(uint64_t tag, int status, double score) { return (double)tag + status + score; }
+
+            """
+        try natural.write(toFile: "\(dir)/natural.c", atomically: true, encoding: .utf8)
+        for level in ["-O2", "-O3"] {
+            let clean = Harness.run("/usr/bin/env", ["gcc", "-std=c11", level, "-Wall", "-Wextra", "-Wmaybe-uninitialized",
+                                                     "-Werror"] + include + ["\(dir)/natural.c", "-o", "\(dir)/natural"])
+            #expect(clean.status == 0, "\(clean.output)")
+        }
         // A system header before muse.h without _GNU_SOURCE is caught with a clear message.
         try "#include <stdio.h>\n#include \"muse.h\"\n".write(toFile: "\(dir)/late.c", atomically: true, encoding: .utf8)
         let late = Harness.run("/usr/bin/env", ["gcc", "-std=c11", "-c"] + include + ["\(dir)/late.c", "-o", "\(dir)/late.o"])

@@ -48,7 +48,7 @@ struct ChannelEndpointTests {
         let daemon = Thread { [segment = fixture.segment] in
             var endpoint = ChannelEndpoint(segment: segment, channel: ChannelIndex(0), tenant: TenantIndex(0))
             let scorer = SumScorer()
-            let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 8)
+            let scratch = DrainScratch(events: 64, maxFeatures: 8)
             defer { scratch.deallocate() }
             while !done.load(ordering: .acquiring) {
                 _ = endpoint.drain(limit: 7, scorer: scorer, scratch: scratch)
@@ -85,7 +85,7 @@ struct ChannelEndpointTests {
         try #require(muse_claim(&fixture.client, &channel) == MUSE_OK)
         var endpoint = ChannelEndpoint(segment: fixture.segment, channel: ChannelIndex(0), tenant: TenantIndex(0))
         let scorer = SumScorer()
-        let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 8)
+        let scratch = DrainScratch(events: 64, maxFeatures: 8)
         defer { scratch.deallocate() }
         let control = fixture.segment.control(0)
         // A tail far past the head: more "pending" than the ring holds.
@@ -130,5 +130,63 @@ struct ChannelEndpointTests {
         #expect(!whenFree, "a free, quiescent channel is left alone")
         var again = muse_channel()
         #expect(muse_claim(&fixture.client, &again) == MUSE_OK && again.index == 0)
+    }
+
+    /// A scorer's non-finite result is never an OK answer.
+    struct InfiniteScorer: EventScorer {
+        let bounds = IntentBounds(ChannelEndpointTests.intents)
+        var generationID: GenerationID { GenerationID(8) }
+        func featureCount(tenant: TenantIndex, intent: IntentID) -> Int? { bounds.featureCount(of: intent) }
+        func score(tenant: TenantIndex, intent: IntentID, features: UnsafeBufferPointer<Double>) -> Verdict {
+            let x = features[0]
+            return Verdict(status: .ok, score: x, rawScore: x == 2 ? .nan : 0.5, predictor: PredictorID(3),
+                           generation: generationID)
+        }
+    }
+
+    @Test func aNonFiniteScoreBecomesBadScore() throws {
+        let fixture = try Fixture()
+        var channel = muse_channel()
+        try #require(muse_claim(&fixture.client, &channel) == MUSE_OK)
+        var endpoint = ChannelEndpoint(segment: fixture.segment, channel: ChannelIndex(Int(channel.index)), tenant: TenantIndex(0))
+        let scorer = InfiniteScorer()
+        let scratch = DrainScratch(events: 64, maxFeatures: 8)
+        defer { scratch.deallocate() }
+        for (tag, first) in ([Double.infinity, -Double.infinity, 2, 0.25] as [Double]).enumerated() {
+            var x = [first, 0, 0]
+            #expect(muse_submit(&channel, UInt64(tag), 1, &x, 3) == MUSE_OK)
+        }
+        #expect(endpoint.drain(limit: 8, scorer: scorer, scratch: scratch) == 4)
+        var done = [muse_completion](repeating: muse_completion(), count: 4)
+        #expect(muse_poll(&channel, &done, 4) == 4)
+        let bad = Int32(MUSE_E_BAD_SCORE.rawValue)
+        #expect(done.map(\.status) == [bad, bad, bad, 0])
+        #expect(done[0].score.isNaN && done[0].predictor_id == 3 && done[0].generation_id == 8)
+        #expect(done[3].score == 0.25 && done[3].raw_score == 0.5)
+    }
+
+    /// A channel released with an event in flight is free again after the
+    /// daemon's next drain, not its next housekeeping.
+    @Test func aReleasedChannelIsFreedOnTheNextDrain() throws {
+        let fixture = try Fixture(channels: 1)
+        var channel = muse_channel()
+        try #require(muse_claim(&fixture.client, &channel) == MUSE_OK)
+        var endpoint = ChannelEndpoint(segment: fixture.segment, channel: ChannelIndex(0), tenant: TenantIndex(0))
+        let scorer = SumScorer()
+        let scratch = DrainScratch(events: 64, maxFeatures: 8)
+        defer { scratch.deallocate() }
+        var x = [1.0, 2, 3]
+        #expect(muse_submit(&channel, 1, 1, &x, 3) == MUSE_OK)
+        muse_release(&channel)
+        let control = fixture.segment.control(0)
+        #expect(control.pointee.state == UInt32(MUSE_CHANNEL_RELEASED))
+        var again = muse_channel()
+        #expect(muse_claim(&fixture.client, &again) == MUSE_E_NO_CHANNEL)
+        _ = endpoint.drain(limit: 8, scorer: scorer, scratch: scratch)
+        #expect(control.pointee.state == UInt32(MUSE_CHANNEL_FREE))
+        #expect(muse_claim(&fixture.client, &again) == MUSE_OK)
+        // Released with nothing in flight: free at once, by the client itself.
+        muse_release(&again)
+        #expect(control.pointee.state == UInt32(MUSE_CHANNEL_FREE))
     }
 }

@@ -82,4 +82,72 @@ struct SegmentTests {
         #expect(muse_open(&client, "\(dir)/new.muse") == MUSE_E_ABI)
         #expect(muse_open(&client, "\(dir)/junk.muse") == MUSE_E_ABI)
     }
+
+    @Test func theSchemaAreaNamesEveryIntentsFeaturesInOrder() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let segment = try Segment.create(path: "\(dir)/t.muse", tenant: "t", groupID: nil, layout: layout)
+        let intents = [IntentDescriptor(name: "x", id: 3, featureNames: ["amount", "merchant", "hour"]),
+                       IntentDescriptor(name: "empty", id: 4, featureNames: []),
+                       IntentDescriptor(name: "y", id: 5, featureNames: ["b", "a"])]
+        try segment.publishIntents(intents)
+        #expect(segment.header.pointee.abi_minor == 1 && segment.layout.channelsOffset == 4096 + 65536)
+        var client = muse_client()
+        try #require(muse_open(&client, "\(dir)/t.muse") == MUSE_OK)
+        defer { muse_close(&client) }
+        var index: UInt32 = 99
+        #expect(muse_lookup_feature(&client, "x", "hour", &index) == MUSE_OK && index == 2)
+        #expect(muse_lookup_feature(&client, "x", "amount", &index) == MUSE_OK && index == 0)
+        #expect(muse_lookup_feature(&client, "y", "a", &index) == MUSE_OK && index == 1)
+        #expect(muse_lookup_feature(&client, "x", "a", &index) == MUSE_E_UNKNOWN_FEATURE)
+        #expect(muse_lookup_feature(&client, "x", "amoun", &index) == MUSE_E_UNKNOWN_FEATURE)
+        #expect(muse_lookup_feature(&client, "z", "a", &index) == MUSE_E_UNKNOWN_INTENT)
+        var buffer = [CChar](repeating: 0, count: 64)
+        var length = 0
+        var info = muse_intent_info()
+        #expect(muse_intent_features(&client, "x", &buffer, 64, &length, &info) == MUSE_OK)
+        #expect(String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self) == "amount\nmerchant\nhour"
+               && length == 20 && info.id == 3 && buffer[20] == 0)
+        #expect(muse_intent_features(&client, "x", &buffer, 5, &length, &info) == MUSE_E_AGAIN && length == 20)
+        #expect(muse_intent_features(&client, "empty", &buffer, 64, &length, &info) == MUSE_OK && length == 0)
+        // The client's own order is checked against the served schema.
+        let right = ["amount", "merchant", "hour"], wrong = ["merchant", "amount", "hour"]
+        var x = muse_intent_info()
+        try #require(muse_lookup_intent(&client, "x", &x) == MUSE_OK)
+        func check(_ names: [String]) -> muse_status {
+            let copies = names.map { strdup($0) }
+            defer { copies.forEach { free($0) } }
+            return copies.map { UnsafePointer($0) }.withUnsafeBufferPointer {
+                muse_check_schema(&client, &x, $0.baseAddress, $0.count)
+            }
+        }
+        #expect(check(right) == MUSE_OK)
+        #expect(check(wrong) == MUSE_E_SCHEMA_MISMATCH)
+        // A new generation renames a feature: the old intent info no longer checks out.
+        try segment.publishIntents([IntentDescriptor(name: "x", id: 3, featureNames: ["amount", "merchant", "hour_utc"])])
+        #expect(check(right) == MUSE_E_SCHEMA_MISMATCH)
+        #expect(throws: SegmentError.self) {
+            try segment.publishIntents([IntentDescriptor(name: "x", id: 3, featureNames: ["a\nb"])])
+        }
+    }
+
+    @Test func anABI10SegmentIsAdoptedAndServesWithoutNames() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let old = try SegmentLayout(channelCount: 2, ringDepth: 8, maxFeatures: 4, schemaBytes: 0)
+        do {
+            let segment = try Segment.create(path: "\(dir)/t.muse", tenant: "t", groupID: nil, layout: old)
+            segment.header.pointee.abi_minor = 0 // as an ABI 1.0 daemon made it
+        }
+        let adopted = try Segment.adopt(path: "\(dir)/t.muse", tenant: "t", groupID: nil)
+        #expect(adopted.layout == old && adopted.layout.channelsOffset == 4096)
+        try adopted.publishIntents([IntentDescriptor(name: "x", id: 3, featureNames: ["a", "b"])])
+        var client = muse_client()
+        try #require(muse_open(&client, "\(dir)/t.muse") == MUSE_OK)
+        defer { muse_close(&client) }
+        var info = muse_intent_info()
+        var index: UInt32 = 0
+        #expect(muse_lookup_intent(&client, "x", &info) == MUSE_OK && info.feature_count == 2)
+        #expect(muse_lookup_feature(&client, "x", "a", &index) == MUSE_E_NO_SCHEMA)
+    }
 }

@@ -48,7 +48,18 @@ func describeStatus(_ status: DaemonStatus?) -> String {
             text += "  intent \(intent.name) id \(intent.id), \(intent.features) features, schema \(intent.schemaHash)\n"
         }
     }
+    if !status.shadows.isEmpty { text += "shadows:\n" + describeShadows(status.shadows) }
     return text
+}
+
+func describeShadows(_ shadows: [ShadowInfo]) -> String {
+    shadows.map { s in
+        let psi = s.psi.map { String(format: "%.4f", $0) } ?? "-"
+        let mean = s.mean.map { String(format: "%.4f", $0) } ?? "-"
+        let shares = s.decileShares.map { String(format: "%.3f", $0) }.joined(separator: " ")
+        return "  \(s.tenant) \(s.predictor): \(s.events) events, mean \(mean), PSI \(psi), deciles [\(shares)]"
+            + (s.verdict.map { " — \($0)" } ?? "") + "\n"
+    }.joined()
 }
 
 struct StatusCommand: ParsableCommand {
@@ -81,10 +92,15 @@ struct SwapCommand: ParsableCommand {
     @Argument(help: "The snapshot file.") var file: String
     @Flag(name: .customLong("allow-schema-change"), help: "Accept intents whose feature names changed.")
     var allowSchemaChange = false
+    @Flag(name: .long, help: ArgumentHelp(
+        "Refuse unless each tenant's new primary predictor, shadowed on live traffic, stays near the reference.",
+        discussion: "PSI of its transformed scores over the reference deciles, within mused's configured bound."))
+    var gate = false
     func run() throws {
         let path = URL(filePath: file).standardizedFileURL.path
-        try options.send(ControlRequest(command: .swap, path: path, allowSchemaChange: allowSchemaChange)) {
-            describeSteps($0) + ($0.ok ? "serving generation \($0.status?.serving?.id ?? 0)\n" : "")
+        try options.send(ControlRequest(command: .swap, path: path, allowSchemaChange: allowSchemaChange, gate: gate)) {
+            ($0.gate.map { "gate:\n" + describeShadows($0) } ?? "") + describeSteps($0)
+                + ($0.ok ? "serving generation \($0.status?.serving?.id ?? 0)\n" : "")
         }
     }
 }

@@ -1,26 +1,32 @@
 /*
- * muse.h — the Muse shared-memory ABI and client API (ABI 1.0).
+ * muse.h — the Muse shared-memory ABI and client API (ABI 1.1).
  *
  * Muse is a scorer sidecar: one daemon, mused, scores events for many tenants
  * on a host. A tenant's processes talk to it through one shared-memory file,
  * the tenant's *segment*, and nothing else: no socket, no system call on the
  * fast path. This header is the whole contract. It is header-only (every
- * function is static inline), C11 and C++ compatible, Linux only.
+ * function is static inline), C11 and C++ compatible, Linux only. The same
+ * functions are exported by libmuse.so (soname libmuse.so.1, symbol version
+ * MUSE_1.0 for ABI 1.0 functions, MUSE_1.1 for those added in 1.1) for other
+ * languages; see tools/build-libmuse.sh.
  *
  * QUICK START
  *
  *     muse_client client;
  *     muse_channel ch;
  *     muse_intent_info intent;
- *     if (muse_open_tenant(&client, NULL, "acme") != MUSE_OK) ...      // errno says why
+ *     uint32_t amount;
+ *     if (muse_open_tenant(&client, NULL, "acme") != MUSE_OK) ...      // see muse_open for why
  *     if (muse_claim(&client, &ch) != MUSE_OK) ...                    // one channel per thread
  *     if (muse_lookup_intent(&client, "card-not-present", &intent) != MUSE_OK) ...
- *     double x[16] = {...};
- *     while (muse_submit(&ch, 42, intent.id, x, 16) == MUSE_E_AGAIN)
+ *     if (muse_lookup_feature(&client, "card-not-present", "amount", &amount) != MUSE_OK) ...
+ *     double x[16] = {...}; x[amount] = 42.0;                         // place features by name
+ *     while (muse_submit(&ch, 42, intent.id, x, intent.feature_count) == MUSE_E_AGAIN)
  *         ... ring full: read completions, then retry ...
  *     muse_completion done[8]; size_t n;
- *     if (muse_wait(&ch, done, 8, &n, 1000000) == MUSE_OK)            // up to 1 ms
- *         for (size_t i = 0; i < n; i++) use(done[i].tag, done[i].status, done[i].score);
+ *     if (muse_wait(&ch, done, 8, &n, 1000000) == MUSE_OK)            // up to 1 ms; n >= 1
+ *         for (size_t i = 0; i < n; i++)
+ *             if (done[i].status == MUSE_OK) use(done[i].tag, done[i].score); else ...
  *     muse_release(&ch);
  *     muse_close(&client);
  *
@@ -28,10 +34,15 @@
  *
  * One file per tenant, <runtime dir>/<tenant>.muse (default /run/muse),
  * created by the daemon with mode 0660 and the tenant's group, so only the
- * tenant's processes can open it. Layout (all offsets from the start; every
+ * tenant's processes can open it. The daemon that owns a segment holds an
+ * exclusive OFD lock on its byte 0 for as long as it serves it; a client never
+ * locks byte 0 (a second daemon finding it locked refuses the segment).
+ * Layout (all offsets from the start; every
  * number is little-endian, fixed width; there are no pointers, only offsets):
  *
  *     0                   muse_segment_header           MUSE_HEADER_SIZE bytes
+ *     schema_offset       the schema area (ABI 1.1; absent in 1.0 segments):
+ *                             feature names of every intent, see muse_schema_entry
  *     channels_offset     channel 0: muse_channel_control, then
  *                             submission ring: ring_depth slots of submission_slot_size
  *                             completion ring: ring_depth muse_completion records
@@ -41,7 +52,9 @@
  * produces submissions and consumes completions; the daemon consumes
  * submissions and produces completions. Ring indices are 64-bit counters that
  * only grow (slot = index & (ring_depth - 1)); each lives on its own
- * MUSE_LINE_SIZE line so producer and consumer never share a cache line.
+ * MUSE_LINE_SIZE line so producer and consumer never share a cache line. A
+ * channel holds at most 2 x ring_depth events in flight: a full submission
+ * ring plus a full completion ring.
  *
  * MEMORY ORDER. Every field says who writes it. A field written by one side
  * and read by the other is accessed only through the muse_atomic_* helpers
@@ -51,11 +64,15 @@
  *
  * CLAIMING A CHANNEL. A client takes an open-file-description lock (Linux
  * F_OFD_SETLK) on the first byte of the channel's control block, then moves
- * `state` from FREE to CLAIMED. The kernel drops the lock when the process
- * dies, however it dies, and OFD locks do not care about PID namespaces. The
- * daemon regularly tries the same lock on every claimed channel: if it gets
- * it, the owner is gone, and the daemon resets the channel to FREE (events it
- * had not answered are dropped, as nobody is left to read them).
+ * `state` from FREE to CLAIMED. Each claim locks through a file description
+ * of its own, so no claim's unlock can drop another's lock. The kernel drops
+ * the lock when the process dies, however it dies, and OFD locks do not care
+ * about PID namespaces. The daemon regularly tries the same lock on every
+ * claimed channel: if it gets it, the owner is gone, and the daemon resets
+ * the channel to FREE (events it had not answered are dropped, as nobody is
+ * left to read them). Releasing: with nothing in flight the client stores
+ * FREE itself (still holding its lock); otherwise it stores RELEASED, and the
+ * daemon frees the channel on its next drain.
  *
  * WAKE-UPS. Both sides spin briefly, then sleep on a futex (a shared 32-bit
  * word). Before sleeping, a side sets its "sleeping" flag, issues a seq_cst
@@ -76,9 +93,70 @@
  * order), so nothing is answered twice or lost. Clients need not notice; a
  * client that wants to can watch `incarnation` and `heartbeat_ns`.
  *
+ * THE CLIENT CONTRACT
+ *
+ * Thread safety.
+ *   - muse_client: muse_claim, muse_lookup_intent, muse_lookup_feature,
+ *     muse_intent_features, muse_check_schema, muse_incarnation and
+ *     muse_daemon_alive may be called from any number of threads at once.
+ *     muse_open and muse_close may not run concurrently with any other call
+ *     on the same client.
+ *   - muse_channel: one thread at a time (submit, poll, wait, release). Hand
+ *     it to another thread only with ordinary synchronisation (a mutex, a
+ *     queue). Different channels of one client are fully independent: the
+ *     intended design is one channel per thread.
+ *   - muse_release and muse_claim on different channels may run concurrently.
+ *   - muse_strerror, muse_schema_hash: pure.
+ * Lifetimes.
+ *   - A muse_client must not be copied or moved once opened (claims are
+ *     recorded against its address) and must outlive its channels;
+ *     muse_close gives back channels still claimed, after which those
+ *     muse_channel objects are dead (muse_release on them is a harmless
+ *     no-op; nothing else may be called).
+ *   - A muse_channel must not be copied either: the copy would share ring
+ *     positions with the original.
+ *   - Pointers returned or filled (completions, names) are plain copies; no
+ *     call returns a pointer into shared memory.
+ * fork().
+ *   - A child inherits the mapping and the client, not the claims: a
+ *     pthread_atfork handler closes the child's copies of claim descriptors,
+ *     so the parent's channels end with the parent, whatever the child does.
+ *     In the child, submit/poll/wait on an inherited channel return
+ *     MUSE_E_FORKED (poll returns 0) and muse_release only forgets it. The
+ *     child may claim channels of its own from the inherited client, or
+ *     muse_close it. exec() drops everything (O_CLOEXEC). Raw clone() or
+ *     vfork() without exec are not supported.
+ * Statuses and errno.
+ *   - Functions return a muse_status; errno matters only with MUSE_E_SYSTEM.
+ *     muse_strerror names every status. Completion statuses are 0..63,
+ *     function statuses 64 and above; an OK completion always carries a
+ *     finite score (a model's NaN or infinity becomes MUSE_E_BAD_SCORE).
+ * When mused is stopped, hung or restarted.
+ *   - Submissions keep being accepted until the rings are full (then
+ *     MUSE_E_AGAIN); they wait in shared memory and a restarted mused answers
+ *     them exactly once. muse_wait with a timeout returns MUSE_E_TIMEDOUT;
+ *     with a negative timeout, MUSE_E_DAEMON_GONE once the heartbeat is older
+ *     than MUSE_ALIVE_AGE_NS or the state says stopped.
+ *   - muse_daemon_alive(client, MUSE_ALIVE_AGE_NS) tells serving from
+ *     stopped/killed/hung (mused beats every 50 ms; 1 s is twenty beats).
+ *     A restart shows as muse_incarnation changing; nothing else to do.
+ *   - What to do: keep the channel; decide per event whether to wait (the
+ *     answer will come after the restart) or to fall back (e.g. a rule-based
+ *     decision) and forget the tag. An abandoned tag may still be answered
+ *     later: a client that gave up on tag T must expect a completion for T
+ *     and ignore it (match completions by tag, not by position).
+ *
  * VERSIONING. A client refuses a segment whose magic differs or whose
  * abi_major is not MUSE_ABI_MAJOR. Minor versions only add: fields carved out
- * of reserved space (which the daemon zeroes) and new status codes.
+ * of reserved space (which the daemon zeroes), new status codes, new
+ * functions. ABI 1.1 added: the schema area (schema_offset, schema_size),
+ * statuses MUSE_E_BAD_SCORE, MUSE_E_DAEMON_GONE, MUSE_E_FORKED,
+ * MUSE_E_NO_SCHEMA, MUSE_E_UNKNOWN_FEATURE, MUSE_E_SCHEMA_MISMATCH, and the
+ * functions muse_submit_many, muse_lookup_feature, muse_intent_features,
+ * muse_check_schema, muse_schema_hash. A 1.0 client works with a 1.1 daemon
+ * (it ignores the schema area); a 1.1 client works with a 1.0 segment (the
+ * schema calls return MUSE_E_NO_SCHEMA). A 1.1 daemon adopts a 1.0 segment
+ * as it is (no names) until it is removed while no client holds it.
  */
 #ifndef MUSE_H
 #define MUSE_H
@@ -96,6 +174,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -113,6 +192,18 @@ extern "C" {
 #  define MUSE_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 #endif
 
+/* MUSE_API marks the client functions. By default they are static inline, so
+ * the header is all a C or C++ program needs. libmuse.so is this header
+ * compiled once with MUSE_BUILD_LIBRARY defined (tools/build-libmuse.sh): the
+ * same functions become exported, versioned symbols for other languages. */
+#ifndef MUSE_API
+#  if defined(MUSE_BUILD_LIBRARY)
+#    define MUSE_API __attribute__((visibility("default")))
+#  else
+#    define MUSE_API static inline
+#  endif
+#endif
+
 /* ------------------------------------------------------------------------ */
 /* Constants                                                                 */
 /* ------------------------------------------------------------------------ */
@@ -120,7 +211,7 @@ extern "C" {
 /** "MUSE-SHM" read as a little-endian 64-bit integer. */
 #define MUSE_MAGIC 0x4D48532D4553554DULL
 #define MUSE_ABI_MAJOR 1
-#define MUSE_ABI_MINOR 0
+#define MUSE_ABI_MINOR 1
 
 /** Size of the segment header; channel 0 starts at or after it. */
 #define MUSE_HEADER_SIZE 4096u
@@ -169,6 +260,7 @@ typedef enum muse_status {
     MUSE_E_OVERLOADED = 4,      /* the tenant is over its rate limit; retry later */
     MUSE_E_NOT_SERVING = 5,     /* no model generation is loaded */
     MUSE_E_INTERNAL = 6,        /* the daemon failed to score this event */
+    MUSE_E_BAD_SCORE = 7,       /* the model produced a NaN or infinite score (ABI 1.1) */
     /* Returned by functions. */
     MUSE_E_AGAIN = 64,          /* ring full (backpressure) or nothing to read */
     MUSE_E_TIMEDOUT = 65,       /* muse_wait's timeout passed with nothing to read */
@@ -177,11 +269,16 @@ typedef enum muse_status {
     MUSE_E_ABI = 68,            /* not a Muse segment, or an incompatible ABI major */
     MUSE_E_SYSTEM = 69,         /* a system call failed; errno says which way */
     MUSE_E_NOT_READY = 70,      /* the segment is still being created */
-    MUSE_E_CORRUPT = 71         /* the channel's indices are inconsistent */
+    MUSE_E_CORRUPT = 71,        /* the channel's indices are inconsistent */
+    MUSE_E_DAEMON_GONE = 72,    /* mused stopped, died or hangs (stale heartbeat) (ABI 1.1) */
+    MUSE_E_FORKED = 73,         /* the channel was claimed by the parent of this forked process (ABI 1.1) */
+    MUSE_E_NO_SCHEMA = 74,      /* the segment carries no feature names (made by an ABI 1.0 mused) (ABI 1.1) */
+    MUSE_E_UNKNOWN_FEATURE = 75,/* the intent has no feature of that name (ABI 1.1) */
+    MUSE_E_SCHEMA_MISMATCH = 76 /* the feature names differ from the intent's schema (ABI 1.1) */
 } muse_status;
 
 /** A human-readable description of a status code. */
-static inline const char *muse_strerror(muse_status status) {
+MUSE_API const char *muse_strerror(muse_status status) {
     switch (status) {
     case MUSE_OK: return "ok";
     case MUSE_E_UNKNOWN_INTENT: return "unknown intent id";
@@ -190,6 +287,7 @@ static inline const char *muse_strerror(muse_status status) {
     case MUSE_E_OVERLOADED: return "tenant over its rate limit";
     case MUSE_E_NOT_SERVING: return "no model generation is serving";
     case MUSE_E_INTERNAL: return "internal scoring error";
+    case MUSE_E_BAD_SCORE: return "the model produced a non-finite score";
     case MUSE_E_AGAIN: return "ring full or empty; try again";
     case MUSE_E_TIMEDOUT: return "timed out";
     case MUSE_E_INVALID: return "invalid argument";
@@ -198,6 +296,11 @@ static inline const char *muse_strerror(muse_status status) {
     case MUSE_E_SYSTEM: return "system call failed (see errno)";
     case MUSE_E_NOT_READY: return "segment not initialised yet";
     case MUSE_E_CORRUPT: return "channel indices are corrupt";
+    case MUSE_E_DAEMON_GONE: return "mused is not serving (stopped, dead or hung)";
+    case MUSE_E_FORKED: return "channel belongs to the parent process (inherited through fork)";
+    case MUSE_E_NO_SCHEMA: return "the segment carries no feature names (ABI 1.0 daemon)";
+    case MUSE_E_UNKNOWN_FEATURE: return "the intent has no feature of that name";
+    case MUSE_E_SCHEMA_MISMATCH: return "feature names differ from the intent's schema";
     }
     return "unknown status";
 }
@@ -213,6 +316,26 @@ typedef struct muse_intent_entry {
     uint32_t feature_count;           /* features every event of this intent carries */
     uint64_t schema_hash;             /* FNV-1a of the feature names, "\n"-joined */
 } muse_intent_entry;
+
+/**
+ * THE SCHEMA AREA (ABI 1.1). schema_size bytes at schema_offset, written by
+ * the daemon under intent_seq together with the intent table:
+ *
+ *     muse_schema_entry index[MUSE_MAX_INTENTS]   entry i describes intents[i]
+ *     names                                       the bytes the entries point at
+ *
+ * Entry i locates intents[i]'s ordered feature names, joined by "\n" with no
+ * terminator: exactly the bytes whose FNV-1a is intents[i].schema_hash. A
+ * feature name is 1..255 bytes of anything but "\n" and NUL. size 0 with
+ * feature_count > 0 means the names did not fit (never for the demo intents).
+ */
+typedef struct muse_schema_entry {
+    uint32_t offset;                  /* from the start of the schema area */
+    uint32_t size;                    /* bytes of the joined names */
+} muse_schema_entry;
+
+/** Bytes of the schema area's index. */
+#define MUSE_SCHEMA_INDEX_SIZE (MUSE_MAX_INTENTS * 8u)
 
 /**
  * The first MUSE_HEADER_SIZE bytes of a segment. The daemon writes every
@@ -251,7 +374,13 @@ typedef struct muse_segment_header {
      * or changed. */
     uint32_t intent_seq;
     uint32_t intent_count;
-    uint8_t intent_reserved[MUSE_LINE_SIZE - 8];
+    /* ABI 1.1: the schema area (feature names), layout fields written once at
+     * creation like those above; zero in a 1.0 segment (no names). Its
+     * contents change only under intent_seq. Offset 392. */
+    uint64_t schema_offset;         /* from the segment start; >= header_size, ends <= channels_offset */
+    uint32_t schema_size;           /* bytes of the area */
+    uint32_t schema_reserved;
+    uint8_t intent_reserved[MUSE_LINE_SIZE - 24];
     muse_intent_entry intents[MUSE_MAX_INTENTS]; /* offset 512 */
     uint8_t tail_reserved[MUSE_HEADER_SIZE - 512 - MUSE_MAX_INTENTS * 64];
 } muse_segment_header;
@@ -261,10 +390,12 @@ typedef struct muse_segment_header {
  */
 typedef struct muse_channel_control {
     /* Claim line. */
-    uint32_t state;             /* client: FREE->CLAIMED (CAS), ->RELEASED; daemon: ->FREE */
-    uint32_t owner_pid;         /* client; its own PID namespace's view; informational */
-    uint64_t claims;            /* client: +1 per claim; lets the daemon see a re-claim */
-    uint32_t fault;             /* daemon: last muse_status it saw on this channel's indices */
+    uint32_t state;             /* client, holding the claim lock: FREE->CLAIMED (CAS acq_rel),
+                                   ->RELEASED or (nothing in flight) ->FREE (release);
+                                   daemon, holding the lock: ->FREE (release). Acquire loads. */
+    uint32_t owner_pid;         /* client, plain store; its own PID namespace's view; informational */
+    uint64_t claims;            /* client: +1 per claim (atomic add, release); lets the daemon see a re-claim */
+    uint32_t fault;             /* daemon, relaxed: last muse_status it saw on this channel's indices */
     uint8_t claim_reserved[MUSE_LINE_SIZE - 20];
     /* Submission ring indices. */
     uint64_t sq_tail;           /* client, release: submissions written */
@@ -277,8 +408,9 @@ typedef struct muse_channel_control {
     uint64_t cq_head;           /* client, release: completions read (slots reusable) */
     uint8_t cq_head_pad[MUSE_LINE_SIZE - 8];
     /* Client wake-up. */
-    uint32_t client_doorbell;   /* futex word: the daemon adds 1 and wakes */
-    uint32_t client_sleeping;   /* client: 1 while it may sleep in muse_wait */
+    uint32_t client_doorbell;   /* futex word: the daemon adds 1 (seq_cst) and wakes; client loads acquire */
+    uint32_t client_sleeping;   /* client, relaxed + seq_cst fence: 1 while it may sleep in muse_wait;
+                                   daemon reads relaxed after its own fence */
     uint8_t wake_reserved[MUSE_LINE_SIZE - 8];
 } muse_channel_control;
 
@@ -308,7 +440,10 @@ MUSE_STATIC_ASSERT(offsetof(muse_segment_header, tenant) == 64, "tenant at 64");
 MUSE_STATIC_ASSERT(offsetof(muse_segment_header, incarnation) == 128, "liveness at 128");
 MUSE_STATIC_ASSERT(offsetof(muse_segment_header, daemon_doorbell) == 256, "doorbell at 256");
 MUSE_STATIC_ASSERT(offsetof(muse_segment_header, intent_seq) == 384, "intent seqlock at 384");
+MUSE_STATIC_ASSERT(offsetof(muse_segment_header, schema_offset) == 392, "schema area offset at 392");
+MUSE_STATIC_ASSERT(offsetof(muse_segment_header, schema_size) == 400, "schema area size at 400");
 MUSE_STATIC_ASSERT(offsetof(muse_segment_header, intents) == 512, "intents at 512");
+MUSE_STATIC_ASSERT(sizeof(muse_schema_entry) == 8, "schema entry is 8 bytes");
 MUSE_STATIC_ASSERT(sizeof(muse_segment_header) == MUSE_HEADER_SIZE, "header size");
 MUSE_STATIC_ASSERT(offsetof(muse_channel_control, sq_tail) == 1 * MUSE_LINE_SIZE, "sq_tail line");
 MUSE_STATIC_ASSERT(offsetof(muse_channel_control, sq_head) == 2 * MUSE_LINE_SIZE, "sq_head line");
@@ -422,9 +557,32 @@ static inline muse_channel_control *muse_channel_at(void *base, uint64_t channel
 /* Client API                                                                */
 /* ------------------------------------------------------------------------ */
 
-/** An open segment. Fields are private to this header's functions. */
+/* Test hook: runs inside muse_poll between reading cq_tail and publishing
+ * cq_head, so a test can reproduce a preemption there. Empty unless a test
+ * defines it before including this header. */
+#ifndef MUSE_TEST_HOOK_POLL_READ
+#  define MUSE_TEST_HOOK_POLL_READ(channel) ((void)0)
+#endif
+
+/** Longest segment path muse_open accepts, including the NUL. */
+#define MUSE_PATH_SIZE 4096u
+
+/** How often mused refreshes heartbeat_ns, in nanoseconds (informational). */
+#define MUSE_HEARTBEAT_PERIOD_NS UINT64_C(50000000)
+/** The heartbeat age past which a client should consider mused stopped or
+ *  hung: twenty heartbeat periods. The recommended muse_daemon_alive age. */
+#define MUSE_ALIVE_AGE_NS UINT64_C(1000000000)
+/** muse_wait with a negative timeout wakes at least this often to check that
+ *  mused is still there. */
+#define MUSE_WAIT_CHECK_NS INT64_C(100000000)
+
+/**
+ * An open segment. Fields are private to this header's functions. Must not
+ * be copied (claims are recorded against its address) and must outlive every
+ * channel claimed from it.
+ */
 typedef struct muse_client {
-    int fd;
+    int fd;                    /* the segment, O_CLOEXEC; holds no lock */
     unsigned char *base;
     muse_segment_header *header;
     uint64_t size;
@@ -435,9 +593,47 @@ typedef struct muse_client {
     uint32_t ring_depth;
     uint32_t slot_size;
     uint32_t max_features;
+    /* The schema area (0, 0: none), checked at open. */
+    uint64_t schema_offset;
+    uint32_t schema_size;
+    uint32_t abi_minor;
+    /* Where muse_claim re-opens the file for a claim's own description. */
+    uint64_t device;
+    uint64_t inode;
+    char path[MUSE_PATH_SIZE];
 } muse_client;
 
-/** A claimed channel. Use one per thread; a channel is not thread-safe. */
+/* The process's claims, one registry per copy of this header's code (per
+ * translation unit in header-only mode, one in libmuse.so). A channel records
+ * which registry holds its claim, so any copy of the code releases it right.
+ *
+ * Every claim holds an OFD lock on a file description of its own (opened with
+ * O_CLOEXEC), never shared with another claim: unlocking one claim can never
+ * drop another's lock, whichever thread does it. `lock` serialises claims,
+ * releases, muse_close and fork(): a pthread_atfork handler takes it before
+ * fork, so a child never inherits a half-made claim, and in the child it
+ * closes every inherited claim descriptor (the parent's claims stay the
+ * parent's: when the parent dies its channels are reclaimed, whatever the
+ * child does) and bumps `generation`, which makes every call on an inherited
+ * channel return MUSE_E_FORKED. */
+typedef struct muse__claim_record {
+    uint64_t id;
+    const muse_client *client;
+    muse_channel_control *control;
+    int fd;
+} muse__claim_record;
+
+typedef struct muse__registry {
+    pthread_mutex_t lock;
+    uint32_t generation;        /* +1 in each forked child; written under lock, read relaxed */
+    uint32_t count;             /* records in use, under lock */
+    uint32_t capacity;          /* records allocated, under lock */
+    uint64_t next_id;           /* under lock */
+    muse__claim_record *records;
+} muse__registry;
+
+/** A claimed channel. Owned by one thread at a time (it may be handed to
+ *  another thread with the usual synchronisation); not thread-safe. */
 typedef struct muse_channel {
     muse_client *client;
     muse_channel_control *control;
@@ -448,6 +644,10 @@ typedef struct muse_channel {
     uint64_t sq_tail;        /* next submission index (the client's own copy) */
     uint64_t sq_head_cache;  /* last sq_head seen: saves a shared read per submit */
     uint64_t cq_head;        /* next completion index */
+    muse__registry *registry;/* where the claim is recorded */
+    uint64_t claim_id;
+    uint32_t generation;     /* registry->generation at claim: differs in a forked child */
+    uint32_t depth;
 } muse_channel;
 
 /** What muse_lookup_intent reports. */
@@ -457,7 +657,7 @@ typedef struct muse_intent_info {
     uint64_t schema_hash;
 } muse_intent_info;
 
-/** One event for muse_submit_batch. */
+/** One event for muse_submit_batch / muse_submit_many. */
 typedef struct muse_request {
     uint64_t tag;
     uint32_t intent_id;
@@ -465,19 +665,126 @@ typedef struct muse_request {
     const double *features;
 } muse_request;
 
+/* ---- the claim registry (internal) ------------------------------------- */
+
+static inline void muse__registry_prepare(void);
+static inline void muse__registry_parent(void);
+static inline void muse__registry_child(void);
+
+static inline muse__registry *muse__registry_instance(void) {
+    static muse__registry registry = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 1, NULL };
+    return &registry;
+}
+
+static inline void muse__registry_prepare(void) { pthread_mutex_lock(&muse__registry_instance()->lock); }
+static inline void muse__registry_parent(void) { pthread_mutex_unlock(&muse__registry_instance()->lock); }
+
+/* In the child of fork(): single-threaded, the registry lock held by this
+ * thread (taken by the prepare handler). Drops every inherited claim: closing
+ * the child's copy of each claim descriptor leaves the parent's the only
+ * reference, so the lock ends when the parent ends. Shared memory is not
+ * touched: the channels still belong to the parent. */
+static inline void muse__registry_child(void) {
+    muse__registry *r = muse__registry_instance();
+    for (uint32_t i = 0; i < r->count; i++) close(r->records[i].fd);
+    r->count = 0;
+    __atomic_store_n(&r->generation, r->generation + 1, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&r->lock);
+}
+
+static inline void muse__registry_install(void) {
+    pthread_atfork(muse__registry_prepare, muse__registry_parent, muse__registry_child);
+}
+
+/* The registry, with its fork handlers registered on first use. */
+static inline muse__registry *muse__registry_get(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, muse__registry_install);
+    return muse__registry_instance();
+}
+
+/* Doubles the record table. Under r->lock. Memory comes from mmap, not
+ * malloc: <stdlib.h> would drag <sys/select.h> into this header, whose
+ * _GNU_SOURCE view of fd_set clashes with Swift's Glibc module. The table of
+ * one copy of the code lives as long as the process. */
+static inline int muse__registry_grow(muse__registry *r) {
+    uint32_t capacity = r->capacity ? r->capacity * 2 : 128;
+    size_t bytes = (size_t)capacity * sizeof *r->records;
+    void *grown = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (grown == MAP_FAILED) return -1;
+    if (r->records) {
+        memcpy(grown, r->records, (size_t)r->count * sizeof *r->records);
+        munmap(r->records, (size_t)r->capacity * sizeof *r->records);
+    }
+    r->records = (muse__claim_record *)grown;
+    r->capacity = capacity;
+    return 0;
+}
+
+/* Index of the record with `id`, or -1. Under r->lock. */
+static inline int64_t muse__registry_find(const muse__registry *r, uint64_t id) {
+    for (uint32_t i = 0; i < r->count; i++)
+        if (r->records[i].id == id) return (int64_t)i;
+    return -1;
+}
+
+/* Removes record i (order does not matter). Under r->lock. */
+static inline void muse__registry_remove(muse__registry *r, uint32_t i) {
+    r->records[i] = r->records[r->count - 1];
+    r->count--;
+}
+
+/* Nonzero if `ch` was claimed in this process, not inherited through fork().
+ * One relaxed load: the generation changes only in a new child, before any
+ * other thread exists there. */
+static inline int muse__owned(const muse_channel *ch) {
+    return __atomic_load_n(&ch->registry->generation, __ATOMIC_RELAXED) == ch->generation;
+}
+
+/* A new file description of the segment (so a new OFD lock owner): through
+ * /proc/self/fd, which names the very file open as client->fd, else by path,
+ * checked to be the same file. O_CLOEXEC so exec() drops it too. */
+static inline int muse__reopen(const muse_client *client) {
+    char proc[64];
+    struct stat st;
+    int fd;
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", client->fd);
+    fd = open(proc, O_RDWR | O_CLOEXEC);
+    if (fd < 0) fd = open(client->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return -1;
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_dev != client->device || (uint64_t)st.st_ino != client->inode) {
+        close(fd);
+        errno = ESTALE;
+        return -1;
+    }
+    return fd;
+}
+
+/* ---- opening ------------------------------------------------------------ */
+
 /**
- * Opens a segment file and checks its layout. On MUSE_E_SYSTEM, errno tells
- * why (EACCES: this process is not in the tenant's group; ENOENT: no such
- * tenant, or the daemon has not started).
+ * Opens a segment file and checks its layout.
+ *
+ * Returns MUSE_OK; MUSE_E_INVALID (NULL argument, path too long);
+ * MUSE_E_SYSTEM with errno (EACCES: this process is not in the tenant's group;
+ * ENOENT: no such tenant, or mused has not created it yet); MUSE_E_NOT_READY
+ * (the file is shorter than a header: being created); MUSE_E_ABI (not a Muse
+ * segment, or an ABI major other than MUSE_ABI_MAJOR). errno matters only
+ * with MUSE_E_SYSTEM. On failure *client is left closed (muse_close is a
+ * no-op on it).
  */
-static inline muse_status muse_open(muse_client *client, const char *segment_path) {
+MUSE_API muse_status muse_open(muse_client *client, const char *segment_path) {
     struct stat st;
     const muse_segment_header *h;
     void *base;
     int fd;
-    if (!client || !segment_path) return MUSE_E_INVALID;
+    size_t path_length;
+    if (!client) return MUSE_E_INVALID;
     memset(client, 0, sizeof *client);
     client->fd = -1;
+    if (!segment_path) return MUSE_E_INVALID;
+    path_length = strlen(segment_path);
+    if (path_length == 0 || path_length >= MUSE_PATH_SIZE) return MUSE_E_INVALID;
     fd = open(segment_path, O_RDWR | O_CLOEXEC);
     if (fd < 0) return MUSE_E_SYSTEM;
     if (fstat(fd, &st) != 0) { int e = errno; close(fd); errno = e; return MUSE_E_SYSTEM; }
@@ -507,13 +814,32 @@ static inline muse_status muse_open(muse_client *client, const char *segment_pat
     client->ring_depth = h->ring_depth;
     client->slot_size = h->submission_slot_size;
     client->max_features = h->max_features;
+    /* The schema area must lie between the header and channel 0; a 1.0
+     * segment has none (its bytes there are reserved zeroes). */
+    if (h->abi_minor >= 1 && h->schema_size != 0) {
+        if (h->schema_offset < h->header_size || h->schema_size < MUSE_SCHEMA_INDEX_SIZE
+            || h->schema_offset + h->schema_size > h->channels_offset) {
+            munmap(base, (size_t)st.st_size);
+            close(fd);
+            return MUSE_E_ABI;
+        }
+        client->schema_offset = h->schema_offset;
+        client->schema_size = h->schema_size;
+    }
+    client->abi_minor = h->abi_minor;
+    client->device = (uint64_t)st.st_dev;
+    client->inode = (uint64_t)st.st_ino;
+    memcpy(client->path, segment_path, path_length + 1);
     return MUSE_OK;
 }
 
-/** Opens <runtime_dir>/<tenant>.muse; runtime_dir NULL means MUSE_DEFAULT_RUNTIME_DIR. */
-static inline muse_status muse_open_tenant(muse_client *client, const char *runtime_dir, const char *tenant) {
-    char path[4096];
+/** Opens <runtime_dir>/<tenant>.muse; runtime_dir NULL means
+ *  MUSE_DEFAULT_RUNTIME_DIR. Statuses as muse_open; MUSE_E_INVALID also for
+ *  an empty tenant name or one containing '/'. */
+MUSE_API muse_status muse_open_tenant(muse_client *client, const char *runtime_dir, const char *tenant) {
+    char path[MUSE_PATH_SIZE];
     int n;
+    if (client) { memset(client, 0, sizeof *client); client->fd = -1; }
     if (!tenant || !*tenant || strchr(tenant, '/')) return MUSE_E_INVALID;
     n = snprintf(path, sizeof path, "%s/%s%s", runtime_dir ? runtime_dir : MUSE_DEFAULT_RUNTIME_DIR,
                  tenant, MUSE_SEGMENT_SUFFIX);
@@ -521,10 +847,67 @@ static inline muse_status muse_open_tenant(muse_client *client, const char *runt
     return muse_open(client, path);
 }
 
-/** Unmaps the segment and closes it; channels still claimed are released by
- *  the kernel dropping their locks. */
-static inline void muse_close(muse_client *client) {
+/* Gives a claimed channel back; the caller holds r->lock and the claim's
+ * lock (on `fd`). `sq_tail` and `cq_head` are what this client published.
+ *
+ * If nothing is in flight the client frees the channel itself. The daemon's
+ * private head for the channel (ChannelEndpoint.head) only moves in a drain
+ * that answers submissions, and a drain publishes cq_tail = sq_head = head
+ * before it returns; with sq_tail == cq_tail nothing is left to drain, so
+ * head == cq_tail, and all four indices equal to it are exactly the
+ * quiescent state the daemon's reclaim would have written. Otherwise the
+ * state becomes RELEASED and the daemon is woken: it frees the channel on its
+ * next drain, dropping what was left unanswered.
+ *
+ * The state is stored while the claim's lock is still held, then the lock
+ * dropped: storing after unlocking could overwrite the CLAIMED of a client
+ * that claimed the channel in between. Returns nonzero if mused should be
+ * woken (muse__wake_daemon) once the lock is dropped. */
+static inline int muse__give_back(muse_channel_control *c, uint64_t sq_tail, uint64_t cq_head) {
+    uint64_t cq_tail = muse_atomic_load_acquire_u64(&c->cq_tail);
+    uint64_t sq_head = muse_atomic_load_acquire_u64(&c->sq_head);
+    if (sq_tail == cq_tail && sq_head == cq_tail && cq_head == cq_tail) {
+        muse_atomic_store_release_u32(&c->state, MUSE_CHANNEL_FREE);
+        return 0;
+    }
+    muse_atomic_store_release_u32(&c->state, MUSE_CHANNEL_RELEASED);
+    return 1;
+}
+
+/* After a RELEASED give-back and the claim's unlock: wake mused so it frees
+ * the channel now. Ringing after the unlock means the lock is free when mused
+ * tries it. */
+static inline void muse__wake_daemon(muse_client *client) {
+    muse_atomic_fence_seq_cst(); /* pairs with the daemon's fence after it sets daemon_sleeping */
+    if (muse_atomic_load_relaxed_u32(&client->header->daemon_sleeping)) {
+        muse_atomic_add_u32(&client->header->daemon_doorbell, 1);
+        muse_futex_wake(&client->header->daemon_doorbell);
+    }
+}
+
+/**
+ * Unmaps the segment and closes it. Channels still claimed from it are given
+ * back first (as by muse_release); the muse_channel objects are dead
+ * afterwards (muse_release on them is then a harmless no-op, any other call
+ * is undefined). Safe on a client whose open failed. Not concurrently with
+ * other calls on the same client.
+ */
+MUSE_API void muse_close(muse_client *client) {
+    muse__registry *r;
+    int wake = 0;
     if (!client || !client->base) return;
+    r = muse__registry_get();
+    pthread_mutex_lock(&r->lock);
+    for (uint32_t i = 0; i < r->count;) {
+        muse__claim_record *rec = &r->records[i];
+        if (rec->client != client) { i++; continue; }
+        wake |= muse__give_back(rec->control, muse_atomic_load_acquire_u64(&rec->control->sq_tail),
+                                muse_atomic_load_acquire_u64(&rec->control->cq_head));
+        close(rec->fd);
+        muse__registry_remove(r, i);
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (wake) muse__wake_daemon(client);
     munmap(client->base, (size_t)client->size);
     close(client->fd);
     memset(client, 0, sizeof *client);
@@ -532,23 +915,45 @@ static inline void muse_close(muse_client *client) {
 }
 
 /**
- * Claims a free channel for the calling thread. MUSE_E_NO_CHANNEL when all are
- * taken; a channel whose owner died becomes free within the daemon's reclaim
- * period (well under a second), so retrying later can succeed.
+ * Claims a free channel. Thread-safe: any number of threads may claim from
+ * one client at once; each claim holds its channel through a file
+ * description of its own. Returns MUSE_OK; MUSE_E_NO_CHANNEL when every
+ * channel is taken (a channel whose owner died is freed by mused within its
+ * reclaim period, well under a second; one released while events were in
+ * flight, on mused's next drain); MUSE_E_INVALID; MUSE_E_SYSTEM with errno
+ * (opening the claim's description, EMFILE included).
  */
-static inline muse_status muse_claim(muse_client *client, muse_channel *channel) {
+MUSE_API muse_status muse_claim(muse_client *client, muse_channel *channel) {
+    muse__registry *r;
+    muse_status result = MUSE_E_NO_CHANNEL;
+    int fd;
     if (!client || !client->base || !channel) return MUSE_E_INVALID;
+    r = muse__registry_get();
+    /* Held from before the descriptor exists until it is recorded: a fork()
+     * meanwhile would give the child a lock-holding descriptor the child's
+     * handler does not know about. */
+    pthread_mutex_lock(&r->lock);
+    if (r->count == r->capacity && muse__registry_grow(r) != 0) {
+        int e = errno;
+        pthread_mutex_unlock(&r->lock);
+        errno = e;
+        return MUSE_E_SYSTEM;
+    }
+    fd = muse__reopen(client);
+    if (fd < 0) { int e = errno; pthread_mutex_unlock(&r->lock); errno = e; return MUSE_E_SYSTEM; }
     for (uint32_t i = 0; i < client->channel_count; i++) {
         muse_channel_control *c = muse_channel_at(client->base, client->channels_offset,
                                                   client->channel_stride, i);
         uint64_t offset = (uint64_t)((unsigned char *)c - client->base);
         uint64_t sq_tail, sq_head, cq_tail, cq_head;
         if (muse_atomic_load_relaxed_u32(&c->state) != MUSE_CHANNEL_FREE) continue;
-        if (muse_ofd_lock_byte(client->fd, offset, F_WRLCK) != 0) {
+        if (muse_ofd_lock_byte(fd, offset, F_WRLCK) != 0) {
             if (errno == EAGAIN || errno == EACCES) continue;
-            return MUSE_E_SYSTEM;
+            result = MUSE_E_SYSTEM;
+            break;
         }
-        /* Holding the lock: only we may claim it now. Take it only if FREE and
+        /* Holding the lock: no other claim (on its own description) and no
+         * daemon reclaim can hold it now. Take the channel only if FREE and
          * quiescent (the daemon resets all four indices to one value). */
         sq_tail = muse_atomic_load_acquire_u64(&c->sq_tail);
         sq_head = muse_atomic_load_acquire_u64(&c->sq_head);
@@ -556,7 +961,8 @@ static inline muse_status muse_claim(muse_client *client, muse_channel *channel)
         cq_head = muse_atomic_load_acquire_u64(&c->cq_head);
         if (sq_tail != sq_head || sq_head != cq_tail || cq_tail != cq_head
             || !muse_atomic_cas_u32(&c->state, MUSE_CHANNEL_FREE, MUSE_CHANNEL_CLAIMED)) {
-            muse_ofd_lock_byte(client->fd, offset, F_UNLCK);
+            /* Drops only this description's lock: ours alone. */
+            muse_ofd_lock_byte(fd, offset, F_UNLCK);
             continue;
         }
         c->owner_pid = (uint32_t)getpid();
@@ -569,26 +975,62 @@ static inline muse_status muse_claim(muse_client *client, muse_channel *channel)
                                + (uint64_t)client->ring_depth * client->slot_size);
         channel->index = i;
         channel->mask = client->ring_depth - 1;
+        channel->depth = client->ring_depth;
         channel->sq_tail = sq_tail;
         channel->sq_head_cache = sq_head;
         channel->cq_head = cq_head;
+        channel->registry = r;
+        channel->claim_id = r->next_id++;
+        channel->generation = r->generation;
+        r->records[r->count].id = channel->claim_id;
+        r->records[r->count].client = client;
+        r->records[r->count].control = c;
+        r->records[r->count].fd = fd;
+        r->count++;
+        pthread_mutex_unlock(&r->lock);
         return MUSE_OK;
     }
-    return MUSE_E_NO_CHANNEL;
+    {
+        int e = errno;
+        close(fd);
+        pthread_mutex_unlock(&r->lock);
+        errno = e;
+    }
+    return result;
 }
 
-/** Gives the channel back. Completions not yet read are dropped. */
-static inline void muse_release(muse_channel *channel) {
-    muse_client *client;
-    if (!channel || !channel->control) return;
-    client = channel->client;
-    muse_atomic_store_release_u32(&channel->control->state, MUSE_CHANNEL_RELEASED);
-    muse_ofd_lock_byte(client->fd, (uint64_t)((unsigned char *)channel->control - client->base), F_UNLCK);
+/**
+ * Gives the channel back. Completions not yet read are dropped; events not
+ * yet answered may still be scored but their answers are discarded. With
+ * nothing in flight the channel is free again at once; otherwise mused frees
+ * it on its next drain. In a forked child, on a channel inherited from the
+ * parent, it only forgets the channel (the parent keeps it). Safe to call
+ * twice, and after muse_close.
+ */
+MUSE_API void muse_release(muse_channel *channel) {
+    muse__registry *r;
+    int64_t i;
+    int wake = 0;
+    if (!channel || !channel->control || !channel->registry) return;
+    r = channel->registry;
+    pthread_mutex_lock(&r->lock);
+    i = muse__registry_find(r, channel->claim_id);
+    /* Absent: muse_close gave it back already, or fork() dropped it. */
+    if (i >= 0) {
+        wake = muse__give_back(channel->control, channel->sq_tail, channel->cq_head);
+        close(r->records[i].fd);
+        muse__registry_remove(r, (uint32_t)i);
+    }
+    pthread_mutex_unlock(&r->lock);
+    /* The mapping is still there: the client outlives its channels. */
+    if (wake) muse__wake_daemon(channel->client);
     channel->control = NULL;
 }
 
-/** Looks an intent up by name in the serving table. */
-static inline muse_status muse_lookup_intent(const muse_client *client, const char *name, muse_intent_info *out) {
+/** Looks an intent up by name in the serving table. Returns MUSE_OK;
+ *  MUSE_E_UNKNOWN_INTENT; MUSE_E_INVALID; MUSE_E_AGAIN if the table kept
+ *  changing under it (retry). Thread-safe. */
+MUSE_API muse_status muse_lookup_intent(const muse_client *client, const char *name, muse_intent_info *out) {
     const muse_segment_header *h;
     if (!client || !client->base || !name || !out) return MUSE_E_INVALID;
     h = client->header;
@@ -619,6 +1061,149 @@ static inline muse_status muse_lookup_intent(const muse_client *client, const ch
     return MUSE_E_AGAIN;
 }
 
+/** FNV-1a of `count` feature names joined by "\n": what
+ *  muse_intent_info.schema_hash holds for an intent with those features in
+ *  that order. */
+MUSE_API uint64_t muse_schema_hash(const char *const *names, size_t count) {
+    uint64_t hash = MUSE_FNV1A_SEED;
+    for (size_t i = 0; i < count; i++) {
+        if (i) hash = muse_fnv1a("\n", 1, hash);
+        if (names[i]) hash = muse_fnv1a(names[i], strlen(names[i]), hash);
+    }
+    return hash;
+}
+
+/**
+ * Copies intent `intent`'s ordered feature names, joined by "\n" and
+ * NUL-terminated, into names[0..capacity), and its id, feature count and
+ * schema hash into *info (optional), all from one consistent reading of the
+ * table. *length (optional) gets the joined length without the NUL, also
+ * when the buffer is too small. The names are checked against schema_hash.
+ *
+ * Returns MUSE_OK; MUSE_E_UNKNOWN_INTENT; MUSE_E_NO_SCHEMA (the segment was
+ * made by an ABI 1.0 mused, or the names did not fit its schema area);
+ * MUSE_E_AGAIN (capacity too small: *length says how much is needed; or the
+ * table kept changing); MUSE_E_SCHEMA_MISMATCH (the names do not hash to
+ * schema_hash: a damaged segment); MUSE_E_INVALID. Thread-safe.
+ */
+MUSE_API muse_status muse_intent_features(const muse_client *client, const char *intent, char *names,
+                                          size_t capacity, size_t *length, muse_intent_info *info) {
+    const muse_segment_header *h;
+    const unsigned char *area;
+    if (length) *length = 0;
+    if (!client || !client->base || !intent || (!names && capacity)) return MUSE_E_INVALID;
+    if (client->schema_size == 0) return MUSE_E_NO_SCHEMA;
+    h = client->header;
+    area = client->base + client->schema_offset;
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        uint32_t seq = muse_atomic_load_acquire_u32(&h->intent_seq);
+        uint32_t count, offset = 0, size = 0;
+        int found = 0, fits = 0;
+        muse_intent_info got = {0, 0, 0};
+        if (seq & 1u) { muse_cpu_relax(); continue; }
+        count = muse_atomic_load_relaxed_u32(&h->intent_count);
+        if (count > MUSE_MAX_INTENTS) count = MUSE_MAX_INTENTS;
+        for (uint32_t i = 0; i < count && !found; i++) {
+            const muse_intent_entry *e = &h->intents[i];
+            const muse_schema_entry *s = (const muse_schema_entry *)(const void *)area + i;
+            if (strncmp(e->name, intent, MUSE_INTENT_NAME_SIZE) != 0) continue;
+            found = 1;
+            got.id = e->id;
+            got.feature_count = e->feature_count;
+            got.schema_hash = e->schema_hash;
+            offset = s->offset;
+            size = s->size;
+            /* Bounds come from the client's copy of the layout: a torn or
+             * hostile entry can make the read fail, never stray. */
+            if ((uint64_t)offset < MUSE_SCHEMA_INDEX_SIZE || (uint64_t)offset + size > client->schema_size) size = 0;
+            fits = (size_t)size < capacity;
+            if (fits && size) memcpy(names, area + offset, size);
+        }
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (muse_atomic_load_relaxed_u32(&h->intent_seq) != seq) continue;
+        if (!found) return MUSE_E_UNKNOWN_INTENT;
+        if (size == 0 && got.feature_count > 0) return MUSE_E_NO_SCHEMA;
+        if (length) *length = size;
+        if (info) *info = got;
+        if (!fits) return MUSE_E_AGAIN;
+        names[size] = 0;
+        if (muse_fnv1a(names, size, MUSE_FNV1A_SEED) != got.schema_hash) return MUSE_E_SCHEMA_MISMATCH;
+        return MUSE_OK;
+    }
+    return MUSE_E_AGAIN;
+}
+
+/**
+ * Finds feature `feature` of intent `intent` by name: *index is its position
+ * in the event's feature array. Returns MUSE_OK; MUSE_E_UNKNOWN_FEATURE;
+ * the statuses of muse_intent_features; MUSE_E_SYSTEM (ENOMEM). Cold: it
+ * copies the names (look positions up once, not per event). Thread-safe.
+ */
+MUSE_API muse_status muse_lookup_feature(const muse_client *client, const char *intent, const char *feature,
+                                         uint32_t *index) {
+    char *names;
+    size_t length = 0, wanted;
+    muse_status status;
+    if (!client || !client->base || !intent || !feature || !index) return MUSE_E_INVALID;
+    wanted = strlen(feature);
+    if (client->schema_size == 0) return MUSE_E_NO_SCHEMA;
+    /* mmap rather than malloc: see muse__registry_grow. */
+    names = (char *)mmap(NULL, (size_t)client->schema_size + 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                         -1, 0);
+    if ((void *)names == MAP_FAILED) return MUSE_E_SYSTEM;
+    status = muse_intent_features(client, intent, names, (size_t)client->schema_size + 1, &length, NULL);
+    if (status == MUSE_OK) {
+        const char *p = names, *end = names + length;
+        uint32_t position = 0;
+        status = MUSE_E_UNKNOWN_FEATURE;
+        while (p <= end) {
+            const char *stop = (const char *)memchr(p, '\n', (size_t)(end - p));
+            size_t n = stop ? (size_t)(stop - p) : (size_t)(end - p);
+            if (n == wanted && memcmp(p, feature, n) == 0) { *index = position; status = MUSE_OK; break; }
+            if (!stop) break;
+            p = stop + 1;
+            position++;
+        }
+    }
+    munmap(names, (size_t)client->schema_size + 1);
+    return status;
+}
+
+/**
+ * Checks that the features a client fills, in its order, are the intent's:
+ * the names must hash to intent->schema_hash, and the segment must still
+ * serve that schema for intent->id (a generation swap may change it).
+ * Returns MUSE_OK; MUSE_E_SCHEMA_MISMATCH; MUSE_E_UNKNOWN_INTENT (the id is
+ * gone); MUSE_E_AGAIN; MUSE_E_INVALID. Works on ABI 1.0 segments too (it
+ * needs only the hash). Thread-safe.
+ */
+MUSE_API muse_status muse_check_schema(const muse_client *client, const muse_intent_info *intent,
+                                       const char *const *names, size_t count) {
+    const muse_segment_header *h;
+    if (!client || !client->base || !intent || (!names && count)) return MUSE_E_INVALID;
+    if (count != intent->feature_count || muse_schema_hash(names, count) != intent->schema_hash)
+        return MUSE_E_SCHEMA_MISMATCH;
+    h = client->header;
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        uint32_t seq = muse_atomic_load_acquire_u32(&h->intent_seq);
+        uint32_t n;
+        int found = 0, same = 0;
+        if (seq & 1u) { muse_cpu_relax(); continue; }
+        n = muse_atomic_load_relaxed_u32(&h->intent_count);
+        if (n > MUSE_MAX_INTENTS) n = MUSE_MAX_INTENTS;
+        for (uint32_t i = 0; i < n && !found; i++) {
+            if (h->intents[i].id != intent->id) continue;
+            found = 1;
+            same = h->intents[i].schema_hash == intent->schema_hash && h->intents[i].feature_count == intent->feature_count;
+        }
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (muse_atomic_load_relaxed_u32(&h->intent_seq) != seq) continue;
+        if (!found) return MUSE_E_UNKNOWN_INTENT;
+        return same ? MUSE_OK : MUSE_E_SCHEMA_MISMATCH;
+    }
+    return MUSE_E_AGAIN;
+}
+
 /** Rings the daemon's doorbell if it may be asleep; free while it is awake. */
 static inline void muse__notify_daemon(muse_client *client) {
     muse_atomic_fence_seq_cst(); /* pairs with the daemon's fence after it sets daemon_sleeping */
@@ -633,9 +1218,9 @@ static inline int muse__stage(muse_channel *ch, uint64_t tag, uint32_t intent_id
                               const double *features, uint32_t feature_count) {
     muse_client *client = ch->client;
     muse_event_header *slot;
-    if (ch->sq_tail - ch->sq_head_cache >= client->ring_depth) {
+    if (ch->sq_tail - ch->sq_head_cache >= ch->depth) {
         ch->sq_head_cache = muse_atomic_load_acquire_u64(&ch->control->sq_head);
-        if (ch->sq_tail - ch->sq_head_cache >= client->ring_depth) return 0;
+        if (ch->sq_tail - ch->sq_head_cache >= ch->depth) return 0;
     }
     slot = (muse_event_header *)(void *)(ch->submissions + (ch->sq_tail & ch->mask) * client->slot_size);
     slot->tag = tag;
@@ -647,14 +1232,19 @@ static inline int muse__stage(muse_channel *ch, uint64_t tag, uint32_t intent_id
 }
 
 /**
- * Submits one event. MUSE_E_AGAIN when the ring is full: nothing was written;
- * read completions (the daemon stops taking submissions while the completion
- * ring is full) and retry. MUSE_E_INVALID if feature_count > max_features.
+ * Submits one event. Returns MUSE_OK; MUSE_E_AGAIN when the submission ring
+ * is full: nothing was written; read completions (mused stops taking
+ * submissions while the completion ring is full) and retry; MUSE_E_INVALID
+ * (feature_count > max_features, features NULL, channel not claimed);
+ * MUSE_E_FORKED (a channel inherited through fork()). Makes no system call
+ * unless mused sleeps. The intent id and feature count are checked by mused,
+ * which answers a bad event with a status in its completion.
  */
-static inline muse_status muse_submit(muse_channel *ch, uint64_t tag, uint32_t intent_id,
-                                      const double *features, uint32_t feature_count) {
+MUSE_API muse_status muse_submit(muse_channel *ch, uint64_t tag, uint32_t intent_id,
+                                 const double *features, uint32_t feature_count) {
     if (!ch || !ch->control || feature_count > ch->client->max_features || (feature_count && !features))
         return MUSE_E_INVALID;
+    if (!muse__owned(ch)) return MUSE_E_FORKED;
     if (!muse__stage(ch, tag, intent_id, features, feature_count)) return MUSE_E_AGAIN;
     muse_atomic_store_release_u64(&ch->control->sq_tail, ch->sq_tail);
     muse__notify_daemon(ch->client);
@@ -662,97 +1252,178 @@ static inline muse_status muse_submit(muse_channel *ch, uint64_t tag, uint32_t i
 }
 
 /**
- * Submits up to `count` events with one publication; returns how many were
- * taken (fewer when the ring fills, 0 for an invalid request at the front).
+ * Submits up to `count` events with one publication and sets *accepted to how
+ * many were taken (the first *accepted requests). Returns MUSE_OK when all
+ * were; MUSE_E_AGAIN when the ring filled (requests[*accepted] and later were
+ * not written: read completions and retry from there); MUSE_E_INVALID when
+ * requests[*accepted] is malformed (too many features, NULL features) — retrying
+ * it never helps; MUSE_E_INVALID with *accepted == 0 also for bad arguments;
+ * MUSE_E_FORKED.
  */
-static inline size_t muse_submit_batch(muse_channel *ch, const muse_request *requests, size_t count) {
+MUSE_API muse_status muse_submit_many(muse_channel *ch, const muse_request *requests, size_t count,
+                                      size_t *accepted) {
     size_t n = 0;
-    if (!ch || !ch->control || !requests) return 0;
+    muse_status status = MUSE_OK;
+    if (accepted) *accepted = 0;
+    if (!ch || !ch->control || (!requests && count) || !accepted) return MUSE_E_INVALID;
+    if (!muse__owned(ch)) return MUSE_E_FORKED;
     for (; n < count; n++) {
         const muse_request *r = &requests[n];
-        if (r->feature_count > ch->client->max_features || (r->feature_count && !r->features)) break;
-        if (!muse__stage(ch, r->tag, r->intent_id, r->features, r->feature_count)) break;
+        if (r->feature_count > ch->client->max_features || (r->feature_count && !r->features)) {
+            status = MUSE_E_INVALID;
+            break;
+        }
+        if (!muse__stage(ch, r->tag, r->intent_id, r->features, r->feature_count)) {
+            status = MUSE_E_AGAIN;
+            break;
+        }
     }
     if (n) {
         muse_atomic_store_release_u64(&ch->control->sq_tail, ch->sq_tail);
         muse__notify_daemon(ch->client);
     }
+    *accepted = n;
+    return status;
+}
+
+/**
+ * Submits up to `count` events with one publication; returns how many were
+ * taken. Kept from ABI 1.0: it cannot say why it stopped (ring full, or
+ * requests[return value] malformed); muse_submit_many can.
+ */
+MUSE_API size_t muse_submit_batch(muse_channel *ch, const muse_request *requests, size_t count) {
+    size_t n = 0;
+    (void)muse_submit_many(ch, requests, count, &n);
     return n;
 }
 
-/** Copies up to `max` completions into `out` without blocking; returns how many. */
-static inline size_t muse_poll(muse_channel *ch, muse_completion *out, size_t max) {
-    uint64_t tail, available;
+/**
+ * Copies up to `max` completions into `out` without blocking; returns how
+ * many (0: none waiting, a bad argument, a channel inherited through fork(),
+ * or corrupt indices — muse_wait tells those apart). Never a system call
+ * unless mused is asleep with more than a ring's worth in flight.
+ */
+MUSE_API size_t muse_poll(muse_channel *ch, muse_completion *out, size_t max) {
+    uint64_t tail, available, head;
     size_t n;
-    if (!ch || !ch->control || !out) return 0;
+    if (!ch || !ch->control || !out || !muse__owned(ch)) return 0;
+    head = ch->cq_head;
     tail = muse_atomic_load_acquire_u64(&ch->control->cq_tail);
-    available = tail - ch->cq_head;
-    if (available == 0 || available > ch->client->ring_depth) return 0;
+    available = tail - head;
+    if (available == 0 || available > ch->depth) return 0;
     n = available < max ? (size_t)available : max;
-    for (size_t i = 0; i < n; i++) out[i] = ch->completions[(ch->cq_head + i) & ch->mask];
-    ch->cq_head += n;
+    for (size_t i = 0; i < n; i++) out[i] = ch->completions[(head + i) & ch->mask];
+    MUSE_TEST_HOOK_POLL_READ(ch);
+    ch->cq_head = head + n;
     muse_atomic_store_release_u64(&ch->control->cq_head, ch->cq_head);
-    /* A full completion ring stalls the daemon on this channel; it may have
-     * gone to sleep, so tell it there is room again. */
-    if (available == ch->client->ring_depth) muse__notify_daemon(ch->client);
+    /*
+     * Does mused need waking because we made room? It stops answering a
+     * channel while its completion ring is full (cq_tail - cq_head == depth)
+     * and may then sleep. That can only happen while more than `depth` events
+     * are in flight past our old head (sq_tail - head > depth): otherwise the
+     * ring holds every answer still owed and there is nothing left to stall.
+     * In that case: fence (seq_cst), then re-read cq_tail. mused, before it
+     * sleeps, sets daemon_sleeping, fences, and re-reads cq_head. If our fence
+     * came first, mused's re-read sees our new cq_head and it does not sleep
+     * on a full ring. If mused's came first, its cq_tail store (made before
+     * its fence) is visible to our re-read: then we see the ring was full
+     * (tail - head == depth) and ring the doorbell if it sleeps. Deciding from
+     * the cq_tail read before the copy (as ABI 1.0 did) misses a ring that
+     * filled while we copied, leaving mused asleep until its housekeeping.
+     */
+    if (ch->sq_tail - head > ch->depth) {
+        muse_atomic_fence_seq_cst();
+        tail = muse_atomic_load_acquire_u64(&ch->control->cq_tail);
+        if (tail - head >= ch->depth && muse_atomic_load_relaxed_u32(&ch->client->header->daemon_sleeping)) {
+            muse_atomic_add_u32(&ch->client->header->daemon_doorbell, 1);
+            muse_futex_wake(&ch->client->header->daemon_doorbell);
+        }
+    }
     return n;
 }
 
 /** Completions waiting to be read (0 if the indices are corrupt). */
-static inline uint64_t muse_pending_completions(const muse_channel *ch) {
+MUSE_API uint64_t muse_pending_completions(const muse_channel *ch) {
     uint64_t available = muse_atomic_load_acquire_u64(&ch->control->cq_tail) - ch->cq_head;
-    return available > ch->client->ring_depth ? 0 : available;
+    return available > ch->depth ? 0 : available;
+}
+
+/** Nonzero if the daemon is serving and its heartbeat is younger than
+ *  max_age_ns. MUSE_ALIVE_AGE_NS (1 s) is the recommended age: mused beats
+ *  every 50 ms, so an older heartbeat means stopped, killed or hung.
+ *  Thread-safe. */
+MUSE_API int muse_daemon_alive(const muse_client *client, uint64_t max_age_ns) {
+    uint64_t beat = muse_atomic_load_acquire_u64(&client->header->heartbeat_ns);
+    uint64_t now = muse_now_ns();
+    return muse_atomic_load_acquire_u32(&client->header->daemon_state) == MUSE_DAEMON_SERVING
+        && (now < beat || now - beat < max_age_ns);
 }
 
 /**
  * Waits until at least one completion is available, then copies up to `max`
- * into `out` and sets *count. Spins for up to MUSE_SPIN_NS, then sleeps on the
- * channel's futex. timeout_ns < 0 waits forever; MUSE_E_TIMEDOUT after it.
+ * into `out`. Spins for up to MUSE_SPIN_NS, then sleeps on the channel's
+ * futex.
+ *
+ * Returns MUSE_OK only with *count >= 1 (so out[0] is then always written);
+ * MUSE_E_TIMEDOUT when timeout_ns passed with nothing to read; with
+ * timeout_ns < 0 (no deadline) it checks on mused every MUSE_WAIT_CHECK_NS
+ * and returns MUSE_E_DAEMON_GONE once mused is not serving with a heartbeat
+ * younger than MUSE_ALIVE_AGE_NS (stopped, killed, hung): the events in
+ * flight stay in the ring, and a restarted mused answers them, so waiting
+ * again later is fine; MUSE_E_CORRUPT (the channel's indices are
+ * inconsistent: something scribbled on the segment); MUSE_E_FORKED;
+ * MUSE_E_INVALID. *count is 0 unless MUSE_OK. errno never matters.
  */
-static inline muse_status muse_wait(muse_channel *ch, muse_completion *out, size_t max,
-                                    size_t *count, int64_t timeout_ns) {
+MUSE_API muse_status muse_wait(muse_channel *ch, muse_completion *out, size_t max,
+                               size_t *count, int64_t timeout_ns) {
     uint64_t start, spin_until, deadline;
     muse_channel_control *c;
+    size_t n;
+    if (count) *count = 0;
     if (!ch || !ch->control || !out || !count || max == 0) return MUSE_E_INVALID;
-    *count = muse_poll(ch, out, max);
-    if (*count) return MUSE_OK;
+    if (!muse__owned(ch)) return MUSE_E_FORKED;
+    n = muse_poll(ch, out, max);
+    if (n > 0) { *count = n; return MUSE_OK; }
     c = ch->control;
     start = muse_now_ns();
     deadline = timeout_ns < 0 ? UINT64_MAX : start + (uint64_t)timeout_ns;
     spin_until = start + MUSE_SPIN_NS < deadline ? start + MUSE_SPIN_NS : deadline;
     for (unsigned spins = 0;; spins++) {
-        if (muse_pending_completions(ch)) { *count = muse_poll(ch, out, max); return MUSE_OK; }
+        if (muse_atomic_load_acquire_u64(&c->cq_tail) != ch->cq_head) break;
         if ((spins & 63u) == 63u && muse_now_ns() >= spin_until) break;
         muse_cpu_relax();
     }
     for (;;) {
-        uint64_t now = muse_now_ns();
+        uint64_t now, available;
         uint32_t bell;
-        if (now >= deadline) { *count = muse_poll(ch, out, max); return *count ? MUSE_OK : MUSE_E_TIMEDOUT; }
+        available = muse_atomic_load_acquire_u64(&c->cq_tail) - ch->cq_head;
+        if (available > ch->depth) return MUSE_E_CORRUPT;
+        if (available > 0) {
+            n = muse_poll(ch, out, max);
+            if (n > 0) { *count = n; return MUSE_OK; }
+            /* cq_tail moved out of range between the two reads. */
+            return MUSE_E_CORRUPT;
+        }
+        now = muse_now_ns();
+        if (now >= deadline) return MUSE_E_TIMEDOUT;
+        if (timeout_ns < 0 && now - start >= (uint64_t)MUSE_WAIT_CHECK_NS
+            && !muse_daemon_alive(ch->client, MUSE_ALIVE_AGE_NS))
+            return MUSE_E_DAEMON_GONE;
         bell = muse_atomic_load_acquire_u32(&c->client_doorbell);
         muse_atomic_store_relaxed_u32(&c->client_sleeping, 1);
         muse_atomic_fence_seq_cst(); /* pairs with the daemon's fence after it publishes cq_tail */
-        if (!muse_pending_completions(ch)) {
-            int64_t left = deadline == UINT64_MAX ? -1 : (int64_t)(deadline - now);
+        if (muse_atomic_load_acquire_u64(&c->cq_tail) == ch->cq_head) {
+            int64_t left = deadline == UINT64_MAX ? MUSE_WAIT_CHECK_NS : (int64_t)(deadline - now);
+            if (timeout_ns < 0 && left > MUSE_WAIT_CHECK_NS) left = MUSE_WAIT_CHECK_NS;
             muse_futex_wait(&c->client_doorbell, bell, left);
         }
         muse_atomic_store_relaxed_u32(&c->client_sleeping, 0);
-        *count = muse_poll(ch, out, max);
-        if (*count) return MUSE_OK;
     }
 }
 
-/** The daemon incarnation that last adopted the segment. */
-static inline uint64_t muse_incarnation(const muse_client *client) {
+/** The daemon incarnation that last adopted the segment. Thread-safe. */
+MUSE_API uint64_t muse_incarnation(const muse_client *client) {
     return muse_atomic_load_acquire_u64(&client->header->incarnation);
-}
-
-/** Nonzero if the daemon is serving and its heartbeat is younger than max_age_ns. */
-static inline int muse_daemon_alive(const muse_client *client, uint64_t max_age_ns) {
-    uint64_t beat = muse_atomic_load_acquire_u64(&client->header->heartbeat_ns);
-    uint64_t now = muse_now_ns();
-    return muse_atomic_load_acquire_u32(&client->header->daemon_state) == MUSE_DAEMON_SERVING
-        && (now < beat || now - beat < max_age_ns);
 }
 
 #ifdef __cplusplus

@@ -23,21 +23,33 @@ extension Daemon {
             guard let path = request.path, path.hasPrefix("/") else {
                 return ControlResponse(ok: false, error: "swap needs the snapshot's absolute path")
             }
+            var figures: [ShadowInfo]?
             do {
-                return ControlResponse(ok: true, steps: try swap(to: path, allowSchemaChange: request.allowSchemaChange ?? false),
-                                       status: status())
+                let steps = try swap(to: path, allowSchemaChange: request.allowSchemaChange ?? false,
+                                     gate: request.gate == true ? configuration.promotionGate : nil) { figures = $0 }
+                return ControlResponse(ok: true, steps: steps, status: status(), gate: figures)
             } catch {
                 Log.warning("swap-refused", ["path": path, "reason": error])
-                return ControlResponse(ok: false, error: "\(error)")
+                return ControlResponse(ok: false, error: "\(error)", gate: figures)
             }
         }
     }
 
     /// Loads, verifies and publishes the generation in `path`. The serving
     /// generation is untouched unless every step succeeds.
-    public func swap(to path: String, allowSchemaChange: Bool) throws -> [ControlResponse.Step] {
+    /// With a `gate`, the candidate must also pass it on the shadowed traffic;
+    /// `report` receives the gate's figures either way.
+    public func swap(to path: String, allowSchemaChange: Bool, gate: PromotionGate? = nil,
+                     report: ([ShadowInfo]) -> Void = { _ in }) throws -> [ControlResponse.Step] {
         guard let loader = generationLoader else { throw DaemonError.noSnapshotSupport }
-        let (generation, steps) = try loader(path, allowSchemaChange, currentGeneration)
+        var (generation, steps) = try loader(path, allowSchemaChange, currentGeneration)
+        if let gate {
+            let started = ThreadSupport.monotonicNanoseconds()
+            let (figures, refusal) = judge(generation, gate: gate)
+            report(figures)
+            steps.append(ControlResponse.Step(name: "gate", milliseconds: Double(ThreadSupport.monotonicNanoseconds() - started) / 1e6))
+            if let refusal { throw DaemonError.gateRefused(refusal) }
+        }
         let started = ThreadSupport.monotonicNanoseconds()
         try publish(generation)
         let published = Double(ThreadSupport.monotonicNanoseconds() - started) / 1e6
@@ -66,6 +78,7 @@ extension Daemon {
         }
         return DaemonStatus(pid: getpid(), runtimeDirectory: configuration.runtimeDirectory,
                             tenants: segments.map(\.tenant), workers: configuration.workers,
-                            serving: info(currentGeneration), previous: info(previousGeneration))
+                            serving: info(currentGeneration), previous: info(previousGeneration),
+                            shadows: shadowInfo())
     }
 }

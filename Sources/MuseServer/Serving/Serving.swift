@@ -14,11 +14,19 @@ public final class Serving: EventScorer, Sendable {
     /// `TenantIndex` → the routing table's tenant id; −1: the generation does
     /// not route this tenant (its events get `noRoute`).
     private let routingTenants: [Int32]
+    /// By `TenantIndex`: whether any of the tenant's routes has shadows.
+    private let shadowed: [Bool]
 
     public init(generation: Generation, tenants: [String]) {
         self.generation = generation
         self.tenants = tenants
-        routingTenants = tenants.map { generation.routing.tenantID($0).map(Int32.init) ?? -1 }
+        let routingTenants = tenants.map { generation.routing.tenantID($0).map(Int32.init) ?? -1 }
+        self.routingTenants = routingTenants
+        shadowed = routingTenants.map { t in
+            t >= 0 && generation.routing.intents.indices.contains {
+                !generation.routing.shadowPredictors(tenant: Int(t), intent: $0).isEmpty
+            }
+        }
     }
 
     /// Tenants the generation has no route for, to log when it is published.
@@ -42,13 +50,29 @@ public final class Serving: EventScorer, Sendable {
         case .scored(let s):
             // An OK completion always carries finite scores: a client's
             // `score >= threshold` must never meet a NaN.
-            guard s.score.isFinite, s.raw.isFinite else { return .refused(.internal, generation: generation.id) }
+            guard s.score.isFinite, s.raw.isFinite else { return .refused(.badScore, generation: generation.id) }
             return Verdict(status: .ok, score: s.score, rawScore: s.raw,
                            predictor: PredictorID(UInt32(truncatingIfNeeded: s.predictor + 1)), generation: generation.id)
         case .noRoute:
             return .refused(.noRoute, generation: generation.id)
         case .featureCountMismatch:
             return .refused(.featureCount, generation: generation.id)
+        }
+    }
+
+    @inline(__always)
+    public func hasShadows(tenant: TenantIndex) -> Bool {
+        tenant.rawValue < shadowed.count && shadowed[tenant.rawValue]
+    }
+
+    /// Scores with the shadow predictors of (tenant, intent) into `tally`.
+    func scoreShadows(tenant: TenantIndex, intent: IntentID, features: UnsafeBufferPointer<Double>,
+                      into tally: ShadowTally) {
+        guard tenant.rawValue < routingTenants.count else { return }
+        let t = Int(routingTenants[tenant.rawValue])
+        generation.routing.scoreShadows(tenant: t, intent: generation.routingIntent(intent), features: features) { s in
+            tally.record(tenant: tenant.rawValue, predictor: s.predictor, score: s.score,
+                         edges: generation.decileEdges(tenant: tenants[tenant.rawValue], predictor: s.predictor))
         }
     }
 }

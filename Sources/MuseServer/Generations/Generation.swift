@@ -13,10 +13,15 @@ public final class Generation: Sendable {
     /// Where it came from, for logs and status: a snapshot path, or "built-in".
     public let origin: String
     let bounds: IntentBounds
+    /// The reference distribution's decile edges, by predictor index and
+    /// tenant name, for the maps a snapshot names; uniform otherwise.
+    private let referenceDeciles: [Int: [String: [Double]]]
+    public static let uniformDeciles = (1...9).map { Double($0) / 10 }
     /// muse.h intent id → the routing table's intent index, dense; −1: none.
     private let routingIntents: [Int32]
 
-    public init(id: GenerationID, routing: RoutingTable, intents: [IntentDescriptor], origin: String) throws {
+    public init(id: GenerationID, routing: RoutingTable, intents: [IntentDescriptor], origin: String,
+                referenceDeciles: [Int: [String: [Double]]] = [:]) throws {
         guard id != .none else { throw GenerationError.invalid("generation id 0 is reserved for 'none'") }
         var seenNames = Set<String>(), seenIDs = Set<UInt32>()
         for intent in intents {
@@ -31,12 +36,19 @@ public final class Generation: Sendable {
         self.routing = routing
         self.intents = intents
         self.origin = origin
+        self.referenceDeciles = referenceDeciles
         bounds = IntentBounds(intents)
         var table = [Int32](repeating: -1, count: (intents.map { Int($0.id) }.max() ?? 0) + 1)
         for intent in intents {
             table[Int(intent.id)] = routing.intentID(intent.name).map(Int32.init) ?? -1
         }
         routingIntents = table
+    }
+
+    /// Where the reference distribution's deciles lie for `tenant`'s map of
+    /// `predictor` (routing index): what its transformed scores should follow.
+    func decileEdges(tenant: String, predictor: Int) -> [Double] {
+        referenceDeciles[predictor]?[tenant] ?? Self.uniformDeciles
     }
 
     /// The routing table's index for a muse.h intent id; −1 if it routes none.

@@ -1,0 +1,75 @@
+import MuseControl
+import MuseIPC
+
+/// The bound the promotion gate applies, and how much shadowed traffic it needs.
+public struct PromotionGate: Sendable, Equatable {
+    /// Largest PSI of a tenant's shadow scores against the reference deciles
+    /// (0.1 is the customary "no significant shift" line).
+    public var maximumPSI: Double = 0.1
+    /// Fewest shadowed events per tenant before the gate will judge.
+    public var minimumEvents: UInt64 = 1000
+    public init(maximumPSI: Double = 0.1, minimumEvents: UInt64 = 1000) {
+        self.maximumPSI = maximumPSI
+        self.minimumEvents = minimumEvents
+    }
+}
+
+extension Daemon {
+    /// The serving generation's shadow records, summed over the workers.
+    func shadowRecords() -> (generation: Generation, records: [ShadowKey: ShadowRecord])? {
+        guard let generation = currentGeneration else { return nil }
+        var total: [ShadowKey: ShadowRecord] = [:]
+        for tally in shadowTallies {
+            let (id, records) = tally.snapshot()
+            guard id == generation.id.rawValue else { continue }
+            for (key, record) in records { total[key, default: ShadowRecord()].merge(record) }
+        }
+        return (generation, total)
+    }
+
+    func shadowInfo() -> [ShadowInfo] {
+        guard let (generation, records) = shadowRecords() else { return [] }
+        return records.sorted { ($0.key.tenant, $0.key.predictor) < ($1.key.tenant, $1.key.predictor) }.map { key, record in
+            Self.info(record, tenant: segments[key.tenant].tenant, predictor: generation.routing.predictors[key.predictor].name)
+        }
+    }
+
+    static func info(_ record: ShadowRecord, tenant: String, predictor: String, verdict: String? = nil) -> ShadowInfo {
+        ShadowInfo(tenant: tenant, predictor: predictor, events: record.count,
+                   mean: record.count > 0 ? record.mean : nil, psi: record.count > 0 ? record.psi : nil,
+                   decileShares: record.deciles.map { record.count > 0 ? Double($0) / Double(record.count) : 0 },
+                   verdict: verdict)
+    }
+
+    /// Judges `candidate` on the live traffic the serving generation shadowed
+    /// with the same predictors: for every tenant the candidate routes, its
+    /// primary predictor must have shadowed enough events and their
+    /// transformed scores must stay within the PSI bound of the reference.
+    /// Returns the figures, and the reason to refuse if any tenant fails.
+    func judge(_ candidate: Generation, gate: PromotionGate) -> (figures: [ShadowInfo], refusal: String?) {
+        let records = shadowRecords()?.records ?? [:]
+        let servingPredictors = currentGeneration?.routing.predictors.map(\.name) ?? []
+        var figures: [ShadowInfo] = [], failures: [String] = []
+        for (t, segment) in segments.enumerated() {
+            guard let routed = candidate.routing.tenantID(segment.tenant) else { continue }
+            let primaries = Set(candidate.routing.intents.indices.compactMap {
+                candidate.routing.primaryPredictor(tenant: routed, intent: $0)
+            }.map { candidate.routing.predictors[$0].name })
+            for name in primaries.sorted() {
+                let record = servingPredictors.firstIndex(of: name).flatMap { records[ShadowKey(tenant: t, predictor: $0)] }
+                    ?? ShadowRecord()
+                let verdict: String
+                if record.count < gate.minimumEvents {
+                    verdict = "not enough shadowed events (\(record.count) < \(gate.minimumEvents))"
+                } else if !(record.psi <= gate.maximumPSI) {
+                    verdict = "PSI \(record.psi) exceeds \(gate.maximumPSI)"
+                } else {
+                    verdict = "pass"
+                }
+                if verdict != "pass" { failures.append("\(segment.tenant)/\(name): \(verdict)") }
+                figures.append(Self.info(record, tenant: segment.tenant, predictor: name, verdict: verdict))
+            }
+        }
+        return (figures, failures.isEmpty ? nil : "the promotion gate refused: " + failures.joined(separator: "; "))
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import Synchronization
+
+/// What one shadow predictor's transformed scores looked like for one tenant:
+/// how many, and how they fell into the reference distribution's deciles.
+/// Transformed scores follow the reference when the candidate is healthy, so
+/// each decile should hold a tenth of them (MUSE's own health signal).
+public struct ShadowRecord: Sendable, Equatable {
+    public var count: UInt64 = 0
+    public var sum: Double = 0
+    public var deciles = [UInt64](repeating: 0, count: 10)
+
+    public var mean: Double { count == 0 ? .nan : sum / Double(count) }
+
+    /// Population stability index of the decile shares against a tenth each;
+    /// half an event is added to every bin so an empty decile stays finite.
+    public var psi: Double {
+        guard count > 0 else { return .nan }
+        let total = Double(count) + 5
+        return deciles.reduce(0.0) { psi, n in
+            let actual = (Double(n) + 0.5) / total
+            return psi + (actual - 0.1) * log(actual / 0.1)
+        }
+    }
+
+    mutating func add(_ score: Double, edges: [Double]) {
+        guard score.isFinite else { return }
+        count += 1
+        sum += score
+        var bin = 0
+        while bin < edges.count && score >= edges[bin] { bin += 1 }
+        deciles[bin] += 1
+    }
+
+    mutating func merge(_ other: ShadowRecord) {
+        count += other.count
+        sum += other.sum
+        for i in deciles.indices { deciles[i] += other.deciles[i] }
+    }
+}
+
+/// (daemon tenant index, routing predictor index)
+struct ShadowKey: Hashable, Sendable {
+    let tenant: Int
+    let predictor: Int
+}
+
+/// One worker's shadow records for the generation it serves. The worker adds
+/// under an uncontended lock; the control thread sums the workers' tallies.
+final class ShadowTally: Sendable {
+    private let state = Mutex<(generation: UInt64, records: [ShadowKey: ShadowRecord])>((0, [:]))
+
+    func record(tenant: Int, predictor: Int, score: Double, edges: [Double]) {
+        state.withLock { $0.records[ShadowKey(tenant: tenant, predictor: predictor), default: ShadowRecord()].add(score, edges: edges) }
+    }
+
+    /// Starts over for a new generation: its shadows are other predictors.
+    func reset(generation: UInt64) {
+        state.withLock { $0 = (generation, [:]) }
+    }
+
+    func snapshot() -> (generation: UInt64, records: [ShadowKey: ShadowRecord]) { state.withLock { $0 } }
+}

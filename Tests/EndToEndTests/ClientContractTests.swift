@@ -1,0 +1,155 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+
+/// The client contract of issue 9: each test reproduced a bug of the ABI 1.0
+/// header (see the report in the commit history) and passes with the fix.
+@Suite(.serialized)
+struct ClientContractTests {
+    /// Bug 1: threads sharing one muse_client claim at once. Every claim stays
+    /// locked on its own file description, so mused never frees a live channel.
+    @Test func threadsSharingAClientClaimSafely() throws {
+        let daemon = try DaemonUnderTest(tenants: ["race::4:64"])
+        let client = try daemon.client("claim-race", "race", ["40", "4"])
+        #expect(client.wait(seconds: 60) == 0, "\(client.output)")
+        let result = fields(client.output)
+        #expect(result["unprotected"] == "0" && result["shared"] == "0" && result["failed"] == "0"
+                && result["freed_by_daemon"] == "0", "\(client.output)")
+    }
+
+    /// Bug 2: the completion ring filling while muse_poll copies must still
+    /// wake mused. The test client plays mused on a segment of its own.
+    @Test func pollWakesTheDaemonWhenTheRingFilledDuringTheCopy() throws {
+        let dir = Harness.runtimeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = Harness.run(Harness.testClient, ["poll-wakeup", dir, "-"])
+        #expect(result.status == 0 && fields(result.output)["doorbell_rung"] == "1", "\(result.output)")
+    }
+
+    /// Bug 6 (batch): a full ring and a malformed event are told apart.
+    @Test func submitManyTellsAFullRingFromABadEvent() throws {
+        let dir = Harness.runtimeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = Harness.run(Harness.testClient, ["submit-many", dir, "-"])
+        #expect(result.status == 0, "\(result.output)")
+    }
+
+    /// Bug 3: a child that never uses Muse does not keep the parent's channel;
+    /// a child that tries is refused and cannot disturb the parent.
+    @Test func aForkedChildDoesNotKeepItsParentsChannel() throws {
+        let daemon = try DaemonUnderTest(tenants: ["forky::1:64"])
+        let client = try daemon.client("fork-orphan", "forky")
+        #expect(client.wait(seconds: 20) == 0, "\(client.output)")
+        let result = fields(client.output)
+        #expect(result["child_refused"] == "yes" && result["parent_kept"] == "yes" && result["reclaimed"] == "yes",
+                "\(client.output)")
+    }
+
+    /// Bug 4: claim-release loops on a one-channel segment never find it taken;
+    /// released with an event in flight, mused frees it on its next drain.
+    @Test func aReleasedChannelIsReusableAtOnce() throws {
+        let daemon = try DaemonUnderTest(tenants: ["churn::1:64"])
+        let client = try daemon.client("churn", "churn", ["2000"])
+        #expect(client.wait(seconds: 60) == 0, "\(client.output)")
+        let result = fields(client.output)
+        #expect(result["no_channel"] == "0" && result["gave_up"] == "0", "\(client.output)")
+        #expect((Double(result["mean_reuse_ms"] ?? "") ?? .infinity) < 10, "\(client.output)")
+    }
+
+    /// Bug 5: a NaN score is an error status, never MUSE_OK; a NaN feature is
+    /// a missing value, which the model handles (the built-in logistic
+    /// regression imputes 0, so that event scores logistic(0) = 0.5).
+    @Test func anOKCompletionAlwaysCarriesAFiniteScore() throws {
+        let daemon = try DaemonUnderTest(tenants: ["nan::1:16"])
+        let client = try daemon.client("bad-scores", "nan")
+        #expect(client.wait(seconds: 20) == 0, "\(client.output)")
+        #expect(fields(client.output)["statuses"] == "0,7,0,0", "\(client.output)")
+    }
+
+    /// Bug 6: muse_wait without a deadline returns once mused is gone.
+    @Test func waitingForeverEndsWhenTheDaemonDies() throws {
+        let daemon = try DaemonUnderTest(tenants: ["gone::1:16"])
+        let client = try daemon.client("wait-forever", "gone")
+        #expect(client.waitForOutput(containing: "waiting", seconds: 10))
+        usleep(100_000)
+        daemon.kill() // SIGKILL: the state still says serving; only the heartbeat stops
+        #expect(client.wait(seconds: 10) == 0, "\(client.output)")
+        let result = fields(client.output)
+        #expect(result["wait"] != nil && (Int(result["after_ms"] ?? "") ?? .max) < 5000, "\(client.output)")
+    }
+
+    /// Bug 6 (example): the example gives up when mused is down, and names
+    /// non-system failures with muse_strerror, not a stale errno.
+    @Test func theExampleGivesUpWhenTheDaemonIsDownAndExplainsFailures() throws {
+        let daemon = try DaemonUnderTest(tenants: ["down::1:16"])
+        #expect(daemon.stop() == 0)
+        let dir = Harness.runtimeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let example = Harness.packageRoot.appending(path: "examples/score_events.c").path
+        let built = Harness.run("/usr/bin/env", ["cc", "-std=c11", "-O2", "-I", Harness.header.path, example,
+                                                 "-o", "\(dir)/example", "-lm"])
+        try #require(built.status == 0, "\(built.output)")
+        let run = try Child("\(dir)/example", [daemon.runtimeDirectory, "down", "10"])
+        let status = run.wait(seconds: 20)
+        #expect(status == 1, "the example should give up, not loop: \(run.output)")
+        #expect(run.output.contains("giving up"), "\(run.output)")
+        // A file that is not a segment: the message is muse_strerror's, no errno text.
+        try Data(repeating: 0x41, count: 8192).write(to: URL(filePath: "\(dir)/junk.muse"))
+        let junk = Harness.run("\(dir)/example", [dir, "junk", "10"])
+        #expect(junk.status == 1 && junk.output.contains("not a Muse segment") && !junk.output.contains("Success"),
+                "\(junk.output)")
+    }
+
+    /// ABI 1.1: a client places features by name and checks its order.
+    @Test func featuresAreLookedUpByNameAndTheOrderIsChecked() throws {
+        let daemon = try DaemonUnderTest(tenants: ["schema::1:16"])
+        let client = try daemon.client("schema", "schema")
+        #expect(client.wait(seconds: 20) == 0, "\(client.output)")
+    }
+
+    /// An ABI 1.0 client (built with the 1.0 header) works with this mused.
+    @Test func anABI10ClientKeepsWorking() throws {
+        let daemon = try DaemonUnderTest(tenants: ["legacy::2:64"])
+        let client = try Child(Harness.testClientABI10, ["stream", daemon.runtimeDirectory, "legacy", "1", "100000"])
+        #expect(client.wait(seconds: 60) == 0, "\(client.output)")
+        let result = fields(client.output)
+        #expect(result["answered"] == "100000" && result["lost"] == "0" && result["duplicates"] == "0"
+                && result["wrong"] == "0", "\(client.output)")
+    }
+
+    /// libmuse.so: soname, versioned exports, usable through dlopen/dlvsym
+    /// as a binding would; tools/install.sh installs it with a pkg-config file.
+    @Test func libmuseExportsTheAPIWithVersionedSymbols() throws {
+        let dir = Harness.runtimeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let script = Harness.packageRoot.appending(path: "tools/build-libmuse.sh").path
+        let built = Harness.run(script, ["\(dir)/lib"])
+        try #require(built.status == 0, "\(built.output)")
+        let library = "\(dir)/lib/lib/libmuse.so.1"
+        let dynamic = Harness.run("/usr/bin/env", ["readelf", "-d", "--dyn-syms", "-W", library])
+        #expect(dynamic.output.contains("Library soname: [libmuse.so.1]"), "\(dynamic.output)")
+        #expect(dynamic.output.contains("muse_claim@@MUSE_1.0") && dynamic.output.contains("muse_lookup_feature@@MUSE_1.1"))
+        // Nothing but the API is exported.
+        let exported = dynamic.output.split(separator: "\n").filter { $0.contains(" GLOBAL ") && $0.contains(" DEFAULT ")
+            && !$0.contains(" UND ") }
+        #expect(exported.allSatisfy { $0.contains(" muse_") || $0.contains("MUSE_1.") }, "\(exported)")
+        let smoke = Harness.packageRoot.appending(path: "Tests/EndToEndTests/clients/libmuse_smoke.c").path
+        let compiled = Harness.run("/usr/bin/env", ["cc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", smoke,
+                                                    "-o", "\(dir)/smoke", "-ldl", "-lm"])
+        try #require(compiled.status == 0, "\(compiled.output)")
+        let daemon = try DaemonUnderTest(tenants: ["lib::1:16"])
+        let run = Harness.run("\(dir)/smoke", [library, daemon.runtimeDirectory, "lib"])
+        #expect(run.status == 0 && run.output.contains("wrong=0"), "\(run.output)")
+        // Installed under a prefix, found by pkg-config.
+        let install = Harness.run(Harness.packageRoot.appending(path: "tools/install.sh").path, ["\(dir)/prefix"])
+        try #require(install.status == 0, "\(install.output)")
+        let flags = Harness.run("/usr/bin/env", ["PKG_CONFIG_PATH=\(dir)/prefix/lib/pkgconfig", "pkg-config",
+                                                 "--cflags", "--libs", "muse"])
+        #expect(flags.status == 0 && flags.output.contains("-I\(dir)/prefix/include") && flags.output.contains("-lmuse"),
+                "\(flags.output)")
+        #expect(FileManager.default.fileExists(atPath: "\(dir)/prefix/lib/libmuse.so.1")
+                && FileManager.default.fileExists(atPath: "\(dir)/prefix/include/muse.h"))
+    }
+}

@@ -1,0 +1,16 @@
+/*
+ * libmuse.so: muse.h compiled once with its functions exported, for languages
+ * that cannot use a header of static inline functions (Python, Java, Go...).
+ * Same functions, same semantics, same structures; symbols are versioned by
+ * libmuse.map (MUSE_1.0: the ABI 1.0 functions; MUSE_1.1: those added since).
+ * Built by tools/build-libmuse.sh.
+ */
+#define MUSE_BUILD_LIBRARY 1
+#include "muse.h"
+
+/* For bindings that allocate muse.h's structures themselves (ctypes, Java
+ * FFM): their sizes and alignment in this build. */
+MUSE_API size_t muse_sizeof_client(void);
+MUSE_API size_t muse_sizeof_channel(void);
+MUSE_API size_t muse_sizeof_client(void) { return sizeof(muse_client); }
+MUSE_API size_t muse_sizeof_channel(void) { return sizeof(muse_channel); }

@@ -1,0 +1,70 @@
+"""A real mused for the Python client's tests.
+
+mused comes from MUSE_MUSED, else from the repository's `swift build` output
+(.build/debug/mused). Its demo scorer answers logistic(sum of features) for
+the intents card-not-present (16 features f0..f15) and card-present (8).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def mused_path() -> str:
+    path = os.environ.get("MUSE_MUSED") or str(REPO / ".build" / "debug" / "mused")
+    if not os.access(path, os.X_OK):
+        pytest.skip(f"no mused at {path}: run `swift build` first or set MUSE_MUSED")
+    return path
+
+
+class Daemon:
+    def __init__(self, tenants: list[str]) -> None:
+        self.runtime_dir = tempfile.mkdtemp(prefix="muse-py-")
+        os.chmod(self.runtime_dir, 0o755)
+        args = [mused_path(), "--runtime-dir", self.runtime_dir]
+        for tenant in tenants:
+            args += ["--tenant", tenant]
+        self.log = open(os.path.join(self.runtime_dir, "mused.log"), "w+")
+        self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            self.log.seek(0)
+            if "event=serving" in self.log.read():
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError("mused did not start")
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+        shutil.rmtree(self.runtime_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def daemon() -> Iterator[Daemon]:
+    d = Daemon(["py::4:64", "solo::1:16"])
+    yield d
+    d.stop()

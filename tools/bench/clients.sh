@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Client round trips and Python batch throughput through a real mused, in one
+# run (BENCHMARKS.md, "Clients"). The client runs on CPU 0, mused on CPU 1.
+# Builds mused in release mode, the C benchmark with -O2, and the Python
+# package into the venv tools/test.sh uses (out/venv).
+# Usage: tools/bench/clients.sh [ROUND_TRIPS] [BATCH_EVENTS]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+round_trips="${1:-1000000}"
+batch_events="${2:-10000000}"
+swift build -c release --product mused >/dev/null
+mkdir -p out
+cc -std=c11 -O2 -I Sources/CMuse/include tools/bench/client_roundtrip.c -o out/client_roundtrip
+[ -x out/venv/bin/python ] || python3 -m venv out/venv
+out/venv/bin/pip install -q --disable-pip-version-check numpy cffi pytest setuptools wheel
+out/venv/bin/pip install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps ./clients/python
+dir="$(mktemp -d /tmp/muse-bench-XXXXXX)"
+taskset -c 1 .build/release/mused --runtime-dir "$dir" --tenant bench::2:1024 >"$dir/mused.log" 2>&1 &
+mused=$!
+trap 'kill $mused 2>/dev/null; wait $mused 2>/dev/null; rm -rf "$dir"' EXIT
+for _ in $(seq 200); do grep -q event=serving "$dir/mused.log" 2>/dev/null && break; sleep 0.05; done
+echo "java: not measured (no JDK 22+ with javac on this machine; see BENCHMARKS.md)"
+taskset -c 0 out/client_roundtrip "$dir" bench "$round_trips"
+taskset -c 0 out/venv/bin/python tools/bench/client_python.py "$dir" bench $((round_trips / 5)) "$batch_events"

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds libmuse.so (muse.h compiled once, exported and versioned) into
+# OUT (default out/libmuse):
+#   OUT/lib/libmuse.so.1.1.0, libmuse.so.1 -> it, libmuse.so -> libmuse.so.1
+#   OUT/include/muse.h
+#   OUT/lib/pkgconfig/muse.pc (prefix OUT, or PREFIX if set, for installing)
+# Usage: tools/build-libmuse.sh [OUT]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="${1:-out/libmuse}"
+mkdir -p "$out/lib/pkgconfig" "$out/include"
+out="$(cd "$out" && pwd)"
+version=1.1.0
+cc="${CC:-cc}"
+"$cc" -std=c11 -O2 -g -fPIC -shared -fvisibility=hidden \
+    -Wall -Wextra -Wpedantic -Werror \
+    -I Sources/CMuse/include clients/libmuse/libmuse.c \
+    -Wl,-soname,libmuse.so.1 -Wl,--version-script=clients/libmuse/libmuse.map -Wl,-z,defs \
+    -o "$out/lib/libmuse.so.$version" -lpthread
+ln -sf "libmuse.so.$version" "$out/lib/libmuse.so.1"
+ln -sf libmuse.so.1 "$out/lib/libmuse.so"
+cp Sources/CMuse/include/muse.h "$out/include/muse.h"
+sed -e "s|@PREFIX@|${PREFIX:-$out}|" -e "s|@VERSION@|$version|" clients/libmuse/muse.pc.in > "$out/lib/pkgconfig/muse.pc"
+echo "$out/lib/libmuse.so.$version"
