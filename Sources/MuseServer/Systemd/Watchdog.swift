@@ -30,7 +30,8 @@ enum TestStall {
     private static let started = ThreadSupport.monotonicNanoseconds()
 
     static func stallIfDue(_ after: UInt64) {
-        guard ThreadSupport.monotonicNanoseconds() - started >= after else { return }
+        let since = started // first use: the worker's first beat
+        guard ThreadSupport.monotonicNanoseconds() &- since >= after else { return }
         Log.warning("test-stall", ["worker": 0, "reason": "MUSE_TEST_STALL_WORKER_AFTER_MS is set (test only)"])
         while true { sleep(3600) }
     }
