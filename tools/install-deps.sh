@@ -3,7 +3,8 @@
 # Idempotent: a package already present is not asked for again.
 set -euo pipefail
 
-packages=(gcc g++ liburing-dev liblz4-dev lz4 util-linux pkg-config python3 python3-venv python3-dev)
+packages=(gcc g++ liburing-dev liblz4-dev lz4 util-linux pkg-config python3 python3-venv python3-dev
+          systemd)  # systemd-analyze, -sysusers, -tmpfiles: the unit tests; PID 1 need not be systemd
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
