@@ -55,6 +55,10 @@ struct Mused: ParsableCommand {
         settings.allowForeignRuntimeDirectory = allowForeignRuntimeDirectory
         settings.tenants = try tenants.map(Self.parseTenant)
         let config = settings.applied(to: file)
+        if let configFile, config.tenants.isEmpty {
+            throw ConfigFileError(file: configFile, line: nil, key: nil,
+                                  message: "no tenant is configured: add a [[tenant]] section (or a --tenant)")
+        }
 
         // A closed log pipe (journald restarting) must not kill the daemon.
         signal(SIGPIPE, SIG_IGN)

@@ -109,6 +109,13 @@ public struct ConfigFileError: Error, CustomStringConvertible, Equatable {
     public let key: String?
     public let message: String
 
+    public init(file: String, line: Int?, key: String?, message: String) {
+        self.file = file
+        self.line = line
+        self.key = key
+        self.message = message
+    }
+
     public var description: String {
         var text = file
         if let line { text += ":\(line)" }
