@@ -12,11 +12,20 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         .target(name: "CMuse"),
         .target(name: "MuseScoring"),
-        .target(name: "MuseSnapshot", dependencies: ["MuseScoring"]),
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        // liburing behind a few C functions: its header and Glibc's clash
+        // when both are imported into Swift.
+        .target(name: "CURing", linkerSettings: [.linkedLibrary("uring")]),
+        .target(name: "MuseSnapshot", dependencies: ["MuseScoring", "CLZ4", "CURing"]),
+        // The TOML manifest `musectl snapshot build` reads; apart from
+        // MuseSnapshot so the daemon does not link a TOML parser.
+        .target(name: "MuseManifest", dependencies: [
+            "MuseSnapshot", "MuseScoring", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "MuseIPC", dependencies: ["CMuse"]),
         .target(name: "MuseServer", dependencies: ["MuseIPC", "MuseSnapshot", "MuseScoring"]),
         .target(name: "MuseClient", dependencies: ["CMuse"]),
@@ -24,12 +33,17 @@ let package = Package(
             "MuseServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "musectl",
-            dependencies: ["MuseClient", "MuseScoring", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "MuseClient", "MuseScoring", "MuseSnapshot", "MuseManifest",
+                .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "tools/musectl"),
         .executableTarget(name: "muse-bench", dependencies: ["MuseClient", "CMuse"], path: "tools/muse-bench"),
         .executableTarget(name: "muse-bench-maps", dependencies: ["MuseScoring"], path: "tools/muse-bench-maps"),
         .executableTarget(name: "muse-bench-models", dependencies: ["MuseScoring"], path: "tools/muse-bench-models"),
         .testTarget(name: "MuseScoringTests", dependencies: ["MuseScoring"], exclude: ["Fixtures"]),
+        .executableTarget(name: "muse-bench-snapshot", dependencies: ["MuseSnapshot", "MuseScoring", "CLZ4"],
+                          path: "tools/muse-bench-snapshot"),
+        .testTarget(name: "MuseSnapshotTests", dependencies: ["MuseSnapshot", "MuseManifest", "MuseScoring"]),
         .testTarget(name: "MuseIPCTests", dependencies: ["MuseIPC", "CMuse"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MuseClient", "CMuse"], exclude: ["clients"]),
     ]

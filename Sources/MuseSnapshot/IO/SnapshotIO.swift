@@ -1,0 +1,71 @@
+/// How a snapshot file is read into memory.
+public enum SnapshotIO: Sendable, Equatable {
+    /// io_uring where the kernel allows it, else plain `read` (and say why).
+    case auto
+    /// io_uring only: fail if it is unavailable.
+    case ioUring
+    /// `pread` in a loop: no io_uring at all (tests force it to compare).
+    case plainRead
+}
+
+/// Which reader actually read a file.
+public enum FileReader: String, Sendable, Equatable, Codable {
+    case ioUring = "io_uring"
+    case plainRead = "read"
+}
+
+/// A file's bytes and how they were read.
+public struct FileBytes: Sendable {
+    public let bytes: [UInt8]
+    public let reader: FileReader
+    /// Set when `.auto` wanted io_uring but fell back: why, for one log line.
+    public let fallbackReason: String?
+}
+
+/// Reads whole files with the chosen strategy.
+public struct FileLoader: Sendable {
+    public var io: SnapshotIO
+    public var uring: IOUringReader
+
+    public init(io: SnapshotIO = .auto, uring: IOUringReader = IOUringReader()) {
+        self.io = io
+        self.uring = uring
+    }
+
+    /// Reads all of `path` into one buffer. `limit` refuses files larger
+    /// than it before anything is allocated.
+    public func read(_ path: String, limit: Int = .max) throws -> FileBytes {
+        let fd = try FileDescriptor.open(path)
+        defer { fd.close() }
+        let size = try fd.size()
+        guard size <= limit else { throw FileTooLarge(path: path, size: size, limit: limit) }
+        switch io {
+        case .plainRead:
+            return FileBytes(bytes: try PlainReader.read(fd, size: size), reader: .plainRead, fallbackReason: nil)
+        case .ioUring:
+            return FileBytes(bytes: try uring.read(fd, size: size), reader: .ioUring, fallbackReason: nil)
+        case .auto:
+            do {
+                return FileBytes(bytes: try uring.read(fd, size: size), reader: .ioUring, fallbackReason: nil)
+            } catch let unavailable as IOUringUnavailable {
+                return FileBytes(bytes: try PlainReader.read(fd, size: size), reader: .plainRead,
+                                 fallbackReason: unavailable.description)
+            }
+        }
+    }
+}
+
+public struct FileTooLarge: Error, CustomStringConvertible {
+    public let path: String
+    public let size: Int
+    public let limit: Int
+    public var description: String { "\(path): \(size) bytes is more than the limit of \(limit)" }
+}
+
+/// Fills a new array of exactly `size` bytes without zeroing it first.
+func readIntoNewArray(size: Int, _ fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws -> [UInt8] {
+    try [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+        try fill(UnsafeMutableRawBufferPointer(buffer))
+        count = size
+    }
+}
