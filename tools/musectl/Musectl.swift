@@ -5,5 +5,5 @@ struct Musectl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "musectl",
         abstract: "Operate a Muse scorer: models, score maps, snapshots and the daemon.",
-        subcommands: [PredictCommand.self, Transform.self])
+        subcommands: [PredictCommand.self, Transform.self, SnapshotCommand.self])
 }
