@@ -60,7 +60,10 @@ public enum LZ4Frame {
             var info = LZ4F_frameInfo_t()
             var consumed = src.count
             let h = LZ4F_getFrameInfo(dctx, &info, src.baseAddress, &consumed)
-            guard LZ4F_isError(h) == 0 else { throw .lz4("bad frame header: \(String(cString: LZ4F_getErrorName(h)))") }
+            guard LZ4F_isError(h) == 0 else {
+                let name = String(cString: LZ4F_getErrorName(h))
+                throw .lz4("bad frame header: \(name)" + (name.contains("incomplete") ? " (the file is truncated)" : ""))
+            }
             guard info.contentSize > 0 else {
                 throw .lz4("the frame does not record its content size (snapshots always do)")
             }
@@ -68,8 +71,11 @@ public enum LZ4Frame {
                 throw .lz4("the frame has no content checksum (snapshots always have one)")
             }
             let size = info.contentSize
-            guard size <= UInt64(limit), size <= UInt64(src.count) * 256 + 65536 else {
-                throw .lz4("the frame declares \(size) bytes of content, implausible for \(src.count) compressed bytes or over the limit of \(limit)")
+            guard size <= UInt64(limit) else {
+                throw .lz4("the frame declares \(size) bytes of content, over the limit of \(limit)")
+            }
+            guard size <= UInt64(src.count) * 256 + 65536 else {
+                throw .lz4("the frame declares \(size) bytes of content, implausible for \(src.count) compressed bytes (truncated or corrupt)")
             }
             var failure: String?
             var produced = 0

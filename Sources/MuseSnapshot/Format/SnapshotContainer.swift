@@ -59,6 +59,24 @@ struct SnapshotContainer {
         return out
     }
 
+    /// Bytes outside every section (alignment padding) are covered by no
+    /// hash, so they must be zero: otherwise a flipped bit there would go
+    /// unnoticed, and two files with one content hash could differ.
+    static func checkPadding(_ c: UnsafeRawBufferPointer, from tableEnd: Int, _ infos: [SectionInfo]) throws(SnapshotError) {
+        var position = tableEnd
+        for s in infos.sorted(by: { $0.offset < $1.offset }) {
+            let start = Int(s.offset)
+            guard start >= position else { throw .malformedSection(s.name, "overlaps the section before it") }
+            if let i = c[position..<start].firstIndex(where: { $0 != 0 }) {
+                throw .malformedHeader("padding byte at \(i) before section '\(s.name)' is not zero")
+            }
+            position = start + Int(s.length)
+        }
+        if let i = c[position...].firstIndex(where: { $0 != 0 }) {
+            throw .malformedHeader("padding byte at \(i) after the last section is not zero")
+        }
+    }
+
     static func align(_ n: Int) -> Int { (n + SnapshotFormat.sectionAlignment - 1) / SnapshotFormat.sectionAlignment * SnapshotFormat.sectionAlignment }
 
     /// Reads the header and the section table, checking each field before
@@ -126,6 +144,7 @@ struct SnapshotContainer {
             // Unknown kinds (from a newer minor writer) are checked and skipped.
             infos.append(info)
         }
+        try checkPadding(c, from: tableEnd, infos)
         return (Header(version: version, generationID: generationID, createdAt: createdAt, contentHash: contentHash), infos, sections)
     }
 }
