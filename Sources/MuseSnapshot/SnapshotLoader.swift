@@ -20,8 +20,14 @@ public struct SnapshotLoader: Sendable {
     /// off for serving, where it is only checksummed.
     public var keepModelSources: Bool
 
+    /// Also check the LZ4 frame's own content checksum (XXH32), which covers
+    /// the same bytes as the container's hashes; off by default.
+    public var verifyFrameChecksum: Bool
+
     public init(io: SnapshotIO = .auto, uring: IOUringReader = IOUringReader(),
-                maximumFileSize: Int = 8 << 30, maximumContentSize: Int = 16 << 30, keepModelSources: Bool = false) {
+                maximumFileSize: Int = 8 << 30, maximumContentSize: Int = 16 << 30, keepModelSources: Bool = false,
+                verifyFrameChecksum: Bool = false) {
+        self.verifyFrameChecksum = verifyFrameChecksum
         self.io = io
         self.uring = uring
         self.maximumFileSize = maximumFileSize
@@ -42,20 +48,23 @@ public struct SnapshotLoader: Sendable {
 
     /// Loads from bytes already in memory (e.g. a test's), as if just read.
     public func load(bytes: [UInt8]) throws(SnapshotError) -> LoadedSnapshot {
-        try load(FileBytes(bytes: bytes, reader: .plainRead, fallbackReason: nil), readDuration: .zero)
+        let buffer: LargeBuffer
+        do { buffer = try LargeBuffer(count: bytes.count) } catch { throw .io("\(error)") }
+        if !bytes.isEmpty { bytes.withUnsafeBytes { buffer.mutableBytes.copyMemory(from: $0) } }
+        return try load(FileBytes(buffer: buffer, reader: .plainRead, fallbackReason: nil), readDuration: .zero)
     }
 
     private func load(_ file: FileBytes, readDuration: Duration) throws(SnapshotError) -> LoadedSnapshot {
         let clock = ContinuousClock()
         let t0 = clock.now
-        let container = try LZ4Frame.decompress(file.bytes, limit: maximumContentSize)
+        let container = try withExtendedLifetime(file.buffer) { () throws(SnapshotError) in
+            try LZ4Frame.decompress(file.buffer.bytes, limit: maximumContentSize, verifyContentChecksum: verifyFrameChecksum)
+        }
         let t1 = clock.now
         var steps = Steps()
-        let parts = try container.withUnsafeBytes { c in
-            Result { () throws(SnapshotError) -> LoadedSnapshot.Parts in try verifyAndImport(c, &steps) }
-        }.get()
+        let parts = try withExtendedLifetime(container) { () throws(SnapshotError) in try verifyAndImport(container.bytes, &steps) }
         return LoadedSnapshot(
-            parts: parts, fileSize: file.bytes.count, containerSize: container.count, reader: file.reader,
+            parts: parts, fileSize: file.buffer.count, containerSize: container.count, reader: file.reader,
             fallbackReason: file.fallbackReason,
             timings: LoadTimings(read: readDuration, decode: t1 - t0, verify: steps.checksums + steps.checks,
                                  import: steps.import))

@@ -66,7 +66,8 @@ struct SyntheticLightGBM {
         var s = "Tree=\(t)\nnum_leaves=\(leaves)\nnum_cat=0\n"
         s += "split_feature=" + (0..<splits).map { _ in String(rng.next() % UInt64(features)) }.joined(separator: " ") + "\n"
         s += "split_gain=" + doubles(splits, 100) + "\n"
-        s += "threshold=" + doubles(splits, 6, -3) + "\n"
+        // LightGBM's thresholds are bin boundaries: a few hundred values per feature.
+        s += "threshold=" + (0..<splits).map { _ in String(Double(Int(rng.next() % 255) - 127) * 0.0234375 + 0.001953125) }.joined(separator: " ") + "\n"
         s += "decision_type=" + (0..<splits).map { _ in rng.next() & 1 == 0 ? "8" : "10" }.joined(separator: " ") + "\n"
         s += "left_child=" + left.map(String.init).joined(separator: " ") + "\n"
         s += "right_child=" + right.map(String.init).joined(separator: " ") + "\n"

@@ -41,70 +41,93 @@ public enum LZ4Frame {
     /// that size, and it must be plausible for the input (LZ4 cannot expand
     /// a byte more than 255-fold), so a hostile header cannot make the
     /// decoder allocate more than the file could hold.
-    public static func decompress(_ frame: [UInt8], limit: Int = .max) throws(SnapshotError) -> [UInt8] {
-        try frame.withUnsafeBytes { src in
-            Result { () throws(SnapshotError) -> [UInt8] in try decompress(src, limit: limit) }
-        }.get()
-    }
-
-    public static func decompress(_ src: UnsafeRawBufferPointer, limit: Int = .max) throws(SnapshotError) -> [UInt8] {
+    ///
+    /// `verifyContentChecksum` also checks the frame's XXH32 of the decoded
+    /// bytes. The snapshot loader leaves it off: the container hashes every
+    /// byte it holds itself (XXH64 per section, header and table hashes,
+    /// zero padding), so the frame's checksum would check the same bytes a
+    /// second time. It is there for `lz4 -d` and for tools.
+    public static func decompress(_ src: UnsafeRawBufferPointer, limit: Int = .max,
+                                  verifyContentChecksum: Bool = true) throws(SnapshotError) -> LargeBuffer {
         var dctx: OpaquePointer?
         guard LZ4F_isError(LZ4F_createDecompressionContext(&dctx, UInt32(LZ4F_VERSION))) == 0, let dctx else {
             throw .lz4("cannot create a decompression context")
         }
         defer { LZ4F_freeDecompressionContext(dctx) }
-        do {
-            guard src.count >= 7, src.load(as: UInt32.self) == UInt32(0x184D2204).littleEndian else {
-                throw .lz4("not an LZ4 frame (no LZ4 frame magic at the start of the file)")
-            }
-            var info = LZ4F_frameInfo_t()
-            var consumed = src.count
-            let h = LZ4F_getFrameInfo(dctx, &info, src.baseAddress, &consumed)
-            guard LZ4F_isError(h) == 0 else {
-                let name = String(cString: LZ4F_getErrorName(h))
-                throw .lz4("bad frame header: \(name)" + (name.contains("incomplete") ? " (the file is truncated)" : ""))
-            }
-            guard info.contentSize > 0 else {
-                throw .lz4("the frame does not record its content size (snapshots always do)")
-            }
-            guard info.contentChecksumFlag == LZ4F_contentChecksumEnabled else {
-                throw .lz4("the frame has no content checksum (snapshots always have one)")
-            }
-            let size = info.contentSize
-            guard size <= UInt64(limit) else {
-                throw .lz4("the frame declares \(size) bytes of content, over the limit of \(limit)")
-            }
-            guard size <= UInt64(src.count) * 256 + 65536 else {
-                throw .lz4("the frame declares \(size) bytes of content, implausible for \(src.count) compressed bytes (truncated or corrupt)")
-            }
-            var failure: String?
-            var produced = 0
-            var trailing = false
-            let out = [UInt8](unsafeUninitializedCapacity: Int(size)) { dst, initialized in
-                var opts = LZ4F_decompressOptions_t()
-                opts.stableDst = 1
-                var inPos = consumed
-                var hint = h
-                while hint != 0 {
-                    guard inPos < src.count else { failure = "the frame is truncated"; break }
-                    var dstSize = dst.count - produced
-                    var srcSize = src.count - inPos
-                    hint = LZ4F_decompress(dctx, dst.baseAddress.map { $0 + produced }, &dstSize,
-                                           src.baseAddress! + inPos, &srcSize, &opts)
-                    if LZ4F_isError(hint) != 0 { failure = String(cString: LZ4F_getErrorName(hint)); break }
-                    produced += dstSize
-                    inPos += srcSize
-                    if srcSize == 0 && dstSize == 0 && hint != 0 { failure = "the decoder made no progress"; break }
-                }
-                if failure == nil && inPos != src.count { trailing = true }
-                // Never expose bytes the decoder did not write.
-                if produced < dst.count { dst.baseAddress!.advanced(by: produced).initialize(repeating: 0, count: dst.count - produced) }
-                initialized = dst.count
-            }
-            if let failure { throw .lz4("decoding failed after \(produced) of \(size) bytes: \(failure)") }
-            guard produced == Int(size) else { throw .lz4("the frame decoded to \(produced) bytes but declares \(size)") }
-            guard !trailing else { throw .lz4("bytes follow the end of the frame") }
-            return out
+        guard src.count >= 7, src.loadUnaligned(as: UInt32.self) == UInt32(0x184D2204).littleEndian else {
+            throw .lz4("not an LZ4 frame (no LZ4 frame magic at the start of the file)")
         }
+        var info = LZ4F_frameInfo_t()
+        var consumed = src.count
+        let h = LZ4F_getFrameInfo(dctx, &info, src.baseAddress, &consumed)
+        guard LZ4F_isError(h) == 0 else {
+            let name = String(cString: LZ4F_getErrorName(h))
+            throw .lz4("bad frame header: \(name)" + (name.contains("incomplete") ? " (the file is truncated)" : ""))
+        }
+        guard info.contentSize > 0 else {
+            throw .lz4("the frame does not record its content size (snapshots always do)")
+        }
+        guard info.contentChecksumFlag == LZ4F_contentChecksumEnabled else {
+            throw .lz4("the frame has no content checksum (snapshots always have one)")
+        }
+        let size = info.contentSize
+        guard size <= UInt64(limit) else {
+            throw .lz4("the frame declares \(size) bytes of content, over the limit of \(limit)")
+        }
+        guard size <= UInt64(src.count) * 256 + 65536 else {
+            throw .lz4("the frame declares \(size) bytes of content, implausible for \(src.count) compressed bytes (truncated or corrupt)")
+        }
+        let out: LargeBuffer
+        do { out = try LargeBuffer(count: Int(size)) } catch { throw .lz4("cannot allocate \(size) bytes: \(error)") }
+        try decode(dctx, src, from: consumed, hint: h, into: out.mutableBytes, verifyContentChecksum: verifyContentChecksum)
+        return out
+    }
+
+    /// Decodes a frame into `dst`, which must be exactly its content size;
+    /// for benchmarks that reuse one buffer (as `lz4 -b` does).
+    public static func decompress(_ src: UnsafeRawBufferPointer, into dst: UnsafeMutableRawBufferPointer,
+                                  verifyContentChecksum: Bool = true) throws(SnapshotError) {
+        var dctx: OpaquePointer?
+        guard LZ4F_isError(LZ4F_createDecompressionContext(&dctx, UInt32(LZ4F_VERSION))) == 0, let dctx else {
+            throw .lz4("cannot create a decompression context")
+        }
+        defer { LZ4F_freeDecompressionContext(dctx) }
+        var info = LZ4F_frameInfo_t()
+        var consumed = src.count
+        let h = LZ4F_getFrameInfo(dctx, &info, src.baseAddress, &consumed)
+        guard LZ4F_isError(h) == 0, info.contentSize == UInt64(dst.count) else { throw .lz4("bad frame header or wrong buffer size") }
+        try decode(dctx, src, from: consumed, hint: h, into: dst, verifyContentChecksum: verifyContentChecksum)
+    }
+
+    private static func decode(_ dctx: OpaquePointer, _ src: UnsafeRawBufferPointer, from consumed: Int, hint h: Int,
+                               into dst: UnsafeMutableRawBufferPointer, verifyContentChecksum: Bool) throws(SnapshotError) {
+        let size = dst.count
+        var opts = LZ4F_decompressOptions_t()
+        opts.stableDst = 1
+        opts.skipChecksums = verifyContentChecksum ? 0 : 1
+        var produced = 0
+        var inPos = consumed
+        var hint = h
+        while hint != 0 {
+            guard inPos < src.count else { throw .lz4("decoding stopped after \(produced) of \(size) bytes: the frame is truncated") }
+            var dstSize = dst.count - produced
+            var srcSize = src.count - inPos
+            hint = LZ4F_decompress(dctx, dst.baseAddress.map { $0 + produced }, &dstSize, src.baseAddress! + inPos, &srcSize, &opts)
+            if LZ4F_isError(hint) != 0 {
+                throw .lz4("decoding failed after \(produced) of \(size) bytes: \(String(cString: LZ4F_getErrorName(hint)))")
+            }
+            produced += dstSize
+            inPos += srcSize
+            if srcSize == 0 && dstSize == 0 && hint != 0 { throw .lz4("the decoder made no progress after \(produced) bytes") }
+        }
+        guard produced == Int(size) else { throw .lz4("the frame decoded to \(produced) bytes but declares \(size)") }
+        guard inPos == src.count else { throw .lz4("\(src.count - inPos) bytes follow the end of the frame") }
+    }
+
+    /// `decompress` of an array into an array (tests and small inputs).
+    public static func decompress(_ frame: [UInt8], limit: Int = .max) throws(SnapshotError) -> [UInt8] {
+        try frame.withUnsafeBytes { src in
+            Result { () throws(SnapshotError) -> [UInt8] in try decompress(src, limit: limit).array }
+        }.get()
     }
 }

@@ -16,12 +16,12 @@ public struct IOUringReader: Sendable {
         self.depth = depth
     }
 
-    public func read(_ fd: FileDescriptor, size: Int) throws -> [UInt8] {
+    public func read(_ fd: FileDescriptor, size: Int) throws -> LargeBuffer {
         var ring: OpaquePointer?
         let r = muse_uring_create(UInt32(depth), &ring)
         guard r >= 0, let ring else { throw IOUringUnavailable(errno: Errno(rawValue: -r)) }
         defer { muse_uring_destroy(ring) }
-        return try readIntoNewArray(size: size) { buffer in
+        return try readIntoNewBuffer(size: size) { buffer in
             try fill(ring, fd, buffer)
         }
     }

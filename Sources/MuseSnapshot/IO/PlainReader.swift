@@ -2,8 +2,8 @@
 public enum PlainReader {
     static let chunk = 8 << 20
 
-    public static func read(_ fd: FileDescriptor, size: Int) throws -> [UInt8] {
-        try readIntoNewArray(size: size) { buffer in
+    public static func read(_ fd: FileDescriptor, size: Int) throws -> LargeBuffer {
+        try readIntoNewBuffer(size: size) { buffer in
             var done = 0
             while done < size {
                 let want = min(chunk, size - done)

@@ -16,7 +16,9 @@ public enum FileReader: String, Sendable, Equatable, Codable {
 
 /// A file's bytes and how they were read.
 public struct FileBytes: Sendable {
-    public let bytes: [UInt8]
+    public let buffer: LargeBuffer
+    /// A copy of the bytes as an array (for tests and small files).
+    public var bytes: [UInt8] { buffer.array }
     public let reader: FileReader
     /// Set when `.auto` wanted io_uring but fell back: why, for one log line.
     public let fallbackReason: String?
@@ -41,14 +43,14 @@ public struct FileLoader: Sendable {
         guard size <= limit else { throw FileTooLarge(path: path, size: size, limit: limit) }
         switch io {
         case .plainRead:
-            return FileBytes(bytes: try PlainReader.read(fd, size: size), reader: .plainRead, fallbackReason: nil)
+            return FileBytes(buffer: try PlainReader.read(fd, size: size), reader: .plainRead, fallbackReason: nil)
         case .ioUring:
-            return FileBytes(bytes: try uring.read(fd, size: size), reader: .ioUring, fallbackReason: nil)
+            return FileBytes(buffer: try uring.read(fd, size: size), reader: .ioUring, fallbackReason: nil)
         case .auto:
             do {
-                return FileBytes(bytes: try uring.read(fd, size: size), reader: .ioUring, fallbackReason: nil)
+                return FileBytes(buffer: try uring.read(fd, size: size), reader: .ioUring, fallbackReason: nil)
             } catch let unavailable as IOUringUnavailable {
-                return FileBytes(bytes: try PlainReader.read(fd, size: size), reader: .plainRead,
+                return FileBytes(buffer: try PlainReader.read(fd, size: size), reader: .plainRead,
                                  fallbackReason: unavailable.description)
             }
         }
@@ -62,10 +64,9 @@ public struct FileTooLarge: Error, CustomStringConvertible {
     public var description: String { "\(path): \(size) bytes is more than the limit of \(limit)" }
 }
 
-/// Fills a new array of exactly `size` bytes without zeroing it first.
-func readIntoNewArray(size: Int, _ fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws -> [UInt8] {
-    try [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-        try fill(UnsafeMutableRawBufferPointer(buffer))
-        count = size
-    }
+/// Fills a new buffer of exactly `size` bytes.
+func readIntoNewBuffer(size: Int, _ fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws -> LargeBuffer {
+    let buffer = try LargeBuffer(count: size)
+    if size > 0 { try fill(buffer.mutableBytes) }
+    return buffer
 }
