@@ -33,6 +33,19 @@ import MuseScoring
         }
     }
 
+    /// Without the frame's XXH32, a flipped byte in the compressed data is
+    /// still refused: by the LZ4 decoder, or by the container's hashes of
+    /// whatever it decoded to. (Only the XXH32 field itself is then unchecked.)
+    @Test func theContainerHashesCatchWhatTheFrameChecksumWouldHave() throws {
+        let loader = SnapshotLoader(io: .plainRead, verifyFrameChecksum: false)
+        let n = Self.good.count
+        for offset in stride(from: 24, to: n - 8, by: (n - 32) / 150) {
+            var bad = Self.good
+            bad[offset] ^= 0x20
+            #expect(refusal(bad, loader: loader) != nil, "flipped byte at \(offset) of \(n) was accepted")
+        }
+    }
+
     /// The same inside the container (as if the frame were rewritten around
     /// a corrupted container): the header hash, the table hash or the
     /// section's xxh64 names what was hit.

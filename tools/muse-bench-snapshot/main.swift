@@ -18,6 +18,9 @@ let dir = options.string("--dir", ".build/bench-snapshot")
 let textMB = options.int("--text-mb", 200)
 let modelCount = options.int("--models", 4)
 let runs = options.int("--runs", 5)
+let uringChunk = options.int("--uring-chunk-kb", 1024) * 1024
+let uringDepth = options.int("--uring-depth", 8)
+let readOnly = CommandLine.arguments.contains("--read-only")
 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
 
 // 1. Model text. A 63-leaf tree of 20 features is about 6.4 kB of LightGBM text.
@@ -64,16 +67,23 @@ let fileSize = try FileDescriptor.open(path).size()
 contents = nil
 
 // 4. Reading the file.
-let uring = FileLoader(io: .ioUring)
+let uring = FileLoader(io: .ioUring, uring: IOUringReader(chunkSize: uringChunk, depth: uringDepth))
 let plain = FileLoader(io: .plainRead)
 let cold = CacheDropper()
+let coldRuns = options.int("--cold-runs", 5)
 var rows: [Row] = []
 for (name, reader) in [("io_uring", { _ = try uring.read(path) }), ("plain read", { _ = try plain.read(path) }),
                        ("mmap + touch", { _ = try mmapTouch(path) })] as [(String, () throws -> Void)] {
     rows.append(Row(what: "read file, warm: \(name)", seconds: try median(runs) { try reader() }, bytes: fileSize))
     if cold.permitted {
-        rows.append(Row(what: "read file, cold: \(name)", seconds: try median(3, before: { cold.drop(path) }) { try reader() }, bytes: fileSize))
+        rows.append(Row(what: "read file, cold: \(name)", seconds: try median(coldRuns, before: { cold.drop(path) }) { try reader() }, bytes: fileSize))
     }
+}
+
+if readOnly {
+    print("io_uring: \(uringChunk >> 10) KiB × \(uringDepth) in flight")
+    for r in rows { print(r.line) }
+    exit(0)
 }
 
 // 5. Decoding, beside lz4 -b on the same (decoded) bytes.

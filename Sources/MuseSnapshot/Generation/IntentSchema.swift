@@ -2,7 +2,7 @@
 /// The id is what an event's `intent_id` carries; the feature names are the
 /// order a client lays its features out in; the schema hash lets a client
 /// check that order without comparing names.
-public struct IntentSchema: Sendable, Equatable, Codable {
+public struct IntentSchema: Sendable, Equatable, Encodable {
     public let name: String
     /// muse.h `intent_id`.
     public let id: UInt32
