@@ -45,6 +45,24 @@ import Testing
         #expect(throws: FileTooLarge.self) { try FileLoader(io: .plainRead).read(empty, limit: -1) }
     }
 
+    /// `.auto` falls back to plain read when io_uring_setup fails, and says
+    /// why. A ring too large for the kernel (EINVAL) stands in for the
+    /// ENOSYS or EPERM of a kernel or sandbox without io_uring.
+    @Test func autoFallsBackWhenTheRingCannotBeSetUp() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.path("gen1.muse")
+        try SnapshotWriter.write(Examples.generation1, to: path)
+        let unavailable = IOUringReader(depth: 1 << 20)
+        #expect(throws: IOUringUnavailable.self) { try FileLoader(io: .ioUring, uring: unavailable).read(path) }
+        let g = try SnapshotLoader(io: .auto, uring: unavailable).load(path)
+        #expect(g.reader == .plainRead)
+        let why = try #require(g.fallbackReason)
+        #expect(why.contains("io_uring_setup failed with EINVAL") && why.contains("plain read"), "\(why)")
+        // With a ring the kernel accepts, .auto uses it and says nothing.
+        let normal = try SnapshotLoader(io: .auto).load(path)
+        #expect(normal.reader == .ioUring && normal.fallbackReason == nil)
+    }
+
     @Test func unavailabilityIsExplained() {
         let e = IOUringUnavailable(errno: Errno(rawValue: ENOSYS))
         #expect(e.description.contains("ENOSYS") && e.description.contains("plain read"))
