@@ -8,7 +8,8 @@ public struct FileDescriptor: Sendable, Hashable {
 
     public init(rawValue: Int32) { self.rawValue = rawValue }
 
-    public static func open(_ path: String, readOnly: Void = ()) throws(SystemCallError) -> FileDescriptor {
+    /// Opens `path` read-only (and close-on-exec).
+    public static func open(_ path: String) throws(SystemCallError) -> FileDescriptor {
         try open(path, flags: O_RDONLY | O_CLOEXEC)
     }
 
