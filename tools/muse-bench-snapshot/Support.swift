@@ -65,6 +65,20 @@ func mmapTouch(_ path: String) throws -> UInt64 {
     return sum
 }
 
+/// Maps the file and runs `body` on its bytes (e.g. to decode straight
+/// from the mapping, mmap's alternative to reading into a buffer).
+func withMapped<R>(_ path: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+    let fd = try FileDescriptor.open(path)
+    defer { fd.close() }
+    let size = try fd.size()
+    guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd.rawValue, 0), p != MAP_FAILED else {
+        throw SystemCallError("mmap", .current)
+    }
+    defer { munmap(p, size) }
+    madvise(p, size, MADV_SEQUENTIAL)
+    return try body(UnsafeRawBufferPointer(start: p, count: size))
+}
+
 /// Empties the page cache before a cold run, where the kernel lets us.
 struct CacheDropper {
     let permitted: Bool

@@ -106,6 +106,21 @@ let readDecode = try median(runs) {
     _ = try withExtendedLifetime(read) { try LZ4Frame.decompress(read.bytes, verifyContentChecksum: true) }
 }
 rows.append(Row(what: "read + decode (io_uring, frame XXH32 on)", seconds: readDecode, bytes: fileSize))
+let mappedDecode = try median(runs) { _ = try withMapped(path) { try LZ4Frame.decompress($0, verifyContentChecksum: true) } }
+rows.append(Row(what: "mmap + decode from the mapping, warm", seconds: mappedDecode, bytes: fileSize))
+if cold.permitted {
+    let coldRead = try median(coldRuns, before: { cold.drop(path) }) {
+        let read = try uring.read(path).buffer
+        _ = try withExtendedLifetime(read) { try LZ4Frame.decompress(read.bytes, verifyContentChecksum: true) }
+    }
+    rows.append(Row(what: "read + decode (io_uring), cold", seconds: coldRead, bytes: fileSize))
+    let coldMapped = try median(coldRuns, before: { cold.drop(path) }) {
+        _ = try withMapped(path) { try LZ4Frame.decompress($0, verifyContentChecksum: true) }
+    }
+    rows.append(Row(what: "mmap + decode from the mapping, cold", seconds: coldMapped, bytes: fileSize))
+    let coldLoad = try median(coldRuns, before: { cold.drop(path) }) { _ = try SnapshotLoader(io: .ioUring).load(path) }
+    rows.append(Row(what: "whole load, cold", seconds: coldLoad, bytes: fileSize))
+}
 var lastLoad: LoadedSnapshot!
 let load = try median(runs) { lastLoad = try SnapshotLoader(io: .ioUring).load(path) }
 rows.append(Row(what: "whole load: read + decode + verify + import", seconds: load, bytes: fileSize))

@@ -63,6 +63,11 @@ public struct FileDescriptor: Sendable, Hashable {
         }
     }
 
+    /// `posix_fadvise(SEQUENTIAL)`: a hint, so failure is ignored.
+    public func adviseSequential(length: Int) {
+        _ = posix_fadvise(rawValue, 0, off_t(length), POSIX_FADV_SEQUENTIAL)
+    }
+
     public func sync() throws(SystemCallError) {
         guard fsync(rawValue) == 0 else { throw SystemCallError("fsync", .current) }
     }

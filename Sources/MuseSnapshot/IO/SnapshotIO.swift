@@ -41,6 +41,9 @@ public struct FileLoader: Sendable {
         defer { fd.close() }
         let size = try fd.size()
         guard size <= limit else { throw FileTooLarge(path: path, size: size, limit: limit) }
+        // The whole file is wanted, front to back: a larger readahead window
+        // helps both readers when it is not in the page cache.
+        fd.adviseSequential(length: size)
         switch io {
         case .plainRead:
             return FileBytes(buffer: try PlainReader.read(fd, size: size), reader: .plainRead, fallbackReason: nil)
