@@ -77,3 +77,19 @@ import MuseScoring
         #expect(g2.routingTable.tenants == ["bank-a", "shop-b", "wallet-c"])
     }
 }
+
+@Suite struct ReferenceDecileTests {
+    @Test func decilesFollowEachRoutesReference() throws {
+        let g = try SnapshotLoader(io: .plainRead).load(bytes: try SnapshotWriter.encode(Examples.generation1))
+        let deciles = g.referenceDeciles()
+        let table = g.routingTable
+        let cnp = try #require(table.predictors.firstIndex { $0.name == "cnp-v1" })
+        let login = try #require(table.predictors.firstIndex { $0.name == "login-v1" })
+        let beta = try ReferenceDistribution.beta(2, 5)
+        #expect(deciles[cnp]?["bank-a"] == (1...9).map { beta.quantile(Double($0) / 10) })
+        #expect(deciles[cnp]?["wallet-c"] != nil)  // a shadow there
+        #expect(deciles[login]?["wallet-c"] == (1...9).map { Double($0) / 10 })
+        // card-present for shop-b has a map; nothing routes login-v1 for shop-b.
+        #expect(deciles[login]?["shop-b"] == nil)
+    }
+}
