@@ -44,12 +44,14 @@ public enum LZ4Frame {
     /// a byte more than 255-fold), so a hostile header cannot make the
     /// decoder allocate more than the file could hold.
     ///
-    /// `verifyContentChecksum` checks the frame's XXH32 of the decoded bytes
-    /// (liblz4 computes it while decoding). The container hashes its bytes
-    /// itself, so this mostly guards the checksum field; off, decoding runs
-    /// at the speed of the bare LZ4 decoder.
-    public static func decompress(_ src: UnsafeRawBufferPointer, limit: Int = .max,
-                                  verifyContentChecksum: Bool = true) throws(SnapshotError) -> LargeBuffer {
+    /// `verifyContentChecksum` checks the frame's XXH32 of the decoded bytes.
+    /// For a large frame (`checksumThreadThreshold`, or as `checksumThread`
+    /// says) Muse hashes on a second thread, block by block behind the
+    /// decoder; otherwise liblz4 checks it while decoding. The container
+    /// hashes its bytes itself, so this mostly guards the checksum field;
+    /// off, decoding runs at the speed of the bare LZ4 decoder.
+    public static func decompress(_ src: UnsafeRawBufferPointer, limit: Int = .max, verifyContentChecksum: Bool = true,
+                                  checksumThread: Bool? = nil) throws(SnapshotError) -> LargeBuffer {
         var dctx: OpaquePointer?
         guard LZ4F_isError(LZ4F_createDecompressionContext(&dctx, UInt32(LZ4F_VERSION))) == 0, let dctx else {
             throw .lz4("cannot create a decompression context")
@@ -80,7 +82,12 @@ public enum LZ4Frame {
         }
         let out: LargeBuffer
         do { out = try LargeBuffer(count: Int(size)) } catch { throw .lz4("cannot allocate \(size) bytes: \(error)") }
-        try decode(dctx, src, from: consumed, hint: h, into: out.mutableBytes, verifyContentChecksum: verifyContentChecksum)
+        let threaded = verifyContentChecksum && (checksumThread ?? (size >= UInt64(checksumThreadThreshold)))
+        if threaded {
+            try decodeBlocks(dctx, src, info, from: consumed, hint: h, into: out.mutableBytes)
+        } else {
+            try decode(dctx, src, from: consumed, hint: h, into: out.mutableBytes, verifyContentChecksum: verifyContentChecksum)
+        }
         return out
     }
 
@@ -115,7 +122,11 @@ public enum LZ4Frame {
             var srcSize = src.count - inPos
             hint = LZ4F_decompress(dctx, dst.baseAddress.map { $0 + produced }, &dstSize, src.baseAddress! + inPos, &srcSize, &opts)
             if LZ4F_isError(hint) != 0 {
-                throw .lz4("decoding failed after \(produced) of \(size) bytes: \(String(cString: LZ4F_getErrorName(hint)))")
+                let name = String(cString: LZ4F_getErrorName(hint))
+                if name.contains("contentChecksum") {
+                    throw .lz4("content checksum mismatch: the decoded content does not hash to the frame's XXH32")
+                }
+                throw .lz4("decoding failed: \(name)")
             }
             produced += dstSize
             inPos += srcSize
@@ -125,10 +136,59 @@ public enum LZ4Frame {
         guard inPos == src.count else { throw .lz4("\(src.count - inPos) bytes follow the end of the frame") }
     }
 
+    /// Frames at least this large have their checksum computed on a second
+    /// thread (below it, a thread costs more than it saves).
+    public static let checksumThreadThreshold = 4 << 20
+
+    /// Decodes one block per call to liblz4 (each straight into `dst`) with
+    /// liblz4's checksum off, telling a `ChecksumThread` how far the output
+    /// has got after each; then compares its XXH32 with the frame's.
+    private static func decodeBlocks(_ dctx: OpaquePointer, _ src: UnsafeRawBufferPointer, _ info: LZ4F_frameInfo_t,
+                                     from consumed: Int, hint h: Int, into dst: UnsafeMutableRawBufferPointer) throws(SnapshotError) {
+        let size = dst.count
+        let hasher = ChecksumThread(UnsafeRawBufferPointer(dst))
+        defer { hasher.cancel() }
+        let blockChecksum = info.blockChecksumFlag == LZ4F_blockChecksumEnabled ? 4 : 0
+        var opts = LZ4F_decompressOptions_t()
+        opts.stableDst = 1
+        opts.skipChecksums = 1
+        var produced = 0
+        var inPos = consumed
+        var hint = h
+        while hint != 0 {
+            guard inPos < src.count else { throw .lz4("decoding stopped after \(produced) of \(size) bytes: the frame is truncated") }
+            // One block: its 4-byte size (high bit: stored uncompressed), its
+            // data and block checksum; or the end mark and content checksum.
+            var step = src.count - inPos
+            if step >= 4 {
+                let field = UInt32(littleEndian: src.loadUnaligned(fromByteOffset: inPos, as: UInt32.self))
+                let length = field == 0 ? 4 : 4 + Int(field & 0x7FFF_FFFF) + blockChecksum
+                step = min(step, length)
+            }
+            var dstSize = size - produced
+            var srcSize = step
+            hint = LZ4F_decompress(dctx, dst.baseAddress.map { $0 + produced }, &dstSize, src.baseAddress! + inPos, &srcSize, &opts)
+            if LZ4F_isError(hint) != 0 {
+                throw .lz4("decoding failed after \(produced) of \(size) bytes: \(String(cString: LZ4F_getErrorName(hint)))")
+            }
+            produced += dstSize
+            inPos += srcSize
+            hasher.advance(to: produced)
+            if srcSize == 0 && dstSize == 0 && hint != 0 { throw .lz4("the decoder made no progress after \(produced) bytes") }
+        }
+        guard produced == size else { throw .lz4("the frame decoded to \(produced) bytes but declares \(size)") }
+        guard inPos == src.count else { throw .lz4("\(src.count - inPos) bytes follow the end of the frame") }
+        let recorded = UInt32(littleEndian: src.loadUnaligned(fromByteOffset: src.count - 4, as: UInt32.self))
+        let computed = hasher.finish()
+        guard computed == recorded else {
+            throw .lz4("content checksum mismatch: the frame records XXH32 \(String(recorded, radix: 16)), the content hashes to \(String(computed, radix: 16))")
+        }
+    }
+
     /// `decompress` of an array into an array (tests and small inputs).
-    public static func decompress(_ frame: [UInt8], limit: Int = .max) throws(SnapshotError) -> [UInt8] {
+    public static func decompress(_ frame: [UInt8], limit: Int = .max, checksumThread: Bool? = nil) throws(SnapshotError) -> [UInt8] {
         try frame.withUnsafeBytes { src in
-            Result { () throws(SnapshotError) -> [UInt8] in try decompress(src, limit: limit).array }
+            Result { () throws(SnapshotError) -> [UInt8] in try decompress(src, limit: limit, checksumThread: checksumThread).array }
         }.get()
     }
 }
