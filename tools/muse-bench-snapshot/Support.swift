@@ -131,3 +131,8 @@ struct LZ4Bench {
         return LZ4Bench(line: last.trimmingCharacters(in: .whitespaces), decodeMBps: speeds.count >= 2 ? speeds[1] : nil)
     }
 }
+
+/// The 1-, 5- and 15-minute load averages, to say how busy the machine was.
+func loadAverage() -> String {
+    (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
+}
