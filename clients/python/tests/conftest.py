@@ -1,7 +1,7 @@
 """A real mused for the Python client's tests.
 
 mused comes from MUSE_MUSED, else from the repository's `swift build` output
-(.build/debug/mused). Its demo scorer answers logistic(sum of features) for
+(.build/debug/mused). Its built-in generation answers logistic(sum of features) for
 the intents card-not-present (16 features f0..f15) and card-present (8).
 """
 from __future__ import annotations
