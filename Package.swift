@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "MuseServer", dependencies: ["MuseIPC", "MuseSnapshot", "MuseScoring", "MuseControl"]),
         .target(name: "MuseClient", dependencies: ["CMuse"]),
         .executableTarget(name: "mused", dependencies: [
-            "MuseServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            "MuseServer", "MuseSnapshot", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "musectl",
             dependencies: [

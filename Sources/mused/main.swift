@@ -2,7 +2,9 @@
 import Glibc
 #endif
 import ArgumentParser
+import Foundation
 import MuseServer
+import MuseSnapshot
 
 /// mused: the Muse scorer daemon. A thin main; the daemon lives in MuseServer.
 struct Mused: ParsableCommand {
@@ -30,7 +32,19 @@ struct Mused: ParsableCommand {
     @Option(name: .customLong("admin-group"), help: "Group whose members may use the control socket (besides root).")
     var adminGroup: String?
 
+    @Option(name: .long, help: "Snapshot file to serve at start when the state directory records none.")
+    var snapshot: String?
+
+    @Option(name: .customLong("state-dir"), help: "Where mused keeps the snapshot it serves, for restarts.")
+    var stateDirectory = "/var/lib/muse"
+
+    @Option(name: .customLong("snapshot-io"), help: "How snapshots are read: auto (io_uring, else read), io_uring, read.")
+    var snapshotIO = "auto"
+
     func validate() throws {
+        guard ["auto", "io_uring", "read"].contains(snapshotIO) else {
+            throw ValidationError("--snapshot-io must be auto, io_uring or read, got '\(snapshotIO)'")
+        }
         guard spinMicroseconds <= 1_000_000 else {
             throw ValidationError("--spin-us must be 0...1000000 (one second), got \(spinMicroseconds)")
         }
@@ -51,7 +65,10 @@ struct Mused: ParsableCommand {
         for signal in [SIGTERM, SIGINT] { sigaddset(&signals, signal) }
         pthread_sigmask(SIG_BLOCK, &signals, nil)
 
-        let daemon = Daemon(configuration: config)
+        let io: SnapshotIO = snapshotIO == "io_uring" ? .ioUring : snapshotIO == "read" ? .plainRead : .auto
+        let snapshots = SnapshotSource(loader: SnapshotLoader(io: io), state: try StateDirectory(path: stateDirectory))
+        let daemon = Daemon(configuration: config, snapshots: snapshots,
+                            initial: .recordedOr(snapshot: snapshot.map { URL(filePath: $0).standardizedFileURL.path }))
         try daemon.start()
         var received: Int32 = 0
         sigwait(&signals, &received)

@@ -31,7 +31,7 @@ class Daemon:
     def __init__(self, tenants: list[str]) -> None:
         self.runtime_dir = tempfile.mkdtemp(prefix="muse-py-")
         os.chmod(self.runtime_dir, 0o755)
-        args = [mused_path(), "--runtime-dir", self.runtime_dir]
+        args = [mused_path(), "--runtime-dir", self.runtime_dir, "--state-dir", self.runtime_dir + ".state"]
         for tenant in tenants:
             args += ["--tenant", tenant]
         self.log = open(os.path.join(self.runtime_dir, "mused.log"), "w+")
