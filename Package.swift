@@ -50,7 +50,8 @@ let package = Package(
         .executableTarget(name: "muse-bench-snapshot", dependencies: ["MuseSnapshot", "MuseScoring", "CLZ4"],
                           path: "tools/muse-bench-snapshot"),
         .testTarget(name: "MuseSnapshotTests", dependencies: ["MuseSnapshot", "MuseManifest", "MuseScoring", "CLZ4"]),
-        .testTarget(name: "MuseServerTests", dependencies: ["MuseServer", "MuseIPC", "MuseScoring", "MuseSnapshot", "CMuse"]),
+        .testTarget(name: "MuseServerTests", dependencies: [
+            "MuseServer", "MuseIPC", "MuseScoring", "MuseSnapshot", "MuseManifest", "CMuse"]),
         .testTarget(name: "MuseIPCTests", dependencies: ["MuseIPC", "CMuse", "CMuseDaemon"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MuseClient", "CMuse"], exclude: ["clients"]),
     ]
