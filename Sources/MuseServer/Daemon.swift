@@ -129,7 +129,7 @@ public final class Daemon: @unchecked Sendable {
             return try build(tenants)
         case .recordedOr(let configured):
             if let snapshots, let recorded = snapshots.state?.servingSnapshot {
-                Log.info("serving-recorded-snapshot", ["path": recorded])
+                Log.info("recorded-snapshot-loading", ["path": recorded])
                 let snapshot: LoadedSnapshot
                 do { snapshot = try snapshots.loader.load(recorded) } catch {
                     throw SnapshotSourceError(path: recorded, reason: "\(error) (the state directory's record; "
