@@ -21,7 +21,15 @@ let package = Package(
         // Daemon-only system calls Swift cannot make directly; never part of the client API.
         .target(name: "CMuseDaemon", dependencies: ["CMuse"]),
         .target(name: "MuseScoring"),
-        .target(name: "MuseSnapshot", dependencies: ["MuseScoring"]),
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        // liburing behind a few C functions: its header and Glibc's clash
+        // when both are imported into Swift.
+        .target(name: "CURing", linkerSettings: [.linkedLibrary("uring")]),
+        .target(name: "MuseSnapshot", dependencies: ["MuseScoring", "CLZ4", "CURing"]),
+        // The TOML manifest `musectl snapshot build` reads; apart from
+        // MuseSnapshot so the daemon does not link a TOML parser.
+        .target(name: "MuseManifest", dependencies: [
+            "MuseSnapshot", "MuseScoring", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "MuseIPC", dependencies: ["CMuse", "CMuseDaemon"]),
         // The control socket's messages, shared by mused and musectl.
         .target(name: "MuseControl"),
@@ -29,17 +37,22 @@ let package = Package(
                                                    .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "MuseClient", dependencies: ["CMuse"]),
         .executableTarget(name: "mused", dependencies: [
-            "MuseServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            "MuseServer", "MuseSnapshot", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "musectl",
-            dependencies: ["MuseClient", "MuseScoring", "MuseControl",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "MuseClient", "MuseScoring", "MuseSnapshot", "MuseManifest", "MuseControl",
+                .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "tools/musectl"),
         .executableTarget(name: "muse-bench", dependencies: ["MuseClient", "CMuse", "CMuseDaemon"], path: "tools/muse-bench"),
         .executableTarget(name: "muse-bench-maps", dependencies: ["MuseScoring"], path: "tools/muse-bench-maps"),
         .executableTarget(name: "muse-bench-models", dependencies: ["MuseScoring"], path: "tools/muse-bench-models"),
         .testTarget(name: "MuseScoringTests", dependencies: ["MuseScoring"], exclude: ["Fixtures"]),
-        .testTarget(name: "MuseServerTests", dependencies: ["MuseServer", "MuseIPC", "MuseScoring", "CMuse"]),
+        .executableTarget(name: "muse-bench-snapshot", dependencies: ["MuseSnapshot", "MuseScoring", "CLZ4"],
+                          path: "tools/muse-bench-snapshot"),
+        .testTarget(name: "MuseSnapshotTests", dependencies: ["MuseSnapshot", "MuseManifest", "MuseScoring", "CLZ4"]),
+        .testTarget(name: "MuseServerTests", dependencies: [
+            "MuseServer", "MuseIPC", "MuseScoring", "MuseSnapshot", "MuseManifest", "CMuse"]),
         .testTarget(name: "MuseIPCTests", dependencies: ["MuseIPC", "CMuse", "CMuseDaemon"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MuseClient", "CMuse"], exclude: ["clients"]),
     ]

@@ -10,9 +10,9 @@ bin=$(swift build -c release --show-bin-path)
 
 runtime=$(mktemp -d /tmp/muse-demo-XXXXXX)
 out=$(mktemp -d /tmp/muse-demo-bin-XXXXXX)
-trap 'kill "$daemon" 2>/dev/null || true; wait "$daemon" 2>/dev/null || true; rm -rf "$runtime" "$out"' EXIT
+trap 'kill "$daemon" 2>/dev/null || true; wait "$daemon" 2>/dev/null || true; rm -rf "$runtime" "$runtime.state" "$out"' EXIT
 
-"$bin/mused" --runtime-dir "$runtime" --tenant demo &
+"$bin/mused" --runtime-dir "$runtime" --state-dir "$runtime.state" --tenant demo &
 daemon=$!
 for _ in $(seq 1 100); do [ -e "$runtime/demo.muse" ] && break; sleep 0.1; done
 

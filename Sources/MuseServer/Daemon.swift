@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import MuseIPC
+import MuseSnapshot
 import Synchronization
 
 /// The running daemon: tenant segments, the workers that serve them, and the
@@ -18,19 +19,32 @@ public final class Daemon: @unchecked Sendable {
     /// The serving and the previous generation (kept for an instant rollback).
     /// Written only by `publish`, under this lock; never read on the hot path.
     private let generations = Mutex<(serving: Serving?, previous: Serving?)>((nil, nil))
-    private let initialGeneration: (_ tenants: [String]) throws -> Generation
-    /// How `swap` turns a snapshot file into a generation (mused sets it).
-    public let generationLoader: GenerationLoader?
+    private let initial: InitialGeneration
+    /// How `swap` turns a snapshot file into a generation; nil: no swaps.
+    public let snapshots: SnapshotSource?
     private var control: ControlServer?
 
-    /// `generation` builds what the daemon serves first, given the tenants
-    /// whose segments it holds (in `TenantIndex` order).
-    public init(configuration: DaemonConfiguration,
-                generation: @escaping (_ tenants: [String]) throws -> Generation = Generation.builtIn,
-                loader: GenerationLoader? = nil) {
+    /// What the daemon serves first.
+    public enum InitialGeneration: Sendable {
+        /// The state directory's recorded snapshot if there is one, else this
+        /// file if given, else the built-in generation.
+        case recordedOr(snapshot: String?)
+        /// Built by the caller for the tenants whose segments the daemon holds
+        /// (in `TenantIndex` order); for tests and tools.
+        case custom(@Sendable (_ tenants: [String]) throws -> Generation)
+    }
+
+    public init(configuration: DaemonConfiguration, snapshots: SnapshotSource? = nil,
+                initial: InitialGeneration = .recordedOr(snapshot: nil)) {
         self.configuration = configuration
-        initialGeneration = generation
-        generationLoader = loader
+        self.snapshots = snapshots
+        self.initial = initial
+    }
+
+    /// Convenience for tests: serve what `generation` builds first.
+    public convenience init(configuration: DaemonConfiguration, snapshots: SnapshotSource? = nil,
+                            generation: @escaping @Sendable (_ tenants: [String]) throws -> Generation) {
+        self.init(configuration: configuration, snapshots: snapshots, initial: .custom(generation))
     }
 
     /// Checks the configuration, takes the runtime directory, creates or
@@ -69,7 +83,7 @@ public final class Daemon: @unchecked Sendable {
             }
         }
         guard !segments.isEmpty else { throw DaemonError.noTenantServing }
-        try publish(initialGeneration(segments.map(\.tenant)), waitForWorkers: false)
+        try publish(firstGeneration(), waitForWorkers: false)
 
         // Deal channels round-robin so one tenant's channels spread over workers.
         var shares = Array(repeating: [(TenantIndex, Segment, ChannelIndex)](), count: config.workers)
@@ -105,6 +119,33 @@ public final class Daemon: @unchecked Sendable {
 
     /// Every worker's shadow tally (fixed once the workers exist).
     var shadowTallies: [ShadowTally] { workers.map(\.shadows) }
+
+    /// Loads what `initial` says, before any worker runs: a snapshot that
+    /// cannot be served stops the start with its reason.
+    private func firstGeneration() throws -> Generation {
+        let tenants = segments.map(\.tenant)
+        switch initial {
+        case .custom(let build):
+            return try build(tenants)
+        case .recordedOr(let configured):
+            if let snapshots, let recorded = snapshots.state?.servingSnapshot {
+                Log.info("recorded-snapshot-loading", ["path": recorded])
+                let snapshot: LoadedSnapshot
+                do { snapshot = try snapshots.loader.load(recorded) } catch {
+                    throw SnapshotSourceError(path: recorded, reason: "\(error) (the state directory's record; "
+                        + "remove it to start from the configured snapshot)")
+                }
+                return try Generation(snapshot: snapshot, origin: recorded)
+            }
+            if let configured {
+                guard let snapshots else { throw DaemonError.noSnapshotSupport }
+                let prepared = try snapshots.prepare(configured, allowSchemaChange: true, serving: nil)
+                try prepared.commit()
+                return prepared.generation
+            }
+            return try Generation.builtIn(tenants: tenants)
+        }
+    }
 
     /// Each worker's heartbeat count, for the systemd watchdog: it grows
     /// while the worker loops and stops when the worker is stuck.

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import MuseIPC
+import MuseSnapshot
 
 /// One tenant: its segment's layout and the group allowed to open it.
 public struct TenantConfiguration: Sendable, Equatable {
@@ -46,13 +47,16 @@ public struct DaemonConfiguration: Sendable {
     public var promotionGate = PromotionGate()
     /// The configuration file this was read from, if any (for a reload).
     public var configurationFile: String?
-    /// Reserved (parsed and checked, not used yet): the daemon's state
-    /// directory (last good snapshot), the metrics endpoint, how idle workers
-    /// wait, and the snapshot to serve at start. See `systemd/mused.toml`.
-    public var stateDirectory: String?
+    /// Where mused records the snapshot it serves, for restarts.
+    public var stateDirectory = "/var/lib/muse"
+    /// The snapshot to serve at start when the state directory records none
+    /// (nil: the built-in generation), and how snapshots are read.
+    public var snapshot: String?
+    public var snapshotIO: SnapshotIO = .auto
+    /// Reserved (parsed and checked, not used yet): the metrics endpoint and
+    /// how idle workers wait. See `systemd/mused.toml`.
     public var metricsAddress: MetricsAddress?
     public var idlePolicy: IdlePolicy = .spinThenSleep
-    public var snapshot: String?
 
     public init(runtimeDirectory: String = "/run/muse", tenants: [TenantConfiguration] = [TenantConfiguration(name: "demo")],
                 workers: Int = 1, batchSize: Int = 64, spinNanoseconds: UInt64 = 100_000) {

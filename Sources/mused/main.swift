@@ -2,7 +2,9 @@
 import Glibc
 #endif
 import ArgumentParser
+import Foundation
 import MuseServer
+import MuseSnapshot
 
 /// mused: the Muse scorer daemon. A thin main; the daemon lives in MuseServer.
 struct Mused: ParsableCommand {
@@ -12,7 +14,7 @@ struct Mused: ParsableCommand {
     @Option(name: .customLong("config"), help: ArgumentHelp(
         "A TOML configuration file (see systemd/mused.toml).",
         discussion: "Command-line flags take precedence over the file: --runtime-dir, --workers, --spin-us and "
-            + "--admin-group replace its values, each --tenant is added to its tenants (or replaces the file's "
+            + "--admin-group, --state-dir, --snapshot and --snapshot-io replace its values, each --tenant is added to its tenants (or replaces the file's "
             + "tenant of that name). With neither --config nor --tenant, mused serves the tenant 'demo'.",
         valueName: "file"))
     var configFile: String?
@@ -38,7 +40,19 @@ struct Mused: ParsableCommand {
     @Option(name: .customLong("admin-group"), help: "Group whose members may use the control socket (besides root).")
     var adminGroup: String?
 
+    @Option(name: .long, help: "Snapshot file to serve at start when the state directory records none.")
+    var snapshot: String?
+
+    @Option(name: .customLong("state-dir"), help: "Where mused keeps the snapshot it serves, for restarts (default: /var/lib/muse).")
+    var stateDirectory: String?
+
+    @Option(name: .customLong("snapshot-io"), help: "How snapshots are read: auto (io_uring, else read), io_uring, read (default: auto).")
+    var snapshotIO: String?
+
     func validate() throws {
+        if let snapshotIO, SnapshotIO(configurationName: snapshotIO) == nil {
+            throw ValidationError("--snapshot-io must be auto, io_uring or read, got '\(snapshotIO)'")
+        }
         if let spinMicroseconds, spinMicroseconds > 1_000_000 {
             throw ValidationError("--spin-us must be 0...1000000 (one second), got \(spinMicroseconds)")
         }
@@ -53,6 +67,9 @@ struct Mused: ParsableCommand {
         settings.spinMicroseconds = spinMicroseconds
         settings.adminGroup = adminGroup
         settings.allowForeignRuntimeDirectory = allowForeignRuntimeDirectory
+        settings.stateDirectory = stateDirectory
+        settings.snapshot = snapshot.map { URL(filePath: $0).standardizedFileURL.path }
+        settings.snapshotIO = snapshotIO.flatMap(SnapshotIO.init(configurationName:))
         settings.tenants = try tenants.map(Self.parseTenant)
         let config = settings.applied(to: file)
         if let configFile, config.tenants.isEmpty {
@@ -70,8 +87,11 @@ struct Mused: ParsableCommand {
 
         let notifier = SystemdNotifier.fromEnvironment()
         notifier?.status("starting")
-        let daemon = Daemon(configuration: config)
+        let daemon: Daemon
         do {
+            let snapshots = SnapshotSource(loader: SnapshotLoader(io: config.snapshotIO),
+                                           state: try StateDirectory(path: config.stateDirectory))
+            daemon = Daemon(configuration: config, snapshots: snapshots, initial: .recordedOr(snapshot: config.snapshot))
             try daemon.start()
         } catch {
             notifier?.status("failed to start: \(error)")

@@ -15,7 +15,7 @@ struct DaemonHardeningTests {
         usleep(100_000)
         // The same tenant, and another tenant: both would touch the directory.
         for tenants in [["solo::2:64"], ["other::2:64"]] {
-            let second = try Child(Harness.mused, ["--runtime-dir", daemon.runtimeDirectory]
+            let second = try Child(Harness.mused, ["--runtime-dir", daemon.runtimeDirectory, "--state-dir", daemon.stateDirectory]
                                    + tenants.flatMap { ["--tenant", $0] })
             let status = second.wait(seconds: 10)
             #expect(status != nil && status != 0, "a second mused was accepted: \(second.output)")
@@ -43,7 +43,7 @@ struct DaemonHardeningTests {
         ]
         for (arguments, message) in cases + [(["--runtime-dir", "", "--tenant", "good"], "must be an absolute path")] {
             // A mused that wrongly starts is stopped after a few seconds.
-            let child = try Child(Harness.mused, ["--runtime-dir", dir] + arguments)
+            let child = try Child(Harness.mused, ["--runtime-dir", dir, "--state-dir", dir + ".state"] + arguments)
             let status = child.wait(seconds: 5)
             #expect(status != nil && status != 0 && child.output.contains(message), "\(arguments): \(child.output)")
         }
@@ -55,7 +55,7 @@ struct DaemonHardeningTests {
         let dir = Harness.runtimeDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         chmod(dir, 0o1777) // think /tmp/muse, made by anyone before mused first starts
-        let child = try Child(Harness.mused, ["--runtime-dir", dir, "--tenant", "tb"])
+        let child = try Child(Harness.mused, ["--runtime-dir", dir, "--state-dir", dir + ".state", "--tenant", "tb"])
         let status = child.wait(seconds: 5)
         #expect(status != nil && status != 0 && child.output.contains("lets others create or replace segments"),
                 "\(child.output)")
@@ -91,7 +91,7 @@ struct DaemonHardeningTests {
         defer { stop.set() }
         var adopted = 0
         for start in 0..<150 {
-            let child = try Child(Harness.mused, ["--runtime-dir", daemon.runtimeDirectory,
+            let child = try Child(Harness.mused, ["--runtime-dir", daemon.runtimeDirectory, "--state-dir", daemon.stateDirectory,
                                                   "--tenant", "flicker::2:64", "--tenant", "steady::2:64"])
             let serving = child.waitForOutput(containing: "event=serving", seconds: 20)
             child.kill(SIGTERM)

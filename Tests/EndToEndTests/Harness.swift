@@ -143,17 +143,25 @@ final class Child: @unchecked Sendable {
 final class DaemonUnderTest {
     let runtimeDirectory: String
     let tenants: [String]
+    /// More mused arguments (e.g. --snapshot), used at every (re)start.
+    let extraArguments: [String]
     private(set) var child: Child
     private(set) var logs = ""
 
-    init(tenants: [String], runtimeDirectory: String = Harness.runtimeDirectory()) throws {
+    /// Its own state directory beside the runtime directory, so no test sees
+    /// another's recorded snapshot.
+    var stateDirectory: String { runtimeDirectory + ".state" }
+
+    init(tenants: [String], runtimeDirectory: String = Harness.runtimeDirectory(), arguments: [String] = []) throws {
         self.runtimeDirectory = runtimeDirectory
         self.tenants = tenants
-        child = try Self.launch(runtimeDirectory: runtimeDirectory, tenants: tenants)
+        extraArguments = arguments
+        child = try Self.launch(runtimeDirectory: runtimeDirectory, tenants: tenants, extraArguments: arguments)
     }
 
-    private static func launch(runtimeDirectory: String, tenants: [String]) throws -> Child {
-        let child = try Child(Harness.mused, ["--runtime-dir", runtimeDirectory] + tenants.flatMap { ["--tenant", $0] })
+    private static func launch(runtimeDirectory: String, tenants: [String], extraArguments: [String]) throws -> Child {
+        let child = try Child(Harness.mused, ["--runtime-dir", runtimeDirectory, "--state-dir", runtimeDirectory + ".state"]
+                              + extraArguments + tenants.flatMap { ["--tenant", $0] })
         guard child.waitForOutput(containing: "event=serving", seconds: 20) else {
             throw DaemonDidNotStart(output: child.output)
         }
@@ -169,7 +177,7 @@ final class DaemonUnderTest {
     }
 
     func restart() throws {
-        child = try Self.launch(runtimeDirectory: runtimeDirectory, tenants: tenants)
+        child = try Self.launch(runtimeDirectory: runtimeDirectory, tenants: tenants, extraArguments: extraArguments)
     }
 
     func stop() -> Int32? {
@@ -182,6 +190,7 @@ final class DaemonUnderTest {
     deinit {
         if child.process.isRunning { child.kill(SIGKILL); child.process.waitUntilExit() }
         try? FileManager.default.removeItem(atPath: runtimeDirectory)
+        try? FileManager.default.removeItem(atPath: stateDirectory)
     }
 
     /// Starts the C test client in `mode` against `tenant`.

@@ -72,9 +72,9 @@ struct SystemdTests {
     @Test func readyComesOnceSegmentsServeThenWatchdogPingsAndStoppingOnSIGTERM() throws {
         let notify = try NotifySocket()
         let dir = Harness.runtimeDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        defer { try? FileManager.default.removeItem(atPath: dir); try? FileManager.default.removeItem(atPath: dir + ".state") }
         let daemon = try Self.mused(["NOTIFY_SOCKET=\(notify.path)", "WATCHDOG_USEC=1000000"],
-                                    ["--runtime-dir", dir, "--tenant", "sd1::2:64", "--tenant", "sd2::2:64", "--workers", "2"])
+                                    ["--runtime-dir", dir, "--state-dir", dir + ".state", "--tenant", "sd1::2:64", "--tenant", "sd2::2:64", "--workers", "2"])
         var before: [String] = []
         let ready = notify.receive(containing: "READY=1", seconds: 30, skipped: &before)
         try #require(ready != nil, "no READY=1; got \(before)\n\(daemon.output)")
@@ -107,11 +107,11 @@ struct SystemdTests {
     @Test func aStuckWorkerStopsTheWatchdogPings() throws {
         let notify = try NotifySocket()
         let dir = Harness.runtimeDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        defer { try? FileManager.default.removeItem(atPath: dir); try? FileManager.default.removeItem(atPath: dir + ".state") }
         // Pings every 300 ms; worker 0 hangs 1.5 s after it started.
         let daemon = try Self.mused(["NOTIFY_SOCKET=\(notify.path)", "WATCHDOG_USEC=600000",
                                      "MUSE_TEST_STALL_WORKER_AFTER_MS=1500"],
-                                    ["--runtime-dir", dir, "--tenant", "stall::2:64", "--workers", "2"])
+                                    ["--runtime-dir", dir, "--state-dir", dir + ".state", "--tenant", "stall::2:64", "--workers", "2"])
         defer { daemon.kill(SIGKILL); daemon.wait(seconds: 10) }
         var before: [String] = []
         try #require(notify.receive(containing: "READY=1", seconds: 30, skipped: &before) != nil, "\(daemon.output)")
@@ -136,6 +136,8 @@ struct SystemdTests {
         try """
             # a test configuration
             runtime_directory = "\(dir)"
+            state_directory = "\(work)/state"
+            snapshot_io = "read"
             workers = 2
             spin_us = 50
             idle_policy = "spin-then-sleep"
@@ -244,6 +246,7 @@ struct SystemdTests {
         let sample = try String(contentsOfFile: "\(stage)/etc/muse/mused.toml", encoding: .utf8)
         let runtime = "\(stage)/run-muse"
         try sample.replacingOccurrences(of: "\"/run/muse\"", with: "\"\(runtime)\"")
+            .replacingOccurrences(of: "\"/var/lib/muse\"", with: "\"\(stage)/state-muse\"")
             .write(toFile: "\(stage)/etc/muse/mused.toml", atomically: true, encoding: .utf8)
         let daemon = try Child("\(stage)/usr/local/bin/mused", ["--config", "\(stage)/etc/muse/mused.toml"])
         #expect(daemon.waitForOutput(containing: "event=serving tenants=1", seconds: 30), "\(daemon.output)")

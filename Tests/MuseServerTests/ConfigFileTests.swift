@@ -21,7 +21,7 @@ struct ConfigFileTests {
                 && config.batchSize == defaults.batchSize && config.spinNanoseconds == defaults.spinNanoseconds)
         #expect(config.runtimeDirectoryTrust == .ownedExclusively && config.adminGroup == nil)
         #expect(config.idlePolicy == .spinThenSleep && config.metricsAddress == nil && config.snapshot == nil
-                && config.stateDirectory == nil)
+                && config.stateDirectory == defaults.stateDirectory && config.snapshotIO == .auto)
         // Every key is documented in the sample.
         let sample = try String(contentsOfFile: path, encoding: .utf8)
         for key in ConfigFile.topLevelKeys + ConfigFile.tenantKeys + ConfigFile.rateLimitKeys {
@@ -33,7 +33,8 @@ struct ConfigFileTests {
         let config = try ConfigFile.parse("""
             runtime_directory = "/run/muse-test"
             state_directory = "/var/lib/muse-test"
-            snapshot = "/var/lib/muse-test/g.msnap"
+            snapshot = "/var/lib/muse-test/../muse-test/g.msnap"
+            snapshot_io = "read"
             admin_group = "0"
             allow_foreign_runtime_dir = true
             workers = 4
@@ -57,7 +58,7 @@ struct ConfigFileTests {
             events_per_second = 70
             """, file: "test.toml")
         #expect(config.runtimeDirectory == "/run/muse-test" && config.stateDirectory == "/var/lib/muse-test")
-        #expect(config.snapshot == "/var/lib/muse-test/g.msnap" && config.adminGroup == "0")
+        #expect(config.snapshot == "/var/lib/muse-test/g.msnap" && config.snapshotIO == .plainRead && config.adminGroup == "0")
         #expect(config.runtimeDirectoryTrust == .anyOwner)
         #expect(config.workers == 4 && config.batchSize == 32 && config.spinNanoseconds == 0)
         #expect(config.metricsAddress == MetricsAddress("[::1]:9464") && config.metricsAddress?.port == 9464)
@@ -89,6 +90,7 @@ struct ConfigFileTests {
         ("metrics_address = \"0.0.0.0:9464\"\n", 1, "metrics_address", "expected a loopback address"),
         ("metrics_address = \"127.0.0.1\"\n", 1, "metrics_address", "expected a loopback address"),
         ("metrics_address = \"127.0.0.1:0\"\n", 1, "metrics_address", "expected a loopback address"),
+        ("snapshot_io = \"uring\"\n", 1, "snapshot_io", "expected one of \"auto\", \"io_uring\", \"read\""),
         ("idle_policy = \"nap\"\n", 1, "idle_policy", "expected one of \"spin-then-sleep\", \"sleep\", \"spin\""),
         ("workers = 1\n[tenant]\nname = \"a\"\n", 2, "tenant", "write each tenant as a [[tenant]] section"),
         ("tenant = [1, 2]\n", 1, "tenant", "expected an array of tables"),
@@ -192,10 +194,13 @@ struct ConfigFileTests {
         settings.runtimeDirectory = "/run/from-flag"
         settings.workers = 2
         settings.allowForeignRuntimeDirectory = true
+        settings.stateDirectory = "/var/lib/from-flag"
+        settings.snapshotIO = .ioUring
         settings.tenants = [TenantConfiguration(name: "b", channels: 4), TenantConfiguration(name: "c")]
         let merged = settings.applied(to: file)
         #expect(merged.runtimeDirectory == "/run/from-flag" && merged.workers == 2)
         #expect(merged.spinNanoseconds == 7000 && merged.runtimeDirectoryTrust == .anyOwner)
+        #expect(merged.stateDirectory == "/var/lib/from-flag" && merged.snapshotIO == .ioUring && merged.snapshot == nil)
         #expect(merged.tenants.map(\.name) == ["a", "b", "c"])
         #expect(merged.tenants[0].weight == 5 && merged.tenants[1].channels == 4)
         #expect(merged.configurationFile == "f.toml")

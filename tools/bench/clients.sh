@@ -15,9 +15,9 @@ cc -std=c11 -O2 -I Sources/CMuse/include tools/bench/client_roundtrip.c -o out/c
 out/venv/bin/pip install -q --disable-pip-version-check numpy cffi pytest setuptools wheel
 out/venv/bin/pip install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps ./clients/python
 dir="$(mktemp -d /tmp/muse-bench-XXXXXX)"
-taskset -c 1 .build/release/mused --runtime-dir "$dir" --tenant bench::2:1024 >"$dir/mused.log" 2>&1 &
+taskset -c 1 .build/release/mused --runtime-dir "$dir" --state-dir "$dir.state" --tenant bench::2:1024 >"$dir/mused.log" 2>&1 &
 mused=$!
-trap 'kill $mused 2>/dev/null; wait $mused 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'kill $mused 2>/dev/null; wait $mused 2>/dev/null; rm -rf "$dir" "$dir.state"' EXIT
 for _ in $(seq 200); do grep -q event=serving "$dir/mused.log" 2>/dev/null && break; sleep 0.05; done
 echo "java: not measured (no JDK 22+ with javac on this machine; see BENCHMARKS.md)"
 taskset -c 0 out/client_roundtrip "$dir" bench "$round_trips"

@@ -5,7 +5,7 @@ import CMuse
 
 /// The usual sidecar transport, for comparison: request/response over a Unix
 /// domain stream socket, with the same 16-feature event and 64-byte answer and
-/// the same scoring as mused's demo scorer.
+/// the same scoring as mused's built-in generation.
 enum UnixSocketBaseline {
     static let requestSize = 16 + 16 * 8
     static let responseSize = MemoryLayout<muse_completion>.size

@@ -29,7 +29,7 @@ let serverCPU = cpus > 1 ? 1 : 0
 
 // 1. Muse over shared memory.
 let daemon = try PinnedProcess(cpu: serverCPU, "\(binDirectory)/mused",
-                               ["--runtime-dir", runtime, "--tenant", "bench::4:1024", "--tenant", "idle::8:64"])
+                               ["--runtime-dir", runtime, "--state-dir", runtime + ".state", "--tenant", "bench::4:1024", "--tenant", "idle::8:64"])
 waitForFile("\(runtime)/idle.muse")
 usleep(200_000)
 let connection = try TenantConnection(runtimeDirectory: runtime, tenant: "bench")

@@ -5,5 +5,6 @@ struct Musectl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "musectl",
         abstract: "Operate a Muse scorer: models, score maps, snapshots and the daemon.",
-        subcommands: [PredictCommand.self, Transform.self, StatusCommand.self, SwapCommand.self, RollbackCommand.self])
+        subcommands: [PredictCommand.self, Transform.self, SnapshotCommand.self, StatusCommand.self, SwapCommand.self,
+                      RollbackCommand.self])
 }

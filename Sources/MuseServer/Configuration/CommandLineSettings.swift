@@ -1,9 +1,11 @@
+import MuseSnapshot
+
 /// What mused's command line says, laid over the configuration file.
 ///
 /// Precedence, highest first: command-line flags, the file (`--config`), the
 /// built-in defaults. In detail:
-/// - `--runtime-dir`, `--workers`, `--spin-us`, `--admin-group` replace the
-///   file's value; `--allow-foreign-runtime-dir` can only turn the check off.
+/// - `--runtime-dir`, `--workers`, `--spin-us`, `--admin-group`,
+///   `--state-dir`, `--snapshot`, `--snapshot-io` replace the file's value; `--allow-foreign-runtime-dir` can only turn the check off.
 /// - each `--tenant` is added to the file's tenants; one with the name of a
 ///   tenant of the file replaces that tenant's whole entry (its weight and
 ///   rate limit go back to the defaults).
@@ -15,6 +17,9 @@ public struct CommandLineSettings: Sendable {
     public var spinMicroseconds: UInt64?
     public var adminGroup: String?
     public var allowForeignRuntimeDirectory = false
+    public var stateDirectory: String?
+    public var snapshot: String?
+    public var snapshotIO: SnapshotIO?
 
     public init() {}
 
@@ -40,6 +45,9 @@ public struct CommandLineSettings: Sendable {
         if let spinMicroseconds { config.spinNanoseconds = spinMicroseconds * 1000 }
         if let adminGroup { config.adminGroup = adminGroup }
         if allowForeignRuntimeDirectory { config.runtimeDirectoryTrust = .anyOwner }
+        if let stateDirectory { config.stateDirectory = stateDirectory }
+        if let snapshot { config.snapshot = snapshot }
+        if let snapshotIO { config.snapshotIO = snapshotIO }
         return config
     }
 }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import MuseIPC
+import MuseSnapshot
 import TOMLKit
 
 /// mused's configuration file: TOML, documented key by key in
@@ -15,7 +16,7 @@ import TOMLKit
 public enum ConfigFile {
     public static let topLevelKeys = [
         "runtime_directory", "state_directory", "admin_group", "allow_foreign_runtime_dir", "workers",
-        "batch_size", "spin_us", "metrics_address", "idle_policy", "snapshot", "tenant",
+        "batch_size", "spin_us", "metrics_address", "idle_policy", "snapshot", "snapshot_io", "tenant",
     ]
     public static let tenantKeys = ["name", "group", "channels", "ring_depth", "max_features", "weight", "rate_limit"]
     public static let rateLimitKeys = ["events_per_second", "burst"]
@@ -137,6 +138,20 @@ public struct RateLimit: Sendable, Equatable {
     }
 }
 
+extension SnapshotIO {
+    /// The names `snapshot_io` and `--snapshot-io` accept.
+    public static let configurationNames = ["auto", "io_uring", "read"]
+
+    public init?(configurationName: String) {
+        switch configurationName {
+        case "auto": self = .auto
+        case "io_uring": self = .ioUring
+        case "read": self = .plainRead
+        default: return nil
+        }
+    }
+}
+
 /// How an idle worker waits for work.
 public enum IdlePolicy: String, Sendable, CaseIterable {
     /// Spin for `spin_us`, then sleep on the doorbells (today's behaviour).
@@ -207,7 +222,13 @@ private struct Reader {
         }
         if let path = try string(root, "snapshot", at: "") {
             try checkAbsolute(path, "snapshot")
-            config.snapshot = path
+            config.snapshot = URL(filePath: path).standardizedFileURL.path
+        }
+        if let text = try string(root, "snapshot_io", at: "") {
+            guard let io = SnapshotIO(configurationName: text) else {
+                throw error("snapshot_io", "expected one of \(SnapshotIO.configurationNames.map { "\"\($0)\"" }.joined(separator: ", ")), got \"\(text)\"")
+            }
+            config.snapshotIO = io
         }
         if let group = try string(root, "admin_group", at: "") {
             try checkGroup(group, "admin_group")

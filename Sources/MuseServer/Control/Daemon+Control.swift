@@ -2,13 +2,6 @@ import Foundation
 import MuseControl
 import MuseIPC
 
-/// Builds a generation from a snapshot file, off the hot path, and reports
-/// each step it took. `serving` is the generation it would replace, for the
-/// schema-compatibility check.
-public typealias GenerationLoader = @Sendable (
-    _ path: String, _ allowSchemaChange: Bool, _ serving: Generation?
-) throws -> (Generation, [ControlResponse.Step])
-
 extension Daemon {
     /// Answers one control request.
     func handle(_ request: ControlRequest) -> ControlResponse {
@@ -41,8 +34,10 @@ extension Daemon {
     /// `report` receives the gate's figures either way.
     public func swap(to path: String, allowSchemaChange: Bool, gate: PromotionGate? = nil,
                      report: ([ShadowInfo]) -> Void = { _ in }) throws -> [ControlResponse.Step] {
-        guard let loader = generationLoader else { throw DaemonError.noSnapshotSupport }
-        var (generation, steps) = try loader(path, allowSchemaChange, currentGeneration)
+        guard let snapshots else { throw DaemonError.noSnapshotSupport }
+        let prepared = try snapshots.prepare(path, allowSchemaChange: allowSchemaChange, serving: currentGeneration)
+        let generation = prepared.generation
+        var steps = prepared.steps
         if let gate {
             let started = ThreadSupport.monotonicNanoseconds()
             let (figures, refusal) = judge(generation, gate: gate)
@@ -53,6 +48,10 @@ extension Daemon {
         let started = ThreadSupport.monotonicNanoseconds()
         try publish(generation)
         let published = Double(ThreadSupport.monotonicNanoseconds() - started) / 1e6
+        do { try prepared.commit() } catch {
+            Log.error("state-not-recorded", ["generation": generation.id, "reason": error,
+                                             "effect": "a restart serves the previously recorded snapshot"])
+        }
         return steps + [ControlResponse.Step(name: "publish", milliseconds: published)]
     }
 
@@ -62,6 +61,9 @@ extension Daemon {
         let started = ThreadSupport.monotonicNanoseconds()
         try publish(previous)
         Log.info("rolled-back", ["generation": previous.id])
+        do { try snapshots?.state?.commitRollback() } catch {
+            Log.error("state-not-recorded", ["generation": previous.id, "reason": error])
+        }
         return [ControlResponse.Step(name: "publish", milliseconds: Double(ThreadSupport.monotonicNanoseconds() - started) / 1e6)]
     }
 

@@ -3,16 +3,22 @@ import Glibc
 #endif
 import MuseIPC
 
-/// mused's state directory: a copy of the last snapshot it published, so a
-/// restart serves the same generation even if the operator's file moved on.
+/// mused's state directory: copies of the snapshot it serves and of the one
+/// before, so a restart serves the same generation even if the operator's
+/// file has moved on, and a rollback survives a restart too.
 ///
-/// Every write is crash-safe: the copy is written under a temporary name,
-/// fsynced, renamed over the old one, and the directory fsynced, so a mused
-/// killed at any instant leaves either the old or the new snapshot recorded,
-/// complete, never a mixture.
+/// A swap first copies the incoming file here (`incoming.snapshot`, fsynced)
+/// and loads that copy, so what is recorded is byte for byte what was
+/// verified. Only after the publish are names moved: serving → previous,
+/// incoming → serving, then the directory is fsynced. rename(2) is atomic, so
+/// a mused killed at any instant comes back with the old or the new snapshot
+/// recorded as serving, complete, never a broken one.
 public struct StateDirectory: Sendable {
     public let path: String
-    public static let snapshotName = "serving.snapshot"
+    public static let servingName = "serving.snapshot"
+    public static let previousName = "previous.snapshot"
+    public static let incomingName = "incoming.snapshot"
+    static let rollbackName = "rollback.snapshot"
 
     public init(path: String) throws {
         guard path.hasPrefix("/") else { throw StateDirectoryError.notAbsolute(path) }
@@ -23,37 +29,87 @@ public struct StateDirectory: Sendable {
             throw StateDirectoryError.notPrivate(path)
         }
         self.path = path
+        // A swap that died half-way left its copy; it was never published.
+        unlink(file(Self.incomingName))
+        // A rollback that died half-way: finish it if serving was already
+        // moved aside, else undo it.
+        if access(file(Self.rollbackName), F_OK) == 0 {
+            let target = access(file(Self.servingName), F_OK) == 0 ? Self.previousName : Self.servingName
+            try move(Self.rollbackName, to: target)
+            try syncDirectory()
+        }
     }
 
-    /// The recorded snapshot, if any.
-    public var recordedSnapshot: String? {
-        let file = "\(path)/\(Self.snapshotName)"
-        return access(file, R_OK) == 0 ? file : nil
+    func file(_ name: String) -> String { "\(path)/\(name)" }
+
+    /// The snapshot to serve after a restart, if one was recorded.
+    public var servingSnapshot: String? {
+        access(file(Self.servingName), R_OK) == 0 ? file(Self.servingName) : nil
     }
 
-    /// Records `bytes` (a verified snapshot file) as the one to serve after a restart.
-    public func record(snapshot bytes: [UInt8]) throws {
-        let final = "\(path)/\(Self.snapshotName)"
-        let temporary = "\(final).tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw SystemError("create", temporary) }
-        var closed = false
-        defer { if !closed { close(fd) } }
-        try bytes.withUnsafeBytes { raw in
+    /// Copies `source` to `incoming.snapshot` and makes it durable; returns its path.
+    public func stage(copying source: String) throws -> String {
+        let target = file(Self.incomingName)
+        let input = open(source, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw SystemError("open", source) }
+        defer { close(input) }
+        let output = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard output >= 0 else { throw SystemError("create", target) }
+        defer { close(output) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+            if n == 0 { break }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError("read", source)
+            }
             var offset = 0
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
+            while offset < n {
+                let w = buffer.withUnsafeBytes { write(output, $0.baseAddress! + offset, n - offset) }
+                if w < 0 {
                     if errno == EINTR { continue }
-                    throw SystemError("write", temporary)
+                    throw SystemError("write", target)
                 }
-                offset += n
+                offset += w
             }
         }
-        guard fsync(fd) == 0 else { throw SystemError("fsync", temporary) }
-        close(fd)
-        closed = true
-        guard rename(temporary, final) == 0 else { throw SystemError("rename", final) }
+        guard fsync(output) == 0 else { throw SystemError("fsync", target) }
+        return target
+    }
+
+    /// After a publish: the staged copy becomes the serving snapshot, the
+    /// serving one the previous.
+    public func commitStaged() throws {
+        if access(file(Self.servingName), F_OK) == 0 {
+            try move(Self.servingName, to: Self.previousName)
+        }
+        try move(Self.incomingName, to: Self.servingName)
+        try syncDirectory()
+    }
+
+    /// After a rollback: previous and serving trade places.
+    public func commitRollback() throws {
+        guard access(file(Self.previousName), F_OK) == 0 else {
+            // Back to a generation no snapshot recorded (the built-in one, or
+            // the configured file's): a restart should come back on that too.
+            if access(file(Self.servingName), F_OK) == 0 {
+                try move(Self.servingName, to: Self.previousName)
+                try syncDirectory()
+            }
+            return
+        }
+        try move(Self.previousName, to: Self.rollbackName)
+        if access(file(Self.servingName), F_OK) == 0 { try move(Self.servingName, to: Self.previousName) }
+        try move(Self.rollbackName, to: Self.servingName)
+        try syncDirectory()
+    }
+
+    private func move(_ from: String, to: String) throws {
+        guard rename(file(from), file(to)) == 0 else { throw SystemError("rename", file(from)) }
+    }
+
+    private func syncDirectory() throws {
         let directory = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard directory >= 0 else { throw SystemError("open", path) }
         defer { close(directory) }

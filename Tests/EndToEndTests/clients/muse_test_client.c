@@ -1,7 +1,7 @@
 /*
  * A C client of muse.h that the end-to-end tests run as real processes.
  * Every mode prints one result line and exits 0 only if what it checked held.
- * Scores are checked exactly against mused's demo scorer: logistic(sum(x)).
+ * Scores are checked exactly against mused's built-in generation: logistic(sum(x)).
  */
 /* The poll wake-up test preempts muse_poll at the point ABI 1.0 got wrong. */
 struct muse_channel;

@@ -1,7 +1,7 @@
 """A real mused for the Python client's tests.
 
 mused comes from MUSE_MUSED, else from the repository's `swift build` output
-(.build/debug/mused). Its demo scorer answers logistic(sum of features) for
+(.build/debug/mused). Its built-in generation answers logistic(sum of features) for
 the intents card-not-present (16 features f0..f15) and card-present (8).
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ class Daemon:
     def __init__(self, tenants: list[str]) -> None:
         self.runtime_dir = tempfile.mkdtemp(prefix="muse-py-")
         os.chmod(self.runtime_dir, 0o755)
-        args = [mused_path(), "--runtime-dir", self.runtime_dir]
+        args = [mused_path(), "--runtime-dir", self.runtime_dir, "--state-dir", self.runtime_dir + ".state"]
         for tenant in tenants:
             args += ["--tenant", tenant]
         self.log = open(os.path.join(self.runtime_dir, "mused.log"), "w+")

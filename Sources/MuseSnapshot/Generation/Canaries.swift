@@ -1,0 +1,81 @@
+import MuseScoring
+
+/// Canary events: scored when a snapshot is built, scored again on every
+/// load, and compared bit for bit. A difference means the bytes serve
+/// something other than what was built: a flat array written or read
+/// wrongly, a different level-1 factor, a map off by a knot, or a Muse whose
+/// arithmetic changed.
+public enum Canaries {
+    /// Scores `events` through `table` and records, for each, the primary
+    /// predictor's and each shadow's raw and transformed scores.
+    public static func record(_ events: [CanaryEvent], table: RoutingTable) throws(SnapshotError) -> [CanaryEvent] {
+        var out = [CanaryEvent]()
+        for (n, e) in events.enumerated() {
+            var scored = e
+            scored.expected = try score(e, table: table, index: n)
+            out.append(scored)
+        }
+        return out
+    }
+
+    /// Scores every canary again and throws at the first that differs.
+    public static func verify(_ events: [CanaryEvent], table: RoutingTable) throws(SnapshotError) {
+        for (n, e) in events.enumerated() {
+            let now = try score(e, table: table, index: n)
+            guard now.count == e.expected.count else {
+                throw .canaryMismatch("canary \(n) (\(e.tenant)/\(e.intent)) recorded \(e.expected.count) scores but its route now gives \(now.count)")
+            }
+            for (got, want) in zip(now, e.expected) where !got.sameBits(want) {
+                throw .canaryMismatch(
+                    "canary \(n) (\(e.tenant)/\(e.intent)), predictor '\(want.predictor)': recorded raw \(want.raw) score \(want.score) "
+                    + "(bits \(hex(want.raw.bitPattern)) \(hex(want.score.bitPattern))), now predictor '\(got.predictor)' raw \(got.raw) score \(got.score) "
+                    + "(bits \(hex(got.raw.bitPattern)) \(hex(got.score.bitPattern)))")
+            }
+        }
+    }
+
+    static func score(_ e: CanaryEvent, table: RoutingTable, index n: Int) throws(SnapshotError) -> [CanaryScore] {
+        guard let t = table.tenantID(e.tenant), let i = table.intentID(e.intent) else {
+            throw .canaryMismatch("canary \(n): no route for \(e.tenant)/\(e.intent)")
+        }
+        let scores = e.features.withUnsafeBufferPointer { x -> [CanaryScore]? in
+            guard case .scored(let s) = table.score(tenant: t, intent: i, features: x) else { return nil }
+            var scores = [CanaryScore(predictor: table.predictors[s.predictor].name, raw: s.raw, score: s.score)]
+            table.scoreShadows(tenant: t, intent: i, features: x) { s in
+                scores.append(CanaryScore(predictor: table.predictors[s.predictor].name, raw: s.raw, score: s.score))
+            }
+            return scores
+        }
+        guard let scores else {
+            throw .canaryMismatch("canary \(n) (\(e.tenant)/\(e.intent)): \(e.features.count) features do not fit the route's predictor")
+        }
+        return scores
+    }
+
+    /// Deterministic feature vectors for an intent when no rows are given:
+    /// a SplitMix64 stream seeded from the intent's schema hash and `seed`,
+    /// mixing ordinary values, zeros, large magnitudes and missing values
+    /// (NaN), so both sides of missing-value and zero-band splits get used.
+    public static func generatedFeatures(for intent: IntentSchema, count: Int, seed: UInt64 = 0) -> [[Double]] {
+        var state = intent.schemaHash ^ seed
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        return (0..<count).map { _ in
+            intent.featureNames.map { _ in
+                let u = Double(next() >> 11) / Double(1 << 53)
+                switch next() % 16 {
+                case 0: return .nan
+                case 1: return 0
+                case 2: return (u - 0.5) * 2e6
+                case 3: return Double(next() % 8)  // small integers: categories
+                default: return (u - 0.5) * 20
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import MuseScoring
+
+extension SnapshotContents {
+    /// Builds the serving `RoutingTable`, after checking what the builder
+    /// cannot know: that intents are well formed and that every route's
+    /// predictors take exactly its intent's features, in order.
+    public func routingTable() throws(SnapshotError) -> RoutingTable {
+        try checkIntents()
+        var b = RoutingTableBuilder()
+        do {
+            for m in models {
+                let correction: PosteriorCorrection
+                do { correction = try m.correction.correction() } catch {
+                    throw SnapshotError.invalidModel(m.name, "level-1 setting \(m.correction.description): \(error)")
+                }
+                try b.addModel(m.name, m.model.scoringModel, correction: correction)
+            }
+            for p in predictors { try b.addPredictor(p.name, members: p.members.map { ($0.model, $0.weight) }) }
+            for e in scoreMaps.entries {
+                guard case .map(let map) = e.content else { continue }
+                guard predictors.contains(where: { $0.name == e.predictor }) else {
+                    throw SnapshotError.invalidScoreMaps("a map is for predictor '\(e.predictor)', which is not defined")
+                }
+                b.setMap(map, predictor: e.predictor, tenant: e.tenant)
+            }
+            for r in routes {
+                guard r.tenant.utf8.count <= maximumTenantNameBytes, !r.tenant.isEmpty else {
+                    throw SnapshotError.invalidRouting("tenant name '\(r.tenant)' must be 1 to \(maximumTenantNameBytes) bytes")
+                }
+                guard let intent = intents.first(where: { $0.name == r.intent }) else {
+                    throw SnapshotError.invalidRouting("route \(r.tenant)/\(r.intent) names intent '\(r.intent)', which is not defined")
+                }
+                for p in [r.predictor] + r.shadows {
+                    guard let spec = predictors.first(where: { $0.name == p }) else {
+                        throw SnapshotError.invalidRouting("route \(r.tenant)/\(r.intent) names predictor '\(p)', which is not defined")
+                    }
+                    for m in spec.members {
+                        guard let model = models.first(where: { $0.name == m.model }) else { continue }  // the builder names it
+                        guard model.model.featureNames == intent.featureNames else {
+                            throw SnapshotError.invalidRouting(
+                                "route \(r.tenant)/\(r.intent): predictor '\(p)' (model '\(m.model)') takes features \(model.model.featureNames), but the intent declares \(intent.featureNames)")
+                        }
+                    }
+                }
+                try b.route(tenant: r.tenant, intent: r.intent, to: r.predictor, shadows: r.shadows)
+            }
+            return try b.build()
+        } catch let e as SnapshotError {
+            throw e
+        } catch let e as RoutingError {
+            throw .invalidRouting(e.description)
+        } catch {
+            throw .invalidRouting("\(error)")
+        }
+    }
+
+    func checkIntents() throws(SnapshotError) {
+        guard intents.count <= IntentSchema.maximumCount else {
+            throw .invalidRouting("\(intents.count) intents; muse.h's intent table holds \(IntentSchema.maximumCount)")
+        }
+        var names = Set<String>(), ids = Set<UInt32>()
+        for i in intents {
+            guard !i.name.isEmpty, i.name.utf8.count <= IntentSchema.maximumNameBytes else {
+                throw .invalidIntent(i.name, "the name must be 1 to \(IntentSchema.maximumNameBytes) bytes (muse.h)")
+            }
+            guard names.insert(i.name).inserted else { throw .invalidIntent(i.name, "is defined twice") }
+            guard ids.insert(i.id).inserted else { throw .invalidIntent(i.name, "id \(i.id) is used by another intent") }
+            guard !i.featureNames.isEmpty else { throw .invalidIntent(i.name, "has no features") }
+            guard Set(i.featureNames).count == i.featureNames.count else { throw .invalidIntent(i.name, "names a feature twice") }
+            guard !i.featureNames.contains(where: { $0.contains("\n") }) else {
+                throw .invalidIntent(i.name, "a feature name contains a newline, which the schema hash joins with")
+            }
+        }
+    }
+}
