@@ -65,6 +65,8 @@ final class ControlServer: @unchecked Sendable {
         stopping.set()
         shutdown(listener, Int32(SHUT_RDWR))
         while let thread, !thread.isFinished { usleep(1000) }
+        // The thread's block holds this server: let both go.
+        thread = nil
         close(listener)
         unlink(path)
     }

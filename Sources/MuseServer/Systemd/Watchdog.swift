@@ -86,6 +86,8 @@ public final class Watchdog: @unchecked Sendable {
     public func stop() {
         stopping.store(true, ordering: .releasing)
         while let thread, !thread.isFinished { usleep(1000) }
+        // The thread's block holds this watchdog: let both go.
+        thread = nil
     }
 
     private func run() {
