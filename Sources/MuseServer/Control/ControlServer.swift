@@ -65,6 +65,7 @@ final class ControlServer: @unchecked Sendable {
         stopping.set()
         shutdown(listener, Int32(SHUT_RDWR))
         while let thread, !thread.isFinished { usleep(1000) }
+        thread = nil // the thread's closure holds self: break the cycle
         close(listener)
         unlink(path)
     }
