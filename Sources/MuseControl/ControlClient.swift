@@ -18,7 +18,9 @@ public enum ControlClient {
         guard connected == 0 else { throw ControlError.connect(socketPath, errno) }
         var line = try JSONEncoder().encode(request)
         line.append(UInt8(ascii: "\n"))
-        try writeAll(fd, line)
+        // mused answers a refused peer without reading its request and closes:
+        // the request may then meet a broken pipe, and the answer is still there.
+        do { try writeAll(fd, line) } catch ControlError.system(_, EPIPE) {}
         let reply = try readLine(fd)
         do { return try JSONDecoder().decode(ControlResponse.self, from: reply) } catch {
             throw ControlError.protocolError("mused sent an answer musectl cannot read: \(error)")
@@ -47,11 +49,13 @@ public struct UnixAddress {
     }
 }
 
+/// Writes all of `data` to the socket `fd`.
 public func writeAll(_ fd: Int32, _ data: Data) throws {
     try data.withUnsafeBytes { raw in
         var offset = 0
         while offset < raw.count {
-            let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+            // A socket: no SIGPIPE when the peer has gone, EPIPE instead.
+            let n = send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
             if n < 0 {
                 if errno == EINTR { continue }
                 throw ControlError.system("write", errno)
