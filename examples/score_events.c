@@ -2,11 +2,12 @@
  * score_events: a minimal Muse client. Copy it as a starting point.
  *
  *     cc -std=c11 -O2 -I <muse>/Sources/CMuse/include score_events.c -o score_events -lm
- *     ./score_events /run/muse demo 1000
+ *     ./score_events /run/muse demo 1000 [FEATURE]
  *
  * It claims a channel of the tenant's segment, looks the intent
- * "card-not-present" up and the position of its feature "f0" by name (a
- * wrong feature order is the likeliest silent mistake), submits N events
+ * "card-not-present" up and the position of its feature FEATURE (default
+ * "f0") by name (a wrong feature order is the likeliest silent mistake),
+ * varies that feature and leaves the others missing (NaN), submits N events
  * with up to twice the ring depth in flight, and reads every
  * completion back. If mused is down it waits up to 5 s for it to come back,
  * then gives up (exit 1): what it submitted stays in the ring and a restarted
@@ -14,6 +15,7 @@
  */
 #include "muse.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 /* Gives up when mused has shown no sign of life for this long. */
@@ -31,6 +33,7 @@ int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : MUSE_DEFAULT_RUNTIME_DIR;
     const char *tenant = argc > 2 ? argv[2] : "demo";
     unsigned long total = argc > 3 ? strtoul(argv[3], NULL, 10) : 1000;
+    const char *feature = argc > 4 ? argv[4] : "f0";
     char what[4200];
 
     muse_client client;
@@ -59,13 +62,15 @@ int main(int argc, char **argv) {
      * in order. A segment made by an ABI 1.0 mused has no names
      * (MUSE_E_NO_SCHEMA); then only the documented order can be used. */
     uint32_t f0 = 0;
-    status = muse_lookup_feature(&client, "card-not-present", "f0", &f0);
+    status = muse_lookup_feature(&client, "card-not-present", feature, &f0);
     if (status != MUSE_OK && status != MUSE_E_NO_SCHEMA) {
-        report("feature f0", status);
+        snprintf(what, sizeof what, "feature %s", feature);
+        report(what, status);
         return 1;
     }
 
-    double features[64] = {0};
+    double features[64];
+    for (int i = 0; i < 64; i++) features[i] = NAN; /* missing unless set */
     muse_completion done[64];
     unsigned long sent = 0, answered = 0, failed = 0;
     uint64_t last_sign_of_life = muse_now_ns();
@@ -73,7 +78,7 @@ int main(int argc, char **argv) {
     while (answered < total) {
         /* Submit until the ring pushes back or all are sent. */
         while (sent < total) {
-            features[f0] = (double)(sent % 100) / 100.0; /* your event's features */
+            features[f0] = (double)(sent % 100) / 10.0 - 5.0; /* your event's features */
             status = muse_submit(&channel, sent, intent.id, features, intent.feature_count);
             if (status == MUSE_E_AGAIN) break;
             if (status != MUSE_OK) { report("submit", status); return 1; }

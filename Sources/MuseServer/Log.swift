@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// Structured log lines (logfmt) on standard output, for journald.
 public enum Log {
@@ -10,7 +11,11 @@ public enum Log {
     public static func warning(_ event: String, _ fields: KeyValuePairs<String, Any> = [:]) { write(.warning, event, fields) }
     public static func error(_ event: String, _ fields: KeyValuePairs<String, Any> = [:]) { write(.error, event, fields) }
 
+    /// Silences every line: for tests that run daemons in process.
+    public static let muted = Atomic<Bool>(false)
+
     public static func write(_ level: Level, _ event: String, _ fields: KeyValuePairs<String, Any>) {
+        if muted.load(ordering: .relaxed) { return }
         var line = "level=\(level.rawValue) event=\(event)"
         for (key, value) in fields { line += " \(key)=\(quoted(String(describing: value)))" }
         line += "\n"

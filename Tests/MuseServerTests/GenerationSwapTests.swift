@@ -13,6 +13,8 @@ import Testing
 /// process) and real muse.h clients on threads.
 @Suite(.serialized)
 struct GenerationSwapTests {
+    init() { Log.muted.store(true, ordering: .relaxed) }
+
     static let intents = [IntentDescriptor(name: "pay", id: 7, featureNames: ["a", "b", "c"])]
 
     /// A generation whose score is logistic(a + b + c + offset): each id gets

@@ -12,6 +12,8 @@ import Testing
 /// promotion gate judges a candidate on that record.
 @Suite(.serialized)
 struct ShadowGateTests {
+    init() { Log.muted.store(true, ordering: .relaxed) }
+
     static let intents = [IntentDescriptor(name: "pay", id: 7, featureNames: ["a", "b"])]
 
     /// The features event `i` carries: a spread the maps are fitted on.

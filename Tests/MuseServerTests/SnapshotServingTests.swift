@@ -16,6 +16,8 @@ import Testing
 /// real muse.h clients on threads.
 @Suite(.serialized)
 struct SnapshotServingTests {
+    init() { Log.muted.store(true, ordering: .relaxed) }
+
     static let root = URL(filePath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
     static let tenants = ["bank-a", "shop-b", "wallet-c"]

@@ -10,9 +10,21 @@ import MuseClient
 // domain socket. The client runs on CPU 0, mused and the socket server on CPU 1.
 //
 //   muse-bench ipc [--events N]      (mused is taken from this binary's directory)
+//   muse-bench swap GEN1 GEN2 [--seconds S]
 
 let arguments = CommandLine.arguments
 if arguments.count >= 3 && arguments[1] == "uds-server" { UnixSocketBaseline.serve(path: arguments[2]) }
+if arguments.count >= 4 && arguments[1] == "swap" {
+    let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
+    var seconds = 5.0
+    if let i = arguments.firstIndex(of: "--seconds"), i + 1 < arguments.count, let s = Double(arguments[i + 1]) { seconds = s }
+    let cpus = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+    print("muse-bench swap: \(cpus) CPUs; client on CPU 0, mused on CPU \(cpus > 1 ? 1 : 0); one event in flight")
+    guard muse_pin_thread_to_cpu(0) == 0 else { fatalError("cannot pin to CPU 0") }
+    try SwapBenchmark.run(gen1: arguments[2], gen2: arguments[3], seconds: seconds,
+                          binDirectory: URL(filePath: me).deletingLastPathComponent().path, serverCPU: cpus > 1 ? 1 : 0)
+    exit(0)
+}
 
 var events = 1_000_000
 if let i = arguments.firstIndex(of: "--events"), i + 1 < arguments.count, let n = Int(arguments[i + 1]) { events = n }

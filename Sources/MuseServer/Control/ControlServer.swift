@@ -65,8 +65,7 @@ final class ControlServer: @unchecked Sendable {
         stopping.set()
         shutdown(listener, Int32(SHUT_RDWR))
         while let thread, !thread.isFinished { usleep(1000) }
-        // The thread's block holds this server: let both go.
-        thread = nil
+        thread = nil // the thread's closure holds self: break the cycle
         close(listener)
         unlink(path)
     }
@@ -86,16 +85,17 @@ final class ControlServer: @unchecked Sendable {
     private func serve(_ connection: Int32) {
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        // Read the request first, even from a peer about to be refused, so
+        // the peer's write never meets a closed socket and it gets the answer.
+        let request = Result { try JSONDecoder().decode(ControlRequest.self, from: readLine(connection)) }
         let response: ControlResponse
         if let refusal = checkPeer(connection) {
             Log.warning("control-refused", ["reason": refusal])
             response = ControlResponse(ok: false, error: refusal)
         } else {
-            do {
-                let request = try JSONDecoder().decode(ControlRequest.self, from: readLine(connection))
-                response = handle(request)
-            } catch {
-                response = ControlResponse(ok: false, error: "bad request: \(error)")
+            switch request {
+            case .success(let request): response = handle(request)
+            case .failure(let error): response = ControlResponse(ok: false, error: "bad request: \(error)")
             }
         }
         guard var line = try? JSONEncoder().encode(response) else { return }

@@ -80,9 +80,9 @@ struct ByteReader {
             throw fail("\(what): \(n) values of \(stride) bytes is more than the \(remaining) bytes left")
         }
         let src = try take(n * stride, what)
-        // Array(unsafeUninitializedCapacity: 0) stores its count into the
-        // shared empty-array singleton, a write ThreadSanitizer reports as a
-        // race with every reader of any empty array.
+        // Not through unsafeUninitializedCapacity for 0: it stores the count
+        // into the shared empty-array singleton, which ThreadSanitizer reports
+        // as a race with every thread reading any empty array.
         if n == 0 { return [] }
         return [T](unsafeUninitializedCapacity: n) { buffer, initialized in
             UnsafeMutableRawBufferPointer(buffer).copyMemory(from: src)
