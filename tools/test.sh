@@ -22,4 +22,7 @@ MUSE_MUSED="$PWD/.build-asan/debug/mused" swift test --skip-build \
 echo "== shared-memory rings under ThreadSanitizer"
 swift test --sanitize=thread --scratch-path .build-tsan --filter MuseIPCTests
 
+echo "== snapshot decoder's checksum thread under ThreadSanitizer"
+swift test --sanitize=thread --scratch-path .build-tsan --skip-build --filter FrameTests
+
 echo "all tests passed"
