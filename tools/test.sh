@@ -53,4 +53,7 @@ TSAN_OPTIONS="halt_on_error=1" MUSE_MUSED="$PWD/.build-tsan/debug/mused" run_exa
 echo "== shared-memory rings and generation publication under ThreadSanitizer"
 run_exactly 30 --sanitize=thread --scratch-path .build-tsan --filter 'MuseIPCTests|MuseServerTests'
 
+echo "== snapshot decoder's checksum thread under ThreadSanitizer"
+swift test --sanitize=thread --scratch-path .build-tsan --skip-build --filter FrameTests
+
 echo "all tests passed"
