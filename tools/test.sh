@@ -50,10 +50,7 @@ swift build --sanitize=thread --scratch-path .build-tsan --product mused
 TSAN_OPTIONS="halt_on_error=1" MUSE_MUSED="$PWD/.build-tsan/debug/mused" run_exactly 3 --skip-build \
     --filter 'everyEventIsAnsweredOnce|aHostileClient|aSecondDaemonOnTheSameRuntimeDirectory'
 
-echo "== shared-memory rings and generation publication under ThreadSanitizer"
-run_exactly 30 --sanitize=thread --scratch-path .build-tsan --filter 'MuseIPCTests|MuseServerTests'
-
-echo "== snapshot decoder's checksum thread under ThreadSanitizer"
-swift test --sanitize=thread --scratch-path .build-tsan --skip-build --filter FrameTests
+echo "== shared-memory rings, generation publication and the snapshot decoder's checksum thread under ThreadSanitizer"
+run_exactly 33 --sanitize=thread --scratch-path .build-tsan --filter 'MuseIPCTests|MuseServerTests|FrameTests'
 
 echo "all tests passed"
