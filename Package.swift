@@ -46,6 +46,8 @@ let package = Package(
             path: "tools/musectl"),
         .executableTarget(name: "muse-bench", dependencies: ["MuseClient", "MuseControl", "CMuse", "CMuseDaemon"],
                           path: "tools/muse-bench"),
+        .executableTarget(name: "muse-bench-serving", dependencies: ["MuseServer", "MuseIPC", "MuseScoring"],
+                          path: "tools/muse-bench-serving"),
         .executableTarget(name: "muse-bench-maps", dependencies: ["MuseScoring"], path: "tools/muse-bench-maps"),
         .executableTarget(name: "muse-bench-models", dependencies: ["MuseScoring"], path: "tools/muse-bench-models"),
         .testTarget(name: "MuseScoringTests", dependencies: ["MuseScoring"], exclude: ["Fixtures"]),

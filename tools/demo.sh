@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/install-deps.sh
-swift build -c release --product mused --product musectl
+for product in mused musectl; do swift build -c release --product "$product"; done
 bin=$(swift build -c release --show-bin-path)
 
 runtime=$(mktemp -d /tmp/muse-demo-XXXXXX)

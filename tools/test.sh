@@ -50,7 +50,7 @@ swift build --sanitize=thread --scratch-path .build-tsan --product mused
 TSAN_OPTIONS="halt_on_error=1" MUSE_MUSED="$PWD/.build-tsan/debug/mused" run_exactly 3 --skip-build \
     --filter 'everyEventIsAnsweredOnce|aHostileClient|aSecondDaemonOnTheSameRuntimeDirectory'
 
-echo "== shared-memory rings and generation publication under ThreadSanitizer"
-run_exactly 40 --sanitize=thread --scratch-path .build-tsan --filter 'MuseIPCTests|MuseServerTests'
+echo "== shared-memory rings, generation publication and the snapshot decoder's checksum thread under ThreadSanitizer"
+run_exactly 44 --sanitize=thread --scratch-path .build-tsan --filter 'MuseIPCTests|MuseServerTests|FrameTests'
 
 echo "all tests passed"

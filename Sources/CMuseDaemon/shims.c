@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #ifndef SYS_futex_waitv
@@ -135,4 +136,9 @@ int muse_peer_credentials(int fd, uint32_t *uid, uint32_t *gid, uint32_t *groups
         else *group_count = 0;
     }
     return 0;
+}
+
+int muse_set_thread_nice(int nice) {
+    /* On Linux, PRIO_PROCESS with a thread id sets that thread's nice value. */
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
 }

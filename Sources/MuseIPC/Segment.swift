@@ -313,14 +313,20 @@ public final class Segment: @unchecked Sendable {
 
     // MARK: Header words the daemon publishes
 
-    /// Rewrites the intent table under its seqlock.
-    public func publishIntents(_ intents: [IntentDescriptor]) throws {
+    /// Throws if `publishIntents` would refuse `intents`: too many, a name
+    /// too long, a bad feature name, or more feature names than the schema
+    /// area holds. Lets the daemon refuse a generation before publishing it.
+    public func checkIntents(_ intents: [IntentDescriptor]) throws {
+        _ = try schemaBlobs(intents)
+    }
+
+    private func schemaBlobs(_ intents: [IntentDescriptor]) throws -> [[UInt8]] {
         guard intents.count <= Int(MUSE_MAX_INTENTS) else { throw SegmentError.tooManyIntents(intents.count) }
         for intent in intents where intent.name.utf8.count >= Int(MUSE_INTENT_NAME_SIZE) {
             throw SegmentError.badIntentName(intent.name)
         }
         // Feature names, "\n"-joined as schema_hash hashes them, packed after
-        // the schema index. Checked before the seqlock opens.
+        // the schema index.
         let indexBytes = Int(MUSE_SCHEMA_INDEX_SIZE)
         var blobs: [[UInt8]] = []
         var used = indexBytes
@@ -336,6 +342,14 @@ public final class Segment: @unchecked Sendable {
         if layout.schemaBytes > 0 && used > layout.schemaBytes {
             throw SegmentError.schemaTooLarge(bytes: used, room: layout.schemaBytes)
         }
+        return blobs
+    }
+
+    /// Rewrites the intent table and the schema area under the seqlock.
+    public func publishIntents(_ intents: [IntentDescriptor]) throws {
+        // Checked before the seqlock opens.
+        let blobs = try schemaBlobs(intents)
+        let indexBytes = Int(MUSE_SCHEMA_INDEX_SIZE)
         let h = header
         let sequence = h.pointee.intent_seq | 1 // odd: readers retry
         muse_atomic_store_release_u32(&h.pointee.intent_seq, sequence)

@@ -11,6 +11,11 @@ public enum ThreadSupport {
     @inline(__always)
     public static func relax() { muse_cpu_relax() }
 
+    /// Makes the calling thread yield the CPU to normal-priority threads
+    /// (the workers) under contention: for cold-path work such as loading a
+    /// snapshot. Best effort.
+    public static func lowerPriority() { _ = muse_set_thread_nice(10) }
+
     /// Names the calling thread; the kernel keeps 15 bytes.
     public static func setName(_ name: String) { muse_set_thread_name(name) }
 }

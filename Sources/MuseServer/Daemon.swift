@@ -163,6 +163,15 @@ public final class Daemon: @unchecked Sendable {
     /// it is dropped here, once every worker has moved on, so freeing a model
     /// never lands on a worker thread.
     public func publish(_ generation: Generation, waitForWorkers: Bool = true) throws {
+        // Everything that could refuse it is checked before workers see it.
+        for segment in segments {
+            try segment.checkIntents(generation.intents)
+            for intent in generation.intents where intent.featureCount > segment.layout.maxFeatures {
+                Log.warning("intent-too-wide", ["tenant": segment.tenant, "intent": intent.name,
+                    "features": intent.featureCount, "max_features": segment.layout.maxFeatures,
+                    "effect": "its events get feature-count errors until the segment is recreated wider"])
+            }
+        }
         let serving = Serving(generation: generation, tenants: segments.map(\.tenant))
         let version = cell.publish(serving)
         var retired: Serving?

@@ -53,6 +53,24 @@ struct GenerationSwapTests {
         #expect(throws: GenerationError.self) { try Generation(id: .none, routing: generation.routing, intents: [], origin: "x") }
     }
 
+    /// A generation a segment cannot describe is refused before any worker sees it.
+    @Test func aGenerationSegmentsCannotShowIsRefusedBeforePublication() throws {
+        let dir = Self.runtimeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = DaemonConfiguration(runtimeDirectory: "\(dir)/run", tenants: [TenantConfiguration(name: "t")])
+        let daemon = Daemon(configuration: config) { try Self.generation(1, tenants: $0) }
+        try daemon.start()
+        defer { daemon.stop() }
+        var builder = RoutingTableBuilder()
+        try builder.addModel("m", LogisticModel(featureNames: ["a\nb"], coefficients: [1], intercept: 0))
+        try builder.addPredictor("p", members: [(model: "m", weight: 1)])
+        try builder.route(tenant: "t", intent: "pay", to: "p")
+        let bad = try Generation(id: GenerationID(2), routing: builder.build(),
+                                 intents: [IntentDescriptor(name: "pay", id: 7, featureNames: ["a\nb"])], origin: "test")
+        #expect(throws: SegmentError.self) { try daemon.publish(bad) }
+        #expect(daemon.currentGeneration?.id == GenerationID(1))
+    }
+
     /// Clients of three tenants submit continuously while 200 generations are
     /// published: every event is answered once, in order, by exactly one
     /// generation, with that generation's score.

@@ -21,14 +21,20 @@ func time(_ body: () throws -> Void) throws -> Double {
 
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
 
-/// Median of `n` timed runs, each after `before` (untimed).
-func median(_ n: Int, before: () -> Void = {}, _ body: () throws -> Void) throws -> Double {
+/// The times of `n` runs, each after `before` (untimed).
+struct Timings {
+    var times: [Double]
+    var median: Double { times.sorted()[times.count / 2] }
+    var min: Double { times.min()! }
+}
+
+func measure(_ n: Int, before: () -> Void = {}, _ body: () throws -> Void) throws -> Timings {
     var times = [Double]()
     for _ in 0..<n {
         before()
         times.append(try time(body))
     }
-    return times.sorted()[times.count / 2]
+    return Timings(times: times)
 }
 
 func fmt(_ x: Double) -> String { String(format: "%.2f", x) }
@@ -37,13 +43,13 @@ func ms(_ d: Duration) -> String { String(format: "%.1f ms", seconds(d) * 1e3) }
 
 struct Row {
     var what: String
-    var seconds: Double
+    var timings: Timings
     /// Bytes the throughput is computed over.
     var bytes: Int
-    static let header = "step".padding(toLength: 56, withPad: " ", startingAt: 0) + "      ms      MB/s"
+    static let header = "step".padding(toLength: 58, withPad: " ", startingAt: 0) + "  median ms    min ms   MB/s (min)"
     var line: String {
-        what.padding(toLength: 56, withPad: " ", startingAt: 0)
-            + String(format: "%8.1f  %8.0f", seconds * 1e3, Double(bytes) / seconds / 1e6)
+        what.padding(toLength: 58, withPad: " ", startingAt: 0)
+            + String(format: "%10.1f %9.1f %8.0f", timings.median * 1e3, timings.min * 1e3, Double(bytes) / timings.min / 1e6)
     }
 }
 

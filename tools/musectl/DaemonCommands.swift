@@ -33,7 +33,9 @@ struct DaemonOptions: ParsableArguments {
 }
 
 func describeSteps(_ response: ControlResponse) -> String {
-    (response.steps ?? []).map { String(format: "%-8@ %9.3f ms\n", $0.name, $0.milliseconds) }.joined()
+    (response.steps ?? []).map {
+        $0.name.padding(toLength: 8, withPad: " ", startingAt: 0) + String(format: " %9.3f ms\n", $0.milliseconds)
+    }.joined()
 }
 
 func describeStatus(_ status: DaemonStatus?) -> String {

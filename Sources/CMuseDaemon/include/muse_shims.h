@@ -45,6 +45,9 @@ int muse_pin_thread_to_cpu(int cpu);
  */
 int muse_peer_credentials(int fd, uint32_t *uid, uint32_t *gid, uint32_t *groups, unsigned *group_count);
 
+/** Sets the calling thread's nice value (Linux: per thread); 0 or -1 with errno. */
+int muse_set_thread_nice(int nice);
+
 /** Names the calling thread (at most 15 bytes are kept). */
 void muse_set_thread_name(const char *name);
 

@@ -71,6 +71,9 @@ final class ControlServer: @unchecked Sendable {
     }
 
     private func run() {
+        // Swaps load, decode and verify snapshots here: never at the expense
+        // of a worker sharing the CPU.
+        ThreadSupport.lowerPriority()
         while !stopping.isSet {
             var poller = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
             guard poll(&poller, 1, 200) > 0 else { continue }

@@ -16,10 +16,16 @@ public final class Serving: EventScorer, Sendable {
     private let routingTenants: [Int32]
     /// By `TenantIndex`: whether any of the tenant's routes has shadows.
     private let shadowed: [Bool]
+    /// The generation's per-event state, held here so the hot path reads this
+    /// object's own fields and nothing else.
+    private let routing: RoutingTable
+    private let id: GenerationID
 
     public init(generation: Generation, tenants: [String]) {
         self.generation = generation
         self.tenants = tenants
+        routing = generation.routing
+        id = generation.id
         let routingTenants = tenants.map { generation.routing.tenantID($0).map(Int32.init) ?? -1 }
         self.routingTenants = routingTenants
         shadowed = routingTenants.map { t in
@@ -36,7 +42,7 @@ public final class Serving: EventScorer, Sendable {
 
     // MARK: EventScorer
 
-    public var generationID: GenerationID { generation.id }
+    public var generationID: GenerationID { id }
 
     @inline(__always)
     public func featureCount(tenant: TenantIndex, intent: IntentID) -> Int? {
@@ -46,17 +52,17 @@ public final class Serving: EventScorer, Sendable {
     @inline(__always)
     public func score(tenant: TenantIndex, intent: IntentID, features: UnsafeBufferPointer<Double>) -> Verdict {
         let t = tenant.rawValue < routingTenants.count ? Int(routingTenants[tenant.rawValue]) : -1
-        switch generation.routing.score(tenant: t, intent: generation.routingIntent(intent), features: features) {
+        switch routing.score(tenant: t, intent: generation.routingIntent(intent), features: features) {
         case .scored(let s):
             // An OK completion always carries finite scores: a client's
             // `score >= threshold` must never meet a NaN.
-            guard s.score.isFinite, s.raw.isFinite else { return .refused(.badScore, generation: generation.id) }
+            guard s.score.isFinite, s.raw.isFinite else { return .refused(.badScore, generation: id) }
             return Verdict(status: .ok, score: s.score, rawScore: s.raw,
-                           predictor: PredictorID(UInt32(truncatingIfNeeded: s.predictor + 1)), generation: generation.id)
+                           predictor: PredictorID(UInt32(truncatingIfNeeded: s.predictor + 1)), generation: id)
         case .noRoute:
-            return .refused(.noRoute, generation: generation.id)
+            return .refused(.noRoute, generation: id)
         case .featureCountMismatch:
-            return .refused(.featureCount, generation: generation.id)
+            return .refused(.featureCount, generation: id)
         }
     }
 

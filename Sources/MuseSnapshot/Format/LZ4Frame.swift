@@ -33,12 +33,6 @@ public enum LZ4Frame {
         return out
     }
 
-    /// What a frame's header says about its content.
-    public struct Info: Sendable {
-        public let contentSize: UInt64?
-        public let hasContentChecksum: Bool
-    }
-
     /// Decodes one frame into a buffer of its declared size. `limit` caps
     /// that size, and it must be plausible for the input (LZ4 cannot expand
     /// a byte more than 255-fold), so a hostile header cannot make the
