@@ -224,6 +224,7 @@ struct SystemdTests {
                      "KillSignal=SIGTERM", "RuntimeDirectory=muse", "RuntimeDirectoryPreserve=yes",
                      "RuntimeDirectoryMode=0755", "StateDirectory=muse", "User=muse", "CapabilityBoundingSet=\n",
                      "SystemCallFilter=@system-service io_uring_setup io_uring_enter io_uring_register",
+                     "SystemCallFilter=setpriority\n",
                      "IPAddressDeny=any", "IPAddressAllow=localhost", "UMask=0027"] {
             #expect(text.contains(line), "the unit lacks \(line)")
         }
