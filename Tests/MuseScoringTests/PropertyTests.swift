@@ -41,11 +41,11 @@ import Testing
         }
     }
 
-    @Test(arguments: [false, true])
-    func batchEqualsOneByOne(float: Bool) throws {
+    @Test(arguments: [false, true], TreeEnsemble.Layout.allCases)
+    func batchEqualsOneByOne(float: Bool, layout: TreeEnsemble.Layout) throws {
         var rng = SplitMix64(seed: float ? 7 : 8)
         let width = 7
-        let model = try Self.randomEnsemble(&rng, features: width, trees: 40, float: float)
+        let model = try Self.randomEnsemble(&rng, features: width, trees: 40, float: float).with(layout: layout)
         for count in [0, 1, 63, 64, 65, 300] {
             let rows = Self.randomRows(&rng, count: count, features: width)
             var batch = [Double](repeating: -1, count: count)
@@ -67,9 +67,10 @@ import Testing
         }
     }
 
-    @Test func wrongFeatureCountIsReported() throws {
+    @Test(arguments: TreeEnsemble.Layout.allCases)
+    func wrongFeatureCountIsReported(layout: TreeEnsemble.Layout) throws {
         var rng = SplitMix64(seed: 3)
-        let model = try Self.randomEnsemble(&rng, features: 4, trees: 3, float: false)
+        let model = try Self.randomEnsemble(&rng, features: 4, trees: 3, float: false).with(layout: layout)
         #expect(throws: FeatureCountError(expected: 4, actual: 3)) { try model.checkedMargin([1, 2, 3]) }
         #expect([1.0, 2, 3, 4, 5].withUnsafeBufferPointer { model.margin($0) }.isNaN)
         var out = [0.0, 0.0]
@@ -78,8 +79,9 @@ import Testing
         }
     }
 
-    @Test func concurrentScoringOnASharedModel() async throws {
-        let c = try Fixtures.load("categorical.lgb", modelFile: "categorical.lgb.txt")
+    @Test(arguments: TreeEnsemble.Layout.allCases)
+    func concurrentScoringOnASharedModel(layout: TreeEnsemble.Layout) async throws {
+        let c = try Fixtures.load("categorical.lgb", modelFile: "categorical.lgb.txt", layout: layout)
         let model = c.model
         let width = model.featureNames.count
         let rows = c.rows

@@ -43,6 +43,10 @@ public struct TreeEnsemble: ScoringModel {
     public let baseMargin: Double
     public let accumulation: Accumulation
     public let link: Link
+    /// The bitvector layout when it is the one that scores (see `Layout`);
+    /// nil when the lane walk does. Derived from `nodes`, so any initialiser
+    /// that fills the arrays above may leave it nil or call `selectLayout`.
+    public internal(set) var bitvector: BitvectorScorer? = nil
 
     /// Flattens `trees`; fails if a tree reaches a node twice (a cycle or a
     /// shared subtree) or splits on a feature the model does not have.
@@ -87,6 +91,7 @@ public struct TreeEnsemble: ScoringModel {
         self.baseMargin = baseMargin
         self.accumulation = accumulation
         self.link = link
+        selectLayout()
     }
 
     /// Preorder with an explicit stack (deep trees cannot overflow the call

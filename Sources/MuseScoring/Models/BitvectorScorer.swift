@@ -1,0 +1,429 @@
+/// The bitvector layout of a tree ensemble, after QuickScorer (Lucchese et
+/// al., SIGIR 2015): rather than walking each tree from its root, score an
+/// event feature by feature.
+///
+/// Each tree's leaves are numbered left to right and the event holds one bit
+/// per leaf, all set at first (one 64-bit word for a tree of up to 64 leaves,
+/// more words for bigger trees). A split whose test sends the event right
+/// (a *false* node) clears the bits of the leaves of its left subtree. Once
+/// every false node has cleared its bits, the tree's exit leaf is the lowest
+/// set bit: every leaf left of it lies in the left subtree of a false node on
+/// the way, and the rightmost leaf is never cleared.
+///
+/// Which nodes are false needs no walk:
+/// - numeric splits on feature `f` go right exactly when `x > T`; they are
+///   kept per feature sorted by `T`, so the false ones are a prefix, found by
+///   a binary search over the feature's distinct thresholds (nodes sharing a
+///   threshold across trees, as histogram-trained models have by the hundred,
+///   are compared once, as RapidScorer merges equal nodes); the prefix's
+///   masks are then ANDed in with no further test. NaN takes the feature's
+///   missing-right list instead;
+/// - categorical splits on `f` are tabulated: for each category, the list of
+///   that feature's categorical nodes the category sends right (plus one list
+///   for values outside the table), so an event looks its category up and
+///   ANDs that list;
+/// - the rare rest (LightGBM's zero band, a NaN threshold, a table too large)
+///   are evaluated one by one with the lane walk's own `slowDecision`.
+///
+/// A mask is stored as (word, 64-bit mask) entries: a left subtree's leaves
+/// are consecutive, so a node clears one range, split into one entry per word
+/// it touches (RapidScorer's epitome, at word granularity): trees of any size
+/// share one entry format and most nodes of big trees touch one word.
+///
+/// The exit leaves' values are then summed in tree order, in the library's
+/// precision, exactly as the lane walk sums them, so the two layouts agree bit
+/// for bit. The layout is built from the flattened nodes (`TreeEnsemble.nodes`)
+/// so a model restored from its flat arrays can build it too.
+public final class BitvectorScorer: @unchecked Sendable {
+    // Immutable after init; the pointers are freed in deinit. The scorer is
+    // shared read-only by every thread, as `TreeEnsemble`'s arrays are.
+
+    let featureCount: Int
+    let treeCount: Int
+    let wordCount: Int
+
+    /// Features with numeric or missing-right nodes, and per such feature:
+    /// its distinct thresholds `[uStart, uStart + uCount)`, its entry cuts
+    /// `cuts[cutStart + k]` = end of the entries whose threshold is among the
+    /// first `k` distinct ones (`cuts[cutStart]` = its first entry), and its
+    /// NaN entries `[nanStart, nanEnd)`.
+    let numFeatures: Int
+    let numFeature: UnsafeMutablePointer<Int32>
+    let uStart: UnsafeMutablePointer<Int32>
+    let uCount: UnsafeMutablePointer<Int32>
+    let cutStart: UnsafeMutablePointer<Int32>
+    let nanStart: UnsafeMutablePointer<Int32>
+    let nanEnd: UnsafeMutablePointer<Int32>
+    let thresholds: UnsafeMutablePointer<Double>
+    let cuts: UnsafeMutablePointer<Int32>
+
+    /// Category tables: feature, kind (0 LightGBM, 1 XGBoost), size `K`, and
+    /// `K + 2` offsets into the entries at `offStart` (key `K` is "outside").
+    let catFeatures: Int
+    let catFeature: UnsafeMutablePointer<Int32>
+    let catKind: UnsafeMutablePointer<Int32>
+    let catSize: UnsafeMutablePointer<Int32>
+    let catOffStart: UnsafeMutablePointer<Int32>
+    let catOffsets: UnsafeMutablePointer<Int32>
+
+    /// Nodes evaluated one by one: the node as flattened (its own rule and
+    /// value), whether the walk's "next" child is the left one here, and its entries.
+    let directCount: Int
+    let directNodes: UnsafeMutablePointer<TreeNode>
+    let directStart: UnsafeMutablePointer<Int32>
+    let directEnd: UnsafeMutablePointer<Int32>
+
+    /// All entries: word of the event's bitvector, and the mask ANDed into it.
+    let entryCount: Int
+    let entryWord: UnsafeMutablePointer<Int32>
+    let entryMask: UnsafeMutablePointer<UInt64>
+
+    /// Per tree: first word of its bitvector and index of its first leaf.
+    let treeWord: UnsafeMutablePointer<Int32>
+    let treeLeaf: UnsafeMutablePointer<Int32>
+    let leaves: UnsafeMutablePointer<Double>
+    let leafCount: Int
+    let maxWordsPerTree: Int
+
+    /// What the layout holds, for the selection rule and the benchmark.
+    public struct Statistics: Sendable, Equatable {
+        public var numericNodes = 0
+        public var distinctThresholds = 0
+        public var categoricalNodes = 0
+        public var tableEntries = 0
+        public var directNodes = 0
+        public var entries = 0
+        public var words = 0
+        public var leaves = 0
+        public var splitDepthSum = 0  // over leaves: sum of depths, for the walk's cost
+    }
+    public let statistics: Statistics
+
+    /// Categorical tables stop at this many categories, or this many entries
+    /// per feature; past either, the feature's categorical nodes are direct.
+    static let maxTableCategories = 4096
+    static let maxTableEntries = 1 << 20
+
+    private struct Entry { var word: Int32; var mask: UInt64 }
+
+    /// Builds the layout from flattened trees (see `TreeEnsemble.init`).
+    init(nodes: [TreeNode], roots: [UInt32], categoryWords: [UInt32], featureCount: Int) {
+        let layout = ScratchLayout(featureCount: featureCount, treeCount: roots.count)
+        var stats = Statistics()
+        // Per feature: numeric (threshold, entries), NaN entries; categorical nodes.
+        var numeric = [[(t: Double, e: [Entry])]](repeating: [], count: featureCount)
+        var nanLists = [[Entry]](repeating: [], count: featureCount)
+        var categorical = [[(node: TreeNode, e: [Entry])]](repeating: [], count: featureCount)
+        var direct: [(node: TreeNode, e: [Entry])] = []
+        var treeWord: [Int32] = [], treeLeaf: [Int32] = []
+        var leafValues: [Double] = []
+        var words = 0
+        var maxWords = 1
+
+        for root in roots {
+            // Pass 1: leaves in order (left child first, as chosen per node) and,
+            // for each split, the range of leaves in its left subtree.
+            var splitsSeen: [(node: TreeNode, nextIsLeft: Bool)] = []
+            let firstLeaf = leafValues.count
+            // Left subtree of split s: leaves [leftStart[s], leftEnd[s]) of this tree.
+            var leftStart: [Int] = [], leftEnd: [Int] = []
+            var pending: [(i: Int, parent: Int, left: Bool, d: Int)] = [(Int(root), -1, false, 0)]
+            while let (i, parent, isLeft, d) = pending.popLast() {
+                if parent >= 0 && isLeft { leftStart[parent] = leafValues.count - firstLeaf }
+                if parent >= 0 && !isLeft {
+                    // The left subtree of `parent` ended when its right one starts.
+                    leftEnd[parent] = leafValues.count - firstLeaf
+                }
+                let node = nodes[i]
+                let next = i + 1
+                let jump = node.jumpTarget(at: i)
+                let isLeaf = !node.isSlow && Int(node.slot) > layout.terminal
+                if isLeaf {
+                    leafValues.append(node.value)
+                    stats.splitDepthSum += d
+                    continue
+                }
+                // Orientation: a numeric split on a negated feature (missing
+                // values left) stored its right child next; here its left
+                // child (the jump) comes first, as in the source tree.
+                let negated = !node.isSlow && Int(node.slot) >= featureCount && !node.value.isNaN && node.value != .infinity
+                let left = negated ? jump : next, right = negated ? next : jump
+                let s = splitsSeen.count
+                splitsSeen.append((node, !negated))
+                leftStart.append(0)
+                leftEnd.append(0)
+                pending.append((right, s, false, d + 1))
+                pending.append((left, s, true, d + 1))
+            }
+            let leafTotal = leafValues.count - firstLeaf
+            let treeWords = (leafTotal + 63) / 64
+            maxWords = max(maxWords, treeWords)
+            treeWord.append(Int32(words))
+            treeLeaf.append(Int32(firstLeaf))
+            stats.leaves += leafTotal
+            for (s, split) in splitsSeen.enumerated() {
+                let lo = leftStart[s], hi = leftEnd[s]
+                var entries: [Entry] = []
+                var w = lo / 64
+                while w * 64 < hi {
+                    let from = max(lo, w * 64) - w * 64, to = min(hi, w * 64 + 64) - w * 64  // bits [from, to)
+                    let ones: UInt64 = to - from == 64 ? ~0 : ((1 << UInt64(to - from)) - 1) << UInt64(from)
+                    entries.append(Entry(word: Int32(words + w), mask: ~ones))
+                    w += 1
+                }
+                Self.classify(split.node, split.nextIsLeft, entries, featureCount: featureCount,
+                              numeric: &numeric, nan: &nanLists, categorical: &categorical, direct: &direct, stats: &stats)
+            }
+            words += treeWords
+        }
+
+        // Category tables; nodes that do not fit one go direct.
+        var catTables: [(f: Int, kind: Int, size: Int, lists: [[Entry]])] = []
+        for f in 0..<featureCount where !categorical[f].isEmpty {
+            let kindRule = categorical[f][0].node.rule
+            var mine: [(node: TreeNode, e: [Entry])] = []
+            for n in categorical[f] {
+                if n.node.rule == kindRule { mine.append(n) } else { direct.append(n) }
+            }
+            var size = 0
+            for n in mine { size = max(size, 32 * Int(n.node.value.bitPattern & 0xFFFF_FFFF)) }
+            var lists = [[Entry]](repeating: [], count: size + 1)
+            var total = 0
+            var fits = size <= Self.maxTableCategories
+            if fits {
+                for n in mine {
+                    for c in 0...size {
+                        // Key `size` stands for every value outside the table:
+                        // the decision the walk makes for a category past every bitset.
+                        let goesNext = kindRule == .lightgbmCategory
+                            ? (c < size && TreeEnsemble.bit(n.node, c, categoryWords))
+                            : !(c < size && TreeEnsemble.bit(n.node, c, categoryWords))
+                        if !goesNext { lists[c].append(contentsOf: n.e); total += n.e.count }
+                    }
+                    if total > Self.maxTableEntries { fits = false; break }
+                }
+            }
+            if !fits {
+                direct.append(contentsOf: mine)
+                continue
+            }
+            stats.categoricalNodes += mine.count
+            stats.tableEntries += total
+            if kindRule == .xgboostCategory {
+                // NaN takes each node's missing direction: right is false.
+                for n in mine where !n.node.missingGoesLeft { nanLists[f].append(contentsOf: n.e) }
+            }
+            catTables.append((f, kindRule == .lightgbmCategory ? 0 : 1, size, lists))
+        }
+
+        // Flatten into the pointer arrays.
+        var entryWords: [Int32] = [], entryMasks: [UInt64] = []
+        func add(_ es: [Entry]) { for e in es { entryWords.append(e.word); entryMasks.append(e.mask) } }
+        var nf: [Int32] = [], us: [Int32] = [], uc: [Int32] = [], cs: [Int32] = [], ns: [Int32] = [], ne: [Int32] = []
+        var ths: [Double] = [], cutList: [Int32] = []
+        for f in 0..<featureCount where !numeric[f].isEmpty || !nanLists[f].isEmpty {
+            // Sorted by threshold; equal thresholds keep tree order (stable).
+            let sorted = numeric[f].enumerated().sorted { a, b in
+                a.element.t < b.element.t || (a.element.t == b.element.t && a.offset < b.offset)
+            }.map(\.element)
+            nf.append(Int32(f))
+            us.append(Int32(ths.count))
+            cs.append(Int32(cutList.count))
+            cutList.append(Int32(entryWords.count))
+            var distinct = 0
+            var k = 0
+            while k < sorted.count {
+                let t = sorted[k].t
+                while k < sorted.count && sorted[k].t == t { add(sorted[k].e); k += 1 }
+                ths.append(t)
+                cutList.append(Int32(entryWords.count))
+                distinct += 1
+            }
+            uc.append(Int32(distinct))
+            stats.distinctThresholds += distinct
+            ns.append(Int32(entryWords.count))
+            add(nanLists[f])
+            ne.append(Int32(entryWords.count))
+        }
+        var cf: [Int32] = [], ck: [Int32] = [], csz: [Int32] = [], cos: [Int32] = [], coffs: [Int32] = []
+        for table in catTables {
+            cf.append(Int32(table.f)); ck.append(Int32(table.kind)); csz.append(Int32(table.size))
+            cos.append(Int32(coffs.count))
+            for list in table.lists { coffs.append(Int32(entryWords.count)); add(list) }
+            coffs.append(Int32(entryWords.count))
+        }
+        var dn: [TreeNode] = [], dstart: [Int32] = [], dend: [Int32] = []
+        for d in direct {
+            dn.append(d.node); dstart.append(Int32(entryWords.count)); add(d.e); dend.append(Int32(entryWords.count))
+        }
+        stats.directNodes = direct.count
+        stats.entries = entryWords.count
+        stats.words = words
+
+        func copy<T>(_ a: [T]) -> UnsafeMutablePointer<T> {
+            let p = UnsafeMutablePointer<T>.allocate(capacity: max(a.count, 1))
+            a.withUnsafeBufferPointer { b in if let base = b.baseAddress { p.initialize(from: base, count: a.count) } }
+            return p
+        }
+        self.featureCount = featureCount
+        self.treeCount = roots.count
+        self.wordCount = words
+        self.numFeatures = nf.count
+        self.numFeature = copy(nf); self.uStart = copy(us); self.uCount = copy(uc); self.cutStart = copy(cs)
+        self.nanStart = copy(ns); self.nanEnd = copy(ne); self.thresholds = copy(ths); self.cuts = copy(cutList)
+        self.catFeatures = cf.count
+        self.catFeature = copy(cf); self.catKind = copy(ck); self.catSize = copy(csz); self.catOffStart = copy(cos)
+        self.catOffsets = copy(coffs)
+        self.directCount = dn.count
+        self.directNodes = copy(dn); self.directStart = copy(dstart); self.directEnd = copy(dend)
+        self.entryCount = entryWords.count
+        self.entryWord = copy(entryWords); self.entryMask = copy(entryMasks)
+        self.treeWord = copy(treeWord); self.treeLeaf = copy(treeLeaf)
+        self.leaves = copy(leafValues); self.leafCount = leafValues.count
+        self.maxWordsPerTree = maxWords
+        self.categoryWords = copy(categoryWords)
+        self.categoryWordCount = categoryWords.count
+        self.statistics = stats
+    }
+
+    let categoryWords: UnsafeMutablePointer<UInt32>
+    let categoryWordCount: Int
+
+    /// Files one split: `nextIsLeft` tells whether the walk's next node is the
+    /// left child here (false only for numeric splits on a negated feature).
+    private static func classify(_ node: TreeNode, _ nextIsLeft: Bool, _ entries: [Entry], featureCount: Int,
+                                 numeric: inout [[(t: Double, e: [Entry])]], nan: inout [[Entry]],
+                                 categorical: inout [[(node: TreeNode, e: [Entry])]],
+                                 direct: inout [(node: TreeNode, e: [Entry])], stats: inout Statistics) {
+        if !node.isSlow {
+            let slot = Int(node.slot)
+            let v = node.value
+            if slot < featureCount && !v.isNaN {
+                // next (left) iff x <= v: false iff x > v; NaN is false.
+                numeric[slot].append((v, entries))
+                nan[slot].append(contentsOf: entries)
+                stats.numericNodes += 1
+                return
+            }
+            if slot >= featureCount && !v.isNaN && v != .infinity {
+                // next (right) iff -x <= v iff x >= -v iff x > (-v).nextDown; NaN goes left.
+                numeric[slot - featureCount].append(((-v).nextDown, entries))
+                stats.numericNodes += 1
+                return
+            }
+            // A NaN or infinite threshold: evaluated as the walk does, next = left.
+            direct.append((node, entries))
+            return
+        }
+        if node.rule == .lightgbmCategory || node.rule == .xgboostCategory {
+            categorical[node.slotIndex].append((node, entries))
+            return
+        }
+        direct.append((node, entries))
+        _ = nextIsLeft
+    }
+
+    deinit {
+        numFeature.deallocate(); uStart.deallocate(); uCount.deallocate(); cutStart.deallocate()
+        nanStart.deallocate(); nanEnd.deallocate(); thresholds.deallocate(); cuts.deallocate()
+        catFeature.deallocate(); catKind.deallocate(); catSize.deallocate(); catOffStart.deallocate()
+        catOffsets.deallocate()
+        directNodes.deallocate(); directStart.deallocate(); directEnd.deallocate()
+        entryWord.deallocate(); entryMask.deallocate()
+        treeWord.deallocate(); treeLeaf.deallocate(); leaves.deallocate()
+        categoryWords.deallocate()
+    }
+
+    // MARK: scoring
+
+    /// Runs `body` with the per-event bitvector scratch.
+    @inline(__always)
+    func withScratch<R>(_ body: (UnsafeMutablePointer<UInt64>) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: wordCount + 1) { body($0.baseAddress!) }
+    }
+
+    /// The exit leaf of every tree for one event, written to `v` then summed.
+    @inline(__always)
+    func score(_ x: UnsafePointer<Double>, _ v: UnsafeMutablePointer<UInt64>,
+               accumulation: TreeEnsemble.Accumulation, baseMargin: Double) -> Double {
+        v.initialize(repeating: ~0, count: wordCount)
+        let words = entryWord, masks = entryMask
+        @inline(__always) func apply(_ s: Int, _ e: Int) {
+            var i = s
+            while i < e { v[Int(words[i])] &= masks[i]; i &+= 1 }
+        }
+        // Numeric: count the distinct thresholds below x, AND that prefix.
+        for k in 0..<numFeatures {
+            let value = x[Int(numFeature[k])]
+            let base = thresholds + Int(uStart[k])
+            var first = 0, length = Int(uCount[k])
+            while length > 0 {
+                let half = length &>> 1
+                let less = base[first &+ half] < value
+                first = less ? first &+ half &+ 1 : first
+                length = less ? length &- half &- 1 : half
+            }
+            let c = cuts + Int(cutStart[k])
+            apply(Int(c[0]), Int(c[first]))
+            let ns = Int(nanStart[k])
+            apply(ns, value.isNaN ? Int(nanEnd[k]) : ns)
+        }
+        // Categorical: one list per category.
+        for k in 0..<catFeatures {
+            let value = x[Int(catFeature[k])]
+            let size = Int(catSize[k])
+            let key: Int
+            if catKind[k] == 0 {
+                key = value > -1 && value < Double(size) ? Int(value) : size
+            } else {
+                let f = Float(value)  // NaN: key `size`, whose list is empty for XGBoost
+                key = f >= 0 && f < Float(size) ? Int(f) : size
+            }
+            let o = catOffsets + Int(catOffStart[k]) + key
+            apply(Int(o[0]), Int(o[1]))
+        }
+        // The rest, one by one, as the walk decides them.
+        if directCount > 0 { applyDirect(x, v) }
+        return sum(v, accumulation: accumulation, baseMargin: baseMargin)
+    }
+
+    @inline(never)
+    func applyDirect(_ x: UnsafePointer<Double>, _ v: UnsafeMutablePointer<UInt64>) {
+        for d in 0..<directCount {
+            let node = directNodes[d]
+            let goesNext: Bool
+            if node.isSlow {
+                goesNext = TreeEnsemble.slowDecision(node, x[node.slotIndex], UnsafePointer(categoryWords))
+            } else {
+                let slot = Int(node.slot)
+                let input = slot < featureCount ? x[slot] : -x[slot - featureCount]
+                goesNext = input <= node.value
+            }
+            // Direct nodes keep the walk's orientation: next is left, so a
+            // node is false when it does not go next.
+            if !goesNext {
+                for i in Int(directStart[d])..<Int(directEnd[d]) { v[Int(entryWord[i])] &= entryMask[i] }
+            }
+        }
+    }
+
+    @inline(__always)
+    func sum(_ v: UnsafeMutablePointer<UInt64>, accumulation: TreeEnsemble.Accumulation, baseMargin: Double) -> Double {
+        @inline(__always) func leaf(_ t: Int) -> Double {
+            var w = Int(treeWord[t])
+            let first = w
+            if maxWordsPerTree > 1 { while v[w] == 0 { w &+= 1 } }
+            return leaves[Int(treeLeaf[t]) &+ (w &- first) &<< 6 &+ v[w].trailingZeroBitCount]
+        }
+        switch accumulation {
+        case .double(let divisor):
+            var total = 0.0
+            for t in 0..<treeCount { total += leaf(t) }
+            return divisor == 1 ? total : total / divisor
+        case .float:
+            var total = Float(baseMargin)
+            for t in 0..<treeCount { total += Float(leaf(t)) }
+            return Double(total)
+        }
+    }
+}
