@@ -19,7 +19,8 @@ import Testing
                 let left = grow(depth - 1, &rng), right = grow(depth - 1, &rng)
                 splits[index] = .init(feature: Int.random(in: 0..<features, using: &rng), rule: rule,
                                       threshold: Double.random(in: -2...2, using: &rng), missingGoesLeft: Bool.random(using: &rng),
-                                      categories: [UInt32.random(in: 0...UInt32.max, using: &rng)], left: left, right: right)
+                                      categories: [UInt32.random(in: 0...UInt32.max, using: &rng)], left: left, right: right,
+                                      leftShare: Double.random(in: 0...1, using: &rng))
                 return .split(index)
             }
             let root = grow(6, &rng)

@@ -29,7 +29,9 @@ import Testing
                                       threshold: threshold, missingGoesLeft: Bool.random(using: &rng),
                                       categories: categoryWords == 1 ? [UInt32.random(in: 0...UInt32.max, using: &rng)]
                                           : (0..<Int.random(in: 0...categoryWords, using: &rng)).map { _ in UInt32.random(in: 0...UInt32.max, using: &rng) },
-                                      left: left, right: right)
+                                      left: left, right: right,
+                                      // Training shares orient the bitvector layout: known or not, either side likelier.
+                                      leftShare: Bool.random(using: &rng) ? .nan : Double.random(in: 0...1, using: &rng))
                 return .split(index)
             }
             let root = grow(Int.random(in: 0...maxDepth, using: &rng), &rng)

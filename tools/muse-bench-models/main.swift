@@ -2,16 +2,34 @@ import Foundation
 import MuseScoring
 
 // Times Muse on a model file and a CSV of rows; prints one JSON object.
-// Usage: muse-bench-models MODEL ROWS.csv [single-event-samples]
+// Usage: muse-bench-models MODEL ROWS.csv [samples] [--layout walk|bitvector|auto] [--expected MARGINS.csv]
+// With --layout, a tree ensemble is scored by that layout (auto: the one the
+// selection rule picks, the default); with --expected (one header line, then
+// the library's margin per row, %.17g), every row's margin is compared bit
+// for bit, single and batch, and the count of differing rows is reported.
 // tools/bench/models.sh runs it beside the Python-side scorers.
 
-let args = CommandLine.arguments
+var args = CommandLine.arguments
+var layoutName = "auto"
+var expectedPath: String?
+while let i = args.firstIndex(where: { $0.hasPrefix("--") }), i + 1 < args.count {
+    switch args[i] {
+    case "--layout": layoutName = args[i + 1]
+    case "--expected": expectedPath = args[i + 1]
+    default: FileHandle.standardError.write(Data("unknown option \(args[i])\n".utf8)); exit(2)
+    }
+    args.removeSubrange(i...(i + 1))
+}
 guard args.count >= 3 else {
-    FileHandle.standardError.write(Data("usage: muse-bench-models MODEL ROWS.csv [samples]\n".utf8))
+    FileHandle.standardError.write(Data("usage: muse-bench-models MODEL ROWS.csv [samples] [--layout walk|bitvector|auto] [--expected MARGINS.csv]\n".utf8))
     exit(2)
 }
 let modelBytes = Array(FileManager.default.contents(atPath: args[1])!)
 let samples = args.count > 3 ? Int(args[3])! : 200_000
+func withLayout(_ m: any ScoringModel, _ layoutName: String) -> any ScoringModel {
+    guard let t = m as? TreeEnsemble, let l = TreeEnsemble.Layout(rawValue: layoutName) else { return m }
+    return t.with(layout: l)
+}
 
 @inline(__always) func now() -> UInt64 {
     var ts = timespec()
@@ -28,7 +46,7 @@ var loads: [Double] = []
 var model: (any ScoringModel)!
 for _ in 0..<7 {
     let t0 = now()
-    model = try ModelImporter.load(modelBytes)
+    model = withLayout(try ModelImporter.load(modelBytes), layoutName)
     loads.append(Double(now() - t0))
 }
 loads.sort()
@@ -72,10 +90,38 @@ for _ in 0..<5 {
     checksum += out[0]
 }
 
+// Exactness against the library's margins, single and batch.
+var differing = -1
+if let expectedPath {
+    let text = String(decoding: FileManager.default.contents(atPath: expectedPath)!, as: UTF8.self)
+    let expected = text.split(separator: "\n").dropFirst().map { Double($0)! }
+    precondition(expected.count == n, "\(expected.count) expected margins for \(n) rows")
+    var margins = [Double](repeating: .nan, count: n)
+    try rows.values.withUnsafeBufferPointer { v in try margins.withUnsafeMutableBufferPointer { try model.margins(rows: v, into: $0) } }
+    differing = 0
+    rows.values.withUnsafeBufferPointer { v in
+        for r in 0..<n {
+            let single = model.margin(UnsafeBufferPointer(rebasing: v[r * width..<(r + 1) * width]))
+            if single.bitPattern != expected[r].bitPattern || margins[r].bitPattern != expected[r].bitPattern { differing += 1 }
+        }
+    }
+}
+
 var memory = 0
 var trees = 0
-if let t = model as? TreeEnsemble { memory = t.memoryFootprint; trees = t.treeCount }
+var layout = "n/a"
+var stats: [String: Int] = [:]
+if let t = model as? TreeEnsemble {
+    memory = t.memoryFootprint; trees = t.treeCount; layout = t.layout.rawValue
+    let s = t.with(layout: .bitvector).bitvector!.statistics
+    stats = ["numeric_nodes": s.numericNodes, "distinct_thresholds": s.distinctThresholds, "categorical_nodes": s.categoricalNodes,
+             "table_entries": s.tableEntries, "direct_nodes": s.directNodes, "entries": s.entries, "words": s.words,
+             "leaves": s.leaves, "leaf_depth_sum": s.splitDepthSum]
+}
 let result: [String: Any] = [
+    "layout": layout,
+    "bitvector_stats": stats,
+    "rows_differing_from_library": differing,
     "scorer": "muse",
     "single_median_ns": percentile(lat, 0.5),
     "single_p99_ns": percentile(lat, 0.99),

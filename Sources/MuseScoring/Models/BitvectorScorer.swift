@@ -52,13 +52,19 @@ public final class BitvectorScorer: @unchecked Sendable {
     let uStart: UnsafeMutablePointer<Int32>
     let uCount: UnsafeMutablePointer<Int32>
     let cutStart: UnsafeMutablePointer<Int32>
+    /// The same for the feature's other list: splits false when `x <= T`,
+    /// sorted by descending `T`, so again the false ones are a prefix.
+    let lStart: UnsafeMutablePointer<Int32>
+    let lCount: UnsafeMutablePointer<Int32>
+    let lCutStart: UnsafeMutablePointer<Int32>
     let nanStart: UnsafeMutablePointer<Int32>
     let nanEnd: UnsafeMutablePointer<Int32>
     let thresholds: UnsafeMutablePointer<Double>
     let cuts: UnsafeMutablePointer<Int32>
 
     /// Category tables: feature, kind (0 LightGBM, 1 XGBoost), size `K`, and
-    /// `K + 2` offsets into the entries at `offStart` (key `K` is "outside").
+    /// `K + 3` offsets into the entries at `offStart` (key `K` is "outside",
+    /// `K + 1` an empty list for XGBoost's NaN).
     let catFeatures: Int
     let catFeature: UnsafeMutablePointer<Int32>
     let catKind: UnsafeMutablePointer<Int32>
@@ -72,6 +78,7 @@ public final class BitvectorScorer: @unchecked Sendable {
     let directNodes: UnsafeMutablePointer<TreeNode>
     let directStart: UnsafeMutablePointer<Int32>
     let directEnd: UnsafeMutablePointer<Int32>
+    let directNextIsLeft: UnsafeMutablePointer<Bool>
 
     /// All entries: word of the event's bitvector, and the mask ANDed into it.
     let entryCount: Int
@@ -107,14 +114,17 @@ public final class BitvectorScorer: @unchecked Sendable {
     private struct Entry { var word: Int32; var mask: UInt64 }
 
     /// Builds the layout from flattened trees (see `TreeEnsemble.init`).
-    init(nodes: [TreeNode], roots: [UInt32], categoryWords: [UInt32], featureCount: Int) {
+    /// `nextShares` (optional, per node): the share of training data that
+    /// went to the next node, which orients each split (see `nextIsLeft`).
+    init(nodes: [TreeNode], roots: [UInt32], categoryWords: [UInt32], featureCount: Int, nextShares: [Float] = []) {
         let layout = ScratchLayout(featureCount: featureCount, treeCount: roots.count)
         var stats = Statistics()
         // Per feature: numeric (threshold, entries), NaN entries; categorical nodes.
         var numeric = [[(t: Double, e: [Entry])]](repeating: [], count: featureCount)
+        var numericLE = [[(t: Double, e: [Entry])]](repeating: [], count: featureCount)
         var nanLists = [[Entry]](repeating: [], count: featureCount)
-        var categorical = [[(node: TreeNode, e: [Entry])]](repeating: [], count: featureCount)
-        var direct: [(node: TreeNode, e: [Entry])] = []
+        var categorical = [[Filed]](repeating: [], count: featureCount)
+        var direct: [Filed] = []
         var treeWord: [Int32] = [], treeLeaf: [Int32] = []
         var leafValues: [Double] = []
         var words = 0
@@ -146,10 +156,11 @@ public final class BitvectorScorer: @unchecked Sendable {
                 // Orientation: a numeric split on a negated feature (missing
                 // values left) stored its right child next; here its left
                 // child (the jump) comes first, as in the source tree.
-                let negated = !node.isSlow && Int(node.slot) >= featureCount && !node.value.isNaN && node.value != .infinity
-                let left = negated ? jump : next, right = negated ? next : jump
+                let share = i < nextShares.count ? nextShares[i] : .nan
+                let nextIsLeft = Self.nextIsLeft(node, share: share, featureCount: featureCount, categoryWords: categoryWords)
+                let left = nextIsLeft ? next : jump, right = nextIsLeft ? jump : next
                 let s = splitsSeen.count
-                splitsSeen.append((node, !negated))
+                splitsSeen.append((node, nextIsLeft))
                 leftStart.append(0)
                 leftEnd.append(0)
                 pending.append((right, s, false, d + 1))
@@ -172,7 +183,7 @@ public final class BitvectorScorer: @unchecked Sendable {
                     w += 1
                 }
                 Self.classify(split.node, split.nextIsLeft, entries, featureCount: featureCount,
-                              numeric: &numeric, nan: &nanLists, categorical: &categorical, direct: &direct, stats: &stats)
+                              numeric: &numeric, numericLE: &numericLE, nan: &nanLists, categorical: &categorical, direct: &direct, stats: &stats)
             }
             words += treeWords
         }
@@ -181,13 +192,15 @@ public final class BitvectorScorer: @unchecked Sendable {
         var catTables: [(f: Int, kind: Int, size: Int, lists: [[Entry]])] = []
         for f in 0..<featureCount where !categorical[f].isEmpty {
             let kindRule = categorical[f][0].node.rule
-            var mine: [(node: TreeNode, e: [Entry])] = []
+            var mine: [Filed] = []
             for n in categorical[f] {
                 if n.node.rule == kindRule { mine.append(n) } else { direct.append(n) }
             }
             var size = 0
             for n in mine { size = max(size, 32 * Int(n.node.value.bitPattern & 0xFFFF_FFFF)) }
-            var lists = [[Entry]](repeating: [], count: size + 1)
+            // Keys 0..<size, then `size` for values outside the table, then an
+            // always empty list for NaN under XGBoost (it takes `nanLists`).
+            var lists = [[Entry]](repeating: [], count: size + 2)
             var total = 0
             var fits = size <= Self.maxTableCategories
             if fits {
@@ -198,7 +211,7 @@ public final class BitvectorScorer: @unchecked Sendable {
                         let goesNext = kindRule == .lightgbmCategory
                             ? (c < size && TreeEnsemble.bit(n.node, c, categoryWords))
                             : !(c < size && TreeEnsemble.bit(n.node, c, categoryWords))
-                        if !goesNext { lists[c].append(contentsOf: n.e); total += n.e.count }
+                        if goesNext != n.nextIsLeft { lists[c].append(contentsOf: n.e); total += n.e.count }
                     }
                     if total > Self.maxTableEntries { fits = false; break }
                 }
@@ -211,7 +224,7 @@ public final class BitvectorScorer: @unchecked Sendable {
             stats.tableEntries += total
             if kindRule == .xgboostCategory {
                 // NaN takes each node's missing direction: right is false.
-                for n in mine where !n.node.missingGoesLeft { nanLists[f].append(contentsOf: n.e) }
+                for n in mine where n.node.missingGoesLeft != n.nextIsLeft { nanLists[f].append(contentsOf: n.e) }
             }
             catTables.append((f, kindRule == .lightgbmCategory ? 0 : 1, size, lists))
         }
@@ -221,14 +234,16 @@ public final class BitvectorScorer: @unchecked Sendable {
         func add(_ es: [Entry]) { for e in es { entryWords.append(e.word); entryMasks.append(e.mask) } }
         var nf: [Int32] = [], us: [Int32] = [], uc: [Int32] = [], cs: [Int32] = [], ns: [Int32] = [], ne: [Int32] = []
         var ths: [Double] = [], cutList: [Int32] = []
-        for f in 0..<featureCount where !numeric[f].isEmpty || !nanLists[f].isEmpty {
+        var ls: [Int32] = [], lc: [Int32] = [], lcs: [Int32] = []
+        /// Emits one sorted list: its distinct thresholds and entry cuts.
+        func emit(_ list: [(t: Double, e: [Entry])], descending: Bool, _ u: inout [Int32], _ n: inout [Int32], _ c: inout [Int32]) {
             // Sorted by threshold; equal thresholds keep tree order (stable).
-            let sorted = numeric[f].enumerated().sorted { a, b in
-                a.element.t < b.element.t || (a.element.t == b.element.t && a.offset < b.offset)
+            let sorted = list.enumerated().sorted { a, b in
+                (descending ? a.element.t > b.element.t : a.element.t < b.element.t)
+                    || (a.element.t == b.element.t && a.offset < b.offset)
             }.map(\.element)
-            nf.append(Int32(f))
-            us.append(Int32(ths.count))
-            cs.append(Int32(cutList.count))
+            u.append(Int32(ths.count))
+            c.append(Int32(cutList.count))
             cutList.append(Int32(entryWords.count))
             var distinct = 0
             var k = 0
@@ -239,8 +254,13 @@ public final class BitvectorScorer: @unchecked Sendable {
                 cutList.append(Int32(entryWords.count))
                 distinct += 1
             }
-            uc.append(Int32(distinct))
+            n.append(Int32(distinct))
             stats.distinctThresholds += distinct
+        }
+        for f in 0..<featureCount where !numeric[f].isEmpty || !numericLE[f].isEmpty || !nanLists[f].isEmpty {
+            nf.append(Int32(f))
+            emit(numeric[f], descending: false, &us, &uc, &cs)
+            emit(numericLE[f], descending: true, &ls, &lc, &lcs)
             ns.append(Int32(entryWords.count))
             add(nanLists[f])
             ne.append(Int32(entryWords.count))
@@ -252,9 +272,10 @@ public final class BitvectorScorer: @unchecked Sendable {
             for list in table.lists { coffs.append(Int32(entryWords.count)); add(list) }
             coffs.append(Int32(entryWords.count))
         }
-        var dn: [TreeNode] = [], dstart: [Int32] = [], dend: [Int32] = []
+        var dn: [TreeNode] = [], dstart: [Int32] = [], dend: [Int32] = [], dnext: [Bool] = []
         for d in direct {
             dn.append(d.node); dstart.append(Int32(entryWords.count)); add(d.e); dend.append(Int32(entryWords.count))
+            dnext.append(d.nextIsLeft)
         }
         stats.directNodes = direct.count
         stats.entries = entryWords.count
@@ -270,12 +291,14 @@ public final class BitvectorScorer: @unchecked Sendable {
         self.wordCount = words
         self.numFeatures = nf.count
         self.numFeature = copy(nf); self.uStart = copy(us); self.uCount = copy(uc); self.cutStart = copy(cs)
+        self.lStart = copy(ls); self.lCount = copy(lc); self.lCutStart = copy(lcs)
         self.nanStart = copy(ns); self.nanEnd = copy(ne); self.thresholds = copy(ths); self.cuts = copy(cutList)
         self.catFeatures = cf.count
         self.catFeature = copy(cf); self.catKind = copy(ck); self.catSize = copy(csz); self.catOffStart = copy(cos)
         self.catOffsets = copy(coffs)
         self.directCount = dn.count
         self.directNodes = copy(dn); self.directStart = copy(dstart); self.directEnd = copy(dend)
+        self.directNextIsLeft = copy(dnext)
         self.entryCount = entryWords.count
         self.entryWord = copy(entryWords); self.entryMask = copy(entryMasks)
         self.treeWord = copy(treeWord); self.treeLeaf = copy(treeLeaf)
@@ -289,46 +312,94 @@ public final class BitvectorScorer: @unchecked Sendable {
     let categoryWords: UnsafeMutablePointer<UInt32>
     let categoryWordCount: Int
 
-    /// Files one split: `nextIsLeft` tells whether the walk's next node is the
-    /// left child here (false only for numeric splits on a negated feature).
+    /// Bytes of the arrays above.
+    public var memoryFootprint: Int {
+        let s = statistics
+        return s.entries * 12 + s.distinctThresholds * 12 + numFeatures * 24 + catFeatures * 16 + directCount * 24
+            + treeCount * 8 + leafCount * 8 + categoryWordCount * 4
+            + (0..<catFeatures).reduce(0) { $0 + (Int(catSize[$1]) + 3) * 4 }
+    }
+
+    private struct Filed { var node: TreeNode; var e: [Entry]; var nextIsLeft: Bool }
+
+    /// Which child of a flattened split is the left one in the bitvector's
+    /// leaf order. Any choice is correct (a subtree's leaves stay
+    /// consecutive); what it changes is which side is "false" and ANDs masks:
+    /// - a numeric split on a negated feature (missing values left) stored its
+    ///   right child next; its left child comes first, so the split is false
+    ///   when `x > T` like every other numeric split;
+    /// - a categorical split puts the side fewer categories take on the right,
+    ///   so an event usually ANDs nothing for it (most categories of a
+    ///   LightGBM split go right: the bitset lists the left ones);
+    /// - everything else keeps next as left.
+    /// With `share` (the training share that went next) known, the likelier
+    /// child is the left one, so a split is false (and ANDs) for the fewer events.
+    static func nextIsLeft(_ node: TreeNode, share: Float, featureCount: Int, categoryWords: [UInt32]) -> Bool {
+        if !share.isNaN { return share >= 0.5 }
+        if !node.isSlow {
+            return !(Int(node.slot) >= featureCount && !node.value.isNaN && node.value != .infinity)
+        }
+        guard node.rule == .lightgbmCategory || node.rule == .xgboostCategory else { return true }
+        let packed = node.value.bitPattern
+        let offset = Int(packed >> 32), count = Int(packed & 0xFFFF_FFFF)
+        var inSet = 0
+        for w in 0..<count { inSet += categoryWords[offset + w].nonzeroBitCount }
+        let size = 32 * count
+        // LightGBM: in the set goes next (left); XGBoost: in the set goes right (jump).
+        let next = node.rule == .lightgbmCategory ? inSet : size - inSet
+        return 2 * next >= size
+    }
+
+    /// Files one split: `nextIsLeft` as `nextIsLeft(_:)` chose it.
     private static func classify(_ node: TreeNode, _ nextIsLeft: Bool, _ entries: [Entry], featureCount: Int,
-                                 numeric: inout [[(t: Double, e: [Entry])]], nan: inout [[Entry]],
-                                 categorical: inout [[(node: TreeNode, e: [Entry])]],
-                                 direct: inout [(node: TreeNode, e: [Entry])], stats: inout Statistics) {
+                                 numeric: inout [[(t: Double, e: [Entry])]], numericLE: inout [[(t: Double, e: [Entry])]],
+                                 nan: inout [[Entry]],
+                                 categorical: inout [[Filed]], direct: inout [Filed], stats: inout Statistics) {
         if !node.isSlow {
             let slot = Int(node.slot)
             let v = node.value
             if slot < featureCount && !v.isNaN {
-                // next (left) iff x <= v: false iff x > v; NaN is false.
-                numeric[slot].append((v, entries))
-                nan[slot].append(contentsOf: entries)
                 stats.numericNodes += 1
+                // next is the source's left child, taken iff x <= v; NaN goes right.
+                if nextIsLeft {
+                    numeric[slot].append((v, entries))  // false iff x > v
+                    nan[slot].append(contentsOf: entries)
+                } else {
+                    numericLE[slot].append((v, entries))  // false iff x <= v
+                }
                 return
             }
             if slot >= featureCount && !v.isNaN && v != .infinity {
-                // next (right) iff -x <= v iff x >= -v iff x > (-v).nextDown; NaN goes left.
-                numeric[slot - featureCount].append(((-v).nextDown, entries))
                 stats.numericNodes += 1
+                // next is the source's right child, taken iff -x <= v iff x >= -v
+                // iff x > (-v).nextDown; NaN goes left (the jump).
+                let t = (-v).nextDown
+                if nextIsLeft {
+                    numericLE[slot - featureCount].append((t, entries))  // false iff x <= t, or NaN
+                    nan[slot - featureCount].append(contentsOf: entries)
+                } else {
+                    numeric[slot - featureCount].append((t, entries))  // false iff x > t
+                }
                 return
             }
-            // A NaN or infinite threshold: evaluated as the walk does, next = left.
-            direct.append((node, entries))
+            // A NaN or infinite threshold: evaluated as the walk does.
+            direct.append(Filed(node: node, e: entries, nextIsLeft: nextIsLeft))
             return
         }
         if node.rule == .lightgbmCategory || node.rule == .xgboostCategory {
-            categorical[node.slotIndex].append((node, entries))
+            categorical[node.slotIndex].append(Filed(node: node, e: entries, nextIsLeft: nextIsLeft))
             return
         }
-        direct.append((node, entries))
-        _ = nextIsLeft
+        direct.append(Filed(node: node, e: entries, nextIsLeft: nextIsLeft))
     }
 
     deinit {
         numFeature.deallocate(); uStart.deallocate(); uCount.deallocate(); cutStart.deallocate()
+        lStart.deallocate(); lCount.deallocate(); lCutStart.deallocate()
         nanStart.deallocate(); nanEnd.deallocate(); thresholds.deallocate(); cuts.deallocate()
         catFeature.deallocate(); catKind.deallocate(); catSize.deallocate(); catOffStart.deallocate()
         catOffsets.deallocate()
-        directNodes.deallocate(); directStart.deallocate(); directEnd.deallocate()
+        directNodes.deallocate(); directStart.deallocate(); directEnd.deallocate(); directNextIsLeft.deallocate()
         entryWord.deallocate(); entryMask.deallocate()
         treeWord.deallocate(); treeLeaf.deallocate(); leaves.deallocate()
         categoryWords.deallocate()
@@ -365,6 +436,18 @@ public final class BitvectorScorer: @unchecked Sendable {
             }
             let c = cuts + Int(cutStart[k])
             apply(Int(c[0]), Int(c[first]))
+            // Thresholds at or above x, in the descending list.
+            let lbase = thresholds + Int(lStart[k])
+            var lfirst = 0
+            length = Int(lCount[k])
+            while length > 0 {
+                let half = length &>> 1
+                let atLeast = lbase[lfirst &+ half] >= value
+                lfirst = atLeast ? lfirst &+ half &+ 1 : lfirst
+                length = atLeast ? length &- half &- 1 : half
+            }
+            let lc = cuts + Int(lCutStart[k])
+            apply(Int(lc[0]), Int(lc[lfirst]))
             let ns = Int(nanStart[k])
             apply(ns, value.isNaN ? Int(nanEnd[k]) : ns)
         }
@@ -376,8 +459,8 @@ public final class BitvectorScorer: @unchecked Sendable {
             if catKind[k] == 0 {
                 key = value > -1 && value < Double(size) ? Int(value) : size
             } else {
-                let f = Float(value)  // NaN: key `size`, whose list is empty for XGBoost
-                key = f >= 0 && f < Float(size) ? Int(f) : size
+                let f = Float(value)
+                key = f >= 0 && f < Float(size) ? Int(f) : (f.isNaN ? size &+ 1 : size)
             }
             let o = catOffsets + Int(catOffStart[k]) + key
             apply(Int(o[0]), Int(o[1]))
@@ -399,9 +482,8 @@ public final class BitvectorScorer: @unchecked Sendable {
                 let input = slot < featureCount ? x[slot] : -x[slot - featureCount]
                 goesNext = input <= node.value
             }
-            // Direct nodes keep the walk's orientation: next is left, so a
-            // node is false when it does not go next.
-            if !goesNext {
+            // False: the event takes the child that is right here.
+            if goesNext != directNextIsLeft[d] {
                 for i in Int(directStart[d])..<Int(directEnd[d]) { v[Int(entryWord[i])] &= entryMask[i] }
             }
         }

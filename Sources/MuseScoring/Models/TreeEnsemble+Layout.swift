@@ -22,7 +22,8 @@ extension TreeEnsemble {
     }
 
     func makeBitvector() -> BitvectorScorer {
-        BitvectorScorer(nodes: nodes, roots: roots, categoryWords: categoryWords, featureCount: featureNames.count)
+        BitvectorScorer(nodes: nodes, roots: roots, categoryWords: categoryWords, featureCount: featureNames.count,
+                        nextShares: nextShares)
     }
 
     /// Sets the layout the cost model picks (see `LayoutCostModel`).
