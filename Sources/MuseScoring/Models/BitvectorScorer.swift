@@ -52,11 +52,9 @@ public final class BitvectorScorer: @unchecked Sendable {
     let uStart: UnsafeMutablePointer<Int32>
     let uCount: UnsafeMutablePointer<Int32>
     let cutStart: UnsafeMutablePointer<Int32>
-    /// The same for the feature's other list: splits false when `x <= T`,
-    /// sorted by descending `T`, so again the false ones are a prefix.
-    let lStart: UnsafeMutablePointer<Int32>
-    let lCount: UnsafeMutablePointer<Int32>
-    let lCutStart: UnsafeMutablePointer<Int32>
+    /// 0, read from memory so the optimizer cannot turn masked arithmetic
+    /// back into branches (see `TreeEnsemble.step`).
+    let zeroCell: UnsafeMutablePointer<Int>
     let nanStart: UnsafeMutablePointer<Int32>
     let nanEnd: UnsafeMutablePointer<Int32>
     let thresholds: UnsafeMutablePointer<Double>
@@ -103,6 +101,13 @@ public final class BitvectorScorer: @unchecked Sendable {
         public var words = 0
         public var leaves = 0
         public var splitDepthSum = 0  // over leaves: sum of depths, for the walk's cost
+        /// Splits on an event's path, summed over trees, as the training
+        /// shares predict (0.5 each way where unknown); and those of them
+        /// the walk takes its slow step for (categorical, zero band).
+        public var expectedSplits = 0.0
+        public var expectedSlowSplits = 0.0
+        /// Sum over numeric splits of the share on their false side.
+        public var falseShareSum = 0.0
     }
     public let statistics: Statistics
 
@@ -137,8 +142,8 @@ public final class BitvectorScorer: @unchecked Sendable {
             let firstLeaf = leafValues.count
             // Left subtree of split s: leaves [leftStart[s], leftEnd[s]) of this tree.
             var leftStart: [Int] = [], leftEnd: [Int] = []
-            var pending: [(i: Int, parent: Int, left: Bool, d: Int)] = [(Int(root), -1, false, 0)]
-            while let (i, parent, isLeft, d) = pending.popLast() {
+            var pending: [(i: Int, parent: Int, left: Bool, d: Int, reach: Double)] = [(Int(root), -1, false, 0, 1)]
+            while let (i, parent, isLeft, d, reach) = pending.popLast() {
                 if parent >= 0 && isLeft { leftStart[parent] = leafValues.count - firstLeaf }
                 if parent >= 0 && !isLeft {
                     // The left subtree of `parent` ended when its right one starts.
@@ -163,8 +168,12 @@ public final class BitvectorScorer: @unchecked Sendable {
                 splitsSeen.append((node, nextIsLeft))
                 leftStart.append(0)
                 leftEnd.append(0)
-                pending.append((right, s, false, d + 1))
-                pending.append((left, s, true, d + 1))
+                let nextShare = share.isNaN ? 0.5 : Double(share)
+                stats.expectedSplits += reach
+                if node.isSlow { stats.expectedSlowSplits += reach } else { stats.falseShareSum += min(nextShare, 1 - nextShare) }
+                let leftReach = reach * (nextIsLeft ? nextShare : 1 - nextShare)
+                pending.append((right, s, false, d + 1, reach - leftReach))
+                pending.append((left, s, true, d + 1, leftReach))
             }
             let leafTotal = leafValues.count - firstLeaf
             let treeWords = (leafTotal + 63) / 64
@@ -220,6 +229,9 @@ public final class BitvectorScorer: @unchecked Sendable {
                 direct.append(contentsOf: mine)
                 continue
             }
+            // A list is always ANDed whole: one entry per word.
+            lists = lists.map(Self.merged)
+            total = lists.reduce(0) { $0 + $1.count }
             stats.categoricalNodes += mine.count
             stats.tableEntries += total
             if kindRule == .xgboostCategory {
@@ -234,35 +246,43 @@ public final class BitvectorScorer: @unchecked Sendable {
         func add(_ es: [Entry]) { for e in es { entryWords.append(e.word); entryMasks.append(e.mask) } }
         var nf: [Int32] = [], us: [Int32] = [], uc: [Int32] = [], cs: [Int32] = [], ns: [Int32] = [], ne: [Int32] = []
         var ths: [Double] = [], cutList: [Int32] = []
-        var ls: [Int32] = [], lc: [Int32] = [], lcs: [Int32] = []
-        /// Emits one sorted list: its distinct thresholds and entry cuts.
-        func emit(_ list: [(t: Double, e: [Entry])], descending: Bool, _ u: inout [Int32], _ n: inout [Int32], _ c: inout [Int32]) {
-            // Sorted by threshold; equal thresholds keep tree order (stable).
-            let sorted = list.enumerated().sorted { a, b in
-                (descending ? a.element.t > b.element.t : a.element.t < b.element.t)
-                    || (a.element.t == b.element.t && a.offset < b.offset)
-            }.map(\.element)
-            u.append(Int32(ths.count))
-            c.append(Int32(cutList.count))
-            cutList.append(Int32(entryWords.count))
-            var distinct = 0
-            var k = 0
-            while k < sorted.count {
-                let t = sorted[k].t
-                while k < sorted.count && sorted[k].t == t { add(sorted[k].e); k += 1 }
-                ths.append(t)
-                cutList.append(Int32(entryWords.count))
-                distinct += 1
-            }
-            n.append(Int32(distinct))
-            stats.distinctThresholds += distinct
-        }
         for f in 0..<featureCount where !numeric[f].isEmpty || !numericLE[f].isEmpty || !nanLists[f].isEmpty {
+            // Sorted by threshold; equal thresholds keep tree order (stable).
+            func sorted(_ list: [(t: Double, e: [Entry])]) -> [(t: Double, e: [Entry])] {
+                list.enumerated().sorted { a, b in a.element.t < b.element.t || (a.element.t == b.element.t && a.offset < b.offset) }
+                    .map(\.element)
+            }
+            let le = sorted(numericLE[f]), gt = sorted(numeric[f])
+            var distinct: [Double] = []
+            for t in (le.map(\.t) + gt.map(\.t)).sorted() where distinct.last != t { distinct.append(t) }
+            // Entries: the `<=` block then the `>` block, both by ascending T.
+            // With k distinct thresholds below x, the false `<=` splits are a
+            // suffix of the first block and the false `>` splits a prefix of
+            // the second: one range, [cuts[2k], cuts[2k + 1]).
+            let leStart = entryWords.count
+            var leBefore: [Int] = [], at = 0
+            for (_, e) in le { leBefore.append(at); at += e.count; add(e) }
+            let gtStart = entryWords.count
+            var gtBefore: [Int] = []
+            at = 0
+            for (_, e) in gt { gtBefore.append(at); at += e.count; add(e) }
             nf.append(Int32(f))
-            emit(numeric[f], descending: false, &us, &uc, &cs)
-            emit(numericLE[f], descending: true, &ls, &lc, &lcs)
+            us.append(Int32(ths.count))
+            uc.append(Int32(distinct.count))
+            cs.append(Int32(cutList.count / 2))
+            var i = 0, j = 0, leEntries = 0, gtEntries = 0
+            for k in 0...distinct.count {
+                let bound = k < distinct.count ? distinct[k] : .infinity
+                while i < le.count && (k == distinct.count || le[i].t < bound) { leEntries += le[i].e.count; i += 1 }
+                while j < gt.count && (k == distinct.count || gt[j].t < bound) { gtEntries += gt[j].e.count; j += 1 }
+                cutList.append(Int32(leStart + leEntries))
+                cutList.append(Int32(gtStart + gtEntries))
+            }
+            _ = leBefore; _ = gtBefore
+            ths.append(contentsOf: distinct)
+            stats.distinctThresholds += distinct.count
             ns.append(Int32(entryWords.count))
-            add(nanLists[f])
+            add(Self.merged(nanLists[f]))
             ne.append(Int32(entryWords.count))
         }
         var cf: [Int32] = [], ck: [Int32] = [], csz: [Int32] = [], cos: [Int32] = [], coffs: [Int32] = []
@@ -291,7 +311,7 @@ public final class BitvectorScorer: @unchecked Sendable {
         self.wordCount = words
         self.numFeatures = nf.count
         self.numFeature = copy(nf); self.uStart = copy(us); self.uCount = copy(uc); self.cutStart = copy(cs)
-        self.lStart = copy(ls); self.lCount = copy(lc); self.lCutStart = copy(lcs)
+        self.zeroCell = copy([0])
         self.nanStart = copy(ns); self.nanEnd = copy(ne); self.thresholds = copy(ths); self.cuts = copy(cutList)
         self.catFeatures = cf.count
         self.catFeature = copy(cf); self.catKind = copy(ck); self.catSize = copy(csz); self.catOffStart = copy(cos)
@@ -318,6 +338,15 @@ public final class BitvectorScorer: @unchecked Sendable {
         return s.entries * 12 + s.distinctThresholds * 12 + numFeatures * 24 + catFeatures * 16 + directCount * 24
             + treeCount * 8 + leafCount * 8 + categoryWordCount * 4
             + (0..<catFeatures).reduce(0) { $0 + (Int(catSize[$1]) + 3) * 4 }
+    }
+
+    /// The entries of a list that is always ANDed whole, one per word (the
+    /// masks ANDed together), by ascending word: fewer stores, and none
+    /// waits on the one before it.
+    private static func merged(_ list: [Entry]) -> [Entry] {
+        var masks: [Int32: UInt64] = [:]
+        for e in list { masks[e.word, default: ~0] &= e.mask }
+        return masks.keys.sorted().map { Entry(word: $0, mask: masks[$0]!) }
     }
 
     private struct Filed { var node: TreeNode; var e: [Entry]; var nextIsLeft: Bool }
@@ -395,7 +424,7 @@ public final class BitvectorScorer: @unchecked Sendable {
 
     deinit {
         numFeature.deallocate(); uStart.deallocate(); uCount.deallocate(); cutStart.deallocate()
-        lStart.deallocate(); lCount.deallocate(); lCutStart.deallocate()
+        zeroCell.deallocate()
         nanStart.deallocate(); nanEnd.deallocate(); thresholds.deallocate(); cuts.deallocate()
         catFeature.deallocate(); catKind.deallocate(); catSize.deallocate(); catOffStart.deallocate()
         catOffsets.deallocate()
@@ -406,6 +435,29 @@ public final class BitvectorScorer: @unchecked Sendable {
     }
 
     // MARK: scoring
+
+    /// How many mask entries scoring `x` ANDs (numeric, categorical, direct),
+    /// for the benchmark's cost figures; scoring itself does not count.
+    public func entriesApplied(_ x: UnsafePointer<Double>) -> (numeric: Int, categorical: Int) {
+        var numeric = 0, categorical = 0
+        for k in 0..<numFeatures {
+            let value = x[Int(numFeature[k])]
+            var a = 0
+            while a < Int(uCount[k]) && thresholds[Int(uStart[k]) + a] < value { a += 1 }
+            let c = cuts + 2 * (Int(cutStart[k]) + a)
+            numeric += value.isNaN ? Int(nanEnd[k] - nanStart[k]) : Int(c[1] - c[0])
+        }
+        for k in 0..<catFeatures {
+            let value = x[Int(catFeature[k])]
+            let size = Int(catSize[k])
+            let f = Float(value)
+            let key = catKind[k] == 0 ? (value > -1 && value < Double(size) ? Int(value) : size)
+                                      : (f >= 0 && f < Float(size) ? Int(f) : (f.isNaN ? size + 1 : size))
+            let o = catOffsets + Int(catOffStart[k]) + key
+            categorical += Int(o[1] - o[0])
+        }
+        return (numeric, categorical)
+    }
 
     /// Runs `body` with the per-event bitvector scratch.
     @inline(__always)
@@ -423,33 +475,26 @@ public final class BitvectorScorer: @unchecked Sendable {
             var i = s
             while i < e { v[Int(words[i])] &= masks[i]; i &+= 1 }
         }
-        // Numeric: count the distinct thresholds below x, AND that prefix.
+        // Numeric: count the distinct thresholds below x (a binary search
+        // whose steps depend only on the count, and masked, not branched,
+        // moves), then AND the range of false splits; NaN ANDs its own list.
+        let zero = zeroCell.pointee
         for k in 0..<numFeatures {
             let value = x[Int(numFeature[k])]
             let base = thresholds + Int(uStart[k])
-            var first = 0, length = Int(uCount[k])
-            while length > 0 {
-                let half = length &>> 1
-                let less = base[first &+ half] < value
-                first = less ? first &+ half &+ 1 : first
-                length = less ? length &- half &- 1 : half
+            var lo = 0, length = Int(uCount[k])
+            if length > 0 {
+                while length > 1 {
+                    let half = length &>> 1
+                    let below = base[lo &+ half &- 1] < value ? 1 : 0
+                    lo &+= half & (zero &- below)
+                    length &-= half
+                }
+                lo &+= base[lo] < value ? 1 : 0
             }
-            let c = cuts + Int(cutStart[k])
-            apply(Int(c[0]), Int(c[first]))
-            // Thresholds at or above x, in the descending list.
-            let lbase = thresholds + Int(lStart[k])
-            var lfirst = 0
-            length = Int(lCount[k])
-            while length > 0 {
-                let half = length &>> 1
-                let atLeast = lbase[lfirst &+ half] >= value
-                lfirst = atLeast ? lfirst &+ half &+ 1 : lfirst
-                length = atLeast ? length &- half &- 1 : half
-            }
-            let lc = cuts + Int(lCutStart[k])
-            apply(Int(lc[0]), Int(lc[lfirst]))
-            let ns = Int(nanStart[k])
-            apply(ns, value.isNaN ? Int(nanEnd[k]) : ns)
+            let c = cuts + 2 &* (Int(cutStart[k]) &+ lo)
+            let nan = value.isNaN
+            apply(nan ? Int(nanStart[k]) : Int(c[0]), nan ? Int(nanEnd[k]) : Int(c[1]))
         }
         // Categorical: one list per category.
         for k in 0..<catFeatures {
