@@ -462,7 +462,8 @@ public final class BitvectorScorer: @unchecked Sendable {
     /// Runs `body` with the per-event bitvector scratch.
     @inline(__always)
     func withScratch<R>(_ body: (UnsafeMutablePointer<UInt64>) -> R) -> R {
-        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: wordCount + 1) { body($0.baseAddress!) }
+        // The bitvectors, then one (start, end) range per numeric and categorical feature.
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: wordCount + numFeatures + catFeatures + 1) { body($0.baseAddress!) }
     }
 
     /// The exit leaf of every tree for one event, written to `v` then summed.
@@ -478,7 +479,12 @@ public final class BitvectorScorer: @unchecked Sendable {
         // Numeric: count the distinct thresholds below x (a binary search
         // whose steps depend only on the count, and masked, not branched,
         // moves), then AND the range of false splits; NaN ANDs its own list.
+        // Two passes: every feature's range first, then every range ANDed. A
+        // range's loop ends on a mispredicted branch, which discards the work
+        // in flight; with the searches done before, that work is only ANDs,
+        // and the searches of all features overlap.
         let zero = zeroCell.pointee
+        let ranges = UnsafeMutableRawPointer(v + wordCount).assumingMemoryBound(to: Int32.self)
         for k in 0..<numFeatures {
             let value = x[Int(numFeature[k])]
             let base = thresholds + Int(uStart[k])
@@ -494,7 +500,8 @@ public final class BitvectorScorer: @unchecked Sendable {
             }
             let c = cuts + 2 &* (Int(cutStart[k]) &+ lo)
             let nan = value.isNaN
-            apply(nan ? Int(nanStart[k]) : Int(c[0]), nan ? Int(nanEnd[k]) : Int(c[1]))
+            ranges[2 &* k] = nan ? nanStart[k] : c[0]
+            ranges[2 &* k &+ 1] = nan ? nanEnd[k] : c[1]
         }
         // Categorical: one list per category.
         for k in 0..<catFeatures {
@@ -508,8 +515,10 @@ public final class BitvectorScorer: @unchecked Sendable {
                 key = f >= 0 && f < Float(size) ? Int(f) : (f.isNaN ? size &+ 1 : size)
             }
             let o = catOffsets + Int(catOffStart[k]) + key
-            apply(Int(o[0]), Int(o[1]))
+            ranges[2 &* (numFeatures &+ k)] = o[0]
+            ranges[2 &* (numFeatures &+ k) &+ 1] = o[1]
         }
+        for r in 0..<(numFeatures &+ catFeatures) { apply(Int(ranges[2 &* r]), Int(ranges[2 &* r &+ 1])) }
         // The rest, one by one, as the walk decides them.
         if directCount > 0 { applyDirect(x, v) }
         return sum(v, accumulation: accumulation, baseMargin: baseMargin)
