@@ -106,8 +106,14 @@ public final class BitvectorScorer: @unchecked Sendable {
         /// the walk takes its slow step for (categorical, zero band).
         public var expectedSplits = 0.0
         public var expectedSlowSplits = 0.0
-        /// Sum over numeric splits of the share on their false side.
+        /// Sum over numeric splits of the share on their false side: about
+        /// the numeric entries an event ANDs.
         public var falseShareSum = 0.0
+        /// Entries of a categorical feature's list, averaged over its keys,
+        /// summed over features: about the categorical entries an event ANDs.
+        public var categoricalApplyEstimate = 0.0
+        public var numericFeatures = 0
+        public var categoricalFeatures = 0
     }
     public let statistics: Statistics
 
@@ -232,6 +238,7 @@ public final class BitvectorScorer: @unchecked Sendable {
             // A list is always ANDed whole: one entry per word.
             lists = lists.map(Self.merged)
             total = lists.reduce(0) { $0 + $1.count }
+            stats.categoricalApplyEstimate += Double(total) / Double(size + 1)
             stats.categoricalNodes += mine.count
             stats.tableEntries += total
             if kindRule == .xgboostCategory {
@@ -298,6 +305,8 @@ public final class BitvectorScorer: @unchecked Sendable {
             dnext.append(d.nextIsLeft)
         }
         stats.directNodes = direct.count
+        stats.numericFeatures = nf.count
+        stats.categoricalFeatures = cf.count
         stats.entries = entryWords.count
         stats.words = words
 

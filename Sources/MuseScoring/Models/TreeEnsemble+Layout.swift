@@ -34,33 +34,39 @@ extension TreeEnsemble {
     }
 }
 
-/// The selection rule, from measured costs on the benchmark models
-/// (BENCHMARKS.md, "Scorer layouts"). Estimated per event:
-/// - lane walk: every split on each tree's path plus its leaf, a step each;
-///   the average over leaves (unweighted) stands in for the path length;
-/// - bitvector: about half the numeric entries are ANDed (a feature's value
-///   falls mid-way through its thresholds on average), plus a binary search
-///   per feature, one categorical list per categorical feature, direct nodes
-///   one by one, and one exit leaf per tree.
+/// The selection rule: estimate each layout's cost of one event from the
+/// model's shape, pick the cheaper. The estimates use the training shares the
+/// model file records (LightGBM's counts, XGBoost's cover; 0.5 where absent)
+/// and constants fitted to the benchmark models (BENCHMARKS.md, "Scorer
+/// layouts"), in nanoseconds on the development machine; only their ratios
+/// matter:
+/// - lane walk: a step per split on an event's expected path plus one per
+///   leaf; a categorical or zero-band split takes the out-of-line slow step,
+///   about ten times a numeric one (a call, a switch, a mispredicted branch);
+/// - bitvector: one AND per entry an event is expected to clear (the false
+///   shares of the numeric splits, the average categorical list), a binary
+///   search per feature, and per word the initialisation and exit-leaf search.
+/// A bitvector layout larger than `maxBitvectorBytes` is never picked.
 public enum LayoutCostModel {
     public static func prefersBitvector(_ s: BitvectorScorer.Statistics, trees: Int, features: Int) -> Bool {
-        return walkCost(s, trees: trees) > bitvectorCost(s, trees: trees, features: features)
+        walkCost(s, trees: trees) > bitvectorCost(s) && s.entries * 12 <= maxBitvectorBytes
     }
 
     public static func walkCost(_ s: BitvectorScorer.Statistics, trees: Int) -> Double {
-        let steps = Double(s.splitDepthSum) / Double(max(s.leaves, 1)) * Double(trees) + Double(trees)
-        return steps * walkStepNs
+        (s.expectedSplits - s.expectedSlowSplits + Double(trees)) * walkStepNs + s.expectedSlowSplits * walkSlowStepNs
     }
 
-    public static func bitvectorCost(_ s: BitvectorScorer.Statistics, trees: Int, features: Int) -> Double {
-        let numericEntries = Double(s.entries - s.tableEntries)  // roughly; tables hold one list per category
-        return numericEntries * 0.5 * entryNs + Double(features) * featureNs + Double(trees) * exitNs
+    public static func bitvectorCost(_ s: BitvectorScorer.Statistics) -> Double {
+        (s.falseShareSum + s.categoricalApplyEstimate) * entryNs
+            + Double(s.numericFeatures + s.categoricalFeatures) * featureNs + Double(s.words) * wordNs
             + Double(s.directNodes) * directNs
     }
 
-    static let walkStepNs = 1.2
-    static let entryNs = 0.4
-    static let featureNs = 10.0
-    static let exitNs = 1.0
-    static let directNs = 5.0
+    static let walkStepNs = 1.7
+    static let walkSlowStepNs = 18.0
+    static let entryNs = 0.6
+    static let featureNs = 20.0
+    static let wordNs = 1.5
+    static let directNs = 20.0
+    static let maxBitvectorBytes = 256 << 20
 }
