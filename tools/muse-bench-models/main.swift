@@ -132,7 +132,8 @@ if let t = model as? TreeEnsemble {
     }
     stats = ["applied_numeric_per_row": applied.0 / min(n, 2000), "applied_categorical_per_row": applied.1 / min(n, 2000),
              "expected_splits_x100": Int(s.expectedSplits * 100), "expected_slow_splits_x100": Int(s.expectedSlowSplits * 100),
-             "false_share_sum": Int(s.falseShareSum),
+             "false_share_sum": Int(s.falseShareSum), "categorical_apply_estimate": Int(s.categoricalApplyEstimate),
+             "estimated_walk_ns": Int(LayoutCostModel.walkCost(s, trees: t.treeCount)), "estimated_bitvector_ns": Int(LayoutCostModel.bitvectorCost(s)),
              "numeric_nodes": s.numericNodes, "distinct_thresholds": s.distinctThresholds, "categorical_nodes": s.categoricalNodes,
              "table_entries": s.tableEntries, "direct_nodes": s.directNodes, "entries": s.entries, "words": s.words,
              "leaves": s.leaves, "leaf_depth_sum": s.splitDepthSum]
@@ -150,6 +151,7 @@ let result: [String: Any] = [
     "load_ms": percentile(loads, 0.5) / 1e6,
     "model_bytes": memory,
     "trees": trees,
+    "features": width,
     "rows": n,
     "checksum": checksum,
 ]
