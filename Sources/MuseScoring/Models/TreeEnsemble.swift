@@ -4,6 +4,9 @@
 ///
 /// All trees live in one flat node array (`TreeNode`, preorder), so scoring
 /// an event walks contiguous memory with no per-node objects or pointers.
+/// A second layout, built from that array, scores feature by feature with
+/// leaf bitvectors (`BitvectorScorer`); which of the two scores a model is
+/// chosen when it is built (`TreeEnsemble+Layout`). Both give the same bits.
 public struct TreeEnsemble: ScoringModel {
     /// How leaf values are summed: each library's own precision, in tree order.
     public enum Accumulation: Sendable, Equatable {
