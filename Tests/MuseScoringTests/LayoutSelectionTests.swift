@@ -39,3 +39,25 @@ import Testing
         }
     }
 }
+
+extension LayoutSelectionTests {
+    /// A lopsided tree whose left subtrees span many words would need
+    /// quadratically many entries: past the bound the model is walked.
+    @Test func lopsidedTreesPastTheBoundAreWalked() throws {
+        let leaves = 600
+        // Split i: leaf to the right, split i + 1 to the left; every left subtree spans the rest.
+        let splits = (0..<(leaves - 1)).map { i in
+            SourceTree.Split(feature: 0, rule: .numeric, threshold: Double(leaves - i), missingGoesLeft: false,
+                             left: i + 1 < leaves - 1 ? .split(i + 1) : .leaf(0.5), right: .leaf(Double(i) / 1000))
+        }
+        let model = try TreeEnsemble(featureNames: ["x"], trees: [SourceTree(root: .split(0), splits: splits)], baseMargin: 0,
+                                     accumulation: .double(divisor: 1), link: .lightgbmSigmoid(k: 1), format: "test")
+        let n = model.nodes, r = model.roots, c = model.categoryWords
+        let full = try #require(BitvectorScorer(nodes: n, roots: r, categoryWords: c, featureCount: 1))
+        #expect(full.statistics.entries > 2000)
+        #expect(BitvectorScorer(nodes: n, roots: r, categoryWords: c, featureCount: 1, maxEntries: 2000) == nil)
+        for x in [0.0, 1, 17.5, 300, 599, 601, .nan] {
+            #expect(try model.with(layout: .bitvector).checkedMargin([x]).bitPattern == model.with(layout: .laneWalk).checkedMargin([x]).bitPattern)
+        }
+    }
+}

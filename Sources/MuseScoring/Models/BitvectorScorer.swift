@@ -120,6 +120,8 @@ public final class BitvectorScorer: @unchecked Sendable {
     /// Categorical tables stop at this many categories, or this many entries
     /// per feature; past either, the feature's categorical nodes are direct.
     static let maxTableCategories = 4096
+    /// 16 Mi entries, 192 MiB; far above the benchmark models (1 Mi at most).
+    public static let maxEntries = 1 << 24
     static let maxTableEntries = 1 << 20
 
     private struct Entry { var word: Int32; var mask: UInt64 }
@@ -127,7 +129,13 @@ public final class BitvectorScorer: @unchecked Sendable {
     /// Builds the layout from flattened trees (see `TreeEnsemble.init`).
     /// `nextShares` (optional, per node): the share of training data that
     /// went to the next node, which orients each split (see `nextIsLeft`).
-    init(nodes: [TreeNode], roots: [UInt32], categoryWords: [UInt32], featureCount: Int, nextShares: [Float] = []) {
+    /// Nil when the layout would hold more than `maxEntries` entries (a
+    /// split is one entry per word its left subtree spans, so a deep,
+    /// lopsided tree of many leaves could need quadratically many): such a
+    /// model is walked. The bound also keeps every index in an `Int32`.
+    init?(nodes: [TreeNode], roots: [UInt32], categoryWords: [UInt32], featureCount: Int, nextShares: [Float] = [],
+          maxEntries: Int = BitvectorScorer.maxEntries) {
+        var budget = maxEntries
         let layout = ScratchLayout(featureCount: featureCount, treeCount: roots.count)
         var stats = Statistics()
         // Per feature: numeric (threshold, entries), NaN entries; categorical nodes.
@@ -196,6 +204,8 @@ public final class BitvectorScorer: @unchecked Sendable {
                     let ones: UInt64 = to - from == 64 ? ~0 : ((1 << UInt64(to - from)) - 1) << UInt64(from)
                     entries.append(Entry(word: Int32(words + w), mask: ~ones))
                     w += 1
+                    budget -= 1
+                    if budget < 0 { return nil }
                 }
                 Self.classify(split.node, split.nextIsLeft, entries, featureCount: featureCount,
                               numeric: &numeric, numericLE: &numericLE, nan: &nanLists, categorical: &categorical, direct: &direct, stats: &stats)
@@ -217,7 +227,8 @@ public final class BitvectorScorer: @unchecked Sendable {
             // always empty list for NaN under XGBoost (it takes `nanLists`).
             var lists = [[Entry]](repeating: [], count: size + 2)
             var total = 0
-            var fits = size <= Self.maxTableCategories
+            // Building costs a bit test per node and category: bounded too.
+            var fits = size <= Self.maxTableCategories && mine.count * (size + 1) <= Self.maxTableEntries * 16
             if fits {
                 for n in mine {
                     for c in 0...size {
@@ -304,6 +315,7 @@ public final class BitvectorScorer: @unchecked Sendable {
             dn.append(d.node); dstart.append(Int32(entryWords.count)); add(d.e); dend.append(Int32(entryWords.count))
             dnext.append(d.nextIsLeft)
         }
+        guard entryWords.count <= maxEntries else { return nil }
         stats.directNodes = direct.count
         stats.numericFeatures = nf.count
         stats.categoricalFeatures = cf.count

@@ -11,7 +11,8 @@ extension TreeEnsemble {
     public var layout: Layout { bitvector == nil ? .laneWalk : .bitvector }
 
     /// The same model scored by `layout`, whatever the rule would pick (for
-    /// tests and benchmarks).
+    /// tests and benchmarks); the lane walk when the model is beyond the
+    /// bitvector layout's bound (`BitvectorScorer.maxEntries`).
     public func with(layout: Layout) -> TreeEnsemble {
         var copy = self
         switch layout {
@@ -21,7 +22,7 @@ extension TreeEnsemble {
         return copy
     }
 
-    func makeBitvector() -> BitvectorScorer {
+    func makeBitvector() -> BitvectorScorer? {
         BitvectorScorer(nodes: nodes, roots: roots, categoryWords: categoryWords, featureCount: featureNames.count,
                         nextShares: nextShares)
     }
@@ -29,7 +30,7 @@ extension TreeEnsemble {
     /// Sets the layout the cost model picks (see `LayoutCostModel`).
     public mutating func selectLayout() {
         guard !featureNames.isEmpty else { bitvector = nil; return }
-        let b = makeBitvector()
+        guard let b = makeBitvector() else { bitvector = nil; return }
         bitvector = LayoutCostModel.prefersBitvector(b.statistics, trees: treeCount, features: featureNames.count) ? b : nil
     }
 }
