@@ -18,8 +18,11 @@ enum Fixtures {
     }
 
     /// `stem` like "nan_missing.lgb" with files stem.txt|json, stem.rows.csv, stem.expected.csv.
-    static func load(_ stem: String, modelFile: String) throws -> Case {
-        let model = try ModelImporter.load(try bytes(modelFile))
+    /// With `layout`, a tree ensemble is scored by that layout whatever the
+    /// selection rule picks.
+    static func load(_ stem: String, modelFile: String, layout: TreeEnsemble.Layout? = nil) throws -> Case {
+        var model = try ModelImporter.load(try bytes(modelFile))
+        if let layout, let trees = model as? TreeEnsemble { model = trees.with(layout: layout) }
         let rows = try FeatureCSV(try bytes("\(stem).rows.csv"), featureNames: model.featureNames)
         var probabilities: [Double] = [], margins: [Double] = []
         let text = String(decoding: try bytes("\(stem).expected.csv"), as: UTF8.self)

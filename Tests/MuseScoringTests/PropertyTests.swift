@@ -19,7 +19,8 @@ import Testing
                 let left = grow(depth - 1, &rng), right = grow(depth - 1, &rng)
                 splits[index] = .init(feature: Int.random(in: 0..<features, using: &rng), rule: rule,
                                       threshold: Double.random(in: -2...2, using: &rng), missingGoesLeft: Bool.random(using: &rng),
-                                      categories: [UInt32.random(in: 0...UInt32.max, using: &rng)], left: left, right: right)
+                                      categories: [UInt32.random(in: 0...UInt32.max, using: &rng)], left: left, right: right,
+                                      leftShare: Double.random(in: 0...1, using: &rng))
                 return .split(index)
             }
             let root = grow(6, &rng)
@@ -41,11 +42,11 @@ import Testing
         }
     }
 
-    @Test(arguments: [false, true])
-    func batchEqualsOneByOne(float: Bool) throws {
+    @Test(arguments: [false, true], TreeEnsemble.Layout.allCases)
+    func batchEqualsOneByOne(float: Bool, layout: TreeEnsemble.Layout) throws {
         var rng = SplitMix64(seed: float ? 7 : 8)
         let width = 7
-        let model = try Self.randomEnsemble(&rng, features: width, trees: 40, float: float)
+        let model = try Self.randomEnsemble(&rng, features: width, trees: 40, float: float).with(layout: layout)
         for count in [0, 1, 63, 64, 65, 300] {
             let rows = Self.randomRows(&rng, count: count, features: width)
             var batch = [Double](repeating: -1, count: count)
@@ -67,9 +68,10 @@ import Testing
         }
     }
 
-    @Test func wrongFeatureCountIsReported() throws {
+    @Test(arguments: TreeEnsemble.Layout.allCases)
+    func wrongFeatureCountIsReported(layout: TreeEnsemble.Layout) throws {
         var rng = SplitMix64(seed: 3)
-        let model = try Self.randomEnsemble(&rng, features: 4, trees: 3, float: false)
+        let model = try Self.randomEnsemble(&rng, features: 4, trees: 3, float: false).with(layout: layout)
         #expect(throws: FeatureCountError(expected: 4, actual: 3)) { try model.checkedMargin([1, 2, 3]) }
         #expect([1.0, 2, 3, 4, 5].withUnsafeBufferPointer { model.margin($0) }.isNaN)
         var out = [0.0, 0.0]
@@ -78,8 +80,9 @@ import Testing
         }
     }
 
-    @Test func concurrentScoringOnASharedModel() async throws {
-        let c = try Fixtures.load("categorical.lgb", modelFile: "categorical.lgb.txt")
+    @Test(arguments: TreeEnsemble.Layout.allCases)
+    func concurrentScoringOnASharedModel(layout: TreeEnsemble.Layout) async throws {
+        let c = try Fixtures.load("categorical.lgb", modelFile: "categorical.lgb.txt", layout: layout)
         let model = c.model
         let width = model.featureNames.count
         let rows = c.rows

@@ -10,11 +10,14 @@ import Testing
                                            -.greatestFiniteMagnitude, .leastNonzeroMagnitude, -.leastNonzeroMagnitude,
                                            0.5, -0.5, 1e-35, .nan]
 
-    static func randomTrees(_ rng: inout SplitMix64, features: Int, trees: Int, rules: [SplitRule]) -> [SourceTree] {
+    /// `leafChance` is the chance a node above the depth limit is a leaf;
+    /// small values grow trees of hundreds of leaves (several bitvector words).
+    static func randomTrees(_ rng: inout SplitMix64, features: Int, trees: Int, rules: [SplitRule],
+                            maxDepth: Int = 9, leafChance: Double = 0.25, categoryWords: Int = 1) -> [SourceTree] {
         (0..<trees).map { _ in
             var splits: [SourceTree.Split] = []
             func grow(_ depth: Int, _ rng: inout SplitMix64) -> SourceTree.Child {
-                if depth == 0 || Double.random(in: 0..<1, using: &rng) < 0.25 {
+                if depth == 0 || Double.random(in: 0..<1, using: &rng) < leafChance {
                     return .leaf(Double(Float(Double.random(in: -1...1, using: &rng))))
                 }
                 let index = splits.count
@@ -24,10 +27,14 @@ import Testing
                                                          : Double.random(in: -2...2, using: &rng)
                 splits[index] = .init(feature: Int.random(in: 0..<features, using: &rng), rule: rules.randomElement(using: &rng)!,
                                       threshold: threshold, missingGoesLeft: Bool.random(using: &rng),
-                                      categories: [UInt32.random(in: 0...UInt32.max, using: &rng)], left: left, right: right)
+                                      categories: categoryWords == 1 ? [UInt32.random(in: 0...UInt32.max, using: &rng)]
+                                          : (0..<Int.random(in: 0...categoryWords, using: &rng)).map { _ in UInt32.random(in: 0...UInt32.max, using: &rng) },
+                                      left: left, right: right,
+                                      // Training shares orient the bitvector layout: known or not, either side likelier.
+                                      leftShare: Bool.random(using: &rng) ? .nan : Double.random(in: 0...1, using: &rng))
                 return .split(index)
             }
-            let root = grow(Int.random(in: 0...9, using: &rng), &rng)
+            let root = grow(Int.random(in: 0...maxDepth, using: &rng), &rng)
             return SourceTree(root: root, splits: splits)
         }
     }
@@ -78,13 +85,30 @@ import Testing
 
     @Test(arguments: [false, true], [1, 3, 8, 9, 17, 64])
     func walkMatchesRecursiveWalk(float: Bool, trees: Int) throws {
-        var rng = SplitMix64(seed: UInt64(trees) * 2 + (float ? 1 : 0))
+        for layout in TreeEnsemble.Layout.allCases {
+            var rng = SplitMix64(seed: UInt64(trees) * 2 + (float ? 1 : 0))
+            try Self.check(&rng, float: float, trees: trees, layout: layout)
+        }
+    }
+
+    /// Trees of up to a few hundred leaves (bitvectors of several words), categories past the first word.
+    @Test(arguments: [false, true], TreeEnsemble.Layout.allCases)
+    func bigTreesMatchRecursiveWalk(float: Bool, layout: TreeEnsemble.Layout) throws {
+        var rng = SplitMix64(seed: float ? 41 : 42)
+        try Self.check(&rng, float: float, trees: 12, layout: layout, maxDepth: 11, leafChance: 0.04, categoryWords: 3)
+    }
+
+    static func check(_ rng: inout SplitMix64, float: Bool, trees: Int, layout: TreeEnsemble.Layout,
+                      maxDepth: Int = 9, leafChance: Double = 0.25, categoryWords: Int = 1) throws {
         let width = 5
-        for rules in [[SplitRule.numeric], [.numeric, .zeroBandMissing, .lightgbmCategory, .xgboostCategory]] {
-            let source = Self.randomTrees(&rng, features: width, trees: trees, rules: rules)
+        for rules in [[SplitRule.numeric], [.numeric, .zeroBandMissing, .lightgbmCategory, .xgboostCategory],
+                      [.numeric, .lightgbmCategory], [.numeric, .xgboostCategory]] {
+            let source = Self.randomTrees(&rng, features: width, trees: trees, rules: rules, maxDepth: maxDepth,
+                                          leafChance: leafChance, categoryWords: categoryWords)
             let model = try TreeEnsemble(featureNames: (0..<width).map { "x\($0)" }, trees: source, baseMargin: 0.25,
                                          accumulation: float ? .float : .double(divisor: 1),
-                                         link: float ? .xgboostSigmoid : .lightgbmSigmoid(k: 1), format: "test")
+                                         link: float ? .xgboostSigmoid : .lightgbmSigmoid(k: 1), format: "test").with(layout: layout)
+            #expect(model.layout == layout)
             for x in Self.rows(&rng, count: 300, features: width) {
                 let expected: Double
                 if float {

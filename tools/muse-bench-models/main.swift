@@ -2,16 +2,34 @@ import Foundation
 import MuseScoring
 
 // Times Muse on a model file and a CSV of rows; prints one JSON object.
-// Usage: muse-bench-models MODEL ROWS.csv [single-event-samples]
+// Usage: muse-bench-models MODEL ROWS.csv [samples] [--layout walk|bitvector|auto] [--expected MARGINS.csv]
+// With --layout, a tree ensemble is scored by that layout (auto: the one the
+// selection rule picks, the default); with --expected (one header line, then
+// the library's margin per row, %.17g), every row's margin is compared bit
+// for bit, single and batch, and the count of differing rows is reported.
 // tools/bench/models.sh runs it beside the Python-side scorers.
 
-let args = CommandLine.arguments
+var args = CommandLine.arguments
+var layoutName = "auto"
+var expectedPath: String?
+while let i = args.firstIndex(where: { $0.hasPrefix("--") }), i + 1 < args.count {
+    switch args[i] {
+    case "--layout": layoutName = args[i + 1]
+    case "--expected": expectedPath = args[i + 1]
+    default: FileHandle.standardError.write(Data("unknown option \(args[i])\n".utf8)); exit(2)
+    }
+    args.removeSubrange(i...(i + 1))
+}
 guard args.count >= 3 else {
-    FileHandle.standardError.write(Data("usage: muse-bench-models MODEL ROWS.csv [samples]\n".utf8))
+    FileHandle.standardError.write(Data("usage: muse-bench-models MODEL ROWS.csv [samples] [--layout walk|bitvector|auto] [--expected MARGINS.csv]\n".utf8))
     exit(2)
 }
 let modelBytes = Array(FileManager.default.contents(atPath: args[1])!)
 let samples = args.count > 3 ? Int(args[3])! : 200_000
+func withLayout(_ m: any ScoringModel, _ layoutName: String) -> any ScoringModel {
+    guard let t = m as? TreeEnsemble, let l = TreeEnsemble.Layout(rawValue: layoutName) else { return m }
+    return t.with(layout: l)
+}
 
 @inline(__always) func now() -> UInt64 {
     var ts = timespec()
@@ -28,7 +46,7 @@ var loads: [Double] = []
 var model: (any ScoringModel)!
 for _ in 0..<7 {
     let t0 = now()
-    model = try ModelImporter.load(modelBytes)
+    model = withLayout(try ModelImporter.load(modelBytes), layoutName)
     loads.append(Double(now() - t0))
 }
 loads.sort()
@@ -58,24 +76,72 @@ rows.values.withUnsafeBufferPointer { v in
 }
 lat.sort()
 
-// Batch: all rows at once, repeated; rows per second on one thread.
-var out = [Double](repeating: 0, count: n)
-var best = Double.infinity
+// Batch: calls of 1000 rows, 5 passes over the rows; the median call, per
+// row (as tools/bench/bench_models.py times the other scorers: on a shared
+// machine a whole-matrix call is often preempted, a 1000-row call seldom).
+let chunk = min(1000, n)
+var out = [Double](repeating: 0, count: chunk)
+var chunkTimes: [Double] = []
 for _ in 0..<5 {
-    let t0 = now()
-    try rows.values.withUnsafeBufferPointer { v in
-        try out.withUnsafeMutableBufferPointer { o in
-            if let trees = model as? TreeEnsemble { try trees.probabilities(rows: v, into: o) } else { try model.margins(rows: v, into: o) }
+    for s in stride(from: 0, through: n - chunk, by: chunk) {
+        let t0 = now()
+        try rows.values.withUnsafeBufferPointer { v in
+            let part = UnsafeBufferPointer(rebasing: v[s * width..<(s + chunk) * width])
+            try out.withUnsafeMutableBufferPointer { o in
+                if let trees = model as? TreeEnsemble { try trees.probabilities(rows: part, into: o) } else { try model.margins(rows: part, into: o) }
+            }
+        }
+        chunkTimes.append(Double(now() - t0))
+        checksum += out[0]
+    }
+}
+chunkTimes.sort()
+let best = percentile(chunkTimes, 0.5) / Double(chunk) * Double(n)  // as if all n rows
+
+// Exactness against the library's margins, single and batch.
+var differing = -1
+if let expectedPath {
+    let text = String(decoding: FileManager.default.contents(atPath: expectedPath)!, as: UTF8.self)
+    let expected = text.split(separator: "\n").dropFirst().map { Double($0)! }
+    precondition(expected.count == n, "\(expected.count) expected margins for \(n) rows")
+    var margins = [Double](repeating: .nan, count: n)
+    try rows.values.withUnsafeBufferPointer { v in try margins.withUnsafeMutableBufferPointer { try model.margins(rows: v, into: $0) } }
+    differing = 0
+    rows.values.withUnsafeBufferPointer { v in
+        for r in 0..<n {
+            let single = model.margin(UnsafeBufferPointer(rebasing: v[r * width..<(r + 1) * width]))
+            if single.bitPattern != expected[r].bitPattern || margins[r].bitPattern != expected[r].bitPattern { differing += 1 }
         }
     }
-    best = min(best, Double(now() - t0))
-    checksum += out[0]
 }
 
 var memory = 0
 var trees = 0
-if let t = model as? TreeEnsemble { memory = t.memoryFootprint; trees = t.treeCount }
+var layout = "n/a"
+var stats: [String: Int] = [:]
+if let t = model as? TreeEnsemble {
+    memory = t.memoryFootprint; trees = t.treeCount; layout = t.layout.rawValue
+    let s = t.with(layout: .bitvector).bitvector!.statistics
+    var applied = (0, 0)
+    let b = t.with(layout: .bitvector).bitvector!
+    rows.values.withUnsafeBufferPointer { v in
+        for r in 0..<min(n, 2000) {
+            let a = b.entriesApplied(v.baseAddress! + r * width)
+            applied.0 += a.numeric; applied.1 += a.categorical
+        }
+    }
+    stats = ["applied_numeric_per_row": applied.0 / min(n, 2000), "applied_categorical_per_row": applied.1 / min(n, 2000),
+             "expected_splits_x100": Int(s.expectedSplits * 100), "expected_slow_splits_x100": Int(s.expectedSlowSplits * 100),
+             "false_share_sum": Int(s.falseShareSum), "categorical_apply_estimate": Int(s.categoricalApplyEstimate),
+             "estimated_walk_ns": Int(LayoutCostModel.walkCost(s, trees: t.treeCount)), "estimated_bitvector_ns": Int(LayoutCostModel.bitvectorCost(s)),
+             "numeric_nodes": s.numericNodes, "distinct_thresholds": s.distinctThresholds, "categorical_nodes": s.categoricalNodes,
+             "table_entries": s.tableEntries, "direct_nodes": s.directNodes, "entries": s.entries, "words": s.words,
+             "leaves": s.leaves, "leaf_depth_sum": s.splitDepthSum]
+}
 let result: [String: Any] = [
+    "layout": layout,
+    "bitvector_stats": stats,
+    "rows_differing_from_library": differing,
     "scorer": "muse",
     "single_median_ns": percentile(lat, 0.5),
     "single_p99_ns": percentile(lat, 0.99),
@@ -85,6 +151,7 @@ let result: [String: Any] = [
     "load_ms": percentile(loads, 0.5) / 1e6,
     "model_bytes": memory,
     "trees": trees,
+    "features": width,
     "rows": n,
     "checksum": checksum,
 ]

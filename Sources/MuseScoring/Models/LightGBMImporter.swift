@@ -181,6 +181,18 @@ public enum LightGBMImporter {
             guard leaf < leaves else { throw parser.fail(field, "\(field) of node \(node) refers to leaf \(leaf) but the tree has \(leaves) leaves") }
             return .leaf(leafValues[leaf])
         }
+        // Training counts, when the file has them (only to orient the bitvector layout).
+        var internalCounts: [Double] = [], leafCounts: [Double] = []
+        if fields["internal_count"] != nil && fields["leaf_count"] != nil {
+            internalCounts = try parser.array("internal_count", count: n)
+            leafCounts = try parser.array("leaf_count", count: leaves)
+        }
+        func share(_ l: Int, _ r: Int) -> Double {
+            guard !internalCounts.isEmpty else { return .nan }
+            func count(_ c: Int) -> Double { c >= 0 ? internalCounts[c] : leafCounts[~c] }  // children checked in range by `child`
+            let a = count(l), b = count(r)
+            return a + b > 0 ? a / (a + b) : .nan
+        }
         var splits: [SourceTree.Split] = []
         splits.reserveCapacity(n)
         for i in 0..<n {
@@ -207,18 +219,22 @@ public enum LightGBMImporter {
                 }
                 categoryWords += words
                 splits.append(SourceTree.Split(feature: features[i], rule: .lightgbmCategory, missingGoesLeft: false,
-                                               categories: Array(bits[boundaries[c]..<boundaries[c + 1]]), left: left, right: right))
+                                               categories: Array(bits[boundaries[c]..<boundaries[c + 1]]), left: left, right: right,
+                                               leftShare: share(lefts[i], rights[i])))
                 continue
             }
             guard !thresholds[i].isNaN else { throw parser.fail("threshold", "threshold of node \(i) is NaN") }
             let t = canonicalThreshold(thresholds[i])
             switch missing {
             case 1:
-                splits.append(.init(feature: features[i], rule: .zeroBandMissing, threshold: t, missingGoesLeft: defaultLeft, left: left, right: right))
+                splits.append(.init(feature: features[i], rule: .zeroBandMissing, threshold: t, missingGoesLeft: defaultLeft, left: left, right: right,
+                                    leftShare: share(lefts[i], rights[i])))
             case 2:
-                splits.append(.init(feature: features[i], rule: .numeric, threshold: t, missingGoesLeft: defaultLeft, left: left, right: right))
+                splits.append(.init(feature: features[i], rule: .numeric, threshold: t, missingGoesLeft: defaultLeft, left: left, right: right,
+                                    leftShare: share(lefts[i], rights[i])))
             default:  // None: NaN is scored as 0.
-                splits.append(.init(feature: features[i], rule: .numeric, threshold: t, missingGoesLeft: 0 <= t, left: left, right: right))
+                splits.append(.init(feature: features[i], rule: .numeric, threshold: t, missingGoesLeft: 0 <= t, left: left, right: right,
+                                    leftShare: share(lefts[i], rights[i])))
             }
         }
         return SourceTree(root: .split(0), splits: splits)

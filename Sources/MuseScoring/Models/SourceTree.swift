@@ -17,9 +17,15 @@ public struct SourceTree: Sendable {
         public var categories: [UInt32]
         public var left: Child
         public var right: Child
+        /// Share of the training data that went left, from the counts or
+        /// hessian sums the model file records; NaN when unknown. Scoring
+        /// never reads it: it only orients the bitvector layout (see
+        /// `BitvectorScorer.nextIsLeft`).
+        public var leftShare: Double
 
         public init(feature: Int, rule: SplitRule, threshold: Double = 0, missingGoesLeft: Bool,
-                    categories: [UInt32] = [], left: Child, right: Child) {
+                    categories: [UInt32] = [], left: Child, right: Child, leftShare: Double = .nan) {
+            self.leftShare = leftShare
             self.feature = feature
             self.rule = rule
             self.threshold = threshold

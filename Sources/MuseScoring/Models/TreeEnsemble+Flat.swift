@@ -124,5 +124,9 @@ extension TreeEnsemble {
         baseMargin = f.baseMargin
         accumulation = f.accumulation
         link = f.link
+        // The same layout choice an import makes (without the training
+        // shares, which the flat form does not carry: splits keep their
+        // stored orientation; scores are the same bits either way).
+        selectLayout()
     }
 }

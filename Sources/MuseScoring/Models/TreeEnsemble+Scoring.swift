@@ -8,6 +8,9 @@ extension TreeEnsemble {
     /// feature count (never reads past the buffer).
     public func margin(_ features: UnsafeBufferPointer<Double>) -> Double {
         guard features.count == featureNames.count else { return .nan }
+        if let b = bitvector, let x = features.baseAddress {
+            return b.withScratch { v in b.score(x, v, accumulation: accumulation, baseMargin: baseMargin) }
+        }
         return withWalker { w in
             w.withScratch { input, output in
                 w.layout.fill(input, from: features.baseAddress)
@@ -28,6 +31,14 @@ extension TreeEnsemble {
             throw FeatureCountError(expected: width * out.count, actual: rows.count)
         }
         guard out.count > 0 else { return }
+        if let b = bitvector, let x = rows.baseAddress {
+            b.withScratch { v in
+                for i in 0..<out.count {
+                    out[i] = b.score(x + i * width, v, accumulation: accumulation, baseMargin: baseMargin)
+                }
+            }
+            return
+        }
         withWalker { w in
             w.withScratch { input, output in
                 w.layout.fill(input, from: rows.baseAddress)

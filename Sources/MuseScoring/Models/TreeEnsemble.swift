@@ -4,6 +4,9 @@
 ///
 /// All trees live in one flat node array (`TreeNode`, preorder), so scoring
 /// an event walks contiguous memory with no per-node objects or pointers.
+/// A second layout, built from that array, scores feature by feature with
+/// leaf bitvectors (`BitvectorScorer`); which of the two scores a model is
+/// chosen when it is built (`TreeEnsemble+Layout`). Both give the same bits.
 public struct TreeEnsemble: ScoringModel {
     /// How leaf values are summed: each library's own precision, in tree order.
     public enum Accumulation: Sendable, Equatable {
@@ -43,6 +46,14 @@ public struct TreeEnsemble: ScoringModel {
     public let baseMargin: Double
     public let accumulation: Accumulation
     public let link: Link
+    /// The bitvector layout when it is the one that scores (see `Layout`);
+    /// nil when the lane walk does. Derived from `nodes`, so any initialiser
+    /// that fills the arrays above may leave it nil or call `selectLayout`.
+    public internal(set) var bitvector: BitvectorScorer? = nil
+    /// Per node of `nodes`, the share of training data that went to the next
+    /// node (NaN: unknown, or not a split); empty when no tree recorded it.
+    /// Only orients the bitvector layout; scoring never reads it.
+    public internal(set) var nextShares: [Float] = []
 
     /// Flattens `trees`; fails if a tree reaches a node twice (a cycle or a
     /// shared subtree) or splits on a feature the model does not have.
@@ -59,6 +70,7 @@ public struct TreeEnsemble: ScoringModel {
         nodes[0].setJump(from: 0, to: 0)
         var roots: [UInt32] = []
         var words: [UInt32] = []
+        var shares: [Float] = [.nan]
         var slow = false
         for (t, tree) in trees.enumerated() {
             // Checked before flattening: a tree emits at most 2 × splits + 1
@@ -68,7 +80,7 @@ public struct TreeEnsemble: ScoringModel {
                 throw ModelImportError(format: format, location: "tree \(t)", message: "the model has more than \(Self.maxNodes) nodes")
             }
             roots.append(UInt32(nodes.count))
-            try Self.flatten(tree, index: t, layout: layout, format: format, into: &nodes, words: &words, slow: &slow)
+            try Self.flatten(tree, index: t, layout: layout, format: format, into: &nodes, words: &words, shares: &shares, slow: &slow)
         }
         // Chain each lane: a leaf jumps to the root of the lane's next tree.
         let lanes = min(Self.maxLanes, (trees.count + 3) / 4 * 4)
@@ -87,6 +99,8 @@ public struct TreeEnsemble: ScoringModel {
         self.baseMargin = baseMargin
         self.accumulation = accumulation
         self.link = link
+        self.nextShares = shares.contains { !$0.isNaN } ? shares : []
+        selectLayout()
     }
 
     /// Preorder with an explicit stack (deep trees cannot overflow the call
@@ -94,7 +108,7 @@ public struct TreeEnsemble: ScoringModel {
     /// child is emitted. Leaves' jumps are patched by `init` once all roots
     /// are known.
     private static func flatten(_ tree: SourceTree, index t: Int, layout: ScratchLayout, format: String,
-                                into nodes: inout [TreeNode], words: inout [UInt32], slow: inout Bool) throws(ModelImportError) {
+                                into nodes: inout [TreeNode], words: inout [UInt32], shares: inout [Float], slow: inout Bool) throws(ModelImportError) {
         var visited = [Bool](repeating: false, count: tree.splits.count)
         var stack: [(child: SourceTree.Child, parent: Int)] = [(tree.root, -1)]
         while let (child, parent) = stack.popLast() {
@@ -103,6 +117,7 @@ public struct TreeEnsemble: ScoringModel {
             switch child {
             case .leaf(let value):
                 nodes.append(TreeNode(value: value, slot: UInt32(layout.leaf(t)), skip: 0))
+                shares.append(.nan)
             case .split(let s):
                 guard s >= 0 && s < tree.splits.count else {
                     throw ModelImportError(format: format, location: "tree \(t)", message: "refers to node \(s) but the tree has \(tree.splits.count) split nodes")
@@ -119,11 +134,13 @@ public struct TreeEnsemble: ScoringModel {
                 if split.rule == .numeric && !threshold.isNaN && !split.missingGoesLeft {
                     // x <= t: left next; NaN fails, so it jumps right.
                     nodes.append(TreeNode(value: threshold, slot: UInt32(split.feature), skip: 0))
+                    shares.append(Float(split.leftShare))
                     stack.append((split.right, here))
                     stack.append((split.left, -1))  // popped next, so it lands at here + 1
                 } else if split.rule == .numeric && !threshold.isNaN && threshold != .infinity {
                     // x > t  ⇔  -x < -t  ⇔  -x <= (-t).nextDown: right next; NaN jumps left.
                     nodes.append(TreeNode(value: (-threshold).nextDown, slot: UInt32(layout.negated(split.feature)), skip: 0))
+                    shares.append(Float(1 - split.leftShare))  // right child next
                     stack.append((split.left, here))
                     stack.append((split.right, -1))
                 } else {
@@ -141,6 +158,7 @@ public struct TreeEnsemble: ScoringModel {
                         words.append(contentsOf: split.categories)
                     }
                     nodes.append(TreeNode(value: value, slot: slot, skip: 0))
+                    shares.append(Float(split.leftShare))
                     stack.append((split.right, here))
                     stack.append((split.left, -1))
                 }
@@ -156,10 +174,11 @@ public struct TreeEnsemble: ScoringModel {
 
     public var treeCount: Int { roots.count }
 
-    /// Bytes held by the model's arrays (nodes, roots, bitsets, names).
+    /// Bytes held by the model's arrays (nodes, roots, bitsets, names, and
+    /// the bitvector layout when it scores).
     public var memoryFootprint: Int {
         nodes.count * MemoryLayout<TreeNode>.stride + roots.count * 4 + laneStarts.count * 4 + categoryWords.count * 4
-            + featureNames.reduce(0) { $0 + $1.utf8.count + 16 }
+            + featureNames.reduce(0) { $0 + $1.utf8.count + 16 } + (bitvector?.memoryFootprint ?? 0)
     }
 }
 

@@ -187,6 +187,14 @@ public enum XGBoostImporter {
         }
         guard lefts[0] != -1 else { return SourceTree(root: .leaf(Double(conditions[0])), splits: []) }
         // Splits keep XGBoost's node ids; leaf slots stay placeholders never referenced.
+        // Hessian sums (cover), when present: only to orient the bitvector layout.
+        var hessians: [Float] = []
+        if tree["sum_hessian"] != nil, let h = try? floats("sum_hessian"), h.count == n { hessians = h }
+        func share(_ l: Int, _ r: Int) -> Double {
+            guard !hessians.isEmpty else { return .nan }
+            let a = Double(hessians[l]), b = Double(hessians[r])
+            return a + b > 0 ? a / (a + b) : .nan
+        }
         var splits: [SourceTree.Split] = []
         splits.reserveCapacity(n)
         for i in 0..<n {
@@ -203,11 +211,11 @@ public enum XGBoostImporter {
                 let t = conditions[i]
                 guard t.isFinite else { throw fail("\(path).split_conditions[\(i)]", "split condition \(t) is not finite") }
                 splits.append(.init(feature: features[i], rule: .numeric, threshold: doubleThreshold(forFloatLessThan: t),
-                                    missingGoesLeft: missingLeft, left: left, right: right))
+                                    missingGoesLeft: missingLeft, left: left, right: right, leftShare: share(lefts[i], rights[i])))
             case 1:
                 guard let bits = categoriesOf[i] else { throw fail("\(path).categories_nodes", "categorical node \(i) has no categories") }
                 splits.append(.init(feature: features[i], rule: .xgboostCategory, missingGoesLeft: missingLeft,
-                                    categories: bits, left: left, right: right))
+                                    categories: bits, left: left, right: right, leftShare: share(lefts[i], rights[i])))
             default:
                 throw fail("\(path).split_type[\(i)]", "split type \(types[i]) is neither 0 (numerical) nor 1 (categorical)")
             }

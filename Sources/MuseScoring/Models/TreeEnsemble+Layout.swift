@@ -1,0 +1,73 @@
+/// Which of the two layouts scores a tree ensemble: the lane walk over the
+/// flattened nodes (`TreeEnsemble.walk`) or the bitvector layout
+/// (`BitvectorScorer`). Both give the same bits; the choice is only speed,
+/// made once when the model is built, by `LayoutCostModel`.
+extension TreeEnsemble {
+    public enum Layout: String, Sendable, CaseIterable {
+        case laneWalk = "walk"
+        case bitvector = "bitvector"
+    }
+
+    public var layout: Layout { bitvector == nil ? .laneWalk : .bitvector }
+
+    /// The same model scored by `layout`, whatever the rule would pick (for
+    /// tests and benchmarks); the lane walk when the model is beyond the
+    /// bitvector layout's bound (`BitvectorScorer.maxEntries`).
+    public func with(layout: Layout) -> TreeEnsemble {
+        var copy = self
+        switch layout {
+        case .laneWalk: copy.bitvector = nil
+        case .bitvector: copy.bitvector = bitvector ?? makeBitvector()
+        }
+        return copy
+    }
+
+    func makeBitvector() -> BitvectorScorer? {
+        BitvectorScorer(nodes: nodes, roots: roots, categoryWords: categoryWords, featureCount: featureNames.count,
+                        nextShares: nextShares)
+    }
+
+    /// Sets the layout the cost model picks (see `LayoutCostModel`).
+    public mutating func selectLayout() {
+        guard !featureNames.isEmpty else { bitvector = nil; return }
+        guard let b = makeBitvector() else { bitvector = nil; return }
+        bitvector = LayoutCostModel.prefersBitvector(b.statistics, trees: treeCount, features: featureNames.count) ? b : nil
+    }
+}
+
+/// The selection rule: estimate each layout's cost of one event from the
+/// model's shape, pick the cheaper. The estimates use the training shares the
+/// model file records (LightGBM's counts, XGBoost's cover; 0.5 where absent)
+/// and constants fitted to the benchmark models (BENCHMARKS.md, "Scorer
+/// layouts"), in nanoseconds on the development machine; only their ratios
+/// matter:
+/// - lane walk: a step per split on an event's expected path plus one per
+///   leaf; a categorical or zero-band split takes the out-of-line slow step,
+///   about ten times a numeric one (a call, a switch, a mispredicted branch);
+/// - bitvector: one AND per entry an event is expected to clear (the false
+///   shares of the numeric splits, the average categorical list), a binary
+///   search per feature, and per word the initialisation and exit-leaf search.
+/// A bitvector layout larger than `maxBitvectorBytes` is never picked.
+public enum LayoutCostModel {
+    public static func prefersBitvector(_ s: BitvectorScorer.Statistics, trees: Int, features: Int) -> Bool {
+        walkCost(s, trees: trees) > bitvectorCost(s) && s.entries * 12 <= maxBitvectorBytes
+    }
+
+    public static func walkCost(_ s: BitvectorScorer.Statistics, trees: Int) -> Double {
+        (s.expectedSplits - s.expectedSlowSplits + Double(trees)) * walkStepNs + s.expectedSlowSplits * walkSlowStepNs
+    }
+
+    public static func bitvectorCost(_ s: BitvectorScorer.Statistics) -> Double {
+        (s.falseShareSum + s.categoricalApplyEstimate) * entryNs
+            + Double(s.numericFeatures + s.categoricalFeatures) * featureNs + Double(s.words) * wordNs
+            + Double(s.directNodes) * directNs
+    }
+
+    static let walkStepNs = 1.7
+    static let walkSlowStepNs = 18.0
+    static let entryNs = 0.6
+    static let featureNs = 20.0
+    static let wordNs = 1.5
+    static let directNs = 20.0
+    static let maxBitvectorBytes = 256 << 20
+}

@@ -1,0 +1,63 @@
+import Testing
+@testable import MuseScoring
+
+/// The layout a model is scored by is the one `LayoutCostModel` estimates
+/// cheaper, chosen when the model is built; either gives the same bits (the
+/// exactness suites run both).
+@Suite struct LayoutSelectionTests {
+    @Test(arguments: Fixtures.lightgbm.map { "\($0).lgb.txt" } + Fixtures.xgboost.map { "\($0).xgb.json" })
+    func importedModelsFollowTheCostModel(_ file: String) throws {
+        let model = try #require(try ModelImporter.load(try Fixtures.bytes(file)) as? TreeEnsemble)
+        let s = model.with(layout: .bitvector).bitvector!.statistics
+        let cheaper: TreeEnsemble.Layout = LayoutCostModel.prefersBitvector(s, trees: model.treeCount, features: model.featureNames.count)
+            ? .bitvector : .laneWalk
+        #expect(model.layout == cheaper)
+        #expect(model.with(layout: .laneWalk).layout == .laneWalk)
+        #expect(model.with(layout: .bitvector).with(layout: .laneWalk).bitvector == nil)
+    }
+
+    /// Categorical splits cost the walk its slow step: the bitvector wins.
+    @Test func categoricalModelsPickTheBitvector() throws {
+        var rng = SplitMix64(seed: 12)
+        let source = TreeWalkTests.randomTrees(&rng, features: 6, trees: 100, rules: [.numeric, .lightgbmCategory], maxDepth: 6, leafChance: 0.05)
+        let model = try TreeEnsemble(featureNames: (0..<6).map { "x\($0)" }, trees: source, baseMargin: 0,
+                                     accumulation: .double(divisor: 1), link: .lightgbmSigmoid(k: 1), format: "test")
+        #expect(model.layout == .bitvector)
+    }
+
+    /// Training shares orient splits but never change a score.
+    @Test func sharesOnlyOrient() throws {
+        var rng = SplitMix64(seed: 13)
+        var source = TreeWalkTests.randomTrees(&rng, features: 5, trees: 20, rules: [.numeric, .xgboostCategory, .zeroBandMissing])
+        let plain = try TreeEnsemble(featureNames: (0..<5).map { "x\($0)" }, trees: source, baseMargin: 0,
+                                     accumulation: .float, link: .xgboostSigmoid, format: "test").with(layout: .bitvector)
+        for t in source.indices { for s in source[t].splits.indices { source[t].splits[s].leftShare = 1 - (source[t].splits[s].leftShare.isNaN ? 0.9 : source[t].splits[s].leftShare) } }
+        let flipped = try TreeEnsemble(featureNames: (0..<5).map { "x\($0)" }, trees: source, baseMargin: 0,
+                                       accumulation: .float, link: .xgboostSigmoid, format: "test").with(layout: .bitvector)
+        for x in TreeWalkTests.rows(&rng, count: 500, features: 5) {
+            #expect(try plain.checkedMargin(x).bitPattern == flipped.checkedMargin(x).bitPattern)
+        }
+    }
+}
+
+extension LayoutSelectionTests {
+    /// A lopsided tree whose left subtrees span many words would need
+    /// quadratically many entries: past the bound the model is walked.
+    @Test func lopsidedTreesPastTheBoundAreWalked() throws {
+        let leaves = 600
+        // Split i: leaf to the right, split i + 1 to the left; every left subtree spans the rest.
+        let splits = (0..<(leaves - 1)).map { i in
+            SourceTree.Split(feature: 0, rule: .numeric, threshold: Double(leaves - i), missingGoesLeft: false,
+                             left: i + 1 < leaves - 1 ? .split(i + 1) : .leaf(0.5), right: .leaf(Double(i) / 1000))
+        }
+        let model = try TreeEnsemble(featureNames: ["x"], trees: [SourceTree(root: .split(0), splits: splits)], baseMargin: 0,
+                                     accumulation: .double(divisor: 1), link: .lightgbmSigmoid(k: 1), format: "test")
+        let n = model.nodes, r = model.roots, c = model.categoryWords
+        let full = try #require(BitvectorScorer(nodes: n, roots: r, categoryWords: c, featureCount: 1))
+        #expect(full.statistics.entries > 2000)
+        #expect(BitvectorScorer(nodes: n, roots: r, categoryWords: c, featureCount: 1, maxEntries: 2000) == nil)
+        for x in [0.0, 1, 17.5, 300, 599, 601, .nan] {
+            #expect(try model.with(layout: .bitvector).checkedMargin([x]).bitPattern == model.with(layout: .laneWalk).checkedMargin([x]).bitPattern)
+        }
+    }
+}
