@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "MuseSnapshotTests", dependencies: ["MuseSnapshot", "MuseManifest", "MuseScoring", "CLZ4"]),
         .testTarget(name: "MuseServerTests", dependencies: [
             "MuseServer", "MuseIPC", "MuseScoring", "MuseSnapshot", "MuseManifest", "CMuse"]),
-        .testTarget(name: "MuseIPCTests", dependencies: ["MuseIPC", "CMuse", "CMuseDaemon"]),
+        .testTarget(name: "MuseIPCTests", dependencies: ["MuseIPC", "CMuse", "CMuseDaemon", "MuseScoring"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MuseClient", "CMuse"], exclude: ["clients"]),
     ]
 )

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CMuse
 import Foundation
+import MuseScoring
 import Testing
 @testable import MuseIPC
 
@@ -11,18 +12,6 @@ import Testing
 /// or refuses it with a typed error; it never traps or touches memory past
 /// the file. MUSE_FUZZ_ITERATIONS runs it longer.
 struct SegmentValidationFuzzTests {
-    struct SplitMix64 {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    }
-
     /// Values that sit on the edges of the header's checks.
     static let interesting: [UInt64] = [0, 1, 2, 3, 7, 8, 63, 64, 4095, 4096, 4097, 65535, 65536, 1 << 31,
                                         UInt64(UInt32.max), 1 << 32, UInt64(Int64.max), UInt64.max]
@@ -34,7 +23,7 @@ struct SegmentValidationFuzzTests {
         let layout = try SegmentLayout(channelCount: 2, ringDepth: 8, maxFeatures: 4)
         do { _ = try Segment.create(path: "\(dir)/seed.muse", tenant: "t", groupID: nil, layout: layout) }
         let seed = try [UInt8](Data(contentsOf: URL(filePath: "\(dir)/seed.muse")))
-        var random = SplitMix64(state: 0x5EED)
+        var random = SplitMix64(seed: 0x5EED)
         var adopted = 0, refused = 0
         for _ in 0..<iterations {
             var bytes = seed
@@ -79,4 +68,8 @@ struct SegmentValidationFuzzTests {
         // The loop must exercise both outcomes, or it proves nothing.
         #expect(adopted > 0 && refused > iterations / 2, "adopted \(adopted), refused \(refused)")
     }
+}
+
+extension SplitMix64 {
+    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }

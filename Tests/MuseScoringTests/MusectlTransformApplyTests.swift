@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import MuseScoring
 import Glibc
 #endif
 import Foundation

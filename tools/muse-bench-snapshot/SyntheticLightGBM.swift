@@ -1,3 +1,4 @@
+import MuseScoring
 /// A LightGBM text model written from a seed, shaped like what LightGBM
 /// saves (every per-tree key it writes, doubles at full precision), so a
 /// benchmark can have a model of any size without training one. The trees
@@ -61,7 +62,7 @@ struct SyntheticLightGBM {
             if slot.isLeft { left[slot.split] = ~leaf } else { right[slot.split] = ~leaf }
         }
         func doubles(_ n: Int, _ scale: Double, _ offset: Double = 0) -> String {
-            (0..<n).map { _ in String(rng.unit() * scale + offset) }.joined(separator: " ")
+            (0..<n).map { _ in String(rng.uniform() * scale + offset) }.joined(separator: " ")
         }
         var s = "Tree=\(t)\nnum_leaves=\(leaves)\nnum_cat=0\n"
         s += "split_feature=" + (0..<splits).map { _ in String(rng.next() % UInt64(features)) }.joined(separator: " ") + "\n"
@@ -82,15 +83,3 @@ struct SyntheticLightGBM {
     }
 }
 
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-}

@@ -57,22 +57,15 @@ public enum Canaries {
     /// mixing ordinary values, zeros, large magnitudes and missing values
     /// (NaN), so both sides of missing-value and zero-band splits get used.
     public static func generatedFeatures(for intent: IntentSchema, count: Int, seed: UInt64 = 0) -> [[Double]] {
-        var state = intent.schemaHash ^ seed
-        func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var random = SplitMix64(seed: intent.schemaHash ^ seed)
         return (0..<count).map { _ in
             intent.featureNames.map { _ in
-                let u = Double(next() >> 11) / Double(1 << 53)
-                switch next() % 16 {
+                let u = random.uniform()
+                switch random.next() % 16 {
                 case 0: return .nan
                 case 1: return 0
                 case 2: return (u - 0.5) * 2e6
-                case 3: return Double(next() % 8)  // small integers: categories
+                case 3: return Double(random.next() % 8)  // small integers: categories
                 default: return (u - 0.5) * 20
                 }
             }

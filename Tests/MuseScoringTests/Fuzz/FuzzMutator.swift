@@ -1,3 +1,5 @@
+import MuseScoring
+
 /// Seeded mutations of a byte string, the kind that break parsers: bit
 /// flips, byte insertions and deletions, truncation, splicing with another
 /// input, and "interesting" numbers (-1, 0, 2^31, 2^63 − 1, 1e308, NaN,
