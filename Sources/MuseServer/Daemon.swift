@@ -107,7 +107,7 @@ public final class Daemon: @unchecked Sendable {
             segment.publishState(.serving)
         }
         threads.forEach { $0.start() }
-        let control = try ControlServer(runtimeDirectory: RuntimeDirectoryPath(path: config.runtimeDirectory),
+        let control = try ControlServer(runtimeDirectory: config.runtimeDirectory,
                                         adminGroup: try config.adminGroup.map(resolveGroup)) { [unowned self] in
             handle($0)
         }

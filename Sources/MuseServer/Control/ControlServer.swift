@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import MuseControl
 import MuseIPC
+import Synchronization
 
 /// The control socket: a Unix stream socket in the runtime directory that
 /// `musectl` talks to, one JSON request and one JSON response per connection,
@@ -19,11 +20,11 @@ final class ControlServer: @unchecked Sendable {
     private let adminGroup: gid_t?
     private let handle: (ControlRequest) -> ControlResponse
     private var thread: Thread?
-    private let stopping = ManagedAtomicFlag()
+    private let stopping = Atomic<Bool>(false)
 
-    init(runtimeDirectory: RuntimeDirectoryPath, adminGroup: gid_t?,
+    init(runtimeDirectory: String, adminGroup: gid_t?,
          handle: @escaping (ControlRequest) -> ControlResponse) throws {
-        path = ControlSocket.path(runtimeDirectory: runtimeDirectory.path)
+        path = ControlSocket.path(runtimeDirectory: runtimeDirectory)
         self.adminGroup = adminGroup
         self.handle = handle
         // A socket left by a previous mused is replaced; anything else is not ours to remove.
@@ -62,7 +63,7 @@ final class ControlServer: @unchecked Sendable {
     }
 
     func stop() {
-        stopping.set()
+        stopping.store(true, ordering: .relaxed)
         shutdown(listener, Int32(SHUT_RDWR))
         while let thread, !thread.isFinished { usleep(1000) }
         thread = nil // the thread's closure holds self: break the cycle
@@ -74,7 +75,7 @@ final class ControlServer: @unchecked Sendable {
         // Swaps load, decode and verify snapshots here: never at the expense
         // of a worker sharing the CPU.
         ThreadSupport.lowerPriority()
-        while !stopping.isSet {
+        while !stopping.load(ordering: .relaxed) {
             var poller = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
             guard poll(&poller, 1, 200) > 0 else { continue }
             let connection = accept(listener, nil, nil)
@@ -113,19 +114,6 @@ final class ControlServer: @unchecked Sendable {
         if let adminGroup, peer.isMember(of: adminGroup) { return nil }
         return "uid \(peer.uid) may not operate mused (root, mused's user or its admin group only)"
     }
-}
-
-/// The runtime directory's path, as the control socket needs it.
-struct RuntimeDirectoryPath {
-    let path: String
-}
-
-/// A flag set once by one thread and polled by another.
-final class ManagedAtomicFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    var isSet: Bool { lock.withLock { value } }
-    func set() { lock.withLock { value = true } }
 }
 
 enum ControlServerError: Error, CustomStringConvertible {

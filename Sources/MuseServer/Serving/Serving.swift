@@ -54,9 +54,7 @@ public final class Serving: EventScorer, Sendable {
         let t = tenant.rawValue < routingTenants.count ? Int(routingTenants[tenant.rawValue]) : -1
         switch routing.score(tenant: t, intent: generation.routingIntent(intent), features: features) {
         case .scored(let s):
-            // An OK completion always carries finite scores: a client's
-            // `score >= threshold` must never meet a NaN.
-            guard s.score.isFinite, s.raw.isFinite else { return .refused(.badScore, generation: id) }
+            // A non-finite score becomes MUSE_E_BAD_SCORE in the drain, for any scorer.
             return Verdict(status: .ok, score: s.score, rawScore: s.raw,
                            predictor: PredictorID(UInt32(truncatingIfNeeded: s.predictor + 1)), generation: id)
         case .noRoute:
