@@ -17,7 +17,9 @@ public final class Serving: EventScorer, Sendable {
     /// By `TenantIndex`: whether any of the tenant's routes has shadows.
     private let shadowed: [Bool]
     /// The generation's per-event state, held here so the hot path reads this
-    /// object's own fields and nothing else.
+    /// object's own fields: reaching the table through `generation.routing`
+    /// copied the struct (a retain and release per array) on every event,
+    /// 110 ns per event against 38 (muse-bench-serving).
     private let routing: RoutingTable
     private let id: GenerationID
 
