@@ -56,19 +56,12 @@ struct Row {
 /// Maps the file and touches one byte per page: the cost of getting its
 /// bytes into memory through page faults instead of reads.
 func mmapTouch(_ path: String) throws -> UInt64 {
-    let fd = try FileDescriptor.open(path)
-    defer { fd.close() }
-    let size = try fd.size()
-    guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd.rawValue, 0), p != MAP_FAILED else {
-        throw SystemCallError("mmap", .current)
+    try withMapped(path) { bytes in
+        var sum: UInt64 = 0
+        var i = 0
+        while i < bytes.count { sum &+= UInt64(bytes[i]); i += 4096 }
+        return sum
     }
-    defer { munmap(p, size) }
-    madvise(p, size, MADV_SEQUENTIAL)
-    var sum: UInt64 = 0
-    let bytes = p.assumingMemoryBound(to: UInt8.self)
-    var i = 0
-    while i < size { sum &+= UInt64(bytes[i]); i += 4096 }
-    return sum
 }
 
 /// Maps the file and runs `body` on its bytes (e.g. to decode straight
