@@ -18,7 +18,7 @@ public final class Daemon: @unchecked Sendable {
     private var cell = ServingCell(workers: 0)
     /// The serving and the previous generation (kept for an instant rollback).
     /// Written only by `publish`, under this lock; never read on the hot path.
-    private let generations = Mutex<(serving: Serving?, previous: Serving?)>((nil, nil))
+    private let generations = Locked<(serving: Serving?, previous: Serving?)>((nil, nil))
     private let initial: InitialGeneration
     /// How `swap` turns a snapshot file into a generation; nil: no swaps.
     public let snapshots: SnapshotSource?

@@ -86,7 +86,7 @@ struct GenerationSwapTests {
         defer { daemon.stop() }
         let stop = Atomic<Bool>(false)
         let failures = Atomic<Int>(0), answered = Atomic<Int>(0)
-        let seen = Mutex<Set<UInt64>>([])
+        let seen = Locked<Set<UInt64>>([])
         var threads: [Thread] = []
         for (i, tenant) in tenants.enumerated() {
             let thread = Thread {

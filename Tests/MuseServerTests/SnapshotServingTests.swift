@@ -60,9 +60,9 @@ struct SnapshotServingTests {
         #expect(daemon.currentGeneration?.id == GenerationID(1))
         let canaries = Self.offline[1]!.canaries
         let stop = Atomic<Bool>(false)
-        let failures = Mutex<[String]>([])
+        let failures = Locked<[String]>([])
         let answered = Atomic<Int>(0)
-        let seenGenerations = Mutex<Set<UInt64>>([])
+        let seenGenerations = Locked<Set<UInt64>>([])
         var threads: [Thread] = []
         for tenant in Self.tenants {
             let events = canaries.filter { $0.tenant == tenant }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import MuseIPC
 import Synchronization
 import Testing
 @testable import MuseServer
@@ -74,7 +75,7 @@ struct SystemdNotifierTests {
     @Test func theWatchdogPingsOnlyWhileEveryWorkerProgresses() throws {
         let receiver = try NotifyReceiver(abstract: false)
         let notifier = try SystemdNotifier(socket: receiver.address)
-        let beats = Mutex<[UInt64]>([0, 0])
+        let beats = Locked<[UInt64]>([0, 0])
         let stuck = Atomic<Bool>(false)
         let stop = Atomic<Bool>(false)
         let beater = Thread {

@@ -1,3 +1,4 @@
+import MuseIPC
 import Synchronization
 
 /// Where the daemon publishes the `Serving` object and workers pick it up.
@@ -14,7 +15,7 @@ import Synchronization
 /// (`acknowledge`), so the publisher can tell when nobody holds the old one
 /// and drop it on its own thread, never on a worker's.
 final class ServingCell: Sendable {
-    private let current = Mutex<Serving?>(nil)
+    private let current = Locked<Serving?>(nil)
     private let version = Atomic<UInt64>(0)
     /// Per worker: the version it has picked up (written by that worker, release).
     private let acknowledged: [Acknowledgement]

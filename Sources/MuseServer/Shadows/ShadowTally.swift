@@ -1,4 +1,5 @@
 import Foundation
+import MuseIPC
 import Synchronization
 
 /// What one shadow predictor's transformed scores looked like for one tenant:
@@ -48,7 +49,7 @@ struct ShadowKey: Hashable, Sendable {
 /// One worker's shadow records for the generation it serves. The worker adds
 /// under an uncontended lock; the control thread sums the workers' tallies.
 final class ShadowTally: Sendable {
-    private let state = Mutex<(generation: UInt64, records: [ShadowKey: ShadowRecord])>((0, [:]))
+    private let state = Locked<(generation: UInt64, records: [ShadowKey: ShadowRecord])>((0, [:]))
 
     func record(tenant: Int, predictor: Int, score: Double, edges: [Double]) {
         state.withLock { $0.records[ShadowKey(tenant: tenant, predictor: predictor), default: ShadowRecord()].add(score, edges: edges) }
