@@ -68,6 +68,20 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
     public mutating func drain<Scorer: EventScorer>(
         limit: Int, scorer: borrowing Scorer, scratch: DrainScratch
     ) -> Int {
+        drain(limit: limit, scorer: scorer, scratch: scratch, admit: { $0 })
+    }
+
+    /// Like `drain(limit:scorer:scratch:)`, with admission control: once the
+    /// batch's size `n` is known (and before anything is answered), `admit(n)`
+    /// says how many of its first events may be scored. The rest of the batch
+    /// is answered at once, in order, with `.overloaded` and NaN scores: a
+    /// tenant over its rate limit hears so immediately, never silence, and
+    /// each event is still answered exactly once. `admit` is called at most
+    /// once per call, so a rate limiter behind it costs one step per batch.
+    @inline(__always)
+    public mutating func drain<Scorer: EventScorer>(
+        limit: Int, scorer: borrowing Scorer, scratch: DrainScratch, admit: (Int) -> Int
+    ) -> Int {
         let state = muse_atomic_load_acquire_u32(&control.pointee.state)
         guard state == UInt32(MUSE_CHANNEL_CLAIMED) else {
             // A client released the channel with events in flight (with none,
@@ -95,6 +109,7 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
         // MUSE_E_AGAIN; nothing is overwritten.
         let count = Int(min(waiting, depth - unread, UInt64(limit), UInt64(scratch.events)))
         if count == 0 { return 0 }
+        let admitted = min(max(admit(count), 0), count)
         // With shadows, each event keeps its private copy until they scored it.
         let shadowed = scorer.hasShadows(tenant: tenant)
         for k in 0..<count {
@@ -108,7 +123,9 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
             let featureCount = Int(muse_atomic_load_relaxed_u32(&event.pointee.feature_count))
             var verdict: Verdict
             scratch.counts[k] = -1
-            if let expected = scorer.featureCount(tenant: tenant, intent: intent) {
+            if k >= admitted {
+                verdict = .refused(.overloaded, generation: scorer.generationID)
+            } else if let expected = scorer.featureCount(tenant: tenant, intent: intent) {
                 if featureCount == expected && featureCount <= maxFeatures && featureCount <= scratch.stride {
                     let features = scratch.features + (shadowed ? k &* scratch.stride : 0)
                     UnsafeMutableRawPointer(features).copyMemory(

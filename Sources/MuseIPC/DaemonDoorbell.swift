@@ -17,10 +17,50 @@ public struct DaemonDoorbell: @unchecked Sendable {
     private let sleepingFlags: [UnsafeMutablePointer<UInt32>]
     private let bit: UInt32
     private var values: [UInt32]
+    /// Per segment: the start of its current empty-wake window, the empty
+    /// wakes in it, and until when it is left out of the wait set.
+    private var windowStart: [UInt64]
+    private var emptyWakes: [Int]
+    private var mutedUntil: [UInt64]
+    /// The segments waited on in this pass (indices into `words`).
+    private var active: [Int] = []
+    private var activeWords: [UnsafeMutablePointer<UInt32>?] = []
+    private var activeValues: [UInt32] = []
     /// Set once by whichever worker first meets ENOSYS; read by all of them.
     /// Relaxed suffices: it only selects a fallback, and a stale false costs
     /// one more failed system call.
     private static let waitvMissing = Atomic<Bool>(false)
+
+    /// A doorbell that wakes this worker more than `emptyWakeBudget` times in
+    /// `emptyWakeWindow` with no work behind it is left out of the wait set
+    /// for `muteNanoseconds`.
+    ///
+    /// Why: a client may ring its segment's doorbell in a loop (only the
+    /// daemon_sleeping bits make a well-behaved client ring; nothing stops a
+    /// hostile one). Each ring ends the worker's futex_waitv. An empty wake
+    /// (nothing to answer behind it) is handled here, without returning to the
+    /// worker's spin, so it costs one system call and one look at the rings;
+    /// and a segment over the budget is not waited on (nor its daemon_sleeping
+    /// bit raised) for the mute, so a ringer costs the host at most about
+    /// budget wakes per (window + mute): 32 per 5 ms, ~6,400 per second of a
+    /// few microseconds each, a few percent of one core, instead of a worker
+    /// kept awake (measured in `aDoorbellRingerIsMuted`). Its
+    /// channels are still answered while muted, whenever the worker is awake
+    /// for anyone else, and at the latest when the mute ends (the wait's
+    /// timeout is cut to it): the ringer's own latency is what it pays.
+    ///
+    /// Legitimate clients ring only with work behind the ring, but every
+    /// worker sleeping on a segment is woken by any of its channels' rings,
+    /// and only the one holding that channel finds work. That herd is why the
+    /// budget is a rate, not a count: a tenant ringing fewer than 32 times per
+    /// millisecond (32,000 single-event submissions per second while this
+    /// worker sleeps) never mutes; above that, the cost is a one-off wait of
+    /// up to `muteNanoseconds` for an event on this worker's channels of that
+    /// tenant arriving while the worker sleeps (traffic already flowing keeps
+    /// the worker awake and is not delayed).
+    public static let emptyWakeBudget = 32
+    public static let emptyWakeWindow: UInt64 = 1_000_000
+    public static let muteNanoseconds: UInt64 = 4_000_000
 
     /// `worker` picks the bit this worker owns in daemon_sleeping (0...31).
     public init(segments: [Segment], worker: Int) {
@@ -29,11 +69,20 @@ public struct DaemonDoorbell: @unchecked Sendable {
         sleepingFlags = segments.map { withUnsafeMutablePointer(to: &$0.header.pointee.daemon_sleeping) { $0 } }
         bit = 1 << UInt32(worker)
         values = Array(repeating: 0, count: segments.count)
+        windowStart = Array(repeating: 0, count: segments.count)
+        emptyWakes = Array(repeating: 0, count: segments.count)
+        mutedUntil = Array(repeating: 0, count: segments.count)
+        active.reserveCapacity(segments.count)
+        activeWords.reserveCapacity(segments.count)
+        activeValues.reserveCapacity(segments.count)
     }
 
-    /// Sleeps until a client rings, `timeoutNanoseconds` pass, or `hasWork`
-    /// finds work after the flags are raised (then it does not sleep at all).
-    /// Returns true if it slept.
+    /// True if segment `i` is left out of the wait set at `now`.
+    public func isMuted(_ i: Int, now: UInt64) -> Bool { mutedUntil[i] > now }
+
+    /// Sleeps until a client rings with work behind it, `timeoutNanoseconds`
+    /// pass, or `hasWork` finds work after the flags are raised (then it does
+    /// not sleep at all). Returns true if it slept.
     @discardableResult
     public mutating func sleep(timeoutNanoseconds: Int64, hasWork: () -> Bool) -> Bool {
         // futex_waitv takes at most 128 words and needs Linux 5.16; beyond
@@ -43,23 +92,70 @@ public struct DaemonDoorbell: @unchecked Sendable {
             nanosleep(&pause, nil)
             return true
         }
-        for i in words.indices { values[i] = muse_atomic_load_acquire_u32(words[i]) }
-        for flag in sleepingFlags { muse_atomic_or_u32(flag, bit) }
-        muse_atomic_fence_seq_cst()
-        defer { for flag in sleepingFlags { muse_atomic_and_u32(flag, ~bit) } }
-        if hasWork() { return false }
-        // A hostile client can keep changing its doorbell so this returns at
-        // once; that costs this worker spins, never correctness.
-        words.withUnsafeBufferPointer { w in
-            values.withUnsafeBufferPointer { v in
-                w.withMemoryRebound(to: Optional<UnsafeMutablePointer<UInt32>>.self) { optionalWords in
-                    if muse_futex_waitv(optionalWords.baseAddress, v.baseAddress, UInt32(w.count), timeoutNanoseconds) < 0
-                        && errno == ENOSYS {
-                        Self.waitvMissing.store(true, ordering: .relaxed)
+        var now = ThreadSupport.monotonicNanoseconds()
+        let deadline = now &+ UInt64(max(timeoutNanoseconds, 1))
+        var slept = false
+        while true {
+            // The wait set: every segment not muted; a mute's end cuts the wait.
+            var until = deadline
+            active.removeAll(keepingCapacity: true)
+            activeWords.removeAll(keepingCapacity: true)
+            activeValues.removeAll(keepingCapacity: true)
+            for i in words.indices {
+                if mutedUntil[i] > now {
+                    until = min(until, mutedUntil[i])
+                    continue
+                }
+                active.append(i)
+                activeWords.append(words[i])
+                let value = muse_atomic_load_acquire_u32(words[i])
+                values[i] = value
+                activeValues.append(value)
+            }
+            for i in active { muse_atomic_or_u32(sleepingFlags[i], bit) }
+            muse_atomic_fence_seq_cst()
+            if hasWork() {
+                for i in active { muse_atomic_and_u32(sleepingFlags[i], ~bit) }
+                return slept
+            }
+            let timeout = Int64(until > now ? until - now : 1)
+            if active.isEmpty {
+                var pause = timespec(tv_sec: Int(timeout / 1_000_000_000), tv_nsec: Int(timeout % 1_000_000_000))
+                nanosleep(&pause, nil)
+            } else {
+                activeValues.withUnsafeBufferPointer { v in
+                    activeWords.withUnsafeBufferPointer { w in
+                        if muse_futex_waitv(w.baseAddress, v.baseAddress, UInt32(w.count), timeout) < 0
+                            && errno == ENOSYS {
+                            Self.waitvMissing.store(true, ordering: .relaxed)
+                        }
                     }
                 }
             }
+            for i in active { muse_atomic_and_u32(sleepingFlags[i], ~bit) }
+            slept = true
+            now = ThreadSupport.monotonicNanoseconds()
+            if now >= deadline || Self.waitvMissing.load(ordering: .relaxed) { return true }
+            // Woken early: by a ring (or a signal, or a mute ending). With
+            // work behind it, the worker takes over; the segments that rang
+            // start a fresh window.
+            let working = hasWork()
+            for i in active where muse_atomic_load_acquire_u32(words[i]) != values[i] {
+                if working {
+                    emptyWakes[i] = 0
+                    continue
+                }
+                if now &- windowStart[i] >= Self.emptyWakeWindow {
+                    windowStart[i] = now
+                    emptyWakes[i] = 0
+                }
+                emptyWakes[i] += 1
+                if emptyWakes[i] > Self.emptyWakeBudget {
+                    mutedUntil[i] = now &+ Self.muteNanoseconds
+                    emptyWakes[i] = 0
+                }
+            }
+            if working { return true }
         }
-        return true
     }
 }

@@ -75,7 +75,9 @@ public final class Daemon: @unchecked Sendable {
                 }
                 Log.info(segment.wasAdopted ? "segment-adopted" : "segment-created",
                          ["tenant": tenant.name, "path": segment.path, "incarnation": segment.incarnation,
-                          "channels": segment.layout.channelCount, "ring_depth": segment.layout.ringDepth])
+                          "channels": segment.layout.channelCount, "ring_depth": segment.layout.ringDepth,
+                          "weight": tenant.weight,
+                          "rate_limit": tenant.rateLimit.map { "\($0.eventsPerSecond)/s burst \($0.burst)" } ?? "none"])
                 segments.append(segment)
             } catch {
                 if case SegmentError.ownedByAnotherDaemon = error { throw error }
@@ -94,9 +96,14 @@ public final class Daemon: @unchecked Sendable {
                 dealt += 1
             }
         }
+        // Weights and rate limits by tenant index; one limiter per tenant,
+        // shared by the workers its channels were dealt to.
+        let policies = segments.map { segment in
+            config.tenants.first { $0.name == segment.tenant }.map(TenantPolicy.init) ?? TenantPolicy()
+        }
         for (index, share) in shares.enumerated() {
             let worker = Worker(index: index, channels: share, cell: cell, batchSize: config.batchSize,
-                                spinNanoseconds: config.spinNanoseconds)
+                                spinNanoseconds: config.spinNanoseconds, policies: policies)
             workers.append(worker)
             let thread = Thread { worker.run() }
             thread.stackSize = 1 << 20

@@ -3,6 +3,10 @@ import Synchronization
 
 /// A daemon thread that drains a fixed set of channels.
 ///
+/// Its `FairScheduler` decides how much of which tenant each round answers
+/// (weighted deficit round robin over tenants, rate limits answered
+/// `.overloaded`); see Scheduling/DeficitRoundRobin.swift.
+///
 /// It owns its endpoints outright (their private heads, their reclaim), so no
 /// lock guards them. While events flow it never makes a system call; after
 /// `spinNanoseconds` without work it sleeps on its segments' doorbells, and at
@@ -13,6 +17,9 @@ import Synchronization
 final class Worker: @unchecked Sendable {
     let index: Int
     private var endpoints: EndpointSet
+    /// Shares this worker among its tenants (weights, rate limits).
+    private var scheduler: FairScheduler
+    private let policies: [TenantPolicy]
     private var segments: [Segment]
     private let cell: ServingCell
     private var serving: Serving
@@ -30,9 +37,10 @@ final class Worker: @unchecked Sendable {
 
     static var housekeepingNanoseconds: UInt64 { 50_000_000 }
 
-    /// `channels` are this worker's share: (tenant, segment, channel) triples.
+    /// `channels` are this worker's share: (tenant, segment, channel) triples;
+    /// `policies` are every tenant's weight and rate limit, by tenant index.
     init(index: Int, channels: [(TenantIndex, Segment, ChannelIndex)], cell: ServingCell,
-         batchSize: Int, spinNanoseconds: UInt64) {
+         batchSize: Int, spinNanoseconds: UInt64, policies: [TenantPolicy] = []) {
         self.index = index
         var endpoints = EndpointSet(capacity: channels.count)
         var unique: [ObjectIdentifier: Segment] = [:]
@@ -41,6 +49,8 @@ final class Worker: @unchecked Sendable {
             unique[ObjectIdentifier(segment)] = segment
         }
         self.endpoints = endpoints
+        self.policies = policies
+        scheduler = FairScheduler(tenants: channels.map(\.0), policies: policies, batchSize: batchSize)
         segments = Array(unique.values)
         self.cell = cell
         let (serving, version) = cell.load()
@@ -73,10 +83,7 @@ final class Worker: @unchecked Sendable {
                 pickUpServing()
                 scorer = WorkerScorer(serving: serving, tally: shadows)
             }
-            var answered = 0
-            for i in 0..<endpoints.count {
-                answered &+= endpoints[i].drain(limit: batchSize, scorer: scorer, scratch: scratch)
-            }
+            let answered = scheduler.round(&endpoints, scorer: scorer, scratch: scratch)
             if answered > 0 { workedSinceClock = true }
             rounds &+= 1
             // Read the clock every 64 rounds, not every round: the busy path
@@ -134,6 +141,9 @@ final class Worker: @unchecked Sendable {
                 "a client shrank the segment file; this tenant is no longer served until its file is removed and mused restarted"])
         }
         endpoints.removeAll { $0.segment.isDamaged }
+        var tenants: [TenantIndex] = []
+        for i in 0..<endpoints.count { tenants.append(endpoints[i].tenant) }
+        scheduler = FairScheduler(tenants: tenants, policies: policies, batchSize: batchSize)
         segments.removeAll(where: \.isDamaged)
         doorbell = DaemonDoorbell(segments: segments, worker: index)
     }
