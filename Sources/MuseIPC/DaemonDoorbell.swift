@@ -22,6 +22,9 @@ public struct DaemonDoorbell: @unchecked Sendable {
     private var windowStart: [UInt64]
     private var emptyWakes: [Int]
     private var mutedUntil: [UInt64]
+    /// Mutes in a row (each twice as long, up to 4x), cleared by a wake with
+    /// work behind it or by a quiet spell.
+    private var mutes: [Int]
     /// The segments waited on in this pass (indices into `words`).
     private var active: [Int] = []
     private var activeWords: [UnsafeMutablePointer<UInt32>?] = []
@@ -41,10 +44,11 @@ public struct DaemonDoorbell: @unchecked Sendable {
     /// (nothing to answer behind it) is handled here, without returning to the
     /// worker's spin, so it costs one system call and one look at the rings;
     /// and a segment over the budget is not waited on (nor its daemon_sleeping
-    /// bit raised) for the mute, so a ringer costs the host at most about
-    /// budget wakes per (window + mute): 32 per 5 ms, ~6,400 per second of a
-    /// few microseconds each, a few percent of one core, instead of a worker
-    /// kept awake (measured in `aDoorbellRingerIsMuted`). Its
+    /// bit raised) for the mute (4 ms, doubling up to 16 ms while the ringing
+    /// goes on), so a ringer costs the host at most about budget wakes per
+    /// (window + mute): 32 per 17 ms, ~2,000 per second of a few microseconds
+    /// each, instead of a worker kept awake (measured in
+    /// `aDoorbellRingerCostsTheHostLittle`). Its
     /// channels are still answered while muted, whenever the worker is awake
     /// for anyone else, and at the latest when the mute ends (the wait's
     /// timeout is cut to it): the ringer's own latency is what it pays.
@@ -55,7 +59,7 @@ public struct DaemonDoorbell: @unchecked Sendable {
     /// budget is a rate, not a count: a tenant ringing fewer than 32 times per
     /// millisecond (32,000 single-event submissions per second while this
     /// worker sleeps) never mutes; above that, the cost is a one-off wait of
-    /// up to `muteNanoseconds` for an event on this worker's channels of that
+    /// up to the mute for an event on this worker's channels of that
     /// tenant arriving while the worker sleeps (traffic already flowing keeps
     /// the worker awake and is not delayed).
     public static let emptyWakeBudget = 32
@@ -72,6 +76,7 @@ public struct DaemonDoorbell: @unchecked Sendable {
         windowStart = Array(repeating: 0, count: segments.count)
         emptyWakes = Array(repeating: 0, count: segments.count)
         mutedUntil = Array(repeating: 0, count: segments.count)
+        mutes = Array(repeating: 0, count: segments.count)
         active.reserveCapacity(segments.count)
         activeWords.reserveCapacity(segments.count)
         activeValues.reserveCapacity(segments.count)
@@ -143,15 +148,18 @@ public struct DaemonDoorbell: @unchecked Sendable {
             for i in active where muse_atomic_load_acquire_u32(words[i]) != values[i] {
                 if working {
                     emptyWakes[i] = 0
+                    mutes[i] = 0
                     continue
                 }
                 if now &- windowStart[i] >= Self.emptyWakeWindow {
                     windowStart[i] = now
                     emptyWakes[i] = 0
+                    if now &- mutedUntil[i] >= 4 * Self.muteNanoseconds { mutes[i] = 0 }
                 }
                 emptyWakes[i] += 1
                 if emptyWakes[i] > Self.emptyWakeBudget {
-                    mutedUntil[i] = now &+ Self.muteNanoseconds
+                    mutedUntil[i] = now &+ Self.muteNanoseconds << UInt64(min(mutes[i], 2))
+                    mutes[i] += 1
                     emptyWakes[i] = 0
                 }
             }
