@@ -12,10 +12,11 @@ public struct TenantConfiguration: Sendable, Equatable {
     public var channels: Int
     public var ringDepth: Int
     public var maxFeatures: Int
-    /// Reserved for fair scheduling (parsed and checked, not used yet): the
-    /// tenant's share of worker time relative to the others.
+    /// The tenant's share of worker time relative to the others, while
+    /// several have work (`FairScheduler`).
     public var weight = 1
-    /// Reserved for fair scheduling (parsed and checked, not used yet); nil
+    /// The tenant's admission rate, shared by all workers
+    /// (`TenantRateLimiter`); events over it are answered `.overloaded`. nil
     /// is unlimited.
     public var rateLimit: RateLimit?
 
@@ -33,7 +34,8 @@ public struct DaemonConfiguration: Sendable {
     public var runtimeDirectory: String
     public var tenants: [TenantConfiguration]
     public var workers: Int
-    /// Events a worker answers from one channel before it moves to the next.
+    /// Events a worker answers in the heaviest tenant's turn, and at most from
+    /// one channel at a time (`FairScheduler`).
     public var batchSize: Int
     /// How long an idle worker spins before it sleeps on the doorbells.
     public var spinNanoseconds: UInt64
