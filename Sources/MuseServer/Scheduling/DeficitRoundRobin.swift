@@ -38,8 +38,8 @@ struct TenantPolicy: Sendable {
 /// weight-1000 tenant answer 64,000 events before anyone else.)
 ///
 /// A deficit is carried only while the tenant has work: a turn that runs out
-/// of events (every channel, visited in a row, gave nothing) resets it, so an
-/// idle tenant cannot save up credit and burst past the others later.
+/// of events (a lap of its channels gave less than its budget) resets it, so
+/// an idle tenant cannot save up credit and burst past the others later.
 ///
 /// Why events and not measured time as the unit: costs per event vary by
 /// model, but measuring them would put a clock read on every batch of every
@@ -104,8 +104,12 @@ struct FairScheduler {
             let channels = flows[f].channels
             var cursor = flows[f].cursor
             var served = 0
-            var idle = 0
-            while served < budget && idle < channels.count {
+            var visits = 0
+            // At most one lap of the tenant's channels per turn: a budget is
+            // at most one batch, which one channel can fill, so a lap that
+            // falls short means the tenant ran out of events; and a turn's
+            // cost stays bounded however a client trickles events in.
+            while served < budget && visits < channels.count {
                 let want = min(batchSize, budget - served)
                 let n: Int
                 if let limiter = flows[f].limiter {
@@ -117,7 +121,7 @@ struct FairScheduler {
                     n = endpoints[channels[cursor]].drain(limit: want, scorer: scorer, scratch: scratch)
                 }
                 served += n
-                idle = n == 0 ? idle + 1 : 0
+                visits += 1
                 cursor = cursor + 1 == channels.count ? 0 : cursor + 1
             }
             flows[f].cursor = cursor

@@ -1,0 +1,65 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CMuse
+import Foundation
+import Synchronization
+import Testing
+@testable import MuseIPC
+
+/// A doorbell rung for nothing stops waking the worker (issue 11), and the
+/// other segments' doorbells keep working meanwhile.
+struct DaemonDoorbellTests {
+    @Test func aDoorbellRungForNothingIsMutedAndOthersStillWake() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let layout = try SegmentLayout(channelCount: 1, ringDepth: 8, maxFeatures: 4)
+        let ringer = try Segment.create(path: "\(dir)/r.muse", tenant: "r", groupID: nil, layout: layout)
+        let other = try Segment.create(path: "\(dir)/o.muse", tenant: "o", groupID: nil, layout: layout)
+        var doorbell = DaemonDoorbell(segments: [ringer, other], worker: 0)
+        let stop = Atomic<Bool>(false)
+        let rings = Atomic<Int>(0)
+        let ringing = Thread {
+            let word = withUnsafeMutablePointer(to: &ringer.header.pointee.daemon_doorbell) { $0 }
+            while !stop.load(ordering: .relaxed) {
+                muse_atomic_add_u32(word, 1)
+                muse_futex_wake(word)
+                rings.add(1, ordering: .relaxed)
+            }
+        }
+        ringing.start()
+        defer { stop.store(true, ordering: .relaxed) }
+        while rings.load(ordering: .relaxed) == 0 { usleep(100) }
+
+        // 300 ms of sleep with no work anywhere: without mutes every ring
+        // would be a wake and a look at the rings.
+        var looks = 0
+        let start = ThreadSupport.monotonicNanoseconds()
+        #expect(doorbell.sleep(timeoutNanoseconds: 300_000_000) { looks += 1; return false })
+        let slept = ThreadSupport.monotonicNanoseconds() - start
+        #expect(slept >= 290_000_000 && slept < 2_000_000_000, "slept \(slept) ns")
+        let rung = rings.load(ordering: .relaxed)
+        // At most budget + 1 (33) wakes per window + mute (>= 5 ms, so at
+        // most 61 of them in 300 ms), plus the wake at the mute's end, two
+        // looks each: 4,148.
+        #expect(DaemonDoorbell.emptyWakeBudget == 32)
+        #expect(looks <= 4148, "\(looks) looks for \(rung) rings")
+        #expect(rung > looks, "\(looks) looks for \(rung) rings")
+
+        // The other segment's client rings with work behind it: the worker
+        // wakes at once although the ringer goes on.
+        let work = Atomic<Bool>(false)
+        let client = Thread {
+            usleep(20_000)
+            work.store(true, ordering: .releasing)
+            let word = withUnsafeMutablePointer(to: &other.header.pointee.daemon_doorbell) { $0 }
+            muse_atomic_add_u32(word, 1)
+            muse_futex_wake(word)
+        }
+        client.start()
+        let before = ThreadSupport.monotonicNanoseconds()
+        doorbell.sleep(timeoutNanoseconds: 5_000_000_000) { work.load(ordering: .acquiring) }
+        let waited = ThreadSupport.monotonicNanoseconds() - before
+        #expect(work.load(ordering: .acquiring) && waited < 1_000_000_000, "woke after \(waited) ns")
+    }
+}
