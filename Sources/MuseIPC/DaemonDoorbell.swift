@@ -13,6 +13,7 @@ import Synchronization
 /// publishes sq_tail, fences, and rings only if some bit is set. Either the
 /// worker's last check sees the submission or the client sees the bit.
 public struct DaemonDoorbell: @unchecked Sendable {
+    private let segments: [Segment]
     private let words: [UnsafeMutablePointer<UInt32>]
     private let sleepingFlags: [UnsafeMutablePointer<UInt32>]
     private let bit: UInt32
@@ -69,6 +70,7 @@ public struct DaemonDoorbell: @unchecked Sendable {
     /// `worker` picks the bit this worker owns in daemon_sleeping (0...31).
     public init(segments: [Segment], worker: Int) {
         precondition((0..<32).contains(worker), "daemon_sleeping has 32 bits")
+        self.segments = segments
         words = segments.map { withUnsafeMutablePointer(to: &$0.header.pointee.daemon_doorbell) { $0 } }
         sleepingFlags = segments.map { withUnsafeMutablePointer(to: &$0.header.pointee.daemon_sleeping) { $0 } }
         bit = 1 << UInt32(worker)
@@ -145,6 +147,7 @@ public struct DaemonDoorbell: @unchecked Sendable {
             // work behind it, the worker takes over; the segments that rang
             // start a fresh window.
             let working = hasWork()
+            var releases = false
             for i in active where muse_atomic_load_acquire_u32(words[i]) != values[i] {
                 if working {
                     emptyWakes[i] = 0
@@ -161,9 +164,28 @@ public struct DaemonDoorbell: @unchecked Sendable {
                     mutedUntil[i] = now &+ Self.muteNanoseconds << UInt64(min(mutes[i], 2))
                     mutes[i] += 1
                     emptyWakes[i] = 0
+                } else if !releases {
+                    releases = hasReleasedChannel(i)
                 }
             }
-            if working { return true }
+            // A client that released a channel with events in flight rings
+            // so that the channel is freed on the next drain: work that
+            // `hasWork` does not see. Such a wake goes back to the worker,
+            // still counted against the budget (a client holding a channel
+            // RELEASED and ringing is muted like any ringer).
+            if working || releases { return true }
         }
+    }
+
+    /// True if a channel of segment `i` is RELEASED (left with events in
+    /// flight, to be freed by its worker's next drain). Only after an empty
+    /// wake within the budget, so at most budget scans per window.
+    private func hasReleasedChannel(_ i: Int) -> Bool {
+        let segment = segments[i]
+        for channel in 0..<segment.layout.channelCount
+        where muse_atomic_load_acquire_u32(&segment.control(channel).pointee.state) == UInt32(MUSE_CHANNEL_RELEASED) {
+            return true
+        }
+        return false
     }
 }
