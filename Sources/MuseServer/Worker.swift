@@ -100,8 +100,11 @@ final class Worker: @unchecked Sendable {
             }
             if now - lastWork >= spinNanoseconds {
                 let timeout = Int64(nextHousekeeping > now ? nextHousekeeping - now : 1)
+                // The doorbell keeps sleeping through wakes this says are
+                // empty (issue 11), so a stop request must count as work.
                 let slept = doorbell.sleep(timeoutNanoseconds: timeout) {
-                    cell.latestVersion != servingVersion || endpoints.contains { $0.hasWork() }
+                    stopping.load(ordering: .relaxed) || cell.latestVersion != servingVersion
+                        || endpoints.contains { $0.hasWork() }
                 }
                 if !slept { lastWork = ThreadSupport.monotonicNanoseconds() }
             }
