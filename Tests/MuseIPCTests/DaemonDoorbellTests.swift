@@ -17,10 +17,15 @@ struct DaemonDoorbellTests {
         let ringer = try Segment.create(path: "\(dir)/r.muse", tenant: "r", groupID: nil, layout: layout)
         let other = try Segment.create(path: "\(dir)/o.muse", tenant: "o", groupID: nil, layout: layout)
         var doorbell = DaemonDoorbell(segments: [ringer, other], worker: 0)
+        // The doorbell words' addresses, taken before any thread starts: an
+        // inout access to `pointee` on two threads is a Swift access race.
+        let offset = MemoryLayout<muse_segment_header>.offset(of: \.daemon_doorbell)!
+        let ringerWord = Int(bitPattern: UnsafeMutableRawPointer(ringer.header) + offset)
+        let otherWord = Int(bitPattern: UnsafeMutableRawPointer(other.header) + offset)
         let stop = Atomic<Bool>(false)
         let rings = Atomic<Int>(0)
         let ringing = Thread {
-            let word = withUnsafeMutablePointer(to: &ringer.header.pointee.daemon_doorbell) { $0 }
+            let word = UnsafeMutablePointer<UInt32>(bitPattern: ringerWord)!
             while !stop.load(ordering: .relaxed) {
                 muse_atomic_add_u32(word, 1)
                 muse_futex_wake(word)
@@ -52,7 +57,7 @@ struct DaemonDoorbellTests {
         let client = Thread {
             usleep(20_000)
             work.store(true, ordering: .releasing)
-            let word = withUnsafeMutablePointer(to: &other.header.pointee.daemon_doorbell) { $0 }
+            let word = UnsafeMutablePointer<UInt32>(bitPattern: otherWord)!
             muse_atomic_add_u32(word, 1)
             muse_futex_wake(word)
         }
