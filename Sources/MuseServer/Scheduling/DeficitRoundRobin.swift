@@ -53,9 +53,11 @@ struct TenantPolicy: Sendable {
 struct FairScheduler {
     private struct Flow {
         let tenant: TenantIndex
-        /// Indices into the worker's `EndpointSet`.
-        let channels: [Int]
-        /// Where the next turn starts among `channels`.
+        /// The tenant's channels: `channelOrder[first ..< first + count]`,
+        /// indices into the worker's `EndpointSet`.
+        let first: Int
+        let count: Int
+        /// Where the next turn starts among them (0 ..< count).
         var cursor = 0
         let quantum: Int
         var deficit = 0
@@ -63,6 +65,9 @@ struct FairScheduler {
     }
 
     private var flows: [Flow]
+    /// Every flow's channels, flow after flow (one array, so a turn takes
+    /// no reference count).
+    private let channelOrder: [Int]
     /// Credits one event costs: the largest weight among this worker's tenants.
     private let cost: Int
     private let batchSize: Int
@@ -82,10 +87,16 @@ struct FairScheduler {
             channels[tenant, default: []].append(i)
         }
         cost = order.map { policy($0).weight }.max() ?? 1
-        flows = order.map { tenant in
-            Flow(tenant: tenant, channels: channels[tenant]!, quantum: policy(tenant).weight * batch,
-                 limiter: policy(tenant).limiter)
+        var flat: [Int] = []
+        var flows: [Flow] = []
+        for tenant in order {
+            let mine = channels[tenant]!
+            flows.append(Flow(tenant: tenant, first: flat.count, count: mine.count,
+                              quantum: policy(tenant).weight * batch, limiter: policy(tenant).limiter))
+            flat += mine
         }
+        self.flows = flows
+        channelOrder = flat
     }
 
     /// Gives every tenant one turn and returns how many events were answered.
@@ -101,7 +112,7 @@ struct FairScheduler {
             flows[f].deficit += flows[f].quantum
             let budget = flows[f].deficit / cost
             if budget == 0 { continue }
-            let channels = flows[f].channels
+            let first = flows[f].first, count = flows[f].count
             var cursor = flows[f].cursor
             var served = 0
             var visits = 0
@@ -109,20 +120,20 @@ struct FairScheduler {
             // at most one batch, which one channel can fill, so a lap that
             // falls short means the tenant ran out of events; and a turn's
             // cost stays bounded however a client trickles events in.
-            while served < budget && visits < channels.count {
+            while served < budget && visits < count {
                 let want = min(batchSize, budget - served)
                 let n: Int
                 if let limiter = flows[f].limiter {
-                    n = endpoints[channels[cursor]].drain(limit: want, scorer: scorer, scratch: scratch) { count in
+                    n = endpoints[channelOrder[first + cursor]].drain(limit: want, scorer: scorer, scratch: scratch) { wanted in
                         if now == 0 { now = ThreadSupport.monotonicNanoseconds() }
-                        return limiter.admit(count, now: now)
+                        return limiter.admit(wanted, now: now)
                     }
                 } else {
-                    n = endpoints[channels[cursor]].drain(limit: want, scorer: scorer, scratch: scratch)
+                    n = endpoints[channelOrder[first + cursor]].drain(limit: want, scorer: scorer, scratch: scratch)
                 }
                 served += n
                 visits += 1
-                cursor = cursor + 1 == channels.count ? 0 : cursor + 1
+                cursor = cursor + 1 == count ? 0 : cursor + 1
             }
             flows[f].cursor = cursor
             // Out of work before out of credit: nothing is carried.
