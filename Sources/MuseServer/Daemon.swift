@@ -27,7 +27,7 @@ public final class Daemon: @unchecked Sendable {
     /// What the daemon serves first.
     public enum InitialGeneration: Sendable {
         /// The state directory's recorded snapshot if there is one, else this
-        /// file if given, else the built-in generation.
+        /// file if given, else the embedded default (`Generation.embeddedDefault`).
         case recordedOr(snapshot: String?)
         /// Built by the caller for the tenants whose segments the daemon holds
         /// (in `TenantIndex` order); for tests and tools.
@@ -143,7 +143,7 @@ public final class Daemon: @unchecked Sendable {
                 try prepared.commit()
                 return prepared.generation
             }
-            return try Generation.builtIn(tenants: tenants)
+            return try Generation.embeddedDefault(tenants: tenants)
         }
     }
 

@@ -15,7 +15,8 @@ struct Mused: ParsableCommand {
         "A TOML configuration file (see systemd/mused.toml).",
         discussion: "Command-line flags take precedence over the file: --runtime-dir, --workers, --spin-us and "
             + "--admin-group, --state-dir, --snapshot and --snapshot-io replace its values, each --tenant is added to its tenants (or replaces the file's "
-            + "tenant of that name). With neither --config nor --tenant, mused serves the tenant 'demo'.",
+            + "tenant of that name). With neither --config nor --tenant, mused serves the tenants 'demo-a' and 'demo-b' and, "
+            + "without a snapshot, the demo generation it carries (a LightGBM model and score maps).",
         valueName: "file"))
     var configFile: String?
 
