@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 seconds=${MUSE_DEMO_SECONDS:-10}     # how long the clients score
 threshold=0.58                        # on the reference scale, Beta(2,5): 5.1% lie above it
-in_flight=16                          # events each client keeps in flight
+in_flight=8                           # events each client keeps in flight
 
 tools/install-deps.sh
 echo "== building mused and musectl (release; the first build takes a few minutes)"
@@ -63,9 +63,9 @@ progress() {
     line="  ${elapsed} s"
     for tenant in demo-a demo-b; do
         read -r events generation < "$work/$tenant.progress" 2>/dev/null || { events=0; generation=-; }
-        line+="   $tenant: $(printf "%'d" "$events") events, generation $generation"
+        line+="   $tenant: $events events (generation $generation)"
     done
-    printf '\r%-100s' "$line"
+    printf '\r%-96s' "$line"
 }
 start=$(date +%s.%N)
 swapped=""
