@@ -86,8 +86,7 @@ for pid in "${clients[@]}"; do wait "$pid" || failed=1; done
 
 echo
 echo "== per tenant and generation (latency: submit to completion, ${in_flight} in flight per client)"
-printf "%-8s %4s %10s %10s %8s %8s %8s %12s %12s\n" tenant gen events "events/s" "p50 µs" "p99 µs" "p99.9 µs" \
-    "alerts" "raw alerts"
+echo "tenant    gen     events   events/s   p50 µs   p99 µs p99.9 µs       alerts   raw alerts"
 cat "$work/demo-a.out" "$work/demo-b.out"
 echo "alerts: share of events whose score (reference scale) is >= $threshold, the tenants' fixed threshold;"
 echo "raw alerts: the same threshold on the raw model score. The maps keep the first steady across the swap."
@@ -96,4 +95,4 @@ echo "raw alerts: the same threshold on the raw model score. The maps keep the f
 echo
 echo "== stopping mused"
 stop_daemon
-grep -E "event=(snapshot-loaded|published|swapped|stopping|stopped)" "$work/mused.log" | cut -c1-160 || true
+grep -E "event=(serving|snapshot-loaded|generation-published|stopping|stopped) " "$work/mused.log" | cut -c1-160 || true
