@@ -243,14 +243,16 @@ struct SystemdTests {
         try #require(exposure != nil, "no exposure level in: \(security.output)")
         #expect(exposure! <= 2.0, "exposure \(exposure!) > 2.0:\n\(security.output)")
 
-        // The installed sample configuration is one mused accepts.
+        // The installed sample configuration is one mused accepts: its two demo
+        // tenants, served the demo generation the installed binary carries.
         let sample = try String(contentsOfFile: "\(stage)/etc/muse/mused.toml", encoding: .utf8)
         let runtime = "\(stage)/run-muse"
         try sample.replacingOccurrences(of: "\"/run/muse\"", with: "\"\(runtime)\"")
             .replacingOccurrences(of: "\"/var/lib/muse\"", with: "\"\(stage)/state-muse\"")
             .write(toFile: "\(stage)/etc/muse/mused.toml", atomically: true, encoding: .utf8)
         let daemon = try Child("\(stage)/usr/local/bin/mused", ["--config", "\(stage)/etc/muse/mused.toml"])
-        #expect(daemon.waitForOutput(containing: "event=serving tenants=1", seconds: 30), "\(daemon.output)")
+        #expect(daemon.waitForOutput(containing: "event=serving tenants=2", seconds: 30), "\(daemon.output)")
+        #expect(daemon.output.contains("generation=1"), "\(daemon.output)")
         daemon.kill(SIGTERM)
         #expect(daemon.wait(seconds: 20) == 0)
 
