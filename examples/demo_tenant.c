@@ -13,7 +13,8 @@
  * generation it prints the events, the throughput while that generation
  * answered, the latency from submit to completion (p50, p99, p99.9), and the
  * alert rate at THRESHOLD on the reference-scale score (what the tenant's
- * rules compare) next to what it would have been on the raw model score.
+ * rules compare) next to what it would have been on raw_score (the model's
+ * probability after level 1, before the tenant's level-2 map).
  * PROGRESS_FILE, if given, is rewritten about every 200 ms with
  * "EVENTS GENERATION" for a progress line.
  */

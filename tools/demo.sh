@@ -89,7 +89,8 @@ echo "== per tenant and generation (latency: submit to completion, ${in_flight} 
 echo "tenant    gen     events   events/s   p50 µs   p99 µs p99.9 µs       alerts   raw alerts"
 cat "$work/demo-a.out" "$work/demo-b.out"
 echo "alerts: share of events whose score (reference scale) is >= $threshold, the tenants' fixed threshold;"
-echo "raw alerts: the same threshold on the raw model score. The maps keep the first steady across the swap."
+echo "raw alerts: the same threshold on each completion's raw_score (the model's probability after level 1, before"
+echo "the tenant's map). Level 2 keeps the first steady across the swap; the second is what rules on raw scores would see."
 [ "$failed" -eq 0 ] || { echo "a client failed"; cat "$work/mused.log"; exit 1; }
 
 echo
