@@ -24,7 +24,7 @@
 #include <stdlib.h>
 
 #define MAX_FEATURES 64
-#define MAX_ROWS 100000
+#define MAX_ROWS 10000
 #define MAX_IN_FLIGHT 1024          /* a power of two */
 #define MAX_GENERATIONS 8
 #define BUCKETS_PER_OCTAVE 16       /* latency resolution: 2^(1/16), about 4.4% */
