@@ -91,9 +91,16 @@ struct SystemdTests {
         let pings = notify.collect(seconds: 2.6).filter { $0 == "WATCHDOG=1" }.count
         #expect((3...7).contains(pings), "\(pings) pings in 2.6 s")
 
-        // systemctl reload sends SIGHUP: logged, mused keeps serving.
+        // systemctl reload sends SIGHUP: RELOADING=1, then READY=1 again.
+        // Without --config there is no file to apply: refused, logged, and
+        // mused keeps serving.
         daemon.kill(SIGHUP)
-        #expect(daemon.waitForOutput(containing: "event=reload-unsupported", seconds: 10), "\(daemon.output)")
+        var skipped: [String] = []
+        let reloading = notify.receive(containing: "RELOADING=1", seconds: 10, skipped: &skipped)
+        #expect(reloading?.contains("MONOTONIC_USEC=") == true, "no RELOADING=1: \(skipped)")
+        #expect(notify.receive(containing: "READY=1", seconds: 10, skipped: &skipped) != nil, "no READY=1 after the reload")
+        #expect(daemon.waitForOutput(containing: "event=reload-refused", seconds: 10), "\(daemon.output)")
+        #expect(daemon.output.contains("started without --config"))
         #expect(daemon.process.isRunning)
 
         daemon.kill(SIGTERM)

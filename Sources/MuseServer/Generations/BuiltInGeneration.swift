@@ -8,6 +8,9 @@ extension Generation {
         IntentDescriptor(name: "card-present", id: 2, featureNames: (0..<8).map { "f\($0)" }),
     ]
 
+    /// The `origin` of the built-in generation.
+    public static let builtInOrigin = "built-in"
+
     /// What mused serves when no snapshot is given: for each built-in intent, a
     /// logistic regression with every coefficient 1 and no intercept (the
     /// score is the logistic of the features' sum, so a client can check each
@@ -25,6 +28,6 @@ extension Generation {
             }
         }
         return try Generation(id: GenerationID(1), routing: builder.build(), intents: builtInIntents,
-                              origin: "built-in")
+                              origin: builtInOrigin)
     }
 }

@@ -30,7 +30,7 @@ extension Daemon {
     func shadowInfo() -> [ShadowInfo] {
         guard let (generation, records) = shadowRecords() else { return [] }
         return records.sorted { ($0.key.tenant, $0.key.predictor) < ($1.key.tenant, $1.key.predictor) }.map { key, record in
-            Self.info(record, tenant: segments[key.tenant].tenant, predictor: generation.routing.predictors[key.predictor].name)
+            Self.info(record, tenant: tenantNames[key.tenant], predictor: generation.routing.predictors[key.predictor].name)
         }
     }
 
@@ -50,8 +50,8 @@ extension Daemon {
         let records = shadowRecords()?.records ?? [:]
         let servingPredictors = currentGeneration?.routing.predictors.map(\.name) ?? []
         var figures: [ShadowInfo] = [], failures: [String] = []
-        for (t, segment) in segments.enumerated() {
-            guard let routed = candidate.routing.tenantID(segment.tenant) else { continue }
+        for (t, tenant) in tenantNames.enumerated() where !tenant.isEmpty {
+            guard let routed = candidate.routing.tenantID(tenant) else { continue }
             let primaries = Set(candidate.routing.intents.indices.compactMap {
                 candidate.routing.primaryPredictor(tenant: routed, intent: $0)
             }.map { candidate.routing.predictors[$0].name })
@@ -66,8 +66,8 @@ extension Daemon {
                 } else {
                     verdict = "pass"
                 }
-                if verdict != "pass" { failures.append("\(segment.tenant)/\(name): \(verdict)") }
-                figures.append(Self.info(record, tenant: segment.tenant, predictor: name, verdict: verdict))
+                if verdict != "pass" { failures.append("\(tenant)/\(name): \(verdict)") }
+                figures.append(Self.info(record, tenant: tenant, predictor: name, verdict: verdict))
             }
         }
         return (figures, failures.isEmpty ? nil : "the promotion gate refused: " + failures.joined(separator: "; "))
