@@ -41,7 +41,7 @@ struct DemoGenerationTests {
         #expect(demo.intents.map(\.name) == ["card-not-present"] && demo.intents[0].id == 1 && demo.intents[0].featureCount == 6)
         #expect(DaemonConfiguration().tenants.map(\.name) == Generation.demoTenants)
         let check = try Generation.embeddedDefault(tenants: ["demo-a", "other"])
-        #expect(check.origin == "built-in")
+        #expect(check.origin == Generation.builtInOrigin)
     }
 
     /// The retrained generation swaps in without a schema change, and on each
