@@ -80,8 +80,16 @@ public struct DaemonDoorbell: @unchecked Sendable {
     public init(segments: [Segment], worker: Int) {
         precondition((0..<32).contains(worker), "daemon_sleeping has 32 bits")
         self.segments = segments
-        words = segments.map { withUnsafeMutablePointer(to: &$0.header.pointee.daemon_doorbell) { $0 } }
-        sleepingFlags = segments.map { withUnsafeMutablePointer(to: &$0.header.pointee.daemon_sleeping) { $0 } }
+        // Addresses by offset: an inout access to `pointee` (as
+        // withUnsafeMutablePointer(to:) makes) counts as a Swift write, which
+        // ThreadSanitizer sees racing with a ring from the control thread
+        // when a worker makes its doorbell anew after a reload.
+        func word(_ segment: Segment, _ field: PartialKeyPath<muse_segment_header>) -> UnsafeMutablePointer<UInt32> {
+            (UnsafeMutableRawPointer(segment.header) + MemoryLayout<muse_segment_header>.offset(of: field)!)
+                .assumingMemoryBound(to: UInt32.self)
+        }
+        words = segments.map { word($0, \.daemon_doorbell) }
+        sleepingFlags = segments.map { word($0, \.daemon_sleeping) }
         bit = 1 << UInt32(worker)
         values = Array(repeating: 0, count: segments.count)
         windowStart = Array(repeating: 0, count: segments.count)
@@ -191,9 +199,10 @@ public struct DaemonDoorbell: @unchecked Sendable {
     /// wake within the budget, so at most budget scans per window.
     private func hasReleasedChannel(_ i: Int) -> Bool {
         let segment = segments[i]
-        for channel in 0..<segment.layout.channelCount
-        where muse_atomic_load_acquire_u32(&segment.control(channel).pointee.state) == UInt32(MUSE_CHANNEL_RELEASED) {
-            return true
+        let offset = MemoryLayout<muse_channel_control>.offset(of: \.state)!
+        for channel in 0..<segment.layout.channelCount {
+            let state = (UnsafeMutableRawPointer(segment.control(channel)) + offset).assumingMemoryBound(to: UInt32.self)
+            if muse_atomic_load_acquire_u32(state) == UInt32(MUSE_CHANNEL_RELEASED) { return true }
         }
         return false
     }
