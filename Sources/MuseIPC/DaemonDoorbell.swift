@@ -51,8 +51,8 @@ public struct DaemonDoorbell: @unchecked Sendable {
     /// and a segment over the budget is not waited on (nor its daemon_sleeping
     /// bit raised) for the mute (4 ms, doubling up to 16 ms while the ringing
     /// goes on), so a ringer costs the host at most about budget wakes per
-    /// (window + mute): 32 per 17 ms, ~2,000 per second of a few microseconds
-    /// each, instead of a worker kept awake (measured in
+    /// mute and a bit: 33 per 4-16 ms, a few thousand per second of a few
+    /// microseconds each, instead of a worker kept awake (measured in
     /// `aDoorbellRingerCostsTheHostLittle`: 22-32% of a core before, ~3%
     /// now). Its channels are still answered while muted, whenever the worker
     /// is awake for anyone else, and at the latest when the mute ends (the
@@ -66,14 +66,17 @@ public struct DaemonDoorbell: @unchecked Sendable {
     /// Legitimate clients ring only with work behind the ring, but every
     /// worker sleeping on a segment is woken by any of its channels' rings,
     /// and only the one holding that channel finds work. That herd is why the
-    /// budget is a rate, not a count: a tenant ringing fewer than 32 times per
-    /// millisecond (32,000 single-event submissions per second while this
-    /// worker sleeps) never mutes; above that, the cost is a one-off wait of
+    /// budget is a rate, not a count: a tenant ringing fewer than 32 times in
+    /// 10 ms (3,200 single-event submissions per second while this worker
+    /// sleeps) never mutes. The window is long enough that a worker slowed
+    /// down (a loaded host: each wake taking tens of microseconds) still
+    /// reaches the budget; with a 1 ms window it did not, and a ringer kept
+    /// such a worker busy. Above the budget, the cost is a one-off wait of
     /// up to the mute for an event on this worker's channels of that
     /// tenant arriving while the worker sleeps (traffic already flowing keeps
     /// the worker awake and is not delayed).
     public static let emptyWakeBudget = 32
-    public static let emptyWakeWindow: UInt64 = 1_000_000
+    public static let emptyWakeWindow: UInt64 = 10_000_000
     public static let muteNanoseconds: UInt64 = 4_000_000
 
     /// `worker` picks the bit this worker owns in daemon_sleeping (0...31).

@@ -44,11 +44,11 @@ struct DaemonDoorbellTests {
         let slept = ThreadSupport.monotonicNanoseconds() - start
         #expect(slept >= 290_000_000 && slept < 2_000_000_000, "slept \(slept) ns")
         let rung = rings.load(ordering: .relaxed)
-        // At most budget + 1 (33) wakes per window + mute (>= 5 ms, so at
-        // most 61 of them in 300 ms), plus the wake at the mute's end, two
-        // looks each: 4,148.
+        // At most budget + 1 (33) wakes before each mute (>= 4 ms, so at
+        // most 76 of them in 300 ms), plus the wake at the mute's end, two
+        // looks each: 5,168. Without mutes: 18,109 measured.
         #expect(DaemonDoorbell.emptyWakeBudget == 32)
-        #expect(looks <= 4148, "\(looks) looks for \(rung) rings")
+        #expect(looks <= 5168, "\(looks) looks for \(rung) rings")
         #expect(rung > looks, "\(looks) looks for \(rung) rings")
 
         // The other segment's client rings with work behind it: the worker
