@@ -51,6 +51,6 @@ TSAN_OPTIONS="halt_on_error=1" MUSE_MUSED="$PWD/.build-tsan/debug/mused" run_exa
     --filter 'everyEventIsAnsweredOnce|aHostileClient|aSecondDaemonOnTheSameRuntimeDirectory|reloadAddsAndRemovesTenants|sigtermAnswers|aTenantOverItsRateLimit'
 
 echo "== shared-memory rings, generation publication and the snapshot decoder's checksum thread under ThreadSanitizer"
-run_exactly 54 --sanitize=thread --scratch-path .build-tsan --filter 'MuseIPCTests|MuseServerTests|FrameTests'
+run_exactly 55 --sanitize=thread --scratch-path .build-tsan --filter 'MuseIPCTests|MuseServerTests|FrameTests'
 
 echo "all tests passed"

@@ -189,4 +189,27 @@ struct SchedulerTests {
         #expect(fixture.round(&scheduler) == 5)
         #expect(fixture.completions(0, 0).map(\.status) == Array(repeating: CompletionStatus.overloaded.rawValue, count: 5))
     }
+
+    /// A reload gives the table new policies; a tenant whose rate limit is
+    /// unchanged keeps its limiter (what it spent stays spent), a changed or
+    /// new one gets a fresh limiter, and an empty slot has no limit.
+    @Test func aReloadKeepsTheLimiterOfAnUnchangedRateLimit() {
+        var a = TenantConfiguration(name: "a")
+        a.weight = 3
+        a.rateLimit = RateLimit(eventsPerSecond: 100, burst: 10)
+        var b = TenantConfiguration(name: "b")
+        b.rateLimit = RateLimit(eventsPerSecond: 100, burst: 10)
+        let table = TenantPolicyTable()
+        table.update([a, b])
+        let before = table.current
+        #expect(before[0].weight == 3 && before[0].limiter != nil)
+        b.rateLimit = RateLimit(eventsPerSecond: 200, burst: 10)
+        a.weight = 2
+        table.update([a, b, nil])
+        let after = table.current
+        #expect(after.count == 3 && after[0].weight == 2)
+        #expect(after[0].limiter === before[0].limiter)
+        #expect(after[1].limiter !== before[1].limiter && after[1].limiter != nil)
+        #expect(after[2].limiter == nil && after[2].weight == 1)
+    }
 }
