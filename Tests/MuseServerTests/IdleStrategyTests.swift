@@ -1,0 +1,47 @@
+import Testing
+@testable import MuseServer
+
+/// The three idle policies' decisions at a worker's clock readings, on a
+/// synthetic clock (the end-to-end tests run the real daemon under each).
+struct IdleStrategyTests {
+    @Test func eachPolicyDecidesWhenToSleepAndAdaptiveLearnsItsBudgetFromTheGaps() {
+        let cap: UInt64 = 100_000
+        var spin = IdleStrategy(policy: .busySpin, maxSpinNanoseconds: cap, now: 0)
+        var lowPower = IdleStrategy(policy: .lowPower, maxSpinNanoseconds: cap, now: 0)
+        for t in stride(from: UInt64(1_000), through: 10_000_000, by: 1_000_000) {
+            #expect(!spin.shouldSleep(now: t, worked: false))   // never, however long
+            #expect(lowPower.shouldSleep(now: t, worked: false)) // at the first idle reading
+        }
+        #expect(!lowPower.shouldSleep(now: 20_000_000, worked: true))
+
+        // Adaptive starts by spinning spin_us, then yields, then sleeps.
+        var adaptive = IdleStrategy(policy: .adaptive, maxSpinNanoseconds: cap, now: 0)
+        #expect(adaptive.spinBudgetNanoseconds == cap)
+        #expect(!adaptive.shouldSleep(now: cap - 1, worked: false))
+        #expect(!adaptive.shouldSleep(now: cap, worked: false)) // now yielding
+        for _ in 0..<IdleStrategy.yieldsBeforeSleep { adaptive.pause() }
+        #expect(adaptive.shouldSleep(now: cap + 1_000, worked: false))
+        adaptive.woke()
+
+        // Dense arrivals (2 µs gaps): it spins through 8 mean gaps.
+        var t: UInt64 = 1_000_000
+        for _ in 0..<200 {
+            _ = adaptive.shouldSleep(now: t, worked: true)
+            t += 2_000
+            _ = adaptive.shouldSleep(now: t, worked: false)
+            t += 10
+        }
+        #expect(adaptive.meanGapNanoseconds < 2_500)
+        #expect((8 * 1_900...8 * 2_600).contains(adaptive.spinBudgetNanoseconds))
+        // Sparse arrivals (1 ms gaps): a quarter of the mean gap, at most spin_us.
+        for _ in 0..<200 {
+            _ = adaptive.shouldSleep(now: t, worked: true)
+            t += 1_000_000
+            _ = adaptive.shouldSleep(now: t, worked: false)
+        }
+        #expect(adaptive.meanGapNanoseconds <= 4 * cap) // clamped
+        #expect(adaptive.spinBudgetNanoseconds == cap)
+        #expect(IdleStrategy.budget(meanGap: 200_000, maxSpin: cap) == 50_000)
+        #expect(IdleStrategy.budget(meanGap: 0, maxSpin: cap) == IdleStrategy.minimumSpinNanoseconds)
+    }
+}
