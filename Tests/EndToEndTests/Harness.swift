@@ -41,8 +41,8 @@ enum Harness {
     }()
 
     /// mused's worker idle policies (--idle-policy); the exactly-once,
-    /// restart and hostile-client tests run under each, with their stream
-    /// clients waiting by muse_wait_idle under the same policy.
+    /// restart and hostile-client tests run under each (the first two with
+    /// their stream clients waiting by muse_wait_idle under the same policy).
     static let idlePolicies = ["busy-spin", "adaptive", "low-power"]
 
     struct Result { let status: Int32; let output: String }
