@@ -61,7 +61,7 @@ public struct DaemonConfiguration: Sendable {
     public var idlePolicy: IdlePolicy = .adaptive
 
     public init(runtimeDirectory: String = "/run/muse", tenants: [TenantConfiguration] = [TenantConfiguration(name: "demo")],
-                workers: Int = 1, batchSize: Int = 64, spinNanoseconds: UInt64 = 100_000) {
+                workers: Int = 1, batchSize: Int = 64, spinNanoseconds: UInt64 = 1_000_000) {
         self.runtimeDirectory = runtimeDirectory
         self.tenants = tenants
         self.workers = workers

@@ -29,7 +29,7 @@ struct Mused: ParsableCommand {
     @Option(help: "Worker threads (1-32, default 1).")
     var workers: Int?
 
-    @Option(name: .customLong("spin-us"), help: "The most microseconds an adaptive idle worker spins before it yields and sleeps (0-1000000, default 100).")
+    @Option(name: .customLong("spin-us"), help: "The most microseconds an adaptive idle worker spins before it yields and sleeps (0-1000000, default 1000).")
     var spinMicroseconds: UInt64?
 
     @Option(name: .customLong("idle-policy"), help: ArgumentHelp(

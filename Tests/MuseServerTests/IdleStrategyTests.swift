@@ -31,7 +31,7 @@ struct IdleStrategyTests {
 
         // Dense arrivals (2 µs gaps): it spins through 8 mean gaps.
         var t: UInt64 = 1_000_000
-        for _ in 0..<200 {
+        for _ in 0..<500 {
             _ = adaptive.shouldSleep(now: t, worked: true)
             t += 2_000
             _ = adaptive.shouldSleep(now: t, worked: false)
@@ -39,15 +39,17 @@ struct IdleStrategyTests {
         }
         #expect(adaptive.meanGapNanoseconds < 2_500)
         #expect((8 * 1_900...8 * 2_600).contains(adaptive.spinBudgetNanoseconds))
-        // Sparse arrivals (1 ms gaps): a quarter of the mean gap, at most spin_us.
-        for _ in 0..<200 {
+        // Sparse arrivals (1 ms gaps, spin_us 100 µs): an eighth of the mean
+        // gap (clamped at 4 × spin_us).
+        for _ in 0..<500 {
             _ = adaptive.shouldSleep(now: t, worked: true)
             t += 1_000_000
             _ = adaptive.shouldSleep(now: t, worked: false)
         }
         #expect(adaptive.meanGapNanoseconds <= 4 * cap) // clamped
-        #expect((cap - 1_000...cap).contains(adaptive.spinBudgetNanoseconds))
-        #expect(IdleStrategy.budget(meanGap: 200_000, maxSpin: cap) == 50_000)
+        #expect((cap / 2 - 1_000...cap / 2).contains(adaptive.spinBudgetNanoseconds))
+        #expect(IdleStrategy.budget(meanGap: 200_000, maxSpin: cap) == 25_000)
+        #expect(IdleStrategy.budget(meanGap: 10_000, maxSpin: cap) == 80_000)
         #expect(IdleStrategy.budget(meanGap: 0, maxSpin: cap) == IdleStrategy.minimumSpinNanoseconds)
     }
 }

@@ -74,6 +74,8 @@ enum LatencyBenchmark {
         let clients: Int
         let rate: Int
         var histogram = LatencyHistogram()
+        /// How late the sends went (intended to actual), the generator's own error.
+        var lag = LatencyHistogram()
         var sent: UInt64 = 0
         var errors: UInt64 = 0
         var serverCPU = 0.0
@@ -94,10 +96,19 @@ enum LatencyBenchmark {
         let (runtime, tenant, rate, seconds, warmup) = (a[0], a[1], Double(a[2])!, Double(a[3])!, Double(a[4])!)
         let idle = policy(named: a[5])
         let connection = try TenantConnection(runtimeDirectory: runtime, tenant: tenant)
-        let channel = try connection.claim()
+        // The previous cell's clients' channels are freed at mused's next
+        // housekeeping (50 ms): retry for a while.
+        var claimed: ClientChannel?
+        for attempt in 0..<300 {
+            do { claimed = try connection.claim(); break } catch { if attempt == 299 { throw error } }
+            usleep(10_000)
+        }
+        let channel = claimed!
         let intent = try connection.intent(named: "card-not-present")
         let features = [Double](repeating: 0.01, count: Int(intent.feature_count))
+        tightenTimerSlack()
         var histogram = LatencyHistogram()
+        var lag = LatencyHistogram()
         var completions = [muse_completion](repeating: muse_completion(), count: 256)
         let start = muse_now_ns() + 1_000_000
         let measureFrom = start + UInt64(warmup * 1e9)
@@ -113,6 +124,7 @@ enum LatencyBenchmark {
                     while due <= now && due < end {
                         // The tag is the intended send time.
                         if channel.submit(tag: due, intent: intent.id, features: x) != MUSE_OK { break } // full: read first
+                        if due >= measureFrom { lag.record(now &- due) }
                         sent += 1
                         due = arrivals.advance()
                     }
@@ -141,6 +153,7 @@ enum LatencyBenchmark {
         }
         print("sent=\(sent) errors=\(errors)")
         print("hist \(histogram.encoded())")
+        print("lag \(lag.encoded())")
         exit(0)
     }
 
@@ -164,6 +177,8 @@ enum LatencyBenchmark {
         let start = muse_now_ns() + 1_000_000
         let measureFrom = start + UInt64(warmup * 1e9)
         let end = measureFrom + UInt64(seconds * 1e9)
+        tightenTimerSlack()
+        var lag = LatencyHistogram()
         let reader = SocketReader(fd: fd, measureFrom: measureFrom)
         let thread = Thread { reader.run() }
         thread.start()
@@ -178,6 +193,7 @@ enum LatencyBenchmark {
             let due = arrivals.advance()
             if due >= end { break }
             sleepUntil(due)
+            if due >= measureFrom { lag.record(muse_now_ns() &- due) }
             request.withUnsafeMutableBytes { bytes in
                 bytes.storeBytes(of: due, as: UInt64.self)
                 var done = 0
@@ -196,6 +212,7 @@ enum LatencyBenchmark {
         close(fd)
         print("sent=\(sent) errors=\(sent - reader.received)")
         print("hist \(reader.histogram.encoded())")
+        print("lag \(lag.encoded())")
         exit(0)
     }
 
@@ -240,9 +257,21 @@ enum LatencyBenchmark {
         }
     }
 
-    /// How early a client stops sleeping to spin to an intended send time:
-    /// more than the kernel's default timer slack (50 µs) plus a wake-up.
-    static let sendMarginNanoseconds: UInt64 = 200_000
+    /// How early a client stops sleeping to spin to an intended send time.
+    /// Small, so that four clients on one CPU do not spend it spinning; the
+    /// clients set their timer slack to 1 ns so that a timed sleep ends on
+    /// time, and report how late each send went (`lag`).
+    static let sendMarginNanoseconds: UInt64 = 2_000
+
+    /// The kernel's default timer slack (50 µs) would make every timed sleep
+    /// up to 50 µs late: 1 ns for this thread.
+    static func tightenTimerSlack() {
+        let fd = open("/proc/thread-self/timerslack_ns", O_WRONLY)
+        if fd >= 0 {
+            _ = "1".withCString { write(fd, $0, 1) }
+            close(fd)
+        }
+    }
 
     /// Sleeps until `margin` before `due`, then spins to it.
     static func sleepUntil(_ due: UInt64) {
@@ -276,11 +305,11 @@ enum LatencyBenchmark {
             }
             let daemon = try PinnedProcess(cpu: serverCPU, "\(binDirectory)/mused",
                                            ["--runtime-dir", runtime, "--state-dir", runtime + ".state",
-                                            "--tenant", "bench::4:1024", "--idle-policy", policy])
+                                            "--tenant", "bench::8:1024", "--idle-policy", policy])
             defer { daemon.stop() }
             waitForFile("\(runtime)/bench.muse")
             usleep(500_000)
-            let idleSeconds = 2.0
+            let idleSeconds = 4.0
             let before = cpuTimeNanoseconds(pid: daemon.pid) ?? 0
             usleep(UInt32(idleSeconds * 1e6))
             let idle = Double((cpuTimeNanoseconds(pid: daemon.pid) ?? 0) - before) / (idleSeconds * 1e9) * 100
@@ -302,22 +331,22 @@ enum LatencyBenchmark {
             for clients in options.clients {
                 for rate in options.rates {
                     let path = "/tmp/muse-bench-latency-\(getpid()).sock"
-                    let server = try PinnedProcess(cpu: serverCPU, me, ["uds-server", path, String(clients)])
+                    let server = try PinnedProcess(cpu: serverCPU, me, ["uds-server", path, String(clients), "linger"])
                     waitForFile(path)
                     var cell = Cell(transport: "socket", policy: "blocking", clients: clients, rate: rate)
                     measure(&cell, server: server.pid, processes: (0..<clients).map { _ in
                         [me, "latency-uds-client", path, String(Double(rate) / Double(clients)),
                          String(options.seconds), String(options.warmup)]
                     })
-                    server.process.waitUntilExit()
+                    server.stop()
                     unlink(path)
                     print(row(cell))
                     cells.append(cell)
                 }
             }
         }
-        print("\n| transport | worker/client policy | clients | rate (events/s) | sent/s | p50 µs | p99 µs | p99.9 µs | max µs | server CPU |")
-        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("\n| transport | worker/client policy | clients | rate (events/s) | sent/s | p50 µs | p99 µs | p99.9 µs | max µs | server CPU | send lag p99 µs |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for cell in cells { print(tableRow(cell, seconds: options.seconds + options.warmup)) }
         for (policy, idle) in idleCPU { print(String(format: "idle mused (%@): %.2f%% of a core", policy, idle)) }
     }
@@ -341,6 +370,7 @@ enum LatencyBenchmark {
             process.waitUntilExit()
             for line in output.split(separator: "\n") {
                 if line.hasPrefix("hist ") { cell.histogram.merge(encoded: line.dropFirst(5)) }
+                if line.hasPrefix("lag ") { cell.lag.merge(encoded: line.dropFirst(4)) }
                 if line.hasPrefix("sent=") {
                     for field in line.split(separator: " ") {
                         let kv = field.split(separator: "=")
@@ -360,13 +390,15 @@ enum LatencyBenchmark {
 
     static func row(_ c: Cell) -> String {
         "\(c.transport) \(c.policy) clients=\(c.clients) rate=\(c.rate): \(c.histogram.summary()) "
-            + String(format: "server CPU %.1f%%", c.serverCPU) + (c.errors > 0 ? " errors=\(c.errors)" : "")
+            + String(format: "server CPU %.1f%%", c.serverCPU) + " send lag p99 \(us(c.lag.percentile(0.99)))us"
+            + (c.errors > 0 ? " errors=\(c.errors)" : "")
     }
 
     static func tableRow(_ c: Cell, seconds: Double) -> String {
         let h = c.histogram
         return "| \(c.transport) | \(c.policy) | \(c.clients) | \(c.rate) | \(Int(Double(c.sent) / seconds)) | "
             + "\(us(h.percentile(0.5))) | \(us(h.percentile(0.99))) | \(us(h.percentile(0.999))) | \(us(h.max)) | "
-            + String(format: "%.1f%%", c.serverCPU) + (c.errors > 0 ? " (\(c.errors) errors)" : "") + " |"
+            + String(format: "%.1f%%", c.serverCPU) + (c.errors > 0 ? " (\(c.errors) errors)" : "") + " | "
+            + us(c.lag.percentile(0.99)) + " |"
     }
 }

@@ -20,8 +20,9 @@ enum UnixSocketBaseline {
     }
 
     /// Serves `connections` connections, a thread each, until they all close
-    /// (run in its own process).
-    static func serve(path: String, connections: Int = 1) -> Never {
+    /// (run in its own process); then exits, or with `linger` waits to be
+    /// killed, so that its CPU time can still be read.
+    static func serve(path: String, connections: Int = 1, linger: Bool = false) -> Never {
         unlink(path)
         let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         var address = address(path)
@@ -44,6 +45,7 @@ enum UnixSocketBaseline {
         }
         serveConnection(accept(listener, nil, nil))
         for thread in threads { pthread_join(thread, nil) }
+        while linger { pause() }
         exit(0)
     }
 

@@ -16,7 +16,8 @@ import MuseClient
 
 let arguments = CommandLine.arguments
 if arguments.count >= 3 && arguments[1] == "uds-server" {
-    UnixSocketBaseline.serve(path: arguments[2], connections: arguments.count > 3 ? Int(arguments[3]) ?? 1 : 1)
+    UnixSocketBaseline.serve(path: arguments[2], connections: arguments.count > 3 ? Int(arguments[3]) ?? 1 : 1,
+                             linger: arguments.count > 4 && arguments[4] == "linger")
 }
 if arguments.count >= 8 && arguments[1] == "latency-client" { try LatencyBenchmark.museClient(Array(arguments[2...])) }
 if arguments.count >= 6 && arguments[1] == "latency-uds-client" { LatencyBenchmark.socketClient(Array(arguments[2...])) }

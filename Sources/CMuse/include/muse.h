@@ -157,6 +157,10 @@
  * (it ignores the schema area); a 1.1 client works with a 1.0 segment (the
  * schema calls return MUSE_E_NO_SCHEMA). A 1.1 daemon adopts a 1.0 segment
  * as it is (no names) until it is removed while no client holds it.
+ * muse_wait_idle and muse_idle_policy were added to the header after 1.1
+ * without a version: they change no layout and read nothing new, so they work
+ * with every 1.x segment; libmuse.so does not export them yet (that would be
+ * a new symbol version node).
  */
 #ifndef MUSE_H
 #define MUSE_H
@@ -175,7 +179,6 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -231,11 +234,8 @@ extern "C" {
 #define MUSE_DEFAULT_RUNTIME_DIR "/run/muse"
 /** Segment file name suffix: <runtime dir>/<tenant>.muse */
 #define MUSE_SEGMENT_SUFFIX ".muse"
-/** How long muse_wait (MUSE_IDLE_ADAPTIVE) spins before it yields, in nanoseconds. */
+/** How long muse_wait (MUSE_IDLE_ADAPTIVE) spins before it sleeps on the futex, in nanoseconds. */
 #define MUSE_SPIN_NS 50000
-/** How many times MUSE_IDLE_ADAPTIVE yields the CPU (sched_yield) after
- *  spinning and before it sleeps on the futex. */
-#define MUSE_YIELDS 16
 
 /** Channel states (muse_channel_control.state). */
 enum {
@@ -1369,11 +1369,12 @@ MUSE_API int muse_daemon_alive(const muse_client *client, uint64_t max_age_ns) {
  * the structures changes, so it works against any 1.x mused; a header-only
  * function (not yet exported by libmuse.so).
  *
- *   MUSE_IDLE_ADAPTIVE   what muse_wait does: spin for MUSE_SPIN_NS, yield
- *                        the CPU MUSE_YIELDS times, then sleep on the
- *                        channel's futex. A good default: a completion that
- *                        comes within tens of microseconds is seen at once,
- *                        a long wait costs no CPU.
+ *   MUSE_IDLE_ADAPTIVE   what muse_wait does: spin for MUSE_SPIN_NS, then
+ *                        sleep on the channel's futex. A good default: a
+ *                        completion that comes within tens of microseconds
+ *                        is seen at once, a long wait costs no CPU. (No
+ *                        sched_yield phase: on a shared core one yield can
+ *                        cost a whole time slice of another process.)
  *   MUSE_IDLE_BUSY_SPIN  never sleeps: the lowest latency, and mused never
  *                        makes a system call to wake this thread; it burns
  *                        its core until the completion or the deadline. For
@@ -1438,16 +1439,12 @@ static inline muse_status muse_wait_idle(muse_channel *ch, muse_completion *out,
         }
     }
     if (policy == MUSE_IDLE_ADAPTIVE) {
-        unsigned yields = 0;
         spin_until = start + MUSE_SPIN_NS < deadline ? start + MUSE_SPIN_NS : deadline;
         for (unsigned spins = 0;; spins++) {
             if (muse_atomic_load_acquire_u64(&c->cq_tail) != ch->cq_head) break;
             if ((spins & 63u) == 63u && muse_now_ns() >= spin_until) break;
             muse_cpu_relax();
         }
-        while (yields++ < MUSE_YIELDS && muse_atomic_load_acquire_u64(&c->cq_tail) == ch->cq_head
-               && muse_now_ns() < deadline)
-            sched_yield();
     }
     /* Sleep on the futex (WAKE-UPS): the client writes client_sleeping
      * (relaxed) and fences seq_cst; mused publishes cq_tail (release), fences
@@ -1482,8 +1479,8 @@ static inline muse_status muse_wait_idle(muse_channel *ch, muse_completion *out,
 
 /**
  * Waits until at least one completion is available, then copies up to `max`
- * into `out`. Spins for up to MUSE_SPIN_NS, yields MUSE_YIELDS times, then
- * sleeps on the channel's futex (muse_wait_idle takes other policies).
+ * into `out`. Spins for up to MUSE_SPIN_NS, then sleeps on the channel's
+ * futex (muse_wait_idle takes other policies).
  *
  * Returns MUSE_OK only with *count >= 1 (so out[0] is then always written);
  * MUSE_E_TIMEDOUT when timeout_ns passed with nothing to read; with

@@ -9,13 +9,13 @@ import MuseIPC
 /// - `busy-spin`: never sleeps. The lowest latency, one whole core per worker
 ///   even with no traffic; clients never make a system call to wake it.
 /// - `adaptive`: spins for a budget learned from the gaps between this
-///   worker's events, then yields the CPU for one clock period, then sleeps
+///   worker's events, then yields the CPU a few times, then sleeps
 ///   on the doorbells (futex_waitv). Where events come densely (8 mean gaps
 ///   fit within `spin_us`) it spins for 8 mean gaps, which a Poisson stream
 ///   outlasts once in e^8 (0.03 %): the core is nearly busy anyway and almost
-///   no event pays a wake-up. Where they come sparsely it spins for a quarter
-///   of the mean gap, at most `spin_us`, so spinning costs at most a quarter
-///   of a core and the rest pays a futex wake-up.
+///   no event pays a wake-up. Where they come sparsely it spins for an eighth
+///   of the mean gap, so spinning costs about an eighth of a core at most and
+///   the events that come later pay a futex wake-up.
 /// - `low-power`: sleeps as soon as a clock period (64 rounds over the
 ///   channels, a few microseconds) found nothing. Least CPU, a wake-up per
 ///   burst.
@@ -28,7 +28,7 @@ struct IdleStrategy {
     /// adaptive: the longest it spins before yielding (`spin_us`).
     let maxSpinNanoseconds: UInt64
     /// adaptive: the mean idle gap (an exponentially weighted mean, weight
-    /// 1/8, each gap clamped at 4 × maxSpin so one long silence does not
+    /// 1/32, each gap clamped at 4 × maxSpin so one long silence does not
     /// swamp it) and the spin budget derived from it.
     private(set) var meanGapNanoseconds: UInt64
     private(set) var spinBudgetNanoseconds: UInt64
@@ -41,23 +41,24 @@ struct IdleStrategy {
 
     /// Mean gaps spun through where events are dense.
     static let gapsCovered: UInt64 = 8
-    /// sched_yield calls between spinning and sleeping (adaptive).
-    static let yieldsBeforeSleep = 64
+    /// sched_yield calls between spinning and sleeping (adaptive). Few: on a
+    /// core shared with other processes one yield can cost a time slice.
+    static let yieldsBeforeSleep = 8
     static let minimumSpinNanoseconds: UInt64 = 1_000
 
     init(policy: IdlePolicy, maxSpinNanoseconds: UInt64, now: UInt64) {
         self.policy = policy
         self.maxSpinNanoseconds = maxSpinNanoseconds
         // Until it has learned, it spins for spin_us, as mused did before.
-        meanGapNanoseconds = 4 * maxSpinNanoseconds
-        spinBudgetNanoseconds = maxSpinNanoseconds
+        meanGapNanoseconds = maxSpinNanoseconds / Self.gapsCovered
+        spinBudgetNanoseconds = max(maxSpinNanoseconds, Self.minimumSpinNanoseconds)
         lastWork = now
     }
 
     /// A round over the channels found nothing (between two clock readings).
     @inline(__always)
     mutating func pause() {
-        if yielding {
+        if yielding && yields < Self.yieldsBeforeSleep {
             sched_yield()
             yields += 1
         } else {
@@ -104,16 +105,16 @@ struct IdleStrategy {
     mutating func learn(gap: UInt64) {
         let clamped = min(gap, 4 * maxSpinNanoseconds)
         if clamped >= meanGapNanoseconds {
-            meanGapNanoseconds += (clamped - meanGapNanoseconds) / 8
+            meanGapNanoseconds += (clamped - meanGapNanoseconds) / 32
         } else {
-            meanGapNanoseconds -= (meanGapNanoseconds - clamped) / 8
+            meanGapNanoseconds -= (meanGapNanoseconds - clamped) / 32
         }
         spinBudgetNanoseconds = Self.budget(meanGap: meanGapNanoseconds, maxSpin: maxSpinNanoseconds)
     }
 
     static func budget(meanGap: UInt64, maxSpin: UInt64) -> UInt64 {
         let dense = gapsCovered * meanGap
-        let spin = dense <= maxSpin ? dense : min(maxSpin, meanGap / 4)
+        let spin = dense <= maxSpin ? dense : min(maxSpin, meanGap / 8)
         return max(spin, minimumSpinNanoseconds)
     }
 }
