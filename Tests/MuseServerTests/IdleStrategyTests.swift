@@ -48,8 +48,19 @@ struct IdleStrategyTests {
         }
         #expect(adaptive.meanGapNanoseconds <= 4 * cap) // clamped
         #expect((cap / 2 - 1_000...cap / 2).contains(adaptive.spinBudgetNanoseconds))
-        #expect(IdleStrategy.budget(meanGap: 200_000, maxSpin: cap) == 25_000)
-        #expect(IdleStrategy.budget(meanGap: 10_000, maxSpin: cap) == 80_000)
-        #expect(IdleStrategy.budget(meanGap: 0, maxSpin: cap) == IdleStrategy.minimumSpinNanoseconds)
+        #expect(adaptive.coveredShare < IdleStrategy.denseShare)
+        #expect(IdleStrategy.budget(meanGap: 200_000, coveredShare: 0, maxSpin: cap) == 25_000)
+        #expect(IdleStrategy.budget(meanGap: 10_000, coveredShare: 1024, maxSpin: cap) == 80_000)
+        #expect(IdleStrategy.budget(meanGap: 20_000, coveredShare: 1024, maxSpin: cap) == cap)
+        #expect(IdleStrategy.budget(meanGap: 0, coveredShare: 1024, maxSpin: cap) == IdleStrategy.minimumSpinNanoseconds)
+
+        // Gaps a little longer than the mean rule would allow but within
+        // spin_us (a worker at 10k/s whose gaps include wake-ups) stay dense.
+        for _ in 0..<500 {
+            _ = adaptive.shouldSleep(now: t, worked: true)
+            t += 40_000
+            _ = adaptive.shouldSleep(now: t, worked: false)
+        }
+        #expect(adaptive.coveredShare >= IdleStrategy.denseShare && adaptive.spinBudgetNanoseconds == cap)
     }
 }

@@ -10,12 +10,16 @@ import MuseIPC
 ///   even with no traffic; clients never make a system call to wake it.
 /// - `adaptive`: spins for a budget learned from the gaps between this
 ///   worker's events, then yields the CPU a few times, then sleeps
-///   on the doorbells (futex_waitv). Where events come densely (8 mean gaps
-///   fit within `spin_us`) it spins for 8 mean gaps, which a Poisson stream
-///   outlasts once in e^8 (0.03 %): the core is nearly busy anyway and almost
-///   no event pays a wake-up. Where they come sparsely it spins for an eighth
-///   of the mean gap, so spinning costs about an eighth of a core at most and
-///   the events that come later pay a futex wake-up.
+///   on the doorbells (futex_waitv). Where events come densely (at least 95 %
+///   of the recent gaps were within `spin_us`) it spins for 8 mean gaps, at
+///   most `spin_us`; a Poisson stream outlasts 8 mean gaps once in e^8
+///   (0.03 %): the core is nearly busy anyway and almost no event pays a
+///   wake-up. Where they come sparsely it spins for an eighth of the mean
+///   gap, so spinning costs about an eighth of a core at most and the events
+///   that come later pay a futex wake-up. Density is judged by the share of
+///   gaps within `spin_us`, not by the mean: a gap that ends in a wake-up
+///   looks longer by the wake-up's latency, which would otherwise hold a
+///   worker at 10k events/s in the sparse regime once it had slept.
 /// - `low-power`: sleeps as soon as a clock period (64 rounds over the
 ///   channels, a few microseconds) found nothing. Least CPU, a wake-up per
 ///   burst.
@@ -31,6 +35,9 @@ struct IdleStrategy {
     /// 1/32, each gap clamped at 4 × maxSpin so one long silence does not
     /// swamp it) and the spin budget derived from it.
     private(set) var meanGapNanoseconds: UInt64
+    /// adaptive: the share of recent gaps within maxSpin, in 1/1024
+    /// (exponentially weighted, weight 1/32).
+    private(set) var coveredShare: UInt64 = 1024
     private(set) var spinBudgetNanoseconds: UInt64
     /// The clock reading at which the worker last had work.
     private var lastWork: UInt64
@@ -103,18 +110,27 @@ struct IdleStrategy {
     /// Folds one idle gap (last work to the reading that found work again)
     /// into the mean and derives the next spin budget.
     mutating func learn(gap: UInt64) {
+        let covered: UInt64 = gap <= maxSpinNanoseconds ? 1024 : 0
+        if covered >= coveredShare {
+            coveredShare += (covered - coveredShare) / 32
+        } else {
+            coveredShare -= (coveredShare - covered) / 32
+        }
         let clamped = min(gap, 4 * maxSpinNanoseconds)
         if clamped >= meanGapNanoseconds {
             meanGapNanoseconds += (clamped - meanGapNanoseconds) / 32
         } else {
             meanGapNanoseconds -= (meanGapNanoseconds - clamped) / 32
         }
-        spinBudgetNanoseconds = Self.budget(meanGap: meanGapNanoseconds, maxSpin: maxSpinNanoseconds)
+        spinBudgetNanoseconds = Self.budget(meanGap: meanGapNanoseconds, coveredShare: coveredShare,
+                                            maxSpin: maxSpinNanoseconds)
     }
 
-    static func budget(meanGap: UInt64, maxSpin: UInt64) -> UInt64 {
-        let dense = gapsCovered * meanGap
-        let spin = dense <= maxSpin ? dense : min(maxSpin, meanGap / 8)
+    /// Share of gaps within maxSpin (in 1/1024) from which events count as dense.
+    static let denseShare: UInt64 = 973 // 95 %
+
+    static func budget(meanGap: UInt64, coveredShare: UInt64, maxSpin: UInt64) -> UInt64 {
+        let spin = coveredShare >= denseShare ? min(maxSpin, gapsCovered * meanGap) : min(maxSpin, meanGap / 8)
         return max(spin, minimumSpinNanoseconds)
     }
 }
