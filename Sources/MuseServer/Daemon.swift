@@ -105,7 +105,7 @@ public final class Daemon: @unchecked Sendable {
         }
         for (index, share) in shares.enumerated() {
             let worker = Worker(index: index, channels: share, cell: cell, batchSize: config.batchSize,
-                                spinNanoseconds: config.spinNanoseconds)
+                                spinNanoseconds: config.spinNanoseconds, idlePolicy: config.idlePolicy)
             workers.append(worker)
             let thread = Thread { worker.run() }
             thread.stackSize = 1 << 20
