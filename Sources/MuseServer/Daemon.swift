@@ -111,7 +111,8 @@ public final class Daemon: @unchecked Sendable {
         tenantPolicies.update(slots.map { $0?.configuration })
         for (index, share) in shares.enumerated() {
             let worker = Worker(index: index, channels: share, cell: cell, batchSize: config.batchSize,
-                                spinNanoseconds: config.spinNanoseconds, policies: tenantPolicies)
+                                spinNanoseconds: config.spinNanoseconds, idlePolicy: config.idlePolicy,
+                                policies: tenantPolicies)
             workers.append(worker)
             let thread = Thread { worker.run() }
             thread.stackSize = 1 << 20

@@ -37,7 +37,8 @@ public struct DaemonConfiguration: Sendable {
     /// Events a worker answers in the heaviest tenant's turn, and at most from
     /// one channel at a time (`FairScheduler`).
     public var batchSize: Int
-    /// How long an idle worker spins before it sleeps on the doorbells.
+    /// The longest an idle worker spins before it sleeps on the doorbells
+    /// (the adaptive policy's cap; busy-spin and low-power ignore it).
     public var spinNanoseconds: UInt64
     /// Whether a runtime directory owned by another user, or writable by
     /// others, is accepted. Only for directories secured by other means.
@@ -55,16 +56,17 @@ public struct DaemonConfiguration: Sendable {
     /// (nil: `Generation.embeddedDefault`), and how snapshots are read.
     public var snapshot: String?
     public var snapshotIO: SnapshotIO = .auto
-    /// Reserved (parsed and checked, not used yet): the metrics endpoint and
-    /// how idle workers wait. See `systemd/mused.toml`.
+    /// Reserved (parsed and checked, not used yet): the metrics endpoint.
+    /// See `systemd/mused.toml`.
     public var metricsAddress: MetricsAddress?
-    public var idlePolicy: IdlePolicy = .spinThenSleep
+    /// How idle workers wait (`IdleStrategy`).
+    public var idlePolicy: IdlePolicy = .adaptive
 
     /// The embedded default's tenants, served the demo generation.
     public static let demoTenants = Generation.demoTenants.map { TenantConfiguration(name: $0) }
 
     public init(runtimeDirectory: String = "/run/muse", tenants: [TenantConfiguration] = DaemonConfiguration.demoTenants,
-                workers: Int = 1, batchSize: Int = 64, spinNanoseconds: UInt64 = 100_000) {
+                workers: Int = 1, batchSize: Int = 64, spinNanoseconds: UInt64 = 1_000_000) {
         self.runtimeDirectory = runtimeDirectory
         self.tenants = tenants
         self.workers = workers
