@@ -97,6 +97,7 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
         if count == 0 { return 0 }
         // With shadows, each event keeps its private copy until they scored it.
         let shadowed = scorer.hasShadows(tenant: tenant)
+        let began = scorer.batchBegins()
         for k in 0..<count {
             let index = head &+ UInt64(k)
             let slot = submissions + Int(index & mask) * slotSize
@@ -131,6 +132,7 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
             } else {
                 verdict = .refused(.unknownIntent, generation: scorer.generationID)
             }
+            scorer.answered(tenant: tenant, intent: intent, verdict: verdict)
             let completion = completions + Int(index & mask)
             completion.pointee = muse_completion(
                 tag: tag, status: verdict.status.rawValue, predictor_id: verdict.predictor.rawValue,
@@ -141,6 +143,7 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
         muse_atomic_store_release_u64(&control.pointee.cq_tail, head)
         muse_atomic_store_release_u64(&control.pointee.sq_head, head)
         wakeClient()
+        scorer.batchEnded(tenant: tenant, count: count, began: began)
         if shadowed {
             // After the answers are out, from the daemon's private copies.
             for k in 0..<count where scratch.counts[k] >= 0 {

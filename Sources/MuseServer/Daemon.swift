@@ -23,6 +23,11 @@ public final class Daemon: @unchecked Sendable {
     /// How `swap` turns a snapshot file into a generation; nil: no swaps.
     public let snapshots: SnapshotSource?
     private var control: ControlServer?
+    /// The metrics exporter and its endpoint; nil without `metricsAddress`.
+    private(set) var metrics: MetricsExporter?
+    private var metricsServer: MetricsHTTPServer?
+    /// The metrics endpoint's bound port (the kernel's pick for port 0).
+    public var metricsPort: UInt16? { metricsServer?.port }
 
     /// What the daemon serves first.
     public enum InitialGeneration: Sendable {
@@ -87,6 +92,8 @@ public final class Daemon: @unchecked Sendable {
 
         // Deal channels round-robin so one tenant's channels spread over workers.
         var shares = Array(repeating: [(TenantIndex, Segment, ChannelIndex)](), count: config.workers)
+        // Per-worker metrics cells, only when there is an endpoint to serve them.
+        let metricsLayout = config.metricsAddress.map { _ in MetricsLayout(tenants: segments.map(\.tenant)) }
         var dealt = 0
         for (t, segment) in segments.enumerated() {
             for channel in 0..<segment.layout.channelCount {
@@ -96,11 +103,21 @@ public final class Daemon: @unchecked Sendable {
         }
         for (index, share) in shares.enumerated() {
             let worker = Worker(index: index, channels: share, cell: cell, batchSize: config.batchSize,
-                                spinNanoseconds: config.spinNanoseconds)
+                                spinNanoseconds: config.spinNanoseconds,
+                                metrics: metricsLayout.map(WorkerMetrics.init(layout:)))
             workers.append(worker)
             let thread = Thread { worker.run() }
             thread.stackSize = 1 << 20
             threads.append(thread)
+        }
+        if let address = config.metricsAddress, let metricsLayout {
+            // Bound before any worker runs, so a taken port stops the start cleanly.
+            let exporter = MetricsExporter(layout: metricsLayout, cells: workers.compactMap(\.metrics),
+                                           segments: segments) { [generations] in
+                generations.withLock { $0.serving?.generationID.rawValue }
+            }
+            metrics = exporter
+            metricsServer = try MetricsHTTPServer(address: address) { exporter.render() }
         }
         for segment in segments {
             segment.beat()
@@ -113,6 +130,10 @@ public final class Daemon: @unchecked Sendable {
         }
         control.start()
         self.control = control
+        if let metricsServer, let address = config.metricsAddress {
+            metricsServer.start()
+            Log.info("metrics-serving", ["address": address, "port": metricsServer.port])
+        }
         Log.info("serving", ["tenants": segments.count, "workers": workers.count, "pid": getpid(),
                              "generation": currentGeneration?.id ?? .none])
     }
@@ -206,6 +227,7 @@ public final class Daemon: @unchecked Sendable {
     /// Stops the workers after their current batch and marks segments stopped;
     /// what clients submit meanwhile waits in the rings for the next daemon.
     public func stop() {
+        metricsServer?.stop()
         control?.stop()
         workers.forEach { $0.requestStop() }
         for segment in segments {

@@ -53,9 +53,10 @@ public struct DaemonConfiguration: Sendable {
     /// (nil: the built-in generation), and how snapshots are read.
     public var snapshot: String?
     public var snapshotIO: SnapshotIO = .auto
-    /// Reserved (parsed and checked, not used yet): the metrics endpoint and
-    /// how idle workers wait. See `systemd/mused.toml`.
+    /// The Prometheus endpoint (`GET /metrics`); nil: none, and workers
+    /// count nothing. See `systemd/mused.toml`.
     public var metricsAddress: MetricsAddress?
+    /// Reserved (parsed and checked, not used yet): how idle workers wait.
     public var idlePolicy: IdlePolicy = .spinThenSleep
 
     public init(runtimeDirectory: String = "/run/muse", tenants: [TenantConfiguration] = [TenantConfiguration(name: "demo")],

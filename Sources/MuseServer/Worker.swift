@@ -27,13 +27,16 @@ final class Worker: @unchecked Sendable {
     private let finished = Atomic<Bool>(false)
     /// Bumped at every housekeeping; the systemd watchdog reads it.
     let heartbeat = WorkerHeartbeat()
+    /// This worker's metrics cell (summed by the exporter); nil: no metrics endpoint.
+    let metrics: WorkerMetrics?
 
     static var housekeepingNanoseconds: UInt64 { 50_000_000 }
 
     /// `channels` are this worker's share: (tenant, segment, channel) triples.
     init(index: Int, channels: [(TenantIndex, Segment, ChannelIndex)], cell: ServingCell,
-         batchSize: Int, spinNanoseconds: UInt64) {
+         batchSize: Int, spinNanoseconds: UInt64, metrics: WorkerMetrics? = nil) {
         self.index = index
+        self.metrics = metrics
         var endpoints = EndpointSet(capacity: channels.count)
         var unique: [ObjectIdentifier: Segment] = [:]
         for (tenant, segment, channel) in channels {
@@ -63,7 +66,7 @@ final class Worker: @unchecked Sendable {
         ThreadSupport.setName("muse-worker-\(index)")
         cell.acknowledge(worker: index, version: servingVersion)
         shadows.reset(generation: serving.generationID.rawValue)
-        var scorer = WorkerScorer(serving: serving, tally: shadows)
+        var scorer = WorkerScorer(serving: serving, tally: shadows, metrics: metrics)
         var lastWork = ThreadSupport.monotonicNanoseconds()
         var nextHousekeeping: UInt64 = 0
         var workedSinceClock = false
@@ -71,7 +74,7 @@ final class Worker: @unchecked Sendable {
         while !stopping.load(ordering: .relaxed) {
             if cell.latestVersion != servingVersion {
                 pickUpServing()
-                scorer = WorkerScorer(serving: serving, tally: shadows)
+                scorer = WorkerScorer(serving: serving, tally: shadows, metrics: metrics)
             }
             var answered = 0
             for i in 0..<endpoints.count {
@@ -120,6 +123,7 @@ final class Worker: @unchecked Sendable {
         for segment in segments { segment.beat(now: now) }
         for i in 0..<endpoints.count where endpoints[i].reclaimIfAbandoned() {
             reclaims.record(tenant: endpoints[i].segment.tenant, channel: endpoints[i].channel.rawValue, now: now)
+            metrics?.reclaimed(tenant: endpoints[i].tenant)
         }
         reclaims.flush(now: now)
     }

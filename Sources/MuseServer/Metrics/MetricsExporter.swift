@@ -1,0 +1,236 @@
+import MuseIPC
+import Prometheus
+
+/// Turns the workers' metrics cells into swift-prometheus metrics, once per
+/// scrape, on the scraping thread (never a worker's).
+///
+/// The hot path never touches the registry: workers count into their own
+/// cells (`WorkerMetrics`), and here the cells are summed over the workers
+/// and the registry brought up to date. Counters get the delta since the
+/// last scrape (`increment(by:)`: they stay monotone). swift-prometheus 2.x
+/// has no way to add pre-aggregated buckets to a histogram, only `record` of
+/// one value, so histograms are replayed: for each bucket, its new
+/// observations are recorded at their mean (the cell keeps a sum per bucket,
+/// so the mean lies in the bucket and `_sum` stays exact), at most
+/// `replayLimit` records per bucket and scrape, the rest carried to the next
+/// scrape. That costs the scraping thread ~30 ns per batch observed, not per
+/// event. Gauges (ring occupancy, serving generation, drift) are set from the
+/// current state.
+final class MetricsExporter: Sendable {
+    let registry: PrometheusCollectorRegistry
+    let layout: MetricsLayout
+    private let cells: [WorkerMetrics]
+    private let segments: [Segment]
+    /// The serving generation's id, read at each scrape.
+    private let servingGeneration: @Sendable () -> UInt64?
+    /// Scrapes are serialised: what was exported so far lives here.
+    private let state: Locked<ExportState>
+    static let replayLimit: UInt64 = 20_000
+
+    private let generationGauge: Gauge
+    private let pendingGauges: [Gauge]
+    private let unreadGauges: [Gauge]
+    private let reclaimCounters: [Counter]
+    private let latencyHistograms: [ValueHistogram]
+    private let batchHistograms: [ValueHistogram]
+    private let swapDurations: [String: ValueHistogram]
+
+    static var events: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "events", unitName: "total",
+        helpText: "Events answered, by tenant, intent and completion status.") }
+    static var latency: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "scoring_latency", unitName: "seconds",
+        helpText: "Per-event scoring time, the mean over each batch (read from a worker's ring to answers published); one observation per batch.") }
+    static var batchSize: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "batch_size", unitName: "events",
+        helpText: "Events per batch a worker drained from one channel.") }
+    static var pending: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "ring_submissions_pending", unitName: "events",
+        helpText: "Events waiting in the tenant's submission rings.") }
+    static var unread: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "ring_completions_unread", unitName: "events",
+        helpText: "Answers waiting in the tenant's completion rings for their client.") }
+    static var reclaims: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "channels_reclaimed", unitName: "total",
+        helpText: "Channels freed after their client died or released them with events in flight.") }
+    static var swaps: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "swaps", unitName: "total",
+        helpText: "Generation swaps and rollbacks, by kind and result.") }
+    static var swapDuration: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "swap_duration", unitName: "seconds",
+        helpText: "Duration of a swap or rollback request: load, verification, gate and publication.") }
+    static var generation: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "serving_generation", unitName: "",
+        helpText: "The id of the generation workers serve.") }
+    static var drift: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "score_drift", unitName: "psi",
+        helpText: "PSI of the primary predictor's transformed scores against the reference deciles, per tenant, since the serving generation was published.") }
+    static var driftEvents: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "score_drift_events", unitName: "",
+        helpText: "Scores the drift PSI is computed from.") }
+
+    init(layout: MetricsLayout, cells: [WorkerMetrics], segments: [Segment],
+         servingGeneration: @escaping @Sendable () -> UInt64?) {
+        self.layout = layout
+        self.cells = cells
+        self.segments = segments
+        self.servingGeneration = servingGeneration
+        let tenants = layout.tenants
+        let registry = PrometheusCollectorRegistry()
+        self.registry = registry
+        state = Locked(ExportState(layout: layout))
+        generationGauge = registry.makeGauge(descriptor: Self.generation)
+        pendingGauges = tenants.map { registry.makeGauge(descriptor: Self.pending, labels: [("tenant", $0)]) }
+        unreadGauges = tenants.map { registry.makeGauge(descriptor: Self.unread, labels: [("tenant", $0)]) }
+        reclaimCounters = tenants.map { registry.makeCounter(descriptor: Self.reclaims, labels: [("tenant", $0)]) }
+        let latencyBuckets = MetricBuckets.latencyNanoseconds.map { Double($0) / 1e9 }
+        latencyHistograms = tenants.map {
+            registry.makeValueHistogram(descriptor: Self.latency, labels: [("tenant", $0)], buckets: latencyBuckets)
+        }
+        let sizeBuckets = MetricBuckets.batchSizes.map(Double.init)
+        batchHistograms = tenants.map {
+            registry.makeValueHistogram(descriptor: Self.batchSize, labels: [("tenant", $0)], buckets: sizeBuckets)
+        }
+        let swapBuckets = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+        var durations: [String: ValueHistogram] = [:]
+        for kind in ["swap", "rollback"] {
+            durations[kind] = registry.makeValueHistogram(descriptor: Self.swapDuration, labels: [("kind", kind)],
+                                                          buckets: swapBuckets)
+            for result in ["published", "refused"] {
+                _ = registry.makeCounter(descriptor: Self.swaps, labels: [("kind", kind), ("result", result)])
+            }
+        }
+        swapDurations = durations
+    }
+
+    /// Control thread (cold): one swap or rollback request and how it ended.
+    func recordSwap(kind: String, published: Bool, seconds: Double) {
+        registry.makeCounter(descriptor: Self.swaps, labels: [("kind", kind), ("result", published ? "published" : "refused")])
+            .increment()
+        swapDurations[kind]?.record(seconds)
+    }
+
+    /// The exposition text, after bringing every metric up to date.
+    func render() -> [UInt8] {
+        state.withLock { state in
+            collect(into: &state)
+            return registry.emitToBuffer()
+        }
+    }
+
+    private func collect(into state: inout ExportState) {
+        let tenants = layout.tenants
+        // Events by (tenant, intent, status): deltas since the last scrape.
+        let intents = layout.intents
+        for index in 0..<layout.eventCounterCount {
+            let total = cells.reduce(UInt64(0)) { $0 &+ $1.events.load(index) }
+            let delta = total &- state.events[index]
+            guard delta > 0, delta < UInt64(Int64.max) else { continue }
+            state.events[index] = total
+            let counter = state.eventCounters[index] ?? {
+                let status = index % MetricsLayout.statusSlots
+                let slot = (index / MetricsLayout.statusSlots) % MetricsLayout.intentSlots
+                let tenant = index / (MetricsLayout.statusSlots * MetricsLayout.intentSlots)
+                let made = registry.makeCounter(descriptor: Self.events, labels: [
+                    ("tenant", tenants[tenant]),
+                    ("intent", slot < intents.count ? intents[slot] : MetricsLayout.unknownIntent),
+                    ("status", MetricsLayout.statusLabel(status))])
+                state.eventCounters[index] = made
+                return made
+            }()
+            counter.increment(by: Int64(delta))
+        }
+        for t in tenants.indices {
+            let total = cells.reduce(UInt64(0)) { $0 &+ $1.reclaims.load(t) }
+            if total > state.reclaims[t] {
+                reclaimCounters[t].increment(by: Int64(total - state.reclaims[t]))
+                state.reclaims[t] = total
+            }
+            replay(tenant: t, bounds: MetricBuckets.latencyNanoseconds, scale: 1e-9, into: latencyHistograms[t],
+                   counts: \.latencyCounts, sums: \.latencySums, exported: &state.latency)
+            replay(tenant: t, bounds: MetricBuckets.batchSizes, scale: 1, into: batchHistograms[t],
+                   counts: \.batchCounts, sums: \.batchSums, exported: &state.batches)
+        }
+        for (t, segment) in segments.enumerated() where t < tenants.count && !segment.isDamaged {
+            let (submissions, completions) = segment.ringOccupancy()
+            pendingGauges[t].set(Double(submissions))
+            unreadGauges[t].set(Double(completions))
+        }
+        let serving = servingGeneration()
+        generationGauge.set(Double(serving ?? 0))
+        exportDrift(serving: serving, into: &state)
+    }
+
+    /// Brings one tenant's histogram up to date from the cells' buckets.
+    private func replay(tenant: Int, bounds: [UInt64], scale: Double, into histogram: ValueHistogram,
+                        counts: KeyPath<WorkerMetrics, CounterArray>, sums: KeyPath<WorkerMetrics, CounterArray>,
+                        exported: inout [(count: UInt64, sum: UInt64)]) {
+        for bucket in 0...bounds.count {
+            let index = tenant * (bounds.count + 1) + bucket
+            let count = cells.reduce(UInt64(0)) { $0 &+ $1[keyPath: counts].load(index) }
+            let sum = cells.reduce(UInt64(0)) { $0 &+ $1[keyPath: sums].load(index) }
+            let delta = count &- exported[index].count
+            guard delta > 0, delta <= count else { continue }
+            let replayed = min(delta, Self.replayLimit)
+            let deltaSum = sum &- exported[index].sum
+            let replayedSum = replayed == delta ? deltaSum
+                : UInt64(Double(deltaSum) * Double(replayed) / Double(delta))
+            // The mean lies in the bucket; a batch whose sum was seen before
+            // its count (the two adds are separate) could push it out, so it
+            // is clamped to the bucket's bounds.
+            var value = Double(replayedSum) / Double(replayed) * scale
+            if bucket < bounds.count { value = min(value, Double(bounds[bucket]) * scale) }
+            if bucket > 0 { value = max(value, (Double(bounds[bucket - 1]) * scale).nextUp) }
+            for _ in 0..<replayed { histogram.record(value) }
+            exported[index].count &+= replayed
+            exported[index].sum &+= replayedSum
+        }
+    }
+
+    /// Drift PSI per (tenant, predictor) of the serving generation, summed
+    /// over the workers that already serve it; series of predictors no longer
+    /// serving are removed.
+    private func exportDrift(serving: UInt64?, into state: inout ExportState) {
+        var records: [ShadowKey: ShadowRecord] = [:]
+        var names: [String] = []
+        if let serving {
+            for cell in cells {
+                guard let counts = cell.currentGeneration, counts.generation == serving else { continue }
+                names = counts.predictorNames
+                for t in 0..<counts.tenantCount {
+                    for p in 0..<counts.predictorCount {
+                        let record = counts.record(tenant: t, predictor: p)
+                        if record.count > 0 { records[ShadowKey(tenant: t, predictor: p), default: ShadowRecord()].merge(record) }
+                    }
+                }
+            }
+        }
+        var exposed: [DriftSeries: (psi: Gauge, events: Gauge)] = [:]
+        for (key, record) in records where key.tenant < layout.tenants.count && key.predictor < names.count {
+            let series = DriftSeries(tenant: layout.tenants[key.tenant], predictor: names[key.predictor])
+            let labels = [("tenant", series.tenant), ("predictor", series.predictor)]
+            let gauges = state.drift[series] ?? (registry.makeGauge(descriptor: Self.drift, labels: labels),
+                                                 registry.makeGauge(descriptor: Self.driftEvents, labels: labels))
+            gauges.psi.set(record.psi)
+            gauges.events.set(Double(record.count))
+            exposed[series] = gauges
+        }
+        for (series, gauges) in state.drift where exposed[series] == nil {
+            registry.unregisterGauge(gauges.psi)
+            registry.unregisterGauge(gauges.events)
+        }
+        state.drift = exposed
+    }
+}
+
+struct DriftSeries: Hashable {
+    let tenant: String
+    let predictor: String
+}
+
+/// What the exporter has handed the registry so far (sums over the workers).
+struct ExportState {
+    var events: [UInt64]
+    var eventCounters: [Int: Counter] = [:]
+    var reclaims: [UInt64]
+    var latency: [(count: UInt64, sum: UInt64)]
+    var batches: [(count: UInt64, sum: UInt64)]
+    var drift: [DriftSeries: (psi: Gauge, events: Gauge)] = [:]
+
+    init(layout: MetricsLayout) {
+        let tenants = layout.tenants.count
+        events = Array(repeating: 0, count: layout.eventCounterCount)
+        reclaims = Array(repeating: 0, count: tenants)
+        latency = Array(repeating: (0, 0), count: tenants * (MetricBuckets.latencyNanoseconds.count + 1))
+        batches = Array(repeating: (0, 0), count: tenants * (MetricBuckets.batchSizes.count + 1))
+    }
+}
