@@ -30,7 +30,7 @@ swift build --build-tests
 swift test --skip-build --skip EndToEndTests
 # On their own, so no other suite competes for the two cores mused and its
 # clients run on.
-run_exactly 35 --skip-build --filter EndToEndTests
+run_exactly 36 --skip-build --filter EndToEndTests
 
 echo "== Python client (clients/python) against a real mused"
 # A venv under out/ with what the package and its tests need, from PyPI.
@@ -51,6 +51,6 @@ TSAN_OPTIONS="halt_on_error=1" MUSE_MUSED="$PWD/.build-tsan/debug/mused" run_exa
     --filter 'everyEventIsAnsweredOnce|aHostileClient|aSecondDaemonOnTheSameRuntimeDirectory'
 
 echo "== shared-memory rings, generation publication and the snapshot decoder's checksum thread under ThreadSanitizer"
-run_exactly 44 --sanitize=thread --scratch-path .build-tsan --filter 'MuseIPCTests|MuseServerTests|FrameTests'
+run_exactly 47 --sanitize=thread --scratch-path .build-tsan --filter 'MuseIPCTests|MuseServerTests|FrameTests'
 
 echo "all tests passed"

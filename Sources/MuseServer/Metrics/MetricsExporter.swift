@@ -11,7 +11,8 @@ import Prometheus
 /// has no way to add pre-aggregated buckets to a histogram, only `record` of
 /// one value, so histograms are replayed: for each bucket, its new
 /// observations are recorded at their mean (the cell keeps a sum per bucket,
-/// so the mean lies in the bucket and `_sum` stays exact), at most
+/// so the mean lies in the bucket and `_sum` stays exact: whole units, split
+/// into q and q + 1), at most
 /// `replayLimit` records per bucket and scrape, the rest carried to the next
 /// scrape. That costs the scraping thread ~30 ns per batch observed, not per
 /// event. Gauges (ring occupancy, serving generation, drift) are set from the
@@ -76,7 +77,7 @@ final class MetricsExporter: Sendable {
         latencyHistograms = tenants.map {
             registry.makeValueHistogram(descriptor: Self.latency, labels: [("tenant", $0)], buckets: latencyBuckets)
         }
-        let sizeBuckets = MetricBuckets.batchSizes.map(Double.init)
+        let sizeBuckets = MetricBuckets.batchSizes.map { Double($0) }
         batchHistograms = tenants.map {
             registry.makeValueHistogram(descriptor: Self.batchSize, labels: [("tenant", $0)], buckets: sizeBuckets)
         }
@@ -164,13 +165,21 @@ final class MetricsExporter: Sendable {
             let deltaSum = sum &- exported[index].sum
             let replayedSum = replayed == delta ? deltaSum
                 : UInt64(Double(deltaSum) * Double(replayed) / Double(delta))
-            // The mean lies in the bucket; a batch whose sum was seen before
-            // its count (the two adds are separate) could push it out, so it
-            // is clamped to the bucket's bounds.
-            var value = Double(replayedSum) / Double(replayed) * scale
-            if bucket < bounds.count { value = min(value, Double(bounds[bucket]) * scale) }
-            if bucket > 0 { value = max(value, (Double(bounds[bucket - 1]) * scale).nextUp) }
-            for _ in 0..<replayed { histogram.record(value) }
+            // Integer observations (ns, events) replayed as integers: `r` of
+            // them at q + 1 and the rest at q (q = sum / count) give the exact
+            // sum, and both lie within the bucket. A batch whose sum was seen
+            // before its count (the two adds are separate) could push them
+            // out, so they are clamped to the bucket's bounds.
+            let q = replayedSum / replayed, r = replayedSum % replayed
+            func clamped(_ units: UInt64) -> Double {
+                var units = units
+                if bucket < bounds.count { units = min(units, bounds[bucket]) }
+                if bucket > 0 { units = max(units, bounds[bucket - 1] + 1) }
+                return Double(units) * scale
+            }
+            let high = clamped(q + 1), low = clamped(q)
+            for _ in 0..<r { histogram.record(high) }
+            for _ in r..<replayed { histogram.record(low) }
             exported[index].count &+= replayed
             exported[index].sum &+= replayedSum
         }

@@ -170,8 +170,15 @@ final class MetricsHTTPServer: @unchecked Sendable {
             guard n > 0 else { return }
             sent += n
         }
-        // Let the client read everything before the close.
+        // Let the client read everything before the close, and drop what it
+        // sent past the head (bounded): closing with unread input would reset
+        // the connection and could discard the answer on the client's side.
         shutdown(connection, Int32(SHUT_WR))
+        var sink = [UInt8](repeating: 0, count: 4096)
+        for _ in 0..<16 {
+            let n = sink.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n <= 0 { break }
+        }
     }
 }
 
