@@ -36,11 +36,13 @@ struct WorkerScorer: EventScorer {
 
     // MARK: Metrics (see `MetricsRecorder`; nothing without a metrics endpoint)
 
-    /// Scoring latency is timed per batch, not per event: the clock is read
-    /// here and in `batchEnded`, and each batch records its per-event mean.
+    /// Scoring latency is timed per batch, not per event, and only for one
+    /// batch in `WorkerMetrics.latencySampling`: the clock is read here and in
+    /// `batchEnded`, and the batch records its per-event mean. 0: not timed.
     @inline(__always)
     func batchBegins() -> UInt64 {
-        metrics == nil ? 0 : ThreadSupport.monotonicNanoseconds()
+        guard let metrics, metrics.cell.timesNextBatch() else { return 0 }
+        return ThreadSupport.monotonicNanoseconds()
     }
 
     @inline(__always)
@@ -52,6 +54,6 @@ struct WorkerScorer: EventScorer {
     func batchEnded(tenant: TenantIndex, count: Int, began: UInt64) {
         guard let metrics else { return }
         metrics.cell.recordBatch(tenant: tenant.rawValue, count: count,
-                                 nanoseconds: ThreadSupport.monotonicNanoseconds() &- began)
+                                 nanoseconds: began == 0 ? nil : ThreadSupport.monotonicNanoseconds() &- began)
     }
 }
