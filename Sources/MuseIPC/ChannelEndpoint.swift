@@ -28,6 +28,8 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
     public private(set) var head: UInt64
     /// The last inconsistency seen on this channel's indices, for diagnostics.
     public private(set) var fault: muse_status = MUSE_OK
+    /// Times this channel was reclaimed (by a drain or housekeeping), for metrics.
+    public private(set) var reclaims: UInt64 = 0
     /// Drains that found the channel RELEASED; paces the reclaim attempts.
     private var releasedDrains: UInt32 = 0
 
@@ -197,6 +199,7 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
         fault = MUSE_OK
         muse_atomic_store_release_u32(&control.pointee.state, UInt32(MUSE_CHANNEL_FREE))
         releasedDrains = 0
+        reclaims &+= 1
         return true
     }
 

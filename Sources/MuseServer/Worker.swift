@@ -123,8 +123,8 @@ final class Worker: @unchecked Sendable {
         for segment in segments { segment.beat(now: now) }
         for i in 0..<endpoints.count where endpoints[i].reclaimIfAbandoned() {
             reclaims.record(tenant: endpoints[i].segment.tenant, channel: endpoints[i].channel.rawValue, now: now)
-            metrics?.reclaimed(tenant: endpoints[i].tenant)
         }
+        metrics?.publishReclaims((0..<endpoints.count).map { (endpoints[$0].tenant, endpoints[$0].reclaims) })
         reclaims.flush(now: now)
     }
 

@@ -58,7 +58,7 @@ struct MetricsTests {
         }
         recorders[0].answered(tenant: TenantIndex(1), intent: IntentID(999), verdict: .refused(.unknownIntent))
         recorders[0].answered(tenant: TenantIndex(1), intent: intent, verdict: .refused(.featureCount))
-        cells[0].reclaimed(tenant: TenantIndex(1))
+        cells[0].publishReclaims([(TenantIndex(1), 1), (TenantIndex(0), 0)])
         cells[0].recordBatch(tenant: 1, count: 2, nanoseconds: 2 * 3_000)
         while !writer.isFinished { usleep(1000) }
         let text = String(decoding: exporter.render(), as: UTF8.self)

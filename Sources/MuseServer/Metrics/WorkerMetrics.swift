@@ -34,6 +34,12 @@ final class CounterArray: @unchecked Sendable {
         counter.pointee.store(counter.pointee.load(ordering: .relaxed) &+ amount, ordering: .relaxed)
     }
 
+    /// Writer thread only: a monotone value counted elsewhere.
+    @inline(__always)
+    func set(_ index: Int, _ value: UInt64) {
+        (base + index).pointee.store(value, ordering: .relaxed)
+    }
+
     /// Any thread.
     @inline(__always)
     func load(_ index: Int) -> UInt64 { (base + index).pointee.load(ordering: .relaxed) }
@@ -192,7 +198,8 @@ final class WorkerMetrics: @unchecked Sendable {
     let layout: MetricsLayout
     /// [tenant][intent slot][status] answered events.
     let events: CounterArray
-    /// [tenant] channels reclaimed from dead or departed clients.
+    /// [tenant] channels reclaimed from dead or departed clients (set, not
+    /// added: the endpoints count, the worker publishes their sums).
     let reclaims: CounterArray
     /// [tenant][bucket] batches by per-event scoring latency, and the sum of
     /// those latencies (ns) per bucket, so the exporter can replay exact sums.
@@ -239,9 +246,13 @@ final class WorkerMetrics: @unchecked Sendable {
     /// Any thread: the generation counts the worker writes now.
     var currentGeneration: GenerationCounts? { generationCounts.withLock { $0 } }
 
-    /// Worker thread (housekeeping).
-    func reclaimed(tenant: TenantIndex) {
-        if tenant.rawValue < layout.tenants.count { reclaims.add(tenant.rawValue) }
+    /// Worker thread (housekeeping): the reclaim counts of this worker's
+    /// channels, which the exporter sums by tenant. A tenant whose segment
+    /// was dropped goes back to 0; the exporter only ever adds increases.
+    func publishReclaims(_ channels: [(TenantIndex, UInt64)]) {
+        var totals = [UInt64](repeating: 0, count: layout.tenants.count)
+        for (tenant, count) in channels where tenant.rawValue < totals.count { totals[tenant.rawValue] &+= count }
+        for (t, total) in totals.enumerated() { reclaims.set(t, total) }
     }
 
     /// Worker thread: true if the batch beginning now is to be timed.
