@@ -47,8 +47,8 @@ MUSE_MUSED="$PWD/.build-asan/debug/mused" run_exactly 4 --skip-build \
 echo "== end-to-end tests against mused built with ThreadSanitizer"
 # halt_on_error: a race kills mused, which the tests see.
 swift build --sanitize=thread --scratch-path .build-tsan --product mused
-TSAN_OPTIONS="halt_on_error=1" MUSE_MUSED="$PWD/.build-tsan/debug/mused" run_exactly 3 --skip-build \
-    --filter 'everyEventIsAnsweredOnce|aHostileClient|aSecondDaemonOnTheSameRuntimeDirectory'
+TSAN_OPTIONS="halt_on_error=1" MUSE_MUSED="$PWD/.build-tsan/debug/mused" run_exactly 4 --skip-build \
+    --filter 'everyEventIsAnsweredOnce|aHostileClient|aSecondDaemonOnTheSameRuntimeDirectory|aScrapeCountsWhatTwoTenantsSent'
 
 echo "== shared-memory rings, generation publication and the snapshot decoder's checksum thread under ThreadSanitizer"
 run_exactly 47 --sanitize=thread --scratch-path .build-tsan --filter 'MuseIPCTests|MuseServerTests|FrameTests'

@@ -106,6 +106,16 @@ struct MetricsEndpointTests {
         let clients = [try daemon.client("stream", "bank-a", ["1", "1500", "8"]),
                        try daemon.client("stream", "bank-a", ["2", "500"]),
                        try daemon.client("stream", "shop-b", ["3", "700", "1"])]
+        // Scrapes while the workers serve (the ThreadSanitizer stage runs this against a TSan mused).
+        var during = 0.0
+        for _ in 0..<5 {
+            let (status, body) = try Self.get(port: port, "/metrics")
+            #expect(status == "HTTP/1.1 200 OK")
+            let now = Self.parse(body)[String(format: #"muse_events_total{tenant="%@",intent="card-not-present",status="ok"}"#, "bank-a")] ?? 0
+            #expect(now >= during && now <= 2000)
+            during = now
+            usleep(20_000)
+        }
         for client in clients { #expect(client.wait(seconds: 60) == 0, "\(client.output)") }
         let bad = try daemon.client("bad-scores", "shop-b")
         #expect(bad.wait(seconds: 20) == 0, "\(bad.output)")
