@@ -34,6 +34,16 @@ enum ScrapeBenchmark {
 
         // 2. With the endpoint, scraped by a thread of ours in three modes.
         try withDaemon(binDirectory: binDirectory, serverCPU: serverCPU, metricsPort: port) { channel, intent, daemonPID in
+            // What one scrape costs on its own: no events, nothing else of ours running.
+            var alone = [UInt64]()
+            for _ in 0..<300 {
+                let started = muse_now_ns()
+                _ = scrape(port: port)
+                alone.append(muse_now_ns() - started)
+            }
+            alone.sort()
+            print(String(format: "one scrape, no traffic    median %.3f ms, p90 %.3f ms (connect, render, %d bytes, close)",
+                         Double(alone[alone.count / 2]) / 1e6, Double(alone[alone.count * 9 / 10]) / 1e6, scrape(port: port)))
             let mode = Atomic<Int>(0) // 0: idle, 1: every 10 ms, 2: flat out, -1: exit
             let scrapes = Atomic<Int>(0), scrapeNanoseconds = Atomic<UInt64>(0), bytes = Atomic<Int>(0)
             let scraper = Thread {
