@@ -2,11 +2,12 @@
  * score_events: a minimal Muse client. Copy it as a starting point.
  *
  *     cc -std=c11 -O2 -I <muse>/Sources/CMuse/include score_events.c -o score_events -lm
- *     ./score_events /run/muse demo 1000 [FEATURE]
+ *     ./score_events /run/muse demo-a 1000 [FEATURE]
  *
  * It claims a channel of the tenant's segment, looks the intent
- * "card-not-present" up and the position of its feature FEATURE (default
- * "f0") by name (a wrong feature order is the likeliest silent mistake),
+ * "card-not-present" up and the position of its feature FEATURE (default:
+ * the intent's first feature) by name (a wrong feature order is the
+ * likeliest silent mistake),
  * varies that feature and leaves the others missing (NaN), submits N events
  * with up to twice the ring depth in flight, and reads every
  * completion back. If mused is down it waits up to 5 s for it to come back,
@@ -31,9 +32,9 @@ static void report(const char *what, muse_status status) {
 
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : MUSE_DEFAULT_RUNTIME_DIR;
-    const char *tenant = argc > 2 ? argv[2] : "demo";
+    const char *tenant = argc > 2 ? argv[2] : "demo-a"; /* mused's embedded default serves demo-a and demo-b */
     unsigned long total = argc > 3 ? strtoul(argv[3], NULL, 10) : 1000;
-    const char *feature = argc > 4 ? argv[4] : "f0";
+    const char *feature = argc > 4 ? argv[4] : NULL;
     char what[4200];
 
     muse_client client;
@@ -62,7 +63,7 @@ int main(int argc, char **argv) {
      * in order. A segment made by an ABI 1.0 mused has no names
      * (MUSE_E_NO_SCHEMA); then only the documented order can be used. */
     uint32_t f0 = 0;
-    status = muse_lookup_feature(&client, "card-not-present", feature, &f0);
+    status = feature ? muse_lookup_feature(&client, "card-not-present", feature, &f0) : MUSE_OK;
     if (status != MUSE_OK && status != MUSE_E_NO_SCHEMA) {
         snprintf(what, sizeof what, "feature %s", feature);
         report(what, status);

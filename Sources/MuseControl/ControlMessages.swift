@@ -2,7 +2,7 @@
 /// JSON response line from mused. Shared by both so they cannot drift.
 public struct ControlRequest: Codable, Sendable, Equatable {
     public enum Command: String, Codable, Sendable {
-        case status, swap, rollback
+        case status, swap, rollback, tenants, reload, drain
     }
     public var command: Command
     /// For `swap`: the snapshot file (absolute path, read by mused).
@@ -11,12 +11,16 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var allowSchemaChange: Bool?
     /// For `swap`: refuse unless the candidate's shadow record passes the gate.
     public var gate: Bool?
+    /// For `drain`: the tenant.
+    public var tenant: String?
 
-    public init(command: Command, path: String? = nil, allowSchemaChange: Bool? = nil, gate: Bool? = nil) {
+    public init(command: Command, path: String? = nil, allowSchemaChange: Bool? = nil, gate: Bool? = nil,
+                tenant: String? = nil) {
         self.command = command
         self.path = path
         self.allowSchemaChange = allowSchemaChange
         self.gate = gate
+        self.tenant = tenant
     }
 }
 
@@ -29,6 +33,12 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     public var status: DaemonStatus?
     /// For a gated `swap`: the figures the gate judged, printed either way.
     public var gate: [ShadowInfo]?
+    /// For `tenants` (and after `reload` and `drain`): every tenant mused holds.
+    public var tenants: [TenantInfo]?
+    /// For `reload`: what changed.
+    public var reload: ReloadReport?
+    /// For `drain`: what the drain answered.
+    public var drain: DrainReport?
 
     public struct Step: Codable, Sendable, Equatable {
         public var name: String
@@ -40,12 +50,16 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     }
 
     public init(ok: Bool, error: String? = nil, steps: [Step]? = nil, status: DaemonStatus? = nil,
-                gate: [ShadowInfo]? = nil) {
+                gate: [ShadowInfo]? = nil, tenants: [TenantInfo]? = nil, reload: ReloadReport? = nil,
+                drain: DrainReport? = nil) {
         self.ok = ok
         self.error = error
         self.steps = steps
         self.status = status
         self.gate = gate
+        self.tenants = tenants
+        self.reload = reload
+        self.drain = drain
     }
 }
 
@@ -124,4 +138,70 @@ public struct ShadowInfo: Codable, Sendable, Equatable {
         self.decileShares = decileShares
         self.verdict = verdict
     }
+}
+
+/// One tenant as mused holds it.
+public struct TenantInfo: Codable, Sendable, Equatable {
+    public var name: String
+    /// "serving", or "drained" (by `musectl drain`, until a reload).
+    public var state: String
+    public var path: String
+    public var group: String?
+    public var channels: Int
+    public var claimedChannels: Int
+    public var ringDepth: Int
+    public var maxFeatures: Int
+    /// Events submitted and not yet answered, over all channels.
+    public var inFlight: UInt64
+    public var weight: Int
+    /// Events per second and burst; nil: unlimited.
+    public var rateLimit: Int?
+    public var burst: Int?
+
+    public init(name: String, state: String, path: String, group: String?, channels: Int, claimedChannels: Int,
+                ringDepth: Int, maxFeatures: Int, inFlight: UInt64, weight: Int, rateLimit: Int?, burst: Int?) {
+        self.name = name
+        self.state = state
+        self.path = path
+        self.group = group
+        self.channels = channels
+        self.claimedChannels = claimedChannels
+        self.ringDepth = ringDepth
+        self.maxFeatures = maxFeatures
+        self.inFlight = inFlight
+        self.weight = weight
+        self.rateLimit = rateLimit
+        self.burst = burst
+    }
+}
+
+/// What a drain did: events answered, events left when its deadline passed
+/// (a client that stopped reading its completions), and how long it took.
+public struct DrainReport: Codable, Sendable, Equatable {
+    public var tenant: String
+    public var answered: UInt64
+    public var left: UInt64
+    public var milliseconds: Double
+
+    public init(tenant: String, answered: UInt64, left: UInt64, milliseconds: Double) {
+        self.tenant = tenant
+        self.answered = answered
+        self.left = left
+        self.milliseconds = milliseconds
+    }
+}
+
+/// What a reload changed. Nothing is applied when it is refused.
+public struct ReloadReport: Codable, Sendable, Equatable {
+    public var added: [String] = []
+    /// Removed tenants, each drained first.
+    public var removed: [DrainReport] = []
+    /// Drained tenants served again.
+    public var resumed: [String] = []
+    /// Tenants whose weight or rate limit changed.
+    public var updated: [String] = []
+    /// Tenants that could not be added, with the reason.
+    public var failed: [String] = []
+
+    public init() {}
 }

@@ -32,6 +32,9 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
     public private(set) var reclaims: UInt64 = 0
     /// Drains that found the channel RELEASED; paces the reclaim attempts.
     private var releasedDrains: UInt32 = 0
+    /// While the channel is being drained (`beginDrain`): the submission
+    /// index up to which events are answered; nothing after it is taken.
+    public private(set) var drainTarget: UInt64?
 
     public init(segment: Segment, channel: ChannelIndex, tenant: TenantIndex) {
         precondition(channel.rawValue >= 0 && channel.rawValue < segment.layout.channelCount)
@@ -58,7 +61,7 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
     /// True if a claimed channel has submissions the daemon can answer now
     /// (its completion ring has room). Used before going to sleep.
     public func hasWork() -> Bool {
-        guard isClaimed else { return false }
+        guard isClaimed, drainTarget != head else { return false }
         let waiting = muse_atomic_load_acquire_u64(&control.pointee.sq_tail) &- head
         let unread = head &- muse_atomic_load_acquire_u64(&control.pointee.cq_head)
         return waiting > 0 && waiting <= depth && unread < depth
@@ -95,7 +98,8 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
         // Take only what the completion ring has room for: a client that does
         // not read its completions fills its own submission ring and gets
         // MUSE_E_AGAIN; nothing is overwritten.
-        let count = Int(min(waiting, depth - unread, UInt64(limit), UInt64(scratch.events)))
+        var count = Int(min(waiting, depth - unread, UInt64(limit), UInt64(scratch.events)))
+        if let drainTarget { count = min(count, Int(drainTarget &- head)) }
         if count == 0 { return 0 }
         // With shadows, each event keeps its private copy until they scored it.
         let shadowed = scorer.hasShadows(tenant: tenant)
@@ -156,6 +160,27 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
         }
         return count
     }
+
+    /// Answers only what is submitted now: later submissions stay in the ring,
+    /// as they do while no daemon runs, for whoever serves the channel next.
+    /// Used before a tenant is removed and when mused stops.
+    public mutating func beginDrain() {
+        let tail = muse_atomic_load_acquire_u64(&control.pointee.sq_tail)
+        // A client-written index beyond the ring is not trusted: nothing to drain.
+        drainTarget = tail &- head <= depth ? tail : head
+    }
+
+    /// True once a drain has answered everything up to its target, or when
+    /// the channel is no longer claimed (what is left is the reclaim's). A
+    /// client that stops reading completions keeps it false: the caller's
+    /// deadline bounds that.
+    public var isDrained: Bool {
+        guard let drainTarget else { return false }
+        return head == drainTarget || !isClaimed
+    }
+
+    /// Events a drain has yet to answer (0 when not draining).
+    public var undrained: UInt64 { drainTarget.map { $0 &- head } ?? 0 }
 
     /// Wakes the client if it said it may sleep. The fence pairs with the
     /// client's fence between setting client_sleeping and re-reading cq_tail.

@@ -74,6 +74,12 @@ public final class RuntimeDirectory: @unchecked Sendable {
         }
     }
 
+    /// Deletes `name` (a file directly inside the directory). Clients that
+    /// have it mapped keep their mapping; new opens fail.
+    public func remove(_ name: String) throws {
+        guard unlinkat(descriptor, name, 0) == 0 else { throw SystemError("unlink", "\(path)/\(name)") }
+    }
+
     deinit {
         close(lockDescriptor)
         close(descriptor)

@@ -26,5 +26,5 @@ public enum TenantName {
     }
 
     /// The segment's file name inside the runtime directory.
-    static func fileName(_ name: String) -> String { name + MUSE_SEGMENT_SUFFIX }
+    public static func fileName(_ name: String) -> String { name + MUSE_SEGMENT_SUFFIX }
 }

@@ -9,10 +9,18 @@ import Synchronization
 /// The running daemon: tenant segments, the workers that serve them, and the
 /// generation they serve.
 public final class Daemon: @unchecked Sendable {
-    public let configuration: DaemonConfiguration
-    public private(set) var segments: [Segment] = []
+    /// What the daemon runs; a reload replaces its tenants (and nothing a
+    /// restart alone can change). Written under `administration`.
+    public internal(set) var configuration: DaemonConfiguration
+    /// The tenants by `TenantIndex`; nil where a reload removed one.
+    /// Written only under `administration` (and by `start`, before any
+    /// other thread runs).
+    var slots: [TenantSlot?] = []
+    /// Serialises swaps, rollbacks, reloads, drains and status.
+    let administration = AdministrationLock()
     private var runtimeDirectory: RuntimeDirectory?
-    private var workers: [Worker] = []
+    var runtimeDirectoryHandle: RuntimeDirectory? { runtimeDirectory }
+    private(set) var workers: [Worker] = []
     private var threads: [Thread] = []
     /// Made in `start`, once the worker count is known to be sane.
     private var cell = ServingCell(workers: 0)
@@ -22,6 +30,9 @@ public final class Daemon: @unchecked Sendable {
     private let initial: InitialGeneration
     /// How `swap` turns a snapshot file into a generation; nil: no swaps.
     public let snapshots: SnapshotSource?
+    /// Reads the configuration again for a reload (the file, with the
+    /// command line's flags applied); nil: mused runs without a file.
+    let reloader: (@Sendable () throws -> DaemonConfiguration)?
     private var control: ControlServer?
     /// The metrics exporter and its endpoint; nil without `metricsAddress`.
     private(set) var metrics: MetricsExporter?
@@ -29,10 +40,16 @@ public final class Daemon: @unchecked Sendable {
     /// The metrics endpoint's bound port (the kernel's pick for port 0).
     public var metricsPort: UInt16? { metricsServer?.port }
 
+    /// The segments of the tenants the daemon holds.
+    public var segments: [Segment] { administration.run { slots.compactMap { $0?.segment } } }
+
+    /// Tenant names by `TenantIndex` ("" for a removed tenant: it routes nowhere).
+    var tenantNames: [String] { slots.map { $0?.configuration.name ?? "" } }
+
     /// What the daemon serves first.
     public enum InitialGeneration: Sendable {
         /// The state directory's recorded snapshot if there is one, else this
-        /// file if given, else the built-in generation.
+        /// file if given, else the embedded default (`Generation.embeddedDefault`).
         case recordedOr(snapshot: String?)
         /// Built by the caller for the tenants whose segments the daemon holds
         /// (in `TenantIndex` order); for tests and tools.
@@ -40,10 +57,12 @@ public final class Daemon: @unchecked Sendable {
     }
 
     public init(configuration: DaemonConfiguration, snapshots: SnapshotSource? = nil,
-                initial: InitialGeneration = .recordedOr(snapshot: nil)) {
+                initial: InitialGeneration = .recordedOr(snapshot: nil),
+                reloader: (@Sendable () throws -> DaemonConfiguration)? = nil) {
         self.configuration = configuration
         self.snapshots = snapshots
         self.initial = initial
+        self.reloader = reloader
     }
 
     /// Convenience for tests: serve what `generation` builds first.
@@ -69,35 +88,28 @@ public final class Daemon: @unchecked Sendable {
         runtimeDirectory = directory
         for tenant in config.tenants {
             do {
-                let layout = try SegmentLayout(channelCount: tenant.channels, ringDepth: tenant.ringDepth,
-                                               maxFeatures: tenant.maxFeatures)
-                let groupID = try tenant.group.map(resolveGroup)
-                let segment = try Segment.createOrAdopt(in: directory, tenant: tenant.name, groupID: groupID,
-                                                        layout: layout)
-                if segment.wasAdopted && segment.layout != layout {
-                    Log.warning("segment-layout-kept", ["tenant": tenant.name, "reason":
-                        "the adopted segment's layout differs from the configuration; remove it while no client runs to apply the new one"])
-                }
-                Log.info(segment.wasAdopted ? "segment-adopted" : "segment-created",
-                         ["tenant": tenant.name, "path": segment.path, "incarnation": segment.incarnation,
-                          "channels": segment.layout.channelCount, "ring_depth": segment.layout.ringDepth])
-                segments.append(segment)
+                slots.append(TenantSlot(configuration: tenant, segment: try openSegment(for: tenant, in: directory)))
             } catch {
                 if case SegmentError.ownedByAnotherDaemon = error { throw error }
                 Log.error("segment-refused", ["tenant": tenant.name, "error": error])
             }
         }
-        guard !segments.isEmpty else { throw DaemonError.noTenantServing }
+        guard !slots.isEmpty else { throw DaemonError.noTenantServing }
         try publish(firstGeneration(), waitForWorkers: false)
 
         // Deal channels round-robin so one tenant's channels spread over workers.
         var shares = Array(repeating: [(TenantIndex, Segment, ChannelIndex)](), count: config.workers)
         // Per-worker metrics cells, only when there is an endpoint to serve them.
-        let metricsLayout = config.metricsAddress.map { _ in MetricsLayout(tenants: segments.map(\.tenant)) }
+        // Room for tenants a reload adds (at new indices) beside today's.
+        let metricsLayout = config.metricsAddress.map { _ in
+            MetricsLayout(tenants: tenantNames, capacity: slots.count + MetricsLayout.reloadHeadroom)
+        }
         var dealt = 0
-        for (t, segment) in segments.enumerated() {
+        for (t, slot) in slots.enumerated() {
+            guard let segment = slot?.segment else { continue }
             for channel in 0..<segment.layout.channelCount {
                 shares[dealt % config.workers].append((TenantIndex(t), segment, ChannelIndex(channel)))
+                slot?.channelsByWorker[dealt % config.workers, default: []].append(ChannelIndex(channel))
                 dealt += 1
             }
         }
@@ -113,15 +125,18 @@ public final class Daemon: @unchecked Sendable {
         if let address = config.metricsAddress, let metricsLayout {
             // Bound before any worker runs, so a taken port stops the start cleanly.
             let exporter = MetricsExporter(layout: metricsLayout, cells: workers.compactMap(\.metrics),
-                                           segments: segments) { [generations] in
+                                           segments: { [weak self] in
+                guard let self else { return [] }
+                return administration.run { slots.enumerated().compactMap { index, slot in slot.map { (index, $0.segment) } } }
+            }) { [generations] in
                 generations.withLock { $0.serving?.generationID.rawValue }
             }
             metrics = exporter
             metricsServer = try MetricsHTTPServer(address: address) { exporter.render() }
         }
-        for segment in segments {
-            segment.beat()
-            segment.publishState(.serving)
+        for slot in slots {
+            slot?.segment.beat()
+            slot?.segment.publishState(.serving)
         }
         threads.forEach { $0.start() }
         let control = try ControlServer(runtimeDirectory: config.runtimeDirectory,
@@ -134,7 +149,7 @@ public final class Daemon: @unchecked Sendable {
             metricsServer.start()
             Log.info("metrics-serving", ["address": address, "port": metricsServer.port])
         }
-        Log.info("serving", ["tenants": segments.count, "workers": workers.count, "pid": getpid(),
+        Log.info("serving", ["tenants": slots.count, "workers": workers.count, "pid": getpid(),
                              "generation": currentGeneration?.id ?? .none])
     }
 
@@ -144,7 +159,7 @@ public final class Daemon: @unchecked Sendable {
     /// Loads what `initial` says, before any worker runs: a snapshot that
     /// cannot be served stops the start with its reason.
     private func firstGeneration() throws -> Generation {
-        let tenants = segments.map(\.tenant)
+        let tenants = tenantNames
         switch initial {
         case .custom(let build):
             return try build(tenants)
@@ -164,7 +179,7 @@ public final class Daemon: @unchecked Sendable {
                 try prepared.commit()
                 return prepared.generation
             }
-            return try Generation.builtIn(tenants: tenants)
+            return try Generation.embeddedDefault(tenants: tenants)
         }
     }
 
@@ -184,6 +199,11 @@ public final class Daemon: @unchecked Sendable {
     /// it is dropped here, once every worker has moved on, so freeing a model
     /// never lands on a worker thread.
     public func publish(_ generation: Generation, waitForWorkers: Bool = true) throws {
+        try administration.run { try publishLocked(generation, waitForWorkers: waitForWorkers) }
+    }
+
+    private func publishLocked(_ generation: Generation, waitForWorkers: Bool) throws {
+        let segments = slots.compactMap { $0?.segment }
         // Everything that could refuse it is checked before workers see it.
         for segment in segments {
             try segment.checkIntents(generation.intents)
@@ -193,7 +213,7 @@ public final class Daemon: @unchecked Sendable {
                     "effect": "its events get feature-count errors until the segment is recreated wider"])
             }
         }
-        let serving = Serving(generation: generation, tenants: segments.map(\.tenant))
+        let serving = Serving(generation: generation, tenants: tenantNames)
         let version = cell.publish(serving)
         var retired: Serving?
         generations.withLock { state in
@@ -206,14 +226,7 @@ public final class Daemon: @unchecked Sendable {
             segment.publishGeneration(generation.id)
             segment.ringDoorbell()
         }
-        if waitForWorkers {
-            // Workers wake on the doorbell and acknowledge within a batch;
-            // bounded so a stopped daemon cannot hang a publish.
-            let deadline = ThreadSupport.monotonicNanoseconds() + 2_000_000_000
-            while !cell.allWorkersReached(version) && ThreadSupport.monotonicNanoseconds() < deadline {
-                usleep(100)
-            }
-        }
+        if waitForWorkers { awaitWorkers(reaching: version) }
         retired = nil
         _ = retired
         if !serving.unroutedTenants.isEmpty {
@@ -224,18 +237,76 @@ public final class Daemon: @unchecked Sendable {
                                            "intents": generation.intents.count])
     }
 
-    /// Stops the workers after their current batch and marks segments stopped;
-    /// what clients submit meanwhile waits in the rings for the next daemon.
+    /// Workers wake on the doorbell and acknowledge within a batch; bounded
+    /// so a stopped daemon cannot hang a publish.
+    private func awaitWorkers(reaching version: UInt64) {
+        let deadline = ThreadSupport.monotonicNanoseconds() + 2_000_000_000
+        while !cell.allWorkersReached(version) && ThreadSupport.monotonicNanoseconds() < deadline {
+            usleep(100)
+        }
+    }
+
+    /// Publishes the serving generation again, bound to the current tenants,
+    /// after workers were sent orders: the publication is what makes them
+    /// read their orders. The previous generation is kept as it was.
+    func republish() {
+        guard var generation = currentGeneration else { return }
+        // The built-in generation routes every tenant: bind it to the new set.
+        if generation.origin == Generation.builtInOrigin,
+           let rebuilt = try? Generation.builtIn(tenants: tenantNames.filter { !$0.isEmpty }) {
+            generation = rebuilt
+        }
+        let serving = Serving(generation: generation, tenants: tenantNames)
+        let version = cell.publish(serving)
+        generations.withLock { $0.serving = serving }
+        for slot in slots { slot?.segment.ringDoorbell() }
+        awaitWorkers(reaching: version)
+    }
+
+    /// Opens (creates or adopts) `tenant`'s segment in the runtime directory.
+    func openSegment(for tenant: TenantConfiguration, in directory: RuntimeDirectory? = nil) throws -> Segment {
+        guard let directory = directory ?? runtimeDirectory else { throw DaemonError.noTenantServing }
+        let layout = try SegmentLayout(channelCount: tenant.channels, ringDepth: tenant.ringDepth,
+                                       maxFeatures: tenant.maxFeatures)
+        let groupID = try tenant.group.map(resolveGroup)
+        let segment = try Segment.createOrAdopt(in: directory, tenant: tenant.name, groupID: groupID, layout: layout)
+        if segment.wasAdopted && segment.layout != layout {
+            Log.warning("segment-layout-kept", ["tenant": tenant.name, "reason":
+                "the adopted segment's layout differs from the configuration; remove it while no client runs to apply the new one"])
+        }
+        Log.info(segment.wasAdopted ? "segment-adopted" : "segment-created",
+                 ["tenant": tenant.name, "path": segment.path, "incarnation": segment.incarnation,
+                  "channels": segment.layout.channelCount, "ring_depth": segment.layout.ringDepth])
+        return segment
+    }
+
+    /// Each worker's channel count, to deal a new tenant's channels evenly.
+    var channelsPerWorker: [Int] {
+        var counts = Array(repeating: 0, count: workers.count)
+        for case let slot? in slots where slot.state == .serving {
+            for (worker, channels) in slot.channelsByWorker { counts[worker] += channels.count }
+        }
+        return counts
+    }
+
+    /// Stops the workers, which first answer what clients had submitted
+    /// (for up to `Worker.stopDrainNanoseconds`), and marks segments
+    /// stopped; what clients submit after the stop waits in the rings for
+    /// the next daemon.
     public func stop() {
         metricsServer?.stop()
         control?.stop()
-        workers.forEach { $0.requestStop() }
-        for segment in segments {
-            segment.publishState(.stopped)
-            // Wake sleeping workers so they see the stop at once.
-            segment.ringDoorbell()
+        // After any reload or drain in progress.
+        administration.run {
+            let segments = slots.compactMap { $0?.segment }
+            workers.forEach { $0.requestStop() }
+            for segment in segments {
+                segment.publishState(.stopped)
+                // Wake sleeping workers so they see the stop at once.
+                segment.ringDoorbell()
+            }
+            while !workers.allSatisfy(\.hasFinished) { usleep(1000) }
+            Log.info("stopped", ["tenants": segments.count])
         }
-        while !workers.allSatisfy(\.hasFinished) { usleep(1000) }
-        Log.info("stopped", ["tenants": segments.count])
     }
 }

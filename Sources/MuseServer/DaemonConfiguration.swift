@@ -50,7 +50,7 @@ public struct DaemonConfiguration: Sendable {
     /// Where mused records the snapshot it serves, for restarts.
     public var stateDirectory = "/var/lib/muse"
     /// The snapshot to serve at start when the state directory records none
-    /// (nil: the built-in generation), and how snapshots are read.
+    /// (nil: `Generation.embeddedDefault`), and how snapshots are read.
     public var snapshot: String?
     public var snapshotIO: SnapshotIO = .auto
     /// The Prometheus endpoint (`GET /metrics`); nil: none, and workers
@@ -59,7 +59,10 @@ public struct DaemonConfiguration: Sendable {
     /// Reserved (parsed and checked, not used yet): how idle workers wait.
     public var idlePolicy: IdlePolicy = .spinThenSleep
 
-    public init(runtimeDirectory: String = "/run/muse", tenants: [TenantConfiguration] = [TenantConfiguration(name: "demo")],
+    /// The embedded default's tenants, served the demo generation.
+    public static let demoTenants = Generation.demoTenants.map { TenantConfiguration(name: $0) }
+
+    public init(runtimeDirectory: String = "/run/muse", tenants: [TenantConfiguration] = DaemonConfiguration.demoTenants,
                 workers: Int = 1, batchSize: Int = 64, spinNanoseconds: UInt64 = 100_000) {
         self.runtimeDirectory = runtimeDirectory
         self.tenants = tenants

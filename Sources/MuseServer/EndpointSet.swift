@@ -3,8 +3,8 @@ import MuseIPC
 /// The channels one worker drains. `ChannelEndpoint` is non-copyable, so the
 /// worker owns them in a buffer of its own: moved in once, never shared.
 struct EndpointSet: ~Copyable {
-    private let buffer: UnsafeMutablePointer<ChannelEndpoint>
-    private let capacity: Int
+    private var buffer: UnsafeMutablePointer<ChannelEndpoint>
+    private var capacity: Int
     private(set) var count = 0
 
     init(capacity: Int) {
@@ -17,8 +17,16 @@ struct EndpointSet: ~Copyable {
         buffer.deallocate()
     }
 
+    /// Adds an endpoint, growing the buffer if needed (cold path: a tenant
+    /// added by a reload).
     mutating func append(_ endpoint: consuming ChannelEndpoint) {
-        precondition(count < capacity, "EndpointSet is full")
+        if count == capacity {
+            let larger = UnsafeMutablePointer<ChannelEndpoint>.allocate(capacity: capacity * 2)
+            larger.moveInitialize(from: buffer, count: count)
+            buffer.deallocate()
+            buffer = larger
+            capacity *= 2
+        }
         (buffer + count).initialize(to: endpoint)
         count += 1
     }
@@ -32,6 +40,11 @@ struct EndpointSet: ~Copyable {
             precondition(i >= 0 && i < count)
             yield &buffer[i]
         }
+    }
+
+    /// True if every endpoint satisfies `predicate`.
+    func allSatisfy(_ predicate: (borrowing ChannelEndpoint) -> Bool) -> Bool {
+        !contains { !predicate($0) }
     }
 
     /// True if any endpoint satisfies `predicate`.

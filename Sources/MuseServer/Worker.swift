@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import MuseIPC
 import Synchronization
 
@@ -22,7 +25,14 @@ final class Worker: @unchecked Sendable {
     private var doorbell: DaemonDoorbell
     private let batchSize: Int
     private let spinNanoseconds: UInt64
-    private let scratch: DrainScratch
+    private var scratch: DrainScratch
+    /// Orders from the daemon, appended under the lock by its administration
+    /// thread, taken by this worker once it sees the publication the daemon
+    /// makes after every order.
+    private let orders = Locked<[WorkerOrder]>([])
+    /// Tenants this worker is draining, with their channels' answered counts
+    /// when the drain began.
+    private var drains: [(tenant: TenantIndex, ticket: DrainTicket, answeredBefore: UInt64)] = []
     private let stopping = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
     /// Bumped at every housekeeping; the systemd watchdog reads it.
@@ -31,6 +41,9 @@ final class Worker: @unchecked Sendable {
     let metrics: WorkerMetrics?
 
     static var housekeepingNanoseconds: UInt64 { 50_000_000 }
+    /// How long a stopping worker keeps answering what was submitted before
+    /// the stop (well inside systemd's TimeoutStopSec).
+    static var stopDrainNanoseconds: UInt64 { 3_000_000_000 }
 
     /// `channels` are this worker's share: (tenant, segment, channel) triples.
     init(index: Int, channels: [(TenantIndex, Segment, ChannelIndex)], cell: ServingCell,
@@ -74,6 +87,7 @@ final class Worker: @unchecked Sendable {
         while !stopping.load(ordering: .relaxed) {
             if cell.latestVersion != servingVersion {
                 pickUpServing()
+                applyOrders()
                 scorer = WorkerScorer(serving: serving, tally: shadows, metrics: metrics)
             }
             var answered = 0
@@ -90,6 +104,7 @@ final class Worker: @unchecked Sendable {
             }
             let now = ThreadSupport.monotonicNanoseconds()
             if workedSinceClock { lastWork = now; workedSinceClock = false }
+            if !drains.isEmpty { finishDrains(now: now) }
             if now >= nextHousekeeping {
                 housekeep(now: now)
                 nextHousekeeping = now + Self.housekeepingNanoseconds
@@ -102,8 +117,90 @@ final class Worker: @unchecked Sendable {
                 if !slept { lastWork = ThreadSupport.monotonicNanoseconds() }
             }
         }
+        drainBeforeStopping(scorer: scorer)
         for segment in segments { segment.beat() }
         finished.store(true, ordering: .releasing)
+    }
+
+    /// Daemon side: queues `order`; the daemon then publishes, which makes
+    /// the worker look at its orders.
+    func send(_ order: WorkerOrder) { orders.withLock { $0.append(order) } }
+
+    /// Cold path: applies the daemon's orders.
+    private func applyOrders() {
+        let taken = orders.withLock { queue in
+            defer { queue.removeAll() }
+            return queue
+        }
+        for order in taken {
+            switch order {
+            case .serve(let tenant, let segment, let channels):
+                for channel in channels {
+                    endpoints.append(ChannelEndpoint(segment: segment, channel: channel, tenant: tenant))
+                }
+                if segment.layout.maxFeatures > scratch.stride {
+                    scratch.deallocate()
+                    scratch = DrainScratch(events: batchSize, maxFeatures: segment.layout.maxFeatures)
+                }
+                if !segments.contains(where: { $0 === segment }) {
+                    segments.append(segment)
+                    doorbell = DaemonDoorbell(segments: segments, worker: index)
+                }
+                segment.beat()
+            case .drain(let tenant, let ticket):
+                var before: UInt64 = 0
+                for i in 0..<endpoints.count where endpoints[i].tenant == tenant {
+                    endpoints[i].beginDrain()
+                    before &+= endpoints[i].head
+                }
+                drains.append((tenant, ticket, before))
+            }
+        }
+    }
+
+    /// Gives up the channels of tenants whose drain is over: everything
+    /// submitted before it began is answered, or the deadline passed.
+    private func finishDrains(now: UInt64) {
+        drains.removeAll { drain in
+            let done = endpoints.allSatisfy { $0.tenant != drain.tenant || $0.isDrained }
+            guard done || now >= drain.ticket.deadline else { return false }
+            var answered: UInt64 = 0, left: UInt64 = 0
+            for i in 0..<endpoints.count where endpoints[i].tenant == drain.tenant {
+                answered &+= endpoints[i].head
+                left &+= endpoints[i].undrained
+            }
+            endpoints.removeAll { $0.tenant == drain.tenant }
+            let kept = segments.filter { segment in endpoints.contains { $0.segment === segment } }
+            if kept.count != segments.count {
+                segments = kept
+                doorbell = DaemonDoorbell(segments: segments, worker: index)
+            }
+            drain.ticket.report(answered: answered &- drain.answeredBefore, left: left)
+            return true
+        }
+    }
+
+    /// Answers what clients had submitted when the stop came, up to
+    /// `stopDrainNanoseconds`; later submissions wait for the next daemon.
+    private func drainBeforeStopping(scorer: WorkerScorer) {
+        let started = ThreadSupport.monotonicNanoseconds()
+        var answered = 0
+        for i in 0..<endpoints.count { endpoints[i].beginDrain() }
+        while !endpoints.allSatisfy({ $0.isDrained })
+                && ThreadSupport.monotonicNanoseconds() - started < Self.stopDrainNanoseconds {
+            var round = 0
+            for i in 0..<endpoints.count {
+                round &+= endpoints[i].drain(limit: batchSize, scorer: scorer, scratch: scratch)
+            }
+            answered &+= round
+            if round == 0 { usleep(100) }
+        }
+        var left: UInt64 = 0
+        for i in 0..<endpoints.count { left &+= endpoints[i].undrained }
+        if answered > 0 || left > 0 {
+            Log.info("worker-drained", ["worker": index, "answered": answered, "left": left,
+                                        "milliseconds": (ThreadSupport.monotonicNanoseconds() - started) / 1_000_000])
+        }
     }
 
     /// Cold path: a new generation was published.

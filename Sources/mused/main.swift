@@ -15,7 +15,8 @@ struct Mused: ParsableCommand {
         "A TOML configuration file (see systemd/mused.toml).",
         discussion: "Command-line flags take precedence over the file: --runtime-dir, --workers, --spin-us and "
             + "--admin-group, --state-dir, --snapshot, --snapshot-io and --metrics-address replace its values, each --tenant is added to its tenants (or replaces the file's "
-            + "tenant of that name). With neither --config nor --tenant, mused serves the tenant 'demo'.",
+            + "tenant of that name). With neither --config nor --tenant, mused serves the tenants 'demo-a' and 'demo-b' and, "
+            + "without a snapshot, the demo generation it carries (a LightGBM model and score maps).",
         valueName: "file"))
     var configFile: String?
 
@@ -100,7 +101,17 @@ struct Mused: ParsableCommand {
         do {
             let snapshots = SnapshotSource(loader: SnapshotLoader(io: config.snapshotIO),
                                            state: try StateDirectory(path: config.stateDirectory))
-            daemon = Daemon(configuration: config, snapshots: snapshots, initial: .recordedOr(snapshot: config.snapshot))
+            // A reload reads the file again and applies the same flags on top.
+            var reloader: (@Sendable () throws -> DaemonConfiguration)?
+            if let configFile {
+                let flags = settings
+                reloader = { () throws -> DaemonConfiguration in
+                    let file = try ConfigFile.load(path: configFile)
+                    return flags.applied(to: file)
+                }
+            }
+            daemon = Daemon(configuration: config, snapshots: snapshots, initial: .recordedOr(snapshot: config.snapshot),
+                            reloader: reloader)
             try daemon.start()
         } catch {
             notifier?.status("failed to start: \(error)")
@@ -119,9 +130,17 @@ struct Mused: ParsableCommand {
         while true {
             sigwait(&signals, &received)
             if received != SIGHUP { break }
-            // systemctl reload: live reload is not built yet; keep serving.
-            Log.warning("reload-unsupported", ["signal": received, "reason":
-                "this mused cannot apply a changed configuration live; restart it to apply one"])
+            // systemctl reload (ExecReload sends SIGHUP): apply the file again.
+            notifier?.reloading()
+            do {
+                let report = try daemon.reload()
+                if !report.failed.isEmpty {
+                    Log.warning("reload-partial", ["failed": report.failed.joined(separator: "; ")])
+                }
+            } catch {
+                Log.error("reload-refused", ["signal": received, "reason": error])
+            }
+            notifier?.ready(status: "serving \(daemon.segments.count) tenants")
         }
         notifier?.stopping(status: "stopping")
         Log.info("stopping", ["signal": received])

@@ -102,6 +102,27 @@ struct ClientContractTests {
                 "\(junk.output)")
     }
 
+    /// The demo's client (examples/demo_tenant.c) against mused's embedded
+    /// default: it builds warning-free, places the fixture's columns by name,
+    /// and reports the generation with the alert rate the map was fitted for
+    /// (the demo-a rows at 0.58 on Beta(2,5): 6 of 115 events, 5.22%).
+    @Test func theDemoClientReportsPerGenerationFigures() throws {
+        let daemon = try DaemonUnderTest(tenants: [])
+        let dir = Harness.runtimeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        mkdir(dir, 0o700)
+        let source = Harness.packageRoot.appending(path: "examples/demo_tenant.c").path
+        let built = Harness.run("/usr/bin/env", ["cc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Wpedantic", "-Werror",
+                                                 "-I", Harness.header.path, source, "-o", "\(dir)/demo_tenant", "-lm"])
+        try #require(built.status == 0, "\(built.output)")
+        let rows = Harness.packageRoot.appending(path: "Tests/MuseScoringTests/Fixtures/models/deep.lgb.rows.csv").path
+        let run = try Child("\(dir)/demo_tenant", [daemon.runtimeDirectory, "demo-a", rows, "0.5", "0.58", "4"])
+        #expect(run.wait(seconds: 20) == 0, "\(run.output)")
+        let line = run.output.split(separator: "\n").first { $0.hasPrefix("demo-a ") }.map(String.init) ?? ""
+        let fields = line.split(separator: " ")
+        #expect(fields.count == 9 && fields[1] == "1" && fields[7] == "5.22%", "\(run.output)")
+    }
+
     /// ABI 1.1: a client places features by name and checks its order.
     @Test func featuresAreLookedUpByNameAndTheOrderIsChecked() throws {
         let daemon = try DaemonUnderTest(tenants: ["schema::1:16"])

@@ -83,20 +83,12 @@ struct MetricsEndpointTests {
         let port = Self.freePort()
         let dir = Harness.runtimeDirectory()
         let config = dir + ".toml"
-        try """
-            workers = 2
-            metrics_address = "127.0.0.1:\(port)"
-
-            [[tenant]]
-            name = "bank-a"
-            channels = 2
-            ring_depth = 64
-
-            [[tenant]]
-            name = "shop-b"
-            channels = 2
-            ring_depth = 64
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        func writeConfig(_ tenants: [String]) throws {
+            try (["workers = 2", "metrics_address = \"127.0.0.1:\(port)\""]
+                 + tenants.map { "[[tenant]]\nname = \"\($0)\"\nchannels = 2\nring_depth = 64" })
+                .joined(separator: "\n\n").write(toFile: config, atomically: true, encoding: .utf8)
+        }
+        try writeConfig(["bank-a", "shop-b"])
         defer { unlink(config) }
         let daemon = try DaemonUnderTest(tenants: [], runtimeDirectory: dir, arguments: ["--config", config])
         #expect(daemon.child.output.contains("event=metrics-serving address=127.0.0.1:\(port)"))
@@ -147,6 +139,18 @@ struct MetricsEndpointTests {
         #expect(s[#"muse_swaps_total{kind="swap",result="published"}"#] == 0)
         #expect(try Self.get(port: port, "/").status == "HTTP/1.1 404 Not Found")
 
+        // A tenant a reload adds is counted under its own name; one it removes loses its ring gauges.
+        try writeConfig(["bank-a", "wallet-c"])
+        let reload = Harness.run(ControlSocketTests.musectl, ["reload", "--runtime-dir", dir])
+        #expect(reload.status == 0, "\(reload.output)")
+        let wallet = try daemon.client("stream", "wallet-c", ["4", "300"])
+        #expect(wallet.wait(seconds: 60) == 0, "\(wallet.output)")
+        s = try Self.scrape(port: port) { $0[key("wallet-c", "ok")] == 300 }
+        #expect(s[key("wallet-c", "ok")] == 300)
+        #expect(s[#"muse_ring_submissions_pending_events{tenant="wallet-c"}"#] == 0)
+        #expect(s[#"muse_ring_submissions_pending_events{tenant="shop-b"}"#] == nil)
+        #expect(s[key("shop-b", "ok")] == 703)
+
         // musectl: a refused swap, then a published one; status agrees.
         let junk = dir + ".junk"
         _ = FileManager.default.createFile(atPath: junk, contents: Data(repeating: 7, count: 100))
@@ -165,6 +169,7 @@ struct MetricsEndpointTests {
         // Counters survive the swap; the drift of the old generation is gone.
         #expect(s[key("bank-a", "ok")] == 2000)
         #expect(s[#"muse_score_drift_events{tenant="bank-a",predictor="sum-card-not-present"}"#] == nil)
+
         #expect(daemon.stop() == 0)
     }
 }

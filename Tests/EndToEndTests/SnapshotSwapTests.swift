@@ -56,6 +56,40 @@ struct SnapshotSwapTests {
         #expect(daemon.logs.contains("event=snapshot-loaded"))
     }
 
+    /// What mused-swap.service runs: every waiting snapshot swapped in, oldest
+    /// first, and filed under applied/ or refused/ with the reason.
+    @Test func swapIncomingAppliesAndFilesAwayEachSnapshot() throws {
+        let daemon = try DaemonUnderTest(tenants: Self.tenants, arguments: ["--snapshot", Self.files.gen1])
+        let incoming = daemon.runtimeDirectory + ".incoming"
+        try FileManager.default.createDirectory(atPath: incoming, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: incoming) }
+        try FileManager.default.copyItem(atPath: Self.files.gen2, toPath: "\(incoming)/gen2.snapshot")
+        usleep(20_000)
+        FileManager.default.createFile(atPath: "\(incoming)/junk.snapshot", contents: Data(repeating: 7, count: 1000))
+        FileManager.default.createFile(atPath: "\(incoming)/half-copied.tmp", contents: Data(repeating: 7, count: 10))
+
+        let run = Harness.run(ControlSocketTests.musectl, ["swap-incoming", incoming, "--runtime-dir", daemon.runtimeDirectory])
+        #expect(run.status != 0, "a refused file makes the run fail: \(run.output)")
+        #expect(run.output.contains("gen2.snapshot: serving generation 2"), "\(run.output)")
+        #expect(Self.servingGeneration(daemon) == 2)
+        let applied = (try? FileManager.default.contentsOfDirectory(atPath: "\(incoming)/applied")) ?? []
+        let refused = (try? FileManager.default.contentsOfDirectory(atPath: "\(incoming)/refused")) ?? []
+        #expect(applied.count == 1 && applied[0].hasPrefix("gen2-"), "\(applied)")
+        #expect(refused.filter { $0.hasSuffix(".snapshot") }.count == 1, "\(refused)")
+        let reason = refused.first { $0.hasSuffix(".reason") }
+        let text = try reason.map { try String(contentsOfFile: "\(incoming)/refused/\($0)", encoding: .utf8) } ?? ""
+        #expect(text.contains("refusing snapshot"), "\(text)")
+        #expect(FileManager.default.fileExists(atPath: "\(incoming)/half-copied.tmp"))
+
+        // Gated: generation 1's primaries were never shadowed here: refused, named.
+        try FileManager.default.copyItem(atPath: Self.files.gen1, toPath: "\(incoming)/gen1.snapshot")
+        let gated = Harness.run(ControlSocketTests.musectl, ["swap-incoming", incoming, "--gate", "--runtime-dir", daemon.runtimeDirectory])
+        #expect(gated.status != 0 && gated.output.contains("not enough shadowed events"), "\(gated.output)")
+        #expect(Self.servingGeneration(daemon) == 2)
+        #expect(Harness.run(ControlSocketTests.musectl, ["swap-incoming", incoming, "--runtime-dir", daemon.runtimeDirectory])
+            .output.contains("nothing to swap"))
+    }
+
     /// mused killed with SIGKILL at random moments of swaps comes back
     /// serving the old or the new generation, never a broken one.
     @Test func aDaemonKilledMidSwapComesBackOnACompleteGeneration() throws {

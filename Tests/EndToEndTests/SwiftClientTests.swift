@@ -52,4 +52,31 @@ struct SwiftClientTests {
             "\(error)".contains("No such file or directory")
         }
     }
+
+    /// mused with no configuration: the embedded default's tenants demo-a and
+    /// demo-b, served the demo generation it carries (a LightGBM model, its
+    /// level-1 correction and a map per tenant), not the check generation.
+    @Test func theEmbeddedDefaultServesTwoDemoTenantsARealModel() throws {
+        let daemon = try DaemonUnderTest(tenants: [])
+        #expect(daemon.child.output.contains("tenants=2"), "\(daemon.child.output)")
+        for tenant in ["demo-a", "demo-b"] {
+            let connection = try TenantConnection(runtimeDirectory: daemon.runtimeDirectory, tenant: tenant)
+            let intent = try connection.intent(named: "card-not-present")
+            #expect(intent.id == 1 && intent.feature_count == 6)
+            let channel = try connection.claim()
+            var completion = [muse_completion](repeating: muse_completion(), count: 1)
+            var differ = 0
+            for i in 0..<50 {
+                let x = (0..<6).map { Double((i * 7 + $0 * 3) % 19) / 4 - 2.25 }
+                try #require(x.withUnsafeBufferPointer { channel.submit(tag: UInt64(i), intent: 1, features: $0) } == MUSE_OK)
+                let (status, n) = completion.withUnsafeMutableBufferPointer { channel.wait(into: $0, timeoutNanoseconds: 5_000_000_000) }
+                try #require(status == MUSE_OK && n == 1)
+                let c = completion[0]
+                #expect(c.status == 0 && c.tag == UInt64(i) && c.generation_id == 1)
+                #expect((0...1).contains(c.score) && (0...1).contains(c.raw_score))
+                if c.score != c.raw_score { differ += 1 }
+            }
+            #expect(differ > 40, "\(tenant): the maps changed only \(differ) of 50 scores")
+        }
+    }
 }

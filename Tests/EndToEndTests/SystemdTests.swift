@@ -91,9 +91,16 @@ struct SystemdTests {
         let pings = notify.collect(seconds: 2.6).filter { $0 == "WATCHDOG=1" }.count
         #expect((3...7).contains(pings), "\(pings) pings in 2.6 s")
 
-        // systemctl reload sends SIGHUP: logged, mused keeps serving.
+        // systemctl reload sends SIGHUP: RELOADING=1, then READY=1 again.
+        // Without --config there is no file to apply: refused, logged, and
+        // mused keeps serving.
         daemon.kill(SIGHUP)
-        #expect(daemon.waitForOutput(containing: "event=reload-unsupported", seconds: 10), "\(daemon.output)")
+        var skipped: [String] = []
+        let reloading = notify.receive(containing: "RELOADING=1", seconds: 10, skipped: &skipped)
+        #expect(reloading?.contains("MONOTONIC_USEC=") == true, "no RELOADING=1: \(skipped)")
+        #expect(notify.receive(containing: "READY=1", seconds: 10, skipped: &skipped) != nil, "no READY=1 after the reload")
+        #expect(daemon.waitForOutput(containing: "event=reload-refused", seconds: 10), "\(daemon.output)")
+        #expect(daemon.output.contains("started without --config"))
         #expect(daemon.process.isRunning)
 
         daemon.kill(SIGTERM)
@@ -220,7 +227,7 @@ struct SystemdTests {
         }
         let text = try String(contentsOfFile: unit, encoding: .utf8)
         #expect(text.contains("ExecStart=\(stage)/usr/local/bin/mused --config \(stage)/etc/muse/mused.toml"))
-        for line in ["Type=notify", "NotifyAccess=main", "WatchdogSec=", "ExecReload=/bin/kill -HUP $MAINPID",
+        for line in ["Type=notify", "NotifyAccess=main", "WatchdogSec=", "ExecReload=\(stage)/usr/local/bin/musectl reload --runtime-dir /run/muse",
                      "KillSignal=SIGTERM", "RuntimeDirectory=muse", "RuntimeDirectoryPreserve=yes",
                      "RuntimeDirectoryMode=0755", "StateDirectory=muse", "User=muse", "CapabilityBoundingSet=\n",
                      "SystemCallFilter=@system-service io_uring_setup io_uring_enter io_uring_register",
@@ -234,23 +241,38 @@ struct SystemdTests {
                     "\(line) denies fchown, which gives each segment to its tenant's group")
         }
 
-        let verify = Harness.run("/usr/bin/env", ["systemd-analyze", "verify", unit])
-        #expect(verify.status == 0 && verify.output.isEmpty, "systemd-analyze verify: \(verify.output)")
+        // The rollout units: the path unit watches incoming/, the service
+        // swaps gated with the installed musectl.
+        let swapService = "\(stage)/etc/systemd/system/mused-swap.service"
+        let swapPath = "\(stage)/etc/systemd/system/mused-swap.path"
+        let swapText = try String(contentsOfFile: swapService, encoding: .utf8)
+        #expect(swapText.contains("ExecStart=\(stage)/usr/local/bin/musectl swap-incoming /var/lib/muse/incoming --gate"))
+        #expect(try String(contentsOfFile: swapPath, encoding: .utf8).contains("PathExistsGlob=/var/lib/muse/incoming/*.snapshot"))
+        #expect(FileManager.default.fileExists(atPath: "\(stage)/usr/local/share/doc/muse/deployment.md"))
 
-        let security = Harness.run("/usr/bin/env", ["systemd-analyze", "security", "--offline=true", unit])
-        let exposure = security.output.split(separator: "\n").last { $0.contains("Overall exposure level for mused.service:") }
-            .flatMap { line in line.split(separator: ":").last?.split(separator: " ").first.flatMap { Double($0) } }
-        try #require(exposure != nil, "no exposure level in: \(security.output)")
-        #expect(exposure! <= 2.0, "exposure \(exposure!) > 2.0:\n\(security.output)")
+        for file in [unit, swapService, swapPath] {
+            let verify = Harness.run("/usr/bin/env", ["systemd-analyze", "verify", file])
+            #expect(verify.status == 0 && verify.output.isEmpty, "systemd-analyze verify \(file): \(verify.output)")
+        }
 
-        // The installed sample configuration is one mused accepts.
+        for (file, name) in [(unit, "mused.service"), (swapService, "mused-swap.service")] {
+            let security = Harness.run("/usr/bin/env", ["systemd-analyze", "security", "--offline=true", file])
+            let exposure = security.output.split(separator: "\n").last { $0.contains("Overall exposure level for \(name):") }
+                .flatMap { line in line.split(separator: ":").last?.split(separator: " ").first.flatMap { Double($0) } }
+            try #require(exposure != nil, "no exposure level in: \(security.output)")
+            #expect(exposure! <= 2.0, "\(name): exposure \(exposure!) > 2.0:\n\(security.output)")
+        }
+
+        // The installed sample configuration is one mused accepts: its two demo
+        // tenants, served the demo generation the installed binary carries.
         let sample = try String(contentsOfFile: "\(stage)/etc/muse/mused.toml", encoding: .utf8)
         let runtime = "\(stage)/run-muse"
         try sample.replacingOccurrences(of: "\"/run/muse\"", with: "\"\(runtime)\"")
             .replacingOccurrences(of: "\"/var/lib/muse\"", with: "\"\(stage)/state-muse\"")
             .write(toFile: "\(stage)/etc/muse/mused.toml", atomically: true, encoding: .utf8)
         let daemon = try Child("\(stage)/usr/local/bin/mused", ["--config", "\(stage)/etc/muse/mused.toml"])
-        #expect(daemon.waitForOutput(containing: "event=serving tenants=1", seconds: 30), "\(daemon.output)")
+        #expect(daemon.waitForOutput(containing: "event=serving tenants=2", seconds: 30), "\(daemon.output)")
+        #expect(daemon.output.contains("generation=1"), "\(daemon.output)")
         daemon.kill(SIGTERM)
         #expect(daemon.wait(seconds: 20) == 0)
 
@@ -273,5 +295,6 @@ struct SystemdTests {
         var info = stat()
         #expect(stat("\(root)/run/muse", &info) == 0 && info.st_mode & 0o7777 == 0o755)
         #expect(stat("\(root)/var/lib/muse", &info) == 0 && info.st_mode & 0o7777 == 0o750)
+        #expect(stat("\(root)/var/lib/muse/incoming", &info) == 0 && info.st_mode & 0o7777 == 0o770)
     }
 }

@@ -16,7 +16,7 @@ struct ConfigFileTests {
         let config = try ConfigFile.load(path: path)
         let defaults = DaemonConfiguration()
         #expect(config.configurationFile == path)
-        #expect(config.tenants == [TenantConfiguration(name: "demo")])
+        #expect(config.tenants == DaemonConfiguration.demoTenants)
         #expect(config.runtimeDirectory == defaults.runtimeDirectory && config.workers == defaults.workers
                 && config.batchSize == defaults.batchSize && config.spinNanoseconds == defaults.spinNanoseconds)
         #expect(config.runtimeDirectoryTrust == .ownedExclusively && config.adminGroup == nil)
@@ -210,8 +210,8 @@ struct ConfigFileTests {
         #expect(settings.applied(to: file).tenants.map(\.name) == ["a", "b", "b"])
         #expect(throws: DaemonError.self) { try settings.applied(to: file).validate() }
 
-        // Neither file nor tenant: the demo tenant, as before configuration files.
-        #expect(CommandLineSettings().applied(to: nil).tenants == [TenantConfiguration(name: "demo")])
+        // Neither file nor tenant: the embedded default's two demo tenants.
+        #expect(CommandLineSettings().applied(to: nil).tenants.map(\.name) == ["demo-a", "demo-b"])
         // A file without tenants stays without: mused refuses to start.
         #expect(CommandLineSettings().applied(to: try ConfigFile.parse("workers = 1", file: "f")).tenants.isEmpty)
     }

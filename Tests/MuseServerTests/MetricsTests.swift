@@ -33,10 +33,10 @@ struct MetricsTests {
     /// last one holds exactly the sum of what both workers counted.
     @Test func theExporterSumsTheWorkersCellsWithoutCountingTwice() throws {
         let serving = Serving(generation: try Generation.builtIn(tenants: Self.tenants), tenants: Self.tenants)
-        let layout = MetricsLayout(tenants: Self.tenants)
+        let layout = MetricsLayout(tenants: Self.tenants, capacity: 4)
         let cells = [WorkerMetrics(layout: layout), WorkerMetrics(layout: layout)]
         let recorders = cells.map { $0.recorder(for: serving) }
-        let exporter = MetricsExporter(layout: layout, cells: cells, segments: []) { 1 }
+        let exporter = MetricsExporter(layout: layout, cells: cells, segments: { [] }) { 1 }
         let intent = IntentID(1) // card-not-present
         let perWorker = 20_000
         let writer = Thread {
@@ -94,11 +94,11 @@ struct MetricsTests {
     /// The drift counts start over with a generation, and the exporter drops
     /// the series of a generation no longer served.
     @Test func driftFollowsTheServingGeneration() throws {
-        let layout = MetricsLayout(tenants: Self.tenants)
+        let layout = MetricsLayout(tenants: Self.tenants, capacity: 4)
         let cell = WorkerMetrics(layout: layout)
         let first = Serving(generation: try Generation.builtIn(tenants: Self.tenants), tenants: Self.tenants)
         let serving = Locked<UInt64>(1)
-        let exporter = MetricsExporter(layout: layout, cells: [cell], segments: []) { serving.withLock { $0 } }
+        let exporter = MetricsExporter(layout: layout, cells: [cell], segments: { [] }) { serving.withLock { $0 } }
         let recorder = cell.recorder(for: first)
         // All in the top decile: far from the reference.
         for _ in 0..<100 { recorder.answered(tenant: TenantIndex(1), intent: IntentID(2), verdict: Self.ok(0.99, predictor: 2)) }

@@ -15,13 +15,17 @@ func cpuTimeNanoseconds(pid: Int32) -> UInt64? {
     return (user + system) * 1_000_000_000 / ticks
 }
 
-/// A child process pinned to one CPU with taskset.
+/// A child process pinned to one CPU (or a taskset list such as "0-1") with taskset.
 final class PinnedProcess {
     let process = Process()
 
-    init(cpu: Int, _ executable: String, _ arguments: [String], quiet: Bool = true) throws {
+    convenience init(cpu: Int, _ executable: String, _ arguments: [String], quiet: Bool = true) throws {
+        try self.init(cpus: String(cpu), executable, arguments, quiet: quiet)
+    }
+
+    init(cpus: String, _ executable: String, _ arguments: [String], quiet: Bool = true) throws {
         process.executableURL = URL(filePath: "/usr/bin/taskset")
-        process.arguments = ["-c", String(cpu), executable] + arguments
+        process.arguments = ["-c", cpus, executable] + arguments
         if quiet { process.standardOutput = FileHandle.nullDevice }
         try process.run()
     }

@@ -12,6 +12,7 @@ import MuseClient
 //   muse-bench ipc [--events N]      (mused is taken from this binary's directory)
 //   muse-bench swap GEN1 GEN2 [--seconds S]
 //   muse-bench scrape [--seconds S]  (event latency while /metrics is scraped)
+//   muse-bench e2e [--trees 500] [--leaves 31] [--features 32] [--events N]   (EndToEndBenchmark.swift)
 
 let arguments = CommandLine.arguments
 if arguments.count >= 3 && arguments[1] == "uds-server" { UnixSocketBaseline.serve(path: arguments[2]) }
@@ -37,6 +38,24 @@ if arguments.count >= 2 && arguments[1] == "scrape" {
     guard muse_pin_thread_to_cpu(0) == 0 else { fatalError("cannot pin to CPU 0") }
     try ScrapeBenchmark.run(seconds: seconds, binDirectory: URL(filePath: me).deletingLastPathComponent().path,
                             serverCPU: cpus > 1 ? 1 : 0)
+    exit(0)
+}
+if arguments.count >= 2 && arguments[1] == "e2e" {
+    func value(_ name: String) -> Int? {
+        arguments.firstIndex(of: name).flatMap { $0 + 1 < arguments.count ? Int(arguments[$0 + 1]) : nil }
+    }
+    var options = EndToEndBenchmark.Options()
+    options.trees = value("--trees") ?? options.trees
+    options.leaves = value("--leaves") ?? options.leaves
+    options.features = value("--features") ?? options.features
+    options.events = value("--events") ?? options.events
+    let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
+    let cpus = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+    print("muse-bench e2e: \(cpus) CPUs; client on CPU 0; 1 tenant: mused on CPU \(cpus > 1 ? 1 : 0); "
+        + "8 tenants: mused's 2 workers on CPUs 0-\(max(cpus - 1, 0)); load average \(loadAverage())")
+    guard muse_pin_thread_to_cpu(0) == 0 else { fatalError("cannot pin to CPU 0") }
+    try EndToEndBenchmark.run(options, binDirectory: URL(filePath: me).deletingLastPathComponent().path, cpus: cpus)
+    print("load average at the end: \(loadAverage())")
     exit(0)
 }
 

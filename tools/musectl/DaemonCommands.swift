@@ -111,3 +111,70 @@ struct DaemonUnreachable: Error, CustomStringConvertible {
     let reason: String
     var description: String { reason }
 }
+
+func describeTenants(_ tenants: [TenantInfo]?) -> String {
+    guard let tenants else { return "" }
+    var text = "tenant               state    channels claimed in-flight ring  features weight rate limit\n"
+    for t in tenants {
+        let limit = t.rateLimit.map { "\($0)/s burst \(t.burst ?? 0)" } ?? "unlimited"
+        text += t.name.padding(toLength: 20, withPad: " ", startingAt: 0) + " "
+            + t.state.padding(toLength: 8, withPad: " ", startingAt: 0)
+            + String(format: " %8d %7d %9llu %5d %8d %6d ", t.channels, t.claimedChannels, t.inFlight, t.ringDepth,
+                     t.maxFeatures, t.weight) + limit + "\n"
+    }
+    return text
+}
+
+func describeDrain(_ drain: DrainReport) -> String {
+    "drained \(drain.tenant): \(drain.answered) events answered"
+        + (drain.left > 0 ? ", \(drain.left) left unanswered (its clients did not read their completions)" : "")
+        + String(format: " in %.1f ms\n", drain.milliseconds)
+}
+
+struct TenantsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tenants", abstract: "List the tenants mused holds: state, channels in use, events in flight, limits.")
+    @OptionGroup var options: DaemonOptions
+    func run() throws {
+        try options.send(ControlRequest(command: .tenants)) { describeTenants($0.tenants) }
+    }
+}
+
+struct ReloadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reload",
+        abstract: "Apply mused's configuration file again without a restart (as SIGHUP does).",
+        discussion: "Adds tenants, removes tenants (their in-flight events are answered first, then their segment "
+            + "file is deleted), serves drained tenants again, and applies new weights and rate limits. A change "
+            + "that needs a restart (a segment's layout or group, workers, directories, addresses) refuses the "
+            + "whole reload, naming each, and nothing is applied.")
+    @OptionGroup var options: DaemonOptions
+    func run() throws {
+        try options.send(ControlRequest(command: .reload)) { response in
+            guard let r = response.reload else { return "" }
+            var text = ""
+            if !r.added.isEmpty { text += "added: \(r.added.joined(separator: ", "))\n" }
+            for drain in r.removed { text += "removed \(drain.tenant): " + describeDrain(drain) }
+            if !r.resumed.isEmpty { text += "serving again: \(r.resumed.joined(separator: ", "))\n" }
+            if !r.updated.isEmpty { text += "updated: \(r.updated.joined(separator: ", "))\n" }
+            for failure in r.failed { text += "not added: \(failure)\n" }
+            if text.isEmpty { text = "no change\n" }
+            return text + describeTenants(response.tenants)
+        }
+    }
+}
+
+struct DrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "drain",
+        abstract: "Answer a tenant's in-flight events, then stop serving it until the next reload.",
+        discussion: "Its segment shows mused stopped, so clients that check stop submitting; what they submit "
+            + "afterwards waits in the rings. `musectl reload` serves it again if the configuration names it.")
+    @OptionGroup var options: DaemonOptions
+    @Argument(help: "The tenant.") var tenant: String
+    func run() throws {
+        try options.send(ControlRequest(command: .drain, tenant: tenant)) { response in
+            response.drain.map(describeDrain) ?? ""
+        }
+    }
+}

@@ -430,7 +430,7 @@ typedef struct muse_completion {
     int32_t status;             /* muse_status; the scores are NaN unless MUSE_OK */
     uint32_t predictor_id;      /* the predictor that scored it */
     double score;               /* on the reference scale: compare thresholds to this */
-    double raw_score;           /* the model's own probability, before the maps */
+    double raw_score;           /* the predictor's probability after level 1 (posterior correction), before the tenant's level-2 map */
     uint64_t generation_id;     /* the generation that scored it */
     uint64_t reserved[3];
 } muse_completion;

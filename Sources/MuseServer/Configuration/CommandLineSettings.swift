@@ -9,7 +9,8 @@ import MuseSnapshot
 /// - each `--tenant` is added to the file's tenants; one with the name of a
 ///   tenant of the file replaces that tenant's whole entry (its weight and
 ///   rate limit go back to the defaults).
-/// - with neither a file nor a `--tenant`, mused serves the tenant `demo`.
+/// - with neither a file nor a `--tenant`, mused serves the embedded default:
+///   the tenants `demo-a` and `demo-b` (with no snapshot, the demo generation).
 public struct CommandLineSettings: Sendable {
     public var runtimeDirectory: String?
     public var tenants: [TenantConfiguration] = []
@@ -28,7 +29,7 @@ public struct CommandLineSettings: Sendable {
     /// these settings applied over it.
     public func applied(to file: DaemonConfiguration?) -> DaemonConfiguration {
         var config = file ?? DaemonConfiguration(tenants: [])
-        if file == nil && tenants.isEmpty { config.tenants = [TenantConfiguration(name: "demo")] }
+        if file == nil && tenants.isEmpty { config.tenants = DaemonConfiguration.demoTenants }
         // Only a tenant of the file is replaced: a name given twice on the
         // command line stays a duplicate, refused when the daemon starts.
         let fromFile = config.tenants.count

@@ -3,9 +3,33 @@ import MuseControl
 import MuseIPC
 
 extension Daemon {
-    /// Answers one control request.
+    /// Answers one control request; requests run one at a time.
     func handle(_ request: ControlRequest) -> ControlResponse {
+        administration.run { answer(request) }
+    }
+
+    private func answer(_ request: ControlRequest) -> ControlResponse {
         switch request.command {
+        case .tenants:
+            return ControlResponse(ok: true, tenants: tenantInfo())
+        case .reload:
+            do {
+                let report = try reload()
+                return ControlResponse(ok: report.failed.isEmpty, error: report.failed.isEmpty ? nil
+                                        : "some tenants could not be added: " + report.failed.joined(separator: "; "),
+                                       tenants: tenantInfo(), reload: report)
+            } catch {
+                Log.warning("reload-refused", ["reason": error])
+                return ControlResponse(ok: false, error: "\(error)")
+            }
+        case .drain:
+            guard let tenant = request.tenant else { return ControlResponse(ok: false, error: "drain needs a tenant") }
+            do {
+                let report = try drain(tenant: tenant)
+                return ControlResponse(ok: true, tenants: tenantInfo(), drain: report)
+            } catch {
+                return ControlResponse(ok: false, error: "\(error)")
+            }
         case .status:
             return ControlResponse(ok: true, status: status())
         case .rollback:
@@ -93,7 +117,7 @@ extension Daemon {
                 predictors: g.routing.predictors.map(\.name))
         }
         return DaemonStatus(pid: getpid(), runtimeDirectory: configuration.runtimeDirectory,
-                            tenants: segments.map(\.tenant), workers: configuration.workers,
+                            tenants: tenantNames.filter { !$0.isEmpty }, workers: configuration.workers,
                             serving: info(currentGeneration), previous: info(previousGeneration),
                             shadows: shadowInfo())
     }

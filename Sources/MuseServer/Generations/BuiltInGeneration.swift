@@ -8,7 +8,11 @@ extension Generation {
         IntentDescriptor(name: "card-present", id: 2, featureNames: (0..<8).map { "f\($0)" }),
     ]
 
-    /// What mused serves when no snapshot is given: for each built-in intent, a
+    /// The `origin` of the built-in generation.
+    public static let builtInOrigin = "built-in"
+
+    /// The check generation: what mused serves tenants of its own (not the
+    /// demo's) when no snapshot is given (see `embeddedDefault`). For each built-in intent, a
     /// logistic regression with every coefficient 1 and no intercept (the
     /// score is the logistic of the features' sum, so a client can check each
     /// answer exactly), identity level 1 and no level-2 map, routed for every
@@ -25,6 +29,6 @@ extension Generation {
             }
         }
         return try Generation(id: GenerationID(1), routing: builder.build(), intents: builtInIntents,
-                              origin: "built-in")
+                              origin: builtInOrigin)
     }
 }

@@ -21,7 +21,9 @@ final class MetricsExporter: Sendable {
     let registry: PrometheusCollectorRegistry
     let layout: MetricsLayout
     private let cells: [WorkerMetrics]
-    private let segments: [Segment]
+    /// The segments of the tenants held now, by `TenantIndex` (the daemon's
+    /// slots, read at each scrape: a reload adds and removes tenants).
+    private let segments: @Sendable () -> [(index: Int, segment: Segment)]
     /// The serving generation's id, read at each scrape.
     private let servingGeneration: @Sendable () -> UInt64?
     /// Scrapes are serialised: what was exported so far lives here.
@@ -29,11 +31,6 @@ final class MetricsExporter: Sendable {
     static let replayLimit: UInt64 = 20_000
 
     private let generationGauge: Gauge
-    private let pendingGauges: [Gauge]
-    private let unreadGauges: [Gauge]
-    private let reclaimCounters: [Counter]
-    private let latencyHistograms: [ValueHistogram]
-    private let batchHistograms: [ValueHistogram]
     private let swapDurations: [String: ValueHistogram]
 
     static var events: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "events", unitName: "total",
@@ -59,28 +56,17 @@ final class MetricsExporter: Sendable {
     static var driftEvents: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "score_drift_events", unitName: "",
         helpText: "Scores the drift PSI is computed from.") }
 
-    init(layout: MetricsLayout, cells: [WorkerMetrics], segments: [Segment],
+    init(layout: MetricsLayout, cells: [WorkerMetrics],
+         segments: @escaping @Sendable () -> [(index: Int, segment: Segment)],
          servingGeneration: @escaping @Sendable () -> UInt64?) {
         self.layout = layout
         self.cells = cells
         self.segments = segments
         self.servingGeneration = servingGeneration
-        let tenants = layout.tenants
         let registry = PrometheusCollectorRegistry()
         self.registry = registry
         state = Locked(ExportState(layout: layout))
         generationGauge = registry.makeGauge(descriptor: Self.generation)
-        pendingGauges = tenants.map { registry.makeGauge(descriptor: Self.pending, labels: [("tenant", $0)]) }
-        unreadGauges = tenants.map { registry.makeGauge(descriptor: Self.unread, labels: [("tenant", $0)]) }
-        reclaimCounters = tenants.map { registry.makeCounter(descriptor: Self.reclaims, labels: [("tenant", $0)]) }
-        let latencyBuckets = MetricBuckets.latencyNanoseconds.map { Double($0) / 1e9 }
-        latencyHistograms = tenants.map {
-            registry.makeValueHistogram(descriptor: Self.latency, labels: [("tenant", $0)], buckets: latencyBuckets)
-        }
-        let sizeBuckets = MetricBuckets.batchSizes.map { Double($0) }
-        batchHistograms = tenants.map {
-            registry.makeValueHistogram(descriptor: Self.batchSize, labels: [("tenant", $0)], buckets: sizeBuckets)
-        }
         let swapBuckets = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
         var durations: [String: ValueHistogram] = [:]
         for kind in ["swap", "rollback"] {
@@ -116,13 +102,14 @@ final class MetricsExporter: Sendable {
             let total = cells.reduce(UInt64(0)) { $0 &+ $1.events.load(index) }
             let delta = total &- state.events[index]
             guard delta > 0, delta < UInt64(Int64.max) else { continue }
+            let tenant = index / (MetricsLayout.statusSlots * MetricsLayout.intentSlots)
+            guard let name = tenants[tenant] else { continue }
             state.events[index] = total
             let counter = state.eventCounters[index] ?? {
                 let status = index % MetricsLayout.statusSlots
                 let slot = (index / MetricsLayout.statusSlots) % MetricsLayout.intentSlots
-                let tenant = index / (MetricsLayout.statusSlots * MetricsLayout.intentSlots)
                 let made = registry.makeCounter(descriptor: Self.events, labels: [
-                    ("tenant", tenants[tenant]),
+                    ("tenant", name),
                     ("intent", slot < intents.count ? intents[slot] : MetricsLayout.unknownIntent),
                     ("status", MetricsLayout.statusLabel(status))])
                 state.eventCounters[index] = made
@@ -130,22 +117,48 @@ final class MetricsExporter: Sendable {
             }()
             counter.increment(by: Int64(delta))
         }
-        for t in tenants.indices {
+        // Per tenant: made on first sight of its name, kept after it is
+        // removed (counters stay monotone; a tenant added back continues).
+        for (t, name) in tenants.enumerated() {
+            guard let name else { continue }
+            let series = state.tenantSeries[t] ?? {
+                let labels = [("tenant", name)]
+                let made = TenantSeries(
+                    reclaims: registry.makeCounter(descriptor: Self.reclaims, labels: labels),
+                    latency: registry.makeValueHistogram(descriptor: Self.latency, labels: labels,
+                        buckets: MetricBuckets.latencyNanoseconds.map { Double($0) / 1e9 }),
+                    batches: registry.makeValueHistogram(descriptor: Self.batchSize, labels: labels,
+                        buckets: MetricBuckets.batchSizes.map { Double($0) }))
+                state.tenantSeries[t] = made
+                return made
+            }()
             let total = cells.reduce(UInt64(0)) { $0 &+ $1.reclaims.load(t) }
             if total > state.reclaims[t] {
-                reclaimCounters[t].increment(by: Int64(total - state.reclaims[t]))
+                series.reclaims.increment(by: Int64(total - state.reclaims[t]))
                 state.reclaims[t] = total
             }
-            replay(tenant: t, bounds: MetricBuckets.latencyNanoseconds, scale: 1e-9, into: latencyHistograms[t],
+            replay(tenant: t, bounds: MetricBuckets.latencyNanoseconds, scale: 1e-9, into: series.latency,
                    counts: \.latencyCounts, sums: \.latencySums, exported: &state.latency)
-            replay(tenant: t, bounds: MetricBuckets.batchSizes, scale: 1, into: batchHistograms[t],
+            replay(tenant: t, bounds: MetricBuckets.batchSizes, scale: 1, into: series.batches,
                    counts: \.batchCounts, sums: \.batchSums, exported: &state.batches)
         }
-        for (t, segment) in segments.enumerated() where t < tenants.count && !segment.isDamaged {
+        // Ring occupancy of the tenants held now; a removed tenant's gauges go.
+        var occupancy: [String: (pending: Gauge, unread: Gauge)] = [:]
+        for (t, segment) in segments() where t < tenants.count && !segment.isDamaged {
+            guard let name = tenants[t] else { continue }
+            let labels = [("tenant", name)]
+            let gauges = state.occupancy[name] ?? (registry.makeGauge(descriptor: Self.pending, labels: labels),
+                                                   registry.makeGauge(descriptor: Self.unread, labels: labels))
             let (submissions, completions) = segment.ringOccupancy()
-            pendingGauges[t].set(Double(submissions))
-            unreadGauges[t].set(Double(completions))
+            gauges.pending.set(Double(submissions))
+            gauges.unread.set(Double(completions))
+            occupancy[name] = gauges
         }
+        for (name, gauges) in state.occupancy where occupancy[name] == nil {
+            registry.unregisterGauge(gauges.pending)
+            registry.unregisterGauge(gauges.unread)
+        }
+        state.occupancy = occupancy
         let serving = servingGeneration()
         generationGauge.set(Double(serving ?? 0))
         exportDrift(serving: serving, into: &state)
@@ -204,8 +217,10 @@ final class MetricsExporter: Sendable {
             }
         }
         var exposed: [DriftSeries: (psi: Gauge, events: Gauge)] = [:]
-        for (key, record) in records where key.tenant < layout.tenants.count && key.predictor < names.count {
-            let series = DriftSeries(tenant: layout.tenants[key.tenant], predictor: names[key.predictor])
+        let tenants = layout.tenants
+        for (key, record) in records where key.tenant < tenants.count && key.predictor < names.count {
+            guard let tenant = tenants[key.tenant] else { continue }
+            let series = DriftSeries(tenant: tenant, predictor: names[key.predictor])
             let labels = [("tenant", series.tenant), ("predictor", series.predictor)]
             let gauges = state.drift[series] ?? (registry.makeGauge(descriptor: Self.drift, labels: labels),
                                                  registry.makeGauge(descriptor: Self.driftEvents, labels: labels))
@@ -221,6 +236,12 @@ final class MetricsExporter: Sendable {
     }
 }
 
+struct TenantSeries {
+    let reclaims: Counter
+    let latency: ValueHistogram
+    let batches: ValueHistogram
+}
+
 struct DriftSeries: Hashable {
     let tenant: String
     let predictor: String
@@ -234,9 +255,11 @@ struct ExportState {
     var latency: [(count: UInt64, sum: UInt64)]
     var batches: [(count: UInt64, sum: UInt64)]
     var drift: [DriftSeries: (psi: Gauge, events: Gauge)] = [:]
+    var tenantSeries: [Int: TenantSeries] = [:]
+    var occupancy: [String: (pending: Gauge, unread: Gauge)] = [:]
 
     init(layout: MetricsLayout) {
-        let tenants = layout.tenants.count
+        let tenants = layout.capacity
         events = Array(repeating: 0, count: layout.eventCounterCount)
         reclaims = Array(repeating: 0, count: tenants)
         latency = Array(repeating: (0, 0), count: tenants * (MetricBuckets.latencyNanoseconds.count + 1))

@@ -45,23 +45,42 @@ final class CounterArray: @unchecked Sendable {
     func load(_ index: Int) -> UInt64 { (base + index).pointee.load(ordering: .relaxed) }
 }
 
-/// What the flat counter indices mean, daemon-wide: the tenants (fixed at
-/// start, in `TenantIndex` order), the statuses, and intent slots, which
-/// intent names are given as generations bring them.
+/// What the flat counter indices mean, daemon-wide: tenants by `TenantIndex`
+/// (up to `capacity`: a reload adds tenants at new indices; those past it are
+/// not counted), the statuses, and intent slots, which intent names are given
+/// as generations bring them.
 final class MetricsLayout: Sendable {
-    let tenants: [String]
+    /// Tenant indices the cells have room for (fixed: they are never resized).
+    let capacity: Int
+    /// Tenant names by index; written by the daemon when a reload adds one
+    /// (under this lock), read by the exporter.
+    private let tenantNames: Locked<[String?]>
     /// Slot 0 counts events whose intent id the serving generation does not
     /// know (and, past `intentSlots`, intents no slot was left for).
     static let intentSlots = 64
     static let unknownIntent = "unknown"
+    /// Tenant indices kept free at start for tenants a reload adds.
+    static let reloadHeadroom = 64
     /// `CompletionStatus` raw values 0..<statusSlots; others count as `internal`.
     static let statusSlots = 8
     /// Intent names by slot; grows under the lock (cold: generation pick-up, scrapes).
     private let intentNames = Locked<[String]>([MetricsLayout.unknownIntent])
 
-    init(tenants: [String]) { self.tenants = tenants }
+    init(tenants: [String], capacity: Int) {
+        self.capacity = max(capacity, tenants.count)
+        tenantNames = Locked(tenants.map { $0.isEmpty ? nil : $0 }
+            + Array(repeating: nil, count: max(capacity, tenants.count) - tenants.count))
+    }
 
-    var eventCounterCount: Int { tenants.count * Self.intentSlots * Self.statusSlots }
+    /// Names tenant `index` (a reload added it); ignored past `capacity`.
+    func setTenant(_ index: Int, _ name: String) {
+        tenantNames.withLock { if index < $0.count { $0[index] = name } }
+    }
+
+    /// Tenant names by index (nil: no tenant was ever there).
+    var tenants: [String?] { tenantNames.withLock { $0 } }
+
+    var eventCounterCount: Int { capacity * Self.intentSlots * Self.statusSlots }
 
     @inline(__always)
     static func eventIndex(tenant: Int, slot: Int, status: Int) -> Int {
@@ -222,7 +241,7 @@ final class WorkerMetrics: @unchecked Sendable {
 
     init(layout: MetricsLayout) {
         self.layout = layout
-        let tenants = layout.tenants.count
+        let tenants = layout.capacity
         events = CounterArray(count: layout.eventCounterCount)
         reclaims = CounterArray(count: tenants)
         latencyCounts = CounterArray(count: tenants * (MetricBuckets.latencyNanoseconds.count + 1))
@@ -250,7 +269,7 @@ final class WorkerMetrics: @unchecked Sendable {
     /// channels, which the exporter sums by tenant. A tenant whose segment
     /// was dropped goes back to 0; the exporter only ever adds increases.
     func publishReclaims(_ channels: [(TenantIndex, UInt64)]) {
-        var totals = [UInt64](repeating: 0, count: layout.tenants.count)
+        var totals = [UInt64](repeating: 0, count: layout.capacity)
         for (tenant, count) in channels where tenant.rawValue < totals.count { totals[tenant.rawValue] &+= count }
         for (t, total) in totals.enumerated() { reclaims.set(t, total) }
     }
@@ -265,7 +284,7 @@ final class WorkerMetrics: @unchecked Sendable {
     /// Worker thread: one batch of `count` events, and what it took if it was timed.
     @inline(__always)
     func recordBatch(tenant: Int, count: Int, nanoseconds: UInt64?) {
-        guard count > 0 && tenant < layout.tenants.count else { return }
+        guard count > 0 && tenant < layout.capacity else { return }
         if let nanoseconds {
             let perEvent = nanoseconds / UInt64(count)
             let l = latencyBounds.withUnsafeBufferPointer { MetricBuckets.bucket(of: perEvent, in: $0) }
@@ -293,7 +312,7 @@ struct MetricsRecorder {
     @inline(__always)
     func answered(tenant: TenantIndex, intent: IntentID, verdict: borrowing Verdict) {
         let t = tenant.rawValue
-        guard t < cell.layout.tenants.count else { return }
+        guard t < cell.layout.capacity else { return }
         let raw = Int(verdict.status.rawValue)
         let status = raw >= 0 && raw < MetricsLayout.statusSlots ? raw : Int(CompletionStatus.internal.rawValue)
         cell.events.add(MetricsLayout.eventIndex(tenant: t, slot: generation.slot(of: intent), status: status))

@@ -30,7 +30,7 @@ extension Daemon {
     func shadowInfo() -> [ShadowInfo] {
         guard let (generation, records) = shadowRecords() else { return [] }
         return records.sorted { ($0.key.tenant, $0.key.predictor) < ($1.key.tenant, $1.key.predictor) }.map { key, record in
-            Self.info(record, tenant: segments[key.tenant].tenant, predictor: generation.routing.predictors[key.predictor].name)
+            Self.info(record, tenant: tenantNames[key.tenant], predictor: generation.routing.predictors[key.predictor].name)
         }
     }
 
@@ -45,29 +45,45 @@ extension Daemon {
     /// with the same predictors: for every tenant the candidate routes, its
     /// primary predictor must have shadowed enough events and their
     /// transformed scores must stay within the PSI bound of the reference.
+    /// A predictor that already answers the tenant's intent passes: predictor
+    /// names identify trained models, so a retrained model gets a new name.
     /// Returns the figures, and the reason to refuse if any tenant fails.
     func judge(_ candidate: Generation, gate: PromotionGate) -> (figures: [ShadowInfo], refusal: String?) {
         let records = shadowRecords()?.records ?? [:]
         let servingPredictors = currentGeneration?.routing.predictors.map(\.name) ?? []
         var figures: [ShadowInfo] = [], failures: [String] = []
-        for (t, segment) in segments.enumerated() {
-            guard let routed = candidate.routing.tenantID(segment.tenant) else { continue }
-            let primaries = Set(candidate.routing.intents.indices.compactMap {
-                candidate.routing.primaryPredictor(tenant: routed, intent: $0)
-            }.map { candidate.routing.predictors[$0].name })
-            for name in primaries.sorted() {
+        for (t, tenant) in tenantNames.enumerated() where !tenant.isEmpty {
+            guard let routed = candidate.routing.tenantID(tenant) else { continue }
+            // Each primary the candidate would answer with, and whether it
+            // already answers every intent it is routed for.
+            let current = currentGeneration
+            let routedNow = current?.routing.tenantID(tenant)
+            var primaries: [String: Bool] = [:]
+            for (i, intent) in candidate.routing.intents.enumerated() {
+                guard let p = candidate.routing.primaryPredictor(tenant: routed, intent: i) else { continue }
+                let name = candidate.routing.predictors[p].name
+                var unchanged = false
+                if let current, let routedNow, let j = current.routing.intentID(intent),
+                   let q = current.routing.primaryPredictor(tenant: routedNow, intent: j) {
+                    unchanged = current.routing.predictors[q].name == name
+                }
+                primaries[name] = (primaries[name] ?? true) && unchanged
+            }
+            for (name, unchanged) in primaries.sorted(by: { $0.key < $1.key }) {
                 let record = servingPredictors.firstIndex(of: name).flatMap { records[ShadowKey(tenant: t, predictor: $0)] }
                     ?? ShadowRecord()
                 let verdict: String
-                if record.count < gate.minimumEvents {
+                if unchanged {
+                    verdict = "pass (already primary)"
+                } else if record.count < gate.minimumEvents {
                     verdict = "not enough shadowed events (\(record.count) < \(gate.minimumEvents))"
                 } else if !(record.psi <= gate.maximumPSI) {
                     verdict = "PSI \(record.psi) exceeds \(gate.maximumPSI)"
                 } else {
                     verdict = "pass"
                 }
-                if verdict != "pass" { failures.append("\(segment.tenant)/\(name): \(verdict)") }
-                figures.append(Self.info(record, tenant: segment.tenant, predictor: name, verdict: verdict))
+                if !verdict.hasPrefix("pass") { failures.append("\(tenant)/\(name): \(verdict)") }
+                figures.append(Self.info(record, tenant: tenant, predictor: name, verdict: verdict))
             }
         }
         return (figures, failures.isEmpty ? nil : "the promotion gate refused: " + failures.joined(separator: "; "))

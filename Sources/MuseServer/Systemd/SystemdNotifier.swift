@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import MuseIPC
 
 /// The sd_notify protocol without libsystemd: newline-separated `KEY=VALUE`
 /// assignments in one datagram to the Unix socket named by `$NOTIFY_SOCKET`
@@ -71,6 +72,12 @@ public final class SystemdNotifier: Sendable {
 
     /// READY=1 with a status line.
     public func ready(status: String) { send("READY=1\nSTATUS=\(Self.oneLine(status))") }
+
+    /// A reload began; READY=1 ends it. systemd wants the monotonic time
+    /// (CLOCK_MONOTONIC, µs) with it to tell this reload from a later one.
+    public func reloading() {
+        send("RELOADING=1\nMONOTONIC_USEC=\(ThreadSupport.monotonicNanoseconds() / 1000)")
+    }
 
     public func status(_ text: String) { send("STATUS=\(Self.oneLine(text))") }
 

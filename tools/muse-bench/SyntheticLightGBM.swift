@@ -1,0 +1,1 @@
+../muse-bench-snapshot/SyntheticLightGBM.swift
