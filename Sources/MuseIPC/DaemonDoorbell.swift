@@ -25,8 +25,15 @@ public struct DaemonDoorbell: @unchecked Sendable {
     /// `worker` picks the bit this worker owns in daemon_sleeping (0...31).
     public init(segments: [Segment], worker: Int) {
         precondition((0..<32).contains(worker), "daemon_sleeping has 32 bits")
-        words = segments.map { withUnsafeMutablePointer(to: &$0.header.pointee.daemon_doorbell) { $0 } }
-        sleepingFlags = segments.map { withUnsafeMutablePointer(to: &$0.header.pointee.daemon_sleeping) { $0 } }
+        // Addresses by offset, not `&header.pointee.field`: that is an inout
+        // (modifying) access, which ThreadSanitizer reports as a race when
+        // two workers build doorbells for the same segment at once (a reload).
+        func field(_ segment: Segment, _ key: KeyPath<muse_segment_header, UInt32>) -> UnsafeMutablePointer<UInt32> {
+            (UnsafeMutableRawPointer(segment.header) + MemoryLayout<muse_segment_header>.offset(of: key)!)
+                .assumingMemoryBound(to: UInt32.self)
+        }
+        words = segments.map { field($0, \.daemon_doorbell) }
+        sleepingFlags = segments.map { field($0, \.daemon_sleeping) }
         bit = 1 << UInt32(worker)
         values = Array(repeating: 0, count: segments.count)
     }
