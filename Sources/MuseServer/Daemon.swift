@@ -128,6 +128,9 @@ public final class Daemon: @unchecked Sendable {
                                            segments: { [weak self] in
                 guard let self else { return [] }
                 return administration.run { slots.enumerated().compactMap { index, slot in slot.map { (index, $0.segment) } } }
+            }, shadows: { [weak self] in
+                guard let self else { return [] }
+                return administration.run { shadowInfo() }
             }) { [generations] in
                 generations.withLock { $0.serving?.generationID.rawValue }
             }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import MuseControl
 import MuseIPC
 import Testing
 @testable import MuseServer
@@ -98,7 +99,12 @@ struct MetricsTests {
         let cell = WorkerMetrics(layout: layout)
         let first = Serving(generation: try Generation.builtIn(tenants: Self.tenants), tenants: Self.tenants)
         let serving = Locked<UInt64>(1)
-        let exporter = MetricsExporter(layout: layout, cells: [cell], segments: { [] }) { serving.withLock { $0 } }
+        // The shadow figures the gate judges are exported beside them.
+        let shadow = ShadowInfo(tenant: "acme", predictor: "cnp-v2", events: 1500, mean: 0.3, psi: 0.04,
+                                decileShares: Array(repeating: 0.1, count: 10), verdict: nil)
+        let exporter = MetricsExporter(layout: layout, cells: [cell], segments: { [] }, shadows: {
+            serving.withLock { $0 } == 1 ? [shadow] : []
+        }) { serving.withLock { $0 } }
         let recorder = cell.recorder(for: first)
         // All in the top decile: far from the reference.
         for _ in 0..<100 { recorder.answered(tenant: TenantIndex(1), intent: IntentID(2), verdict: Self.ok(0.99, predictor: 2)) }
@@ -106,10 +112,13 @@ struct MetricsTests {
         let psi = s[#"muse_score_drift_psi{tenant="globex",predictor="sum-card-present"}"#] ?? 0
         #expect(psi > 1)
         #expect(s[#"muse_events_total{tenant="globex",intent="card-present",status="ok"}"#] == 100)
+        #expect(s[#"muse_shadow_drift_psi{tenant="acme",predictor="cnp-v2"}"#] == 0.04)
+        #expect(s[#"muse_shadow_events{tenant="acme",predictor="cnp-v2"}"#] == 1500)
         // A newer generation is served before this worker picked it up: no drift series.
         serving.withLock { $0 = 2 }
         let after = String(decoding: exporter.render(), as: UTF8.self)
         #expect(!after.contains("muse_score_drift_psi{"))
+        #expect(!after.contains("muse_shadow_drift_psi{"))
         #expect(Self.samples(after)["muse_serving_generation"] == 2)
     }
 

@@ -1,3 +1,4 @@
+import MuseControl
 import MuseIPC
 import Prometheus
 
@@ -26,6 +27,8 @@ final class MetricsExporter: Sendable {
     private let segments: @Sendable () -> [(index: Int, segment: Segment)]
     /// The serving generation's id, read at each scrape.
     private let servingGeneration: @Sendable () -> UInt64?
+    /// The shadow predictors' records (the promotion gate's figures), read at each scrape.
+    private let shadows: @Sendable () -> [ShadowInfo]
     /// Scrapes are serialised: what was exported so far lives here.
     private let state: Locked<ExportState>
     static let replayLimit: UInt64 = 20_000
@@ -53,12 +56,18 @@ final class MetricsExporter: Sendable {
         helpText: "The id of the generation workers serve.") }
     static var drift: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "score_drift", unitName: "psi",
         helpText: "PSI of the primary predictor's transformed scores against the reference deciles, per tenant, since the serving generation was published.") }
+    static var shadowDrift: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "shadow_drift", unitName: "psi",
+        helpText: "PSI of a shadow predictor's transformed scores against the reference deciles, per tenant, since the serving generation was published: what swap --gate judges.") }
+    static var shadowEvents: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "shadow_events", unitName: "",
+        helpText: "Events a shadow predictor scored for the tenant since the serving generation was published.") }
     static var driftEvents: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "score_drift_events", unitName: "",
         helpText: "Scores the drift PSI is computed from.") }
 
     init(layout: MetricsLayout, cells: [WorkerMetrics],
          segments: @escaping @Sendable () -> [(index: Int, segment: Segment)],
+         shadows: @escaping @Sendable () -> [ShadowInfo] = { [] },
          servingGeneration: @escaping @Sendable () -> UInt64?) {
+        self.shadows = shadows
         self.layout = layout
         self.cells = cells
         self.segments = segments
@@ -162,6 +171,21 @@ final class MetricsExporter: Sendable {
         let serving = servingGeneration()
         generationGauge.set(Double(serving ?? 0))
         exportDrift(serving: serving, into: &state)
+        var shadowSeries: [DriftSeries: (psi: Gauge, events: Gauge)] = [:]
+        for info in shadows() where info.events > 0 {
+            let series = DriftSeries(tenant: info.tenant, predictor: info.predictor)
+            let labels = [("tenant", info.tenant), ("predictor", info.predictor)]
+            let gauges = state.shadows[series] ?? (registry.makeGauge(descriptor: Self.shadowDrift, labels: labels),
+                                                   registry.makeGauge(descriptor: Self.shadowEvents, labels: labels))
+            gauges.psi.set(info.psi ?? .nan)
+            gauges.events.set(Double(info.events))
+            shadowSeries[series] = gauges
+        }
+        for (series, gauges) in state.shadows where shadowSeries[series] == nil {
+            registry.unregisterGauge(gauges.psi)
+            registry.unregisterGauge(gauges.events)
+        }
+        state.shadows = shadowSeries
     }
 
     /// Brings one tenant's histogram up to date from the cells' buckets.
@@ -256,6 +280,7 @@ struct ExportState {
     var batches: [(count: UInt64, sum: UInt64)]
     var drift: [DriftSeries: (psi: Gauge, events: Gauge)] = [:]
     var tenantSeries: [Int: TenantSeries] = [:]
+    var shadows: [DriftSeries: (psi: Gauge, events: Gauge)] = [:]
     var occupancy: [String: (pending: Gauge, unread: Gauge)] = [:]
 
     init(layout: MetricsLayout) {
