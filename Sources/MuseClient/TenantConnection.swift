@@ -99,5 +99,14 @@ public final class ClientChannel: @unchecked Sendable {
         return (status, count)
     }
 
+    /// As `wait`, with an idle policy (muse.h's muse_wait_idle).
+    @inlinable
+    public func wait(into out: UnsafeMutableBufferPointer<muse_completion>, timeoutNanoseconds: Int64,
+                     policy: muse_idle_policy) -> (muse_status, Int) {
+        var count = 0
+        let status = muse_wait_idle(rawChannel, out.baseAddress, out.count, &count, timeoutNanoseconds, policy)
+        return (status, count)
+    }
+
     @usableFromInline var rawChannel: UnsafeMutablePointer<muse_channel> { raw }
 }

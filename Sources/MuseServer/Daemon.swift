@@ -115,7 +115,7 @@ public final class Daemon: @unchecked Sendable {
         }
         for (index, share) in shares.enumerated() {
             let worker = Worker(index: index, channels: share, cell: cell, batchSize: config.batchSize,
-                                spinNanoseconds: config.spinNanoseconds,
+                                spinNanoseconds: config.spinNanoseconds, idlePolicy: config.idlePolicy,
                                 metrics: metricsLayout.map(WorkerMetrics.init(layout:)))
             workers.append(worker)
             let thread = Thread { worker.run() }

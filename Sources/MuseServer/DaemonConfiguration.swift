@@ -35,7 +35,8 @@ public struct DaemonConfiguration: Sendable {
     public var workers: Int
     /// Events a worker answers from one channel before it moves to the next.
     public var batchSize: Int
-    /// How long an idle worker spins before it sleeps on the doorbells.
+    /// The longest an idle worker spins before it sleeps on the doorbells
+    /// (the adaptive policy's cap; busy-spin and low-power ignore it).
     public var spinNanoseconds: UInt64
     /// Whether a runtime directory owned by another user, or writable by
     /// others, is accepted. Only for directories secured by other means.
@@ -56,14 +57,14 @@ public struct DaemonConfiguration: Sendable {
     /// The Prometheus endpoint (`GET /metrics`); nil: none, and workers
     /// count nothing. See `systemd/mused.toml`.
     public var metricsAddress: MetricsAddress?
-    /// Reserved (parsed and checked, not used yet): how idle workers wait.
-    public var idlePolicy: IdlePolicy = .spinThenSleep
+    /// How idle workers wait (`IdleStrategy`).
+    public var idlePolicy: IdlePolicy = .adaptive
 
     /// The embedded default's tenants, served the demo generation.
     public static let demoTenants = Generation.demoTenants.map { TenantConfiguration(name: $0) }
 
     public init(runtimeDirectory: String = "/run/muse", tenants: [TenantConfiguration] = DaemonConfiguration.demoTenants,
-                workers: Int = 1, batchSize: Int = 64, spinNanoseconds: UInt64 = 100_000) {
+                workers: Int = 1, batchSize: Int = 64, spinNanoseconds: UInt64 = 1_000_000) {
         self.runtimeDirectory = runtimeDirectory
         self.tenants = tenants
         self.workers = workers

@@ -7,8 +7,9 @@ import Synchronization
 /// A daemon thread that drains a fixed set of channels.
 ///
 /// It owns its endpoints outright (their private heads, their reclaim), so no
-/// lock guards them. While events flow it never makes a system call; after
-/// `spinNanoseconds` without work it sleeps on its segments' doorbells, and at
+/// lock guards them. While events flow it never makes a system call; when its
+/// channels are empty its `IdleStrategy` decides whether it spins, yields or
+/// sleeps on its segments' doorbells, and at
 /// least every `housekeepingNanoseconds` it refreshes heartbeats and frees the
 /// channels of dead clients. Between two rounds over its channels (never
 /// inside one) it picks up a newly published `Serving`, so every event is
@@ -25,6 +26,7 @@ final class Worker: @unchecked Sendable {
     private var doorbell: DaemonDoorbell
     private let batchSize: Int
     private let spinNanoseconds: UInt64
+    private let idlePolicy: IdlePolicy
     private var scratch: DrainScratch
     /// Orders from the daemon, appended under the lock by its administration
     /// thread, taken by this worker once it sees the publication the daemon
@@ -47,7 +49,8 @@ final class Worker: @unchecked Sendable {
 
     /// `channels` are this worker's share: (tenant, segment, channel) triples.
     init(index: Int, channels: [(TenantIndex, Segment, ChannelIndex)], cell: ServingCell,
-         batchSize: Int, spinNanoseconds: UInt64, metrics: WorkerMetrics? = nil) {
+         batchSize: Int, spinNanoseconds: UInt64, idlePolicy: IdlePolicy = .adaptive,
+         metrics: WorkerMetrics? = nil) {
         self.index = index
         self.metrics = metrics
         var endpoints = EndpointSet(capacity: channels.count)
@@ -66,6 +69,7 @@ final class Worker: @unchecked Sendable {
         doorbell = DaemonDoorbell(segments: segments, worker: index)
         self.batchSize = batchSize
         self.spinNanoseconds = spinNanoseconds
+        self.idlePolicy = idlePolicy
         let maxFeatures = channels.map { $0.1.layout.maxFeatures }.max() ?? 1
         scratch = DrainScratch(events: batchSize, maxFeatures: maxFeatures)
     }
@@ -80,7 +84,8 @@ final class Worker: @unchecked Sendable {
         cell.acknowledge(worker: index, version: servingVersion)
         shadows.reset(generation: serving.generationID.rawValue)
         var scorer = WorkerScorer(serving: serving, tally: shadows, metrics: metrics)
-        var lastWork = ThreadSupport.monotonicNanoseconds()
+        var idle = IdleStrategy(policy: idlePolicy, maxSpinNanoseconds: spinNanoseconds,
+                                now: ThreadSupport.monotonicNanoseconds())
         var nextHousekeeping: UInt64 = 0
         var workedSinceClock = false
         var rounds: UInt32 = 0
@@ -99,22 +104,23 @@ final class Worker: @unchecked Sendable {
             // Read the clock every 64 rounds, not every round: the busy path
             // stays free of vDSO calls.
             if rounds & 63 != 0 {
-                if answered == 0 { ThreadSupport.relax() }
+                if answered == 0 { idle.pause() }
                 continue
             }
             let now = ThreadSupport.monotonicNanoseconds()
-            if workedSinceClock { lastWork = now; workedSinceClock = false }
+            let worked = workedSinceClock
+            workedSinceClock = false
             if !drains.isEmpty { finishDrains(now: now) }
             if now >= nextHousekeeping {
                 housekeep(now: now)
                 nextHousekeeping = now + Self.housekeepingNanoseconds
             }
-            if now - lastWork >= spinNanoseconds {
+            if idle.shouldSleep(now: now, worked: worked) {
                 let timeout = Int64(nextHousekeeping > now ? nextHousekeeping - now : 1)
-                let slept = doorbell.sleep(timeoutNanoseconds: timeout) {
+                doorbell.sleep(timeoutNanoseconds: timeout) {
                     cell.latestVersion != servingVersion || endpoints.contains { $0.hasWork() }
                 }
-                if !slept { lastWork = ThreadSupport.monotonicNanoseconds() }
+                idle.woke()
             }
         }
         drainBeforeStopping(scorer: scorer)

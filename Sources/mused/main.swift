@@ -13,8 +13,8 @@ struct Mused: ParsableCommand {
 
     @Option(name: .customLong("config"), help: ArgumentHelp(
         "A TOML configuration file (see systemd/mused.toml).",
-        discussion: "Command-line flags take precedence over the file: --runtime-dir, --workers, --spin-us and "
-            + "--admin-group, --state-dir, --snapshot, --snapshot-io and --metrics-address replace its values, each --tenant is added to its tenants (or replaces the file's "
+        discussion: "Command-line flags take precedence over the file: --runtime-dir, --workers, --spin-us, "
+            + "--idle-policy, --admin-group, --state-dir, --snapshot, --snapshot-io and --metrics-address replace its values, each --tenant is added to its tenants (or replaces the file's "
             + "tenant of that name). With neither --config nor --tenant, mused serves the tenants 'demo-a' and 'demo-b' and, "
             + "without a snapshot, the demo generation it carries (a LightGBM model and score maps).",
         valueName: "file"))
@@ -30,8 +30,15 @@ struct Mused: ParsableCommand {
     @Option(help: "Worker threads (1-32, default 1).")
     var workers: Int?
 
-    @Option(name: .customLong("spin-us"), help: "Microseconds an idle worker spins before it sleeps (0-1000000, default 100).")
+    @Option(name: .customLong("spin-us"), help: "The most microseconds an adaptive idle worker spins before it yields and sleeps (0-1000000, default 1000).")
     var spinMicroseconds: UInt64?
+
+    @Option(name: .customLong("idle-policy"), help: ArgumentHelp(
+        "How an idle worker waits: busy-spin, adaptive or low-power (default: adaptive).",
+        discussion: "busy-spin never sleeps (lowest latency, a core per worker); adaptive spins for a budget learned "
+            + "from recent gaps between events (at most --spin-us), yields, then sleeps; low-power sleeps at once.",
+        valueName: "policy"))
+    var idlePolicy: String?
 
     @Flag(name: .customLong("allow-foreign-runtime-dir"), help: ArgumentHelp(
         "Accept a runtime directory owned by another user or writable by others.",
@@ -62,6 +69,10 @@ struct Mused: ParsableCommand {
         if let snapshotIO, SnapshotIO(configurationName: snapshotIO) == nil {
             throw ValidationError("--snapshot-io must be auto, io_uring or read, got '\(snapshotIO)'")
         }
+        if let idlePolicy, IdlePolicy(rawValue: idlePolicy) == nil {
+            throw ValidationError("--idle-policy must be "
+                + IdlePolicy.allCases.map(\.rawValue).joined(separator: ", ") + ", got '\(idlePolicy)'")
+        }
         if let spinMicroseconds, spinMicroseconds > 1_000_000 {
             throw ValidationError("--spin-us must be 0...1000000 (one second), got \(spinMicroseconds)")
         }
@@ -74,6 +85,7 @@ struct Mused: ParsableCommand {
         settings.runtimeDirectory = runtimeDirectory
         settings.workers = workers
         settings.spinMicroseconds = spinMicroseconds
+        settings.idlePolicy = idlePolicy.flatMap(IdlePolicy.init(rawValue:))
         settings.adminGroup = adminGroup
         settings.allowForeignRuntimeDirectory = allowForeignRuntimeDirectory
         settings.stateDirectory = stateDirectory

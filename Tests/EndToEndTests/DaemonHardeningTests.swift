@@ -39,6 +39,7 @@ struct DaemonHardeningTests {
             (["--tenant", "good", "--tenant", "bad::0"], "tenant 'bad': channels must be"),
             (["--tenant", "good:4294967295"], "group id 4294967295 is reserved"),
             (["--tenant", "good", "--spin-us", "18446744073709552"], "--spin-us must be"),
+            (["--tenant", "good", "--idle-policy", "nap"], "--idle-policy must be busy-spin, adaptive, low-power"),
             (["--tenant", "good", "--workers", "9223372036854775807"], "workers must be 1...32"),
         ]
         for (arguments, message) in cases + [(["--runtime-dir", "", "--tenant", "good"], "must be an absolute path")] {

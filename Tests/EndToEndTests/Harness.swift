@@ -40,6 +40,21 @@ enum Harness {
         return out
     }()
 
+    /// mused's worker idle policies (--idle-policy); the exactly-once,
+    /// restart and hostile-client tests run under each. MUSE_IDLE_POLICIES
+    /// (comma-separated) narrows the list: the sanitizer stages of
+    /// tools/test.sh run the default only, to keep CI time.
+    static let idlePolicies: [String] = {
+        let all = ["busy-spin", "adaptive", "low-power"]
+        guard let only = ProcessInfo.processInfo.environment["MUSE_IDLE_POLICIES"], !only.isEmpty else { return all }
+        return only.split(separator: ",").map(String.init)
+    }()
+
+    /// The client idle policies (muse_wait_idle) the exactly-once test's
+    /// clients take in turn: at most one busy-spinning client, as two cores
+    /// cannot carry several beside a busy-spinning mused.
+    static let clientIdlePolicies = ["adaptive", "low-power", "busy-spin", "adaptive", "low-power"]
+
     struct Result { let status: Int32; let output: String }
 
     /// Runs a command to completion, capturing stdout and stderr together.

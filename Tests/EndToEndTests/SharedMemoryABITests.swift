@@ -70,12 +70,14 @@ struct SharedMemoryABITests {
         #expect(result.output.contains("answered 1000 of 1000"), "\(result.output)")
     }
 
-    @Test func everyEventIsAnsweredOnceInItsOwnChannelAcrossClientsAndTenants() throws {
+    @Test(arguments: Harness.idlePolicies)
+    func everyEventIsAnsweredOnceInItsOwnChannelAcrossClientsAndTenants(idlePolicy: String) throws {
         // Depth 64 and 32 with 300k events each: every ring wraps thousands of times.
-        let daemon = try DaemonUnderTest(tenants: ["alpha::4:64", "beta::2:32"])
+        let daemon = try DaemonUnderTest(tenants: ["alpha::4:64", "beta::2:32"], arguments: ["--idle-policy", idlePolicy])
         let count = "300000"
+        // Each client waits under another client policy (muse_wait_idle).
         let clients = try [("alpha", 1), ("alpha", 2), ("alpha", 3), ("beta", 4), ("beta", 5)].map { tenant, id in
-            try daemon.client("stream", tenant, [String(id), count])
+            try daemon.client("stream", tenant, [String(id), count, "0", Harness.clientIdlePolicies[id - 1]])
         }
         for client in clients {
             let status = client.wait(seconds: 120)
@@ -125,8 +127,9 @@ struct SharedMemoryABITests {
                 "\(survivor.output)")
     }
 
-    @Test func aRestartedDaemonAnswersEverythingSubmittedBeforeDuringAndAfterItsOutage() throws {
-        let daemon = try DaemonUnderTest(tenants: ["omega::2:64", "sigma::2:64"])
+    @Test(arguments: Harness.idlePolicies)
+    func aRestartedDaemonAnswersEverythingSubmittedBeforeDuringAndAfterItsOutage(idlePolicy: String) throws {
+        let daemon = try DaemonUnderTest(tenants: ["omega::2:64", "sigma::2:64"], arguments: ["--idle-policy", idlePolicy])
         let count = "3000000"
         let clients = try [("omega", 1), ("omega", 2), ("sigma", 3)].map { tenant, id in
             try daemon.client("stream", tenant, [String(id), count])
@@ -150,8 +153,9 @@ struct SharedMemoryABITests {
         #expect(daemon.logs.contains("event=segment-adopted tenant=omega"))
     }
 
-    @Test func aHostileClientHarmsNeitherTheDaemonNorOtherTenants() throws {
-        let daemon = try DaemonUnderTest(tenants: ["mallory::4:64", "honest::2:64"])
+    @Test(arguments: Harness.idlePolicies)
+    func aHostileClientHarmsNeitherTheDaemonNorOtherTenants(idlePolicy: String) throws {
+        let daemon = try DaemonUnderTest(tenants: ["mallory::4:64", "honest::2:64"], arguments: ["--idle-policy", idlePolicy])
         let honest = try daemon.client("stream", "honest", ["7", "0"])
         let hostiles = try (1...2).map { seed in try daemon.client("hostile", "mallory", ["3", String(seed)]) }
         for hostile in hostiles { #expect(hostile.wait(seconds: 30) == 0, "\(hostile.output)") }

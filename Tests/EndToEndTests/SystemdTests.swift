@@ -147,7 +147,7 @@ struct SystemdTests {
             snapshot_io = "read"
             workers = 2
             spin_us = 50
-            idle_policy = "spin-then-sleep"
+            idle_policy = "adaptive"
             metrics_address = "127.0.0.1:9464"
 
             [[tenant]]

@@ -20,7 +20,7 @@ struct ConfigFileTests {
         #expect(config.runtimeDirectory == defaults.runtimeDirectory && config.workers == defaults.workers
                 && config.batchSize == defaults.batchSize && config.spinNanoseconds == defaults.spinNanoseconds)
         #expect(config.runtimeDirectoryTrust == .ownedExclusively && config.adminGroup == nil)
-        #expect(config.idlePolicy == .spinThenSleep && config.metricsAddress == nil && config.snapshot == nil
+        #expect(config.idlePolicy == .adaptive && config.metricsAddress == nil && config.snapshot == nil
                 && config.stateDirectory == defaults.stateDirectory && config.snapshotIO == .auto)
         // Every key is documented in the sample.
         let sample = try String(contentsOfFile: path, encoding: .utf8)
@@ -41,7 +41,7 @@ struct ConfigFileTests {
             batch_size = 32
             spin_us = 0
             metrics_address = "[::1]:9464"
-            idle_policy = "sleep"
+            idle_policy = "low-power"
 
             [[tenant]]
             name = "acme"
@@ -62,7 +62,7 @@ struct ConfigFileTests {
         #expect(config.runtimeDirectoryTrust == .anyOwner)
         #expect(config.workers == 4 && config.batchSize == 32 && config.spinNanoseconds == 0)
         #expect(config.metricsAddress == MetricsAddress("[::1]:9464") && config.metricsAddress?.port == 9464)
-        #expect(config.idlePolicy == .sleep)
+        #expect(config.idlePolicy == .lowPower)
         var acme = TenantConfiguration(name: "acme", group: "0", channels: 16, ringDepth: 1024, maxFeatures: 128)
         acme.weight = 3
         acme.rateLimit = RateLimit(eventsPerSecond: 10000, burst: 500)
@@ -91,7 +91,7 @@ struct ConfigFileTests {
         ("metrics_address = \"127.0.0.1\"\n", 1, "metrics_address", "expected a loopback address"),
         ("metrics_address = \"127.0.0.1:0\"\n", 1, "metrics_address", "expected a loopback address"),
         ("snapshot_io = \"uring\"\n", 1, "snapshot_io", "expected one of \"auto\", \"io_uring\", \"read\""),
-        ("idle_policy = \"nap\"\n", 1, "idle_policy", "expected one of \"spin-then-sleep\", \"sleep\", \"spin\""),
+        ("idle_policy = \"nap\"\n", 1, "idle_policy", "expected one of \"busy-spin\", \"adaptive\", \"low-power\""),
         ("workers = 1\n[tenant]\nname = \"a\"\n", 2, "tenant", "write each tenant as a [[tenant]] section"),
         ("tenant = [1, 2]\n", 1, "tenant", "expected an array of tables"),
         ("[[tenant]]\nchannels = 2\n", 1, "tenant[0]", "a tenant needs a name"),
@@ -178,6 +178,7 @@ struct ConfigFileTests {
             runtime_directory = "/run/from-file"
             workers = 3
             spin_us = 7
+            idle_policy = "low-power"
             [[tenant]]
             name = "a"
             weight = 5
@@ -189,6 +190,7 @@ struct ConfigFileTests {
         // Nothing on the command line: the file as written.
         let plain = CommandLineSettings().applied(to: file)
         #expect(plain.tenants.map(\.name) == ["a", "b"] && plain.workers == 3 && plain.runtimeDirectory == "/run/from-file")
+        #expect(plain.idlePolicy == .lowPower)
 
         var settings = CommandLineSettings()
         settings.runtimeDirectory = "/run/from-flag"
@@ -196,10 +198,11 @@ struct ConfigFileTests {
         settings.allowForeignRuntimeDirectory = true
         settings.stateDirectory = "/var/lib/from-flag"
         settings.snapshotIO = .ioUring
+        settings.idlePolicy = .busySpin
         settings.tenants = [TenantConfiguration(name: "b", channels: 4), TenantConfiguration(name: "c")]
         let merged = settings.applied(to: file)
         #expect(merged.runtimeDirectory == "/run/from-flag" && merged.workers == 2)
-        #expect(merged.spinNanoseconds == 7000 && merged.runtimeDirectoryTrust == .anyOwner)
+        #expect(merged.spinNanoseconds == 7000 && merged.runtimeDirectoryTrust == .anyOwner && merged.idlePolicy == .busySpin)
         #expect(merged.stateDirectory == "/var/lib/from-flag" && merged.snapshotIO == .ioUring && merged.snapshot == nil)
         #expect(merged.tenants.map(\.name) == ["a", "b", "c"])
         #expect(merged.tenants[0].weight == 5 && merged.tenants[1].channels == 4)

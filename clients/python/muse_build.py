@@ -55,6 +55,9 @@ muse_status muse_submit(muse_channel *ch, uint64_t tag, uint32_t intent_id, cons
                         uint32_t feature_count);
 size_t muse_poll(muse_channel *ch, muse_completion *out, size_t max);
 muse_status muse_wait(muse_channel *ch, muse_completion *out, size_t max, size_t *count, int64_t timeout_ns);
+typedef enum { MUSE_IDLE_ADAPTIVE = 0, MUSE_IDLE_BUSY_SPIN = 1, MUSE_IDLE_LOW_POWER = 2 } muse_idle_policy;
+muse_status muse_wait_idle(muse_channel *ch, muse_completion *out, size_t max, size_t *count, int64_t timeout_ns,
+                           muse_idle_policy policy);
 uint64_t muse_incarnation(const muse_client *client);
 int muse_daemon_alive(const muse_client *client, uint64_t max_age_ns);
 uint64_t muse_schema_hash(const char *const *names, size_t count);

@@ -50,6 +50,27 @@ struct LatencyHistogram {
         return max
     }
 
+    /// The nonzero buckets as "index:count" words, for a child process to
+    /// hand its histogram to the parent.
+    func encoded() -> String {
+        counts.enumerated().filter { $0.element > 0 }.map { "\($0.offset):\($0.element)" }.joined(separator: " ")
+            + " max:\(max)"
+    }
+
+    /// Adds what `encoded()` wrote.
+    mutating func merge(encoded text: Substring) {
+        for word in text.split(separator: " ") {
+            let parts = word.split(separator: ":")
+            guard parts.count == 2, let count = UInt64(parts[1]) else { continue }
+            if parts[0] == "max" {
+                if count > max { max = count }
+            } else if let i = Int(parts[0]), counts.indices.contains(i) {
+                counts[i] &+= count
+                total &+= count
+            }
+        }
+    }
+
     /// "p50 … p99.9 … max" in microseconds.
     func summary() -> String {
         func us(_ ns: UInt64) -> String { String(format: "%.2f", Double(ns) / 1000) }

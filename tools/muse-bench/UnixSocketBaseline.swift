@@ -19,16 +19,38 @@ enum UnixSocketBaseline {
         return address
     }
 
-    /// Serves one connection until it closes (run in its own process).
-    static func serve(path: String) -> Never {
+    /// Serves `connections` connections, a thread each, until they all close
+    /// (run in its own process); then exits, or with `linger` waits to be
+    /// killed, so that its CPU time can still be read.
+    static func serve(path: String, connections: Int = 1, linger: Bool = false) -> Never {
         unlink(path)
         let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         var address = address(path)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard bound == 0, listen(listener, 1) == 0 else { fatalError("bind \(path): \(String(cString: strerror(errno)))") }
-        let connection = accept(listener, nil, nil)
+        guard bound == 0, listen(listener, Int32(connections)) == 0 else { fatalError("bind \(path): \(String(cString: strerror(errno)))") }
+        var threads: [pthread_t] = []
+        for _ in 1..<max(connections, 1) {
+            let fd = accept(listener, nil, nil)
+            var thread = pthread_t()
+            let box = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+            box.pointee = fd
+            pthread_create(&thread, nil, { raw in
+                let p = raw!.assumingMemoryBound(to: Int32.self)
+                UnixSocketBaseline.serveConnection(p.pointee)
+                return nil
+            }, box)
+            threads.append(thread)
+        }
+        serveConnection(accept(listener, nil, nil))
+        for thread in threads { pthread_join(thread, nil) }
+        while linger { pause() }
+        exit(0)
+    }
+
+    /// Answers one connection until it closes.
+    static func serveConnection(_ connection: Int32) {
         var request = [UInt8](repeating: 0, count: requestSize)
         var response = muse_completion()
         while readFully(connection, &request) {
@@ -42,7 +64,7 @@ enum UnixSocketBaseline {
             }
             withUnsafeBytes(of: &response) { _ = write(connection, $0.baseAddress, responseSize) }
         }
-        exit(0)
+        close(connection)
     }
 
     static func readFully(_ fd: Int32, _ buffer: inout [UInt8]) -> Bool {

@@ -13,9 +13,22 @@ import MuseClient
 //   muse-bench swap GEN1 GEN2 [--seconds S]
 //   muse-bench scrape [--seconds S]  (event latency while /metrics is scraped)
 //   muse-bench e2e [--trees 500] [--leaves 31] [--features 32] [--events N]   (EndToEndBenchmark.swift)
+//   muse-bench latency [--seconds S] [--rates 1000,...] [--clients 1,4] [--policies ...]
+//                      (open loop, Poisson arrivals; see LatencyBenchmark.swift)
 
 let arguments = CommandLine.arguments
-if arguments.count >= 3 && arguments[1] == "uds-server" { UnixSocketBaseline.serve(path: arguments[2]) }
+if arguments.count >= 3 && arguments[1] == "uds-server" {
+    UnixSocketBaseline.serve(path: arguments[2], connections: arguments.count > 3 ? Int(arguments[3]) ?? 1 : 1,
+                             linger: arguments.count > 4 && arguments[4] == "linger")
+}
+if arguments.count >= 8 && arguments[1] == "latency-client" { try LatencyBenchmark.museClient(Array(arguments[2...])) }
+if arguments.count >= 6 && arguments[1] == "latency-uds-client" { LatencyBenchmark.socketClient(Array(arguments[2...])) }
+if arguments.count >= 2 && arguments[1] == "latency" {
+    let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
+    try LatencyBenchmark.run(LatencyBenchmark.Options(arguments), me: me,
+                             binDirectory: URL(filePath: me).deletingLastPathComponent().path)
+    exit(0)
+}
 if arguments.count >= 4 && arguments[1] == "swap" {
     let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
     var seconds = 5.0

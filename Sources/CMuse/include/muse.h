@@ -157,6 +157,10 @@
  * (it ignores the schema area); a 1.1 client works with a 1.0 segment (the
  * schema calls return MUSE_E_NO_SCHEMA). A 1.1 daemon adopts a 1.0 segment
  * as it is (no names) until it is removed while no client holds it.
+ * muse_wait_idle and muse_idle_policy were added to the header after 1.1
+ * without a version: they change no layout and read nothing new, so they work
+ * with every 1.x segment; libmuse.so does not export them yet (that would be
+ * a new symbol version node).
  */
 #ifndef MUSE_H
 #define MUSE_H
@@ -230,7 +234,7 @@ extern "C" {
 #define MUSE_DEFAULT_RUNTIME_DIR "/run/muse"
 /** Segment file name suffix: <runtime dir>/<tenant>.muse */
 #define MUSE_SEGMENT_SUFFIX ".muse"
-/** How long muse_wait spins before it sleeps on the futex, in nanoseconds. */
+/** How long muse_wait (MUSE_IDLE_ADAPTIVE) spins before it sleeps on the futex, in nanoseconds. */
 #define MUSE_SPIN_NS 50000
 
 /** Channel states (muse_channel_control.state). */
@@ -1360,39 +1364,91 @@ MUSE_API int muse_daemon_alive(const muse_client *client, uint64_t max_age_ns) {
 }
 
 /**
- * Waits until at least one completion is available, then copies up to `max`
- * into `out`. Spins for up to MUSE_SPIN_NS, then sleeps on the channel's
- * futex.
+ * How muse_wait_idle waits while no completion is available (the client's side
+ * of mused's --idle-policy). An API addition: no field of the segment or of
+ * the structures changes, so it works against any 1.x mused; a header-only
+ * function (not yet exported by libmuse.so).
  *
- * Returns MUSE_OK only with *count >= 1 (so out[0] is then always written);
- * MUSE_E_TIMEDOUT when timeout_ns passed with nothing to read; with
- * timeout_ns < 0 (no deadline) it checks on mused every MUSE_WAIT_CHECK_NS
- * and returns MUSE_E_DAEMON_GONE once mused is not serving with a heartbeat
- * younger than MUSE_ALIVE_AGE_NS (stopped, killed, hung): the events in
- * flight stay in the ring, and a restarted mused answers them, so waiting
- * again later is fine; MUSE_E_CORRUPT (the channel's indices are
- * inconsistent: something scribbled on the segment); MUSE_E_FORKED;
- * MUSE_E_INVALID. *count is 0 unless MUSE_OK. errno never matters.
+ *   MUSE_IDLE_ADAPTIVE   what muse_wait does: spin for MUSE_SPIN_NS, then
+ *                        sleep on the channel's futex. A good default: a
+ *                        completion that comes within tens of microseconds
+ *                        is seen at once, a long wait costs no CPU. (No
+ *                        sched_yield phase: on a shared core one yield can
+ *                        cost a whole time slice of another process.)
+ *   MUSE_IDLE_BUSY_SPIN  never sleeps: the lowest latency, and mused never
+ *                        makes a system call to wake this thread; it burns
+ *                        its core until the completion or the deadline. For
+ *                        a thread that owns a core (pin it).
+ *   MUSE_IDLE_LOW_POWER  sleeps on the futex at once: the least CPU, a
+ *                        futex wake-up (some microseconds) per wait.
+ *
+ * Whatever the policy, the deadline and the checks on mused (timeout_ns < 0)
+ * behave as in muse_wait.
  */
-MUSE_API muse_status muse_wait(muse_channel *ch, muse_completion *out, size_t max,
-                               size_t *count, int64_t timeout_ns) {
+typedef enum muse_idle_policy {
+    MUSE_IDLE_ADAPTIVE = 0,
+    MUSE_IDLE_BUSY_SPIN = 1,
+    MUSE_IDLE_LOW_POWER = 2
+} muse_idle_policy;
+
+/**
+ * muse_wait with an idle policy (see muse_idle_policy). Same arguments,
+ * statuses and *count as muse_wait, plus MUSE_E_INVALID for an unknown
+ * policy. muse_wait(ch, out, max, count, t) is
+ * muse_wait_idle(ch, out, max, count, t, MUSE_IDLE_ADAPTIVE).
+ *
+ *     muse_completion done[8]; size_t n;
+ *     if (muse_wait_idle(&ch, done, 8, &n, 1000000, MUSE_IDLE_BUSY_SPIN) == MUSE_OK) ...
+ */
+static inline muse_status muse_wait_idle(muse_channel *ch, muse_completion *out, size_t max,
+                                         size_t *count, int64_t timeout_ns, muse_idle_policy policy) {
     uint64_t start, spin_until, deadline;
     muse_channel_control *c;
     size_t n;
     if (count) *count = 0;
     if (!ch || !ch->control || !out || !count || max == 0) return MUSE_E_INVALID;
+    if (policy != MUSE_IDLE_ADAPTIVE && policy != MUSE_IDLE_BUSY_SPIN && policy != MUSE_IDLE_LOW_POWER)
+        return MUSE_E_INVALID;
     if (!muse__owned(ch)) return MUSE_E_FORKED;
     n = muse_poll(ch, out, max);
     if (n > 0) { *count = n; return MUSE_OK; }
     c = ch->control;
     start = muse_now_ns();
     deadline = timeout_ns < 0 ? UINT64_MAX : start + (uint64_t)timeout_ns;
-    spin_until = start + MUSE_SPIN_NS < deadline ? start + MUSE_SPIN_NS : deadline;
-    for (unsigned spins = 0;; spins++) {
-        if (muse_atomic_load_acquire_u64(&c->cq_tail) != ch->cq_head) break;
-        if ((spins & 63u) == 63u && muse_now_ns() >= spin_until) break;
-        muse_cpu_relax();
+    if (policy == MUSE_IDLE_BUSY_SPIN) {
+        /* Spin to the deadline; with none, look at mused every MUSE_WAIT_CHECK_NS.
+         * client_sleeping stays 0, so mused never rings this channel. */
+        uint64_t next_check = start + (uint64_t)MUSE_WAIT_CHECK_NS;
+        for (unsigned spins = 0;; spins++) {
+            uint64_t available = muse_atomic_load_acquire_u64(&c->cq_tail) - ch->cq_head;
+            if (available > ch->depth) return MUSE_E_CORRUPT;
+            if (available > 0) {
+                n = muse_poll(ch, out, max);
+                if (n > 0) { *count = n; return MUSE_OK; }
+                return MUSE_E_CORRUPT;
+            }
+            if ((spins & 63u) == 63u) {
+                uint64_t now = muse_now_ns();
+                if (now >= deadline) return MUSE_E_TIMEDOUT;
+                if (timeout_ns < 0 && now >= next_check) {
+                    if (!muse_daemon_alive(ch->client, MUSE_ALIVE_AGE_NS)) return MUSE_E_DAEMON_GONE;
+                    next_check = now + (uint64_t)MUSE_WAIT_CHECK_NS;
+                }
+            }
+            muse_cpu_relax();
+        }
     }
+    if (policy == MUSE_IDLE_ADAPTIVE) {
+        spin_until = start + MUSE_SPIN_NS < deadline ? start + MUSE_SPIN_NS : deadline;
+        for (unsigned spins = 0;; spins++) {
+            if (muse_atomic_load_acquire_u64(&c->cq_tail) != ch->cq_head) break;
+            if ((spins & 63u) == 63u && muse_now_ns() >= spin_until) break;
+            muse_cpu_relax();
+        }
+    }
+    /* Sleep on the futex (WAKE-UPS): the client writes client_sleeping
+     * (relaxed) and fences seq_cst; mused publishes cq_tail (release), fences
+     * seq_cst, and rings client_doorbell only if it sees the flag. */
     for (;;) {
         uint64_t now, available;
         uint32_t bell;
@@ -1419,6 +1475,26 @@ MUSE_API muse_status muse_wait(muse_channel *ch, muse_completion *out, size_t ma
         }
         muse_atomic_store_relaxed_u32(&c->client_sleeping, 0);
     }
+}
+
+/**
+ * Waits until at least one completion is available, then copies up to `max`
+ * into `out`. Spins for up to MUSE_SPIN_NS, then sleeps on the channel's
+ * futex (muse_wait_idle takes other policies).
+ *
+ * Returns MUSE_OK only with *count >= 1 (so out[0] is then always written);
+ * MUSE_E_TIMEDOUT when timeout_ns passed with nothing to read; with
+ * timeout_ns < 0 (no deadline) it checks on mused every MUSE_WAIT_CHECK_NS
+ * and returns MUSE_E_DAEMON_GONE once mused is not serving with a heartbeat
+ * younger than MUSE_ALIVE_AGE_NS (stopped, killed, hung): the events in
+ * flight stay in the ring, and a restarted mused answers them, so waiting
+ * again later is fine; MUSE_E_CORRUPT (the channel's indices are
+ * inconsistent: something scribbled on the segment); MUSE_E_FORKED;
+ * MUSE_E_INVALID. *count is 0 unless MUSE_OK. errno never matters.
+ */
+MUSE_API muse_status muse_wait(muse_channel *ch, muse_completion *out, size_t max,
+                               size_t *count, int64_t timeout_ns) {
+    return muse_wait_idle(ch, out, max, count, timeout_ns, MUSE_IDLE_ADAPTIVE);
 }
 
 /** The daemon incarnation that last adopted the segment. Thread-safe. */

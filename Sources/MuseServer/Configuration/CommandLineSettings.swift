@@ -4,7 +4,7 @@ import MuseSnapshot
 ///
 /// Precedence, highest first: command-line flags, the file (`--config`), the
 /// built-in defaults. In detail:
-/// - `--runtime-dir`, `--workers`, `--spin-us`, `--admin-group`,
+/// - `--runtime-dir`, `--workers`, `--spin-us`, `--idle-policy`, `--admin-group`,
 ///   `--state-dir`, `--snapshot`, `--snapshot-io`, `--metrics-address` replace the file's value; `--allow-foreign-runtime-dir` can only turn the check off.
 /// - each `--tenant` is added to the file's tenants; one with the name of a
 ///   tenant of the file replaces that tenant's whole entry (its weight and
@@ -16,6 +16,7 @@ public struct CommandLineSettings: Sendable {
     public var tenants: [TenantConfiguration] = []
     public var workers: Int?
     public var spinMicroseconds: UInt64?
+    public var idlePolicy: IdlePolicy?
     public var adminGroup: String?
     public var allowForeignRuntimeDirectory = false
     public var stateDirectory: String?
@@ -45,6 +46,7 @@ public struct CommandLineSettings: Sendable {
         if let runtimeDirectory { config.runtimeDirectory = runtimeDirectory }
         if let workers { config.workers = workers }
         if let spinMicroseconds { config.spinNanoseconds = spinMicroseconds * 1000 }
+        if let idlePolicy { config.idlePolicy = idlePolicy }
         if let adminGroup { config.adminGroup = adminGroup }
         if allowForeignRuntimeDirectory { config.runtimeDirectoryTrust = .anyOwner }
         if let stateDirectory { config.stateDirectory = stateDirectory }

@@ -156,14 +156,15 @@ extension SnapshotIO {
     }
 }
 
-/// How an idle worker waits for work.
+/// How an idle worker waits for work (see `IdleStrategy`).
 public enum IdlePolicy: String, Sendable, CaseIterable {
-    /// Spin for `spin_us`, then sleep on the doorbells (today's behaviour).
-    case spinThenSleep = "spin-then-sleep"
-    /// Sleep on the doorbells at once: least CPU, a wake-up per burst.
-    case sleep
     /// Never sleep: lowest latency, one busy core per worker.
-    case spin
+    case busySpin = "busy-spin"
+    /// Spin for a budget learned from the gaps between events (at most
+    /// `spin_us`), yield, then sleep on the doorbells. The default.
+    case adaptive
+    /// Sleep on the doorbells at once: least CPU, a wake-up per burst.
+    case lowPower = "low-power"
 }
 
 /// The metrics endpoint: a TCP address on the loopback interface.

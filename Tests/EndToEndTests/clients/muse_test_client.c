@@ -54,10 +54,27 @@ static int open_and_claim(const char *dir, const char *tenant, muse_client *c, m
 static volatile sig_atomic_t stop_requested;
 static void request_stop(int signal) { (void)signal; stop_requested = 1; }
 
-/* Submits `count` events (0: until SIGTERM) with at most `window` in flight,
- * and checks every completion: own tag, in submission order (so each exactly
+/* Waits as muse_wait_idle with the named policy ("busy-spin", "adaptive",
+ * "low-power"; NULL: muse_wait). The ABI 1.0 header has only muse_wait. */
+static muse_status wait_with(const char *policy, muse_channel *ch, muse_completion *out, size_t max,
+                             size_t *n, int64_t timeout_ns) {
+#ifdef MUSE_OLD_HEADER
+    (void)policy;
+    return muse_wait(ch, out, max, n, timeout_ns);
+#else
+    if (!policy) return muse_wait(ch, out, max, n, timeout_ns);
+    muse_idle_policy p = !strcmp(policy, "busy-spin") ? MUSE_IDLE_BUSY_SPIN
+                       : !strcmp(policy, "low-power") ? MUSE_IDLE_LOW_POWER : MUSE_IDLE_ADAPTIVE;
+    return muse_wait_idle(ch, out, max, n, timeout_ns, p);
+#endif
+}
+
+/* Submits `count` events (0: until SIGTERM) with at most `window` in flight
+ * (0: the ring depth), waiting with idle `policy` (NULL: muse_wait), and
+ * checks every completion: own tag, in submission order (so each exactly
  * once), status OK, exact score. */
-static int stream(const char *dir, const char *tenant, uint32_t client_id, uint64_t count, uint64_t window) {
+static int stream(const char *dir, const char *tenant, uint32_t client_id, uint64_t count, uint64_t window,
+                  const char *policy) {
     muse_client c; muse_channel ch; muse_intent_info intent;
     if (!open_and_claim(dir, tenant, &c, &ch, &intent, 5000000000ull)) return 1;
     /* The parent may have blocked SIGTERM; this mode needs it. */
@@ -85,7 +102,7 @@ static int stream(const char *dir, const char *tenant, uint32_t client_id, uint6
             more = count ? sent < count : !stop_requested;
         }
         size_t n = 0;
-        muse_status s = muse_wait(&ch, done, 256, &n, 100000000);
+        muse_status s = wait_with(policy, &ch, done, 256, &n, 100000000);
         if (s == MUSE_E_TIMEDOUT) { timeouts++; continue; }
         if (s != MUSE_OK) { fprintf(stderr, "wait: %s\n", muse_strerror(s)); return 1; }
         for (size_t i = 0; i < n; i++) {
@@ -684,7 +701,7 @@ int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (!strcmp(mode, "stream") && argc >= 6)
         return stream(dir, tenant, (uint32_t)atoi(argv[4]), strtoull(argv[5], NULL, 10),
-                      argc > 6 ? strtoull(argv[6], NULL, 10) : 0);
+                      argc > 6 ? strtoull(argv[6], NULL, 10) : 0, argc > 7 ? argv[7] : NULL);
     if (!strcmp(mode, "claim") && argc >= 5) return claim_when_free(dir, tenant, strtoull(argv[4], NULL, 10));
     if (!strcmp(mode, "hold") && argc >= 5) return hold(dir, tenant, atoi(argv[4]));
     if (!strcmp(mode, "backpressure")) return backpressure(dir, tenant);

@@ -79,6 +79,23 @@ def test_submit_poll_wait(daemon) -> None:
             assert ch.wait(timeout=0.01) == []
 
 
+@pytest.mark.parametrize("idle", ["adaptive", "busy-spin", "low-power"])
+def test_wait_under_each_idle_policy(daemon, idle) -> None:
+    with muse.Client("py", daemon.runtime_dir) as client:
+        cnp = client.intent("card-not-present")
+        with client.channel() as ch:
+            for tag in range(100):
+                x = np.full(16, tag / 100)
+                assert ch.submit(cnp, x, tag=tag)
+                got = []
+                while not got:
+                    got = ch.wait(timeout=1.0, idle=idle)
+                assert len(got) == 1 and got[0].tag == tag and got[0].score == expected(x)
+            assert ch.wait(timeout=0.01, idle=idle) == []
+            with pytest.raises(ValueError):
+                ch.wait(timeout=0.01, idle="nap")
+
+
 def test_batch_with_numpy_arrays(daemon) -> None:
     with muse.Client("py", daemon.runtime_dir) as client:
         cnp = client.intent("card-not-present")

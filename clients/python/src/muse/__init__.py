@@ -359,11 +359,19 @@ class Channel:
         n = lib.muse_poll(self._raw, self._buffer, min(max, 256))
         return [_completion(self._buffer[i]) for i in range(n)]
 
-    def wait(self, timeout: Optional[float] = None, max: int = 256) -> list[Completion]:
+    _IDLE_POLICIES = {"adaptive": 0, "busy-spin": 1, "low-power": 2}
+
+    def wait(self, timeout: Optional[float] = None, max: int = 256, idle: str = "adaptive") -> list[Completion]:
         """Waits for at least one answer; [] on timeout. timeout None waits
-        until mused answers or is gone (MuseError with Status.DAEMON_GONE)."""
+        until mused answers or is gone (MuseError with Status.DAEMON_GONE).
+        idle: how the thread waits (muse.h's muse_wait_idle): "adaptive"
+        (spin 50 µs, then sleep on a futex), "busy-spin" (never sleep; holds
+        the GIL and a core) or "low-power" (sleep at once)."""
+        if idle not in self._IDLE_POLICIES:
+            raise ValueError(f"idle must be one of {', '.join(self._IDLE_POLICIES)}, got {idle!r}")
         ns = -1 if timeout is None else int(timeout * 1e9)
-        status = lib.muse_wait(self._raw, self._buffer, min(max, 256), self._count, ns)
+        status = lib.muse_wait_idle(self._raw, self._buffer, min(max, 256), self._count, ns,
+                                    self._IDLE_POLICIES[idle])
         if status == Status.TIMEDOUT:
             return []
         _check(status, "wait")
