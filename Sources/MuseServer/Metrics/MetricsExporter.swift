@@ -146,10 +146,18 @@ final class MetricsExporter: Sendable {
                 series.reclaims.increment(by: Int64(total - state.reclaims[t]))
                 state.reclaims[t] = total
             }
+            let l = MetricBuckets.latencyNanoseconds.count + 1, b = MetricBuckets.batchSizes.count + 1
+            var totals = ([UInt64](repeating: 0, count: l), [UInt64](repeating: 0, count: l),
+                          [UInt64](repeating: 0, count: b), [UInt64](repeating: 0, count: b))
+            for cell in cells {
+                let h = cell.histograms(tenant: t)
+                for i in 0..<l { totals.0[i] &+= h.latencyCounts[i]; totals.1[i] &+= h.latencySums[i] }
+                for i in 0..<b { totals.2[i] &+= h.batchCounts[i]; totals.3[i] &+= h.batchSums[i] }
+            }
             replay(tenant: t, bounds: MetricBuckets.latencyNanoseconds, scale: 1e-9, into: series.latency,
-                   counts: \.latencyCounts, sums: \.latencySums, exported: &state.latency)
+                   counts: totals.0, sums: totals.1, exported: &state.latency)
             replay(tenant: t, bounds: MetricBuckets.batchSizes, scale: 1, into: series.batches,
-                   counts: \.batchCounts, sums: \.batchSums, exported: &state.batches)
+                   counts: totals.2, sums: totals.3, exported: &state.batches)
         }
         // Ring occupancy of the tenants held now; a removed tenant's gauges go.
         var occupancy: [String: (pending: Gauge, unread: Gauge)] = [:]
@@ -190,12 +198,10 @@ final class MetricsExporter: Sendable {
 
     /// Brings one tenant's histogram up to date from the cells' buckets.
     private func replay(tenant: Int, bounds: [UInt64], scale: Double, into histogram: ValueHistogram,
-                        counts: KeyPath<WorkerMetrics, CounterArray>, sums: KeyPath<WorkerMetrics, CounterArray>,
-                        exported: inout [(count: UInt64, sum: UInt64)]) {
+                        counts: [UInt64], sums: [UInt64], exported: inout [(count: UInt64, sum: UInt64)]) {
         for bucket in 0...bounds.count {
             let index = tenant * (bounds.count + 1) + bucket
-            let count = cells.reduce(UInt64(0)) { $0 &+ $1[keyPath: counts].load(index) }
-            let sum = cells.reduce(UInt64(0)) { $0 &+ $1[keyPath: sums].load(index) }
+            let count = counts[bucket], sum = sums[bucket]
             let delta = count &- exported[index].count
             guard delta > 0, delta <= count else { continue }
             let replayed = min(delta, Self.replayLimit)
@@ -204,9 +210,9 @@ final class MetricsExporter: Sendable {
                 : UInt64(Double(deltaSum) * Double(replayed) / Double(delta))
             // Integer observations (ns, events) replayed as integers: `r` of
             // them at q + 1 and the rest at q (q = sum / count) give the exact
-            // sum, and both lie within the bucket. A batch whose sum was seen
-            // before its count (the two adds are separate) could push them
-            // out, so they are clamped to the bucket's bounds.
+            // sum, and both lie within the bucket (counts and sums come from
+            // one consistent read per worker, `WorkerMetrics.histograms`; the
+            // clamp only guards a read that gave up retrying).
             let q = replayedSum / replayed, r = replayedSum % replayed
             func clamped(_ units: UInt64) -> Double {
                 var units = units

@@ -227,6 +227,14 @@ final class WorkerMetrics: @unchecked Sendable {
     /// [tenant][bucket] batches by size, and the events per bucket.
     let batchCounts: CounterArray
     let batchSums: CounterArray
+    /// A sequence lock over the four histogram arrays, so the exporter reads
+    /// each bucket's count and sum from the same set of batches (else a scrape
+    /// between the two adds would pair a count with a stale sum). Written by
+    /// the worker only: odd (relaxed) then a release fence before a batch's
+    /// adds, even (release) after them. Read by the exporter: acquire, the
+    /// counters (relaxed), an acquire fence, relaxed again; equal and even:
+    /// a consistent read (`histograms(tenant:)`).
+    private let histogramSequence = Atomic<UInt64>(0)
     let latencyBounds: [UInt64] = MetricBuckets.latencyNanoseconds
     let batchBounds: [UInt64] = MetricBuckets.batchSizes
     /// The counts of the generation the worker serves. Written by the worker
@@ -274,6 +282,32 @@ final class WorkerMetrics: @unchecked Sendable {
         for (t, total) in totals.enumerated() { reclaims.set(t, total) }
     }
 
+    /// Any thread: `tenant`'s histogram buckets (latency counts and sums,
+    /// batch-size counts and sums) as of one moment between two batches.
+    /// Retries while the worker writes; after many tries (a worker writing
+    /// without pause) takes the last read, off by at most a batch.
+    func histograms(tenant: Int) -> (latencyCounts: [UInt64], latencySums: [UInt64],
+                                     batchCounts: [UInt64], batchSums: [UInt64]) {
+        let l = latencyBounds.count + 1, b = batchBounds.count + 1
+        var result = ([UInt64](repeating: 0, count: l), [UInt64](repeating: 0, count: l),
+                      [UInt64](repeating: 0, count: b), [UInt64](repeating: 0, count: b))
+        for _ in 0..<1000 {
+            let before = histogramSequence.load(ordering: .acquiring)
+            if before & 1 == 1 { ThreadSupport.relax(); continue }
+            for i in 0..<l {
+                result.0[i] = latencyCounts.load(tenant * l + i)
+                result.1[i] = latencySums.load(tenant * l + i)
+            }
+            for i in 0..<b {
+                result.2[i] = batchCounts.load(tenant * b + i)
+                result.3[i] = batchSums.load(tenant * b + i)
+            }
+            atomicMemoryFence(ordering: .acquiring)
+            if histogramSequence.load(ordering: .relaxed) == before { break }
+        }
+        return result
+    }
+
     /// Worker thread: true if the batch beginning now is to be timed.
     @inline(__always)
     func timesNextBatch() -> Bool {
@@ -285,6 +319,10 @@ final class WorkerMetrics: @unchecked Sendable {
     @inline(__always)
     func recordBatch(tenant: Int, count: Int, nanoseconds: UInt64?) {
         guard count > 0 && tenant < layout.capacity else { return }
+        let sequence = histogramSequence.load(ordering: .relaxed)
+        histogramSequence.store(sequence &+ 1, ordering: .relaxed)
+        atomicMemoryFence(ordering: .releasing)
+        defer { histogramSequence.store(sequence &+ 2, ordering: .releasing) }
         if let nanoseconds {
             let perEvent = nanoseconds / UInt64(count)
             let l = latencyBounds.withUnsafeBufferPointer { MetricBuckets.bucket(of: perEvent, in: $0) }
