@@ -308,25 +308,6 @@ public final class Segment: @unchecked Sendable {
         (base + layout.channelsOffset + channel * layout.channelStride).assumingMemoryBound(to: muse_channel_control.self)
     }
 
-    /// Events waiting in this segment's submission rings and answers waiting
-    /// in its completion rings, summed over the channels, each clamped to the
-    /// ring depth (a client may write anything into its indices). Read-only
-    /// acquire loads of the shared indices: safe on any thread, for metrics.
-    public func ringOccupancy() -> (submissions: UInt64, completions: UInt64) {
-        let depth = UInt64(layout.ringDepth)
-        var submissions: UInt64 = 0, completions: UInt64 = 0
-        for channel in 0..<layout.channelCount {
-            let c = control(channel)
-            let sqHead = muse_atomic_load_acquire_u64(&c.pointee.sq_head)
-            let sqTail = muse_atomic_load_acquire_u64(&c.pointee.sq_tail)
-            let cqHead = muse_atomic_load_acquire_u64(&c.pointee.cq_head)
-            let cqTail = muse_atomic_load_acquire_u64(&c.pointee.cq_tail)
-            submissions += min(sqTail &- sqHead, depth)
-            completions += min(cqTail &- cqHead, depth)
-        }
-        return (submissions, completions)
-    }
-
     /// File offset of the byte a channel's owner keeps OFD-locked.
     func lockOffset(_ channel: Int) -> UInt64 { UInt64(layout.channelsOffset + channel * layout.channelStride) }
 
