@@ -14,6 +14,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        // The metrics endpoint's registry and exposition format (MuseServer only).
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // muse.h: the shared-memory ABI and the client API.
@@ -34,7 +36,8 @@ let package = Package(
         // The control socket's messages, shared by mused and musectl.
         .target(name: "MuseControl"),
         .target(name: "MuseServer", dependencies: ["MuseIPC", "MuseSnapshot", "MuseScoring", "MuseControl",
-                                                   .product(name: "TOMLKit", package: "TOMLKit")]),
+                                                   .product(name: "TOMLKit", package: "TOMLKit"),
+                                                   .product(name: "Prometheus", package: "swift-prometheus")]),
         .target(name: "MuseClient", dependencies: ["CMuse"]),
         .executableTarget(name: "mused", dependencies: [
             "MuseServer", "MuseSnapshot", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

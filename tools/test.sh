@@ -30,7 +30,7 @@ swift build --build-tests
 swift test --skip-build --skip EndToEndTests
 # On their own, so no other suite competes for the two cores mused and its
 # clients run on.
-run_exactly 45 --skip-build --filter EndToEndTests
+run_exactly 46 --skip-build --filter EndToEndTests
 
 echo "== Python client (clients/python) against a real mused"
 # A venv under out/ with what the package and its tests need, from PyPI.
@@ -49,10 +49,10 @@ MUSE_IDLE_POLICIES=adaptive MUSE_MUSED="$PWD/.build-asan/debug/mused" run_exactl
 echo "== end-to-end tests against mused built with ThreadSanitizer"
 # halt_on_error: a race kills mused, which the tests see.
 swift build --sanitize=thread --scratch-path .build-tsan --product mused
-TSAN_OPTIONS="halt_on_error=1" MUSE_IDLE_POLICIES=adaptive MUSE_MUSED="$PWD/.build-tsan/debug/mused" run_exactly 6 --skip-build \
-    --filter 'everyEventIsAnsweredOnce|aHostileClient|aSecondDaemonOnTheSameRuntimeDirectory|reloadAddsAndRemovesTenants|sigtermAnswers|aTenantOverItsRateLimit'
+TSAN_OPTIONS="halt_on_error=1" MUSE_IDLE_POLICIES=adaptive MUSE_MUSED="$PWD/.build-tsan/debug/mused" run_exactly 7 --skip-build \
+    --filter 'everyEventIsAnsweredOnce|aHostileClient|aSecondDaemonOnTheSameRuntimeDirectory|reloadAddsAndRemovesTenants|sigtermAnswers|aScrapeCountsWhatTwoTenantsSent|aTenantOverItsRateLimit'
 
 echo "== shared-memory rings, generation publication and the snapshot decoder's checksum thread under ThreadSanitizer"
-run_exactly 56 --sanitize=thread --scratch-path .build-tsan --filter 'MuseIPCTests|MuseServerTests|FrameTests'
+run_exactly 59 --sanitize=thread --scratch-path .build-tsan --filter 'MuseIPCTests|MuseServerTests|FrameTests'
 
 echo "all tests passed"

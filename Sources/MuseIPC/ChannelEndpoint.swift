@@ -28,6 +28,8 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
     public private(set) var head: UInt64
     /// The last inconsistency seen on this channel's indices, for diagnostics.
     public private(set) var fault: muse_status = MUSE_OK
+    /// Times this channel was reclaimed (by a drain or housekeeping), for metrics.
+    public private(set) var reclaims: UInt64 = 0
     /// Drains that found the channel RELEASED; paces the reclaim attempts.
     private var releasedDrains: UInt32 = 0
     /// While the channel is being drained (`beginDrain`): the submission
@@ -116,6 +118,7 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
         let admitted = min(max(admit(count), 0), count)
         // With shadows, each event keeps its private copy until they scored it.
         let shadowed = scorer.hasShadows(tenant: tenant)
+        let began = scorer.batchBegins()
         for k in 0..<count {
             let index = head &+ UInt64(k)
             let slot = submissions + Int(index & mask) * slotSize
@@ -152,6 +155,7 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
             } else {
                 verdict = .refused(.unknownIntent, generation: scorer.generationID)
             }
+            scorer.answered(tenant: tenant, intent: intent, verdict: verdict)
             let completion = completions + Int(index & mask)
             completion.pointee = muse_completion(
                 tag: tag, status: verdict.status.rawValue, predictor_id: verdict.predictor.rawValue,
@@ -162,6 +166,7 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
         muse_atomic_store_release_u64(&control.pointee.cq_tail, head)
         muse_atomic_store_release_u64(&control.pointee.sq_head, head)
         wakeClient()
+        scorer.batchEnded(tenant: tenant, count: count, began: began)
         if shadowed {
             // After the answers are out, from the daemon's private copies.
             for k in 0..<count where scratch.counts[k] >= 0 {
@@ -236,6 +241,7 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
         fault = MUSE_OK
         muse_atomic_store_release_u32(&control.pointee.state, UInt32(MUSE_CHANNEL_FREE))
         releasedDrains = 0
+        reclaims &+= 1
         return true
     }
 

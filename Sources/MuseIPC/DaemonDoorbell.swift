@@ -83,16 +83,15 @@ public struct DaemonDoorbell: @unchecked Sendable {
     public init(segments: [Segment], worker: Int) {
         precondition((0..<32).contains(worker), "daemon_sleeping has 32 bits")
         self.segments = segments
-        // Addresses by offset: an inout access to `pointee` (as
-        // withUnsafeMutablePointer(to:) makes) counts as a Swift write, which
-        // ThreadSanitizer sees racing with a ring from the control thread
-        // when a worker makes its doorbell anew after a reload.
-        func word(_ segment: Segment, _ field: PartialKeyPath<muse_segment_header>) -> UnsafeMutablePointer<UInt32> {
-            (UnsafeMutableRawPointer(segment.header) + MemoryLayout<muse_segment_header>.offset(of: field)!)
+        // Addresses by offset, not `&header.pointee.field`: that is an inout
+        // (modifying) access, which ThreadSanitizer reports as a race when
+        // two workers build doorbells for the same segment at once (a reload).
+        func field(_ segment: Segment, _ key: KeyPath<muse_segment_header, UInt32>) -> UnsafeMutablePointer<UInt32> {
+            (UnsafeMutableRawPointer(segment.header) + MemoryLayout<muse_segment_header>.offset(of: key)!)
                 .assumingMemoryBound(to: UInt32.self)
         }
-        words = segments.map { word($0, \.daemon_doorbell) }
-        sleepingFlags = segments.map { word($0, \.daemon_sleeping) }
+        words = segments.map { field($0, \.daemon_doorbell) }
+        sleepingFlags = segments.map { field($0, \.daemon_sleeping) }
         bit = 1 << UInt32(worker)
         values = Array(repeating: 0, count: segments.count)
         windowStart = Array(repeating: 0, count: segments.count)

@@ -47,11 +47,30 @@ public protocol EventScorer {
     /// Scores an already answered event with the shadow predictors of
     /// (tenant, intent), for the record only: nothing reaches the client.
     func scoreShadows(tenant: TenantIndex, intent: IntentID, features: UnsafeBufferPointer<Double>)
+
+    // Metrics hooks: the daemon's scorer counts and times with them; the
+    // defaults do nothing. They run on the draining thread, so they must cost
+    // a few nanoseconds and never block.
+
+    /// Called once per batch of at least one event, before its first event;
+    /// the result is handed to `batchEnded` (the daemon's scorer reads the clock).
+    func batchBegins() -> UInt64
+
+    /// Called for every answered event with the verdict written to the
+    /// completion ring (refusals of the drain's own checks included).
+    func answered(tenant: TenantIndex, intent: IntentID, verdict: borrowing Verdict)
+
+    /// Called once the batch's completions are published and the client woken,
+    /// before any shadow scoring.
+    func batchEnded(tenant: TenantIndex, count: Int, began: UInt64)
 }
 
 extension EventScorer {
     public func hasShadows(tenant: TenantIndex) -> Bool { false }
     public func scoreShadows(tenant: TenantIndex, intent: IntentID, features: UnsafeBufferPointer<Double>) {}
+    @inline(__always) public func batchBegins() -> UInt64 { 0 }
+    @inline(__always) public func answered(tenant: TenantIndex, intent: IntentID, verdict: borrowing Verdict) {}
+    @inline(__always) public func batchEnded(tenant: TenantIndex, count: Int, began: UInt64) {}
 }
 
 /// Feature counts by intent id, dense, for a bounds check and a load per

@@ -2,22 +2,43 @@ import CMuse
 
 extension Segment {
     /// A read-only look at one channel for status and metrics, never the hot
-    /// path. The client writes sq_tail and the state, the daemon cq_tail;
-    /// both are read with acquire loads, a moment apart, so the figure is an
-    /// estimate; an index a client scribbled past the ring counts as 0.
+    /// path. The client writes sq_tail, cq_head and the state; the daemon
+    /// sq_head and cq_tail. Each is read with an acquire load, a moment
+    /// apart, so the figures are estimates; a difference a client scribbled
+    /// past the ring is clamped to its depth.
     public struct ChannelObservation: Sendable {
         public let isClaimed: Bool
+        /// Events submitted and not yet taken by the daemon.
+        public let pendingSubmissions: UInt64
+        /// Answers the client has not read yet.
+        public let unreadCompletions: UInt64
         /// Events submitted and not yet answered.
         public let inFlight: UInt64
     }
 
     public func observe(channel: Int) -> ChannelObservation {
         let control = self.control(channel)
+        let depth = UInt64(layout.ringDepth)
         let state = muse_atomic_load_acquire_u32(&control.pointee.state)
-        let answered = muse_atomic_load_acquire_u64(&control.pointee.cq_tail)
-        let submitted = muse_atomic_load_acquire_u64(&control.pointee.sq_tail)
-        let inFlight = submitted &- answered
+        let sqHead = muse_atomic_load_acquire_u64(&control.pointee.sq_head)
+        let sqTail = muse_atomic_load_acquire_u64(&control.pointee.sq_tail)
+        let cqHead = muse_atomic_load_acquire_u64(&control.pointee.cq_head)
+        let cqTail = muse_atomic_load_acquire_u64(&control.pointee.cq_tail)
         return ChannelObservation(isClaimed: state == UInt32(MUSE_CHANNEL_CLAIMED),
-                                  inFlight: inFlight <= UInt64(layout.ringDepth) ? inFlight : 0)
+                                  pendingSubmissions: min(sqTail &- sqHead, depth),
+                                  unreadCompletions: min(cqTail &- cqHead, depth),
+                                  inFlight: min(sqTail &- cqTail, depth))
+    }
+
+    /// Submissions waiting and completions unread, summed over the channels
+    /// (the ring-occupancy gauges).
+    public func ringOccupancy() -> (submissions: UInt64, completions: UInt64) {
+        var submissions: UInt64 = 0, completions: UInt64 = 0
+        for channel in 0..<layout.channelCount {
+            let observed = observe(channel: channel)
+            submissions += observed.pendingSubmissions
+            completions += observed.unreadCompletions
+        }
+        return (submissions, completions)
     }
 }

@@ -37,6 +37,11 @@ public final class Daemon: @unchecked Sendable {
     /// Every tenant's weight and rate limiter, read by the workers whenever
     /// they pick up a publication; replaced by `start` and `reload`.
     let tenantPolicies = TenantPolicyTable()
+    /// The metrics exporter and its endpoint; nil without `metricsAddress`.
+    private(set) var metrics: MetricsExporter?
+    private var metricsServer: MetricsHTTPServer?
+    /// The metrics endpoint's bound port (the kernel's pick for port 0).
+    public var metricsPort: UInt16? { metricsServer?.port }
 
     /// The segments of the tenants the daemon holds.
     public var segments: [Segment] { administration.run { slots.compactMap { $0?.segment } } }
@@ -97,6 +102,11 @@ public final class Daemon: @unchecked Sendable {
 
         // Deal channels round-robin so one tenant's channels spread over workers.
         var shares = Array(repeating: [(TenantIndex, Segment, ChannelIndex)](), count: config.workers)
+        // Per-worker metrics cells, only when there is an endpoint to serve them.
+        // Room for tenants a reload adds (at new indices) beside today's.
+        let metricsLayout = config.metricsAddress.map { _ in
+            MetricsLayout(tenants: tenantNames, capacity: slots.count + MetricsLayout.reloadHeadroom)
+        }
         var dealt = 0
         for (t, slot) in slots.enumerated() {
             guard let segment = slot?.segment else { continue }
@@ -112,11 +122,26 @@ public final class Daemon: @unchecked Sendable {
         for (index, share) in shares.enumerated() {
             let worker = Worker(index: index, channels: share, cell: cell, batchSize: config.batchSize,
                                 spinNanoseconds: config.spinNanoseconds, idlePolicy: config.idlePolicy,
-                                policies: tenantPolicies)
+                                metrics: metricsLayout.map(WorkerMetrics.init(layout:)), policies: tenantPolicies)
             workers.append(worker)
             let thread = Thread { worker.run() }
             thread.stackSize = 1 << 20
             threads.append(thread)
+        }
+        if let address = config.metricsAddress, let metricsLayout {
+            // Bound before any worker runs, so a taken port stops the start cleanly.
+            let exporter = MetricsExporter(layout: metricsLayout, cells: workers.compactMap(\.metrics),
+                                           segments: { [weak self] in
+                guard let self else { return [] }
+                return administration.run { slots.enumerated().compactMap { index, slot in slot.map { (index, $0.segment) } } }
+            }, shadows: { [weak self] in
+                guard let self else { return [] }
+                return administration.run { shadowInfo() }
+            }) { [generations] in
+                generations.withLock { $0.serving?.generationID.rawValue }
+            }
+            metrics = exporter
+            metricsServer = try MetricsHTTPServer(address: address) { exporter.render() }
         }
         for slot in slots {
             slot?.segment.beat()
@@ -129,6 +154,10 @@ public final class Daemon: @unchecked Sendable {
         }
         control.start()
         self.control = control
+        if let metricsServer, let address = config.metricsAddress {
+            metricsServer.start()
+            Log.info("metrics-serving", ["address": address, "port": metricsServer.port])
+        }
         Log.info("serving", ["tenants": slots.count, "workers": workers.count, "pid": getpid(),
                              "generation": currentGeneration?.id ?? .none])
     }
@@ -276,6 +305,7 @@ public final class Daemon: @unchecked Sendable {
     /// stopped; what clients submit after the stop waits in the rings for
     /// the next daemon.
     public func stop() {
+        metricsServer?.stop()
         control?.stop()
         // After any reload or drain in progress.
         administration.run {

@@ -56,8 +56,8 @@ public struct DaemonConfiguration: Sendable {
     /// (nil: `Generation.embeddedDefault`), and how snapshots are read.
     public var snapshot: String?
     public var snapshotIO: SnapshotIO = .auto
-    /// Reserved (parsed and checked, not used yet): the metrics endpoint.
-    /// See `systemd/mused.toml`.
+    /// The Prometheus endpoint (`GET /metrics`); nil: none, and workers
+    /// count nothing. See `systemd/mused.toml`.
     public var metricsAddress: MetricsAddress?
     /// How idle workers wait (`IdleStrategy`).
     public var idlePolicy: IdlePolicy = .adaptive

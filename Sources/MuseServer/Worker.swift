@@ -47,6 +47,8 @@ final class Worker: @unchecked Sendable {
     private let finished = Atomic<Bool>(false)
     /// Bumped at every housekeeping; the systemd watchdog reads it.
     let heartbeat = WorkerHeartbeat()
+    /// This worker's metrics cell (summed by the exporter); nil: no metrics endpoint.
+    let metrics: WorkerMetrics?
 
     static var housekeepingNanoseconds: UInt64 { 50_000_000 }
     /// How long a stopping worker keeps answering what was submitted before
@@ -57,8 +59,9 @@ final class Worker: @unchecked Sendable {
     /// `policies` are every tenant's weight and rate limit, by tenant index.
     init(index: Int, channels: [(TenantIndex, Segment, ChannelIndex)], cell: ServingCell,
          batchSize: Int, spinNanoseconds: UInt64, idlePolicy: IdlePolicy = .adaptive,
-         policies: TenantPolicyTable = TenantPolicyTable()) {
+         metrics: WorkerMetrics? = nil, policies: TenantPolicyTable = TenantPolicyTable()) {
         self.index = index
+        self.metrics = metrics
         var endpoints = EndpointSet(capacity: channels.count)
         var unique: [ObjectIdentifier: Segment] = [:]
         for (tenant, segment, channel) in channels {
@@ -91,7 +94,7 @@ final class Worker: @unchecked Sendable {
         ThreadSupport.setName("muse-worker-\(index)")
         cell.acknowledge(worker: index, version: servingVersion)
         shadows.reset(generation: serving.generationID.rawValue)
-        var scorer = WorkerScorer(serving: serving, tally: shadows)
+        var scorer = WorkerScorer(serving: serving, tally: shadows, metrics: metrics)
         var idle = IdleStrategy(policy: idlePolicy, maxSpinNanoseconds: spinNanoseconds,
                                 now: ThreadSupport.monotonicNanoseconds())
         var nextHousekeeping: UInt64 = 0
@@ -102,7 +105,7 @@ final class Worker: @unchecked Sendable {
                 pickUpServing()
                 applyOrders()
                 rebuildScheduler()
-                scorer = WorkerScorer(serving: serving, tally: shadows)
+                scorer = WorkerScorer(serving: serving, tally: shadows, metrics: metrics)
             }
             let answered = scheduler.round(&endpoints, scorer: scorer, scratch: scratch)
             if answered > 0 { workedSinceClock = true }
@@ -244,6 +247,7 @@ final class Worker: @unchecked Sendable {
         for i in 0..<endpoints.count where endpoints[i].reclaimIfAbandoned() {
             reclaims.record(tenant: endpoints[i].segment.tenant, channel: endpoints[i].channel.rawValue, now: now)
         }
+        metrics?.publishReclaims((0..<endpoints.count).map { (endpoints[$0].tenant, endpoints[$0].reclaims) })
         reclaims.flush(now: now)
     }
 

@@ -14,7 +14,7 @@ struct Mused: ParsableCommand {
     @Option(name: .customLong("config"), help: ArgumentHelp(
         "A TOML configuration file (see systemd/mused.toml).",
         discussion: "Command-line flags take precedence over the file: --runtime-dir, --workers, --spin-us, "
-            + "--idle-policy, --admin-group, --state-dir, --snapshot and --snapshot-io replace its values, each --tenant is added to its tenants (or replaces the file's "
+            + "--idle-policy, --admin-group, --state-dir, --snapshot, --snapshot-io and --metrics-address replace its values, each --tenant is added to its tenants (or replaces the file's "
             + "tenant of that name). With neither --config nor --tenant, mused serves the tenants 'demo-a' and 'demo-b' and, "
             + "without a snapshot, the demo generation it carries (a LightGBM model and score maps).",
         valueName: "file"))
@@ -57,7 +57,15 @@ struct Mused: ParsableCommand {
     @Option(name: .customLong("snapshot-io"), help: "How snapshots are read: auto (io_uring, else read), io_uring, read (default: auto).")
     var snapshotIO: String?
 
+    @Option(name: .customLong("metrics-address"), help: ArgumentHelp(
+        "Serve Prometheus metrics at http://ADDRESS/metrics: a loopback address and port such as 127.0.0.1:9464.",
+        valueName: "address"))
+    var metricsAddress: String?
+
     func validate() throws {
+        if let metricsAddress, MetricsAddress(metricsAddress) == nil {
+            throw ValidationError("--metrics-address must be a loopback address and port such as 127.0.0.1:9464 or [::1]:9464, got '\(metricsAddress)'")
+        }
         if let snapshotIO, SnapshotIO(configurationName: snapshotIO) == nil {
             throw ValidationError("--snapshot-io must be auto, io_uring or read, got '\(snapshotIO)'")
         }
@@ -83,6 +91,7 @@ struct Mused: ParsableCommand {
         settings.stateDirectory = stateDirectory
         settings.snapshot = snapshot.map { URL(filePath: $0).standardizedFileURL.path }
         settings.snapshotIO = snapshotIO.flatMap(SnapshotIO.init(configurationName:))
+        settings.metricsAddress = metricsAddress.flatMap(MetricsAddress.init)
         settings.tenants = try tenants.map(Self.parseTenant)
         let config = settings.applied(to: file)
         if let configFile, config.tenants.isEmpty {

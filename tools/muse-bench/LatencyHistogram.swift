@@ -24,6 +24,13 @@ struct LatencyHistogram {
         return (shift + 1) * subBuckets + sub
     }
 
+    /// Adds `other`'s records to these.
+    mutating func merge(_ other: LatencyHistogram) {
+        for i in counts.indices { counts[i] &+= other.counts[i] }
+        total &+= other.total
+        if other.max > max { max = other.max }
+    }
+
     /// The highest value that lands in bucket `i`.
     private static func value(atIndex i: Int) -> UInt64 {
         if i < subBuckets { return UInt64(i) }

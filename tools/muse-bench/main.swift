@@ -11,6 +11,7 @@ import MuseClient
 //
 //   muse-bench ipc [--events N]      (mused is taken from this binary's directory)
 //   muse-bench swap GEN1 GEN2 [--seconds S]
+//   muse-bench scrape [--seconds S]  (event latency while /metrics is scraped)
 //   muse-bench e2e [--trees 500] [--leaves 31] [--features 32] [--events N]   (EndToEndBenchmark.swift)
 //   muse-bench latency [--seconds S] [--rates 1000,...] [--clients 1,4] [--policies ...]
 //                      (open loop, Poisson arrivals; see LatencyBenchmark.swift)
@@ -40,6 +41,18 @@ if arguments.count >= 4 && arguments[1] == "swap" {
     exit(0)
 }
 
+if arguments.count >= 2 && arguments[1] == "scrape" {
+    let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
+    var seconds = 2.0
+    if let i = arguments.firstIndex(of: "--seconds"), i + 1 < arguments.count, let s = Double(arguments[i + 1]) { seconds = s }
+    let cpus = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+    print("muse-bench scrape: \(cpus) CPUs; client and scraper (nice 19) on CPU 0, mused on CPU \(cpus > 1 ? 1 : 0); "
+        + "one event in flight; \(ScrapeBenchmark.rounds) rounds of \(seconds) s per phase")
+    guard muse_pin_thread_to_cpu(0) == 0 else { fatalError("cannot pin to CPU 0") }
+    try ScrapeBenchmark.run(seconds: seconds, binDirectory: URL(filePath: me).deletingLastPathComponent().path,
+                            serverCPU: cpus > 1 ? 1 : 0)
+    exit(0)
+}
 if arguments.count >= 2 && arguments[1] == "e2e" {
     func value(_ name: String) -> Int? {
         arguments.firstIndex(of: name).flatMap { $0 + 1 < arguments.count ? Int(arguments[$0 + 1]) : nil }

@@ -5,7 +5,7 @@ import MuseSnapshot
 /// Precedence, highest first: command-line flags, the file (`--config`), the
 /// built-in defaults. In detail:
 /// - `--runtime-dir`, `--workers`, `--spin-us`, `--idle-policy`, `--admin-group`,
-///   `--state-dir`, `--snapshot`, `--snapshot-io` replace the file's value; `--allow-foreign-runtime-dir` can only turn the check off.
+///   `--state-dir`, `--snapshot`, `--snapshot-io`, `--metrics-address` replace the file's value; `--allow-foreign-runtime-dir` can only turn the check off.
 /// - each `--tenant` is added to the file's tenants; one with the name of a
 ///   tenant of the file replaces that tenant's whole entry (its weight and
 ///   rate limit go back to the defaults).
@@ -22,6 +22,7 @@ public struct CommandLineSettings: Sendable {
     public var stateDirectory: String?
     public var snapshot: String?
     public var snapshotIO: SnapshotIO?
+    public var metricsAddress: MetricsAddress?
 
     public init() {}
 
@@ -51,6 +52,7 @@ public struct CommandLineSettings: Sendable {
         if let stateDirectory { config.stateDirectory = stateDirectory }
         if let snapshot { config.snapshot = snapshot }
         if let snapshotIO { config.snapshotIO = snapshotIO }
+        if let metricsAddress { config.metricsAddress = metricsAddress }
         return config
     }
 }

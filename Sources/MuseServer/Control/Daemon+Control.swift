@@ -33,7 +33,13 @@ extension Daemon {
         case .status:
             return ControlResponse(ok: true, status: status())
         case .rollback:
-            do { return ControlResponse(ok: true, steps: try rollback(), status: status()) } catch {
+            let started = ThreadSupport.monotonicNanoseconds()
+            do {
+                let steps = try rollback()
+                recordSwap("rollback", published: true, since: started)
+                return ControlResponse(ok: true, steps: steps, status: status())
+            } catch {
+                recordSwap("rollback", published: false, since: started)
                 return ControlResponse(ok: false, error: "\(error)")
             }
         case .swap:
@@ -41,15 +47,23 @@ extension Daemon {
                 return ControlResponse(ok: false, error: "swap needs the snapshot's absolute path")
             }
             var figures: [ShadowInfo]?
+            let started = ThreadSupport.monotonicNanoseconds()
             do {
                 let steps = try swap(to: path, allowSchemaChange: request.allowSchemaChange ?? false,
                                      gate: request.gate == true ? configuration.promotionGate : nil) { figures = $0 }
+                recordSwap("swap", published: true, since: started)
                 return ControlResponse(ok: true, steps: steps, status: status(), gate: figures)
             } catch {
+                recordSwap("swap", published: false, since: started)
                 Log.warning("swap-refused", ["path": path, "reason": error])
                 return ControlResponse(ok: false, error: "\(error)", gate: figures)
             }
         }
+    }
+
+    private func recordSwap(_ kind: String, published: Bool, since started: UInt64) {
+        metrics?.recordSwap(kind: kind, published: published,
+                            seconds: Double(ThreadSupport.monotonicNanoseconds() - started) / 1e9)
     }
 
     /// Loads, verifies and publishes the generation in `path`. The serving

@@ -28,9 +28,17 @@ public struct ShadowRecord: Sendable, Equatable {
         guard score.isFinite else { return }
         count += 1
         sum += score
+        deciles[edges.withUnsafeBufferPointer { Self.decile(of: score, edges: $0) }] += 1
+    }
+
+    /// The reference decile (0...9) `score` falls in, given the nine edges
+    /// between them; shared by the shadow tallies and the serving drift
+    /// metrics (`DriftCounts`).
+    @inline(__always)
+    static func decile(of score: Double, edges: UnsafeBufferPointer<Double>) -> Int {
         var bin = 0
-        while bin < edges.count && score >= edges[bin] { bin += 1 }
-        deciles[bin] += 1
+        while bin < edges.count && bin < 9 && score >= edges[bin] { bin += 1 }
+        return bin
     }
 
     mutating func merge(_ other: ShadowRecord) {

@@ -1,10 +1,19 @@
 import MuseIPC
 
 /// What a worker hands its channels' drain: the published `Serving` plus the
-/// worker's own shadow tally, so shadow scores are recorded without sharing.
+/// worker's own shadow tally, so shadow scores are recorded without sharing,
+/// and its metrics cell, if the daemon exports metrics.
 struct WorkerScorer: EventScorer {
     let serving: Serving
     let tally: ShadowTally
+    let metrics: MetricsRecorder?
+
+    /// Cold (a generation pick-up): `metrics` gets its counts for `serving`.
+    init(serving: Serving, tally: ShadowTally, metrics: WorkerMetrics? = nil) {
+        self.serving = serving
+        self.tally = tally
+        self.metrics = metrics?.recorder(for: serving)
+    }
 
     var generationID: GenerationID { serving.generationID }
 
@@ -23,5 +32,28 @@ struct WorkerScorer: EventScorer {
 
     func scoreShadows(tenant: TenantIndex, intent: IntentID, features: UnsafeBufferPointer<Double>) {
         serving.scoreShadows(tenant: tenant, intent: intent, features: features, into: tally)
+    }
+
+    // MARK: Metrics (see `MetricsRecorder`; nothing without a metrics endpoint)
+
+    /// Scoring latency is timed per batch, not per event, and only for one
+    /// batch in `WorkerMetrics.latencySampling`: the clock is read here and in
+    /// `batchEnded`, and the batch records its per-event mean. 0: not timed.
+    @inline(__always)
+    func batchBegins() -> UInt64 {
+        guard let metrics, metrics.cell.timesNextBatch() else { return 0 }
+        return ThreadSupport.monotonicNanoseconds()
+    }
+
+    @inline(__always)
+    func answered(tenant: TenantIndex, intent: IntentID, verdict: borrowing Verdict) {
+        metrics?.answered(tenant: tenant, intent: intent, verdict: verdict)
+    }
+
+    @inline(__always)
+    func batchEnded(tenant: TenantIndex, count: Int, began: UInt64) {
+        guard let metrics else { return }
+        metrics.cell.recordBatch(tenant: tenant.rawValue, count: count,
+                                 nanoseconds: began == 0 ? nil : ThreadSupport.monotonicNanoseconds() &- began)
     }
 }

@@ -82,6 +82,7 @@ extension Daemon {
                         segment.publishGeneration(generation.id)
                     }
                     slots.append(TenantSlot(configuration: tenant, segment: segment))
+                    metrics?.layout.setTenant(slots.count - 1, tenant.name)
                     serveLocked(slots.count - 1)
                     report.added.append(tenant.name)
                     kept.append(tenant)

@@ -1,0 +1,175 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+
+/// The metrics endpoint of a real mused (issue 11): started from a config
+/// file with `metrics_address`, fed by C clients of two tenants, driven by
+/// musectl, scraped over TCP and parsed.
+@Suite(.serialized)
+struct MetricsEndpointTests {
+    /// A loopback port nobody listens on now (the kernel's pick, released).
+    static func freePort() -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return UInt16(bigEndian: address.sin_port)
+    }
+
+    /// One HTTP/1.1 GET over a plain TCP socket: (status line, body).
+    static func get(port: UInt16, _ path: String) throws -> (status: String, body: String) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var answer = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            answer += buffer[0..<n]
+        }
+        let text = String(decoding: answer, as: UTF8.self)
+        guard let split = text.range(of: "\r\n\r\n") else { return (text, "") }
+        let status = text[..<split.lowerBound].split(separator: "\r\n").first.map(String.init) ?? ""
+        return (status, String(text[split.upperBound...]))
+    }
+
+    /// The exposition text's samples, `name{labels}` → value; every
+    /// non-comment line must parse as one.
+    static func parse(_ body: String) -> [String: Double] {
+        var samples: [String: Double] = [:]
+        for line in body.split(separator: "\n") where !line.hasPrefix("#") {
+            let space = line.lastIndex(of: " ")
+            let value = space.flatMap { Double(line[line.index(after: $0)...]) }
+            #expect(value != nil, "unparsable sample line: \(line)")
+            if let space, let value { samples[String(line[..<space])] = value }
+        }
+        return samples
+    }
+
+    /// Scrapes until `done` holds (the counters trail the answers by nanoseconds).
+    static func scrape(port: UInt16, until done: ([String: Double]) -> Bool) throws -> [String: Double] {
+        var samples: [String: Double] = [:]
+        for _ in 0..<50 {
+            let (status, body) = try get(port: port, "/metrics")
+            #expect(status == "HTTP/1.1 200 OK")
+            samples = parse(body)
+            if done(samples) { break }
+            usleep(50_000)
+        }
+        return samples
+    }
+
+    @Test func aScrapeCountsWhatTwoTenantsSentAndSeesASwap() throws {
+        let port = Self.freePort()
+        let dir = Harness.runtimeDirectory()
+        let config = dir + ".toml"
+        func writeConfig(_ tenants: [String]) throws {
+            try (["workers = 2", "metrics_address = \"127.0.0.1:\(port)\""]
+                 + tenants.map { "[[tenant]]\nname = \"\($0)\"\nchannels = 2\nring_depth = 64" })
+                .joined(separator: "\n\n").write(toFile: config, atomically: true, encoding: .utf8)
+        }
+        try writeConfig(["bank-a", "shop-b"])
+        defer { unlink(config) }
+        let daemon = try DaemonUnderTest(tenants: [], runtimeDirectory: dir, arguments: ["--config", config])
+        #expect(daemon.child.output.contains("event=metrics-serving address=127.0.0.1:\(port)"))
+
+        // bank-a: two clients of 1500 and 500 events; shop-b: one of 700 and
+        // the bad-scores client (3 OK, 1 MUSE_E_BAD_SCORE).
+        let clients = [try daemon.client("stream", "bank-a", ["1", "1500", "8"]),
+                       try daemon.client("stream", "bank-a", ["2", "500"]),
+                       try daemon.client("stream", "shop-b", ["3", "700", "1"])]
+        // Scrapes while the workers serve (the ThreadSanitizer stage runs this against a TSan mused).
+        var during = 0.0
+        for _ in 0..<5 {
+            let (status, body) = try Self.get(port: port, "/metrics")
+            #expect(status == "HTTP/1.1 200 OK")
+            let now = Self.parse(body)[String(format: #"muse_events_total{tenant="%@",intent="card-not-present",status="ok"}"#, "bank-a")] ?? 0
+            #expect(now >= during && now <= 2000)
+            during = now
+            usleep(20_000)
+        }
+        for client in clients { #expect(client.wait(seconds: 60) == 0, "\(client.output)") }
+        let bad = try daemon.client("bad-scores", "shop-b")
+        #expect(bad.wait(seconds: 20) == 0, "\(bad.output)")
+
+        let events = #"muse_events_total{tenant="%@",intent="card-not-present",status="%@"}"#
+        func key(_ tenant: String, _ status: String) -> String {
+            String(format: events, tenant, status)
+        }
+        var s = try Self.scrape(port: port) { $0[key("shop-b", "bad_score")] == 1 && $0[key("bank-a", "ok")] == 2000 }
+        #expect(s[key("bank-a", "ok")] == 2000)
+        #expect(s[key("shop-b", "ok")] == 703)
+        #expect(s[key("shop-b", "bad_score")] == 1)
+        #expect(s.keys.filter { $0.hasPrefix("muse_events_total{") }.count == 3, "\(s.keys.sorted())")
+        // One observation per batch (per 8 batches for latency); the sizes add up to the events.
+        #expect(s[#"muse_batch_size_events_sum{tenant="bank-a"}"#] == 2000)
+        #expect(s[#"muse_batch_size_events_sum{tenant="shop-b"}"#] == 704)
+        for tenant in ["bank-a", "shop-b"] {
+            let batches = s[#"muse_batch_size_events_count{tenant="\#(tenant)"}"#] ?? 0
+            #expect(batches > 0)
+            let timed = s[#"muse_scoring_latency_seconds_count{tenant="\#(tenant)"}"#] ?? 0
+            #expect(timed > 0 && timed <= batches)
+            #expect(s[#"muse_ring_submissions_pending_events{tenant="\#(tenant)"}"#] == 0)
+        }
+        // shop-b's window-1 client makes single-event batches.
+        #expect((s[#"muse_batch_size_events_bucket{tenant="shop-b",le="1.0"}"#] ?? 0) >= 600)
+        #expect(s[#"muse_score_drift_events{tenant="bank-a",predictor="sum-card-not-present"}"#] == 2000)
+        #expect(s[#"muse_score_drift_psi{tenant="bank-a",predictor="sum-card-not-present"}"#] != nil)
+        #expect(s["muse_serving_generation"] == 1)
+        #expect(s[#"muse_swaps_total{kind="swap",result="published"}"#] == 0)
+        #expect(try Self.get(port: port, "/").status == "HTTP/1.1 404 Not Found")
+
+        // A tenant a reload adds is counted under its own name; one it removes loses its ring gauges.
+        try writeConfig(["bank-a", "wallet-c"])
+        let reload = Harness.run(ControlSocketTests.musectl, ["reload", "--runtime-dir", dir])
+        #expect(reload.status == 0, "\(reload.output)")
+        let wallet = try daemon.client("stream", "wallet-c", ["4", "300"])
+        #expect(wallet.wait(seconds: 60) == 0, "\(wallet.output)")
+        s = try Self.scrape(port: port) { $0[key("wallet-c", "ok")] == 300 }
+        #expect(s[key("wallet-c", "ok")] == 300)
+        #expect(s[#"muse_ring_submissions_pending_events{tenant="wallet-c"}"#] == 0)
+        #expect(s[#"muse_ring_submissions_pending_events{tenant="shop-b"}"#] == nil)
+        #expect(s[key("shop-b", "ok")] == 703)
+
+        // musectl: a refused swap, then a published one; status agrees.
+        let junk = dir + ".junk"
+        _ = FileManager.default.createFile(atPath: junk, contents: Data(repeating: 7, count: 100))
+        defer { unlink(junk) }
+        let refused = Harness.run(ControlSocketTests.musectl, ["swap", junk, "--runtime-dir", dir])
+        #expect(refused.status != 0)
+        let swap = Harness.run(ControlSocketTests.musectl, ["swap", SnapshotSwapTests.files.gen2, "--allow-schema-change",
+                                                            "--runtime-dir", dir])
+        #expect(swap.status == 0, "\(swap.output)")
+        #expect(SnapshotSwapTests.servingGeneration(daemon) == 2)
+        s = try Self.scrape(port: port) { $0["muse_serving_generation"] == 2 }
+        #expect(s["muse_serving_generation"] == 2)
+        #expect(s[#"muse_swaps_total{kind="swap",result="published"}"#] == 1)
+        #expect(s[#"muse_swaps_total{kind="swap",result="refused"}"#] == 1)
+        #expect(s[#"muse_swap_duration_seconds_count{kind="swap"}"#] == 2)
+        // Counters survive the swap; the drift of the old generation is gone.
+        #expect(s[key("bank-a", "ok")] == 2000)
+        #expect(s[#"muse_score_drift_events{tenant="bank-a",predictor="sum-card-not-present"}"#] == nil)
+
+        #expect(daemon.stop() == 0)
+    }
+}
