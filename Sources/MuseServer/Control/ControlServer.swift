@@ -4,7 +4,6 @@ import Glibc
 import Foundation
 import MuseControl
 import MuseIPC
-import Synchronization
 
 /// The control socket: a Unix stream socket in the runtime directory that
 /// `musectl` talks to, one JSON request and one JSON response per connection,
@@ -16,11 +15,11 @@ import Synchronization
 /// so a descriptor passed to someone else does not carry the right.
 final class ControlServer: @unchecked Sendable {
     let path: String
-    private let listener: Int32
     private let adminGroup: gid_t?
     private let handle: (ControlRequest) -> ControlResponse
-    private var thread: Thread?
-    private let stopping = Atomic<Bool>(false)
+    /// Made at the end of `init`; swaps load, decode and verify snapshots on
+    /// its thread, at lowered priority.
+    private var loop: AcceptLoop!
 
     init(runtimeDirectory: String, adminGroup: gid_t?,
          handle: @escaping (ControlRequest) -> ControlResponse) throws {
@@ -52,38 +51,14 @@ final class ControlServer: @unchecked Sendable {
             close(fd)
             throw error
         }
-        listener = fd
+        loop = AcceptLoop(listener: fd, name: "muse-control") { [unowned self] in serve($0) }
     }
 
-    func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "muse-control"
-        self.thread = thread
-        thread.start()
-    }
+    func start() { loop.start() }
 
     func stop() {
-        stopping.store(true, ordering: .relaxed)
-        shutdown(listener, Int32(SHUT_RDWR))
-        while let thread, !thread.isFinished { usleep(1000) }
-        thread = nil // the thread's closure holds self: break the cycle
-        close(listener)
+        loop.stop()
         unlink(path)
-    }
-
-    private func run() {
-        // Swaps load, decode and verify snapshots here: never at the expense
-        // of a worker sharing the CPU.
-        ThreadSupport.lowerPriority()
-        while !stopping.load(ordering: .relaxed) {
-            var poller = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, 200) > 0 else { continue }
-            let connection = accept(listener, nil, nil)
-            if connection < 0 { continue }
-            _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
-            serve(connection)
-            close(connection)
-        }
     }
 
     private func serve(_ connection: Int32) {

@@ -3,7 +3,6 @@ import Glibc
 #endif
 import Foundation
 import MuseIPC
-import Synchronization
 
 /// The metrics endpoint: a minimal HTTP/1.1 server on a loopback TCP address,
 /// one connection at a time on a low-priority thread of its own.
@@ -17,12 +16,9 @@ import Synchronization
 final class MetricsHTTPServer: @unchecked Sendable {
     /// The bound port (the configured one, or the kernel's pick for port 0).
     let port: UInt16
-    private let listener: Int32
     private let render: @Sendable () -> [UInt8]
-    private var thread: Thread?
-    /// Set by `stop` (any thread), read by the server thread; relaxed: the
-    /// listener's shutdown is what wakes the thread, the flag only ends its loop.
-    private let stopping = Atomic<Bool>(false)
+    /// Made at the end of `init`; a scrape renders on its thread, at lowered priority.
+    private var loop: AcceptLoop!
     static let maxRequestBytes = 8192
     static let requestTimeoutMilliseconds = 2000
 
@@ -68,38 +64,12 @@ final class MetricsHTTPServer: @unchecked Sendable {
             close(fd)
             throw error
         }
-        listener = fd
+        loop = AcceptLoop(listener: fd, name: "muse-metrics") { [unowned self] in serve($0) }
     }
 
-    func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "muse-metrics"
-        thread.stackSize = 1 << 20
-        self.thread = thread
-        thread.start()
-    }
+    func start() { loop.start() }
 
-    func stop() {
-        stopping.store(true, ordering: .relaxed)
-        shutdown(listener, Int32(SHUT_RDWR))
-        while let thread, !thread.isFinished { usleep(1000) }
-        thread = nil // the thread's closure holds self: break the cycle
-        close(listener)
-    }
-
-    private func run() {
-        // A scrape must never take a CPU from a worker.
-        ThreadSupport.lowerPriority()
-        while !stopping.load(ordering: .relaxed) {
-            var poller = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, 200) > 0 else { continue }
-            let connection = accept(listener, nil, nil)
-            if connection < 0 { continue }
-            _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
-            serve(connection)
-            close(connection)
-        }
-    }
+    func stop() { loop.stop() }
 
     private func serve(_ connection: Int32) {
         let deadline = ThreadSupport.monotonicNanoseconds() + UInt64(Self.requestTimeoutMilliseconds) * 1_000_000
