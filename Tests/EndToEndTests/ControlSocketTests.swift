@@ -7,7 +7,12 @@ import Testing
 /// musectl against a real mused's control socket.
 @Suite(.serialized)
 struct ControlSocketTests {
-    static var musectl: String { URL(filePath: Harness.mused).deletingLastPathComponent().appending(path: "musectl").path }
+    /// musectl from this test binary's own build, whichever mused runs (the
+    /// sanitizer stages build only mused).
+    static var musectl: String {
+        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(filePath: me).deletingLastPathComponent().appending(path: "musectl").path
+    }
 
     @Test func statusReportsTheServingGenerationAndRefusalsExitNonZero() throws {
         let daemon = try DaemonUnderTest(tenants: ["acme::2:64", "globex::2:64"])
