@@ -1,4 +1,5 @@
 import Foundation
+import MuseBenchSupport
 import MuseScoring
 import MuseSnapshot
 

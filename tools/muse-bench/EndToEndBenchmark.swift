@@ -4,6 +4,7 @@ import Glibc
 import CMuse
 import CMuseDaemon
 import Foundation
+import MuseBenchSupport
 import MuseClient
 import MuseScoring
 import MuseSnapshot

@@ -4,15 +4,22 @@ import MuseScoring
 /// benchmark can have a model of any size without training one. The trees
 /// are random but valid: `num_leaves` leaves, splits on random features
 /// with NaN missing values sent left or right.
-struct SyntheticLightGBM {
-    var trees: Int
-    var leaves: Int
-    var features: Int
-    var seed: UInt64
+public struct SyntheticLightGBM: Sendable {
+    public var trees: Int
+    public var leaves: Int
+    public var features: Int
+    public var seed: UInt64
 
-    var featureNames: [String] { (0..<features).map { "f\($0)" } }
+    public init(trees: Int, leaves: Int, features: Int, seed: UInt64) {
+        self.trees = trees
+        self.leaves = leaves
+        self.features = features
+        self.seed = seed
+    }
 
-    func text() -> [UInt8] {
+    public var featureNames: [String] { (0..<features).map { "f\($0)" } }
+
+    public func text() -> [UInt8] {
         var rng = SplitMix64(seed: seed)
         var body: [UInt8] = []
         body.reserveCapacity(trees * leaves * 120)

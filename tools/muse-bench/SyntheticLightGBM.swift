@@ -1,1 +1,0 @@
-../muse-bench-snapshot/SyntheticLightGBM.swift
