@@ -178,6 +178,12 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
         return count
     }
 
+    /// Makes the next drain that finds the channel RELEASED try to free it at
+    /// once. Called after the worker slept: the ring that woke it may be the
+    /// releasing client's, which dropped its lock just before, and the next
+    /// drain may be the only one before the worker sleeps again.
+    public mutating func resetReclaimPacing() { releasedDrains = 0 }
+
     /// Answers only what is submitted now: later submissions stay in the ring,
     /// as they do while no daemon runs, for whoever serves the channel next.
     /// Used before a tenant is removed and when mused stops.

@@ -30,6 +30,8 @@ public struct DaemonDoorbell: @unchecked Sendable {
     /// Mutes in a row (each twice as long, up to 4x), cleared by a wake with
     /// work behind it or by a quiet spell.
     private var mutes: [Int]
+    /// The worker's reclaim count when a release wake was last excused.
+    private var reclaimsExcused: UInt64 = 0
     /// The segments waited on in this pass (indices into `words`).
     private var active: [Int] = []
     private var activeWords: [UnsafeMutablePointer<UInt32>?] = []
@@ -109,8 +111,14 @@ public struct DaemonDoorbell: @unchecked Sendable {
     /// Sleeps until a client rings with work behind it, `timeoutNanoseconds`
     /// pass, or `hasWork` finds work after the flags are raised (then it does
     /// not sleep at all). Returns true if it slept.
+    ///
+    /// `reclaims` is how many channels the worker has freed so far. A ring
+    /// for a released channel is work when the previous one was (a reclaim
+    /// followed it): a client that claims, submits and releases in a loop
+    /// rings once per reclaim and is never muted, while one that keeps a
+    /// channel RELEASED and rings frees nothing and is counted as a ringer.
     @discardableResult
-    public mutating func sleep(timeoutNanoseconds: Int64, hasWork: () -> Bool) -> Bool {
+    public mutating func sleep(timeoutNanoseconds: Int64, reclaims: UInt64 = 0, hasWork: () -> Bool) -> Bool {
         // futex_waitv takes at most 128 words and needs Linux 5.16; beyond
         // that, nap briefly instead (bounded latency, no lost wake-up).
         if words.isEmpty || words.count > 128 || Self.waitvMissing.load(ordering: .relaxed) {
@@ -178,6 +186,11 @@ public struct DaemonDoorbell: @unchecked Sendable {
                     emptyWakes[i] = 0
                     if now &- mutedUntil[i] >= 4 * Self.muteNanoseconds { mutes[i] = 0 }
                 }
+                if !releases && reclaims != reclaimsExcused && hasReleasedChannel(i) {
+                    reclaimsExcused = reclaims
+                    releases = true
+                    continue
+                }
                 emptyWakes[i] += 1
                 if emptyWakes[i] > Self.emptyWakeBudget {
                     mutedUntil[i] = now &+ Self.muteNanoseconds << UInt64(min(mutes[i], 2))
@@ -189,9 +202,10 @@ public struct DaemonDoorbell: @unchecked Sendable {
             }
             // A client that released a channel with events in flight rings
             // so that the channel is freed on the next drain: work that
-            // `hasWork` does not see. Such a wake goes back to the worker,
-            // still counted against the budget (a client holding a channel
-            // RELEASED and ringing is muted like any ringer).
+            // `hasWork` does not see. Such a wake goes back to the worker;
+            // it counts against the budget unless the last one freed a
+            // channel (a client holding a channel RELEASED and ringing is
+            // muted like any ringer).
             if working || releases { return true }
         }
     }

@@ -42,6 +42,13 @@ struct EndpointSet: ~Copyable {
         }
     }
 
+    /// Channels freed so far by these endpoints (cold path: before a sleep).
+    var reclaims: UInt64 {
+        var total: UInt64 = 0
+        for i in 0..<count { total &+= buffer[i].reclaims }
+        return total
+    }
+
     /// True if every endpoint satisfies `predicate`.
     func allSatisfy(_ predicate: (borrowing ChannelEndpoint) -> Bool) -> Bool {
         !contains { !predicate($0) }

@@ -128,10 +128,11 @@ final class Worker: @unchecked Sendable {
                 let timeout = Int64(nextHousekeeping > now ? nextHousekeeping - now : 1)
                 // The doorbell keeps sleeping through wakes this says are
                 // empty (issue 11), so a stop request must count as work.
-                doorbell.sleep(timeoutNanoseconds: timeout) {
+                let slept = doorbell.sleep(timeoutNanoseconds: timeout, reclaims: endpoints.reclaims) {
                     stopping.load(ordering: .relaxed) || cell.latestVersion != servingVersion
                         || endpoints.contains { $0.hasWork() }
                 }
+                if slept { for i in 0..<endpoints.count { endpoints[i].resetReclaimPacing() } }
                 idle.woke()
             }
         }

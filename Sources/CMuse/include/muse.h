@@ -868,9 +868,11 @@ MUSE_API muse_status muse_open_tenant(muse_client *client, const char *runtime_d
  * that claimed the channel in between. Returns nonzero if mused should be
  * woken (muse__wake_daemon) once the lock is dropped. */
 static inline int muse__give_back(muse_channel_control *c, uint64_t sq_tail, uint64_t cq_head) {
+    /* Everything submitted is answered and read. sq_head is not looked at:
+     * mused stores it just after cq_tail (never before), to the same value,
+     * so a client that read an answer in between has nothing in flight. */
     uint64_t cq_tail = muse_atomic_load_acquire_u64(&c->cq_tail);
-    uint64_t sq_head = muse_atomic_load_acquire_u64(&c->sq_head);
-    if (sq_tail == cq_tail && sq_head == cq_tail && cq_head == cq_tail) {
+    if (sq_tail == cq_tail && cq_head == cq_tail) {
         muse_atomic_store_release_u32(&c->state, MUSE_CHANNEL_FREE);
         return 0;
     }
