@@ -116,9 +116,11 @@ struct FairSchedulingTests {
     /// every channel and more spinning: with 257 channels on the worker, main
     /// measured 22-32% of a core spent on the ringer (~100% with 1,000+
     /// channels). Now a segment that wakes the worker with no work behind it
-    /// is left out of the wait set for a while: ~2-3% measured, near idle.
-    /// The bound, 10% of a core, fails for the old daemon and leaves room for
-    /// a debug build on a slow VM. Measured with only the ringer running, as
+    /// is left out of the wait set for a while: ~2-3% measured in a release
+    /// build; 10-13% in this debug build on a quiet 2-vCPU VM, where each
+    /// of the ~2,000 wakes a second that the mutes still allow looks at all
+    /// 257 channels twice. The bound, 16% of a core, fails for the old
+    /// daemon and leaves that room. Measured with only the ringer running, as
     /// serving real traffic costs CPU of its own; then another tenant is
     /// served while the ringing goes on, none of its events refused.
     @Test func aDoorbellRingerCostsTheHostLittle() throws {
@@ -152,7 +154,7 @@ struct FairSchedulingTests {
         #expect(Self.number(quiet.output, "answered") == 1000 && Self.number(quiet.output, "ok") == 1000,
                 "\(quiet.output)")
         #expect(Self.number(ringer.output, "rings") > 10_000, "\(ringer.output)")
-        #expect(before >= 0 && used < 0.1 * elapsed,
+        #expect(before >= 0 && used < 0.16 * elapsed,
                 "mused used \(used) s of CPU in \(elapsed) s while a client rang: \(ringer.output)")
         #expect(daemon.stop() == 0, "\(daemon.logs)")
     }
