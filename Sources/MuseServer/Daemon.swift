@@ -18,8 +18,7 @@ public final class Daemon: @unchecked Sendable {
     var slots: [TenantSlot?] = []
     /// Serialises swaps, rollbacks, reloads, drains and status.
     let administration = AdministrationLock()
-    private var runtimeDirectory: RuntimeDirectory?
-    var runtimeDirectoryHandle: RuntimeDirectory? { runtimeDirectory }
+    private(set) var runtimeDirectory: RuntimeDirectory?
     private(set) var workers: [Worker] = []
     private var threads: [Thread] = []
     /// Made in `start`, once the worker count is known to be sane.

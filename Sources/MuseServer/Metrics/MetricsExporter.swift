@@ -179,21 +179,31 @@ final class MetricsExporter: Sendable {
         let serving = servingGeneration()
         generationGauge.set(Double(serving ?? 0))
         exportDrift(serving: serving, into: &state)
-        var shadowSeries: [DriftSeries: (psi: Gauge, events: Gauge)] = [:]
-        for info in shadows() where info.events > 0 {
-            let series = DriftSeries(tenant: info.tenant, predictor: info.predictor)
-            let labels = [("tenant", info.tenant), ("predictor", info.predictor)]
-            let gauges = state.shadows[series] ?? (registry.makeGauge(descriptor: Self.shadowDrift, labels: labels),
-                                                   registry.makeGauge(descriptor: Self.shadowEvents, labels: labels))
-            gauges.psi.set(info.psi ?? .nan)
-            gauges.events.set(Double(info.events))
-            shadowSeries[series] = gauges
+        let shadowFigures = shadows().filter { $0.events > 0 }.map {
+            (DriftSeries(tenant: $0.tenant, predictor: $0.predictor), $0.psi ?? .nan, $0.events)
         }
-        for (series, gauges) in state.shadows where shadowSeries[series] == nil {
-            registry.unregisterGauge(gauges.psi)
-            registry.unregisterGauge(gauges.events)
+        expose(shadowFigures, as: (Self.shadowDrift, Self.shadowEvents), in: &state.shadows)
+    }
+
+    /// Sets a (PSI, events) gauge pair per series, making the pairs of new
+    /// series and removing those of series no longer given.
+    private func expose(_ figures: [(series: DriftSeries, psi: Double, events: UInt64)],
+                        as descriptors: (psi: MetricNameDescriptor, events: MetricNameDescriptor),
+                        in gauges: inout [DriftSeries: (psi: Gauge, events: Gauge)]) {
+        var exposed: [DriftSeries: (psi: Gauge, events: Gauge)] = [:]
+        for (series, psi, events) in figures {
+            let labels = [("tenant", series.tenant), ("predictor", series.predictor)]
+            let pair = gauges[series] ?? (registry.makeGauge(descriptor: descriptors.psi, labels: labels),
+                                          registry.makeGauge(descriptor: descriptors.events, labels: labels))
+            pair.psi.set(psi)
+            pair.events.set(Double(events))
+            exposed[series] = pair
         }
-        state.shadows = shadowSeries
+        for (series, pair) in gauges where exposed[series] == nil {
+            registry.unregisterGauge(pair.psi)
+            registry.unregisterGauge(pair.events)
+        }
+        gauges = exposed
     }
 
     /// Brings one tenant's histogram up to date from the cells' buckets.
@@ -246,23 +256,13 @@ final class MetricsExporter: Sendable {
                 }
             }
         }
-        var exposed: [DriftSeries: (psi: Gauge, events: Gauge)] = [:]
         let tenants = layout.tenants
+        var figures: [(series: DriftSeries, psi: Double, events: UInt64)] = []
         for (key, record) in records where key.tenant < tenants.count && key.predictor < names.count {
             guard let tenant = tenants[key.tenant] else { continue }
-            let series = DriftSeries(tenant: tenant, predictor: names[key.predictor])
-            let labels = [("tenant", series.tenant), ("predictor", series.predictor)]
-            let gauges = state.drift[series] ?? (registry.makeGauge(descriptor: Self.drift, labels: labels),
-                                                 registry.makeGauge(descriptor: Self.driftEvents, labels: labels))
-            gauges.psi.set(record.psi)
-            gauges.events.set(Double(record.count))
-            exposed[series] = gauges
+            figures.append((DriftSeries(tenant: tenant, predictor: names[key.predictor]), record.psi, record.count))
         }
-        for (series, gauges) in state.drift where exposed[series] == nil {
-            registry.unregisterGauge(gauges.psi)
-            registry.unregisterGauge(gauges.events)
-        }
-        state.drift = exposed
+        expose(figures, as: (Self.drift, Self.driftEvents), in: &state.drift)
     }
 }
 

@@ -57,7 +57,7 @@ extension Daemon {
                 // The file goes with the tenant: its clients see the daemon
                 // gone, and a tenant added back later gets a fresh segment
                 // with the layout then configured.
-                do { try runtimeDirectoryHandle?.remove(TenantName.fileName(slot.configuration.name)) } catch {
+                do { try runtimeDirectory?.remove(TenantName.fileName(slot.configuration.name)) } catch {
                     Log.warning("segment-not-removed", ["tenant": slot.configuration.name, "error": error])
                 }
                 Log.info("tenant-removed", ["tenant": slot.configuration.name])
