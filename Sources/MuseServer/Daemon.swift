@@ -86,11 +86,10 @@ public final class Daemon: @unchecked Sendable {
         try config.validate()
         cell = ServingCell(workers: config.workers)
         try Segment.guardAgainstTruncation()
-        let directory = try RuntimeDirectory(path: config.runtimeDirectory, trust: config.runtimeDirectoryTrust)
-        runtimeDirectory = directory
+        runtimeDirectory = try RuntimeDirectory(path: config.runtimeDirectory, trust: config.runtimeDirectoryTrust)
         for tenant in config.tenants {
             do {
-                slots.append(TenantSlot(configuration: tenant, segment: try openSegment(for: tenant, in: directory)))
+                slots.append(TenantSlot(configuration: tenant, segment: try openSegment(for: tenant)))
             } catch {
                 if case SegmentError.ownedByAnotherDaemon = error { throw error }
                 Log.error("segment-refused", ["tenant": tenant.name, "error": error])
@@ -99,13 +98,13 @@ public final class Daemon: @unchecked Sendable {
         guard !slots.isEmpty else { throw DaemonError.noTenantServing }
         try publish(firstGeneration(), waitForWorkers: false)
 
-        // Deal channels round-robin so one tenant's channels spread over workers.
-        var shares = Array(repeating: [(TenantIndex, Segment, ChannelIndex)](), count: config.workers)
         // Per-worker metrics cells, only when there is an endpoint to serve them.
         // Room for tenants a reload adds (at new indices) beside today's.
         let metricsLayout = config.metricsAddress.map { _ in
             MetricsLayout(tenants: tenantNames, capacity: slots.count + MetricsLayout.reloadHeadroom)
         }
+        // Deal channels round-robin so one tenant's channels spread over workers.
+        var shares = Array(repeating: [(TenantIndex, Segment, ChannelIndex)](), count: config.workers)
         var dealt = 0
         for (t, slot) in slots.enumerated() {
             guard let segment = slot?.segment else { continue }
@@ -272,8 +271,8 @@ public final class Daemon: @unchecked Sendable {
     }
 
     /// Opens (creates or adopts) `tenant`'s segment in the runtime directory.
-    func openSegment(for tenant: TenantConfiguration, in directory: RuntimeDirectory? = nil) throws -> Segment {
-        guard let directory = directory ?? runtimeDirectory else { throw DaemonError.noTenantServing }
+    func openSegment(for tenant: TenantConfiguration) throws -> Segment {
+        guard let directory = runtimeDirectory else { throw DaemonError.noTenantServing }
         let layout = try SegmentLayout(channelCount: tenant.channels, ringDepth: tenant.ringDepth,
                                        maxFeatures: tenant.maxFeatures)
         let groupID = try tenant.group.map(resolveGroup)

@@ -154,7 +154,7 @@ struct ReloadCommand: ParsableCommand {
             guard let r = response.reload else { return "" }
             var text = ""
             if !r.added.isEmpty { text += "added: \(r.added.joined(separator: ", "))\n" }
-            for drain in r.removed { text += "removed \(drain.tenant): " + describeDrain(drain) }
+            for drain in r.removed { text += "removed: " + describeDrain(drain) }
             if !r.resumed.isEmpty { text += "serving again: \(r.resumed.joined(separator: ", "))\n" }
             if !r.updated.isEmpty { text += "updated: \(r.updated.joined(separator: ", "))\n" }
             for failure in r.failed { text += "not added: \(failure)\n" }

@@ -52,7 +52,6 @@ extension Daemon {
             for (index, slot) in slots.enumerated() {
                 guard let slot, !wanted.contains(slot.configuration.name) else { continue }
                 report.removed.append(drainLocked(index))
-                slot.segment.publishState(.stopped)
                 slots[index] = nil
                 // The file goes with the tenant: its clients see the daemon
                 // gone, and a tenant added back later gets a fresh segment
