@@ -87,14 +87,19 @@ struct GenerationSwapTests {
         let stop = Atomic<Bool>(false)
         let failures = Atomic<Int>(0), answered = Atomic<Int>(0)
         let seen = Locked<Set<UInt64>>([])
+        let problems = Locked<[String]>([])
+        @Sendable func fail(_ problem: String) {
+            failures.add(1, ordering: .relaxed)
+            problems.withLock { if $0.count < 10 { $0.append(problem) } }
+        }
         var threads: [Thread] = []
         for (i, tenant) in tenants.enumerated() {
             let thread = Thread {
                 var client = muse_client()
-                guard muse_open_tenant(&client, "\(dir)/run", tenant) == MUSE_OK else { failures.add(1, ordering: .relaxed); return }
+                guard muse_open_tenant(&client, "\(dir)/run", tenant) == MUSE_OK else { fail("\(tenant): open"); return }
                 defer { muse_close(&client) }
                 var channel = muse_channel()
-                guard muse_claim(&client, &channel) == MUSE_OK else { failures.add(1, ordering: .relaxed); return }
+                guard muse_claim(&client, &channel) == MUSE_OK else { fail("\(tenant): claim"); return }
                 var sent: UInt64 = 0, received: UInt64 = 0
                 var done = [muse_completion](repeating: muse_completion(), count: 16)
                 var generationsSeen = Set<UInt64>()
@@ -104,16 +109,20 @@ struct GenerationSwapTests {
                         guard muse_submit(&channel, sent, 7, &x, 3) == MUSE_OK else { break }
                         sent += 1
                     }
+                    // `stop` may have turned between the two loop tests: then
+                    // nothing is in flight and there is nothing to wait for.
+                    if received == sent { continue }
                     var n = 0
-                    guard muse_wait(&channel, &done, 16, &n, 2_000_000_000) == MUSE_OK else {
-                        failures.add(1, ordering: .relaxed)
+                    let status = muse_wait(&channel, &done, 16, &n, 2_000_000_000)
+                    guard status == MUSE_OK else {
+                        fail("\(tenant): wait \(String(cString: muse_strerror(status))) after \(received) of \(sent)")
                         return
                     }
                     for c in done[0..<n] {
                         // The model's own order: intercept, then the features.
                         let margin = Self.offset(c.generation_id) + Double(c.tag % 100) / 10 + Double(i) + -1
                         if c.tag != received || c.status != 0 || c.score != 1 / (1 + exp(-margin)) {
-                            failures.add(1, ordering: .relaxed)
+                            fail("\(tenant): tag \(c.tag) (expected \(received)) status \(c.status) generation \(c.generation_id) score \(c.score)")
                         }
                         generationsSeen.insert(c.generation_id)
                         received += 1
@@ -136,7 +145,7 @@ struct GenerationSwapTests {
             if Date() > deadline { break }
             usleep(10_000)
         }
-        #expect(failures.load(ordering: .relaxed) == 0)
+        #expect(failures.load(ordering: .relaxed) == 0, "\(problems.withLock { $0 })")
         #expect(answered.load(ordering: .relaxed) > 10_000)
         // Traffic really crossed many generations.
         #expect(seen.withLock { $0.count } > 50)
