@@ -155,7 +155,8 @@ struct ClientContractTests {
         let library = "\(dir)/lib/lib/libmuse.so.1"
         let dynamic = Harness.run("/usr/bin/env", ["readelf", "-d", "--dyn-syms", "-W", library])
         #expect(dynamic.output.contains("Library soname: [libmuse.so.1]"), "\(dynamic.output)")
-        #expect(dynamic.output.contains("muse_claim@@MUSE_1.0") && dynamic.output.contains("muse_lookup_feature@@MUSE_1.1"))
+        #expect(dynamic.output.contains("muse_claim@@MUSE_1.0") && dynamic.output.contains("muse_lookup_feature@@MUSE_1.1")
+                && dynamic.output.contains("muse_wait_idle@@MUSE_1.2"))
         // Nothing but the API is exported.
         let exported = dynamic.output.split(separator: "\n").filter { $0.contains(" GLOBAL ") && $0.contains(" DEFAULT ")
             && !$0.contains(" UND ") }

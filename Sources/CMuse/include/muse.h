@@ -7,8 +7,8 @@
  * fast path. This header is the whole contract. It is header-only (every
  * function is static inline), C11 and C++ compatible, Linux only. The same
  * functions are exported by libmuse.so (soname libmuse.so.1, symbol version
- * MUSE_1.0 for ABI 1.0 functions, MUSE_1.1 for those added in 1.1) for other
- * languages; see tools/build-libmuse.sh.
+ * MUSE_1.0 for ABI 1.0 functions, MUSE_1.1 for those added in 1.1, MUSE_1.2
+ * for muse_wait_idle) for other languages; see tools/build-libmuse.sh.
  *
  * QUICK START
  *
@@ -158,9 +158,10 @@
  * schema calls return MUSE_E_NO_SCHEMA). A 1.1 daemon adopts a 1.0 segment
  * as it is (no names) until it is removed while no client holds it.
  * muse_wait_idle and muse_idle_policy were added to the header after 1.1
- * without a version: they change no layout and read nothing new, so they work
- * with every 1.x segment; libmuse.so does not export them yet (that would be
- * a new symbol version node).
+ * without an ABI version: they change no layout and read nothing new, so they
+ * work with every 1.x segment. libmuse.so 1.2 exports muse_wait_idle in the
+ * symbol version node MUSE_1.2 (muse_idle_policy is a type: a binding passes
+ * its values as an int).
  */
 #ifndef MUSE_H
 #define MUSE_H
@@ -1368,8 +1369,8 @@ MUSE_API int muse_daemon_alive(const muse_client *client, uint64_t max_age_ns) {
 /**
  * How muse_wait_idle waits while no completion is available (the client's side
  * of mused's --idle-policy). An API addition: no field of the segment or of
- * the structures changes, so it works against any 1.x mused; a header-only
- * function (not yet exported by libmuse.so).
+ * the structures changes, so it works against any 1.x mused (libmuse.so
+ * exports muse_wait_idle as MUSE_1.2).
  *
  *   MUSE_IDLE_ADAPTIVE   what muse_wait does: spin for MUSE_SPIN_NS, then
  *                        sleep on the channel's futex. A good default: a
@@ -1402,8 +1403,8 @@ typedef enum muse_idle_policy {
  *     muse_completion done[8]; size_t n;
  *     if (muse_wait_idle(&ch, done, 8, &n, 1000000, MUSE_IDLE_BUSY_SPIN) == MUSE_OK) ...
  */
-static inline muse_status muse_wait_idle(muse_channel *ch, muse_completion *out, size_t max,
-                                         size_t *count, int64_t timeout_ns, muse_idle_policy policy) {
+MUSE_API muse_status muse_wait_idle(muse_channel *ch, muse_completion *out, size_t max,
+                                    size_t *count, int64_t timeout_ns, muse_idle_policy policy) {
     uint64_t start, spin_until, deadline;
     muse_channel_control *c;
     size_t n;

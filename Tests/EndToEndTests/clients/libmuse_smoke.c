@@ -30,6 +30,7 @@ int main(int argc, char **argv) {
     LOAD(muse_lookup_feature, "MUSE_1.1", int (*)(void *, const char *, const char *, uint32_t *));
     LOAD(muse_submit, "MUSE_1.0", int (*)(void *, uint64_t, uint32_t, const double *, uint32_t));
     LOAD(muse_wait, "MUSE_1.0", int (*)(void *, completion *, size_t, size_t *, int64_t));
+    LOAD(muse_wait_idle, "MUSE_1.2", int (*)(void *, completion *, size_t, size_t *, int64_t, int));
     LOAD(muse_release, "MUSE_1.0", void (*)(void *));
     LOAD(muse_close, "MUSE_1.0", void (*)(void *));
     LOAD(muse_strerror, "MUSE_1.0", const char *(*)(int));
@@ -50,7 +51,9 @@ int main(int argc, char **argv) {
         completion done[1];
         size_t n;
         if (muse_submit(channel, (uint64_t)i, intent.id, x, intent.feature_count) != 0
-            || muse_wait(channel, done, 1, &n, 1000000000) != 0 || n != 1 || done[0].tag != (uint64_t)i
+            || (i % 2 ? muse_wait_idle(channel, done, 1, &n, 1000000000, 1 /* MUSE_IDLE_BUSY_SPIN */)
+                      : muse_wait(channel, done, 1, &n, 1000000000)) != 0
+            || n != 1 || done[0].tag != (uint64_t)i
             || done[0].status != 0 || done[0].score != 1 / (1 + exp(-x[f7])))
             wrong++;
     }
