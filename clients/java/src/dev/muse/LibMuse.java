@@ -1,0 +1,125 @@
+package dev.muse;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The downcall handles into libmuse.so, written by hand from muse.h (no
+ * jextract): one static final handle per function, so the JIT inlines the
+ * call site. C types map as muse_status/int/uint32_t to JAVA_INT,
+ * size_t/uint64_t/int64_t to JAVA_LONG (LP64 Linux only, as muse.h), pointers
+ * to ADDRESS.
+ *
+ * <p>The library is {@code -Dmuse.library=/path/to/libmuse.so.1} when that
+ * property is set, else {@code libmuse.so.1} found by the dynamic loader
+ * (LD_LIBRARY_PATH, ld.so.cache: what tools/install.sh plus ldconfig gives).
+ * It must be 1.2 or newer: muse_wait_idle came in symbol version MUSE_1.2.
+ */
+final class LibMuse {
+    private LibMuse() {}
+
+    static final String LIBRARY_PROPERTY = "muse.library";
+
+    /** muse_intent_info: what muse_lookup_intent and muse_intent_features fill. */
+    static final StructLayout INTENT_INFO = MemoryLayout.structLayout(
+            JAVA_INT.withName("id"),
+            JAVA_INT.withName("feature_count"),
+            JAVA_LONG.withName("schema_hash")).withName("muse_intent_info");
+
+    /** Errno as saved right after muse_open_tenant and muse_claim (MUSE_E_SYSTEM). */
+    static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
+    static final VarHandle ERRNO = CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final SymbolLookup LIBRARY = load();
+
+    static final MethodHandle SIZEOF_CLIENT = function("muse_sizeof_client", FunctionDescriptor.of(JAVA_LONG));
+    static final MethodHandle SIZEOF_CHANNEL = function("muse_sizeof_channel", FunctionDescriptor.of(JAVA_LONG));
+    static final MethodHandle STRERROR = function("muse_strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    /** (MemorySegment callState, client, runtimeDir, tenant) -> status */
+    static final MethodHandle OPEN_TENANT = function("muse_open_tenant",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS), Linker.Option.captureCallState("errno"));
+    static final MethodHandle CLOSE = function("muse_close", FunctionDescriptor.ofVoid(ADDRESS));
+    /** (MemorySegment callState, client, channel) -> status */
+    static final MethodHandle CLAIM = function("muse_claim",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS), Linker.Option.captureCallState("errno"));
+    static final MethodHandle RELEASE = function("muse_release", FunctionDescriptor.ofVoid(ADDRESS));
+    static final MethodHandle LOOKUP_INTENT = function("muse_lookup_intent",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+    /** (client, intent, names, capacity, length*, info*) -> status */
+    static final MethodHandle INTENT_FEATURES = function("muse_intent_features",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS));
+    /** (client, info*, const char *const *names, count) -> status */
+    static final MethodHandle CHECK_SCHEMA = function("muse_check_schema",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
+    static final MethodHandle DAEMON_ALIVE = function("muse_daemon_alive",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    static final MethodHandle INCARNATION = function("muse_incarnation", FunctionDescriptor.of(JAVA_LONG, ADDRESS));
+
+    /*
+     * The hot path. muse_submit and muse_poll never block and never call back
+     * into Java (a futex wake at most), so they are critical downcalls: no
+     * thread-state transition, which is most of an ordinary downcall's cost.
+     * Heap access stays off: features are staged in the channel's native
+     * buffer, so the call never pins a Java array.
+     */
+    /** (channel, tag, intent id, features, feature count) -> status */
+    static final MethodHandle SUBMIT = function("muse_submit",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT),
+            Linker.Option.critical(false));
+    /** (channel, out, max) -> count */
+    static final MethodHandle POLL = function("muse_poll",
+            FunctionDescriptor.of(JAVA_LONG, ADDRESS, ADDRESS, JAVA_LONG), Linker.Option.critical(false));
+    /**
+     * (channel, out, max, count*, timeout ns, idle policy) -> status. Not
+     * critical: it may sleep on a futex for as long as the timeout, and a
+     * critical call would hold up the garbage collector all that time.
+     */
+    static final MethodHandle WAIT_IDLE = function("muse_wait_idle",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG, JAVA_INT));
+
+    private static SymbolLookup load() {
+        String path = System.getProperty(LIBRARY_PROPERTY);
+        String library = path != null && !path.isEmpty() ? path : "libmuse.so.1";
+        try {
+            return SymbolLookup.libraryLookup(library, Arena.global());
+        } catch (IllegalArgumentException e) {
+            throw new UnsatisfiedLinkError("cannot load " + library + " (set -D" + LIBRARY_PROPERTY
+                    + "=/path/to/libmuse.so.1; tools/build-libmuse.sh builds it): " + e.getMessage());
+        }
+    }
+
+    private static MethodHandle function(String name, FunctionDescriptor descriptor, Linker.Option... options) {
+        MemorySegment address = LIBRARY.find(name).orElseThrow(() -> new UnsatisfiedLinkError(
+                name + " is not exported by the loaded libmuse.so.1: it must be version 1.2 or newer"));
+        return LINKER.downcallHandle(address, descriptor, options);
+    }
+
+    /** muse_strerror's text for a status code. */
+    static String strerror(int status) {
+        try {
+            MemorySegment text = (MemorySegment) STRERROR.invokeExact(status);
+            return text.reinterpret(Long.MAX_VALUE).getString(0);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** What a failed invokeExact threw, as an unchecked exception. */
+    static RuntimeException rethrow(Throwable t) {
+        if (t instanceof RuntimeException e) return e;
+        if (t instanceof Error e) throw e;
+        return new IllegalStateException(t);
+    }
+}
