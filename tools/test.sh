@@ -39,6 +39,9 @@ out/venv/bin/pip install -q --disable-pip-version-check numpy cffi pytest setupt
 out/venv/bin/pip install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps ./clients/python
 MUSE_MUSED="$PWD/.build/debug/mused" out/venv/bin/pytest -q clients/python/tests
 
+echo "== Java client (clients/java) against a real mused"
+MUSE_MUSED="$PWD/.build/debug/mused" clients/java/test.sh
+
 echo "== end-to-end tests against mused built with AddressSanitizer"
 swift build --sanitize=address --scratch-path .build-asan --product mused
 # The parameterised tests run under the default idle policy only here (each
