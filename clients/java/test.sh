@@ -10,7 +10,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-expected=51
+expected=53
 mused="${MUSE_MUSED:-$repo/.build/debug/mused}"
 [ -x "$mused" ] || { echo "no mused at $mused: run \`swift build\` first or set MUSE_MUSED" >&2; exit 1; }
 . "$here/jdk.sh"
@@ -47,6 +47,7 @@ run CompletionLayoutTest "$repo/Sources/CMuse/include"
 run ByNameTest "$dir"
 run ErrorsTest "$dir"
 run ExactlyOnceTest "$dir"
+run HotPathTest "$dir"
 passed="$(grep -c '^PASS ' "$out/results.txt" || true)"
 echo "java client: $passed checks passed (expected $expected)"
 if [ "$failed" -ne 0 ] || [ "$passed" -ne "$expected" ] || grep -q '^FAIL ' "$out/results.txt"; then

@@ -107,9 +107,9 @@ public final class Intent {
         client.checkOpen();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment info = arena.allocate(LibMuse.INTENT_INFO);
-            info.set(JAVA_INT, 0, id);
-            info.set(JAVA_INT, 4, featureCount());
-            info.set(JAVA_LONG, 8, schemaHash);
+            info.set(JAVA_INT, LibMuse.INFO_ID, id);
+            info.set(JAVA_INT, LibMuse.INFO_FEATURE_COUNT, featureCount());
+            info.set(JAVA_LONG, LibMuse.INFO_SCHEMA_HASH, schemaHash);
             MemorySegment array = arena.allocate(ADDRESS, Math.max(1, names.size()));
             for (int i = 0; i < names.size(); i++) array.setAtIndex(ADDRESS, i, arena.allocateFrom(names.get(i)));
             int status = (int) LibMuse.CHECK_SCHEMA.invokeExact(client.handle(), info, array, (long) names.size());

@@ -36,6 +36,9 @@ final class LibMuse {
             JAVA_INT.withName("id"),
             JAVA_INT.withName("feature_count"),
             JAVA_LONG.withName("schema_hash")).withName("muse_intent_info");
+    static final long INFO_ID = INTENT_INFO.byteOffset(MemoryLayout.PathElement.groupElement("id"));
+    static final long INFO_FEATURE_COUNT = INTENT_INFO.byteOffset(MemoryLayout.PathElement.groupElement("feature_count"));
+    static final long INFO_SCHEMA_HASH = INTENT_INFO.byteOffset(MemoryLayout.PathElement.groupElement("schema_hash"));
 
     /** Errno as saved right after muse_open_tenant and muse_claim (MUSE_E_SYSTEM). */
     static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();

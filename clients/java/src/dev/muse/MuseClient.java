@@ -122,9 +122,10 @@ public final class MuseClient implements AutoCloseable {
                 if (status == Status.OK.code) {
                     byte[] joined = names.asSlice(0, length.get(JAVA_LONG, 0)).toArray(JAVA_BYTE);
                     String text = new String(joined, StandardCharsets.UTF_8);
-                    int count = info.get(JAVA_INT, 4);
+                    int count = info.get(JAVA_INT, LibMuse.INFO_FEATURE_COUNT);
                     List<String> features = count == 0 ? List.of() : List.of(text.split("\n", -1));
-                    return new Intent(this, name, info.get(JAVA_INT, 0), info.get(JAVA_LONG, 8), features);
+                    return new Intent(this, name, info.get(JAVA_INT, LibMuse.INFO_ID),
+                            info.get(JAVA_LONG, LibMuse.INFO_SCHEMA_HASH), features);
                 }
                 if (status == Status.NO_SCHEMA.code) return unnamed(name, call);
                 if (status != Status.AGAIN.code) throw new MuseException(status, "intent " + name);
@@ -142,7 +143,7 @@ public final class MuseClient implements AutoCloseable {
         MemorySegment info = call.allocate(LibMuse.INTENT_INFO);
         int status = (int) LibMuse.LOOKUP_INTENT.invokeExact(client, call.allocateFrom(name), info);
         if (status != 0) throw new MuseException(status, "intent " + name);
-        throw new MuseException(Status.NO_SCHEMA.code, "intent " + name + " (id " + info.get(JAVA_INT, 0)
+        throw new MuseException(Status.NO_SCHEMA.code, "intent " + name + " (id " + info.get(JAVA_INT, LibMuse.INFO_ID)
                 + ") has no feature names: mused is older than ABI 1.1");
     }
 
