@@ -33,7 +33,7 @@ public final class MuseChannel implements AutoCloseable {
     private final MuseClient client;
     private final Arena arena;
     private final MemorySegment channel;
-    private final MemorySegment staging;
+    private MemorySegment staging;
     private final MemorySegment count;
     private final Completions completions;
     private double[] byName = new double[0];
@@ -52,7 +52,7 @@ public final class MuseChannel implements AutoCloseable {
             int status = (int) LibMuse.CLAIM.invokeExact(state, client.handle(), channel);
             if (status != 0) throw new MuseException(status, "claiming a channel of tenant " + client.tenant(),
                     (int) LibMuse.ERRNO.get(state, 0L));
-            staging = arena.allocate(JAVA_DOUBLE, 256);
+            staging = arena.allocate(JAVA_DOUBLE, 64);
             count = arena.allocate(JAVA_LONG);
             completions = new Completions(arena.allocate(Completions.LAYOUT, capacity), capacity);
         } catch (Throwable t) {
@@ -80,7 +80,8 @@ public final class MuseChannel implements AutoCloseable {
         int n = intent.featureCount();
         if (features.length != n)
             throw new IllegalArgumentException(intent.name() + " takes " + n + " features, not " + features.length);
-        if (n > 256) throw new IllegalArgumentException("at most 256 features per event");
+        // Grown once per larger intent, never per event; the segment's own limit is mused's to check.
+        if (staging.byteSize() < (long) n * Double.BYTES) staging = arena.allocate(JAVA_DOUBLE, n);
         MemorySegment.copy(features, 0, staging, JAVA_DOUBLE, 0, n);
         int status;
         try {
