@@ -30,7 +30,7 @@ swift build --build-tests
 swift test --skip-build --skip EndToEndTests
 # On their own, so no other suite competes for the two cores mused and its
 # clients run on.
-run_exactly 46 --skip-build --filter EndToEndTests
+run_exactly 48 --skip-build --filter EndToEndTests
 
 echo "== Python client (clients/python) against a real mused"
 # A venv under out/ with what the package and its tests need, from PyPI.
@@ -53,6 +53,6 @@ TSAN_OPTIONS="halt_on_error=1" MUSE_IDLE_POLICIES=adaptive MUSE_MUSED="$PWD/.bui
     --filter 'everyEventIsAnsweredOnce|aHostileClient|aSecondDaemonOnTheSameRuntimeDirectory|reloadAddsAndRemovesTenants|sigtermAnswers|aScrapeCountsWhatTwoTenantsSent|aTenantOverItsRateLimit'
 
 echo "== shared-memory rings, generation publication and the snapshot decoder's checksum thread under ThreadSanitizer"
-run_exactly 59 --sanitize=thread --scratch-path .build-tsan --filter 'MuseIPCTests|MuseServerTests|FrameTests'
+run_exactly 63 --sanitize=thread --scratch-path .build-tsan --filter 'MuseIPCTests|MuseServerTests|FrameTests'
 
 echo "all tests passed"
