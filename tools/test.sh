@@ -37,7 +37,11 @@ echo "== Python client (clients/python) against a real mused"
 [ -x out/venv/bin/python ] || python3 -m venv out/venv
 out/venv/bin/pip install -q --disable-pip-version-check numpy cffi pytest setuptools wheel
 out/venv/bin/pip install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps ./clients/python
-MUSE_MUSED="$PWD/.build/debug/mused" out/venv/bin/pytest -q clients/python/tests
+# A skipped test (no mused found) would pass quietly: all 12 must pass.
+python_log=$(mktemp)
+MUSE_MUSED="$PWD/.build/debug/mused" out/venv/bin/pytest -q clients/python/tests | tee "$python_log"
+grep -qE '^12 passed in ' "$python_log" || { echo "error: expected 12 Python tests to pass, none skipped" >&2; exit 1; }
+rm -f "$python_log"
 
 echo "== end-to-end tests against mused built with AddressSanitizer"
 swift build --sanitize=address --scratch-path .build-asan --product mused
