@@ -30,14 +30,18 @@ swift build --build-tests
 swift test --skip-build --skip EndToEndTests
 # On their own, so no other suite competes for the two cores mused and its
 # clients run on.
-run_exactly 46 --skip-build --filter EndToEndTests
+run_exactly 48 --skip-build --filter EndToEndTests
 
 echo "== Python client (clients/python) against a real mused"
 # A venv under out/ with what the package and its tests need, from PyPI.
 [ -x out/venv/bin/python ] || python3 -m venv out/venv
 out/venv/bin/pip install -q --disable-pip-version-check numpy cffi pytest setuptools wheel
 out/venv/bin/pip install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps ./clients/python
-MUSE_MUSED="$PWD/.build/debug/mused" out/venv/bin/pytest -q clients/python/tests
+# A skipped test (no mused found) would pass quietly: all 12 must pass.
+python_log=$(mktemp)
+MUSE_MUSED="$PWD/.build/debug/mused" out/venv/bin/pytest -q clients/python/tests | tee "$python_log"
+grep -qE '^12 passed in ' "$python_log" || { echo "error: expected 12 Python tests to pass, none skipped" >&2; exit 1; }
+rm -f "$python_log"
 
 echo "== Java client (clients/java) against a real mused"
 MUSE_MUSED="$PWD/.build/debug/mused" clients/java/test.sh
@@ -56,6 +60,6 @@ TSAN_OPTIONS="halt_on_error=1" MUSE_IDLE_POLICIES=adaptive MUSE_MUSED="$PWD/.bui
     --filter 'everyEventIsAnsweredOnce|aHostileClient|aSecondDaemonOnTheSameRuntimeDirectory|reloadAddsAndRemovesTenants|sigtermAnswers|aScrapeCountsWhatTwoTenantsSent|aTenantOverItsRateLimit'
 
 echo "== shared-memory rings, generation publication and the snapshot decoder's checksum thread under ThreadSanitizer"
-run_exactly 59 --sanitize=thread --scratch-path .build-tsan --filter 'MuseIPCTests|MuseServerTests|FrameTests'
+run_exactly 63 --sanitize=thread --scratch-path .build-tsan --filter 'MuseIPCTests|MuseServerTests|FrameTests'
 
 echo "all tests passed"

@@ -128,8 +128,18 @@ public final class Segment: @unchecked Sendable {
         try TenantName.validate(tenant)
         let name = name ?? TenantName.fileName(tenant)
         let path = directory.path(of: name)
-        // O_NOFOLLOW: a symbolic link is refused (ELOOP); O_NONBLOCK: a FIFO
-        // cannot hang the open; fstat then refuses anything but a regular file.
+        // Only a regular file is opened at all (opening a device node can act
+        // on the device). The name may change between this look and the open:
+        // O_NOFOLLOW then refuses a symbolic link (ELOOP), O_NONBLOCK keeps a
+        // FIFO from hanging the open, and fstat refuses anything irregular.
+        var before = stat()
+        if fstatat(directory.descriptor, name, &before, AT_SYMLINK_NOFOLLOW) == 0 {
+            switch before.st_mode & S_IFMT {
+            case S_IFREG: break
+            case S_IFLNK: throw SegmentError.foreign(path: path, reason: "it is a symbolic link")
+            default: throw SegmentError.foreign(path: path, reason: "it is not a regular file")
+            }
+        }
         let fd = openat(directory.descriptor, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
             if errno == ELOOP { throw SegmentError.foreign(path: path, reason: "it is a symbolic link") }
@@ -220,7 +230,13 @@ public final class Segment: @unchecked Sendable {
         guard let base = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), base != MAP_FAILED else {
             throw SystemError("mmap", path)
         }
-        return (base, muse_sigbus_guard_register(base, size))
+        // An unguarded mapping would let one client's truncate kill every tenant.
+        let slot = muse_sigbus_guard_register(base, size)
+        guard slot >= 0 else {
+            munmap(base, size)
+            throw SegmentError.foreign(path: path, reason: "the SIGBUS guard has no free slot for another mapping")
+        }
+        return (base, slot)
     }
 
     private func writeLayout() {

@@ -56,6 +56,38 @@ struct SnapshotSwapTests {
         #expect(daemon.logs.contains("event=snapshot-loaded"))
     }
 
+    /// `snapshot inspect` shows what `build` wrote, for people and as JSON;
+    /// `verify` reproduces the canaries, and a damaged copy is refused by both,
+    /// by name and with a non-zero exit.
+    @Test func inspectAndVerifyReadWhatBuildWrote() throws {
+        let musectl = ControlSocketTests.musectl
+        let inspect = Harness.run(musectl, ["snapshot", "inspect", Self.files.gen1])
+        #expect(inspect.status == 0, "\(inspect.output)")
+        for line in ["generation 1 (format 1)", "sections:", "models ", "card-not-present (id 1, schema 0x"] {
+            #expect(inspect.output.contains(line), "no '\(line)' in: \(inspect.output)")
+        }
+        let json = Harness.run(musectl, ["snapshot", "inspect", Self.files.gen2, "--json"])
+        #expect(json.status == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
+        #expect(object["generation"] as? Int == 2)
+        let intents = (object["intents"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+        #expect(Set(intents) == ["account-login", "card-not-present", "card-present"])
+        #expect((object["canaries"] as? Int ?? 0) > 0)
+
+        let verify = Harness.run(musectl, ["snapshot", "verify", Self.files.gen1])
+        #expect(verify.status == 0 && verify.output.contains("ok: generation 1") && verify.output.contains("canaries reproduced"),
+                "\(verify.output)")
+        // One byte changed in the middle of the file.
+        let damaged = Harness.runtimeDirectory() + "/damaged.snapshot"
+        var bytes = try Data(contentsOf: URL(filePath: Self.files.gen1))
+        bytes[bytes.count / 2] ^= 0x5a
+        try bytes.write(to: URL(filePath: damaged))
+        for command in ["verify", "inspect"] {
+            let refused = Harness.run(musectl, ["snapshot", command, damaged])
+            #expect(refused.status != 0 && refused.output.contains(damaged), "\(command): \(refused.output)")
+        }
+    }
+
     /// What mused-swap.service runs: every waiting snapshot swapped in, oldest
     /// first, and filed under applied/ or refused/ with the reason.
     @Test func swapIncomingAppliesAndFilesAwayEachSnapshot() throws {

@@ -222,9 +222,13 @@ struct SystemdTests {
         try #require(installed.status == 0, "\(installed.output)")
         let unit = "\(stage)/etc/systemd/system/mused.service"
         for file in [unit, "\(stage)/usr/local/bin/mused", "\(stage)/usr/local/bin/musectl", "\(stage)/etc/muse/mused.toml",
-                     "\(stage)/etc/sysusers.d/muse.conf", "\(stage)/etc/tmpfiles.d/muse.conf"] {
+                     "\(stage)/etc/sysusers.d/muse.conf", "\(stage)/etc/tmpfiles.d/muse.conf",
+                     "\(stage)/usr/local/lib/libmuse.so.1", "\(stage)/usr/local/include/muse.h",
+                     "\(stage)/usr/local/lib/pkgconfig/muse.pc"] {
             #expect(FileManager.default.fileExists(atPath: file), "\(file) not installed")
         }
+        #expect(try String(contentsOfFile: "\(stage)/usr/local/lib/pkgconfig/muse.pc", encoding: .utf8)
+            .contains("prefix=\(stage)/usr/local"))
         let text = try String(contentsOfFile: unit, encoding: .utf8)
         #expect(text.contains("ExecStart=\(stage)/usr/local/bin/mused --config \(stage)/etc/muse/mused.toml"))
         for line in ["Type=notify", "NotifyAccess=main", "WatchdogSec=", "ExecReload=\(stage)/usr/local/bin/musectl reload --runtime-dir /run/muse",

@@ -110,6 +110,9 @@ struct OwnershipTests {
         let directory = try RuntimeDirectory(path: "\(dir)/run")
         // A file outside the runtime directory that "../escape" would name.
         _ = try Segment.create(path: "\(dir)/escape.muse", tenant: "escape", groupID: nil, layout: layout)
+        let victim = FileManager.default.contents(atPath: "\(dir)/escape.muse")
+        var victimBefore = stat()
+        stat("\(dir)/escape.muse", &victimBefore)
         for name in ["", "../escape", "a/b", "..", ".", ".hidden", String(repeating: "x", count: 64), "a b", "tab\t",
                      "nul\u{0}", "é"] {
             #expect(throws: SegmentError.badTenantName(name)) {
@@ -119,6 +122,12 @@ struct OwnershipTests {
                 try Segment.adopt(in: DirectoryHandle(directory), tenant: name, groupID: nil)
             }
         }
+        // The file "../escape" names is as it was: same bytes, mode and change time.
+        var victimAfter = stat()
+        stat("\(dir)/escape.muse", &victimAfter)
+        #expect(FileManager.default.contents(atPath: "\(dir)/escape.muse") == victim)
+        #expect(victimAfter.st_mode == victimBefore.st_mode && victimAfter.st_ctim.tv_nsec == victimBefore.st_ctim.tv_nsec
+                 && victimAfter.st_ctim.tv_sec == victimBefore.st_ctim.tv_sec)
         _ = try Segment.createOrAdopt(in: directory, tenant: String(repeating: "x", count: 63), groupID: nil,
                                       layout: layout)
         _ = try Segment.createOrAdopt(in: directory, tenant: "Acme_eu-1.prod", groupID: nil, layout: layout)
@@ -154,6 +163,19 @@ struct OwnershipTests {
         #expect(mkdir("\(dir)/run/dir.muse", 0o700) == 0)
         #expect(throws: (any Error).self) {
             try Segment.createOrAdopt(in: directory, tenant: "dir", groupID: nil, layout: layout)
+        }
+    }
+
+    @Test(.enabled(if: isRoot, "making a device node needs root"))
+    func aDeviceNodeIsRefusedWithoutBeingOpened() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let directory = try RuntimeDirectory(path: "\(dir)/run")
+        // /dev/null's numbers (major 1, minor 3, as glibc's makedev packs them):
+        // harmless if it were opened, refused all the same.
+        #expect(mknod("\(dir)/run/dev.muse", S_IFCHR | 0o600, dev_t(1 << 8 | 3)) == 0)
+        #expect { try Segment.createOrAdopt(in: directory, tenant: "dev", groupID: nil, layout: layout) } throws: { error in
+            "\(error)".contains("not a regular file")
         }
     }
 

@@ -24,7 +24,8 @@ struct ConfigFileTests {
                 && config.stateDirectory == defaults.stateDirectory && config.snapshotIO == .auto)
         // Every key is documented in the sample.
         let sample = try String(contentsOfFile: path, encoding: .utf8)
-        for key in ConfigFile.topLevelKeys + ConfigFile.tenantKeys + ConfigFile.rateLimitKeys {
+        #expect(config.promotionGate == PromotionGate())
+        for key in ConfigFile.topLevelKeys + ConfigFile.tenantKeys + ConfigFile.rateLimitKeys + ConfigFile.promotionGateKeys {
             #expect(sample.contains(key == "tenant" ? "[[tenant]]" : "\(key) ="), "the sample does not document '\(key)'")
         }
     }
@@ -42,6 +43,7 @@ struct ConfigFileTests {
             spin_us = 0
             metrics_address = "[::1]:9464"
             idle_policy = "low-power"
+            promotion_gate = { max_psi = 0.25, min_events = 50000 }
 
             [[tenant]]
             name = "acme"
@@ -63,6 +65,7 @@ struct ConfigFileTests {
         #expect(config.workers == 4 && config.batchSize == 32 && config.spinNanoseconds == 0)
         #expect(config.metricsAddress == MetricsAddress("[::1]:9464") && config.metricsAddress?.port == 9464)
         #expect(config.idlePolicy == .lowPower)
+        #expect(config.promotionGate == PromotionGate(maximumPSI: 0.25, minimumEvents: 50000))
         var acme = TenantConfiguration(name: "acme", group: "0", channels: 16, ringDepth: 1024, maxFeatures: 128)
         acme.weight = 3
         acme.rateLimit = RateLimit(eventsPerSecond: 10000, burst: 500)
@@ -76,6 +79,11 @@ struct ConfigFileTests {
     static let mistakes: [(String, Int?, String?, String)] = [
         ("workers = 2\n\n# a comment\nworkerz = 3\n", 4, "workerz", "unknown key"),
         ("Workers = 2\n", 1, "Workers", "did you mean 'workers'?"),
+        ("workers = 1\n[promotion_gate]\nmax_psi = 0\n", 3, "promotion_gate.max_psi", "must be 0.001...10.0, got 0.0"),
+        ("[promotion_gate]\nmin_events = 1.5\n", 2, "promotion_gate.min_events", "expected an integer"),
+        ("[promotion_gate]\nmax_psi = \"low\"\n", 2, "promotion_gate.max_psi", "expected a number, got a string"),
+        ("promotion_gate = 0.1\n", 1, "promotion_gate", "expected a table"),
+        ("[promotion_gate]\nmax_pis = 0.2\n", 2, "promotion_gate.max_pis", "unknown key"),
         ("spin_us = 10\nworkers = \"two\"\n", 2, "workers", "expected an integer, got a string"),
         ("workers = 2.0\n", 1, "workers", "expected an integer, got a floating-point number"),
         ("workers = 0\n", 1, "workers", "must be 1...32, got 0"),

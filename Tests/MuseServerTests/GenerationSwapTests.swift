@@ -71,6 +71,59 @@ struct GenerationSwapTests {
         #expect(daemon.currentGeneration?.id == GenerationID(1))
     }
 
+    /// An intent the next generation drops is answered MUSE_E_UNKNOWN_INTENT
+    /// from the swap on (never scored by a model it no longer routes), the
+    /// segment's intent table loses it, and the header names the new generation.
+    @Test func anIntentASwapDropsIsAnsweredUnknownAndLeavesTheTable() throws {
+        let dir = Self.runtimeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = DaemonConfiguration(runtimeDirectory: "\(dir)/run", tenants: [TenantConfiguration(name: "t")])
+        let daemon = Daemon(configuration: config) { try Self.generation(1, tenants: $0) }
+        try daemon.start()
+        defer { daemon.stop() }
+        func generation(_ id: UInt64, refunds: Bool) throws -> Generation {
+            var builder = RoutingTableBuilder()
+            try builder.addModel("m", LogisticModel(featureNames: ["a", "b", "c"], coefficients: [1, 1, 1], intercept: 0))
+            try builder.addPredictor("p", members: [(model: "m", weight: 1)])
+            try builder.route(tenant: "t", intent: "pay", to: "p")
+            var intents = Self.intents
+            if refunds {
+                try builder.route(tenant: "t", intent: "refund", to: "p")
+                intents.append(IntentDescriptor(name: "refund", id: 8, featureNames: ["a", "b", "c"]))
+            }
+            return try Generation(id: GenerationID(id), routing: builder.build(), intents: intents, origin: "test")
+        }
+        try daemon.publish(generation(2, refunds: true))
+
+        var client = muse_client()
+        try #require(muse_open_tenant(&client, "\(dir)/run", "t") == MUSE_OK)
+        defer { muse_close(&client) }
+        var channel = muse_channel()
+        try #require(muse_claim(&client, &channel) == MUSE_OK)
+        defer { muse_release(&channel) }
+        var info = muse_intent_info()
+        #expect(muse_lookup_intent(&client, "refund", &info) == MUSE_OK && info.id == 8)
+        func answer(_ intent: UInt32) -> muse_completion? {
+            var x: [Double] = [0.5, 0.25, -1]
+            guard muse_submit(&channel, 1, intent, &x, 3) == MUSE_OK else { return nil }
+            var done = [muse_completion](repeating: muse_completion(), count: 1)
+            var n = 0
+            guard muse_wait(&channel, &done, 1, &n, 2_000_000_000) == MUSE_OK, n == 1 else { return nil }
+            return done[0]
+        }
+        let before = try #require(answer(8))
+        #expect(before.status == MUSE_OK.rawValue && before.generation_id == 2)
+
+        try daemon.publish(generation(3, refunds: false))
+        let after = try #require(answer(8))
+        #expect(after.status == MUSE_E_UNKNOWN_INTENT.rawValue, "status \(after.status), score \(after.score)")
+        #expect(muse_lookup_intent(&client, "refund", &info) == MUSE_E_UNKNOWN_INTENT)
+        #expect(muse_atomic_load_acquire_u64(&client.header.pointee.generation_id) == 3)
+        // The intent it kept is still served, by the new generation.
+        let kept = try #require(answer(7))
+        #expect(kept.status == MUSE_OK.rawValue && kept.generation_id == 3 && kept.score == 1 / (1 + exp(-(0.5 + 0.25 - 1))))
+    }
+
     /// Clients of three tenants submit continuously while 200 generations are
     /// published: every event is answered once, in order, by exactly one
     /// generation, with that generation's score.

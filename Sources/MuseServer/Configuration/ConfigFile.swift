@@ -20,8 +20,10 @@ import TOMLKit
 public enum ConfigFile {
     public static let topLevelKeys = [
         "runtime_directory", "state_directory", "admin_group", "allow_foreign_runtime_dir", "workers",
-        "batch_size", "spin_us", "metrics_address", "idle_policy", "snapshot", "snapshot_io", "tenant",
+        "batch_size", "spin_us", "metrics_address", "idle_policy", "snapshot", "snapshot_io", "promotion_gate",
+        "tenant",
     ]
+    public static let promotionGateKeys = ["max_psi", "min_events"]
     public static let tenantKeys = ["name", "group", "channels", "ring_depth", "max_features", "weight", "rate_limit"]
     public static let rateLimitKeys = ["events_per_second", "burst"]
 
@@ -257,6 +259,18 @@ private struct Reader {
             }
             config.idlePolicy = policy
         }
+        if let value = root["promotion_gate"] {
+            guard let table = value.table else {
+                throw error("promotion_gate", "expected a table such as { max_psi = 0.1, min_events = 1000 }, got \(typeName(value))")
+            }
+            try checkKeys(table, at: "promotion_gate", allowed: ConfigFile.promotionGateKeys)
+            if let psi = try double(table, "max_psi", at: "promotion_gate", in: 0.001...10) {
+                config.promotionGate.maximumPSI = psi
+            }
+            if let events = try int(table, "min_events", at: "promotion_gate", in: 1...1_000_000_000) {
+                config.promotionGate.minimumEvents = UInt64(events)
+            }
+        }
         if let value = root["tenant"] {
             guard let array = value.array, array.allSatisfy({ $0.table != nil }) else {
                 throw error("tenant", "expected an array of tables: write each tenant as a [[tenant]] section, got \(typeName(value))")
@@ -345,6 +359,18 @@ private struct Reader {
             throw error(join(path, key), "must be \(range.lowerBound)...\(range.upperBound), got \(int)")
         }
         return int
+    }
+
+    /// A number; an integer is taken as one too (`max_psi = 1`).
+    func double(_ table: TOMLTable, _ key: String, at path: String, in range: ClosedRange<Double>) throws(ConfigFileError) -> Double? {
+        guard let value = table[key] else { return nil }
+        guard let number = value.double ?? value.int.map(Double.init) else {
+            throw error(join(path, key), "expected a number, got \(typeName(value))")
+        }
+        guard range.contains(number) else {
+            throw error(join(path, key), "must be \(range.lowerBound)...\(range.upperBound), got \(number)")
+        }
+        return number
     }
 
     func checkAbsolute(_ path: String, _ key: String) throws(ConfigFileError) {

@@ -9,16 +9,18 @@ import MuseIPC
 ///
 /// A swap first copies the incoming file here (`incoming.snapshot`, fsynced)
 /// and loads that copy, so what is recorded is byte for byte what was
-/// verified. Only after the publish are names moved: serving → previous,
-/// incoming → serving, then the directory is fsynced. rename(2) is atomic, so
-/// a mused killed at any instant comes back with the old or the new snapshot
-/// recorded as serving, complete, never a broken one.
+/// verified. Only after the publish are names changed, and `serving` never
+/// stops naming a complete snapshot: the serving file gets a second name with
+/// link(2), that name replaces `previous`, then `incoming` replaces `serving`,
+/// each with an atomic rename(2), and the directory is fsynced. A mused killed
+/// at any instant comes back with the old or the new snapshot as serving.
 public struct StateDirectory: Sendable {
     public let path: String
     public static let servingName = "serving.snapshot"
     public static let previousName = "previous.snapshot"
     public static let incomingName = "incoming.snapshot"
     static let rollbackName = "rollback.snapshot"
+    static let previousLinkName = "previous.snapshot.link"
 
     public init(path: String) throws {
         guard path.hasPrefix("/") else { throw StateDirectoryError.notAbsolute(path) }
@@ -29,8 +31,10 @@ public struct StateDirectory: Sendable {
             throw StateDirectoryError.notPrivate(path)
         }
         self.path = path
-        // A swap that died half-way left its copy; it was never published.
+        // A swap that died before its last rename left its copy (and maybe a
+        // second name of the serving file); serving is still the old snapshot.
         unlink(file(Self.incomingName))
+        unlink(file(Self.previousLinkName))
         // A rollback that died half-way: finish it if serving was already
         // moved aside, else undo it.
         if access(file(Self.rollbackName), F_OK) == 0 {
@@ -81,11 +85,25 @@ public struct StateDirectory: Sendable {
     /// After a publish: the staged copy becomes the serving snapshot, the
     /// serving one the previous.
     public func commitStaged() throws {
+        for step in commitSteps() { try step() }
+    }
+
+    /// commitStaged's steps, each one system call, so a test can stop after
+    /// any of them as a crash would.
+    func commitSteps() -> [() throws -> Void] {
+        var steps: [() throws -> Void] = []
         if access(file(Self.servingName), F_OK) == 0 {
-            try move(Self.servingName, to: Self.previousName)
+            steps.append {
+                unlink(file(Self.previousLinkName))
+                guard link(file(Self.servingName), file(Self.previousLinkName)) == 0 else {
+                    throw SystemError("link", file(Self.servingName))
+                }
+            }
+            steps.append { try move(Self.previousLinkName, to: Self.previousName) }
         }
-        try move(Self.incomingName, to: Self.servingName)
-        try syncDirectory()
+        steps.append { try move(Self.incomingName, to: Self.servingName) }
+        steps.append { try syncDirectory() }
+        return steps
     }
 
     /// After a rollback: previous and serving trade places.
@@ -99,10 +117,20 @@ public struct StateDirectory: Sendable {
             }
             return
         }
-        try move(Self.previousName, to: Self.rollbackName)
-        if access(file(Self.servingName), F_OK) == 0 { try move(Self.servingName, to: Self.previousName) }
-        try move(Self.rollbackName, to: Self.servingName)
-        try syncDirectory()
+        for step in rollbackSteps() { try step() }
+    }
+
+    /// commitRollback's steps when a previous snapshot exists. A crash after
+    /// the first leaves `rollback` beside `serving` (init undoes it), after the
+    /// second leaves `rollback` without `serving` (init finishes it).
+    func rollbackSteps() -> [() throws -> Void] {
+        var steps: [() throws -> Void] = [{ try move(Self.previousName, to: Self.rollbackName) }]
+        if access(file(Self.servingName), F_OK) == 0 {
+            steps.append { try move(Self.servingName, to: Self.previousName) }
+        }
+        steps.append { try move(Self.rollbackName, to: Self.servingName) }
+        steps.append { try syncDirectory() }
+        return steps
     }
 
     private func move(_ from: String, to: String) throws {
