@@ -23,12 +23,17 @@ public final class HotPathTest {
             Intent intent = client.intent("card-not-present");
             double[] x = new double[16];
             roundTrips(channel, intent, x, 200_000); // warm-up: let the JIT compile the loop
-            long before = THREADS.getCurrentThreadAllocatedBytes();
-            long sum = roundTrips(channel, intent, x, 100_000);
-            long allocated = THREADS.getCurrentThreadAllocatedBytes() - before;
-            Check.that(sum == 100_000, "100,000 round trips answered", sum);
-            // A few hundred bytes of slack for the allocation counter's own bookkeeping.
-            Check.that(allocated < 1024, "100,000 round trips allocate under 1 KB in all", allocated + " bytes");
+            // The least of five windows: a one-off (a JIT recompilation, a TLAB refill
+            // counted at once) can land in any window, an allocation per event in all.
+            long least = Long.MAX_VALUE, answered = 0;
+            for (int window = 0; window < 5; window++) {
+                long before = THREADS.getCurrentThreadAllocatedBytes();
+                answered += roundTrips(channel, intent, x, 100_000);
+                least = Math.min(least, THREADS.getCurrentThreadAllocatedBytes() - before);
+            }
+            Check.that(answered == 500_000, "500,000 round trips answered", answered);
+            // One object per event would be at least 16 bytes x 100,000.
+            Check.that(least < 1024, "100,000 round trips allocate under 1 KB in all", least + " bytes");
         }
         Check.finish();
     }
