@@ -167,7 +167,8 @@ public final class MuseChannel implements AutoCloseable {
         if (inFlight != 0)
             throw new IllegalStateException(inFlight + " events in flight: score needs the channel to itself");
         long tag = nextScoreTag++;
-        while (!submit(tag, intent, features)) Thread.onSpinWait(); // only if mused left stale answers
+        // With nothing in flight the rings are empty: a refusal would mean corrupt indices.
+        if (!submit(tag, intent, features)) throw new IllegalStateException("rings full with nothing in flight");
         long spinUntil = System.nanoTime() + 50_000;
         for (int spins = 0;; spins++) {
             if (poll().size() > 0) break;
