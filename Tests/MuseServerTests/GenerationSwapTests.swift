@@ -30,6 +30,14 @@ struct GenerationSwapTests {
 
     static func offset(_ id: UInt64) -> Double { Double(id % 17) - 8 }
 
+    /// A daemon serving tenant "t" generation 1, started in `dir`/run.
+    static func startedDaemon(in dir: String) throws -> Daemon {
+        let config = DaemonConfiguration(runtimeDirectory: "\(dir)/run", tenants: [TenantConfiguration(name: "t")])
+        let daemon = Daemon(configuration: config) { try Self.generation(1, tenants: $0) }
+        try daemon.start()
+        return daemon
+    }
+
     static func runtimeDirectory() -> String {
         var template = Array("/tmp/muse-server-XXXXXX".utf8CString)
         return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
@@ -57,9 +65,7 @@ struct GenerationSwapTests {
     @Test func aGenerationSegmentsCannotShowIsRefusedBeforePublication() throws {
         let dir = Self.runtimeDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let config = DaemonConfiguration(runtimeDirectory: "\(dir)/run", tenants: [TenantConfiguration(name: "t")])
-        let daemon = Daemon(configuration: config) { try Self.generation(1, tenants: $0) }
-        try daemon.start()
+        let daemon = try Self.startedDaemon(in: dir)
         defer { daemon.stop() }
         var builder = RoutingTableBuilder()
         try builder.addModel("m", LogisticModel(featureNames: ["a\nb"], coefficients: [1], intercept: 0))
@@ -77,9 +83,7 @@ struct GenerationSwapTests {
     @Test func anIntentASwapDropsIsAnsweredUnknownAndLeavesTheTable() throws {
         let dir = Self.runtimeDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let config = DaemonConfiguration(runtimeDirectory: "\(dir)/run", tenants: [TenantConfiguration(name: "t")])
-        let daemon = Daemon(configuration: config) { try Self.generation(1, tenants: $0) }
-        try daemon.start()
+        let daemon = try Self.startedDaemon(in: dir)
         defer { daemon.stop() }
         func generation(_ id: UInt64, refunds: Bool) throws -> Generation {
             var builder = RoutingTableBuilder()
