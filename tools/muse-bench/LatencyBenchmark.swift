@@ -10,8 +10,9 @@ import MuseClient
 /// an event is timed from its *intended* send time, so a stall that delays
 /// later sends is charged to every event it delays (no coordinated omission).
 /// Completions are read by the same thread between sends (it waits for them
-/// with muse_wait_idle, its timeout the next intended send). The same
-/// generator runs over a Unix domain socket to a threaded server.
+/// with muse_wait_idle, its timeout shortly before the next intended send,
+/// then spins to it). The same generator runs over a Unix domain socket to a
+/// threaded server.
 ///
 ///   muse-bench latency [--seconds S] [--warmup S] [--rates 1000,10000,...]
 ///                      [--clients 1,4] [--policies busy-spin,adaptive,low-power]
@@ -99,6 +100,7 @@ enum LatencyBenchmark {
     static func museClient(_ a: [String]) throws -> Never {
         let (runtime, tenant, rate, seconds, warmup) = (a[0], a[1], Double(a[2])!, Double(a[3])!, Double(a[4])!)
         let idle = policy(named: a[5])
+        let margin = UInt64(a[6])!
         let connection = try TenantConnection(runtimeDirectory: runtime, tenant: tenant)
         // The previous cell's clients' channels are freed at mused's next
         // housekeeping (50 ms): retry for a while.
@@ -136,10 +138,13 @@ enum LatencyBenchmark {
                     if now > end + 5_000_000_000 { errors += sent - received; break }
                     // Wait with the policy until shortly before the next send,
                     // then poll (spin) to it: the send goes at its time.
-                    let timeout = due < end ? Int64(bitPattern: due &- now &- sendMarginNanoseconds) : 100_000_000
+                    let timeout = due < end ? Int64(bitPattern: due &- now &- margin) : 100_000_000
                     var got = 0
                     if timeout <= 0 {
                         got = channel.poll(into: out)
+                        // Other clients on this CPU may be due too; the
+                        // last microseconds are spun, so the send is on time.
+                        if got == 0 && due > now &+ yieldUntilNanoseconds { sched_yield() }
                     } else {
                         let (status, n) = channel.wait(into: out, timeoutNanoseconds: timeout, policy: idle)
                         if status == MUSE_OK { got = n }
@@ -161,12 +166,13 @@ enum LatencyBenchmark {
         exit(0)
     }
 
-    /// `latency-uds-client PATH RATE SECONDS WARMUP`: a sender thread at the
+    /// `latency-uds-client PATH RATE SECONDS WARMUP MARGIN`: a sender thread at the
     /// intended times and a reader thread blocked in read(2), the usual shape
     /// of a socket client. The tag is the intended send time, so the threads
     /// share nothing but two counters.
     static func socketClient(_ a: [String]) -> Never {
         let (path, rate, seconds, warmup) = (a[0], Double(a[1])!, Double(a[2])!, Double(a[3])!)
+        let margin = UInt64(a[4])!
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         var address = UnixSocketBaseline.address(path)
         var connected: Int32 = -1
@@ -196,7 +202,7 @@ enum LatencyBenchmark {
         while true {
             let due = arrivals.advance()
             if due >= end { break }
-            sleepUntil(due)
+            sleepUntil(due, margin: margin)
             if due >= measureFrom { lag.record(muse_now_ns() &- due) }
             request.withUnsafeMutableBytes { bytes in
                 bytes.storeBytes(of: due, as: UInt64.self)
@@ -261,11 +267,21 @@ enum LatencyBenchmark {
         }
     }
 
-    /// How early a client stops sleeping to spin to an intended send time.
-    /// Small, so that four clients on one CPU do not spend it spinning; the
-    /// clients set their timer slack to 1 ns so that a timed sleep ends on
-    /// time, and report how late each send went (`lag`).
-    static let sendMarginNanoseconds: UInt64 = 2_000
+    /// How early a client stops sleeping to spin to an intended send time:
+    /// long enough to absorb a timed sleep's late wake-up on this VM (tens of
+    /// µs from an idle vCPU), else the generator's own lateness is charged to
+    /// the transport; at most half of the clients' CPU, whatever the rate
+    /// (200 µs at 1k events/s, 50 µs at 10k/s, 5 µs at 100k/s, 2 µs at 1M/s).
+    /// Muse and socket clients use the same margin, and yield the CPU while
+    /// they spin through it (four clients share one CPU). The clients also set
+    /// their timer slack to 1 ns and report how late each send went (`lag`).
+    /// Within this of a send the margin's spin stops yielding (a sched_yield
+    /// here takes about a microsecond).
+    static let yieldUntilNanoseconds: UInt64 = 5_000
+
+    static func sendMargin(totalRate: Int) -> UInt64 {
+        min(200_000, max(2_000, UInt64(0.5e9 / Double(max(totalRate, 1)))))
+    }
 
     /// The kernel's default timer slack (50 µs) would make every timed sleep
     /// up to 50 µs late: 1 ns for this thread.
@@ -278,15 +294,20 @@ enum LatencyBenchmark {
     }
 
     /// Sleeps until `margin` before `due`, then spins to it.
-    static func sleepUntil(_ due: UInt64) {
+    static func sleepUntil(_ due: UInt64, margin: UInt64) {
         var now = muse_now_ns()
-        if due > now + sendMarginNanoseconds {
-            let nap = due - now - sendMarginNanoseconds
+        if due > now + margin {
+            let nap = due - now - margin
             var ts = timespec(tv_sec: Int(nap / 1_000_000_000), tv_nsec: Int(nap % 1_000_000_000))
             nanosleep(&ts, nil)
         }
         now = muse_now_ns()
-        while now < due { muse_cpu_relax(); now = muse_now_ns() }
+        // Yielding (other clients on this CPU may be due too), then spinning
+        // the last microseconds, so the send is on time.
+        while now < due {
+            if due > now + yieldUntilNanoseconds { sched_yield() } else { muse_cpu_relax() }
+            now = muse_now_ns()
+        }
     }
 
     // MARK: The run
@@ -325,7 +346,8 @@ enum LatencyBenchmark {
                         var cell = Cell(transport: "muse", policy: policy, clients: clients, rate: rate)
                         measure(&cell, server: daemon.pid, processes: (0..<clients).map { _ in
                             [me, "latency-client", runtime, "bench", String(Double(rate) / Double(clients)),
-                             String(options.seconds), String(options.warmup), policy]
+                             String(options.seconds), String(options.warmup), policy,
+                             String(sendMargin(totalRate: rate))]
                         })
                         return cell
                     })
@@ -342,7 +364,7 @@ enum LatencyBenchmark {
                         var cell = Cell(transport: "socket", policy: "blocking", clients: clients, rate: rate)
                         measure(&cell, server: server.pid, processes: (0..<clients).map { _ in
                             [me, "latency-uds-client", path, String(Double(rate) / Double(clients)),
-                             String(options.seconds), String(options.warmup)]
+                             String(options.seconds), String(options.warmup), String(sendMargin(totalRate: rate))]
                         })
                         server.stop()
                         unlink(path)

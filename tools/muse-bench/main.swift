@@ -21,8 +21,8 @@ if arguments.count >= 3 && arguments[1] == "uds-server" {
     UnixSocketBaseline.serve(path: arguments[2], connections: arguments.count > 3 ? Int(arguments[3]) ?? 1 : 1,
                              linger: arguments.count > 4 && arguments[4] == "linger")
 }
-if arguments.count >= 8 && arguments[1] == "latency-client" { try LatencyBenchmark.museClient(Array(arguments[2...])) }
-if arguments.count >= 6 && arguments[1] == "latency-uds-client" { LatencyBenchmark.socketClient(Array(arguments[2...])) }
+if arguments.count >= 9 && arguments[1] == "latency-client" { try LatencyBenchmark.museClient(Array(arguments[2...])) }
+if arguments.count >= 7 && arguments[1] == "latency-uds-client" { LatencyBenchmark.socketClient(Array(arguments[2...])) }
 if arguments.count >= 2 && arguments[1] == "latency" {
     let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
     try LatencyBenchmark.run(LatencyBenchmark.Options(arguments), me: me,
