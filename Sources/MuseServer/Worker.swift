@@ -250,6 +250,19 @@ final class Worker: @unchecked Sendable {
         }
         metrics?.publishReclaims((0..<endpoints.count).map { (endpoints[$0].tenant, endpoints[$0].reclaims) })
         reclaims.flush(now: now)
+        reportRateLimits(now: now)
+    }
+
+    /// One line a second per tenant whose events went over its rate limit
+    /// (answered `.overloaded`): the operator sees it without metrics.
+    private func reportRateLimits(now: UInt64) {
+        for (tenant, limiter) in scheduler.limiters {
+            guard let refused = limiter.refusalsToReport(now: now),
+                  let i = (0..<endpoints.count).first(where: { endpoints[$0].tenant == tenant }) else { continue }
+            Log.warning("tenant-over-rate-limit", ["tenant": endpoints[i].segment.tenant, "refused_since_last_line": refused,
+                                                   "events_per_second": limiter.limit.eventsPerSecond,
+                                                   "burst": limiter.limit.burst])
+        }
     }
 
     private var reclaims = ReclaimLog()

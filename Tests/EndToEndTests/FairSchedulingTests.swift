@@ -109,6 +109,10 @@ struct FairSchedulingTests {
         #expect(ok >= 2000 * 1.5 && ok <= 2000 * seconds + 200 + 200, "\(flood.output)")
         #expect(Self.number(flood.output, "answered") == Self.number(flood.output, "sent"), "\(flood.output)")
         #expect(daemon.stop() == 0, "\(daemon.logs)")
+        // The operator sees it in the log: about a line a second, not one per refusal.
+        let lines = daemon.logs.split(separator: "\n").filter { $0.contains("event=tenant-over-rate-limit") }
+        #expect(!lines.isEmpty && lines.count <= Int(seconds) + 2, "\(lines)")
+        #expect(lines.allSatisfy { $0.contains("tenant=limited") && $0.contains("events_per_second=2000") }, "\(lines)")
     }
 
     /// A client ringing its daemon doorbell in a loop with nothing submitted

@@ -112,6 +112,21 @@ struct SchedulerTests {
         #expect(limiter.admit(0, now: t0 + 20_000_000_000) == 0)
     }
 
+    /// What the log line reports: the refusals since the last report, at
+    /// most once a second, and nothing when nothing was refused.
+    @Test func refusalsAreReportedOnceASecond() {
+        let limiter = TenantRateLimiter(RateLimit(eventsPerSecond: 1000, burst: 50))
+        let t0: UInt64 = 5_000_000_000
+        #expect(limiter.refusalsToReport(now: t0) == nil)
+        #expect(limiter.admit(80, now: t0) == 50)
+        #expect(limiter.admit(5, now: t0) == 0)
+        #expect(limiter.refusalsToReport(now: t0) == 35)
+        #expect(limiter.admit(10, now: t0) == 0)
+        #expect(limiter.refusalsToReport(now: t0 + 500_000_000) == nil)  // within the second
+        #expect(limiter.refusalsToReport(now: t0 + 1_000_000_000) == 10)
+        #expect(limiter.refusalsToReport(now: t0 + 3_000_000_000) == nil)  // nothing new
+    }
+
     /// One bucket for all the workers serving a tenant: threads admitting at
     /// once never exceed burst + rate * elapsed between them.
     @Test func theRateLimiterIsOneBucketAcrossWorkers() {

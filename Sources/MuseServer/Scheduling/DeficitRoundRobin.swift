@@ -172,6 +172,11 @@ struct FairScheduler {
         return total
     }
 
+    /// The rate limiters of this worker's tenants (housekeeping reports their refusals).
+    var limiters: [(tenant: TenantIndex, limiter: TenantRateLimiter)] {
+        flows.compactMap { flow in flow.limiter.map { (flow.tenant, $0) } }
+    }
+
     /// For tests: each tenant's carried deficit, in events.
     func carried(_ tenant: TenantIndex) -> Double? {
         flows.first { $0.tenant == tenant }.map { Double($0.deficit) / Double(cost) }

@@ -30,9 +30,20 @@ final class TenantRateLimiter: Sendable {
     /// so successive admissions are ordered, relaxed loads otherwise (a stale
     /// value only makes the exchange fail and retry).
     private let tat = Atomic<UInt64>(0)
+    /// Events refused so far: relaxed adds by the refusing workers, on the
+    /// refusing path only; read for the log line.
+    private let refused = Atomic<UInt64>(0)
+    /// When the last `tenant-over-rate-limit` line went out, and the refusals
+    /// it had counted. Any worker's housekeeping may report; the one whose
+    /// compare-and-exchange moves `reportedAt` writes the line (at most one a
+    /// second per tenant, however many workers serve it).
+    private let reportedAt = Atomic<UInt64>(0)
+    private let reported = Atomic<UInt64>(0)
+    let limit: RateLimit
 
     init(_ limit: RateLimit) {
         precondition(limit.eventsPerSecond > 0 && limit.burst > 0)
+        self.limit = limit
         interval = max(1, 1_000_000_000 * Self.ticksPerNanosecond / UInt64(limit.eventsPerSecond))
         tolerance = interval * UInt64(limit.burst)
     }
@@ -41,6 +52,12 @@ final class TenantRateLimiter: Sendable {
     /// how many: the rest are over the limit. Takes the tokens it returns.
     func admit(_ wanted: Int, now nanoseconds: UInt64) -> Int {
         guard wanted > 0 else { return 0 }
+        let admitted = take(wanted, now: nanoseconds)
+        if admitted < wanted { refused.add(UInt64(wanted - admitted), ordering: .relaxed) }
+        return admitted
+    }
+
+    private func take(_ wanted: Int, now nanoseconds: UInt64) -> Int {
         let now = nanoseconds &* Self.ticksPerNanosecond
         var current = tat.load(ordering: .relaxed)
         while true {
@@ -57,5 +74,19 @@ final class TenantRateLimiter: Sendable {
             if exchanged { return admitted }
             current = original
         }
+    }
+
+    /// The events refused since the last report, once a second at most across
+    /// all workers; nil when there is nothing to say or another worker says it.
+    func refusalsToReport(now: UInt64) -> UInt64? {
+        let last = reportedAt.load(ordering: .relaxed)
+        guard last == 0 || now &- last >= 1_000_000_000, refused.load(ordering: .relaxed) > reported.load(ordering: .relaxed)
+        else { return nil }
+        guard reportedAt.compareExchange(expected: last, desired: max(now, 1), ordering: .relaxed).exchanged else { return nil }
+        // Only this second's winner writes `reported`; an exchange (one total
+        // order per atomic) hands it the previous winner's count.
+        let total = refused.load(ordering: .relaxed)
+        let before = reported.exchange(total, ordering: .relaxed)
+        return total > before ? total - before : nil
     }
 }
