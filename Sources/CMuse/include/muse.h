@@ -180,7 +180,6 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -238,8 +237,6 @@ extern "C" {
 #define MUSE_SEGMENT_SUFFIX ".muse"
 /** How long muse_wait (MUSE_IDLE_ADAPTIVE) spins before it sleeps on the futex, in nanoseconds. */
 #define MUSE_SPIN_NS 50000
-/** After this long, that spin yields the CPU between looks (sched_yield), in nanoseconds. */
-#define MUSE_SPIN_YIELD_AFTER_NS 5000
 
 /** Channel states (muse_channel_control.state). */
 enum {
@@ -1378,12 +1375,10 @@ MUSE_API int muse_daemon_alive(const muse_client *client, uint64_t max_age_ns) {
  *   MUSE_IDLE_ADAPTIVE   what muse_wait does: spin for MUSE_SPIN_NS, then
  *                        sleep on the channel's futex. A good default: a
  *                        completion that comes within tens of microseconds
- *                        is seen at once, a long wait costs no CPU. After
- *                        the first MUSE_SPIN_YIELD_AFTER_NS the spin calls
- *                        sched_yield between looks: alone on its CPU the
- *                        thread keeps looking (the call returns at once),
- *                        but client processes sharing a core do not spin
- *                        through one another's time.
+ *                        is seen at once, a long wait costs no CPU. (No
+ *                        sched_yield in the spin: against busy CPUs a
+ *                        yielding client loses its share and falls behind;
+ *                        measured in BENCHMARKS.md.)
  *   MUSE_IDLE_BUSY_SPIN  never sleeps: the lowest latency, and mused never
  *                        makes a system call to wake this thread; it burns
  *                        its core until the completion or the deadline. For
@@ -1451,11 +1446,7 @@ MUSE_API muse_status muse_wait_idle(muse_channel *ch, muse_completion *out, size
         spin_until = start + MUSE_SPIN_NS < deadline ? start + MUSE_SPIN_NS : deadline;
         for (unsigned spins = 0;; spins++) {
             if (muse_atomic_load_acquire_u64(&c->cq_tail) != ch->cq_head) break;
-            if ((spins & 63u) == 63u) {
-                uint64_t now = muse_now_ns();
-                if (now >= spin_until) break;
-                if (now - start >= (uint64_t)MUSE_SPIN_YIELD_AFTER_NS) sched_yield();
-            }
+            if ((spins & 63u) == 63u && muse_now_ns() >= spin_until) break;
             muse_cpu_relax();
         }
     }
