@@ -35,8 +35,7 @@ struct SchedulerTests {
 
         /// `layout[t]` = (channels, depth) of tenant t.
         init(_ layout: [(Int, Int)]) throws {
-            var template = Array("/tmp/muse-sched-XXXXXX".utf8CString)
-            dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+            dir = GenerationSwapTests.runtimeDirectory()
             endpoints = EndpointSet(capacity: layout.reduce(0) { $0 + $1.0 })
             for (t, (count, depth)) in layout.enumerated() {
                 let path = "\(dir)/t\(t).muse"

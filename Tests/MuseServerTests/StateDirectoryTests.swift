@@ -10,11 +10,7 @@ import Testing
 /// Each test stops the commit after every one of its steps, as a crash would,
 /// and opens the directory again as a restarted mused does.
 struct StateDirectoryTests {
-    static func directory() -> String {
-        var template = Array("/tmp/muse-state-XXXXXX".utf8CString)
-        let dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
-        return "\(dir)/state"
-    }
+    static func directory() -> String { "\(GenerationSwapTests.runtimeDirectory())/state" }
 
     static func write(_ text: String, to path: String) throws {
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
