@@ -95,11 +95,20 @@ import Testing
     @Test(arguments: [false, true], TreeEnsemble.Layout.allCases)
     func bigTreesMatchRecursiveWalk(float: Bool, layout: TreeEnsemble.Layout) throws {
         var rng = SplitMix64(seed: float ? 41 : 42)
-        try Self.check(&rng, float: float, trees: 12, layout: layout, maxDepth: 11, leafChance: 0.04, categoryWords: 3)
+        try Self.check(&rng, float: float, trees: 12, layout: layout, maxDepth: 11, leafChance: 0.04, categoryWords: 3,
+                       narrow: layout == .bitvector ? false : nil)
+    }
+
+    /// Trees of at most 32 leaves (depth 5) take the bitvector's narrow form
+    /// (32-bit words, packed entries); it too matches the recursive walk.
+    @Test(arguments: [false, true], [1, 9, 64, 300])
+    func narrowBitvectorMatchesRecursiveWalk(float: Bool, trees: Int) throws {
+        var rng = SplitMix64(seed: UInt64(trees) * 2 + (float ? 1 : 0) + 1000)
+        try Self.check(&rng, float: float, trees: trees, layout: .bitvector, maxDepth: 5, leafChance: 0.1, narrow: true)
     }
 
     static func check(_ rng: inout SplitMix64, float: Bool, trees: Int, layout: TreeEnsemble.Layout,
-                      maxDepth: Int = 9, leafChance: Double = 0.25, categoryWords: Int = 1) throws {
+                      maxDepth: Int = 9, leafChance: Double = 0.25, categoryWords: Int = 1, narrow: Bool? = nil) throws {
         let width = 5
         for rules in [[SplitRule.numeric], [.numeric, .zeroBandMissing, .lightgbmCategory, .xgboostCategory],
                       [.numeric, .lightgbmCategory], [.numeric, .xgboostCategory]] {
@@ -109,6 +118,7 @@ import Testing
                                          accumulation: float ? .float : .double(divisor: 1),
                                          link: float ? .xgboostSigmoid : .lightgbmSigmoid(k: 1), format: "test").with(layout: layout)
             #expect(model.layout == layout)
+            if let narrow { #expect(model.bitvector?.narrow == narrow) }
             for x in Self.rows(&rng, count: 300, features: width) {
                 let expected: Double
                 if float {
