@@ -16,6 +16,7 @@ import MuseClient
 ///
 ///   muse-bench latency [--seconds S] [--warmup S] [--rates 1000,10000,...]
 ///                      [--clients 1,4] [--policies busy-spin,adaptive,low-power]
+///                      [--repeat N] [--margin-us M] [--no-socket]
 ///
 /// For each worker policy it starts mused with --idle-policy (its clients wait
 /// with the same policy), measures mused's idle CPU, then each (clients, rate)
@@ -33,6 +34,7 @@ enum LatencyBenchmark {
         /// Runs per cell; the table keeps the run with the lowest p99 (on a
         /// shared machine, the run least disturbed by other processes).
         var runs = 1
+        var marginNanoseconds = LatencyBenchmark.defaultMarginNanoseconds
 
         init(_ arguments: [String]) {
             func value(_ flag: String) -> String? {
@@ -46,6 +48,7 @@ enum LatencyBenchmark {
             if let p = value("--policies") { policies = p.split(separator: ",").map(String.init) }
             if arguments.contains("--no-socket") { socket = false }
             if let r = value("--repeat").flatMap(Int.init), r > 0 { runs = r }
+            if let m = value("--margin-us").flatMap(UInt64.init) { marginNanoseconds = m * 1000 }
         }
     }
 
@@ -267,21 +270,25 @@ enum LatencyBenchmark {
         }
     }
 
-    /// How early a client stops sleeping to spin to an intended send time:
-    /// long enough to absorb a timed sleep's late wake-up on this VM (tens of
-    /// µs from an idle vCPU), else the generator's own lateness is charged to
-    /// the transport; at most half of the clients' CPU, whatever the rate
-    /// (200 µs at 1k events/s, 50 µs at 10k/s, 5 µs at 100k/s, 2 µs at 1M/s).
-    /// Muse and socket clients use the same margin, and yield the CPU while
-    /// they spin through it (four clients share one CPU). The clients also set
-    /// their timer slack to 1 ns and report how late each send went (`lag`).
+    /// How early a client stops sleeping to spin to an intended send time
+    /// (`--margin-us`, default 200 µs at every rate): long enough to absorb a
+    /// timed sleep's late wake-up on this VM (tens to a couple of hundred µs
+    /// from an idle vCPU), else the generator's own lateness is charged to
+    /// the transport. Within the margin a Muse client polls its completions
+    /// (its idle policy applies to the waits longer than the margin) and a
+    /// socket client's sender spins; both yield the CPU between looks (four
+    /// clients share one CPU) until the last `yieldUntilNanoseconds`. At
+    /// 100k events/s and above a client thus never sleeps, as a sender at
+    /// that rate would not. An earlier margin of `min(200 µs, 0.5 s / rate)`
+    /// (5 µs at 100k/s) let muse_wait's timed futex sleep decide when the
+    /// next event went: its send lag p99 was 34–64 µs at 10k–100k/s. The
+    /// clients also set their timer slack to 1 ns and report how late each
+    /// send went (`lag`).
+    static let defaultMarginNanoseconds: UInt64 = 200_000
+
     /// Within this of a send the margin's spin stops yielding (a sched_yield
     /// here takes about a microsecond).
     static let yieldUntilNanoseconds: UInt64 = 5_000
-
-    static func sendMargin(totalRate: Int) -> UInt64 {
-        min(200_000, max(2_000, UInt64(0.5e9 / Double(max(totalRate, 1)))))
-    }
 
     /// The kernel's default timer slack (50 µs) would make every timed sleep
     /// up to 50 µs late: 1 ns for this thread.
@@ -318,7 +325,7 @@ enum LatencyBenchmark {
         let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3)
             .joined(separator: " ") ?? "?"
         print("muse-bench latency: \(cpus) CPUs, load average \(load); mused / socket server on CPU \(serverCPU), "
-              + "clients on CPU 0; \(options.seconds) s per cell after \(options.warmup) s warm-up; Poisson arrivals, "
+              + "clients on CPU 0; sends spun to from \(options.marginNanoseconds / 1000) µs before; \(options.seconds) s per cell after \(options.warmup) s warm-up; Poisson arrivals, "
               + "latency from the intended send time; \(options.runs) run(s) per cell, the table keeps the lowest p99")
         var cells: [Cell] = []
         var idleCPU: [(String, Double)] = []
@@ -347,7 +354,7 @@ enum LatencyBenchmark {
                         measure(&cell, server: daemon.pid, processes: (0..<clients).map { _ in
                             [me, "latency-client", runtime, "bench", String(Double(rate) / Double(clients)),
                              String(options.seconds), String(options.warmup), policy,
-                             String(sendMargin(totalRate: rate))]
+                             String(options.marginNanoseconds)]
                         })
                         return cell
                     })
@@ -364,7 +371,7 @@ enum LatencyBenchmark {
                         var cell = Cell(transport: "socket", policy: "blocking", clients: clients, rate: rate)
                         measure(&cell, server: server.pid, processes: (0..<clients).map { _ in
                             [me, "latency-uds-client", path, String(Double(rate) / Double(clients)),
-                             String(options.seconds), String(options.warmup), String(sendMargin(totalRate: rate))]
+                             String(options.seconds), String(options.warmup), String(options.marginNanoseconds)]
                         })
                         server.stop()
                         unlink(path)

@@ -15,6 +15,7 @@ import MuseClient
 //   muse-bench e2e [--trees 500] [--leaves 31] [--features 32] [--events N]   (EndToEndBenchmark.swift)
 //   muse-bench latency [--seconds S] [--rates 1000,...] [--clients 1,4] [--policies ...]
 //                      (open loop, Poisson arrivals; see LatencyBenchmark.swift)
+//   muse-bench hiccups [--seconds S]  (the machine's own stalls under a spinning thread)
 
 let arguments = CommandLine.arguments
 if arguments.count >= 3 && arguments[1] == "uds-server" {
@@ -27,6 +28,12 @@ if arguments.count >= 2 && arguments[1] == "latency" {
     let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
     try LatencyBenchmark.run(LatencyBenchmark.Options(arguments), me: me,
                              binDirectory: URL(filePath: me).deletingLastPathComponent().path)
+    exit(0)
+}
+if arguments.count >= 2 && arguments[1] == "hiccups" {
+    var seconds = 5.0
+    if let i = arguments.firstIndex(of: "--seconds"), i + 1 < arguments.count, let s = Double(arguments[i + 1]) { seconds = s }
+    HiccupBenchmark.run(seconds: seconds)
     exit(0)
 }
 if arguments.count >= 4 && arguments[1] == "swap" {
