@@ -11,7 +11,7 @@ import MuseClient
 /// later sends is charged to every event it delays (no coordinated omission).
 /// Completions are read by the same thread between sends (it waits for them
 /// with muse_wait_idle, its timeout shortly before the next intended send,
-/// then spins to it). The same generator runs over a Unix domain socket to a
+/// then spins to it; with nothing in flight it sleeps to the next send). The same generator runs over a Unix domain socket to a
 /// threaded server.
 ///
 ///   muse-bench latency [--seconds S] [--warmup S] [--rates 1000,10000,...]
@@ -139,6 +139,14 @@ enum LatencyBenchmark {
                     }
                     if due >= end && received == sent { break }
                     if now > end + 5_000_000_000 { errors += sent - received; break }
+                    // Nothing in flight: nothing to wait for but the next
+                    // send, so sleep to it as the socket client's sender does
+                    // (a muse_wait here would spin for nothing, and four
+                    // clients on one CPU would spin in one another's way).
+                    if received == sent && due < end {
+                        sleepUntil(due, margin: margin)
+                        continue
+                    }
                     // Wait with the policy until shortly before the next send,
                     // then poll (spin) to it: the send goes at its time.
                     let timeout = due < end ? Int64(bitPattern: due &- now &- margin) : 100_000_000
