@@ -11,8 +11,8 @@ import MuseClient
 /// later sends is charged to every event it delays (no coordinated omission).
 /// Completions are read by the same thread between sends (it waits for them
 /// with muse_wait_idle, its timeout shortly before the next intended send,
-/// then spins to it; with nothing in flight it sleeps to the next send). The same generator runs over a Unix domain socket to a
-/// threaded server.
+/// then spins to it; with nothing in flight it sleeps to the next send).
+/// The same generator runs over a Unix domain socket to a threaded server.
 ///
 ///   muse-bench latency [--seconds S] [--warmup S] [--rates 1000,10000,...]
 ///                      [--clients 1,4] [--policies busy-spin,adaptive,low-power]
