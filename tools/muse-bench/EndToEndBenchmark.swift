@@ -113,6 +113,9 @@ enum EndToEndBenchmark {
     static func writeSnapshot(_ synthetic: SyntheticLightGBM, events: [[Double]], to path: String) throws {
         let text = synthetic.text()
         let model = try ModelImporter.load(text)
+        if let trees = model as? TreeEnsemble {
+            print("model layout: \(trees.layout.rawValue)\(trees.bitvector?.narrow == true ? " (narrow form)" : "")")
+        }
         let intent = IntentSchema(name: intentName, id: 1, featureNames: synthetic.featureNames)
         var contents = SnapshotContents(
             generationID: 1, createdAt: 1764000000, metadata: [MetadataEntry("built-by", "muse-bench e2e")],

@@ -97,7 +97,7 @@ public final class BitvectorScorer: @unchecked Sendable {
     /// AND is then two loads and a store instead of three loads and a store,
     /// and the event's bits take half the cache lines. Otherwise both
     /// pointers hold one unused element.
-    let narrow: Bool
+    public let narrow: Bool
     let packedEntries: UnsafeMutablePointer<UInt64>
     let paddedLeaves: UnsafeMutablePointer<Double>
 
