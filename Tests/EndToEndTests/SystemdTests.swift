@@ -254,7 +254,16 @@ struct SystemdTests {
         #expect(try String(contentsOfFile: swapPath, encoding: .utf8).contains("PathExistsGlob=/var/lib/muse/incoming/*.snapshot"))
         #expect(FileManager.default.fileExists(atPath: "\(stage)/usr/local/share/doc/muse/deployment.md"))
 
-        for file in [unit, swapService, swapPath] {
+        // The README's wake-up latency drop-in, applied to the installed unit.
+        let readme = try String(contentsOf: Harness.packageRoot.appending(path: "README.md"), encoding: .utf8)
+        let dropIn = readme.components(separatedBy: "    # /etc/systemd/system/mused.service.d/latency.conf\n").dropFirst().first?
+            .components(separatedBy: "\n\n").first?.split(separator: "\n").map { $0.dropFirst(4) }.joined(separator: "\n")
+        try #require(dropIn?.contains("ExecStartPre=+") == true, "README has no latency.conf drop-in")
+        let withDropIn = "\(stage)/etc/systemd/system/mused-latency-check.service"
+        try (try String(contentsOfFile: unit, encoding: .utf8) + "\n" + dropIn! + "\n")
+            .write(toFile: withDropIn, atomically: true, encoding: .utf8)
+
+        for file in [unit, swapService, swapPath, withDropIn] {
             let verify = Harness.run("/usr/bin/env", ["systemd-analyze", "verify", file])
             #expect(verify.status == 0 && verify.output.isEmpty, "systemd-analyze verify \(file): \(verify.output)")
         }
