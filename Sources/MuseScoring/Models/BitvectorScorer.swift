@@ -95,8 +95,9 @@ public final class BitvectorScorer: @unchecked Sendable {
     /// one 64-bit load, `tree << 32 | low half of its mask`, and the leaves
     /// are padded to 32 per tree (leaf = `paddedLeaves[t * 32 + bit]`). An
     /// AND is then two loads and a store instead of three loads and a store,
-    /// and the event's bits take half the cache lines. Otherwise both
-    /// pointers hold one unused element.
+    /// and the event's bits take half the cache lines. The wide arrays
+    /// (`entryWord`, `entryMask`) then hold one unused element; otherwise
+    /// these two do.
     public let narrow: Bool
     let packedEntries: UnsafeMutablePointer<UInt64>
     let paddedLeaves: UnsafeMutablePointer<Double>
@@ -354,12 +355,13 @@ public final class BitvectorScorer: @unchecked Sendable {
         self.directNodes = copy(dn); self.directStart = copy(dstart); self.directEnd = copy(dend)
         self.directNextIsLeft = copy(dnext)
         self.entryCount = entryWords.count
-        self.entryWord = copy(entryWords); self.entryMask = copy(entryMasks)
+        // The narrow form scores from its packed copy alone.
+        let narrow = maxLeaves <= 32
+        self.entryWord = copy(narrow ? [0] : entryWords); self.entryMask = copy(narrow ? [0] : entryMasks)
         self.treeWord = copy(treeWord); self.treeLeaf = copy(treeLeaf)
         self.leaves = copy(leafValues); self.leafCount = leafValues.count
         self.maxWordsPerTree = maxWords
         // One word per tree, so an entry's word is its tree.
-        let narrow = maxLeaves <= 32
         self.narrow = narrow
         if narrow {
             self.packedEntries = copy(zip(entryWords, entryMasks).map { word, mask in
@@ -386,10 +388,10 @@ public final class BitvectorScorer: @unchecked Sendable {
     /// Bytes of the arrays above.
     public var memoryFootprint: Int {
         let s = statistics
-        return s.entries * 12 + s.distinctThresholds * 12 + numFeatures * 24 + catFeatures * 16 + directCount * 24
+        return s.entries * (narrow ? 8 : 12) + s.distinctThresholds * 12 + numFeatures * 24 + catFeatures * 16 + directCount * 24
             + treeCount * 8 + leafCount * 8 + categoryWordCount * 4
             + (0..<catFeatures).reduce(0) { $0 + (Int(catSize[$1]) + 3) * 4 }
-            + (narrow ? s.entries * 8 + treeCount * 32 * 8 : 0)
+            + (narrow ? treeCount * 32 * 8 : 0)
     }
 
     /// The entries of a list that is always ANDed whole, one per word (the
