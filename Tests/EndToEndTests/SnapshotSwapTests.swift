@@ -78,7 +78,9 @@ struct SnapshotSwapTests {
         #expect(verify.status == 0 && verify.output.contains("ok: generation 1") && verify.output.contains("canaries reproduced"),
                 "\(verify.output)")
         // One byte changed in the middle of the file.
-        let damaged = Harness.runtimeDirectory() + "/damaged.snapshot"
+        let scratch = Harness.runtimeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let damaged = scratch + "/damaged.snapshot"
         var bytes = try Data(contentsOf: URL(filePath: Self.files.gen1))
         bytes[bytes.count / 2] ^= 0x5a
         try bytes.write(to: URL(filePath: damaged))

@@ -12,6 +12,12 @@ import Testing
 struct StateDirectoryTests {
     static func directory() -> String { "\(GenerationSwapTests.runtimeDirectory())/state" }
 
+    /// Removes what `directory()` made: the temporary directory around it
+    /// (not `path/..`, which no longer resolves once `path` is gone).
+    static func remove(_ path: String) {
+        try? FileManager.default.removeItem(atPath: URL(filePath: path).deletingLastPathComponent().path)
+    }
+
     static func write(_ text: String, to path: String) throws {
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
     }
@@ -35,13 +41,20 @@ struct StateDirectoryTests {
         return state
     }
 
+    /// How many steps `steps` of a freshly staged directory has.
+    static func stepCount(_ steps: (StateDirectory) -> [() throws -> Void]) throws -> Int {
+        let path = directory()
+        defer { remove(path) }
+        return steps(try staged(path)).count
+    }
+
     @Test(arguments: [false, true])
     func aSwapKilledAfterAnyStepServesTheOldOrTheNewSnapshot(hadPrevious: Bool) throws {
-        let count = try Self.staged(Self.directory()).commitSteps().count
+        let count = try Self.stepCount { $0.commitSteps() }
         #expect(count == 4)
         for stop in 0...count {
             let path = Self.directory()
-            defer { try? FileManager.default.removeItem(atPath: "\(path)/..") }
+            defer { Self.remove(path) }
             let state = try Self.staged(path, previous: hadPrevious ? "older" : nil)
             for step in state.commitSteps().prefix(stop) { try step() }
             let restarted = try StateDirectory(path: path)
@@ -62,10 +75,10 @@ struct StateDirectoryTests {
     }
 
     @Test func aRollbackKilledAfterAnyStepServesOneOfTheTwoSnapshots() throws {
-        let count = try Self.staged(Self.directory()).rollbackSteps().count
+        let count = try Self.stepCount { $0.rollbackSteps() }
         for stop in 0...count {
             let path = Self.directory()
-            defer { try? FileManager.default.removeItem(atPath: "\(path)/..") }
+            defer { Self.remove(path) }
             let state = try Self.staged(path)
             try state.commitStaged()  // serving "new", previous "old"
             for step in state.rollbackSteps().prefix(stop) { try step() }

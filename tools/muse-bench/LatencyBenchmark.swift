@@ -287,11 +287,10 @@ enum LatencyBenchmark {
     /// socket client's sender spins; both yield the CPU between looks (four
     /// clients share one CPU) until the last `yieldUntilNanoseconds`. At
     /// 100k events/s and above a client thus never sleeps, as a sender at
-    /// that rate would not. An earlier margin of `min(200 µs, 0.5 s / rate)`
-    /// (5 µs at 100k/s) let muse_wait's timed futex sleep decide when the
-    /// next event went: its send lag p99 was 34–64 µs at 10k–100k/s. The
-    /// clients also set their timer slack to 1 ns and report how late each
-    /// send went (`lag`).
+    /// that rate would not (a shorter margin let muse_wait's timed futex
+    /// sleep decide when the next event went: BENCHMARKS.md). The clients
+    /// also set their timer slack to 1 ns and report how late each send
+    /// went (`lag`).
     static let defaultMarginNanoseconds: UInt64 = 200_000
 
     /// Within this of a send the margin's spin stops yielding (a sched_yield

@@ -18,6 +18,13 @@ import MuseClient
 //   muse-bench hiccups [--seconds S]  (the machine's own stalls under a spinning thread)
 
 let arguments = CommandLine.arguments
+
+/// `--seconds S` from the arguments, or `fallback`.
+func secondsOption(default fallback: Double) -> Double {
+    guard let i = arguments.firstIndex(of: "--seconds"), i + 1 < arguments.count, let s = Double(arguments[i + 1])
+    else { return fallback }
+    return s
+}
 if arguments.count >= 3 && arguments[1] == "uds-server" {
     UnixSocketBaseline.serve(path: arguments[2], connections: arguments.count > 3 ? Int(arguments[3]) ?? 1 : 1,
                              linger: arguments.count > 4 && arguments[4] == "linger")
@@ -31,15 +38,13 @@ if arguments.count >= 2 && arguments[1] == "latency" {
     exit(0)
 }
 if arguments.count >= 2 && arguments[1] == "hiccups" {
-    var seconds = 5.0
-    if let i = arguments.firstIndex(of: "--seconds"), i + 1 < arguments.count, let s = Double(arguments[i + 1]) { seconds = s }
+    let seconds = secondsOption(default: 5.0)
     HiccupBenchmark.run(seconds: seconds)
     exit(0)
 }
 if arguments.count >= 4 && arguments[1] == "swap" {
     let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
-    var seconds = 5.0
-    if let i = arguments.firstIndex(of: "--seconds"), i + 1 < arguments.count, let s = Double(arguments[i + 1]) { seconds = s }
+    let seconds = secondsOption(default: 5.0)
     let cpus = sysconf(Int32(_SC_NPROCESSORS_ONLN))
     print("muse-bench swap: \(cpus) CPUs; client on CPU 0, mused on CPU \(cpus > 1 ? 1 : 0); one event in flight")
     guard muse_pin_thread_to_cpu(0) == 0 else { fatalError("cannot pin to CPU 0") }
@@ -50,8 +55,7 @@ if arguments.count >= 4 && arguments[1] == "swap" {
 
 if arguments.count >= 2 && arguments[1] == "scrape" {
     let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
-    var seconds = 2.0
-    if let i = arguments.firstIndex(of: "--seconds"), i + 1 < arguments.count, let s = Double(arguments[i + 1]) { seconds = s }
+    let seconds = secondsOption(default: 2.0)
     let cpus = sysconf(Int32(_SC_NPROCESSORS_ONLN))
     print("muse-bench scrape: \(cpus) CPUs; client and scraper (nice 19) on CPU 0, mused on CPU \(cpus > 1 ? 1 : 0); "
         + "one event in flight; \(ScrapeBenchmark.rounds) rounds of \(seconds) s per phase")

@@ -155,8 +155,8 @@ public final class MuseChannel implements AutoCloseable {
     /**
      * Scores one event and waits for its answer: the single-event round trip.
      * Only with nothing else in flight on this channel. Spins on poll for up
-     * to 50 µs (the usual answer takes a microsecond), then waits adaptively
-     * with no deadline.
+     * to 50 µs (the usual answer takes a microsecond), then sleeps on the
+     * channel's futex with no deadline.
      *
      * @return this channel's view holding the one answer (check {@code ok(0)})
      * @throws IllegalStateException if other events are in flight
@@ -174,7 +174,8 @@ public final class MuseChannel implements AutoCloseable {
             if (poll().size() > 0) break;
             if ((spins & 63) == 63 && System.nanoTime() > spinUntil) {
                 // No deadline: returns the answer, or throws once mused is gone.
-                if (await(-1, IdlePolicy.ADAPTIVE).size() > 0) break;
+                // LOW_POWER: the spin is done, ADAPTIVE would spin 50 µs more.
+                if (await(-1, IdlePolicy.LOW_POWER).size() > 0) break;
             }
             Thread.onSpinWait();
         }
