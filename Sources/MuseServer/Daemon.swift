@@ -183,6 +183,7 @@ public final class Daemon: @unchecked Sendable {
             if let configured {
                 guard let snapshots else { throw DaemonError.noSnapshotSupport }
                 let prepared = try snapshots.prepare(configured, allowSchemaChange: true, serving: nil)
+                _ = try prepared.record()
                 try prepared.commit()
                 return prepared.generation
             }

@@ -34,15 +34,19 @@ public struct LoadedSnapshot: Sendable {
 
     public let fileSize: Int
     public let containerSize: Int
+    /// The file as read, when the loader was asked to keep it.
+    public let fileBytes: LargeBuffer?
     public let reader: FileReader
     /// Why io_uring was not used, when `.auto` fell back; log it once.
     public let fallbackReason: String?
     public let timings: LoadTimings
 
-    init(parts: Parts, fileSize: Int, containerSize: Int, reader: FileReader, fallbackReason: String?, timings: LoadTimings) {
+    init(parts: Parts, fileSize: Int, containerSize: Int, fileBytes: LargeBuffer?, reader: FileReader,
+         fallbackReason: String?, timings: LoadTimings) {
         self.parts = parts
         self.fileSize = fileSize
         self.containerSize = containerSize
+        self.fileBytes = fileBytes
         self.reader = reader
         self.fallbackReason = fallbackReason
         self.timings = timings

@@ -31,13 +31,10 @@ struct StateDirectoryTests {
     /// just before its commit.
     static func staged(_ path: String, previous: String? = nil) throws -> StateDirectory {
         let state = try StateDirectory(path: path)
-        let source = "\(path)/../source"
-        try write("old", to: source)
-        _ = try state.stage(copying: source)
+        try Array("old".utf8).withUnsafeBytes { try state.stage($0) }
         try state.commitStaged()
         if let previous { try write(previous, to: state.file(StateDirectory.previousName)) }
-        try write("new", to: source)
-        _ = try state.stage(copying: source)
+        try Array("new".utf8).withUnsafeBytes { try state.stage($0) }
         return state
     }
 

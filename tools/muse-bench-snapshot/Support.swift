@@ -69,7 +69,7 @@ func mmapTouch(_ path: String) throws -> UInt64 {
 func withMapped<R>(_ path: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
     let fd = try FileDescriptor.open(path)
     defer { fd.close() }
-    let size = try fd.size()
+    let size = try fd.regularFileSize()
     guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd.rawValue, 0), p != MAP_FAILED else {
         throw SystemCallError("mmap", .current)
     }

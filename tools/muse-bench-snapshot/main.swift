@@ -64,7 +64,7 @@ let writeTime = try time { try SnapshotWriter.write(contents, to: path) }
 let container = SnapshotWriter.container(contents)
 let containerPath = dir + "/bench.container"
 try SnapshotWriter.writeFile(container, to: containerPath)
-let fileSize = try FileDescriptor.open(path).size()
+let fileSize = try FileDescriptor.open(path).regularFileSize()
 contents = nil
 
 // 4. Reading the file.

@@ -73,7 +73,8 @@ extension Daemon {
     public func swap(to path: String, allowSchemaChange: Bool, gate: PromotionGate? = nil,
                      report: ([ShadowInfo]) -> Void = { _ in }) throws -> [ControlResponse.Step] {
         guard let snapshots else { throw DaemonError.noSnapshotSupport }
-        let prepared = try snapshots.prepare(path, allowSchemaChange: allowSchemaChange, serving: currentGeneration)
+        let prepared = try snapshots.prepare(path, allowSchemaChange: allowSchemaChange, serving: currentGeneration,
+                                             previous: previousGeneration)
         let generation = prepared.generation
         var steps = prepared.steps
         if let gate {
@@ -83,10 +84,15 @@ extension Daemon {
             steps.append(ControlResponse.Step(name: "gate", milliseconds: Double(ThreadSupport.monotonicNanoseconds() - started) / 1e6))
             if let refusal { throw DaemonError.gateRefused(refusal) }
         }
+        if let copied = try prepared.record() { steps.append(copied) }
         let started = ThreadSupport.monotonicNanoseconds()
-        try publish(generation)
+        do { try publish(generation) } catch {
+            prepared.discard()
+            throw error
+        }
         let published = Double(ThreadSupport.monotonicNanoseconds() - started) / 1e6
         do { try prepared.commit() } catch {
+            prepared.discard()
             Log.error("state-not-recorded", ["generation": generation.id, "reason": error,
                                              "effect": "a restart serves the previously recorded snapshot"])
         }

@@ -8,7 +8,7 @@ extension Generation {
                       intents: snapshot.intents.map {
                           IntentDescriptor(name: $0.name, id: $0.id, featureNames: $0.featureNames)
                       },
-                      origin: origin, referenceDeciles: snapshot.referenceDeciles())
+                      origin: origin, contentHash: snapshot.contentHash, referenceDeciles: snapshot.referenceDeciles())
     }
 
     /// The intents as the snapshot module's schema check takes them.

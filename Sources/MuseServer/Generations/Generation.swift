@@ -12,6 +12,8 @@ public final class Generation: Sendable {
     public let intents: [IntentDescriptor]
     /// Where it came from, for logs and status: a snapshot path, or "built-in".
     public let origin: String
+    /// The snapshot's content hash; nil for a generation built in code.
+    public let contentHash: UInt64?
     let bounds: IntentBounds
     /// The reference distribution's decile edges, by predictor index and
     /// tenant name, for the maps a snapshot names; uniform otherwise.
@@ -21,7 +23,7 @@ public final class Generation: Sendable {
     private let routingIntents: [Int32]
 
     public init(id: GenerationID, routing: RoutingTable, intents: [IntentDescriptor], origin: String,
-                referenceDeciles: [Int: [String: [Double]]] = [:]) throws {
+                contentHash: UInt64? = nil, referenceDeciles: [Int: [String: [Double]]] = [:]) throws {
         guard id != .none else { throw GenerationError.invalid("generation id 0 is reserved for 'none'") }
         var seenNames = Set<String>(), seenIDs = Set<UInt32>()
         for intent in intents {
@@ -36,6 +38,7 @@ public final class Generation: Sendable {
         self.routing = routing
         self.intents = intents
         self.origin = origin
+        self.contentHash = contentHash
         self.referenceDeciles = referenceDeciles
         bounds = IntentBounds(intents)
         var table = [Int32](repeating: -1, count: (intents.map { Int($0.id) }.max() ?? 0) + 1)

@@ -7,9 +7,10 @@ import MuseIPC
 /// before, so a restart serves the same generation even if the operator's
 /// file has moved on, and a rollback survives a restart too.
 ///
-/// A swap first copies the incoming file here (`incoming.snapshot`, fsynced)
-/// and loads that copy, so what is recorded is byte for byte what was
-/// verified. Only after the publish are names changed, and `serving` never
+/// A swap writes the bytes it verified here (`incoming.snapshot`, fsynced)
+/// once it is accepted, so what is recorded is byte for byte what was
+/// verified and a refused file leaves nothing. Only after the publish are
+/// names changed, and `serving` never
 /// stops naming a complete snapshot: the serving file gets a second name with
 /// link(2), that name replaces `previous`, then `incoming` replaces `serving`,
 /// each with an atomic rename(2), and the directory is fsynced. A mused killed
@@ -51,35 +52,33 @@ public struct StateDirectory: Sendable {
         access(file(Self.servingName), R_OK) == 0 ? file(Self.servingName) : nil
     }
 
-    /// Copies `source` to `incoming.snapshot` and makes it durable; returns its path.
-    public func stage(copying source: String) throws -> String {
+    /// Writes the verified bytes of an accepted snapshot to
+    /// `incoming.snapshot` and makes them durable. On failure nothing stays.
+    public func stage(_ bytes: UnsafeRawBufferPointer) throws {
         let target = file(Self.incomingName)
-        let input = open(source, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw SystemError("open", source) }
-        defer { close(input) }
         let output = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard output >= 0 else { throw SystemError("create", target) }
         defer { close(output) }
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
-            if n == 0 { break }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SystemError("read", source)
-            }
+        do {
             var offset = 0
-            while offset < n {
-                let w = buffer.withUnsafeBytes { write(output, $0.baseAddress! + offset, n - offset) }
+            while offset < bytes.count {
+                let w = write(output, bytes.baseAddress! + offset, bytes.count - offset)
                 if w < 0 {
                     if errno == EINTR { continue }
                     throw SystemError("write", target)
                 }
                 offset += w
             }
+            guard fsync(output) == 0 else { throw SystemError("fsync", target) }
+        } catch {
+            unlink(target)
+            throw error
         }
-        guard fsync(output) == 0 else { throw SystemError("fsync", target) }
-        return target
+    }
+
+    /// Removes a staged copy whose swap was refused after `stage`.
+    public func discardStaged() {
+        unlink(file(Self.incomingName))
     }
 
     /// After a publish: the staged copy becomes the serving snapshot, the

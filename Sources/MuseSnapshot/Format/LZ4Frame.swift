@@ -46,13 +46,46 @@ public enum LZ4Frame {
     /// off, decoding runs at the speed of the bare LZ4 decoder.
     public static func decompress(_ src: UnsafeRawBufferPointer, limit: Int = .max, verifyContentChecksum: Bool = true,
                                   checksumThread: Bool? = nil) throws(SnapshotError) -> LargeBuffer {
+        let dctx = try makeContext()
+        defer { LZ4F_freeDecompressionContext(dctx) }
+        let (info, consumed, h) = try readHeader(dctx, src, compressedSize: src.count, limit: limit)
+        let size = info.contentSize
+        let out: LargeBuffer
+        do { out = try LargeBuffer(count: Int(size)) } catch { throw .lz4("cannot allocate \(size) bytes: \(error)") }
+        let threaded = verifyContentChecksum && (checksumThread ?? (size >= UInt64(checksumThreadThreshold)))
+        if threaded {
+            try decodeBlocks(dctx, src, info, from: consumed, hint: h, into: out.mutableBytes)
+        } else {
+            try decode(dctx, src, from: consumed, hint: h, into: out.mutableBytes, verifyContentChecksum: verifyContentChecksum)
+        }
+        return out
+    }
+
+    /// Checks a frame's header from the file's first bytes, before the rest
+    /// is read: the magic, a recorded content size within `limit` and
+    /// plausible for `compressedSize`, a content checksum. Returns the
+    /// declared content size.
+    public static func checkHeader(_ prefix: UnsafeRawBufferPointer, compressedSize: Int, limit: Int) throws(SnapshotError) -> Int {
+        let dctx = try makeContext()
+        defer { LZ4F_freeDecompressionContext(dctx) }
+        return Int(try readHeader(dctx, prefix, compressedSize: compressedSize, limit: limit).info.contentSize)
+    }
+
+    private static func makeContext() throws(SnapshotError) -> OpaquePointer {
         var dctx: OpaquePointer?
         guard LZ4F_isError(LZ4F_createDecompressionContext(&dctx, UInt32(LZ4F_VERSION))) == 0, let dctx else {
             throw .lz4("cannot create a decompression context")
         }
-        defer { LZ4F_freeDecompressionContext(dctx) }
-        guard src.count >= 7, src.loadUnaligned(as: UInt32.self) == UInt32(0x184D2204).littleEndian else {
-            throw .lz4("not an LZ4 frame (no LZ4 frame magic at the start of the file)")
+        return dctx
+    }
+
+    /// The frame header at the start of `src` (all of the frame, or only its
+    /// first bytes), checked as `checkHeader` says; `hint` is liblz4's
+    /// suggestion for the next read.
+    private static func readHeader(_ dctx: OpaquePointer, _ src: UnsafeRawBufferPointer, compressedSize: Int,
+                                   limit: Int) throws(SnapshotError) -> (info: LZ4F_frameInfo_t, consumed: Int, hint: Int) {
+        guard src.count >= 4, src.loadUnaligned(as: UInt32.self) == UInt32(0x184D2204).littleEndian else {
+            throw .lz4("not an LZ4 frame (no LZ4 frame magic at the start of the file): not a Muse snapshot")
         }
         var info = LZ4F_frameInfo_t()
         var consumed = src.count
@@ -68,31 +101,21 @@ public enum LZ4Frame {
             throw .lz4("the frame has no content checksum (snapshots always have one)")
         }
         let size = info.contentSize
-        guard size <= UInt64(limit) else {
-            throw .lz4("the frame declares \(size) bytes of content, over the limit of \(limit)")
+        guard size <= UInt64(max(limit, 0)) else {
+            throw .lz4("the frame declares \(size) bytes of content, over the limit of \(limit) bytes (raise the snapshot size limit if the generation is really this large)")
         }
-        guard size <= UInt64(src.count) * 256 + 65536 else {
-            throw .lz4("the frame declares \(size) bytes of content, implausible for \(src.count) compressed bytes (truncated or corrupt)")
+        // LZ4 cannot expand a byte more than 255-fold.
+        guard size <= UInt64(compressedSize) * 256 + 65536 else {
+            throw .lz4("the frame declares \(size) bytes of content, implausible for \(compressedSize) compressed bytes (truncated or corrupt)")
         }
-        let out: LargeBuffer
-        do { out = try LargeBuffer(count: Int(size)) } catch { throw .lz4("cannot allocate \(size) bytes: \(error)") }
-        let threaded = verifyContentChecksum && (checksumThread ?? (size >= UInt64(checksumThreadThreshold)))
-        if threaded {
-            try decodeBlocks(dctx, src, info, from: consumed, hint: h, into: out.mutableBytes)
-        } else {
-            try decode(dctx, src, from: consumed, hint: h, into: out.mutableBytes, verifyContentChecksum: verifyContentChecksum)
-        }
-        return out
+        return (info, consumed, h)
     }
 
     /// Decodes a frame into `dst`, which must be exactly its content size;
     /// for benchmarks that reuse one buffer (as `lz4 -b` does).
     public static func decompress(_ src: UnsafeRawBufferPointer, into dst: UnsafeMutableRawBufferPointer,
                                   verifyContentChecksum: Bool = true) throws(SnapshotError) {
-        var dctx: OpaquePointer?
-        guard LZ4F_isError(LZ4F_createDecompressionContext(&dctx, UInt32(LZ4F_VERSION))) == 0, let dctx else {
-            throw .lz4("cannot create a decompression context")
-        }
+        let dctx = try makeContext()
         defer { LZ4F_freeDecompressionContext(dctx) }
         var info = LZ4F_frameInfo_t()
         var consumed = src.count

@@ -99,7 +99,7 @@ struct SnapshotContainer {
         let generationID = try r.u64("generation id")
         let createdAt = try r.u64("creation time")
         let sectionCount = Int(try r.u32("section count"))
-        _ = try r.u32("reserved")
+        let reserved = try r.u32("reserved")
         let length = try r.u64("container length")
         let contentHash = try r.u64("content hash")
         let headerHash = try r.u64("header hash")
@@ -108,6 +108,7 @@ struct SnapshotContainer {
             throw .checksumMismatch(section: "header", recorded: headerHash, computed: computedHeaderHash)
         }
         guard headerSize == UInt32(SnapshotFormat.headerSize) else { throw .malformedHeader("header size \(headerSize), expected \(SnapshotFormat.headerSize)") }
+        guard reserved == 0 else { throw .malformedHeader("the reserved word at byte 36 is \(reserved), not 0") }
         guard length == UInt64(c.count) else {
             throw .malformedHeader("the header says the container is \(length) bytes but \(c.count) were decoded")
         }
@@ -126,23 +127,41 @@ struct SnapshotContainer {
         var t = ByteReader(tableBytes, section: "section table")
         var infos = [SectionInfo]()
         var sections = [SectionKind: UnsafeRawBufferPointer]()
+        // Sections lie in table order, each at the first aligned offset after
+        // the one before, and the container ends at the last one's aligned
+        // end: the only layout `encode` writes. Padding is then under 16
+        // bytes per gap, so a declared length cannot hide a run of zeros.
+        var expectedOffset = UInt64(align(tableEnd))
         for i in 0..<sectionCount {
             let kind = try t.u32("kind")
-            _ = try t.u32("reserved")
+            let reservedWord = try t.u32("reserved")
             let offset = try t.u64("offset"), len = try t.u64("length"), sum = try t.u64("checksum")
             let info = SectionInfo(kind: kind, offset: offset, length: len, checksum: sum)
+            guard reservedWord == 0 else {
+                throw .malformedSection(info.name, "entry \(i): the reserved word is \(reservedWord), not 0")
+            }
             guard offset >= UInt64(tableEnd), offset <= UInt64(c.count), len <= UInt64(c.count) - offset else {
                 throw .malformedSection(info.name, "entry \(i): bytes \(offset)..<\(offset &+ len) lie outside the \(c.count)-byte container")
+            }
+            guard offset == expectedOffset else {
+                throw .malformedSection(info.name, "entry \(i): starts at byte \(offset), but the section before it ends at byte \(expectedOffset) (sections follow one another in table order)")
+            }
+            expectedOffset = UInt64(align(Int(offset + len)))
+            // A kind this version does not know may change what the rest
+            // means (a newer writer's section): serving without it could
+            // mis-score, so the generation is refused rather than guessed at.
+            guard let k = SectionKind(rawValue: kind) else {
+                throw .malformedSection(info.name, "entry \(i): section kind \(kind) is not one this Muse knows (1–\(SectionKind.allCases.count)); was the snapshot written by a newer Muse?")
             }
             let bytes = UnsafeRawBufferPointer(rebasing: c[Int(offset)..<Int(offset + len)])
             let computed = XXH64.hash(bytes)
             guard computed == sum else { throw .checksumMismatch(section: info.name, recorded: sum, computed: computed) }
-            if let k = SectionKind(rawValue: kind) {
-                guard sections[k] == nil else { throw .malformedSection(k.name, "appears twice in the section table") }
-                sections[k] = bytes
-            }
-            // Unknown kinds (from a newer minor writer) are checked and skipped.
+            guard sections[k] == nil else { throw .malformedSection(k.name, "appears twice in the section table") }
+            sections[k] = bytes
             infos.append(info)
+        }
+        guard expectedOffset == UInt64(c.count) else {
+            throw .malformedHeader("the container is \(c.count) bytes but its last section ends at byte \(expectedOffset)")
         }
         try checkPadding(c, from: tableEnd, infos)
         return (Header(version: version, generationID: generationID, createdAt: createdAt, contentHash: contentHash), infos, sections)

@@ -8,9 +8,12 @@ public struct FileDescriptor: Sendable, Hashable {
 
     public init(rawValue: Int32) { self.rawValue = rawValue }
 
-    /// Opens `path` read-only (and close-on-exec).
+    /// Opens `path` read-only (and close-on-exec) without blocking: opening
+    /// a FIFO for reading would otherwise wait for a writer, and a terminal
+    /// would become the controlling one. Reads of a regular file ignore
+    /// `O_NONBLOCK`; callers that want a file's bytes check `regularFileSize`.
     public static func open(_ path: String) throws(SystemCallError) -> FileDescriptor {
-        try open(path, flags: O_RDONLY | O_CLOEXEC)
+        try open(path, flags: O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
     }
 
     public static func open(_ path: String, flags: Int32, mode: mode_t = 0o644) throws(SystemCallError) -> FileDescriptor {
@@ -31,11 +34,14 @@ public struct FileDescriptor: Sendable, Hashable {
 
     public func close() { _ = Glibc.close(rawValue) }
 
-    /// The file's size in bytes (`fstat`).
-    public func size() throws(SystemCallError) -> Int {
+    /// The size of a regular file (`fstat`). Anything else is refused: a
+    /// FIFO, socket or device has no size to bound a read by, and reading
+    /// one (`/dev/zero`) may never end.
+    public func regularFileSize() throws -> Int {
         var st = stat()
         guard fstat(rawValue, &st) == 0 else { throw SystemCallError("fstat", .current) }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw SystemCallError("fstat", Errno(rawValue: EINVAL)) }
+        let type = st.st_mode & S_IFMT
+        guard type == S_IFREG else { throw NotARegularFile(type: type) }
         return Int(st.st_size)
     }
 
@@ -70,5 +76,23 @@ public struct FileDescriptor: Sendable, Hashable {
 
     public func sync() throws(SystemCallError) {
         guard fsync(rawValue) == 0 else { throw SystemCallError("fsync", .current) }
+    }
+}
+
+/// A path that names something other than a regular file.
+public struct NotARegularFile: Error, Sendable, Equatable, CustomStringConvertible {
+    public let type: mode_t
+
+    public var description: String {
+        let what: String
+        switch type {
+        case S_IFDIR: what = "a directory"
+        case S_IFIFO: what = "a FIFO"
+        case S_IFCHR: what = "a character device"
+        case S_IFBLK: what = "a block device"
+        case S_IFSOCK: what = "a socket"
+        default: what = "of an unknown type"
+        }
+        return "is \(what), not a regular file"
     }
 }

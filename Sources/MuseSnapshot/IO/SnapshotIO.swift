@@ -34,13 +34,20 @@ public struct FileLoader: Sendable {
         self.uring = uring
     }
 
-    /// Reads all of `path` into one buffer. `limit` refuses files larger
-    /// than it before anything is allocated.
-    public func read(_ path: String, limit: Int = .max) throws -> FileBytes {
+    /// Reads all of `path` into one buffer. Only a regular file is read, and
+    /// `limit` refuses a larger one before anything is allocated. `check`
+    /// sees the file's first `prefixLength` bytes (fewer if it is shorter)
+    /// and its size before the rest is read, so a file that is not what the
+    /// caller wants is refused for the price of one small read.
+    public func read(_ path: String, limit: Int = .max, prefixLength: Int = 64,
+                     check: (_ prefix: UnsafeRawBufferPointer, _ size: Int) throws -> Void = { _, _ in }) throws -> FileBytes {
         let fd = try FileDescriptor.open(path)
         defer { fd.close() }
-        let size = try fd.size()
+        let size = try fd.regularFileSize()
         guard size <= limit else { throw FileTooLarge(path: path, size: size, limit: limit) }
+        var prefix = [UInt8](repeating: 0, count: min(size, prefixLength))
+        let got = try prefix.withUnsafeMutableBytes { buffer throws(SystemCallError) in try fd.read(into: buffer, at: 0) }
+        try prefix.withUnsafeBytes { try check(UnsafeRawBufferPointer(rebasing: $0[0..<got]), size) }
         // The whole file is wanted, front to back: a larger readahead window
         // helps both readers when it is not in the page cache.
         fd.adviseSequential(length: size)
