@@ -84,7 +84,8 @@ public struct SnapshotLoader: Sendable {
         let clock = ContinuousClock()
         let t0 = clock.now
         let container = try withExtendedLifetime(file.buffer) { () throws(SnapshotError) in
-            try LZ4Frame.decompress(file.buffer.bytes, limit: maximumContentSize, verifyContentChecksum: verifyFrameChecksum)
+            try LZ4Frame.decompress(file.buffer.bytes, limit: maximumContentSize, verifyContentChecksum: verifyFrameChecksum,
+                                    inspect: Self.headerAndTable)
         }
         let t1 = clock.now
         var steps = Steps()
@@ -95,6 +96,11 @@ public struct SnapshotLoader: Sendable {
             fallbackReason: file.fallbackReason,
             timings: LoadTimings(read: readDuration, decode: t1 - t0, verify: steps.checksums + steps.checks,
                                  import: steps.import))
+    }
+
+    /// The container's header and table, checked on the first decoded block.
+    static let headerAndTable = LZ4Frame.Inspection(length: SnapshotContainer.maximumPrefix) { prefix, size throws(SnapshotError) in
+        _ = try SnapshotContainer.readTable(prefix, length: size)
     }
 
     private struct Steps {

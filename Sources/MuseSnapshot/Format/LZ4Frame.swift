@@ -44,8 +44,12 @@ public enum LZ4Frame {
     /// decoder; otherwise liblz4 checks it while decoding. The container
     /// hashes its bytes itself, so this mostly guards the checksum field;
     /// off, decoding runs at the speed of the bare LZ4 decoder.
+    ///
+    /// `inspect` sees the first `inspect.length` decoded bytes (all of them
+    /// if fewer) as soon as they are decoded, before the rest: a refusal
+    /// there costs one block of decoding, whatever size the frame declares.
     public static func decompress(_ src: UnsafeRawBufferPointer, limit: Int = .max, verifyContentChecksum: Bool = true,
-                                  checksumThread: Bool? = nil) throws(SnapshotError) -> LargeBuffer {
+                                  checksumThread: Bool? = nil, inspect: Inspection? = nil) throws(SnapshotError) -> LargeBuffer {
         let dctx = try makeContext()
         defer { LZ4F_freeDecompressionContext(dctx) }
         let (info, consumed, h) = try readHeader(dctx, src, compressedSize: src.count, limit: limit)
@@ -54,11 +58,41 @@ public enum LZ4Frame {
         do { out = try LargeBuffer(count: Int(size)) } catch { throw .lz4("cannot allocate \(size) bytes: \(error)") }
         let threaded = verifyContentChecksum && (checksumThread ?? (size >= UInt64(checksumThreadThreshold)))
         if threaded {
-            try decodeBlocks(dctx, src, info, from: consumed, hint: h, into: out.mutableBytes)
+            try decodeBlocks(dctx, src, info, from: consumed, hint: h, into: out.mutableBytes, inspect: inspect)
         } else {
-            try decode(dctx, src, from: consumed, hint: h, into: out.mutableBytes, verifyContentChecksum: verifyContentChecksum)
+            try decode(dctx, src, info, from: consumed, hint: h, into: out.mutableBytes,
+                       verifyContentChecksum: verifyContentChecksum, inspect: inspect)
         }
         return out
+    }
+
+    /// A look at the start of the decoded content (see `decompress`):
+    /// `check` gets the first bytes and the whole content's size.
+    public struct Inspection: Sendable {
+        public var length: Int
+        public var check: @Sendable (_ prefix: UnsafeRawBufferPointer, _ contentSize: Int) throws(SnapshotError) -> Void
+
+        public init(length: Int, check: @escaping @Sendable (_ prefix: UnsafeRawBufferPointer, _ contentSize: Int) throws(SnapshotError) -> Void) {
+            self.length = length
+            self.check = check
+        }
+
+        /// Runs the check once `produced` bytes cover what it wants; true once it has run.
+        func runIfReady(_ dst: UnsafeMutableRawBufferPointer, produced: Int) throws(SnapshotError) -> Bool {
+            guard produced >= min(length, dst.count) else { return false }
+            try check(UnsafeRawBufferPointer(rebasing: dst[0..<produced]), dst.count)
+            return true
+        }
+    }
+
+    /// The bytes of the next block at `inPos` (its size field, data and
+    /// block checksum), or of the end mark and content checksum; at most
+    /// what is left.
+    private static func blockLength(_ src: UnsafeRawBufferPointer, at inPos: Int, blockChecksum: Int) -> Int {
+        let left = src.count - inPos
+        guard left >= 4 else { return left }
+        let field = UInt32(littleEndian: src.loadUnaligned(fromByteOffset: inPos, as: UInt32.self))
+        return min(left, field == 0 ? 4 : 4 + Int(field & 0x7FFF_FFFF) + blockChecksum)
     }
 
     /// Checks a frame's header from the file's first bytes, before the rest
@@ -121,12 +155,17 @@ public enum LZ4Frame {
         var consumed = src.count
         let h = LZ4F_getFrameInfo(dctx, &info, src.baseAddress, &consumed)
         guard LZ4F_isError(h) == 0, info.contentSize == UInt64(dst.count) else { throw .lz4("bad frame header or wrong buffer size") }
-        try decode(dctx, src, from: consumed, hint: h, into: dst, verifyContentChecksum: verifyContentChecksum)
+        try decode(dctx, src, info, from: consumed, hint: h, into: dst, verifyContentChecksum: verifyContentChecksum, inspect: nil)
     }
 
-    private static func decode(_ dctx: OpaquePointer, _ src: UnsafeRawBufferPointer, from consumed: Int, hint h: Int,
-                               into dst: UnsafeMutableRawBufferPointer, verifyContentChecksum: Bool) throws(SnapshotError) {
+    /// Decodes the rest of the frame in as few calls to liblz4 as it takes
+    /// (one block at a time only until `inspect` has run).
+    private static func decode(_ dctx: OpaquePointer, _ src: UnsafeRawBufferPointer, _ info: LZ4F_frameInfo_t,
+                               from consumed: Int, hint h: Int, into dst: UnsafeMutableRawBufferPointer,
+                               verifyContentChecksum: Bool, inspect: Inspection?) throws(SnapshotError) {
         let size = dst.count
+        let blockChecksum = info.blockChecksumFlag == LZ4F_blockChecksumEnabled ? 4 : 0
+        var inspected = inspect == nil
         var opts = LZ4F_decompressOptions_t()
         opts.stableDst = 1
         opts.skipChecksums = verifyContentChecksum ? 0 : 1
@@ -136,7 +175,7 @@ public enum LZ4Frame {
         while hint != 0 {
             guard inPos < src.count else { throw .lz4("decoding stopped after \(produced) of \(size) bytes: the frame is truncated") }
             var dstSize = dst.count - produced
-            var srcSize = src.count - inPos
+            var srcSize = inspected ? src.count - inPos : blockLength(src, at: inPos, blockChecksum: blockChecksum)
             hint = LZ4F_decompress(dctx, dst.baseAddress.map { $0 + produced }, &dstSize, src.baseAddress! + inPos, &srcSize, &opts)
             if LZ4F_isError(hint) != 0 {
                 let name = String(cString: LZ4F_getErrorName(hint))
@@ -147,6 +186,7 @@ public enum LZ4Frame {
             }
             produced += dstSize
             inPos += srcSize
+            if !inspected, let inspect { inspected = try inspect.runIfReady(dst, produced: produced) }
             if srcSize == 0 && dstSize == 0 && hint != 0 { throw .lz4("the decoder made no progress after \(produced) bytes") }
         }
         guard produced == Int(size) else { throw .lz4("the frame decoded to \(produced) bytes but declares \(size)") }
@@ -161,8 +201,10 @@ public enum LZ4Frame {
     /// liblz4's checksum off, telling a `ChecksumThread` how far the output
     /// has got after each; then compares its XXH32 with the frame's.
     private static func decodeBlocks(_ dctx: OpaquePointer, _ src: UnsafeRawBufferPointer, _ info: LZ4F_frameInfo_t,
-                                     from consumed: Int, hint h: Int, into dst: UnsafeMutableRawBufferPointer) throws(SnapshotError) {
+                                     from consumed: Int, hint h: Int, into dst: UnsafeMutableRawBufferPointer,
+                                     inspect: Inspection?) throws(SnapshotError) {
         let size = dst.count
+        var inspected = inspect == nil
         let hasher = ChecksumThread(UnsafeRawBufferPointer(dst))
         defer { hasher.cancel() }
         let blockChecksum = info.blockChecksumFlag == LZ4F_blockChecksumEnabled ? 4 : 0
@@ -174,16 +216,8 @@ public enum LZ4Frame {
         var hint = h
         while hint != 0 {
             guard inPos < src.count else { throw .lz4("decoding stopped after \(produced) of \(size) bytes: the frame is truncated") }
-            // One block: its 4-byte size (high bit: stored uncompressed), its
-            // data and block checksum; or the end mark and content checksum.
-            var step = src.count - inPos
-            if step >= 4 {
-                let field = UInt32(littleEndian: src.loadUnaligned(fromByteOffset: inPos, as: UInt32.self))
-                let length = field == 0 ? 4 : 4 + Int(field & 0x7FFF_FFFF) + blockChecksum
-                step = min(step, length)
-            }
             var dstSize = size - produced
-            var srcSize = step
+            var srcSize = blockLength(src, at: inPos, blockChecksum: blockChecksum)
             hint = LZ4F_decompress(dctx, dst.baseAddress.map { $0 + produced }, &dstSize, src.baseAddress! + inPos, &srcSize, &opts)
             if LZ4F_isError(hint) != 0 {
                 throw .lz4("decoding failed after \(produced) of \(size) bytes: \(String(cString: LZ4F_getErrorName(hint)))")
@@ -191,6 +225,7 @@ public enum LZ4Frame {
             produced += dstSize
             inPos += srcSize
             hasher.advance(to: produced)
+            if !inspected, let inspect { inspected = try inspect.runIfReady(dst, produced: produced) }
             if srcSize == 0 && dstSize == 0 && hint != 0 { throw .lz4("the decoder made no progress after \(produced) bytes") }
         }
         guard produced == size else { throw .lz4("the frame decoded to \(produced) bytes but declares \(size)") }

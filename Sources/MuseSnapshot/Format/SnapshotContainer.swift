@@ -27,11 +27,16 @@ struct SnapshotContainer {
 
     /// Lays `sections` out behind a header.
     static func encode(generationID: UInt64, createdAt: UInt64, sections: [(SectionKind, [UInt8])]) -> [UInt8] {
+        encode(generationID: generationID, createdAt: createdAt, rawSections: sections.map { ($0.0.rawValue, $0.1) })
+    }
+
+    /// `encode` with the kinds as numbers (tests write kinds no reader knows).
+    static func encode(generationID: UInt64, createdAt: UInt64, rawSections sections: [(UInt32, [UInt8])]) -> [UInt8] {
         let tableEnd = SnapshotFormat.headerSize + sections.count * SnapshotFormat.entrySize
         var table = ByteWriter()
         var offset = align(tableEnd)
         for (kind, bytes) in sections {
-            table.u32(kind.rawValue); table.u32(0)
+            table.u32(kind); table.u32(0)
             table.u64(UInt64(offset)); table.u64(UInt64(bytes.count))
             table.u64(XXH64.hash(bytes))
             offset = align(offset + bytes.count)
@@ -79,10 +84,34 @@ struct SnapshotContainer {
 
     static func align(_ n: Int) -> Int { (n + SnapshotFormat.sectionAlignment - 1) / SnapshotFormat.sectionAlignment * SnapshotFormat.sectionAlignment }
 
+    /// The most bytes a header and its table can take: what `readTable`
+    /// needs to see.
+    static let maximumPrefix = SnapshotFormat.headerSize + SnapshotFormat.maximumSections * SnapshotFormat.entrySize
+
     /// Reads the header and the section table, checking each field before
     /// it is used and every section's hash. Returns the header, the table,
-    /// and each known section's bytes.
+    /// and each section's bytes.
     static func decode(_ c: UnsafeRawBufferPointer) throws(SnapshotError) -> (Header, [SectionInfo], [SectionKind: UnsafeRawBufferPointer]) {
+        let (header, infos, tableEnd) = try readTable(c, length: c.count)
+        var sections = [SectionKind: UnsafeRawBufferPointer]()
+        for info in infos {
+            let bytes = UnsafeRawBufferPointer(rebasing: c[Int(info.offset)..<Int(info.offset + info.length)])
+            let computed = XXH64.hash(bytes)
+            guard computed == info.checksum else { throw .checksumMismatch(section: info.name, recorded: info.checksum, computed: computed) }
+            sections[SectionKind(rawValue: info.kind)!] = bytes
+        }
+        try checkPadding(c, from: tableEnd, infos)
+        return (header, infos, sections)
+    }
+
+    /// Checks the header and the section table from the container's first
+    /// bytes (`prefix`, at least `maximumPrefix` of them unless the container
+    /// is shorter) for a container of `length` bytes: everything but the
+    /// sections' own hashes and the padding. The loader runs it on the first
+    /// decoded block, so a frame whose content is not a snapshot, or whose
+    /// table does not describe the declared size, is refused before the rest
+    /// is decoded. Returns the header, the table, and where the table ends.
+    static func readTable(_ c: UnsafeRawBufferPointer, length: Int) throws(SnapshotError) -> (Header, [SectionInfo], Int) {
         guard c.count >= 8, c.prefix(8).elementsEqual(SnapshotFormat.magic) else {
             throw .badMagic(found: Array(c.prefix(8)))
         }
@@ -100,7 +129,7 @@ struct SnapshotContainer {
         let createdAt = try r.u64("creation time")
         let sectionCount = Int(try r.u32("section count"))
         let reserved = try r.u32("reserved")
-        let length = try r.u64("container length")
+        let declaredLength = try r.u64("container length")
         let contentHash = try r.u64("content hash")
         let headerHash = try r.u64("header hash")
         let computedHeaderHash = XXH64.hash(UnsafeRawBufferPointer(rebasing: c[0..<56]))
@@ -109,15 +138,15 @@ struct SnapshotContainer {
         }
         guard headerSize == UInt32(SnapshotFormat.headerSize) else { throw .malformedHeader("header size \(headerSize), expected \(SnapshotFormat.headerSize)") }
         guard reserved == 0 else { throw .malformedHeader("the reserved word at byte 36 is \(reserved), not 0") }
-        guard length == UInt64(c.count) else {
-            throw .malformedHeader("the header says the container is \(length) bytes but \(c.count) were decoded")
+        guard declaredLength == UInt64(length) else {
+            throw .malformedHeader("the header says the container is \(declaredLength) bytes but \(length) were decoded")
         }
         guard sectionCount <= SnapshotFormat.maximumSections else {
             throw .malformedHeader("\(sectionCount) sections is more than the \(SnapshotFormat.maximumSections) allowed")
         }
         let tableEnd = SnapshotFormat.headerSize + sectionCount * SnapshotFormat.entrySize
-        guard tableEnd <= c.count else {
-            throw .malformedHeader("a table of \(sectionCount) sections does not fit in \(c.count) bytes")
+        guard tableEnd <= length, tableEnd <= c.count else {
+            throw .malformedHeader("a table of \(sectionCount) sections does not fit in \(length) bytes")
         }
         let tableBytes = UnsafeRawBufferPointer(rebasing: c[SnapshotFormat.headerSize..<tableEnd])
         let computedContent = XXH64.hash(tableBytes)
@@ -126,7 +155,7 @@ struct SnapshotContainer {
         }
         var t = ByteReader(tableBytes, section: "section table")
         var infos = [SectionInfo]()
-        var sections = [SectionKind: UnsafeRawBufferPointer]()
+        var seen = Set<SectionKind>()
         // Sections lie in table order, each at the first aligned offset after
         // the one before, and the container ends at the last one's aligned
         // end: the only layout `encode` writes. Padding is then under 16
@@ -140,8 +169,8 @@ struct SnapshotContainer {
             guard reservedWord == 0 else {
                 throw .malformedSection(info.name, "entry \(i): the reserved word is \(reservedWord), not 0")
             }
-            guard offset >= UInt64(tableEnd), offset <= UInt64(c.count), len <= UInt64(c.count) - offset else {
-                throw .malformedSection(info.name, "entry \(i): bytes \(offset)..<\(offset &+ len) lie outside the \(c.count)-byte container")
+            guard offset >= UInt64(tableEnd), offset <= UInt64(length), len <= UInt64(length) - offset else {
+                throw .malformedSection(info.name, "entry \(i): bytes \(offset)..<\(offset &+ len) lie outside the \(length)-byte container")
             }
             guard offset == expectedOffset else {
                 throw .malformedSection(info.name, "entry \(i): starts at byte \(offset), but the section before it ends at byte \(expectedOffset) (sections follow one another in table order)")
@@ -153,17 +182,12 @@ struct SnapshotContainer {
             guard let k = SectionKind(rawValue: kind) else {
                 throw .malformedSection(info.name, "entry \(i): section kind \(kind) is not one this Muse knows (1–\(SectionKind.allCases.count)); was the snapshot written by a newer Muse?")
             }
-            let bytes = UnsafeRawBufferPointer(rebasing: c[Int(offset)..<Int(offset + len)])
-            let computed = XXH64.hash(bytes)
-            guard computed == sum else { throw .checksumMismatch(section: info.name, recorded: sum, computed: computed) }
-            guard sections[k] == nil else { throw .malformedSection(k.name, "appears twice in the section table") }
-            sections[k] = bytes
+            guard seen.insert(k).inserted else { throw .malformedSection(k.name, "appears twice in the section table") }
             infos.append(info)
         }
-        guard expectedOffset == UInt64(c.count) else {
-            throw .malformedHeader("the container is \(c.count) bytes but its last section ends at byte \(expectedOffset)")
+        guard expectedOffset == UInt64(length) else {
+            throw .malformedHeader("the container is \(length) bytes but its last section ends at byte \(expectedOffset)")
         }
-        try checkPadding(c, from: tableEnd, infos)
-        return (Header(version: version, generationID: generationID, createdAt: createdAt, contentHash: contentHash), infos, sections)
+        return (Header(version: version, generationID: generationID, createdAt: createdAt, contentHash: contentHash), infos, tableEnd)
     }
 }
