@@ -16,8 +16,15 @@ public final class Daemon: @unchecked Sendable {
     /// Written only under `administration` (and by `start`, before any
     /// other thread runs).
     var slots: [TenantSlot?] = []
-    /// Serialises swaps, rollbacks, reloads, drains and status.
+    /// Serialises changes to tenants and publications: reloads, drains,
+    /// publishing a generation, stopping.
     let administration = AdministrationLock()
+    /// Serialises swaps and rollbacks (each loads or records a snapshot with
+    /// no administration lock held, then publishes under it). Taken before
+    /// `administration`, never after.
+    let swapping = AdministrationLock()
+    /// The tenants for readers that must not wait on `administration`.
+    let roster: Locked<TenantRoster>
     private(set) var runtimeDirectory: RuntimeDirectory?
     private(set) var workers: [Worker] = []
     private var threads: [Thread] = []
@@ -62,6 +69,7 @@ public final class Daemon: @unchecked Sendable {
                 initial: InitialGeneration = .recordedOr(snapshot: nil),
                 reloader: (@Sendable () throws -> DaemonConfiguration)? = nil) {
         self.configuration = configuration
+        roster = Locked(TenantRoster(configuration: configuration))
         self.snapshots = snapshots
         self.initial = initial
         self.reloader = reloader
@@ -114,6 +122,7 @@ public final class Daemon: @unchecked Sendable {
                 dealt += 1
             }
         }
+        refreshRoster()
         // Weights and rate limits by tenant index; one limiter per tenant,
         // shared by the workers its channels were dealt to.
         tenantPolicies.update(slots.map { $0?.configuration })
@@ -131,10 +140,10 @@ public final class Daemon: @unchecked Sendable {
             let exporter = MetricsExporter(layout: metricsLayout, cells: workers.compactMap(\.metrics),
                                            segments: { [weak self] in
                 guard let self else { return [] }
-                return administration.run { slots.enumerated().compactMap { index, slot in slot.map { (index, $0.segment) } } }
+                return currentRoster.entries.map { ($0.index, $0.segment) }
             }, shadows: { [weak self] in
                 guard let self else { return [] }
-                return administration.run { shadowInfo() }
+                return shadowInfo()
             }) { [generations] in
                 generations.withLock { $0.serving?.generationID.rawValue }
             }

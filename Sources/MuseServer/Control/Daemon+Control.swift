@@ -3,12 +3,11 @@ import MuseControl
 import MuseIPC
 
 extension Daemon {
-    /// Answers one control request; requests run one at a time.
+    /// Answers one control request. Connections are served concurrently:
+    /// `status` and `tenants` read published state and never wait; swaps and
+    /// rollbacks are serialised among themselves and load with no lock the
+    /// others need; reloads and drains hold the administration lock.
     func handle(_ request: ControlRequest) -> ControlResponse {
-        administration.run { answer(request) }
-    }
-
-    private func answer(_ request: ControlRequest) -> ControlResponse {
         switch request.command {
         case .tenants:
             return ControlResponse(ok: true, tenants: tenantInfo())
@@ -50,7 +49,7 @@ extension Daemon {
             let started = ThreadSupport.monotonicNanoseconds()
             do {
                 let steps = try swap(to: path, allowSchemaChange: request.allowSchemaChange ?? false,
-                                     gate: request.gate == true ? configuration.promotionGate : nil) { figures = $0 }
+                                     gate: request.gate == true ? currentRoster.configuration.promotionGate : nil) { figures = $0 }
                 recordSwap("swap", published: true, since: started)
                 return ControlResponse(ok: true, steps: steps, status: status(), gate: figures)
             } catch {
@@ -70,45 +69,54 @@ extension Daemon {
     /// generation is untouched unless every step succeeds.
     /// With a `gate`, the candidate must also pass it on the shadowed traffic;
     /// `report` receives the gate's figures either way.
+    ///
+    /// The load, the checks and recording the file in the state directory
+    /// run with only the swap lock held, so `status`, a scrape, a reload or a
+    /// drain go on meanwhile; only the publication takes the administration
+    /// lock.
     public func swap(to path: String, allowSchemaChange: Bool, gate: PromotionGate? = nil,
                      report: ([ShadowInfo]) -> Void = { _ in }) throws -> [ControlResponse.Step] {
         guard let snapshots else { throw DaemonError.noSnapshotSupport }
-        let prepared = try snapshots.prepare(path, allowSchemaChange: allowSchemaChange, serving: currentGeneration,
-                                             previous: previousGeneration)
-        let generation = prepared.generation
-        var steps = prepared.steps
-        if let gate {
+        return try swapping.run {
+            let prepared = try snapshots.prepare(path, allowSchemaChange: allowSchemaChange, serving: currentGeneration,
+                                                 previous: previousGeneration)
+            let generation = prepared.generation
+            var steps = prepared.steps
+            if let gate {
+                let started = ThreadSupport.monotonicNanoseconds()
+                let (figures, refusal) = judge(generation, gate: gate)
+                report(figures)
+                steps.append(ControlResponse.Step(name: "gate", milliseconds: Double(ThreadSupport.monotonicNanoseconds() - started) / 1e6))
+                if let refusal { throw DaemonError.gateRefused(refusal) }
+            }
+            if let copied = try prepared.record() { steps.append(copied) }
             let started = ThreadSupport.monotonicNanoseconds()
-            let (figures, refusal) = judge(generation, gate: gate)
-            report(figures)
-            steps.append(ControlResponse.Step(name: "gate", milliseconds: Double(ThreadSupport.monotonicNanoseconds() - started) / 1e6))
-            if let refusal { throw DaemonError.gateRefused(refusal) }
+            do { try publish(generation) } catch {
+                prepared.discard()
+                throw error
+            }
+            let published = Double(ThreadSupport.monotonicNanoseconds() - started) / 1e6
+            do { try prepared.commit() } catch {
+                prepared.discard()
+                Log.error("state-not-recorded", ["generation": generation.id, "reason": error,
+                                                 "effect": "a restart serves the previously recorded snapshot"])
+            }
+            return steps + [ControlResponse.Step(name: "publish", milliseconds: published)]
         }
-        if let copied = try prepared.record() { steps.append(copied) }
-        let started = ThreadSupport.monotonicNanoseconds()
-        do { try publish(generation) } catch {
-            prepared.discard()
-            throw error
-        }
-        let published = Double(ThreadSupport.monotonicNanoseconds() - started) / 1e6
-        do { try prepared.commit() } catch {
-            prepared.discard()
-            Log.error("state-not-recorded", ["generation": generation.id, "reason": error,
-                                             "effect": "a restart serves the previously recorded snapshot"])
-        }
-        return steps + [ControlResponse.Step(name: "publish", milliseconds: published)]
     }
 
     /// Serves the previous generation again (it stayed resident).
     public func rollback() throws -> [ControlResponse.Step] {
-        guard let previous = previousGeneration else { throw DaemonError.nothingToRollBackTo }
-        let started = ThreadSupport.monotonicNanoseconds()
-        try publish(previous)
-        Log.info("rolled-back", ["generation": previous.id])
-        do { try snapshots?.state?.commitRollback() } catch {
-            Log.error("state-not-recorded", ["generation": previous.id, "reason": error])
+        try swapping.run {
+            guard let previous = previousGeneration else { throw DaemonError.nothingToRollBackTo }
+            let started = ThreadSupport.monotonicNanoseconds()
+            try publish(previous)
+            Log.info("rolled-back", ["generation": previous.id])
+            do { try snapshots?.state?.commitRollback() } catch {
+                Log.error("state-not-recorded", ["generation": previous.id, "reason": error])
+            }
+            return [ControlResponse.Step(name: "publish", milliseconds: Double(ThreadSupport.monotonicNanoseconds() - started) / 1e6)]
         }
-        return [ControlResponse.Step(name: "publish", milliseconds: Double(ThreadSupport.monotonicNanoseconds() - started) / 1e6)]
     }
 
     public func status() -> DaemonStatus {
@@ -122,8 +130,9 @@ extension Daemon {
                 },
                 predictors: g.routing.predictors.map(\.name))
         }
-        return DaemonStatus(pid: getpid(), runtimeDirectory: configuration.runtimeDirectory,
-                            tenants: tenantNames.filter { !$0.isEmpty }, workers: configuration.workers,
+        let roster = currentRoster
+        return DaemonStatus(pid: getpid(), runtimeDirectory: roster.configuration.runtimeDirectory,
+                            tenants: roster.names.filter { !$0.isEmpty }, workers: roster.configuration.workers,
                             serving: info(currentGeneration), previous: info(previousGeneration),
                             shadows: shadowInfo())
     }

@@ -29,6 +29,7 @@ extension Daemon {
 
     func shadowInfo() -> [ShadowInfo] {
         guard let (generation, records) = shadowRecords() else { return [] }
+        let tenantNames = currentRoster.names
         return records.sorted { ($0.key.tenant, $0.key.predictor) < ($1.key.tenant, $1.key.predictor) }.map { key, record in
             Self.info(record, tenant: tenantNames[key.tenant], predictor: generation.routing.predictors[key.predictor].name)
         }
@@ -52,7 +53,7 @@ extension Daemon {
         let records = shadowRecords()?.records ?? [:]
         let servingPredictors = currentGeneration?.routing.predictors.map(\.name) ?? []
         var figures: [ShadowInfo] = [], failures: [String] = []
-        for (t, tenant) in tenantNames.enumerated() where !tenant.isEmpty {
+        for (t, tenant) in currentRoster.names.enumerated() where !tenant.isEmpty {
             guard let routed = candidate.routing.tenantID(tenant) else { continue }
             // Each primary the candidate would answer with, and whether it
             // already answers every intent it is routed for.

@@ -5,25 +5,42 @@ import Foundation
 import MuseIPC
 import Synchronization
 
-/// A listening socket whose connections are served one at a time, on a thread
-/// of its own at lowered priority: what the control socket and the metrics
-/// endpoint share. Neither may take a CPU from a worker, and one connection
-/// at a time serialises swaps and bounds what a peer can make mused hold.
+/// A listening socket whose connections are served concurrently, each on a
+/// thread of its own at lowered priority: what the control socket and the
+/// metrics endpoint share. Neither may take a CPU from a worker, and neither
+/// may let one slow peer delay another: a connection that sends nothing, or
+/// drips its request, only holds its own thread until its deadline (the
+/// `serve` function's), while `status` or a scrape on another connection is
+/// answered at once. At most `maxConnections` are served at a time; one
+/// past that is closed unanswered, so what peers can make mused hold stays
+/// bounded.
 final class AcceptLoop: @unchecked Sendable {
     /// Owned from `init` on: closed by `stop`.
     let listener: Int32
     private let name: String
-    private let serve: (Int32) -> Void
+    private let maxConnections: Int
+    private let serve: @Sendable (Int32) -> Void
     /// Written by `start` and `stop` (the daemon's thread), never by the loop.
     private var thread: Thread?
     /// Set by `stop` (any thread), read by the loop; relaxed: the listener's
     /// shutdown is what wakes the loop, the flag only ends it.
     private let stopping = Atomic<Bool>(false)
+    /// Connections being served: incremented by the accepting thread before
+    /// it starts a connection's thread, decremented by that thread once the
+    /// connection is closed. Relaxed: it only bounds the count; `stop` polls
+    /// it to wait for the last one.
+    private let active = Atomic<Int>(0)
 
-    /// `serve` answers one accepted connection; the loop closes it after.
-    init(listener: Int32, name: String, serve: @escaping (Int32) -> Void) {
+    /// The listen backlog sockets should use: connections the kernel queues
+    /// while the loop starts threads for earlier ones.
+    static let backlog: Int32 = 128
+
+    /// `serve` answers one accepted connection, on its own thread, and
+    /// must return by a deadline of its own; the loop closes the connection after.
+    init(listener: Int32, name: String, maxConnections: Int = 64, serve: @escaping @Sendable (Int32) -> Void) {
         self.listener = listener
         self.name = name
+        self.maxConnections = maxConnections
         self.serve = serve
     }
 
@@ -35,14 +52,19 @@ final class AcceptLoop: @unchecked Sendable {
         thread.start()
     }
 
-    /// Stops accepting, waits for the connection in progress, closes the listener.
+    /// Stops accepting, waits for the connections in progress (each ends by
+    /// its deadline), closes the listener.
     func stop() {
         stopping.store(true, ordering: .relaxed)
         shutdown(listener, Int32(SHUT_RDWR))
         while let thread, !thread.isFinished { usleep(1000) }
         thread = nil // the thread's closure holds self: break the cycle
+        while active.load(ordering: .relaxed) > 0 { usleep(1000) }
         close(listener)
     }
+
+    /// How many connections are being served now.
+    var connections: Int { active.load(ordering: .relaxed) }
 
     private func run() {
         ThreadSupport.lowerPriority()
@@ -54,8 +76,21 @@ final class AcceptLoop: @unchecked Sendable {
             let connection = accept(listener, nil, nil)
             if connection < 0 { continue }
             _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
-            serve(connection)
-            close(connection)
+            guard active.load(ordering: .relaxed) < maxConnections else {
+                close(connection)
+                continue
+            }
+            active.add(1, ordering: .relaxed)
+            // The thread holds self until it ends; `stop` waits for that.
+            let worker = Thread { [self] in
+                ThreadSupport.lowerPriority()
+                serve(connection)
+                close(connection)
+                active.subtract(1, ordering: .relaxed)
+            }
+            worker.name = name
+            worker.stackSize = 1 << 20
+            worker.start()
         }
     }
 }

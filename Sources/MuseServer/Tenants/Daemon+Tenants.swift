@@ -101,6 +101,7 @@ extension Daemon {
             for index in slots.indices where slots[index]?.state == .serving {
                 slots[index]?.segment.publishState(.serving)
             }
+            refreshRoster()
             Log.info("reloaded", ["added": report.added.joined(separator: ","),
                                   "removed": report.removed.map(\.tenant).joined(separator: ","),
                                   "resumed": report.resumed.joined(separator: ","),
@@ -118,14 +119,15 @@ extension Daemon {
             guard let index = slotIndex(named: name) else { throw TenantChangeError.unknownTenant(name) }
             let serving = slots.compactMap { $0 }.filter { $0.state == .serving }
             if serving.count == 1 && serving[0].configuration.name == name { throw TenantChangeError.lastTenant(name) }
+            defer { refreshRoster() }
             return drainLocked(index)
         }
     }
 
-    /// Every tenant mused holds, as `musectl tenants` shows them.
+    /// Every tenant mused holds, as `musectl tenants` shows them (from the
+    /// roster: never waits for a reload or drain in progress).
     public func tenantInfo() -> [TenantInfo] {
-        administration.run {
-            slots.compactMap { $0 }.map { slot in
+        currentRoster.entries.map { slot in
                 let segment = slot.segment, tenant = slot.configuration
                 var claimed = 0, inFlight: UInt64 = 0
                 for channel in 0..<segment.layout.channelCount {
@@ -138,7 +140,6 @@ extension Daemon {
                                   ringDepth: segment.layout.ringDepth, maxFeatures: segment.layout.maxFeatures,
                                   inFlight: inFlight, weight: tenant.weight,
                                   rateLimit: tenant.rateLimit?.eventsPerSecond, burst: tenant.rateLimit?.burst)
-            }
         }
     }
 

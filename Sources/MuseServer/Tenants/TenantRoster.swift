@@ -1,0 +1,37 @@
+import MuseIPC
+
+/// The tenants as the control plane and the metrics endpoint see them: a
+/// copy taken under the administration lock whenever tenants change, read
+/// without it. `status`, `tenants` and a scrape then never wait for a swap,
+/// a reload or a drain in progress; what they show is the state as of the
+/// last change that finished.
+struct TenantRoster: Sendable {
+    struct Entry: Sendable {
+        let index: Int
+        let configuration: TenantConfiguration
+        let segment: Segment
+        let state: TenantState
+    }
+
+    /// The configuration as last applied.
+    var configuration: DaemonConfiguration
+    var entries: [Entry] = []
+    /// Tenant names by `TenantIndex` ("" for a removed tenant).
+    var names: [String] = []
+}
+
+extension Daemon {
+    /// Copies the slots into the roster. Call under the administration lock
+    /// (or before other threads run) after the slots change.
+    func refreshRoster() {
+        let entries = slots.enumerated().compactMap { index, slot in
+            slot.map { TenantRoster.Entry(index: index, configuration: $0.configuration, segment: $0.segment, state: $0.state) }
+        }
+        let names = tenantNames
+        let configuration = self.configuration
+        roster.withLock { $0 = TenantRoster(configuration: configuration, entries: entries, names: names) }
+    }
+
+    /// The roster as of the last change.
+    var currentRoster: TenantRoster { roster.withLock { $0 } }
+}
