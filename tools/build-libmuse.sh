@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds libmuse.so (muse.h compiled once, exported and versioned) into
 # OUT (default out/libmuse):
-#   OUT/lib/libmuse.so.1.2.0, libmuse.so.1 -> it, libmuse.so -> libmuse.so.1
+#   OUT/lib/libmuse.so.VERSION (muse.h's MUSE_VERSION_STRING), libmuse.so.1 -> it, libmuse.so -> libmuse.so.1
 #   OUT/include/muse.h
 #   OUT/lib/pkgconfig/muse.pc (prefix OUT, or PREFIX if set, for installing)
 # Usage: tools/build-libmuse.sh [OUT]
@@ -10,7 +10,9 @@ cd "$(dirname "$0")/.."
 out="${1:-out/libmuse}"
 mkdir -p "$out/lib/pkgconfig" "$out/include"
 out="$(cd "$out" && pwd)"
-version=1.2.0
+# The release, from muse.h: the one place it is written.
+version=$(sed -nE 's/^#define MUSE_VERSION_STRING "([0-9.]+)"/\1/p' Sources/CMuse/include/muse.h)
+[ -n "$version" ] || { echo "error: no MUSE_VERSION_STRING in muse.h" >&2; exit 1; }
 cc="${CC:-cc}"
 "$cc" -std=c11 -O2 -g -fPIC -shared -fvisibility=hidden \
     -Wall -Wextra -Wpedantic -Werror \

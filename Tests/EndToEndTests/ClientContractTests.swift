@@ -156,7 +156,7 @@ struct ClientContractTests {
         let dynamic = Harness.run("/usr/bin/env", ["readelf", "-d", "--dyn-syms", "-W", library])
         #expect(dynamic.output.contains("Library soname: [libmuse.so.1]"), "\(dynamic.output)")
         #expect(dynamic.output.contains("muse_claim@@MUSE_1.0") && dynamic.output.contains("muse_lookup_feature@@MUSE_1.1")
-                && dynamic.output.contains("muse_wait_idle@@MUSE_1.2"))
+                && dynamic.output.contains("muse_wait_idle@@MUSE_1.2") && dynamic.output.contains("muse_version@@MUSE_1.3"))
         // Nothing but the API is exported.
         let exported = dynamic.output.split(separator: "\n").filter { $0.contains(" GLOBAL ") && $0.contains(" DEFAULT ")
             && !$0.contains(" UND ") }
@@ -168,6 +168,11 @@ struct ClientContractTests {
         let daemon = try DaemonUnderTest(tenants: ["lib::1:16"])
         let run = Harness.run("\(dir)/smoke", [library, daemon.runtimeDirectory, "lib"])
         #expect(run.status == 0 && run.output.contains("wrong=0"), "\(run.output)")
+        // The library reports the release muse.h names, and its file carries it.
+        let header = try String(contentsOf: Harness.header.appending(path: "muse.h"), encoding: .utf8)
+        let release = try #require(header.firstMatch(of: /#define MUSE_VERSION_STRING "([0-9.]+)"/)?.1)
+        #expect(run.output.contains("version=\(release)"), "\(run.output)")
+        #expect(FileManager.default.fileExists(atPath: "\(dir)/lib/lib/libmuse.so.\(release)"))
         // Installed under a prefix, found by pkg-config.
         let install = Harness.run(Harness.packageRoot.appending(path: "tools/install.sh").path, ["\(dir)/prefix"])
         try #require(install.status == 0, "\(install.output)")

@@ -8,7 +8,8 @@
  * function is static inline), C11 and C++ compatible, Linux only. The same
  * functions are exported by libmuse.so (soname libmuse.so.1, symbol version
  * MUSE_1.0 for ABI 1.0 functions, MUSE_1.1 for those added in 1.1, MUSE_1.2
- * for muse_wait_idle) for other languages; see tools/build-libmuse.sh.
+ * for muse_wait_idle, MUSE_1.3 for muse_version) for other languages; see
+ * tools/build-libmuse.sh. This header is release MUSE_VERSION_STRING.
  *
  * QUICK START
  *
@@ -218,6 +219,14 @@ extern "C" {
 #define MUSE_ABI_MAJOR 1
 #define MUSE_ABI_MINOR 1
 
+/** The Muse release this header belongs to. mused, musectl, libmuse.so and
+ *  the Python and Java clients of one release carry the same version; the
+ *  ABI version above changes only when the shared-memory layout does. */
+#define MUSE_VERSION_MAJOR 1
+#define MUSE_VERSION_MINOR 3
+#define MUSE_VERSION_PATCH 0
+#define MUSE_VERSION_STRING "1.3.0"
+
 /** Size of the segment header; channel 0 starts at or after it. */
 #define MUSE_HEADER_SIZE 4096u
 /** Alignment of every field written by one side and read by the other. Two
@@ -283,6 +292,11 @@ typedef enum muse_status {
 } muse_status;
 
 /** A human-readable description of a status code. */
+/** The release of the code that runs, as "MAJOR.MINOR.PATCH": through
+ *  libmuse.so, the library's own (which may be newer than the header a
+ *  program was built with); inline, the header's. */
+MUSE_API const char *muse_version(void) { return MUSE_VERSION_STRING; }
+
 MUSE_API const char *muse_strerror(muse_status status) {
     switch (status) {
     case MUSE_OK: return "ok";

@@ -34,6 +34,7 @@ int main(int argc, char **argv) {
     LOAD(muse_release, "MUSE_1.0", void (*)(void *));
     LOAD(muse_close, "MUSE_1.0", void (*)(void *));
     LOAD(muse_strerror, "MUSE_1.0", const char *(*)(int));
+    LOAD(muse_version, "MUSE_1.3", const char *(*)(void));
     void *client = calloc(1, muse_sizeof_client()), *channel = calloc(1, muse_sizeof_channel());
     intent_info intent;
     uint32_t f7 = 0;
@@ -59,6 +60,6 @@ int main(int argc, char **argv) {
     }
     muse_release(channel);
     muse_close(client);
-    printf("libmuse events=1000 wrong=%d f7=%u strerror=%s\n", wrong, f7, muse_strerror(75));
+    printf("libmuse events=1000 wrong=%d f7=%u strerror=%s version=%s\n", wrong, f7, muse_strerror(75), muse_version());
     return wrong == 0 && f7 == 7 ? 0 : 1;
 }
