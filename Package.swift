@@ -32,7 +32,8 @@ let package = Package(
         // MuseSnapshot so the daemon does not link a TOML parser.
         .target(name: "MuseManifest", dependencies: [
             "MuseSnapshot", "MuseScoring", .product(name: "TOMLKit", package: "TOMLKit")]),
-        .target(name: "MuseIPC", dependencies: ["CMuse", "CMuseDaemon"]),
+        // CURing: a worker waits on more than 128 segments' doorbells through io_uring.
+        .target(name: "MuseIPC", dependencies: ["CMuse", "CMuseDaemon", "CURing"]),
         // The control socket's messages, shared by mused and musectl.
         .target(name: "MuseControl"),
         .target(name: "MuseServer", dependencies: ["MuseIPC", "MuseSnapshot", "MuseScoring", "MuseControl",

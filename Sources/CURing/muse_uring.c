@@ -1,7 +1,9 @@
 #include "muse_uring.h"
 #include <errno.h>
 #include <liburing.h>
+#include <linux/futex.h>
 #include <stdlib.h>
+#include <stdint.h>
 
 struct muse_uring { struct io_uring ring; };
 
@@ -38,5 +40,120 @@ int muse_uring_complete(muse_uring *r, int wait, uint64_t *user_data, int32_t *r
     *user_data = io_uring_cqe_get_data64(cqe);
     *result = cqe->res;
     io_uring_cqe_seen(&r->ring, cqe);
+    return 0;
+}
+
+/* The kernel's IORING_OP_FUTEX_WAITV (Linux 6.7); Debian 12's liburing
+ * predates it, so the request is prepared by hand. */
+#define MUSE_IORING_OP_FUTEX_WAITV 53
+#define MUSE_FUTEX_WAITV_MAX 128
+#define MUSE_CANCEL_TAG UINT64_MAX
+
+struct muse_futex_waiter {
+    struct io_uring ring;
+    unsigned entries;
+    struct futex_waitv *vectors;
+    unsigned capacity;
+};
+
+static void prep_futex_waitv(struct io_uring_sqe *sqe, struct futex_waitv *vector, unsigned count, uint64_t tag) {
+    io_uring_prep_rw(MUSE_IORING_OP_FUTEX_WAITV, sqe, 0, vector, count, 0);
+    io_uring_sqe_set_data64(sqe, tag);
+}
+
+int muse_futex_waiter_create(muse_futex_waiter **out) {
+    muse_futex_waiter *w = calloc(1, sizeof *w);
+    if (!w) return -ENOMEM;
+    w->entries = 16;
+    int rc = io_uring_queue_init(w->entries, &w->ring, 0);
+    if (rc < 0) { free(w); return rc; }
+    /* Probe: a word that already differs completes at once with -EAGAIN
+     * where the request exists, and with -EINVAL where it does not. */
+    uint32_t word = 1;
+    struct futex_waitv probe = { .val = 0, .uaddr = (uint64_t)(uintptr_t)&word, .flags = FUTEX_32 };
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+    prep_futex_waitv(sqe, &probe, 1, 0);
+    struct io_uring_cqe *cqe = NULL;
+    rc = io_uring_submit_and_wait(&w->ring, 1);
+    if (rc >= 0) rc = io_uring_wait_cqe(&w->ring, &cqe);
+    if (rc >= 0) {
+        rc = cqe->res == -EAGAIN ? 0 : -ENOSYS;
+        io_uring_cqe_seen(&w->ring, cqe);
+    }
+    if (rc < 0) { io_uring_queue_exit(&w->ring); free(w); return rc; }
+    *out = w;
+    return 0;
+}
+
+void muse_futex_waiter_destroy(muse_futex_waiter *w) {
+    if (!w) return;
+    if (w->entries != 0) io_uring_queue_exit(&w->ring);
+    free(w->vectors);
+    free(w);
+}
+
+/* After an unexpected ring error, requests may be left queued or in flight:
+ * tearing the ring down cancels them all; the next wait makes a new one. */
+static int fail(muse_futex_waiter *w, int rc) {
+    io_uring_queue_exit(&w->ring);
+    w->entries = 0;
+    return rc;
+}
+
+int muse_futex_waiter_wait(muse_futex_waiter *w, uint32_t *const *words, const uint32_t *values, unsigned count,
+                           int64_t timeout_ns) {
+    if (count == 0) return -EINVAL;
+    unsigned groups = (count + MUSE_FUTEX_WAITV_MAX - 1) / MUSE_FUTEX_WAITV_MAX;
+    /* Room for every request and the cancellation (entries 0: the ring was
+     * torn down after a failure). */
+    if (groups + 1 > w->entries) {
+        unsigned entries = 16;
+        while (entries < groups + 1) entries *= 2;
+        if (w->entries != 0) io_uring_queue_exit(&w->ring);
+        w->entries = 0;
+        int rc = io_uring_queue_init(entries, &w->ring, 0);
+        if (rc < 0) return rc;
+        w->entries = entries;
+    }
+    if (count > w->capacity) {
+        struct futex_waitv *v = realloc(w->vectors, count * sizeof *v);
+        if (!v) return -ENOMEM;
+        w->vectors = v;
+        w->capacity = count;
+    }
+    for (unsigned i = 0; i < count; i++) {
+        w->vectors[i] = (struct futex_waitv){ .val = values[i], .uaddr = (uint64_t)(uintptr_t)words[i], .flags = FUTEX_32 };
+    }
+    for (unsigned g = 0; g < groups; g++) {
+        unsigned first = g * MUSE_FUTEX_WAITV_MAX;
+        unsigned n = count - first < MUSE_FUTEX_WAITV_MAX ? count - first : MUSE_FUTEX_WAITV_MAX;
+        prep_futex_waitv(io_uring_get_sqe(&w->ring), w->vectors + first, n, g);
+    }
+    struct io_uring_cqe *cqe = NULL;
+    struct __kernel_timespec ts = { .tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000 };
+    int rc = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, timeout_ns < 0 ? NULL : &ts, NULL);
+    if (rc < 0 && rc != -ETIME && rc != -EINTR) return fail(w, rc);
+    /* Whatever ended the wait, every request must be reaped before the next:
+     * take what completed, cancel the rest, and take those too. */
+    unsigned pending = groups;
+    unsigned head, seen = 0;
+    io_uring_for_each_cqe(&w->ring, head, cqe) { seen++; }
+    io_uring_cq_advance(&w->ring, seen);
+    pending -= seen;
+    if (pending > 0) {
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+        io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+        io_uring_sqe_set_data64(sqe, MUSE_CANCEL_TAG);
+        pending += 1;
+        rc = io_uring_submit(&w->ring);
+        if (rc < 0) return fail(w, rc);
+        while (pending > 0) {
+            rc = io_uring_wait_cqe(&w->ring, &cqe);
+            if (rc == -EINTR) continue;
+            if (rc < 0) return fail(w, rc);
+            io_uring_cqe_seen(&w->ring, cqe);
+            pending--;
+        }
+    }
     return 0;
 }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CMuse
 import CMuseDaemon
+import CURing
 import Synchronization
 
 /// How one daemon worker sleeps on the doorbells of the segments it serves.
@@ -40,6 +41,12 @@ public struct DaemonDoorbell: @unchecked Sendable {
     /// Relaxed suffices: it only selects a fallback, and a stale false costs
     /// one more failed system call.
     private static let waitvMissing = Atomic<Bool>(false)
+    /// For a wait set past futex_waitv's 128 words: io_uring futex requests
+    /// of 128 words each. Made by the first such sleep; this worker's alone.
+    private var manyWaiter: ManyWordWaiter?
+    /// Set once when io_uring cannot wait on futexes here (kernel before
+    /// 6.7, io_uring disabled); relaxed, as `waitvMissing`.
+    private static let manyMissing = Atomic<Bool>(false)
 
     /// A doorbell that wakes this worker more than `emptyWakeBudget` times in
     /// `emptyWakeWindow` with no work behind it is left out of the wait set
@@ -119,9 +126,9 @@ public struct DaemonDoorbell: @unchecked Sendable {
     /// channel RELEASED and rings frees nothing and is counted as a ringer.
     @discardableResult
     public mutating func sleep(timeoutNanoseconds: Int64, reclaims: UInt64 = 0, hasWork: () -> Bool) -> Bool {
-        // futex_waitv takes at most 128 words and needs Linux 5.16; beyond
-        // that, nap briefly instead (bounded latency, no lost wake-up).
-        if words.isEmpty || words.count > 128 || Self.waitvMissing.load(ordering: .relaxed) {
+        // futex_waitv needs Linux 5.16; without it, nap briefly instead
+        // (bounded latency, no lost wake-up).
+        if words.isEmpty || Self.waitvMissing.load(ordering: .relaxed) {
             var pause = timespec(tv_sec: 0, tv_nsec: Int(min(timeoutNanoseconds, words.isEmpty ? timeoutNanoseconds : 1_000_000)))
             nanosleep(&pause, nil)
             return true
@@ -156,7 +163,7 @@ public struct DaemonDoorbell: @unchecked Sendable {
             if active.isEmpty {
                 var pause = timespec(tv_sec: Int(timeout / 1_000_000_000), tv_nsec: Int(timeout % 1_000_000_000))
                 nanosleep(&pause, nil)
-            } else {
+            } else if activeWords.count <= 128 {
                 activeValues.withUnsafeBufferPointer { v in
                     activeWords.withUnsafeBufferPointer { w in
                         if muse_futex_waitv(w.baseAddress, v.baseAddress, UInt32(w.count), timeout) < 0
@@ -165,6 +172,16 @@ public struct DaemonDoorbell: @unchecked Sendable {
                         }
                     }
                 }
+            } else if let waiter = waiterForManyWords() {
+                activeValues.withUnsafeBufferPointer { v in
+                    activeWords.withUnsafeBufferPointer { w in
+                        _ = waiter.wait(w, v, timeoutNanoseconds: timeout)
+                    }
+                }
+            } else {
+                // No io_uring futex requests: nap, bounded as above.
+                var pause = timespec(tv_sec: 0, tv_nsec: Int(min(timeout, 1_000_000)))
+                nanosleep(&pause, nil)
             }
             for i in active { muse_atomic_and_u32(sleepingFlags[i], ~bit) }
             slept = true
@@ -210,6 +227,16 @@ public struct DaemonDoorbell: @unchecked Sendable {
         }
     }
 
+    private mutating func waiterForManyWords() -> ManyWordWaiter? {
+        if let manyWaiter { return manyWaiter }
+        guard !Self.manyMissing.load(ordering: .relaxed), let waiter = ManyWordWaiter() else {
+            Self.manyMissing.store(true, ordering: .relaxed)
+            return nil
+        }
+        manyWaiter = waiter
+        return waiter
+    }
+
     /// True if a channel of segment `i` is RELEASED (left with events in
     /// flight, to be freed by its worker's next drain). Only after an empty
     /// wake within the budget, so at most budget scans per window.
@@ -221,5 +248,25 @@ public struct DaemonDoorbell: @unchecked Sendable {
             if muse_atomic_load_acquire_u32(state) == UInt32(MUSE_CHANNEL_RELEASED) { return true }
         }
         return false
+    }
+}
+
+/// `muse_futex_waiter` (CURing): a futex wait on any number of words.
+final class ManyWordWaiter {
+    private let waiter: OpaquePointer
+
+    init?() {
+        var made: OpaquePointer?
+        guard muse_futex_waiter_create(&made) == 0, let made else { return nil }
+        waiter = made
+    }
+
+    deinit { muse_futex_waiter_destroy(waiter) }
+
+    /// 0 however the wait ended, or a negative errno if the ring failed (the
+    /// next wait makes a new one).
+    func wait(_ words: UnsafeBufferPointer<UnsafeMutablePointer<UInt32>?>, _ values: UnsafeBufferPointer<UInt32>,
+              timeoutNanoseconds: Int64) -> Int32 {
+        muse_futex_waiter_wait(waiter, words.baseAddress, values.baseAddress, UInt32(words.count), timeoutNanoseconds)
     }
 }

@@ -67,4 +67,42 @@ struct DaemonDoorbellTests {
         let waited = ThreadSupport.monotonicNanoseconds() - before
         #expect(work.load(ordering: .acquiring) && waited < 1_000_000_000, "woke after \(waited) ns")
     }
+
+    /// Past futex_waitv's 128 words a worker still sleeps until a doorbell
+    /// rings, whichever of its segments it is, instead of napping in a loop.
+    @Test func aWorkerOnHundredsOfSegmentsSleepsUntilAnyRings() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let layout = try SegmentLayout(channelCount: 1, ringDepth: 8, maxFeatures: 4)
+        let segments = try (0..<300).map { try Segment.create(path: "\(dir)/t\($0).muse", tenant: "t\($0)", groupID: nil, layout: layout) }
+        var doorbell = DaemonDoorbell(segments: segments, worker: 0)
+        let offset = MemoryLayout<muse_segment_header>.offset(of: \.daemon_doorbell)!
+        let wordAddresses = segments.map { Int(bitPattern: UnsafeMutableRawPointer($0.header) + offset) }
+
+        // Nothing rings: one sleep, the whole timeout, one look before it.
+        var looks = 0
+        var start = ThreadSupport.monotonicNanoseconds()
+        #expect(doorbell.sleep(timeoutNanoseconds: 300_000_000) { looks += 1; return false })
+        let slept = ThreadSupport.monotonicNanoseconds() - start
+        #expect(slept >= 290_000_000, "returned after \(slept) ns: it napped instead of sleeping")
+        #expect(looks <= 2, "\(looks) looks in one sleep")
+
+        // A ring with work behind it, in the first, a middle and the last group of 128.
+        for ringing in [5, 250, 299] {
+            let work = Atomic<Bool>(false)
+            let client = Thread {
+                usleep(50_000)
+                work.store(true, ordering: .releasing)
+                let word = UnsafeMutablePointer<UInt32>(bitPattern: wordAddresses[ringing])!
+                muse_atomic_add_u32(word, 1)
+                muse_futex_wake(word)
+            }
+            client.start()
+            start = ThreadSupport.monotonicNanoseconds()
+            doorbell.sleep(timeoutNanoseconds: 5_000_000_000) { work.load(ordering: .acquiring) }
+            let waited = ThreadSupport.monotonicNanoseconds() - start
+            #expect(work.load(ordering: .acquiring) && waited < 1_000_000_000, "segment \(ringing): woke after \(waited) ns")
+            while !client.isFinished { usleep(1000) }
+        }
+    }
 }

@@ -21,4 +21,20 @@ int muse_uring_submit(muse_uring *ring);
  * none is ready). */
 int muse_uring_complete(muse_uring *ring, int wait, uint64_t *user_data, int32_t *result);
 
+/* A futex wait on any number of 32-bit words: futex_waitv(2) takes at most
+ * 128, so the words go to io_uring as one FUTEX_WAITV request per 128 (Linux
+ * 6.7+); the first to complete ends the wait and the others are cancelled.
+ * One waiter per thread. */
+typedef struct muse_futex_waiter muse_futex_waiter;
+
+/* -ENOSYS when the kernel has io_uring without its futex requests, or the
+ * errors of muse_uring_create. */
+int muse_futex_waiter_create(muse_futex_waiter **out);
+void muse_futex_waiter_destroy(muse_futex_waiter *waiter);
+/* Sleeps until any words[i] differs from values[i], one is woken, or
+ * timeout_ns passes (< 0: no timeout). Returns 0 however the wait ended,
+ * or a negative errno when the ring itself failed. */
+int muse_futex_waiter_wait(muse_futex_waiter *waiter, uint32_t *const *words, const uint32_t *values, unsigned count,
+                           int64_t timeout_ns);
+
 #endif
