@@ -100,19 +100,24 @@ final class Worker: @unchecked Sendable {
         var nextHousekeeping: UInt64 = 0
         var workedSinceClock = false
         var rounds: UInt32 = 0
+        var clockMask: UInt32 = endpoints.count > 16 ? 0 : 63
         while !stopping.load(ordering: .relaxed) {
             if cell.latestVersion != servingVersion {
                 pickUpServing()
                 applyOrders()
                 rebuildScheduler()
                 scorer = WorkerScorer(serving: serving, tally: shadows, metrics: metrics)
+                clockMask = endpoints.count > 16 ? 0 : 63
             }
             let answered = scheduler.round(&endpoints, scorer: scorer, scratch: scratch)
             if answered > 0 { workedSinceClock = true }
             rounds &+= 1
             // Read the clock every 64 rounds, not every round: the busy path
-            // stays free of vDSO calls.
-            if rounds & 63 != 0 {
+            // stays free of vDSO calls. A round over many channels costs far
+            // more than a clock read, so with more than 16 the clock is read
+            // every round: otherwise an idle worker would spin 64 rounds of
+            // hundreds of channels before it could decide to sleep.
+            if rounds & clockMask != 0 {
                 if answered == 0 { idle.pause() }
                 continue
             }
@@ -133,7 +138,10 @@ final class Worker: @unchecked Sendable {
                         || endpoints.contains { $0.hasWork() }
                 }
                 if slept { for i in 0..<endpoints.count { endpoints[i].resetReclaimPacing() } }
-                idle.woke()
+                idle.woke(slept: slept)
+            } else if answered == 0 && clockMask == 0 {
+                // The rounds that read no clock pause; here every round does.
+                idle.pause()
             }
         }
         drainBeforeStopping(scorer: scorer)

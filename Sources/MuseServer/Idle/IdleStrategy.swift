@@ -100,11 +100,18 @@ struct IdleStrategy {
         }
     }
 
-    /// After a doorbell sleep (or an attempt that found work first): yield
-    /// afresh next time rather than sleeping straight away again.
-    mutating func woke() {
-        yielding = false
-        yields = 0
+    /// After a doorbell sleep, or an attempt that found work first.
+    ///
+    /// An attempt that found work yields afresh next time rather than
+    /// sleeping straight away again. A sleep that ended (a ring, a timeout
+    /// for housekeeping) goes back to sleep as soon as a round finds nothing:
+    /// a ring with work behind it makes the round work, and then the spin
+    /// budget applies from that work; a wake with nothing behind it (a
+    /// timeout, another worker's channel) is not worth yields, which with
+    /// hundreds of channels cost a round of all of them each.
+    mutating func woke(slept: Bool = false) {
+        yielding = slept
+        yields = slept ? Self.yieldsBeforeSleep : 0
     }
 
     /// Folds one idle gap (last work to the reading that found work again)

@@ -692,6 +692,32 @@ static int preload(const char *dir, const char *tenant, int nchannels) {
     return answered == total && bad == 0 ? 0 : 1;
 }
 
+/* Tenants PREFIX0 ... PREFIX(count-1), one after another: open, claim, one
+ * event, its exact answer, release, close. Every tenant of a large mused
+ * answers, whichever of them its worker is asleep on. */
+static int sweep(const char *dir, const char *prefix, int count) {
+    int ok = 0;
+    for (int t = 0; t < count; t++) {
+        char tenant[64];
+        snprintf(tenant, sizeof tenant, "%s%d", prefix, t);
+        muse_client c; muse_channel ch; muse_intent_info intent;
+        if (!open_and_claim(dir, tenant, &c, &ch, &intent, 5000000000ull)) { fprintf(stderr, "%s\n", tenant); break; }
+        double x[FEATURES];
+        features_for((uint64_t)t, 1, x);
+        muse_status s = muse_submit(&ch, (uint64_t)t, intent.id, x, FEATURES);
+        muse_completion done;
+        size_t n = 0;
+        if (s == MUSE_OK) s = muse_wait(&ch, &done, 1, &n, 5000000000ll);
+        if (s == MUSE_OK && n == 1 && done.tag == (uint64_t)t && done.status == MUSE_OK
+            && done.score == expected_score(x)) ok++;
+        else fprintf(stderr, "%s: %s (n=%zu)\n", tenant, muse_strerror(s), n);
+        muse_release(&ch);
+        muse_close(&c);
+    }
+    printf("sweep tenants=%d ok=%d\n", count, ok);
+    return ok == count ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
     if (argc < 4) {
         fprintf(stderr, "usage: %s MODE DIR TENANT [ARGS]\n", argv[0]);
@@ -702,6 +728,7 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "stream") && argc >= 6)
         return stream(dir, tenant, (uint32_t)atoi(argv[4]), strtoull(argv[5], NULL, 10),
                       argc > 6 ? strtoull(argv[6], NULL, 10) : 0, argc > 7 ? argv[7] : NULL);
+    if (!strcmp(mode, "sweep") && argc >= 5) return sweep(dir, tenant, atoi(argv[4]));
     if (!strcmp(mode, "claim") && argc >= 5) return claim_when_free(dir, tenant, strtoull(argv[4], NULL, 10));
     if (!strcmp(mode, "hold") && argc >= 5) return hold(dir, tenant, atoi(argv[4]));
     if (!strcmp(mode, "backpressure")) return backpressure(dir, tenant);
