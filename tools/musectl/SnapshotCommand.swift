@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MuseCore
 import MuseManifest
 import MuseScoring
 import MuseSnapshot
@@ -56,6 +57,7 @@ extension SnapshotCommand {
         var json = false
 
         func run() throws {
+            do { try RegularFile.check(file) } catch { throw SnapshotFailure("\(error)") }
             let loaded: LoadedSnapshot
             do { loaded = try SnapshotLoader(io: .auto).load(file) } catch { throw SnapshotFailure("\(file): \(error)") }
             let summary = SnapshotSummary(loaded)
@@ -84,6 +86,13 @@ extension SnapshotCommand {
         var plainRead = false
 
         func run() throws {
+            // The loader would wait on a FIFO, and words a missing file less plainly.
+            do {
+                try RegularFile.check(file)
+                if let against { try RegularFile.check(against) }
+            } catch {
+                throw SnapshotFailure("\(error)")
+            }
             let loader = SnapshotLoader(io: plainRead ? .plainRead : .auto)
             do {
                 let loaded = try loader.load(file)
