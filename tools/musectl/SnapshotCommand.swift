@@ -32,9 +32,8 @@ extension SnapshotCommand {
 
         func run() throws {
             let contents: SnapshotContents
-            do { contents = try ManifestBuilder(path: manifest).build() } catch {
-                throw SnapshotFailure("\(manifest): \(error)")
-            }
+            // A ManifestError names the manifest, and the line and key when it can.
+            do { contents = try ManifestBuilder(path: manifest).build() } catch { throw SnapshotFailure("\(error)") }
             try SnapshotWriter.write(contents, to: output)
             // Load what was written, as the daemon will, before calling it done.
             let loaded: LoadedSnapshot
