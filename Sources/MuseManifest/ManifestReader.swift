@@ -48,7 +48,7 @@ struct ManifestReader {
         for name in intents.keys.sorted(by: { (source.lines.line(of: "intents.\($0)") ?? 0, $0) < (source.lines.line(of: "intents.\($1)") ?? 0, $1) }) {
             let id = intents[name]!.id
             if let other = firstWithID.updateValue(name, forKey: id) {
-                throw error("intents.\(name).id", "id \(id) is also intent '\(other)''s")
+                throw error("intents.\(name).id", "id \(id) is used by intent '\(other)' too")
             }
         }
 
