@@ -26,8 +26,9 @@ let package = Package(
         // Daemon-only system calls Swift cannot make directly; never part of the client API.
         .target(name: "CMuseDaemon", dependencies: ["CMuse"]),
         // The tenant, intent and feature name rules and limits mused imposes,
-        // for the snapshot code and musectl to check them too, and the TOML
-        // key-to-line map mused's configuration and the manifest report with.
+        // for the snapshot code and musectl to check them too; the TOML
+        // key-to-line map mused's configuration and the manifest report with;
+        // the regular-file reader musectl and the manifest name errors with.
         .target(name: "MuseCore", dependencies: ["CMuse"]),
         .target(name: "MuseScoring"),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
