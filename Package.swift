@@ -1,7 +1,10 @@
 // swift-tools-version: 6.0
 // The layout follows ../shared/DESIGN.md: dependencies point one way,
 // mused → MuseServer → {MuseIPC, MuseSnapshot, MuseScoring};
-// MuseIPC → {CMuse, CMuseDaemon}. Only MuseIPC (and clients) import the C targets.
+// MuseIPC → {MuseCore, CMuse, CMuseDaemon}; MuseCore → CMuse (a leaf: the
+// names and limits of muse.h that mused, the snapshot code and musectl all
+// check). Only MuseIPC, MuseCore (for muse.h's constants) and clients import
+// the C targets.
 import PackageDescription
 
 let package = Package(
@@ -22,18 +25,23 @@ let package = Package(
         .target(name: "CMuse"),
         // Daemon-only system calls Swift cannot make directly; never part of the client API.
         .target(name: "CMuseDaemon", dependencies: ["CMuse"]),
+        // The tenant, intent and feature name rules and limits mused imposes,
+        // for the snapshot code and musectl to check them too; the TOML
+        // key-to-line map mused's configuration and the manifest report with;
+        // the regular-file reader musectl and the manifest name errors with.
+        .target(name: "MuseCore", dependencies: ["CMuse"]),
         .target(name: "MuseScoring"),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         // liburing behind a few C functions: its header and Glibc's clash
         // when both are imported into Swift.
         .target(name: "CURing", linkerSettings: [.linkedLibrary("uring")]),
-        .target(name: "MuseSnapshot", dependencies: ["MuseScoring", "CLZ4", "CURing"]),
+        .target(name: "MuseSnapshot", dependencies: ["MuseCore", "MuseScoring", "CLZ4", "CURing"]),
         // The TOML manifest `musectl snapshot build` reads; apart from
         // MuseSnapshot so the daemon does not link a TOML parser.
         .target(name: "MuseManifest", dependencies: [
-            "MuseSnapshot", "MuseScoring", .product(name: "TOMLKit", package: "TOMLKit")]),
+            "MuseCore", "MuseSnapshot", "MuseScoring", .product(name: "TOMLKit", package: "TOMLKit")]),
         // CURing: a worker waits on more than 128 segments' doorbells through io_uring.
-        .target(name: "MuseIPC", dependencies: ["CMuse", "CMuseDaemon", "CURing"]),
+        .target(name: "MuseIPC", dependencies: ["MuseCore", "CMuse", "CMuseDaemon", "CURing"]),
         // The control socket's messages, shared by mused and musectl.
         .target(name: "MuseControl"),
         .target(name: "MuseServer", dependencies: ["MuseIPC", "MuseSnapshot", "MuseScoring", "MuseControl",
@@ -45,7 +53,7 @@ let package = Package(
         .executableTarget(
             name: "musectl",
             dependencies: [
-                "MuseClient", "MuseScoring", "MuseSnapshot", "MuseManifest", "MuseControl",
+                "MuseClient", "MuseCore", "MuseScoring", "MuseSnapshot", "MuseManifest", "MuseControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "tools/musectl"),
         // Benchmark fixtures shared by the benchmark tools (never by the product).
@@ -62,7 +70,7 @@ let package = Package(
                           path: "tools/muse-bench-snapshot"),
         .testTarget(name: "MuseSnapshotTests", dependencies: ["MuseSnapshot", "MuseManifest", "MuseScoring", "CLZ4"]),
         .testTarget(name: "MuseServerTests", dependencies: [
-            "MuseServer", "MuseIPC", "MuseScoring", "MuseSnapshot", "MuseManifest", "CMuse"]),
+            "MuseServer", "MuseCore", "MuseIPC", "MuseScoring", "MuseSnapshot", "MuseManifest", "CMuse"]),
         .testTarget(name: "MuseIPCTests", dependencies: ["MuseIPC", "CMuse", "CMuseDaemon", "MuseScoring"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MuseClient", "CMuse"], exclude: ["clients"]),
     ]

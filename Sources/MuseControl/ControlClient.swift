@@ -22,9 +22,7 @@ public enum ControlClient {
         // the request may then meet a broken pipe, and the answer is still there.
         do { try writeAll(fd, line) } catch ControlError.system(_, EPIPE) {}
         let reply = try readLine(fd)
-        do { return try JSONDecoder().decode(ControlResponse.self, from: reply) } catch {
-            throw ControlError.protocolError("mused sent an answer musectl cannot read: \(error)")
-        }
+        do { return try ControlResponse.decode(reply) } catch { throw ControlError.unreadableAnswer(error.description) }
     }
 }
 
@@ -65,8 +63,9 @@ public func writeAll(_ fd: Int32, _ data: Data) throws {
     }
 }
 
-/// Reads up to a newline (at most 1 MiB): one message.
-public func readLine(_ fd: Int32, limit: Int = 1 << 20) throws -> Data {
+/// Reads up to a newline (at most `limit` bytes): one message. A last line
+/// without its newline counts, as the peer may close right after writing.
+public func readLine(_ fd: Int32, limit: Int = 1 << 20) throws(ControlError) -> Data {
     var data = Data()
     var byte: UInt8 = 0
     while data.count < limit {
@@ -74,13 +73,14 @@ public func readLine(_ fd: Int32, limit: Int = 1 << 20) throws -> Data {
         if n == 0 { break }
         if n < 0 {
             if errno == EINTR { continue }
-            if errno == EAGAIN || errno == EWOULDBLOCK { throw ControlError.protocolError("timed out waiting for an answer") }
-            throw ControlError.system("read", errno)
+            if errno == EAGAIN || errno == EWOULDBLOCK { throw .timedOut }
+            throw .system("read", errno)
         }
         if byte == UInt8(ascii: "\n") { return data }
         data.append(byte)
     }
-    if data.isEmpty { throw ControlError.protocolError("the connection closed without an answer") }
+    if data.count >= limit { throw .tooLong(limit) }
+    if data.isEmpty { throw .closed }
     return data
 }
 
@@ -88,7 +88,13 @@ public enum ControlError: Error, CustomStringConvertible {
     case system(String, Int32)
     case connect(String, Int32)
     case pathTooLong(String)
-    case protocolError(String)
+    /// The peer closed before sending a line.
+    case closed
+    /// No complete line before the socket's receive timeout.
+    case timedOut
+    case tooLong(Int)
+    /// mused's answer is not a response this musectl can decode.
+    case unreadableAnswer(String)
 
     public var description: String {
         switch self {
@@ -97,7 +103,11 @@ public enum ControlError: Error, CustomStringConvertible {
             "cannot reach mused at \(path): \(String(cString: strerror(code)))"
                 + (code == EACCES ? " (run as root or as a member of mused's admin group)" : "")
         case .pathTooLong(let path): "socket path '\(path)' is too long for a Unix socket"
-        case .protocolError(let message): message
+        case .closed: "the connection closed without an answer"
+        case .timedOut: "timed out waiting for an answer"
+        case .tooLong(let limit): "the answer is longer than \(limit) bytes"
+        case .unreadableAnswer(let why):
+            "mused answered with a message this musectl cannot read (version mismatch?): \(why)"
         }
     }
 }

@@ -1,7 +1,9 @@
+import Foundation
+
 /// The control socket's messages: one JSON request line from musectl, one
 /// JSON response line from mused. Shared by both so they cannot drift.
 public struct ControlRequest: Codable, Sendable, Equatable {
-    public enum Command: String, Codable, Sendable {
+    public enum Command: String, Codable, Sendable, CaseIterable {
         case status, swap, rollback, tenants, reload, drain
     }
     public var command: Command
@@ -204,4 +206,95 @@ public struct ReloadReport: Codable, Sendable, Equatable {
     public var failed: [String] = []
 
     public init() {}
+}
+
+// MARK: - Reading messages
+
+/// Why a control message could not be read, in words an operator can act
+/// on: which key is missing or of the wrong type, not the decoder's dump.
+public struct ControlMessageError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension ControlRequest {
+    /// Reads one request line from `connection` and decodes it.
+    public static func read(from connection: Int32) throws(ControlMessageError) -> ControlRequest {
+        let line: Data
+        do { line = try readLine(connection) } catch {
+            switch error {
+            case .closed: throw ControlMessageError("no request arrived before the connection closed")
+            case .timedOut: throw ControlMessageError("no complete request line arrived in time")
+            case .tooLong(let limit): throw ControlMessageError("the request is longer than \(limit) bytes")
+            default: throw ControlMessageError("\(error)")
+            }
+        }
+        return try decode(line)
+    }
+
+    /// Decodes a request line.
+    public static func decode(_ line: Data) throws(ControlMessageError) -> ControlRequest {
+        let object = try jsonObject(line)
+        // The command first: an unknown one most likely means a newer musectl.
+        guard let value = object["command"] else { throw ControlMessageError("'command' is missing") }
+        guard let name = value as? String else { throw ControlMessageError("'command' must be a string") }
+        guard Command(rawValue: name) != nil else {
+            let known = Command.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ControlMessageError("unknown command '\(name)' (this mused knows \(known))")
+        }
+        return try decodeMessage(ControlRequest.self, from: line)
+    }
+}
+
+extension ControlResponse {
+    /// Decodes a response line.
+    public static func decode(_ line: Data) throws(ControlMessageError) -> ControlResponse {
+        _ = try jsonObject(line)
+        return try decodeMessage(ControlResponse.self, from: line)
+    }
+}
+
+/// Every message is one JSON object on one line.
+private func jsonObject(_ line: Data) throws(ControlMessageError) -> [String: Any] {
+    guard let object = (try? JSONSerialization.jsonObject(with: line)) as? [String: Any] else {
+        throw ControlMessageError("not a JSON object (one JSON object per line is expected)")
+    }
+    return object
+}
+
+private func decodeMessage<T: Decodable>(_ type: T.Type, from line: Data) throws(ControlMessageError) -> T {
+    do {
+        return try JSONDecoder().decode(type, from: line)
+    } catch let error as DecodingError {
+        throw ControlMessageError(describe(error))
+    } catch {
+        throw ControlMessageError("\(error)")
+    }
+}
+
+/// A DecodingError as a sentence: the key's path and what was wrong with it.
+private func describe(_ error: DecodingError) -> String {
+    func path(_ keys: [any CodingKey]) -> String {
+        keys.enumerated().map { i, key in
+            key.intValue.map { "[\($0)]" } ?? (i == 0 ? key.stringValue : ".\(key.stringValue)")
+        }.joined()
+    }
+    switch error {
+    case .keyNotFound(let key, let context): return "'\(path(context.codingPath + [key]))' is missing"
+    case .typeMismatch(let type, let context): return "'\(path(context.codingPath))' must be \(kind(type))"
+    case .valueNotFound(let type, let context): return "'\(path(context.codingPath))' must be \(kind(type)), not null"
+    case .dataCorrupted(let context):
+        return context.codingPath.isEmpty ? "not valid JSON" : "'\(path(context.codingPath))' holds a value that is not understood"
+    @unknown default: return "not understood"
+    }
+}
+
+/// What a JSON value of `type` looks like, in JSON's terms.
+private func kind(_ type: Any.Type) -> String {
+    if type == String.self { return "a string" }
+    if type == Bool.self { return "true or false" }
+    let numbers: [Any.Type] = [Int.self, Int32.self, Int64.self, UInt32.self, UInt64.self, Double.self, Float.self]
+    if numbers.contains(where: { $0 == type }) { return "a number" }
+    if String(describing: type).hasPrefix("Array<") { return "an array" }
+    return "an object"
 }

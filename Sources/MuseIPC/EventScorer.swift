@@ -1,3 +1,5 @@
+import MuseCore
+
 /// The daemon's answer to one event, before it is written to the completion ring.
 public struct Verdict: Sendable {
     public var status: CompletionStatus
@@ -76,7 +78,7 @@ extension EventScorer {
 /// Feature counts by intent id, dense, for a bounds check and a load per
 /// event. Ids are small: muse.h intent ids above `maxIntentID` are refused.
 public struct IntentBounds: Sendable {
-    public static let maxIntentID = 4095
+    public static let maxIntentID = Int(IntentName.maxID)
     private var featureCounts: [Int32]
 
     public init(_ intents: [IntentDescriptor]) {

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CMuse
 import CMuseDaemon
+import MuseCore
 
 /// A tenant's shared-memory segment, as the daemon holds it: the mapping, the
 /// file (kept open for the OFD locks: its own ownership lock and the channel
@@ -64,11 +65,16 @@ public final class Segment: @unchecked Sendable {
         return try adopt(in: handle, name: name, tenant: tenant, groupID: groupID)
     }
 
+    /// The tenant name rule, as this type's own error.
+    static func checkTenant(_ tenant: String) throws(SegmentError) {
+        do { try TenantName.validate(tenant) } catch { throw .badTenantName(error.name) }
+    }
+
     /// `name` is the file's name in `directory`: the tenant's own
     /// (`<tenant>.muse`) unless a tool or test says otherwise.
     static func createOrAdopt(in directory: DirectoryHandle, name: String? = nil, tenant: String, groupID: gid_t?,
                               layout: SegmentLayout) throws -> Segment {
-        try TenantName.validate(tenant)
+        try checkTenant(tenant)
         let name = name ?? TenantName.fileName(tenant)
         var info = stat()
         if fstatat(directory.descriptor, name, &info, AT_SYMLINK_NOFOLLOW) == 0 {
@@ -88,7 +94,7 @@ public final class Segment: @unchecked Sendable {
     /// name was taken meanwhile.
     static func create(in directory: DirectoryHandle, name: String? = nil, tenant: String, groupID: gid_t?,
                        layout: SegmentLayout) throws -> Segment? {
-        try TenantName.validate(tenant)
+        try checkTenant(tenant)
         let name = name ?? TenantName.fileName(tenant)
         let path = directory.path(of: name)
         // Tenant names never start with '.', so this cannot be another tenant's file.
@@ -125,7 +131,7 @@ public final class Segment: @unchecked Sendable {
     /// answered now.
     static func adopt(in directory: DirectoryHandle, name: String? = nil, tenant: String,
                       groupID: gid_t?) throws -> Segment {
-        try TenantName.validate(tenant)
+        try checkTenant(tenant)
         let name = name ?? TenantName.fileName(tenant)
         let path = directory.path(of: name)
         // Only a regular file is opened at all (opening a device node can act
@@ -338,7 +344,7 @@ public final class Segment: @unchecked Sendable {
 
     private func schemaBlobs(_ intents: [IntentDescriptor]) throws -> [[UInt8]] {
         guard intents.count <= Int(MUSE_MAX_INTENTS) else { throw SegmentError.tooManyIntents(intents.count) }
-        for intent in intents where intent.name.utf8.count >= Int(MUSE_INTENT_NAME_SIZE) {
+        for intent in intents where IntentName.problem(intent.name) != nil {
             throw SegmentError.badIntentName(intent.name)
         }
         // Feature names, "\n"-joined as schema_hash hashes them, packed after
@@ -347,8 +353,7 @@ public final class Segment: @unchecked Sendable {
         var blobs: [[UInt8]] = []
         var used = indexBytes
         for intent in intents {
-            for name in intent.featureNames where name.utf8.isEmpty || name.utf8.count > 255
-                || name.utf8.contains(where: { $0 == 0x0A || $0 == 0 }) {
+            for name in intent.featureNames where FeatureName.problem(name) != nil {
                 throw SegmentError.badFeatureName(intent: intent.name, feature: name)
             }
             let blob = Array(intent.featureNames.joined(separator: "\n").utf8)
@@ -435,15 +440,13 @@ public enum SegmentError: Error, CustomStringConvertible, Equatable {
         case .incompatibleABI(let path, let found, let supported):
             "refusing \(path): its ABI \(found) is not compatible with this daemon's \(supported); "
                 + "stop its clients and remove it, or run the daemon that made it"
-        case .badTenantName(let name):
-            "tenant name '\(name)' must be 1-\(TenantName.maxLength) bytes of letters, digits, '.', '_' or '-', "
-                + "not starting with '.'"
+        case .badTenantName(let name): TenantNameError(name: name).description
         case .ownedByAnotherDaemon(let path):
             "refusing \(path): another owner holds it (a second mused, or the same tenant configured twice)"
-        case .badIntentName(let name): "intent name '\(name)' is longer than \(MUSE_INTENT_NAME_SIZE - 1) bytes"
+        case .badIntentName(let name): "intent '\(name)': \(IntentName.problem(name) ?? "not a valid intent name")"
         case .tooManyIntents(let n): "\(n) intents; a segment holds at most \(MUSE_MAX_INTENTS)"
         case .badFeatureName(let intent, let feature):
-            "intent '\(intent)': feature name '\(feature)' must be 1-255 bytes without newline or NUL"
+            "intent '\(intent)': feature '\(feature)': \(FeatureName.problem(feature) ?? "not a valid feature name")"
         case .schemaTooLarge(let bytes, let room):
             "the intents' feature names need \(bytes) bytes; the segment's schema area holds \(room)"
         }

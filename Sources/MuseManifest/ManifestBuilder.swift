@@ -1,4 +1,5 @@
 import Foundation
+import MuseCore
 import MuseScoring
 import MuseSnapshot
 
@@ -20,61 +21,69 @@ public struct ManifestBuilder {
     }
 
     /// Reads and parses the manifest at `path`.
-    public init(path: String) throws {
+    public init(path: String) throws(ManifestError) {
         let url = URL(fileURLWithPath: path)
-        guard let data = FileManager.default.contents(atPath: path) else { throw ManifestError("cannot read \(path)") }
-        self.init(manifest: try GenerationManifest.parse(String(decoding: data, as: UTF8.self), file: path),
+        let bytes: [UInt8]
+        do { bytes = try RegularFile.read(path) } catch {
+            throw ManifestError(file: path, line: nil, key: nil, message: "cannot read: \(error.reason)")
+        }
+        self.init(manifest: try GenerationManifest.parse(String(decoding: bytes, as: UTF8.self), file: path),
                   baseDirectory: url.deletingLastPathComponent(), manifestPath: path)
     }
 
-    func read(_ relative: String, for what: String) throws -> [UInt8] {
+    /// A mistake in the value of `key`, on the line that wrote it.
+    func error(_ key: String?, _ message: String) -> ManifestError { manifest.source.error(key, message) }
+
+    /// The file the value of `key` names, relative to the manifest.
+    func read(_ relative: String, key: String) throws(ManifestError) -> [UInt8] {
         let url = relative.hasPrefix("/") ? URL(fileURLWithPath: relative) : baseDirectory.appendingPathComponent(relative)
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw ManifestError("\(what): cannot read \(relative) (resolved to \(url.path))")
-        }
-        return Array(data)
+        do { return try RegularFile.read(url.path) } catch { throw self.error(key, "\(error)") }
     }
 
     /// Everything in the manifest, checked, with canaries scored.
-    public func build() throws -> SnapshotContents {
+    public func build() throws(ManifestError) -> SnapshotContents {
+        do {
+            return try buildChecked()
+        } catch let e as ManifestError {
+            throw e
+        } catch {
+            // What only the whole generation shows (the routing table, canaries).
+            throw self.error(nil, "\(error)")
+        }
+    }
+
+    private func buildChecked() throws -> SnapshotContents {
         let m = manifest
         var models = [ModelEntry]()
         for name in m.models.keys.sorted() {
             let spec = m.models[name]!
-            let bytes = try read(spec.file, for: "model '\(name)'")
+            let fileKey = "models.\(name).file"
+            let bytes = try read(spec.file, key: fileKey)
             let format: ModelImporter.Format
             let loaded: any ScoringModel
+            let model: SnapshotModel
             do {
                 format = try ModelImporter.detectFormat(bytes)
                 loaded = try ModelImporter.load(bytes)
+                model = try SnapshotModel(loaded)
             } catch {
-                throw ManifestError("model '\(name)' (\(spec.file)): \(error)")
+                throw self.error(fileKey, "\(spec.file): \(error)")
             }
-            let setting: CorrectionSetting
-            switch (spec.negativeSamplingRate, spec.trainingPrior, spec.servingPrior) {
-            case (nil, nil, nil): setting = .identity
-            case (let beta?, nil, nil): setting = .negativeSamplingRate(beta)
-            case (nil, let t?, let s?): setting = .priors(training: t, serving: s)
-            default:
-                throw ManifestError("model '\(name)': give either negative_sampling_rate, or both training_prior and serving_prior")
-            }
-            do { _ = try setting.correction() } catch { throw ManifestError("model '\(name)': \(error)") }
-            models.append(ModelEntry(name: name, model: try SnapshotModel(loaded), correction: setting,
-                                     source: ModelSource(format: format, bytes: bytes)))
+            // The reader checked the level-1 values and their combination.
+            let setting = manifestCorrection(name)
+            models.append(ModelEntry(name: name, model: model, correction: setting, source: ModelSource(format: format, bytes: bytes)))
         }
 
         var predictors = [PredictorSpec]()
         for name in m.predictors.keys.sorted() {
             let p = m.predictors[name]!
             let weights = p.weights ?? Array(repeating: 1, count: p.models.count)
-            guard weights.count == p.models.count else {
-                throw ManifestError("predictor '\(name)': \(p.models.count) models but \(weights.count) weights")
-            }
             predictors.append(PredictorSpec(name: name, members: zip(p.models, weights).map { .init(model: $0, weight: $1) }))
         }
 
         let intents = m.intents.keys.sorted().map { IntentSchema(name: $0, id: m.intents[$0]!.id, featureNames: m.intents[$0]!.features) }
         let routes = m.routes.map { RouteSpec(tenant: $0.tenant, intent: $0.intent, predictor: $0.predictor, shadows: $0.shadows ?? []) }
+        try checkRouteFeatures(models)
 
         var contents = SnapshotContents(
             generationID: m.generation, createdAt: m.createdAt ?? UInt64(Date().timeIntervalSince1970),
@@ -91,7 +100,7 @@ public struct ManifestBuilder {
         contents.scoreMaps = ScoreMapFile(entries: entries)
         // Round-trip the maps through their text, as a load will read them.
         do { contents.scoreMaps = try ScoreMapFile.parse(contents.scoreMaps.encoded(), file: "maps") } catch {
-            throw ManifestError("score maps: \(error)")
+            throw self.error("maps", "\(error)")
         }
 
         let table = try contents.routingTable()
@@ -101,46 +110,60 @@ public struct ManifestBuilder {
 
     private func mapEntries(_ map: GenerationManifest.Map, index i: Int, contents: SnapshotContents) throws -> [ScoreMapFile.Entry] {
         let what = "maps[\(i)]"
+        // The reader checked which keys go together and that the predictor exists.
         if let file = map.file {
-            guard map.predictor == nil, map.scores == nil, map.rows == nil else {
-                throw ManifestError("\(what): 'file' takes no predictor, scores or rows (the file names its predictors)")
-            }
-            do { return try ScoreMapFile.parse(String(decoding: try read(file, for: what), as: UTF8.self), file: file).entries } catch let e as ScoreMapFileError {
-                throw ManifestError("\(what): \(e)")
+            do { return try ScoreMapFile.parse(String(decoding: try read(file, key: "\(what).file"), as: UTF8.self), file: file).entries } catch let e as ScoreMapFileError {
+                throw self.error("\(what).file", "\(e)")
             }
         }
-        guard let predictor = map.predictor else { throw ManifestError("\(what): give 'file', or 'predictor' with 'scores' or 'rows'") }
+        let predictor = map.predictor!
         var samples = [(tenant: String, scores: [Double])]()
         if let scores = map.scores {
-            guard map.rows == nil else { throw ManifestError("\(what): give 'scores' or 'rows', not both") }
-            samples = try readScoreSamples(scores, what: what)
+            samples = try readScoreSamples(scores, key: "\(what).scores")
         } else if let rows = map.rows {
             let table = try contents.routingTable()
             guard let p = table.predictors.firstIndex(where: { $0.name == predictor }) else {
-                throw ManifestError("\(what): predictor '\(predictor)' is not defined")
+                throw self.error("\(what).predictor", "names predictor '\(predictor)', which is not defined")
             }
             for tenant in rows.keys.sorted() {
-                samples.append((tenant, try posteriors(table: table, predictor: p, csv: rows[tenant]!, what: what)))
+                samples.append((tenant, try posteriors(table: table, predictor: p, csv: rows[tenant]!, key: "\(what).rows.\(tenant)")))
             }
-        } else {
-            throw ManifestError("\(what): predictor '\(predictor)' needs 'scores' or 'rows' to fit from")
         }
         do {
-            let reference = try parseReference(map.reference ?? "uniform")
+            let reference = try Self.parseReference(map.reference ?? "uniform")
             let fitter = try QuantileMapFitter(reference: reference, knots: map.knots ?? QuantileMapFitter.defaultKnots)
             let maps = try TenantMaps.fit(samples: samples, fitter: fitter, minimumSamples: map.minSamples ?? 1000)
             return ScoreMapFile(predictor: predictor, reference: reference, maps: maps).entries
         } catch let e as ScoreMapError {
-            throw ManifestError("\(what): \(e)")
+            throw self.error(what, "\(e)")
+        } catch let e as ManifestValueError {
+            throw self.error("\(what).reference", e.message)
+        }
+    }
+
+    /// Every route's predictors (primary and shadows) take exactly its
+    /// intent's features, in order: checked here to name the route's key.
+    private func checkRouteFeatures(_ models: [ModelEntry]) throws(ManifestError) {
+        for (i, route) in manifest.routes.enumerated() {
+            guard let intent = manifest.intents[route.intent] else { continue }
+            for (key, name) in [("predictor", route.predictor)] + (route.shadows ?? []).map({ ("shadows", $0) }) {
+                for member in manifest.predictors[name]?.models ?? [] {
+                    guard let model = models.first(where: { $0.name == member }) else { continue }
+                    guard model.model.featureNames == intent.features else {
+                        throw error("routes[\(i)].\(key)", "predictor '\(name)' (model '\(member)') takes features "
+                                    + "\(model.model.featureNames), but intent '\(route.intent)' declares \(intent.features)")
+                    }
+                }
+            }
         }
     }
 
     /// The predictor's posterior (level 1 applied, before level 2) for each row.
-    private func posteriors(table: RoutingTable, predictor p: Int, csv: String, what: String) throws -> [Double] {
+    private func posteriors(table: RoutingTable, predictor p: Int, csv: String, key: String) throws -> [Double] {
         let spec = table.predictors[p]
         let rows: FeatureCSV
-        do { rows = try FeatureCSV(try read(csv, for: what), featureNames: spec.featureNames) } catch let e as FeatureCSV.ParseError {
-            throw ManifestError("\(what): \(csv): \(e)")
+        do { rows = try FeatureCSV(try read(csv, key: key), featureNames: spec.featureNames) } catch let e as FeatureCSV.ParseError {
+            throw self.error(key, "\(csv): \(e)")
         }
         let width = spec.featureNames.count
         // Score through a one-route table of this predictor with no map.
@@ -175,51 +198,54 @@ public struct ManifestBuilder {
         }
     }
 
-    private func readScoreSamples(_ path: String, what: String) throws -> [(tenant: String, scores: [Double])] {
-        let text = String(decoding: try read(path, for: what), as: UTF8.self)
+    private func readScoreSamples(_ path: String, key: String) throws(ManifestError) -> [(tenant: String, scores: [Double])] {
+        let text = String(decoding: try read(path, key: key), as: UTF8.self)
         var order = [String](), byTenant = [String: [Double]]()
         for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let words = line.split(whereSeparator: { " \t,\r".contains($0) })
             if words.isEmpty || words[0].hasPrefix("#") { continue }
             guard words.count == 2, let score = Double(words[1]), score.isFinite else {
-                throw ManifestError("\(what): \(path):\(n + 1): expected 'TENANT SCORE' with a finite score")
+                throw error(key, "\(path):\(n + 1): expected 'TENANT SCORE' with a finite score")
             }
             let tenant = String(words[0])
+            // The tenant names a map in the snapshot: one mused could serve.
+            do { try TenantName.validate(tenant) } catch { throw self.error(key, "\(path):\(n + 1): \(error)") }
             if byTenant[tenant] == nil { order.append(tenant) }
             byTenant[tenant, default: []].append(score)
         }
-        guard !order.isEmpty else { throw ManifestError("\(what): \(path) holds no scores") }
+        guard !order.isEmpty else { throw error(key, "\(path) holds no scores") }
         return order.map { ($0, byTenant[$0]!) }
     }
 
-    private func parseReference(_ spec: String) throws -> ReferenceDistribution {
+    /// `uniform` or `beta:A,B`.
+    static func parseReference(_ spec: String) throws(ManifestValueError) -> ReferenceDistribution {
         if spec == "uniform" { return .uniform }
         if spec.hasPrefix("beta:") {
-            let ab = spec.dropFirst(5).split(separator: ",").compactMap { Double($0) }
-            guard ab.count == 2 else { throw ManifestError("reference '\(spec)': expected beta:A,B") }
-            return try .beta(ab[0], ab[1])
+            let ab = spec.dropFirst(5).split(separator: ",", omittingEmptySubsequences: false).map { Double($0) }
+            guard ab.count == 2, let a = ab[0], let b = ab[1] else { throw ManifestValueError("expected beta:A,B, got '\(spec)'") }
+            do { return try .beta(a, b) } catch { throw ManifestValueError("'\(spec)': \(error)") }
         }
-        throw ManifestError("reference '\(spec)': expected 'uniform' or 'beta:A,B'")
+        throw ManifestValueError("expected 'uniform' or 'beta:A,B', got '\(spec)'")
     }
 
     /// `per_route` events for each route, from the intent's canary rows or
     /// generated from its feature names.
     private func canaryEvents(_ contents: SnapshotContents) throws -> [CanaryEvent] {
         let perRoute = manifest.canaries?.perRoute ?? 4
-        guard perRoute >= 1 && perRoute <= 10_000 else { throw ManifestError("canaries.per_route must be 1 to 10000") }
         let seed = manifest.canaries?.seed ?? 0
         var events = [CanaryEvent]()
         for (r, route) in contents.routes.enumerated() {
             guard let intent = contents.intents.first(where: { $0.name == route.intent }) else { continue }
             var rows: [[Double]]
             if let csv = manifest.intents[intent.name]?.canaryRows {
+                let key = "intents.\(intent.name).canary_rows"
                 let parsed: FeatureCSV
-                do { parsed = try FeatureCSV(try read(csv, for: "intent '\(intent.name)' canary rows"), featureNames: intent.featureNames) } catch let e as FeatureCSV.ParseError {
-                    throw ManifestError("intent '\(intent.name)': \(csv): \(e)")
+                do { parsed = try FeatureCSV(try read(csv, key: key), featureNames: intent.featureNames) } catch let e as FeatureCSV.ParseError {
+                    throw self.error(key, "\(csv): \(e)")
                 }
                 let width = intent.featureNames.count
                 rows = (0..<parsed.rowCount).map { Array(parsed.values[$0 * width..<($0 + 1) * width]) }
-                guard !rows.isEmpty else { throw ManifestError("intent '\(intent.name)': \(csv) has no rows") }
+                guard !rows.isEmpty else { throw self.error(key, "\(csv) has no rows") }
                 // Different routes take different rows, cycling.
                 rows = (0..<perRoute).map { rows[(r * perRoute + $0) % rows.count] }
             } else {
@@ -229,4 +255,10 @@ public struct ManifestBuilder {
         }
         return events
     }
+}
+
+/// Why a single manifest value is unusable, before its key is attached.
+struct ManifestValueError: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
 }

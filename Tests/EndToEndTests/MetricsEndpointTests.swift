@@ -79,6 +79,60 @@ struct MetricsEndpointTests {
         return samples
     }
 
+    /// One raw request over a plain TCP socket: the whole answer, unparsed.
+    static func exchange(port: UInt16, _ request: String) throws -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let bytes = Array(request.utf8)
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var answer = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            answer += buffer[0..<n]
+        }
+        return String(decoding: answer, as: UTF8.self)
+    }
+
+    /// HEAD gets GET's head without the body (monitoring probes use it);
+    /// another method on /metrics gets 405 naming the ones allowed.
+    @Test func headIsAnsweredLikeGetWithoutABody() throws {
+        let port = Self.freePort()
+        let dir = Harness.runtimeDirectory()
+        let config = dir + ".toml"
+        try "workers = 1\nmetrics_address = \"127.0.0.1:\(port)\"\n\n[[tenant]]\nname = \"bank-a\"\nchannels = 2\nring_depth = 64\n"
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        defer { unlink(config) }
+        let daemon = try DaemonUnderTest(tenants: [], runtimeDirectory: dir, arguments: ["--config", config])
+
+        let head = try Self.exchange(port: port, "HEAD /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        let parts = head.components(separatedBy: "\r\n\r\n")
+        let lines = parts[0].components(separatedBy: "\r\n")
+        #expect(lines.first == "HTTP/1.1 200 OK", "\(head)")
+        #expect(lines.contains("Content-Type: text/plain; version=0.0.4; charset=utf-8"), "\(head)")
+        let length = lines.first { $0.hasPrefix("Content-Length: ") }.flatMap { Int($0.dropFirst(16)) }
+        #expect((length ?? 0) > 0, "\(head)")
+        #expect(parts.count == 2 && parts[1].isEmpty, "HEAD answered with a body: \(head)")
+
+        let post = try Self.exchange(port: port, "POST /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n")
+        #expect(post.hasPrefix("HTTP/1.1 405 Method Not Allowed\r\n") && post.contains("\r\nAllow: GET, HEAD\r\n"), "\(post)")
+        let missing = try Self.exchange(port: port, "HEAD /nothing HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        #expect(missing.hasPrefix("HTTP/1.1 404 Not Found\r\n") && missing.hasSuffix("\r\n\r\n"), "\(missing)")
+        #expect(try Self.get(port: port, "/metrics").status == "HTTP/1.1 200 OK")
+        #expect(daemon.stop() == 0)
+    }
+
     @Test func aScrapeCountsWhatTwoTenantsSentAndSeesASwap() throws {
         let port = Self.freePort()
         let dir = Harness.runtimeDirectory()

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import Testing
+import MuseCore
 @testable import MuseServer
 
 /// The configuration file: every key read, every mistake named by file, line
@@ -154,7 +155,7 @@ struct ConfigFileTests {
     }
 
     @Test func sourceLinesFollowTablesArraysDottedKeysAndInlineTables() {
-        let lines = ConfigSourceLines("""
+        let lines = TOMLSourceLines("""
             # comment = 1
             a = 1
             "quoted.key" = 2
@@ -179,6 +180,9 @@ struct ConfigFileTests {
         #expect(lines.line(of: "t[1]") == 11 && lines.line(of: "t[1].inline.p") == 12 && lines.line(of: "t[1].inline.q.r") == 12)
         #expect(lines.line(of: "t[1].inline.s") == 12) // falls back to the enclosing key's line
         #expect(lines.line(of: "t[1].inner[0].w") == 14 && lines.line(of: "other.v") == 16)
+        #expect(lines.line(of: "other.v[3]") == 16) // an array value's element: the array's line
+        #expect(lines.key(writtenOn: 8) == "t[0].x.y" && lines.key(writtenOn: 12) == "t[1].inline")
+        #expect(lines.key(writtenOn: 7) == nil && lines.key(writtenOn: 5) == nil) // a header; inside a string
     }
 
     @Test func theCommandLineOverridesAndExtendsTheFile() throws {

@@ -159,7 +159,12 @@ struct MetricsTests {
         #expect(ok.contains("Content-Length: 10\r\n"))
         #expect(ok.hasSuffix("\r\n\r\nmuse_up 1\n"))
         #expect(try Self.exchange(port: server.port, "GET / HTTP/1.1\r\n\r\n").hasPrefix("HTTP/1.1 404 "))
-        #expect(try Self.exchange(port: server.port, "POST /metrics HTTP/1.1\r\n\r\n").hasPrefix("HTTP/1.1 404 "))
+        let post = try Self.exchange(port: server.port, "POST /metrics HTTP/1.1\r\n\r\n")
+        #expect(post.hasPrefix("HTTP/1.1 405 ") && post.contains("\r\nAllow: GET, HEAD\r\n"), "\(post)")
+        // HEAD: GET's head, the body's length included, and no body.
+        let head = try Self.exchange(port: server.port, "HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(head.hasPrefix("HTTP/1.1 200 OK\r\n") && head.contains("Content-Length: 10\r\n") && head.hasSuffix("\r\n\r\n"),
+                "\(head)")
         #expect(try Self.exchange(port: server.port, "garbage\r\n\r\n").hasPrefix("HTTP/1.1 400 "))
         let huge = "GET /metrics HTTP/1.1\r\nX: " + String(repeating: "a", count: 20_000) + "\r\n\r\n"
         #expect(try Self.exchange(port: server.port, huge).hasPrefix("HTTP/1.1 400 "))

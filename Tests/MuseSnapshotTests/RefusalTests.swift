@@ -103,6 +103,20 @@ import MuseScoring
         #expect(refusal(try SnapshotWriter.encode(contents))?.description.contains("ghost") == true)
     }
 
+    /// Written past the manifest's check (as a hand-made or hostile file
+    /// would be): the tenant name of a route must still be one mused could
+    /// give a segment.
+    @Test(arguments: ["../alpha", "a/b", ".hidden", "a b", "nul\u{0}", String(repeating: "x", count: 64)])
+    func aRouteToAnInvalidTenantNameIsRefused(name: String) throws {
+        var contents = Examples.generation1
+        var route = contents.routes[0]
+        route.tenant = name
+        contents.routes.append(route)
+        let e = try #require(refusal(try SnapshotWriter.encode(contents)))
+        guard case .invalidRouting(let why) = e else { Issue.record("\(e)"); return }
+        #expect(why.contains("route \(name)/\(route.intent)") && why.contains("tenant name"), "\(why)")
+    }
+
     @Test func aRouteWhosePredictorTakesOtherFeaturesIsRefused() throws {
         var contents = Examples.generation1
         contents.routes.append(RouteSpec(tenant: "shop-b", intent: "account-login", predictor: "cnp-v1"))

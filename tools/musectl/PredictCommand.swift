@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MuseCore
 import MuseScoring
 
 /// `musectl predict`: score a CSV of events with a model file, the way the
@@ -24,13 +25,13 @@ struct PredictCommand: ParsableCommand {
     var raw = false
 
     func run() throws {
-        let modelBytes = try read(model)
+        let modelBytes = try RegularFile.read(model)
         let loaded: any ScoringModel
         do { loaded = try ModelImporter.load(modelBytes) } catch {
             throw PredictError(message: "\(model): \(error.description)")
         }
         let rows: FeatureCSV
-        do { rows = try FeatureCSV(try read(input), featureNames: loaded.featureNames) } catch let error as FeatureCSV.ParseError {
+        do { rows = try FeatureCSV(try RegularFile.read(input), featureNames: loaded.featureNames) } catch let error as FeatureCSV.ParseError {
             throw PredictError(message: "\(input): \(error.description)")
         }
         var scores = [Double](repeating: 0, count: rows.rowCount)
@@ -51,10 +52,6 @@ struct PredictCommand: ParsableCommand {
         text.reserveCapacity(scores.count * 24)
         for s in scores { text += String(format: "%.17g\n", s) }
         FileHandle.standardOutput.write(Data(text.utf8))
-    }
-
-    private func read(_ path: String) throws -> [UInt8] {
-        try readFile(path)
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MuseCore
 import MuseManifest
 import MuseScoring
 import MuseSnapshot
@@ -31,9 +32,8 @@ extension SnapshotCommand {
 
         func run() throws {
             let contents: SnapshotContents
-            do { contents = try ManifestBuilder(path: manifest).build() } catch {
-                throw SnapshotFailure("\(manifest): \(error)")
-            }
+            // A ManifestError names the manifest, and the line and key when it can.
+            do { contents = try ManifestBuilder(path: manifest).build() } catch { throw SnapshotFailure("\(error)") }
             try SnapshotWriter.write(contents, to: output)
             // Load what was written, as the daemon will, before calling it done.
             let loaded: LoadedSnapshot
@@ -56,6 +56,7 @@ extension SnapshotCommand {
         var json = false
 
         func run() throws {
+            do { try RegularFile.check(file) } catch { throw SnapshotFailure("\(error)") }
             let loaded: LoadedSnapshot
             do { loaded = try SnapshotLoader(io: .auto).load(file) } catch { throw SnapshotFailure("\(file): \(error)") }
             let summary = SnapshotSummary(loaded)
@@ -84,6 +85,13 @@ extension SnapshotCommand {
         var plainRead = false
 
         func run() throws {
+            // The loader would wait on a FIFO, and words a missing file less plainly.
+            do {
+                try RegularFile.check(file)
+                if let against { try RegularFile.check(against) }
+            } catch {
+                throw SnapshotFailure("\(error)")
+            }
             let loader = SnapshotLoader(io: plainRead ? .plainRead : .auto)
             do {
                 let loaded = try loader.load(file)

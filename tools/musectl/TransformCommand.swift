@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MuseCore
 import MuseScoring
 
 /// `musectl transform`: fit level-2 score maps from scores, and apply them.
@@ -40,7 +41,7 @@ func readScores(_ path: String?, allowNaN: Bool = false) throws -> (name: String
     let name = path ?? "<stdin>"
     let text: String
     if let path {
-        text = try readTextFile(path)
+        text = try RegularFile.readText(path)
     } else {
         text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
     }
@@ -159,7 +160,7 @@ extension Transform {
         var scores: String?
 
         func run() throws {
-            let text = try readTextFile(maps)
+            let text = try RegularFile.readText(maps)
             let file: ScoreMapFile
             do { file = try ScoreMapFile.parse(text, file: maps) } catch { throw TransformError("\(error)") }
             let corr = try correction.correction()

@@ -57,7 +57,7 @@ public enum ConfigFile {
         } catch {
             throw ConfigFileError(file: file, line: nil, key: nil, message: "not valid TOML: \(error)")
         }
-        let reader = Reader(file: file, lines: ConfigSourceLines(text))
+        let reader = Reader(file: file, lines: TOMLSourceLines(text))
         return try reader.configuration(root)
     }
 
@@ -67,7 +67,7 @@ public enum ConfigFile {
         guard line >= 1, line <= lines.count else { return nil }
         let source = lines[line - 1].drop { $0 == " " || $0 == "\t" }
         guard !source.hasPrefix("["), !source.hasPrefix("#"), let equals = source.firstIndex(of: "=") else { return nil }
-        let key = ConfigSourceLines.keyComponents(source[..<equals]).joined(separator: ".")
+        let key = TOMLSourceLines.keyComponents(source[..<equals]).joined(separator: ".")
         return key.isEmpty ? nil : key
     }
 
@@ -210,7 +210,7 @@ public struct MetricsAddress: Sendable, Equatable, CustomStringConvertible {
 /// Walks the parsed document, with the source's lines at hand for errors.
 private struct Reader {
     let file: String
-    let lines: ConfigSourceLines
+    let lines: TOMLSourceLines
 
     func error(_ key: String, _ message: String) -> ConfigFileError {
         ConfigFileError(file: file, line: lines.line(of: key), key: key, message: message)

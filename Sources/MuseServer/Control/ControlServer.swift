@@ -66,7 +66,7 @@ final class ControlServer: @unchecked Sendable {
         setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         // Read the request first, even from a peer about to be refused, so
         // the peer's write never meets a closed socket and it gets the answer.
-        let request = Result { try JSONDecoder().decode(ControlRequest.self, from: readLine(connection)) }
+        let request = Result { () throws(ControlMessageError) in try ControlRequest.read(from: connection) }
         let response: ControlResponse
         if let refusal = checkPeer(connection) {
             Log.warning("control-refused", ["reason": refusal])

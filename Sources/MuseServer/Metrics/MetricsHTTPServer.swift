@@ -6,9 +6,10 @@ import MuseIPC
 
 /// The metrics endpoint: a minimal HTTP/1.1 server on a loopback TCP address,
 /// one connection at a time on a low-priority thread of its own.
-/// `GET /metrics` gets the exposition text (200, `text/plain; version=0.0.4`);
-/// any other request line gets 404, a malformed or oversized request 400.
-/// Every connection is closed after one answer.
+/// `GET /metrics` gets the exposition text (200, `text/plain; version=0.0.4`),
+/// `HEAD /metrics` the same head without the body (probes use it), another
+/// method on /metrics 405 with `Allow`; any other path gets 404, a malformed or
+/// oversized request 400. Every connection is closed after one answer.
 ///
 /// A slow or silent client cannot hold it: the request must arrive within
 /// `requestTimeoutMilliseconds` and `maxRequestBytes`, and the answer is
@@ -79,13 +80,21 @@ final class MetricsHTTPServer: @unchecked Sendable {
         }
         let parts = head.split(separator: " ", omittingEmptySubsequences: true)
         let path = parts.count == 3 ? parts[1].split(separator: "?", maxSplits: 1).first.map(String.init) : nil
-        if parts.count == 3 && parts[0] == "GET" && path == "/metrics" && parts[2].hasPrefix("HTTP/1.") {
-            send(connection, status: "200 OK", type: "text/plain; version=0.0.4; charset=utf-8", body: render(),
-                 deadline: deadline)
-        } else if parts.count == 3 && parts[2].hasPrefix("HTTP/") {
-            send(connection, status: "404 Not Found", type: "text/plain", body: Array("not found\n".utf8), deadline: deadline)
-        } else {
+        guard parts.count == 3 && parts[2].hasPrefix("HTTP/") else {
             send(connection, status: "400 Bad Request", type: "text/plain", body: Array("bad request\n".utf8), deadline: deadline)
+            return
+        }
+        // A HEAD answer carries GET's headers, Content-Length included, and no body.
+        let isHead = parts[0] == "HEAD"
+        if path == "/metrics" && parts[2].hasPrefix("HTTP/1.") && (parts[0] == "GET" || isHead) {
+            send(connection, status: "200 OK", type: "text/plain; version=0.0.4; charset=utf-8", body: render(),
+                 withBody: !isHead, deadline: deadline)
+        } else if path == "/metrics" && parts[2].hasPrefix("HTTP/1.") {
+            send(connection, status: "405 Method Not Allowed", type: "text/plain", body: Array("method not allowed\n".utf8),
+                 extraHeaders: "Allow: GET, HEAD\r\n", deadline: deadline)
+        } else {
+            send(connection, status: "404 Not Found", type: "text/plain", body: Array("not found\n".utf8), withBody: !isHead,
+                 deadline: deadline)
         }
     }
 
@@ -124,9 +133,11 @@ final class MetricsHTTPServer: @unchecked Sendable {
         return nil
     }
 
-    private func send(_ connection: Int32, status: String, type: String, body: [UInt8], deadline: UInt64) {
-        var message = Array("HTTP/1.1 \(status)\r\nContent-Type: \(type)\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8)
-        message.append(contentsOf: body)
+    private func send(_ connection: Int32, status: String, type: String, body: [UInt8], withBody: Bool = true,
+                      extraHeaders: String = "", deadline: UInt64) {
+        var message = Array(("HTTP/1.1 \(status)\r\nContent-Type: \(type)\r\nContent-Length: \(body.count)\r\n"
+            + "\(extraHeaders)Connection: close\r\n\r\n").utf8)
+        if withBody { message.append(contentsOf: body) }
         var sent = 0
         while sent < message.count {
             let now = ThreadSupport.monotonicNanoseconds()

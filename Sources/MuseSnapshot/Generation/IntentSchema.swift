@@ -1,3 +1,5 @@
+import MuseCore
+
 /// One intent a generation serves: what muse.h's intent table shows clients.
 /// The id is what an event's `intent_id` carries; the feature names are the
 /// order a client lays its features out in; the schema hash lets a client
@@ -18,10 +20,7 @@ public struct IntentSchema: Sendable, Equatable, Encodable {
     }
 
     /// muse.h holds an intent's name in 48 bytes with its NUL.
-    public static let maximumNameBytes = 47
+    public static var maximumNameBytes: Int { IntentName.maxLength }
     /// muse.h's intent table has 48 entries.
-    public static let maximumCount = 48
+    public static var maximumCount: Int { IntentName.maxCount }
 }
-
-/// A tenant name longer than muse.h's 64-byte field (with its NUL) cannot be shown.
-let maximumTenantNameBytes = 63

@@ -1,3 +1,4 @@
+import MuseCore
 import MuseScoring
 
 extension SnapshotContents {
@@ -24,8 +25,10 @@ extension SnapshotContents {
                 b.setMap(map, predictor: e.predictor, tenant: e.tenant)
             }
             for r in routes {
-                guard r.tenant.utf8.count <= maximumTenantNameBytes, !r.tenant.isEmpty else {
-                    throw SnapshotError.invalidRouting("tenant name '\(r.tenant)' must be 1 to \(maximumTenantNameBytes) bytes")
+                // mused makes a segment file of the name: a route to a name
+                // it would refuse (or that escapes its directory) is refused here.
+                do { try TenantName.validate(r.tenant) } catch {
+                    throw SnapshotError.invalidRouting("route \(r.tenant)/\(r.intent): \(error)")
                 }
                 guard let intent = intents.first(where: { $0.name == r.intent }) else {
                     throw SnapshotError.invalidRouting("route \(r.tenant)/\(r.intent) names intent '\(r.intent)', which is not defined")
@@ -60,15 +63,14 @@ extension SnapshotContents {
         }
         var names = Set<String>(), ids = Set<UInt32>()
         for i in intents {
-            guard !i.name.isEmpty, i.name.utf8.count <= IntentSchema.maximumNameBytes else {
-                throw .invalidIntent(i.name, "the name must be 1 to \(IntentSchema.maximumNameBytes) bytes (muse.h)")
-            }
+            if let why = IntentName.problem(i.name) { throw .invalidIntent(i.name, why) }
+            guard i.id <= IntentName.maxID else { throw .invalidIntent(i.name, "id \(i.id) is over mused's largest, \(IntentName.maxID)") }
             guard names.insert(i.name).inserted else { throw .invalidIntent(i.name, "is defined twice") }
             guard ids.insert(i.id).inserted else { throw .invalidIntent(i.name, "id \(i.id) is used by another intent") }
             guard !i.featureNames.isEmpty else { throw .invalidIntent(i.name, "has no features") }
             guard Set(i.featureNames).count == i.featureNames.count else { throw .invalidIntent(i.name, "names a feature twice") }
-            guard !i.featureNames.contains(where: { $0.contains("\n") }) else {
-                throw .invalidIntent(i.name, "a feature name contains a newline, which the schema hash joins with")
+            for f in i.featureNames {
+                if let why = FeatureName.problem(f) { throw .invalidIntent(i.name, "feature '\(f)': \(why)") }
             }
         }
     }

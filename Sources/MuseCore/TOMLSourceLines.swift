@@ -3,17 +3,21 @@
 /// TOMLKit reports lines for syntax errors only; a value that is well-formed
 /// TOML but wrong for mused (an unknown key, a wrong type, a number out of
 /// range, a tenant named twice) is found by its path instead, and this map
-/// turns the path back into the line that wrote it.
+/// turns the path back into the line that wrote it. mused's configuration
+/// file and `musectl snapshot build`'s manifest both use it.
 ///
 /// Paths are the parser's own: `workers`, `tenant[1]` (the second
 /// `[[tenant]]` table), `tenant[1].rate_limit.burst`. The scan is a small
 /// line-oriented reading of TOML: table headers, arrays of tables, bare,
 /// quoted and dotted keys, inline tables on one line, and multi-line strings
-/// (skipped). It is only ever asked about a document TOMLKit has accepted.
-struct ConfigSourceLines {
+/// (skipped). It is asked about paths of a document TOMLKit has accepted, and
+/// about the key a syntax error's line writes.
+public struct TOMLSourceLines: Sendable {
     private var lines: [String: Int] = [:]
+    /// Line → the first key assigned on it (table headers are not assignments).
+    private var assignments: [Int: String] = [:]
 
-    init(_ text: String) {
+    public init(_ text: String) {
         var table: [String] = []
         var arrayCounts: [String: Int] = [:]
         var openString: String?
@@ -47,23 +51,33 @@ struct ConfigSourceLines {
             guard let equals = Self.firstUnquoted("=", in: line) else { continue }
             let key = table + Self.keyComponents(line[..<equals])
             record(key, number)
+            assignments[number] = key.joined(separator: ".")
             let value = line[line.index(after: equals)...].drop { $0 == " " || $0 == "\t" }
             if value.first == "{" { recordInline(value.dropFirst(), under: key, number) }
             for delimiter in ["\"\"\"", "'''"] where value.hasPrefix(delimiter) {
-                if value.dropFirst(3).range(of: delimiter) == nil { openString = delimiter }
+                if !value.dropFirst(3).contains(delimiter) { openString = delimiter }
             }
         }
     }
 
-    /// The line that wrote `path`, or else the nearest enclosing table's.
-    func line(of path: String) -> Int? {
+    /// The line that wrote `path`, or else the nearest enclosing table's. An
+    /// element of an array value (`weights[1]`) is on its array's line.
+    public func line(of path: String) -> Int? {
         var components = Self.split(path)
-        while !components.isEmpty {
+        while let last = components.last {
             if let line = lines[components.joined(separator: ".")] { return line }
-            components.removeLast()
+            if last.hasSuffix("]"), let open = last.lastIndex(of: "[") {
+                components[components.count - 1] = String(last[..<open])
+            } else {
+                components.removeLast()
+            }
         }
         return nil
     }
+
+    /// The path of the key assigned on `line`, if one is (for a syntax
+    /// error, which TOMLKit reports by line only).
+    public func key(writtenOn line: Int) -> String? { assignments[line] }
 
     private mutating func record(_ path: [String], _ line: Int) {
         let key = path.joined(separator: ".")
@@ -100,7 +114,7 @@ struct ConfigSourceLines {
     }
 
     /// A (possibly dotted, possibly quoted) key's components.
-    static func keyComponents(_ text: Substring) -> [String] {
+    public static func keyComponents(_ text: Substring) -> [String] {
         var components: [String] = []
         var current = ""
         var quote: Character?

@@ -7,12 +7,12 @@ import CMuse
 public enum TenantName {
     public static var maxLength: Int { Int(MUSE_TENANT_NAME_SIZE) - 1 }
 
-    /// Throws `SegmentError.badTenantName` unless `name` follows the rules.
-    public static func validate(_ name: String) throws(SegmentError) {
+    /// Throws unless `name` follows the rules.
+    public static func validate(_ name: String) throws(TenantNameError) {
         let bytes = Array(name.utf8)
         guard (1...maxLength).contains(bytes.count), bytes[0] != UInt8(ascii: "."),
               bytes.allSatisfy(isAllowed)
-        else { throw .badTenantName(name) }
+        else { throw TenantNameError(name: name) }
     }
 
     private static func isAllowed(_ byte: UInt8) -> Bool {
@@ -27,4 +27,14 @@ public enum TenantName {
 
     /// The segment's file name inside the runtime directory.
     public static func fileName(_ name: String) -> String { name + MUSE_SEGMENT_SUFFIX }
+}
+
+/// A tenant name that breaks `TenantName`'s rules.
+public struct TenantNameError: Error, Equatable, CustomStringConvertible, Sendable {
+    public let name: String
+    public init(name: String) { self.name = name }
+    public var description: String {
+        "tenant name '\(name)' must be 1-\(TenantName.maxLength) bytes of letters, digits, '.', '_' or '-', "
+            + "not starting with '.'"
+    }
 }
