@@ -31,6 +31,8 @@ public struct DaemonDoorbell: @unchecked Sendable {
     /// Mutes in a row (each twice as long, up to 4x), cleared by a wake with
     /// work behind it or by a quiet spell.
     private var mutes: [Int]
+    /// Whether this worker's bit is raised on each segment (inside `sleep` only).
+    private var armed: [Bool]
     /// The worker's reclaim count when a release wake was last excused.
     private var reclaimsExcused: UInt64 = 0
     /// The segments waited on in this pass (indices into `words`).
@@ -107,9 +109,23 @@ public struct DaemonDoorbell: @unchecked Sendable {
         emptyWakes = Array(repeating: 0, count: segments.count)
         mutedUntil = Array(repeating: 0, count: segments.count)
         mutes = Array(repeating: 0, count: segments.count)
+        armed = Array(repeating: false, count: segments.count)
         active.reserveCapacity(segments.count)
         activeWords.reserveCapacity(segments.count)
         activeValues.reserveCapacity(segments.count)
+    }
+
+    /// Reads segment `i`'s doorbell, then raises this worker's bit in its
+    /// daemon_sleeping (seq_cst): the rings must be checked after.
+    private mutating func arm(_ i: Int) {
+        values[i] = muse_atomic_load_acquire_u32(words[i])
+        muse_atomic_or_u32(sleepingFlags[i], bit)
+        armed[i] = true
+    }
+
+    private mutating func disarm(_ i: Int) {
+        muse_atomic_and_u32(sleepingFlags[i], ~bit)
+        armed[i] = false
     }
 
     /// True if segment `i` is left out of the wait set at `now`.
@@ -136,33 +152,41 @@ public struct DaemonDoorbell: @unchecked Sendable {
         var now = ThreadSupport.monotonicNanoseconds()
         let deadline = now &+ UInt64(max(timeoutNanoseconds, 1))
         var slept = false
+        // This worker's bit stays raised on a segment from the pass that arms
+        // it (doorbell value read, bit raised, rings checked) until the sleep
+        // returns or the segment is muted, so the passes after an empty wake
+        // touch only what changed: the segments that rang are re-read before
+        // the rings are checked again, the rest keep the value they were
+        // armed with (any ring since moved it, and the wait returns at once).
+        defer {
+            manyWaiter?.end()
+            for i in words.indices where armed[i] { disarm(i) }
+        }
         while true {
             // The wait set: every segment not muted; a mute's end cuts the wait.
             var until = deadline
-            active.removeAll(keepingCapacity: true)
             activeWords.removeAll(keepingCapacity: true)
             activeValues.removeAll(keepingCapacity: true)
+            active.removeAll(keepingCapacity: true)
             for i in words.indices {
                 if mutedUntil[i] > now {
                     until = min(until, mutedUntil[i])
+                    if armed[i] { disarm(i) }
                     continue
                 }
+                if !armed[i] { arm(i) }
                 active.append(i)
                 activeWords.append(words[i])
-                let value = muse_atomic_load_acquire_u32(words[i])
-                values[i] = value
-                activeValues.append(value)
+                activeValues.append(values[i])
             }
-            for i in active { muse_atomic_or_u32(sleepingFlags[i], bit) }
             muse_atomic_fence_seq_cst()
-            if hasWork() {
-                for i in active { muse_atomic_and_u32(sleepingFlags[i], ~bit) }
-                return slept
-            }
+            if hasWork() { return slept }
             let timeout = Int64(until > now ? until - now : 1)
             if active.isEmpty {
                 var pause = timespec(tv_sec: Int(timeout / 1_000_000_000), tv_nsec: Int(timeout % 1_000_000_000))
                 nanosleep(&pause, nil)
+            } else if words.count > 128, let waiter = waiterForManyWords() {
+                waiter.wait(segments: words, values: values, armed: armed, timeoutNanoseconds: timeout)
             } else if activeWords.count <= 128 {
                 activeValues.withUnsafeBufferPointer { v in
                     activeWords.withUnsafeBufferPointer { w in
@@ -172,18 +196,11 @@ public struct DaemonDoorbell: @unchecked Sendable {
                         }
                     }
                 }
-            } else if let waiter = waiterForManyWords() {
-                activeValues.withUnsafeBufferPointer { v in
-                    activeWords.withUnsafeBufferPointer { w in
-                        _ = waiter.wait(w, v, timeoutNanoseconds: timeout)
-                    }
-                }
             } else {
                 // No io_uring futex requests: nap, bounded as above.
                 var pause = timespec(tv_sec: 0, tv_nsec: Int(min(timeout, 1_000_000)))
                 nanosleep(&pause, nil)
             }
-            for i in active { muse_atomic_and_u32(sleepingFlags[i], ~bit) }
             slept = true
             now = ThreadSupport.monotonicNanoseconds()
             if now >= deadline || Self.waitvMissing.load(ordering: .relaxed) { return true }
@@ -192,7 +209,11 @@ public struct DaemonDoorbell: @unchecked Sendable {
             // start a fresh window.
             let working = hasWork()
             var releases = false
-            for i in active where muse_atomic_load_acquire_u32(words[i]) != values[i] {
+            for i in active {
+                let current = muse_atomic_load_acquire_u32(words[i])
+                guard current != values[i] else { continue }
+                // Re-armed with the value it moved to; the next pass checks the rings after.
+                values[i] = current
                 if working {
                     emptyWakes[i] = 0
                     mutes[i] = 0
@@ -251,22 +272,77 @@ public struct DaemonDoorbell: @unchecked Sendable {
     }
 }
 
-/// `muse_futex_waiter` (CURing): a futex wait on any number of words.
+/// `muse_futex_waiter` (CURing): a futex wait on any number of words, in
+/// groups of `MUSE_FUTEX_WAITER_GROUP` by position, each group's request left in the kernel until
+/// it completes or changes. A segment out of the wait set (muted) keeps its
+/// position with a private word that never moves, so muting one changes only
+/// its own group.
 final class ManyWordWaiter {
     private let waiter: OpaquePointer
+    private let still: UnsafeMutablePointer<UInt32>
+    private var words: [UnsafeMutablePointer<UInt32>?] = []
+    private var values: [UInt32] = []
+    private var stale: [UInt8] = []
+    /// Per segment, whether the requests in the kernel left it out.
+    private var left: [Bool] = []
 
     init?() {
         var made: OpaquePointer?
         guard muse_futex_waiter_create(&made) == 0, let made else { return nil }
         waiter = made
+        still = .allocate(capacity: 1)
+        still.initialize(to: 0)
     }
 
-    deinit { muse_futex_waiter_destroy(waiter) }
+    deinit {
+        muse_futex_waiter_destroy(waiter)
+        still.deallocate()
+    }
 
-    /// 0 however the wait ended, or a negative errno if the ring failed (the
-    /// next wait makes a new one).
-    func wait(_ words: UnsafeBufferPointer<UnsafeMutablePointer<UInt32>?>, _ values: UnsafeBufferPointer<UInt32>,
+    /// Waits on `segments[i]` for `values[i]` where `armed[i]`. 0 however the
+    /// wait ended, or a negative errno if the ring failed (the next wait
+    /// makes a new one).
+    @discardableResult
+    func wait(segments: [UnsafeMutablePointer<UInt32>], values current: [UInt32], armed: [Bool],
               timeoutNanoseconds: Int64) -> Int32 {
-        muse_futex_waiter_wait(waiter, words.baseAddress, values.baseAddress, UInt32(words.count), timeoutNanoseconds)
+        let n = segments.count
+        let group = Int(MUSE_FUTEX_WAITER_GROUP)
+        // Worked on as locals: element accesses to a class's arrays would
+        // each be checked for exclusivity.
+        var words = self.words, values = self.values, stale = self.stale, left = self.left
+        if left.count != n {
+            left = Array(repeating: false, count: n)
+            stale = Array(repeating: 1, count: (n + group - 1) / group)
+        }
+        words.removeAll(keepingCapacity: true)
+        values.removeAll(keepingCapacity: true)
+        for i in 0..<n {
+            let out = !armed[i]
+            words.append(out ? still : segments[i])
+            values.append(out ? 0 : current[i])
+            if out != left[i] {
+                left[i] = out
+                stale[i / group] = 1
+            }
+        }
+        let result = words.withUnsafeBufferPointer { w in
+            values.withUnsafeBufferPointer { v in
+                stale.withUnsafeBufferPointer { s in
+                    muse_futex_waiter_wait(waiter, w.baseAddress, v.baseAddress, UInt32(n), s.baseAddress, timeoutNanoseconds)
+                }
+            }
+        }
+        for g in stale.indices { stale[g] = 0 }
+        self.words = words
+        self.values = values
+        self.stale = stale
+        self.left = left
+        return result
+    }
+
+    /// Cancels what is left in the kernel; the next wait submits every group.
+    func end() {
+        muse_futex_waiter_end(waiter)
+        for g in stale.indices { stale[g] = 1 }
     }
 }

@@ -31,8 +31,9 @@ struct ManyTenantsTests {
         var before = Self.cpuSeconds(pid), start = Date()
         usleep(5_000_000)
         var used = Self.cpuSeconds(pid) - before, elapsed = Date().timeIntervalSince(start)
-        // Its heartbeat (every 50 ms, a store per segment) is all that runs:
-        // measured 0.3% of a core; napping 1 ms in a loop cost 18-34%.
+        // Only its housekeeping (every 200 ms with this many segments) runs:
+        // measured 1-4% of a core in this debug mused, 0.6% in a release one;
+        // napping 1 ms in a loop, as before, cost 48%.
         #expect(before >= 0 && used < 0.05 * elapsed, "an idle mused with \(count) tenants used \(used) s of CPU in \(elapsed) s")
 
         let sweep = try daemon.client("sweep", "t", [String(count)])
@@ -53,7 +54,11 @@ struct ManyTenantsTests {
         #expect(ringer.wait(seconds: 60) == 0, "\(ringer.output)")
         #expect(FairSchedulingTests.number(quiet.output, "answered") == 1000, "\(quiet.output)")
         #expect(FairSchedulingTests.number(ringer.output, "rings") > 10_000, "\(ringer.output)")
-        #expect(used < 0.16 * elapsed, "mused used \(used) s of CPU in \(elapsed) s while a client rang: \(ringer.output)")
+        // Unmuted, every ring would wake the worker: a whole core. Muted, each
+        // wake that still gets through costs a pass over the thousand
+        // segments: measured 30-40% of a core in this debug mused (its
+        // per-element loops), 10% in a release one (BENCHMARKS.md).
+        #expect(used < 0.6 * elapsed, "mused used \(used) s of CPU in \(elapsed) s while a client rang: \(ringer.output)")
         #expect(daemon.stop() == 0, "\(daemon.logs)")
     }
 }

@@ -139,7 +139,8 @@
  *     with a negative timeout, MUSE_E_DAEMON_GONE once the heartbeat is older
  *     than MUSE_ALIVE_AGE_NS or the state says stopped.
  *   - muse_daemon_alive(client, MUSE_ALIVE_AGE_NS) tells serving from
- *     stopped/killed/hung (mused beats every 50 ms; 1 s is twenty beats).
+ *     stopped/killed/hung (mused beats every 50 ms, every 200 ms for a
+ *     worker serving more than 128 tenants; 1 s is five to twenty beats).
  *     A restart shows as muse_incarnation changing; nothing else to do.
  *   - What to do: keep the channel; decide per event whether to wait (the
  *     answer will come after the restart) or to fall back (e.g. a rule-based
@@ -379,7 +380,7 @@ typedef struct muse_segment_header {
     char tenant[MUSE_TENANT_NAME_SIZE];
     /* Liveness: daemon writes, release; clients read, acquire. Offset 128. */
     uint64_t incarnation;           /* +1 each time a daemon adopts the segment */
-    uint64_t heartbeat_ns;          /* daemon's CLOCK_MONOTONIC, refreshed every ~50 ms */
+    uint64_t heartbeat_ns;          /* daemon's CLOCK_MONOTONIC, refreshed every 50-200 ms */
     uint64_t generation_id;         /* the model generation serving this tenant */
     uint32_t daemon_state;          /* MUSE_DAEMON_* */
     uint32_t daemon_pid;            /* in the daemon's PID namespace; informational */
@@ -1371,7 +1372,8 @@ MUSE_API uint64_t muse_pending_completions(const muse_channel *ch) {
 
 /** Nonzero if the daemon is serving and its heartbeat is younger than
  *  max_age_ns. MUSE_ALIVE_AGE_NS (1 s) is the recommended age: mused beats
- *  every 50 ms, so an older heartbeat means stopped, killed or hung.
+ *  every 50 ms (200 ms on a worker serving more than 128 tenants), so an
+ *  older heartbeat means stopped, killed or hung.
  *  Thread-safe. */
 MUSE_API int muse_daemon_alive(const muse_client *client, uint64_t max_age_ns) {
     uint64_t beat = muse_atomic_load_acquire_u64(&client->header->heartbeat_ns);

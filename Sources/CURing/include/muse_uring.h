@@ -22,9 +22,13 @@ int muse_uring_submit(muse_uring *ring);
 int muse_uring_complete(muse_uring *ring, int wait, uint64_t *user_data, int32_t *result);
 
 /* A futex wait on any number of 32-bit words: futex_waitv(2) takes at most
- * 128, so the words go to io_uring as one FUTEX_WAITV request per 128 (Linux
- * 6.7+); the first to complete ends the wait and the others are cancelled.
- * One waiter per thread. */
+ * 128, so the words go to io_uring as one FUTEX_WAITV request per group of
+ * MUSE_FUTEX_WAITER_GROUP (Linux 6.7+). A wait ends when any request
+ * completes; the others stay in the kernel for the next wait, so a wake
+ * costs the kernel's setup of one group (it looks up each word's page), not
+ * of every word; `muse_futex_waiter_end` cancels them. Small groups make a
+ * wake cheap; more of them cost little more to start. One waiter per thread. */
+#define MUSE_FUTEX_WAITER_GROUP 32
 typedef struct muse_futex_waiter muse_futex_waiter;
 
 /* -ENOSYS when the kernel has io_uring without its futex requests, or the
@@ -32,9 +36,14 @@ typedef struct muse_futex_waiter muse_futex_waiter;
 int muse_futex_waiter_create(muse_futex_waiter **out);
 void muse_futex_waiter_destroy(muse_futex_waiter *waiter);
 /* Sleeps until any words[i] differs from values[i], one is woken, or
- * timeout_ns passes (< 0: no timeout). Returns 0 however the wait ended,
- * or a negative errno when the ring itself failed. */
+ * timeout_ns passes (< 0: no timeout). Groups whose request is still in the
+ * kernel keep the words and values they were submitted with, unless
+ * stale[g] (NULL: all are stale) says they changed: those are cancelled and
+ * submitted again. Returns 0 however the wait ended, or a negative errno
+ * when the ring itself failed (everything was cancelled). */
 int muse_futex_waiter_wait(muse_futex_waiter *waiter, uint32_t *const *words, const uint32_t *values, unsigned count,
-                           int64_t timeout_ns);
+                           const uint8_t *stale, int64_t timeout_ns);
+/* Cancels and reaps every request still in the kernel. */
+void muse_futex_waiter_end(muse_futex_waiter *waiter);
 
 #endif
