@@ -226,4 +226,41 @@ struct ConfigFileTests {
         // A file without tenants stays without: mused refuses to start.
         #expect(CommandLineSettings().applied(to: try ConfigFile.parse("workers = 1", file: "f")).tenants.isEmpty)
     }
+
+    /// Expects `text` refused with exactly this line and key, and `message` in the message.
+    static func expectRefused(_ text: String, line: Int?, key: String?, _ message: String,
+                              sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            let config = try ConfigFile.parse(text, file: "/etc/muse/mused.toml")
+            Issue.record("accepted \(text.prefix(200).debugDescription): \(config.tenants.map(\.name))",
+                         sourceLocation: sourceLocation)
+        } catch {
+            #expect(error.file == "/etc/muse/mused.toml" && error.line == line && error.key == key
+                    && error.message.contains(message), "\(text.prefix(200).debugDescription): \(error)",
+                    sourceLocation: sourceLocation)
+        }
+    }
+
+    /// An unknown or mistyped table is named with the line of its header,
+    /// also when the header names it only as a parent or an array.
+    static let unknownTables: [(String, Int, String, String)] = [
+        ("workers = 1\n[[tenants]]\nname = \"a\"\n", 2, "tenants", "unknown key; the file's keys are"),
+        ("workers = 1\n\n[nonsense.sub]\nx = 1\n", 3, "nonsense", "unknown key"),
+        ("workers = 1\n[nonsense]\n", 2, "nonsense", "unknown key"),
+        ("workers = 1\nnonsense.sub.x = 1\n", 2, "nonsense", "unknown key"),
+        ("workers = 1\n[[tenant]]\nname = \"a\"\n[[tenant.extra]]\ny = 1\n", 4, "tenant[0].extra", "unknown key"),
+        ("workers = 1\n[[tenant]]\nname = \"a\"\n[tenant.extra.deeper]\n", 4, "tenant[0].extra", "unknown key"),
+        ("workers = 1\n[[workers]]\n", 2, "workers", "not valid TOML"),
+        ("spin_us = 1\n[[workers]]\n", 2, "workers", "expected an integer, got an array"),
+        ("[workers]\n", 1, "workers", "expected an integer, got a table"),
+        ("[[promotion_gate]]\nmax_psi = 0.1\n", 1, "promotion_gate", "expected a table"),
+        ("[[tenant]]\nname = \"a\"\n[[tenant.rate_limit]]\nburst = 1\n", 3, "tenant[0].rate_limit", "expected a table"),
+        ("[promotion_gate.extra]\n", 1, "promotion_gate.extra", "unknown key"),
+    ]
+
+    @Test(arguments: unknownTables.indices)
+    func anUnknownOrMistypedTableNamesItsLine(_ index: Int) {
+        let (text, line, key, message) = Self.unknownTables[index]
+        Self.expectRefused(text, line: line, key: key, message)
+    }
 }

@@ -61,13 +61,22 @@ public enum ConfigFile {
         return try reader.configuration(root)
     }
 
-    /// The key a syntax error's line starts to write, if it writes one.
+    /// The key a syntax error's line starts to write, or the table its
+    /// complete header names, if it does either.
     static func keyWritten(on line: Int, of text: String) -> String? {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         guard line >= 1, line <= lines.count else { return nil }
         let source = lines[line - 1].drop { $0 == " " || $0 == "\t" }
-        guard !source.hasPrefix("["), !source.hasPrefix("#"), let equals = source.firstIndex(of: "=") else { return nil }
-        let key = ConfigSourceLines.keyComponents(source[..<equals]).joined(separator: ".")
+        let written: Substring
+        if source.hasPrefix("[") {
+            let name = source.drop { $0 == "[" }
+            guard let close = name.firstIndex(of: "]") else { return nil }
+            written = name[..<close]
+        } else {
+            guard !source.hasPrefix("#"), let equals = source.firstIndex(of: "=") else { return nil }
+            written = source[..<equals]
+        }
+        let key = ConfigSourceLines.keyComponents(written).joined(separator: ".")
         return key.isEmpty ? nil : key
     }
 

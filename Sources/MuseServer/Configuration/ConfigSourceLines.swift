@@ -34,6 +34,9 @@ struct ConfigSourceLines {
                 let array = (parent + [name.last ?? ""]).joined(separator: ".")
                 let count = arrayCounts[array, default: 0]
                 arrayCounts[array] = count + 1
+                // The array itself is first written here too (a mistyped
+                // or unknown array of tables is named by it).
+                record(parent + [name.last ?? ""], number)
                 table = parent + ["\(name.last ?? "")[\(count)]"]
                 record(table, number)
                 continue
@@ -65,9 +68,14 @@ struct ConfigSourceLines {
         return nil
     }
 
+    /// `path` and each table above it, where first written: `[a.b]` and
+    /// `a.b.c = 1` write `a` too, if nothing did before.
     private mutating func record(_ path: [String], _ line: Int) {
-        let key = path.joined(separator: ".")
-        if lines[key] == nil { lines[key] = line }
+        var key = ""
+        for (index, component) in path.enumerated() {
+            key += index == 0 ? component : ".\(component)"
+            if lines[key] == nil { lines[key] = line }
+        }
     }
 
     /// `a = 1, b = { c = 2 }` after an inline table's opening brace.
