@@ -47,6 +47,7 @@ public enum ConfigFile {
     /// Checks `text`, naming `file` in its errors. Tenants come only from the
     /// file: an empty list means the file configures none.
     public static func parse(_ text: String, file: String) throws(ConfigFileError) -> DaemonConfiguration {
+        try ConfigSourceCheck.check(text, file: file)
         let root: TOMLTable
         do {
             root = try TOMLTable(string: text)
@@ -352,6 +353,10 @@ private struct Reader {
     func string(_ table: TOMLTable, _ key: String, at path: String) throws(ConfigFileError) -> String? {
         guard let value = table[key] else { return nil }
         guard let string = value.string else { throw error(join(path, key), "expected a string, got \(typeName(value))") }
+        // Every string mused reads is a name, a path, an address or a keyword.
+        if let control = string.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            throw error(join(path, key), ConfigSourceCheck.controlInString(control.value))
+        }
         return string
     }
 

@@ -9,7 +9,9 @@
 /// `[[tenant]]` table), `tenant[1].rate_limit.burst`. The scan is a small
 /// line-oriented reading of TOML: table headers, arrays of tables, bare,
 /// quoted and dotted keys, inline tables on one line, and multi-line strings
-/// (skipped). It is only ever asked about a document TOMLKit has accepted.
+/// (skipped). It is only ever asked about a document TOMLKit has accepted,
+/// whose key paths `ConfigSourceCheck` has kept shallow: each level's path
+/// is built whole, a cost that grows with the square of the depth.
 struct ConfigSourceLines {
     private var lines: [String: Int] = [:]
 
@@ -134,7 +136,7 @@ struct ConfigSourceLines {
         resolveComponents(name, arrayCounts).joined(separator: ".")
     }
 
-    private static func resolveComponents(_ name: [String], _ arrayCounts: [String: Int]) -> [String] {
+    static func resolveComponents(_ name: [String], _ arrayCounts: [String: Int]) -> [String] {
         var resolved: [String] = []
         for component in name {
             let path = (resolved + [component]).joined(separator: ".")
