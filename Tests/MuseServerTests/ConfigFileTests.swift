@@ -31,10 +31,14 @@ struct ConfigFileTests {
     }
 
     @Test func everyKeyIsRead() throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let name = URL(filePath: directory).lastPathComponent
+        try #require(FileManager.default.createFile(atPath: "\(directory)/g.msnap", contents: Data([1])))
         let config = try ConfigFile.parse("""
             runtime_directory = "/run/muse-test"
             state_directory = "/var/lib/muse-test"
-            snapshot = "/var/lib/muse-test/../muse-test/g.msnap"
+            snapshot = "\(directory)/../\(name)/g.msnap"
             snapshot_io = "read"
             admin_group = "0"
             allow_foreign_runtime_dir = true
@@ -60,7 +64,7 @@ struct ConfigFileTests {
             events_per_second = 70
             """, file: "test.toml")
         #expect(config.runtimeDirectory == "/run/muse-test" && config.stateDirectory == "/var/lib/muse-test")
-        #expect(config.snapshot == "/var/lib/muse-test/g.msnap" && config.snapshotIO == .plainRead && config.adminGroup == "0")
+        #expect(config.snapshot == "\(directory)/g.msnap" && config.snapshotIO == .plainRead && config.adminGroup == "0")
         #expect(config.runtimeDirectoryTrust == .anyOwner)
         #expect(config.workers == 4 && config.batchSize == 32 && config.spinNanoseconds == 0)
         #expect(config.metricsAddress == MetricsAddress("[::1]:9464") && config.metricsAddress?.port == 9464)
@@ -227,6 +231,12 @@ struct ConfigFileTests {
         #expect(CommandLineSettings().applied(to: try ConfigFile.parse("workers = 1", file: "f")).tenants.isEmpty)
     }
 
+    static func temporaryDirectory() throws -> String {
+        var template = Array("/tmp/muse-config-XXXXXX".utf8CString)
+        let path = template.withUnsafeMutableBufferPointer { $0.baseAddress.flatMap(mkdtemp).map { String(cString: $0) } }
+        return try #require(path)
+    }
+
     /// Expects `text` refused with exactly this line and key, and `message` in the message.
     static func expectRefused(_ text: String, line: Int?, key: String?, _ message: String,
                               sourceLocation: SourceLocation = #_sourceLocation) {
@@ -339,6 +349,24 @@ struct ConfigFileTests {
     func anUnknownOrMistypedTableNamesItsLine(_ index: Int) {
         let (text, line, key, message) = Self.unknownTables[index]
         Self.expectRefused(text, line: line, key: key, message)
+    }
+
+    /// The start snapshot must be a regular file when the file is read,
+    /// checked with stat(2) only: opening a FIFO would block.
+    @Test func theSnapshotMustBeAnExistingRegularFile() throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let fifo = "\(directory)/fifo.snapshot"
+        try #require(mkfifo(fifo, 0o600) == 0)
+        let regular = "\(directory)/g.snapshot"
+        try #require(FileManager.default.createFile(atPath: regular, contents: Data([1])))
+        let head = "workers = 1\n\n"
+        Self.expectRefused(head + "snapshot = \"\(directory)/missing.snapshot\"\n", line: 3, key: "snapshot", "No such file or directory")
+        Self.expectRefused(head + "snapshot = \"/nonexistent/g.snap\"\n", line: 3, key: "snapshot", "No such file or directory")
+        Self.expectRefused(head + "snapshot = \"\(fifo)\"\n", line: 3, key: "snapshot", "not a regular file (a FIFO)")
+        Self.expectRefused(head + "snapshot = \"\(directory)\"\n", line: 3, key: "snapshot", "not a regular file (a directory)")
+        Self.expectRefused(head + "snapshot = \"\(regular)/x\"\n", line: 3, key: "snapshot", "Not a directory")
+        #expect(try ConfigFile.parse(head + "snapshot = \"\(regular)\"\n", file: "f").snapshot == regular)
     }
 
     /// The scan before TOMLKit reads TOML as TOML: a valid file within the

@@ -81,6 +81,24 @@ public enum ConfigFile {
         return key.isEmpty ? nil : key
     }
 
+    /// Why `path` cannot be the start snapshot, or nil. It must be a regular
+    /// file mused may read: checked with stat(2) and access(2), never by
+    /// opening it (opening a FIFO waits for a writer).
+    public static func snapshotFileProblem(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return String(cString: strerror(errno)) }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: return "not a regular file (a directory)"
+        case S_IFIFO: return "not a regular file (a FIFO)"
+        case S_IFSOCK: return "not a regular file (a socket)"
+        case S_IFCHR, S_IFBLK: return "not a regular file (a device)"
+        default: return "not a regular file"
+        }
+        guard access(path, R_OK) == 0 else { return String(cString: strerror(errno)) }
+        return nil
+    }
+
     private static func readText(_ path: String) throws -> String {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError("open", path) }
@@ -239,6 +257,8 @@ private struct Reader {
         }
         if let path = try string(root, "snapshot", at: "") {
             try checkAbsolute(path, "snapshot")
+            // Checked now, so a start fails before it creates anything.
+            if let problem = ConfigFile.snapshotFileProblem(path) { throw error("snapshot", "\"\(path)\": \(problem)") }
             config.snapshot = URL(filePath: path).standardizedFileURL.path
         }
         if let text = try string(root, "snapshot_io", at: "") {
