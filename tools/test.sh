@@ -30,7 +30,7 @@ swift build --build-tests
 swift test --skip-build --skip EndToEndTests
 # On their own, so no other suite competes for the two cores mused and its
 # clients run on.
-run_exactly 48 --skip-build --filter EndToEndTests
+run_exactly 50 --skip-build --filter EndToEndTests
 
 echo "== Python client (clients/python) against a real mused"
 # A venv under out/ with what the package and its tests need, from PyPI.
