@@ -11,7 +11,9 @@
 /// line-oriented reading of TOML: table headers, arrays of tables, bare,
 /// quoted and dotted keys, inline tables on one line, and multi-line strings
 /// (skipped). It is asked about paths of a document TOMLKit has accepted, and
-/// about the key a syntax error's line writes.
+/// about the key a syntax error's line writes. Each level's path is built
+/// whole, a cost that grows with the square of the depth: callers keep key
+/// paths shallow first.
 public struct TOMLSourceLines: Sendable {
     private var lines: [String: Int] = [:]
     /// Line → the first key assigned on it (table headers are not assignments).
@@ -38,6 +40,9 @@ public struct TOMLSourceLines: Sendable {
                 let array = (parent + [name.last ?? ""]).joined(separator: ".")
                 let count = arrayCounts[array, default: 0]
                 arrayCounts[array] = count + 1
+                // The array itself is first written here too (a mistyped
+                // or unknown array of tables is named by it).
+                record(parent + [name.last ?? ""], number)
                 table = parent + ["\(name.last ?? "")[\(count)]"]
                 record(table, number)
                 continue
@@ -79,9 +84,14 @@ public struct TOMLSourceLines: Sendable {
     /// error, which TOMLKit reports by line only).
     public func key(writtenOn line: Int) -> String? { assignments[line] }
 
+    /// `path` and each table above it, where first written: `[a.b]` and
+    /// `a.b.c = 1` write `a` too, if nothing did before.
     private mutating func record(_ path: [String], _ line: Int) {
-        let key = path.joined(separator: ".")
-        if lines[key] == nil { lines[key] = line }
+        var key = ""
+        for (index, component) in path.enumerated() {
+            key += index == 0 ? component : ".\(component)"
+            if lines[key] == nil { lines[key] = line }
+        }
     }
 
     /// `a = 1, b = { c = 2 }` after an inline table's opening brace.
@@ -140,7 +150,8 @@ public struct TOMLSourceLines: Sendable {
         resolveComponents(name, arrayCounts).joined(separator: ".")
     }
 
-    private static func resolveComponents(_ name: [String], _ arrayCounts: [String: Int]) -> [String] {
+    /// `name`, each array of tables in it resolved to its latest element (`tenant[1]`).
+    public static func resolveComponents(_ name: [String], _ arrayCounts: [String: Int]) -> [String] {
         var resolved: [String] = []
         for component in name {
             let path = (resolved + [component]).joined(separator: ".")

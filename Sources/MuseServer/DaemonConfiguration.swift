@@ -79,6 +79,8 @@ extension DaemonConfiguration {
     /// Checks everything that can be checked before touching the system, so a
     /// mistake stops mused at once with a message instead of serving a subset.
     public func validate() throws {
+        guard runtimeDirectory.hasPrefix("/") else { throw DaemonError.notAbsolute("runtime directory", runtimeDirectory) }
+        guard stateDirectory.hasPrefix("/") else { throw DaemonError.notAbsolute("state directory", stateDirectory) }
         guard (1...32).contains(workers) else { throw DaemonError.tooManyWorkers(workers) }
         guard (1...4096).contains(batchSize) else { throw DaemonError.badBatchSize(batchSize) }
         guard !tenants.isEmpty else { throw DaemonError.noTenantConfigured }
@@ -118,6 +120,7 @@ public enum DaemonError: Error, CustomStringConvertible {
     case badBatchSize(Int)
     case duplicateTenant(String)
     case badTenant(String, String)
+    case notAbsolute(String, String)
     case noSnapshotSupport
     case nothingToRollBackTo
     case gateRefused(String)
@@ -132,6 +135,7 @@ public enum DaemonError: Error, CustomStringConvertible {
         case .badBatchSize(let n): "batch size must be 1...4096, got \(n)"
         case .duplicateTenant(let name): "tenant '\(name)' is configured twice; a segment has exactly one owner"
         case .badTenant(let name, let reason): "tenant '\(name)': \(reason)"
+        case .notAbsolute(let what, let path): "\(what) '\(path)' must be an absolute path"
         case .noSnapshotSupport: "this mused cannot load snapshots"
         case .nothingToRollBackTo: "no previous generation is resident to roll back to"
         case .gateRefused(let reason): reason

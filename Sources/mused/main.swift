@@ -76,6 +76,9 @@ struct Mused: ParsableCommand {
         if let spinMicroseconds, spinMicroseconds > 1_000_000 {
             throw ValidationError("--spin-us must be 0...1000000 (one second), got \(spinMicroseconds)")
         }
+        if let snapshot, let problem = ConfigFile.snapshotFileProblem(snapshot) {
+            throw ValidationError("--snapshot \(snapshot): \(problem)")
+        }
     }
 
     func run() throws {
@@ -98,6 +101,8 @@ struct Mused: ParsableCommand {
             throw ConfigFileError(file: configFile, line: nil, key: nil,
                                   message: "no tenant is configured: add a [[tenant]] section (or a --tenant)")
         }
+        // Before the state directory is made (the daemon checks again at its start).
+        try config.validate()
 
         // A closed log pipe (journald restarting) must not kill the daemon.
         signal(SIGPIPE, SIG_IGN)

@@ -41,6 +41,8 @@ struct DaemonHardeningTests {
             (["--tenant", "good", "--spin-us", "18446744073709552"], "--spin-us must be"),
             (["--tenant", "good", "--idle-policy", "nap"], "--idle-policy must be busy-spin, adaptive, low-power"),
             (["--tenant", "good", "--workers", "9223372036854775807"], "workers must be 1...32"),
+            (["--tenant", "good", "--snapshot", "/nonexistent/g.snapshot"], "--snapshot /nonexistent/g.snapshot: No such file"),
+            (["--tenant", "good", "--snapshot", dir], "--snapshot \(dir): not a regular file (a directory)"),
         ]
         for (arguments, message) in cases + [(["--runtime-dir", "", "--tenant", "good"], "must be an absolute path")] {
             // A mused that wrongly starts is stopped after a few seconds.
@@ -48,8 +50,10 @@ struct DaemonHardeningTests {
             let status = child.wait(seconds: 5)
             #expect(status != nil && status != 0 && child.output.contains(message), "\(arguments): \(child.output)")
         }
-        // Nothing was created for the good tenants of a bad configuration.
-        #expect((try FileManager.default.contentsOfDirectory(atPath: dir)).filter { $0.hasSuffix(".muse") } == [])
+        // Nothing was created for the good tenants of a bad configuration:
+        // no segment, no lock file, no state directory.
+        #expect((try FileManager.default.contentsOfDirectory(atPath: dir)) == [])
+        #expect(!FileManager.default.fileExists(atPath: dir + ".state"))
     }
 
     @Test func anAttackerOwnedRuntimeDirectoryIsRefused() throws {

@@ -32,10 +32,14 @@ struct ConfigFileTests {
     }
 
     @Test func everyKeyIsRead() throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let name = URL(filePath: directory).lastPathComponent
+        try #require(FileManager.default.createFile(atPath: "\(directory)/g.msnap", contents: Data([1])))
         let config = try ConfigFile.parse("""
             runtime_directory = "/run/muse-test"
             state_directory = "/var/lib/muse-test"
-            snapshot = "/var/lib/muse-test/../muse-test/g.msnap"
+            snapshot = "\(directory)/../\(name)/g.msnap"
             snapshot_io = "read"
             admin_group = "0"
             allow_foreign_runtime_dir = true
@@ -61,7 +65,7 @@ struct ConfigFileTests {
             events_per_second = 70
             """, file: "test.toml")
         #expect(config.runtimeDirectory == "/run/muse-test" && config.stateDirectory == "/var/lib/muse-test")
-        #expect(config.snapshot == "/var/lib/muse-test/g.msnap" && config.snapshotIO == .plainRead && config.adminGroup == "0")
+        #expect(config.snapshot == "\(directory)/g.msnap" && config.snapshotIO == .plainRead && config.adminGroup == "0")
         #expect(config.runtimeDirectoryTrust == .anyOwner)
         #expect(config.workers == 4 && config.batchSize == 32 && config.spinNanoseconds == 0)
         #expect(config.metricsAddress == MetricsAddress("[::1]:9464") && config.metricsAddress?.port == 9464)
@@ -229,5 +233,174 @@ struct ConfigFileTests {
         #expect(CommandLineSettings().applied(to: nil).tenants.map(\.name) == ["demo-a", "demo-b"])
         // A file without tenants stays without: mused refuses to start.
         #expect(CommandLineSettings().applied(to: try ConfigFile.parse("workers = 1", file: "f")).tenants.isEmpty)
+    }
+
+    static func temporaryDirectory() throws -> String {
+        var template = Array("/tmp/muse-config-XXXXXX".utf8CString)
+        let path = template.withUnsafeMutableBufferPointer { $0.baseAddress.flatMap(mkdtemp).map { String(cString: $0) } }
+        return try #require(path)
+    }
+
+    /// Expects `text` refused with exactly this line and key, and `message` in the message.
+    static func expectRefused(_ text: String, line: Int?, key: String?, _ message: String,
+                              sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            let config = try ConfigFile.parse(text, file: "/etc/muse/mused.toml")
+            Issue.record("accepted \(text.prefix(200).debugDescription): \(config.tenants.map(\.name))",
+                         sourceLocation: sourceLocation)
+        } catch {
+            #expect(error.file == "/etc/muse/mused.toml" && error.line == line && error.key == key
+                    && error.message.contains(message), "\(text.prefix(200).debugDescription): \(error)",
+                    sourceLocation: sourceLocation)
+        }
+    }
+
+    /// A table header or key path deeper than any of mused's keys is refused
+    /// before TOMLKit sees it: its recursion and the line map's path building
+    /// grew with the depth (50,000 levels overflowed the stack).
+    @Test func aDeepKeyPathIsRefusedBeforeParsing() {
+        let deep = Array(repeating: "a", count: 50_000).joined(separator: ".")
+        func path(_ count: Int) -> String { Array(repeating: "a", count: count).joined(separator: ".") }
+        let levels = "more than 8 levels deep"
+        Self.expectRefused("workers = 1\n[\(deep)]\n", line: 2, key: path(9), levels)
+        Self.expectRefused("workers = 1\n\n[[\(deep)]]\nx = 1\n", line: 3, key: path(9), levels)
+        Self.expectRefused("# c\n\(deep) = 1\n", line: 2, key: path(9), levels)
+        Self.expectRefused("[[tenant]]\nname = \"a\"\n[tenant.\(deep)]\n", line: 3, key: "tenant[0]." + path(8), levels)
+        Self.expectRefused("[a.b.c.d]\ne.f.g.h.i = 1\n", line: 2, key: "a.b.c.d.e.f.g.h.i", levels)
+        // Inline tables add their keys' levels; a quoted key is one level.
+        Self.expectRefused("a = { b = { \"c.d\" = { e.f = { g = { h = { i = { j = 1 } } } } } } }\n", line: 1,
+                           key: "a.b.c.d.e.f.g.h.i.j", levels)
+        let nesting = "nested more than 8 deep"
+        let arrays = String(repeating: "[", count: 50_000) + String(repeating: "]", count: 50_000)
+        Self.expectRefused("workers = 2\nworkers = \(arrays)\n", line: 2, key: "workers" + String(repeating: "[0]", count: 8), nesting)
+        Self.expectRefused("x = [\n  1,\n  [[[[[[[[2]]]]]]]],\n]\n", line: 3, key: "x[1]" + String(repeating: "[0]", count: 7), nesting)
+        let inline = String(repeating: "{a=", count: 50_000) + "1" + String(repeating: "}", count: 50_000)
+        Self.expectRefused("b = \(inline)\n", line: 1, key: "b" + String(repeating: ".a", count: 8), levels)
+        // At the limits the text reaches TOMLKit, and mused's own checks answer.
+        Self.expectRefused("[\(path(8))]\n", line: 1, key: "a", "unknown key")
+        Self.expectRefused("x = [[[[[[[[1]]]]]]]]\n", line: 1, key: "x", "unknown key")
+        // Brackets, braces, dots and hashes inside strings are text.
+        Self.expectRefused("idle_policy = \"[[[[[[[[[{{{{{{{{{a.a.a.a.a.a.a.a.a#\"\n", line: 1, key: "idle_policy", "expected one of")
+        Self.expectRefused("idle_policy = '''[[[[[[[[[[\na.b.c.d.e.f.g.h.i.j = 1'''\n", line: 1, key: "idle_policy", "control character U+000A")
+        Self.expectRefused("idle_policy = '[[[[[[[[[[ a.b.c.d.e.f.g.h.i.j'\n", line: 1, key: "idle_policy", "expected one of")
+    }
+
+    static let stringKeys: [(table: String, key: String, valid: String)] = [
+        ("", "runtime_directory", "/run/muse-x"), ("", "state_directory", "/var/lib/muse-x"),
+        ("", "snapshot", "/etc/muse/g.snapshot"), ("", "snapshot_io", "read"), ("", "admin_group", "0"),
+        ("", "metrics_address", "127.0.0.1:9464"), ("", "idle_policy", "adaptive"),
+        ("[[tenant]]\n", "name", "alpha"), ("[[tenant]]\nname = \"alpha\"\n", "group", "0"),
+    ]
+
+    /// How a control character gets into a string: escapes TOMLKit decodes
+    /// (a NUL used to cut the string short there), and raw characters.
+    static let controlCharacters: [(written: String, scalar: String)] = [
+        ("\\u0000", "U+0000"), ("\\U00000000", "U+0000"), ("\\u001f", "U+001F"), ("\\u007F", "U+007F"),
+        ("\\t", "U+0009"), ("\\n", "U+000A"), ("\\b", "U+0008"), ("\u{1}", "U+0001"), ("\u{0}", "U+0000"),
+        ("\t", "U+0009"), ("\u{7F}", "U+007F"),
+    ]
+
+    @Test(arguments: stringKeys.indices)
+    func aControlCharacterInAStringIsRefused(_ index: Int) {
+        let (table, key, valid) = Self.stringKeys[index]
+        let line = table.filter { $0 == "\n" }.count + 2
+        let path = table.isEmpty ? key : "tenant[0].\(key)"
+        for (written, scalar) in Self.controlCharacters {
+            for value in [written + valid, valid + written, String(valid.prefix(2)) + written + String(valid.dropFirst(2))] {
+                Self.expectRefused("workers = 1\n\(table)\(key) = \"\(value)\"\n", line: line, key: path, "control character \(scalar)")
+            }
+        }
+        // Literal and multi-line strings too.
+        Self.expectRefused("workers = 1\n\(table)\(key) = '\(valid)\u{1}'\n", line: line, key: path, "control character U+0001")
+        Self.expectRefused("workers = 1\n\(table)\(key) = \"\"\"\(valid)\\u0000\"\"\"\n", line: line, key: path, "control character U+0000")
+        Self.expectRefused("workers = 1\n\(table)\(key) = '''\n\(valid)\n'''\n", line: line, key: path, "control character U+000A")
+        Self.expectRefused("workers = 1\n\(table)\(key) = \"\"\"\(valid)\n\"\"\"\n", line: line, key: path, "control character U+000A")
+    }
+
+    @Test func controlCharactersElsewhereAreRefused() {
+        // A raw NUL used to end the document for TOMLKit: what followed was never read.
+        Self.expectRefused("workers = 1\n# \u{0}\nworkers = 2\n", line: 2, key: nil, "control character U+0000")
+        Self.expectRefused("workers = 1\u{0}\nworkerz = 2\n", line: 1, key: "workers", "control character U+0000")
+        Self.expectRefused("[[tenant]]\n\"na\\u0000me\" = \"a\"\n", line: 2, key: "tenant[0].na\\u0000me", "control character U+0000")
+        Self.expectRefused("[[tenant]]\nname = \"\"\"\nal\\u0000pha\n\"\"\"\n", line: 2, key: "tenant[0].name", "control character U+0000")
+        Self.expectRefused("tenant = [{ name = \"a\" }, { name = \"b\\u0000\" }]\n", line: 1, key: "tenant[1].name",
+                           "control character U+0000")
+        Self.expectRefused("[[tenant]]\nname = \"a\"\nrate_limit = { burst = 1, events_per_second = \"\\u0001\" }\n", line: 3,
+                           key: "tenant[0].rate_limit.events_per_second", "control character U+0001")
+        // Tabs between tokens and CRLF line ends are TOML's own.
+        let config = try? ConfigFile.parse("workers\t=\t2\r\n[[tenant]]\r\nname = \"a\"\t# a tenant\r\n", file: "f")
+        #expect(config?.workers == 2 && config?.tenants.map(\.name) == ["a"])
+    }
+
+    /// An unknown or mistyped table is named with the line of its header,
+    /// also when the header names it only as a parent or an array.
+    static let unknownTables: [(String, Int, String, String)] = [
+        ("workers = 1\n[[tenants]]\nname = \"a\"\n", 2, "tenants", "unknown key; the file's keys are"),
+        ("workers = 1\n\n[nonsense.sub]\nx = 1\n", 3, "nonsense", "unknown key"),
+        ("workers = 1\n[nonsense]\n", 2, "nonsense", "unknown key"),
+        ("workers = 1\nnonsense.sub.x = 1\n", 2, "nonsense", "unknown key"),
+        ("workers = 1\n[[tenant]]\nname = \"a\"\n[[tenant.extra]]\ny = 1\n", 4, "tenant[0].extra", "unknown key"),
+        ("workers = 1\n[[tenant]]\nname = \"a\"\n[tenant.extra.deeper]\n", 4, "tenant[0].extra", "unknown key"),
+        ("workers = 1\n[[workers]]\n", 2, "workers", "not valid TOML"),
+        ("spin_us = 1\n[[workers]]\n", 2, "workers", "expected an integer, got an array"),
+        ("[workers]\n", 1, "workers", "expected an integer, got a table"),
+        ("[[promotion_gate]]\nmax_psi = 0.1\n", 1, "promotion_gate", "expected a table"),
+        ("[[tenant]]\nname = \"a\"\n[[tenant.rate_limit]]\nburst = 1\n", 3, "tenant[0].rate_limit", "expected a table"),
+        ("[promotion_gate.extra]\n", 1, "promotion_gate.extra", "unknown key"),
+    ]
+
+    @Test(arguments: unknownTables.indices)
+    func anUnknownOrMistypedTableNamesItsLine(_ index: Int) {
+        let (text, line, key, message) = Self.unknownTables[index]
+        Self.expectRefused(text, line: line, key: key, message)
+    }
+
+    /// The start snapshot must be a regular file when the file is read,
+    /// checked with stat(2) only: opening a FIFO would block.
+    @Test func theSnapshotMustBeAnExistingRegularFile() throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let fifo = "\(directory)/fifo.snapshot"
+        try #require(mkfifo(fifo, 0o600) == 0)
+        let regular = "\(directory)/g.snapshot"
+        try #require(FileManager.default.createFile(atPath: regular, contents: Data([1])))
+        let head = "workers = 1\n\n"
+        Self.expectRefused(head + "snapshot = \"\(directory)/missing.snapshot\"\n", line: 3, key: "snapshot", "No such file or directory")
+        Self.expectRefused(head + "snapshot = \"/nonexistent/g.snap\"\n", line: 3, key: "snapshot", "No such file or directory")
+        Self.expectRefused(head + "snapshot = \"\(fifo)\"\n", line: 3, key: "snapshot", "not a regular file (a FIFO)")
+        Self.expectRefused(head + "snapshot = \"\(directory)\"\n", line: 3, key: "snapshot", "not a regular file (a directory)")
+        Self.expectRefused(head + "snapshot = \"\(regular)/x\"\n", line: 3, key: "snapshot", "Not a directory")
+        #expect(try ConfigFile.parse(head + "snapshot = \"\(regular)\"\n", file: "f").snapshot == regular)
+    }
+
+    /// The scan before TOMLKit reads TOML as TOML: a valid file within the
+    /// limits passes, however it is written.
+    @Test func validFilesPassTheScanHoweverWritten() throws {
+        let text = "\u{FEFF}" + #"""
+            # [[[[[[[[[ a.b.c.d.e.f.g.h.i.j = "\u0000" {{{{{{{{{
+            "workers" = 2 # ]]]]
+            'spin_us' = 7
+            snapshot_io = """\	
+                 	
+              read"""
+            idle_policy = 'low-power'
+            admin_group = "\u0030"
+            metrics_address = """127.0.0.1:9464"""
+            promotion_gate = { "max_psi" = 0.5, min_events = 1_000 }
+            state_directory = '''/var/lib/muse-'x'''''
+            [[tenant]]
+            name = "a\u002Db"
+            rate_limit = { events_per_second = 5, burst = 6 } # } ] [
+            [[tenant]]
+            name = "c" ; ignored = 1
+            """#
+        let refused = #expect(throws: ConfigFileError.self) { try ConfigFile.parse(text, file: "f") }
+        #expect(refused?.line == 16 && refused?.message.contains("not valid TOML") == true, "\(String(describing: refused))")
+        let config = try ConfigFile.parse(text.replacingOccurrences(of: " ; ignored = 1", with: ""), file: "f")
+        #expect(config.workers == 2 && config.spinNanoseconds == 7000 && config.snapshotIO == .plainRead)
+        #expect(config.idlePolicy == .lowPower && config.adminGroup == "0" && config.metricsAddress?.port == 9464)
+        #expect(config.promotionGate == PromotionGate(maximumPSI: 0.5, minimumEvents: 1000))
+        #expect(config.stateDirectory == "/var/lib/muse-'x''")
+        #expect(config.tenants.map(\.name) == ["a-b", "c"] && config.tenants[0].rateLimit == RateLimit(eventsPerSecond: 5, burst: 6))
     }
 }

@@ -47,6 +47,7 @@ public enum ConfigFile {
     /// Checks `text`, naming `file` in its errors. Tenants come only from the
     /// file: an empty list means the file configures none.
     public static func parse(_ text: String, file: String) throws(ConfigFileError) -> DaemonConfiguration {
+        try ConfigSourceCheck.check(text, file: file)
         let root: TOMLTable
         do {
             root = try TOMLTable(string: text)
@@ -61,14 +62,41 @@ public enum ConfigFile {
         return try reader.configuration(root)
     }
 
-    /// The key a syntax error's line starts to write, if it writes one.
+    /// The key a syntax error's line starts to write, or the table its
+    /// complete header names, if it does either.
     static func keyWritten(on line: Int, of text: String) -> String? {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         guard line >= 1, line <= lines.count else { return nil }
         let source = lines[line - 1].drop { $0 == " " || $0 == "\t" }
-        guard !source.hasPrefix("["), !source.hasPrefix("#"), let equals = source.firstIndex(of: "=") else { return nil }
-        let key = TOMLSourceLines.keyComponents(source[..<equals]).joined(separator: ".")
+        let written: Substring
+        if source.hasPrefix("[") {
+            let name = source.drop { $0 == "[" }
+            guard let close = name.firstIndex(of: "]") else { return nil }
+            written = name[..<close]
+        } else {
+            guard !source.hasPrefix("#"), let equals = source.firstIndex(of: "=") else { return nil }
+            written = source[..<equals]
+        }
+        let key = TOMLSourceLines.keyComponents(written).joined(separator: ".")
         return key.isEmpty ? nil : key
+    }
+
+    /// Why `path` cannot be the start snapshot, or nil. It must be a regular
+    /// file mused may read: checked with stat(2) and access(2), never by
+    /// opening it (opening a FIFO waits for a writer).
+    public static func snapshotFileProblem(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return String(cString: strerror(errno)) }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: return "not a regular file (a directory)"
+        case S_IFIFO: return "not a regular file (a FIFO)"
+        case S_IFSOCK: return "not a regular file (a socket)"
+        case S_IFCHR, S_IFBLK: return "not a regular file (a device)"
+        default: return "not a regular file"
+        }
+        guard access(path, R_OK) == 0 else { return String(cString: strerror(errno)) }
+        return nil
     }
 
     private static func readText(_ path: String) throws -> String {
@@ -229,6 +257,8 @@ private struct Reader {
         }
         if let path = try string(root, "snapshot", at: "") {
             try checkAbsolute(path, "snapshot")
+            // Checked now, so a start fails before it creates anything.
+            if let problem = ConfigFile.snapshotFileProblem(path) { throw error("snapshot", "\"\(path)\": \(problem)") }
             config.snapshot = URL(filePath: path).standardizedFileURL.path
         }
         if let text = try string(root, "snapshot_io", at: "") {
@@ -343,6 +373,10 @@ private struct Reader {
     func string(_ table: TOMLTable, _ key: String, at path: String) throws(ConfigFileError) -> String? {
         guard let value = table[key] else { return nil }
         guard let string = value.string else { throw error(join(path, key), "expected a string, got \(typeName(value))") }
+        // Every string mused reads is a name, a path, an address or a keyword.
+        if let control = string.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            throw error(join(path, key), ConfigSourceCheck.controlInString(control.value))
+        }
         return string
     }
 

@@ -36,10 +36,12 @@ extension Daemon {
     /// directories, addresses) refuses the whole reload with the reasons, and
     /// nothing is applied.
     public func reload() throws -> ReloadReport {
-        try administration.run {
-            guard let reloader else { throw TenantChangeError.noConfigurationFile }
-            let next = try reloader()
-            try next.validate()
+        // Read and checked before taking the lock: a SIGHUP's reload reading
+        // the file never holds up the control socket's requests.
+        guard let reloader else { throw TenantChangeError.noConfigurationFile }
+        let next = try reloader()
+        try next.validate()
+        return try administration.run {
             var refusals = Self.restartOnlyChanges(from: configuration, to: next)
             for tenant in next.tenants {
                 guard let slot = slot(named: tenant.name) else { continue }
