@@ -56,7 +56,7 @@ struct ModelsLayout {
         var lanesOffset = 0, laneCount = 0
         var wordsOffset = 0, wordCount = 0
         /// Logistic models.
-        var coefficientsOffset = 0, coefficientCount = 0
+        var coefficientCountOffset = 0, coefficientsOffset = 0, coefficientCount = 0
 
         var terminalSlot: UInt32 { UInt32(2 * featureCount) }
         func leafSlot(_ tree: Int) -> UInt32 { UInt32(2 * featureCount + 1 + tree) }
@@ -93,6 +93,7 @@ struct ModelsLayout {
                     try r.align(16)
                 default:
                     _ = try r.f64("intercept")
+                    m.coefficientCountOffset = r.offset
                     m.coefficientCount = Int(try r.u32("coefficients"))
                     try r.align(16)
                     m.coefficientsOffset = r.offset
