@@ -118,7 +118,8 @@ extension TreeEnsemble {
             pending.append((first, last))
             while let (s, end) = pending.popLast() {
                 let node = f.nodes[s]
-                let at = "tree \(t), node \(s)"
+                // Formed only for an error: this loop runs once per node.
+                var at: String { "tree \(t), node \(s)" }
                 guard Int(node.skip) % stride == 0 else { throw fail(at, "jump \(node.skip) is not a whole number of nodes") }
                 let jump = node.jumpTarget(at: s)
                 if !node.isSlow && Int(node.slot) > layout.terminal {
