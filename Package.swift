@@ -68,7 +68,8 @@ let package = Package(
         .testTarget(name: "MuseScoringTests", dependencies: ["MuseScoring"], exclude: ["Fixtures"]),
         .executableTarget(name: "muse-bench-snapshot", dependencies: ["MuseSnapshot", "MuseScoring", "CLZ4", "MuseBenchSupport"],
                           path: "tools/muse-bench-snapshot"),
-        .testTarget(name: "MuseSnapshotTests", dependencies: ["MuseSnapshot", "MuseManifest", "MuseScoring", "CLZ4"]),
+        .testTarget(name: "MuseSnapshotTests", dependencies: ["MuseSnapshot", "MuseManifest", "MuseScoring", "CLZ4"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "MuseServerTests", dependencies: [
             "MuseServer", "MuseCore", "MuseIPC", "MuseScoring", "MuseSnapshot", "MuseManifest", "CMuse"]),
         .testTarget(name: "MuseIPCTests", dependencies: ["MuseIPC", "CMuse", "CMuseDaemon", "MuseScoring"]),

@@ -1,13 +1,18 @@
 /// Assembles a `RoutingTable` from names, checking every reference once so
-/// that the per-event path never meets an unresolved name.
+/// that the per-event path never meets an unresolved name. Names are looked
+/// up by hash, so building stays linear in the number of models, members,
+/// routes and shadows (a snapshot chooses them all).
 public struct RoutingTableBuilder {
     private var modelNames: [String] = []
+    private var modelIndex: [String: Int] = [:]
     private var models: [any ScoringModel] = []
     private var corrections: [PosteriorCorrection] = []
     private var predictorMembers: [(name: String, members: [(model: String, weight: Double)])] = []
+    private var predictorNames: Set<String> = []
     private var pooledMaps: [String: QuantileMap] = [:]
     private var tenantMaps: [String: [String: QuantileMap]] = [:]
     private var routes: [(tenant: String, intent: String, primary: String, shadows: [String])] = []
+    private var routeKeys: Set<[String]> = []
 
     public init() {}
 
@@ -16,7 +21,7 @@ public struct RoutingTableBuilder {
     public mutating func addModel(
         _ name: String, _ model: any ScoringModel, correction: PosteriorCorrection = .identity
     ) throws(RoutingError) {
-        guard !modelNames.contains(name) else { throw .duplicate(kind: "model", name: name) }
+        guard modelIndex.updateValue(modelNames.count, forKey: name) == nil else { throw .duplicate(kind: "model", name: name) }
         modelNames.append(name)
         models.append(model)
         corrections.append(correction)
@@ -25,9 +30,7 @@ public struct RoutingTableBuilder {
     /// Adds a predictor averaging the named models with the given weights
     /// (normalized at build); one member with any weight is a plain model.
     public mutating func addPredictor(_ name: String, members: [(model: String, weight: Double)]) throws(RoutingError) {
-        guard !predictorMembers.contains(where: { $0.name == name }) else {
-            throw .duplicate(kind: "predictor", name: name)
-        }
+        guard predictorNames.insert(name).inserted else { throw .duplicate(kind: "predictor", name: name) }
         predictorMembers.append((name, members))
     }
 
@@ -39,39 +42,52 @@ public struct RoutingTableBuilder {
 
     /// Routes (tenant, intent) to a predictor, with optional shadow predictors.
     public mutating func route(tenant: String, intent: String, to predictor: String, shadows: [String] = []) throws(RoutingError) {
-        guard !routes.contains(where: { $0.tenant == tenant && $0.intent == intent }) else {
-            throw .duplicate(kind: "route", name: "\(tenant)/\(intent)")
-        }
+        guard routeKeys.insert([tenant, intent]).inserted else { throw .duplicate(kind: "route", name: "\(tenant)/\(intent)") }
         routes.append((tenant, intent, predictor, shadows))
     }
 
     public func build() throws(RoutingError) -> RoutingTable {
+        // Each distinct feature list once, so comparing two models' (or two
+        // predictors') features is comparing two numbers.
+        var schemaIDs: [[String]: Int] = [:]
+        var schema: [Int] = []
+        for m in models {
+            let id = schemaIDs[m.featureNames, default: schemaIDs.count]
+            schemaIDs[m.featureNames] = id
+            schema.append(id)
+        }
         // Predictors: resolve model names, normalize weights, check features.
         var predictors = [Predictor]()
+        var predictorIndex: [String: Int] = [:]
+        var predictorSchema: [Int] = []
         for (name, members) in predictorMembers {
             guard !members.isEmpty else { throw .invalid("predictor '\(name)' has no models") }
             let total = members.reduce(0.0) { $0 + $1.weight }
             var resolved = [Predictor.Member]()
             for (model, weight) in members {
-                guard let m = modelNames.firstIndex(of: model) else {
+                guard let m = modelIndex[model] else {
                     throw .unknown(kind: "model", name: model, referencedBy: "predictor '\(name)'")
                 }
                 guard weight > 0, weight.isFinite, total.isFinite else {
                     throw .invalid("predictor '\(name)': model '\(model)' has weight \(weight); weights must be positive and finite")
                 }
-                guard models[m].featureNames == models[resolved.first?.model ?? m].featureNames else {
+                guard schema[m] == schema[resolved.first?.model ?? m] else {
                     throw .invalid("predictor '\(name)': model '\(model)' takes different features from '\(modelNames[resolved[0].model])'")
                 }
                 resolved.append(.init(model: m, weight: weight / total))
             }
+            predictorIndex[name] = predictors.count
+            predictorSchema.append(schema[resolved[0].model])
             predictors.append(Predictor(name: name, members: resolved, featureNames: models[resolved[0].model].featureNames))
         }
-        for name in Set(pooledMaps.keys).union(tenantMaps.keys) where !predictors.contains(where: { $0.name == name }) {
+        for name in Set(pooledMaps.keys).union(tenantMaps.keys) where predictorIndex[name] == nil {
             throw .unknown(kind: "predictor", name: name, referencedBy: "a score map")
         }
 
         let tenants = Array(Set(routes.map(\.tenant))).sorted()
         let intents = Array(Set(routes.map(\.intent))).sorted()
+        let tenantIndex = Dictionary(uniqueKeysWithValues: tenants.enumerated().map { ($1, $0) })
+        let intentIndex = Dictionary(uniqueKeysWithValues: intents.enumerated().map { ($1, $0) })
         var maps = [QuantileMap]()
         var pooledIndex = [String: Int32](), ownIndex = [String: Int32]()
         var notes = [String]()
@@ -79,20 +95,20 @@ public struct RoutingTableBuilder {
         var table = [RoutingTable.Route](
             repeating: .init(primary: empty, shadowStart: 0, shadowCount: 0), count: tenants.count * intents.count)
         var shadowSlots = [RoutingTable.Slot]()
-        var intentFeatures = [String: (predictor: String, names: [String])]()
+        var intentFeatures = [String: (predictor: String, schema: Int)]()
+        var noted = Set<String>()
 
-        func note(_ text: String) { if !notes.contains(text) { notes.append(text) } }
+        func note(_ text: String) { if noted.insert(text).inserted { notes.append(text) } }
 
         func slot(_ predictor: String, _ tenant: String, _ intent: String) throws(RoutingError) -> RoutingTable.Slot {
-            guard let p = predictors.firstIndex(where: { $0.name == predictor }) else {
+            guard let p = predictorIndex[predictor] else {
                 throw .unknown(kind: "predictor", name: predictor, referencedBy: "route \(tenant)/\(intent)")
             }
             // An intent has one feature schema, whoever scores it.
-            let names = predictors[p].featureNames
-            if let seen = intentFeatures[intent], seen.names != names {
+            if let seen = intentFeatures[intent], seen.schema != predictorSchema[p] {
                 throw .invalid("intent '\(intent)': predictor '\(predictor)' takes different features from '\(seen.predictor)'")
             }
-            intentFeatures[intent] = (predictor, names)
+            intentFeatures[intent] = (predictor, predictorSchema[p])
             if let own = tenantMaps[predictor]?[tenant] {
                 let key = "\(predictor)\u{0}\(tenant)"
                 if ownIndex[key] == nil {
@@ -114,7 +130,7 @@ public struct RoutingTableBuilder {
         }
 
         for r in routes {
-            let t = tenants.firstIndex(of: r.tenant)!, i = intents.firstIndex(of: r.intent)!
+            let t = tenantIndex[r.tenant]!, i = intentIndex[r.intent]!
             let primary = try slot(r.primary, r.tenant, r.intent)
             let start = Int32(shadowSlots.count)
             for s in r.shadows { shadowSlots.append(try slot(s, r.tenant, r.intent)) }

@@ -6,23 +6,62 @@ extension ScoreMapFile {
     }
 }
 
-/// Splits the text into significant lines (comments and blanks dropped, line
-/// numbers kept) and walks them block by block.
+/// Reads the text one significant line at a time (comments and blanks
+/// skipped, line numbers kept) and walks them block by block. Lines are not
+/// split up front: the text may be a snapshot's section, and a list of every
+/// line would take dozens of times the text's own size.
 struct ScoreMapFileParser {
+    typealias Line = (number: Int, words: [Substring], text: Substring)
+
     let file: String
-    var lines: [(number: Int, words: [Substring], text: Substring)] = []
-    var next = 0
-    var lastLine = 0
+    private let text: String
+    /// Where the next raw line starts, and how many bytes are left from there.
+    private var position: String.Index
+    private var bytesLeft: Int
+    private var atEnd = false
+    /// The next significant line, nil at the end of the text.
+    private(set) var current: Line?
+    /// Raw lines read so far; once `current` is nil, the text's line count.
+    private(set) var lastLine = 0
 
     init(file: String, text: String) {
         self.file = file
-        // As Characters, "\r\n" is one grapheme, not "\r" then "\n".
-        for (i, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
-            lastLine = i + 1
+        self.text = text
+        position = text.startIndex
+        bytesLeft = text.utf8.count
+        advance()
+    }
+
+    /// Moves `current` to the next significant line. A line ends at "\n"; a
+    /// "\r" before it is blank space like any other, so "\r\n" files read
+    /// the same.
+    mutating func advance() {
+        current = nil
+        while !atEnd {
+            let utf8 = text.utf8
+            let end = utf8[position...].firstIndex(of: UInt8(ascii: "\n"))
+            let raw = text[position..<(end ?? text.endIndex)]
+            if let end {
+                bytesLeft -= utf8.distance(from: position, to: end) + 1
+                position = utf8.index(after: end)
+            } else {
+                atEnd = true
+                bytesLeft = 0
+            }
+            lastLine += 1
             let body = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
             let words = body.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
-            if !words.isEmpty { lines.append((i + 1, words, body)) }
+            if !words.isEmpty {
+                current = (lastLine, words, body)
+                return
+            }
         }
+    }
+
+    /// The current line, and moves on.
+    mutating func take() -> Line? {
+        defer { advance() }
+        return current
     }
 
     func fail(_ line: Int, _ key: String?, _ message: String) -> ScoreMapFileError {
@@ -30,26 +69,23 @@ struct ScoreMapFileParser {
     }
 
     mutating func parse() throws(ScoreMapFileError) -> ScoreMapFile {
-        guard let head = lines.first else { throw fail(lastLine, nil, "empty file: expected '\(ScoreMapFile.magic) 1'") }
+        guard let head = take() else { throw fail(lastLine, nil, "empty file: expected '\(ScoreMapFile.magic) 1'") }
         guard head.words.count == 2, head.words[0] == ScoreMapFile.magic else {
             throw fail(head.number, nil, "not a score map file: expected '\(ScoreMapFile.magic) \(ScoreMapFile.version)'")
         }
         guard Int(head.words[1]) == ScoreMapFile.version else {
             throw fail(head.number, ScoreMapFile.magic, "unsupported version \(head.words[1]); this build reads version \(ScoreMapFile.version)")
         }
-        next = 1
         var entries: [ScoreMapFile.Entry] = []
         var entryLines: [Int] = []
         // Hashed, so a file of many small entries reads in linear time.
         struct Key: Hashable { let predictor: String; let tenant: String? }
         var firstLine: [Key: Int] = [:]
         var pooled: Set<String> = []
-        while next < lines.count {
-            let start = lines[next]
+        while let start = take() {
             guard start.words == ["map"] else {
                 throw fail(start.number, String(start.words[0]), "expected 'map' to start a map")
             }
-            next += 1
             let entry = try parseEntry(startLine: start.number)
             if let first = firstLine.updateValue(start.number, forKey: Key(predictor: entry.predictor, tenant: entry.tenant)) {
                 throw fail(start.number, "tenant",
@@ -72,9 +108,7 @@ struct ScoreMapFileParser {
         var content: ScoreMapFile.Content?
         var contentKey = ""
         while true {
-            guard next < lines.count else { throw fail(lastLine, nil, "the map begun at line \(startLine) has no 'end'") }
-            let line = lines[next]
-            next += 1
+            guard let line = take() else { throw fail(lastLine, nil, "the map begun at line \(startLine) has no 'end'") }
             let key = String(line.words[0])
             let args = line.words.dropFirst()
             func one() throws(ScoreMapFileError) -> String {
@@ -159,16 +193,17 @@ struct ScoreMapFileParser {
 
     mutating func parseKnots(_ count: Int, keyLine: Int) throws(ScoreMapFileError) -> QuantileMap {
         var xs = [Double](), ys = [Double]()
-        // Sized by the lines there are, not by the count the file claims.
-        xs.reserveCapacity(min(count, lines.count - next))
-        ys.reserveCapacity(min(count, lines.count - next))
+        // Sized by the lines the text can still hold (a knot line is at
+        // least three bytes), not by the count the file claims.
+        let room = (current == nil ? 0 : 1) + bytesLeft / 3
+        xs.reserveCapacity(min(count, room))
+        ys.reserveCapacity(min(count, room))
         for i in 0..<count {
-            guard next < lines.count, lines[next].words.count == 2,
-                  let x = Double(lines[next].words[0]), let y = Double(lines[next].words[1]) else {
-                let at = next < lines.count ? lines[next].number : lastLine
-                throw fail(at, "knots", "knot \(i + 1) of \(count): expected two numbers 'score reference'")
+            guard let line = current, line.words.count == 2,
+                  let x = Double(line.words[0]), let y = Double(line.words[1]) else {
+                throw fail(current?.number ?? lastLine, "knots", "knot \(i + 1) of \(count): expected two numbers 'score reference'")
             }
-            let at = lines[next].number
+            let at = line.number
             guard x.isFinite, y.isFinite else { throw fail(at, "knots", "knot \(i + 1) is not finite") }
             if let px = xs.last, let py = ys.last {
                 guard x > px else {
@@ -180,7 +215,7 @@ struct ScoreMapFileParser {
             }
             xs.append(x)
             ys.append(y)
-            next += 1
+            advance()
         }
         do { return try QuantileMap(scores: xs, references: ys) } catch { throw fail(keyLine, "knots", error.description) }
     }

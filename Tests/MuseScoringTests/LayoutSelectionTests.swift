@@ -61,3 +61,47 @@ extension LayoutSelectionTests {
         }
     }
 }
+
+extension LayoutSelectionTests {
+    /// A categorical split with a huge bitset (the most an importer takes)
+    /// is decided directly: its table would have 2^27 keys, and is not
+    /// allocated to find that out.
+    @Test func aHugeCategoryBitsetIsDecidedWithoutATable() throws {
+        var words = [UInt32](repeating: 0, count: ModelLimits.maxCategoryWords)
+        words[0] = 0b1010
+        words[words.count - 1] = 1 << 31
+        let split = SourceTree.Split(feature: 0, rule: .lightgbmCategory, missingGoesLeft: false, categories: words,
+                                     left: .leaf(1), right: .leaf(-1))
+        let model = try TreeEnsemble(featureNames: ["c"], trees: [SourceTree(root: .split(0), splits: [split])], baseMargin: 0,
+                                     accumulation: .double(divisor: 1), link: .lightgbmSigmoid(k: 1), format: "test")
+        let clock = ContinuousClock()
+        let start = clock.now
+        let bits = try #require(model.with(layout: .bitvector).bitvector)
+        #expect(clock.now - start < .seconds(2))
+        #expect(bits.statistics.directNodes == 1 && bits.statistics.categoricalNodes == 0)
+        let walk = model.with(layout: .laneWalk), vector = model.with(layout: .bitvector)
+        for x in [0.0, 1, 3, 4, Double(32 * words.count - 1), Double(32 * words.count), -1, .nan] {
+            #expect(try vector.checkedMargin([x]).bitPattern == walk.checkedMargin([x]).bitPattern, "\(x)")
+        }
+    }
+
+    /// However large `maxEntries`, a layout holds at most
+    /// `maxEntriesPerElement` entries per node: a lopsided tree that would
+    /// need more is walked.
+    @Test func theLayoutIsBoundedByTheModelsSize() throws {
+        func chain(_ leaves: Int) throws -> TreeEnsemble {
+            let splits = (0..<(leaves - 1)).map { i in
+                SourceTree.Split(feature: 0, rule: .numeric, threshold: Double(leaves - i), missingGoesLeft: false,
+                                 left: i + 1 < leaves - 1 ? .split(i + 1) : .leaf(0.5), right: .leaf(Double(i) / 1000))
+            }
+            return try TreeEnsemble(featureNames: ["x"], trees: [SourceTree(root: .split(0), splits: splits)], baseMargin: 0,
+                                    accumulation: .double(divisor: 1), link: .lightgbmSigmoid(k: 1), format: "test")
+        }
+        // About leaves²/128 entries against 64 × 2 × leaves allowed.
+        let fits = try chain(8000), past = try chain(20_000)
+        let s = try #require(BitvectorScorer(nodes: fits.nodes, roots: fits.roots, categoryWords: [], featureCount: 1)).statistics
+        #expect(s.entries > 100_000 && s.entries <= BitvectorScorer.maxEntriesPerElement * fits.nodes.count)
+        #expect(BitvectorScorer(nodes: past.nodes, roots: past.roots, categoryWords: [], featureCount: 1) == nil)
+        #expect(past.layout == .laneWalk)
+    }
+}

@@ -50,6 +50,24 @@ struct ScoreMapFileTests {
         #expect(error.line == 10, "\(error)")
     }
 
+    /// Lines are read one at a time, so long runs of blank lines, comments
+    /// and a last line without its newline keep their numbers.
+    @Test func countsLinesAcrossLongBlankRuns() throws {
+        let blanks = String(repeating: "\n", count: 100_000)
+        let padded = Self.good.replacingOccurrences(of: "knots 3\n", with: "knots 3\n" + blanks + "# note\n")
+        #expect(try ScoreMapFile.parse(padded, file: "f") == ScoreMapFile.parse(Self.good, file: "f"))
+        let short = try #require(throws: ScoreMapFileError.self) {
+            try ScoreMapFile.parse(Self.good.replacingOccurrences(of: "0.9 1\nend", with: "0.9 1") + blanks, file: "f")
+        }
+        #expect(short.line == 10 + 100_000 && short.message.contains("no 'end'"), "\(short)")
+        let empty = try #require(throws: ScoreMapFileError.self) { try ScoreMapFile.parse(blanks, file: "f") }
+        #expect(empty.line == 100_001 && empty.message.contains("empty file"), "\(empty)")
+        let knots = try #require(throws: ScoreMapFileError.self) {
+            try ScoreMapFile.parse(Self.good.replacingOccurrences(of: "knots 3", with: "knots 900000"), file: "f")
+        }
+        #expect(knots.line == 11 && knots.message.contains("knot 4 of 900000"), "\(knots)")
+    }
+
     /// Each mutation of the good file, and the line and key its error must name.
     static let broken: [(String, String, Int, String?, String)] = [
         ("non-monotone scores", "0.5 0.5\n0.9 1", 10, "knots", "strictly increasing"),

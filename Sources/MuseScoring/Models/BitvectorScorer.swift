@@ -135,19 +135,31 @@ public final class BitvectorScorer: @unchecked Sendable {
     /// 16 Mi entries, 192 MiB; far above the benchmark models (1 Mi at most).
     public static let maxEntries = 1 << 24
     static let maxTableEntries = 1 << 20
+    /// Entries per node and category word the layout may hold (the fixtures
+    /// hold at most 2.3): so a model's layout is bounded by the model's own
+    /// size, not only by `maxEntries`, and a small file from a snapshot
+    /// cannot make a large one.
+    static let maxEntriesPerElement = 64
+    /// Bit tests building all categorical tables may take (one per node and
+    /// category), over every feature.
+    static let maxTableWork = maxTableEntries * 64
 
     private struct Entry { var word: Int32; var mask: UInt64 }
 
     /// Builds the layout from flattened trees (see `TreeEnsemble.init`).
     /// `nextShares` (optional, per node): the share of training data that
     /// went to the next node, which orients each split (see `nextIsLeft`).
-    /// Nil when the layout would hold more than `maxEntries` entries (a
-    /// split is one entry per word its left subtree spans, so a deep,
-    /// lopsided tree of many leaves could need quadratically many): such a
-    /// model is walked. The bound also keeps every index in an `Int32`.
+    /// Nil when the layout would hold more than `maxEntries` entries, or
+    /// more than `maxEntriesPerElement` per node and category word (a split
+    /// is one entry per word its left subtree spans, so a deep, lopsided
+    /// tree of many leaves could need quadratically many): such a model is
+    /// walked. The bound also keeps every index in an `Int32`. The nodes
+    /// must form trees (as `TreeEnsemble`'s initialisers check): the
+    /// builder walks them from each root.
     init?(nodes: [TreeNode], roots: [UInt32], categoryWords: [UInt32], featureCount: Int, nextShares: [Float] = [],
           maxEntries: Int = BitvectorScorer.maxEntries) {
-        var budget = maxEntries
+        let limit = min(maxEntries, Self.maxEntriesPerElement * (nodes.count + categoryWords.count))
+        var budget = limit
         let layout = ScratchLayout(featureCount: featureCount, treeCount: roots.count)
         var stats = Statistics()
         // Per feature: numeric (threshold, entries), NaN entries; categorical nodes.
@@ -227,8 +239,11 @@ public final class BitvectorScorer: @unchecked Sendable {
             words += treeWords
         }
 
-        // Category tables; nodes that do not fit one go direct.
+        // Category tables; nodes that do not fit one go direct. Whether a
+        // table fits is known before it is allocated: its size comes from
+        // the bitsets' word counts, which a file chooses.
         var catTables: [(f: Int, kind: Int, size: Int, lists: [[Entry]])] = []
+        var tableWork = Self.maxTableWork
         for f in 0..<featureCount where !categorical[f].isEmpty {
             let kindRule = categorical[f][0].node.rule
             var mine: [Filed] = []
@@ -237,29 +252,38 @@ public final class BitvectorScorer: @unchecked Sendable {
             }
             var size = 0
             for n in mine { size = max(size, 32 * Int(n.node.value.bitPattern & 0xFFFF_FFFF)) }
+            // Building costs a bit test per node and category (the product is
+            // only formed once `size` is known to be small).
+            var fits = size <= Self.maxTableCategories && mine.count * (size + 1) <= min(Self.maxTableEntries * 16, tableWork)
             // Keys 0..<size, then `size` for values outside the table, then an
             // always empty list for NaN under XGBoost (it takes `nanLists`).
-            var lists = [[Entry]](repeating: [], count: size + 2)
+            var lists: [[Entry]] = []
             var total = 0
-            // Building costs a bit test per node and category: bounded too.
-            var fits = size <= Self.maxTableCategories && mine.count * (size + 1) <= Self.maxTableEntries * 16
             if fits {
-                for n in mine {
+                tableWork -= mine.count * (size + 1)
+                lists = [[Entry]](repeating: [], count: size + 2)
+                // The lists count against the layout's budget as they grow.
+                let most = min(Self.maxTableEntries, budget)
+                filling: for n in mine {
                     for c in 0...size {
                         // Key `size` stands for every value outside the table:
                         // the decision the walk makes for a category past every bitset.
                         let goesNext = kindRule == .lightgbmCategory
                             ? (c < size && TreeEnsemble.bit(n.node, c, categoryWords))
                             : !(c < size && TreeEnsemble.bit(n.node, c, categoryWords))
-                        if goesNext != n.nextIsLeft { lists[c].append(contentsOf: n.e); total += n.e.count }
+                        if goesNext != n.nextIsLeft {
+                            total += n.e.count
+                            if total > most { fits = false; break filling }
+                            lists[c].append(contentsOf: n.e)
+                        }
                     }
-                    if total > Self.maxTableEntries { fits = false; break }
                 }
             }
             if !fits {
                 direct.append(contentsOf: mine)
                 continue
             }
+            budget -= total
             // A list is always ANDed whole: one entry per word.
             lists = lists.map(Self.merged)
             total = lists.reduce(0) { $0 + $1.count }
@@ -329,7 +353,7 @@ public final class BitvectorScorer: @unchecked Sendable {
             dn.append(d.node); dstart.append(Int32(entryWords.count)); add(d.e); dend.append(Int32(entryWords.count))
             dnext.append(d.nextIsLeft)
         }
-        guard entryWords.count <= maxEntries else { return nil }
+        guard entryWords.count <= limit else { return nil }
         stats.directNodes = direct.count
         stats.numericFeatures = nf.count
         stats.categoricalFeatures = cf.count

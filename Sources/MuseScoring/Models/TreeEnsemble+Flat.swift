@@ -36,15 +36,22 @@ extension TreeEnsemble {
                    categoryWords: categoryWords, baseMargin: baseMargin, accumulation: accumulation, link: link)
     }
 
-    /// Takes the arrays as they are after checking that walking them is safe:
+    /// Takes the arrays as they are after checking that they are exactly
+    /// what `init(featureNames:trees:...)` lays out, which is what makes the
+    /// unchecked walk and the bitvector builder safe for any bytes:
     ///
     /// - node 0 is the terminal node (value 0, the terminal slot, jumping to itself);
-    /// - every other node moves forward: its next node and its jump target
-    ///   lie after it in the array, or the jump goes to the terminal node,
-    ///   so every walk ends;
-    /// - fast nodes read and write scratch slots that exist, slow nodes read
-    ///   a feature, and categorical bitsets lie inside `categoryWords`;
-    /// - lanes are a multiple of 4, at most `maxLanes`, each starting at a node.
+    /// - tree 0 starts at node 1, each tree right after the one before, the
+    ///   last ending at the last node;
+    /// - each tree is one binary tree in preorder: a split's next node is its
+    ///   first child and its jump goes forward, past that child's whole
+    ///   subtree, to its second child, inside its own subtree; so every
+    ///   walk ends and every node belongs to exactly one place in one tree;
+    /// - a leaf is one node holding its own tree's leaf slot and jumps to the
+    ///   root of the next tree of its lane, or to node 0 after the last;
+    /// - fast splits read a feature or a negated feature, slow ones a feature;
+    ///   categorical bitsets lie back to back in `categoryWords`, in node order;
+    /// - the lanes are the ones the import chose (see `laneStarts`).
     ///
     /// Whether the arrays compute what the original model did is not
     /// something a shape check can know; a snapshot's canaries check that.
@@ -61,53 +68,107 @@ extension TreeEnsemble {
         guard f.nodes.count >= 2, f.nodes.count < Self.maxNodes else {
             throw fail("nodes", "\(f.nodes.count) nodes; expected between 2 and \(Self.maxNodes)")
         }
+        guard f.categoryWords.count <= ModelLimits.maxCategoryWords else {
+            throw fail("category words", "\(f.categoryWords.count) words; at most \(ModelLimits.maxCategoryWords)")
+        }
         let stride = MemoryLayout<TreeNode>.stride
         let terminal = f.nodes[0]
         guard terminal.value.bitPattern == 0, terminal.slot == UInt32(layout.terminal), terminal.jumpTarget(at: 0) == 0,
               Int(terminal.skip) % stride == 0 else {
             throw fail("node 0", "is not the terminal node")
         }
+        // Trees: contiguous, in order, covering every node after node 0.
+        guard f.roots[0] == 1 else {
+            throw fail("tree 0", "starts at node \(f.roots[0]); the first tree starts at node 1, right after the terminal node")
+        }
+        for t in 1..<f.roots.count {
+            let root = f.roots[t], previous = f.roots[t - 1]
+            guard root > previous else {
+                throw fail("tree \(t)", "starts at node \(root), not after tree \(t - 1) (at node \(previous)); trees lie one after another")
+            }
+            guard Int(root) < f.nodes.count else {
+                throw fail("tree \(t)", "starts at node \(root), past the \(f.nodes.count) nodes")
+            }
+        }
+        let treeCount = f.roots.count
+        let lanes = min(Self.maxLanes, (treeCount + 3) / 4 * 4)
+        guard f.laneStarts.count == lanes else {
+            throw fail("lanes", "\(f.laneStarts.count) lanes; \(treeCount) trees are walked in \(lanes)")
+        }
+        for (k, s) in f.laneStarts.enumerated() {
+            let want: UInt32 = k < treeCount ? f.roots[k] : 0
+            guard s == want else {
+                throw fail("lane \(k)", "starts at node \(s); it must start at "
+                           + (k < treeCount ? "the root of tree \(k), node \(want)" : "node 0 (there is no tree \(k))"))
+            }
+        }
+
+        // Each tree parsed in preorder. A pending subtree is the node range
+        // it must fill exactly; popping the lowest one first visits the
+        // nodes in array order, once each (an explicit stack: deep trees
+        // cannot overflow the call stack).
         var slow = false
+        var nextWord = 0
         let featureCount = f.featureNames.count
-        for i in 1..<f.nodes.count {
-            let node = f.nodes[i]
-            guard Int(node.skip) % stride == 0 else { throw fail("node \(i)", "jump \(node.skip) is not a whole number of nodes") }
-            let target = node.jumpTarget(at: i)
-            guard target == 0 || (target > i && target < f.nodes.count) else {
-                throw fail("node \(i)", "jumps to node \(target), not forward inside the \(f.nodes.count) nodes")
-            }
-            if node.isSlow {
-                slow = true
-                guard node.slotIndex < featureCount else {
-                    throw fail("node \(i)", "splits on feature \(node.slotIndex) but the model has \(featureCount)")
-                }
-                guard i + 1 < f.nodes.count else { throw fail("node \(i)", "is a split with no node after it") }
-                if node.rule == .lightgbmCategory || node.rule == .xgboostCategory {
-                    let packed = node.value.bitPattern
-                    let offset = Int(packed >> 32), count = Int(packed & 0xFFFF_FFFF)
-                    guard offset <= f.categoryWords.count, count <= f.categoryWords.count - offset else {
-                        throw fail("node \(i)", "category bitset \(offset)+\(count) lies outside the \(f.categoryWords.count) words")
+        var pending: [(start: Int, end: Int)] = []
+        for t in 0..<treeCount {
+            let first = Int(f.roots[t]), last = t + 1 < treeCount ? Int(f.roots[t + 1]) : f.nodes.count
+            let leafSlot = UInt32(layout.leaf(t))
+            let following = t + lanes < treeCount ? Int(f.roots[t + lanes]) : 0
+            pending.append((first, last))
+            while let (s, end) = pending.popLast() {
+                let node = f.nodes[s]
+                // Formed only for an error: this loop runs once per node.
+                var at: String { "tree \(t), node \(s)" }
+                guard Int(node.skip) % stride == 0 else { throw fail(at, "jump \(node.skip) is not a whole number of nodes") }
+                let jump = node.jumpTarget(at: s)
+                if !node.isSlow && Int(node.slot) > layout.terminal {
+                    guard node.slot == leafSlot else {
+                        let owner = Int(node.slot) < layout.count ? "tree \(Int(node.slot) - layout.firstLeaf)'s leaf slot" : "slot \(node.slot), past the \(layout.count) scratch slots"
+                        throw fail(at, "a leaf holding \(owner); a leaf of tree \(t) holds slot \(leafSlot)")
                     }
+                    guard end == s + 1 else {
+                        throw fail(at, "a leaf, but its subtree runs on to node \(end - 1); a leaf is a subtree of one node")
+                    }
+                    guard jump == following else {
+                        throw fail(at, "a leaf jumping to node \(jump); it must jump to "
+                                   + (following == 0 ? "node 0 (tree \(t) is the last of its lane)" : "node \(following), the root of tree \(t + lanes), next in its lane"))
+                    }
+                    continue
                 }
-            } else {
-                guard Int(node.slot) < layout.count else {
-                    throw fail("node \(i)", "reads scratch slot \(node.slot) of \(layout.count)")
+                if node.isSlow {
+                    guard node.slotIndex < featureCount else {
+                        throw fail(at, "splits on feature \(node.slotIndex) but the model has \(featureCount)")
+                    }
+                    if node.rule == .lightgbmCategory || node.rule == .xgboostCategory {
+                        let packed = node.value.bitPattern
+                        let offset = Int(packed >> 32), count = Int(packed & 0xFFFF_FFFF)
+                        guard offset == nextWord, count <= f.categoryWords.count - offset else {
+                            throw fail(at, "category bitset \(offset)+\(count) is not the next \(count) of the \(f.categoryWords.count) words (from word \(nextWord))")
+                        }
+                        nextWord += count
+                    }
+                    slow = true
+                } else if Int(node.slot) >= layout.terminal {
+                    throw fail(at, "a split reading the terminal slot; a split reads a feature or its negation (slots below \(layout.terminal))")
                 }
-                // A node whose slot holds a feature can fall through to the next node.
-                if Int(node.slot) < layout.terminal, i + 1 >= f.nodes.count {
-                    throw fail("node \(i)", "is a split with no node after it")
+                guard jump > s else {
+                    throw fail(at, "jumps back to node \(jump); a split's jump must go forward inside its tree")
                 }
+                guard jump > s + 1 else {
+                    throw fail(at, "jumps to node \(jump), its own next node; a split's first subtree lies between the two")
+                }
+                guard jump < end else {
+                    throw fail(at, end == last
+                               ? "jumps to node \(jump), past the end of tree \(t) (nodes \(first)...\(last - 1)); a split's jump must stay inside its tree"
+                               : "jumps to node \(jump), past the end of its subtree (nodes \(s)...\(end - 1))")
+                }
+                pending.append((jump, end))
+                pending.append((s + 1, jump))
             }
         }
-        for (t, r) in f.roots.enumerated() where r == 0 || Int(r) >= f.nodes.count {
-            throw fail("tree \(t)", "root \(r) is not a node")
-        }
-        let lanes = f.laneStarts.count
-        guard lanes > 0, lanes % 4 == 0, lanes <= Self.maxLanes else {
-            throw fail("lanes", "\(lanes) lanes; expected a multiple of 4 up to \(Self.maxLanes)")
-        }
-        for (k, s) in f.laneStarts.enumerated() where Int(s) >= f.nodes.count {
-            throw fail("lane \(k)", "starts at node \(s), past the \(f.nodes.count) nodes")
+        guard nextWord == f.categoryWords.count else {
+            throw fail("category words", "\(f.categoryWords.count) words, but the categorical splits use \(nextWord)")
         }
         switch f.accumulation {
         case .double(let divisor) where !(divisor.isFinite && divisor > 0):

@@ -9,10 +9,11 @@ public enum Canaries {
     /// Scores `events` through `table` and records, for each, the primary
     /// predictor's and each shadow's raw and transformed scores.
     public static func record(_ events: [CanaryEvent], table: RoutingTable) throws(SnapshotError) -> [CanaryEvent] {
+        let ids = IDs(table)
         var out = [CanaryEvent]()
         for (n, e) in events.enumerated() {
             var scored = e
-            scored.expected = try score(e, table: table, index: n)
+            scored.expected = try score(e, table: table, ids: ids, index: n)
             out.append(scored)
         }
         return out
@@ -20,8 +21,9 @@ public enum Canaries {
 
     /// Scores every canary again and throws at the first that differs.
     public static func verify(_ events: [CanaryEvent], table: RoutingTable) throws(SnapshotError) {
+        let ids = IDs(table)
         for (n, e) in events.enumerated() {
-            let now = try score(e, table: table, index: n)
+            let now = try score(e, table: table, ids: ids, index: n)
             guard now.count == e.expected.count else {
                 throw .canaryMismatch("canary \(n) (\(e.tenant)/\(e.intent)) recorded \(e.expected.count) scores but its route now gives \(now.count)")
             }
@@ -34,8 +36,19 @@ public enum Canaries {
         }
     }
 
-    static func score(_ e: CanaryEvent, table: RoutingTable, index n: Int) throws(SnapshotError) -> [CanaryScore] {
-        guard let t = table.tenantID(e.tenant), let i = table.intentID(e.intent) else {
+    /// The table's tenant and intent ids by name: `RoutingTable.tenantID`
+    /// searches the list, once per canary would be quadratic.
+    struct IDs {
+        let tenants: [String: Int]
+        let intents: [String: Int]
+        init(_ table: RoutingTable) {
+            tenants = Dictionary(table.tenants.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+            intents = Dictionary(table.intents.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        }
+    }
+
+    static func score(_ e: CanaryEvent, table: RoutingTable, ids: IDs, index n: Int) throws(SnapshotError) -> [CanaryScore] {
+        guard let t = ids.tenants[e.tenant], let i = ids.intents[e.intent] else {
             throw .canaryMismatch("canary \(n): no route for \(e.tenant)/\(e.intent)")
         }
         let scores = e.features.withUnsafeBufferPointer { x -> [CanaryScore]? in

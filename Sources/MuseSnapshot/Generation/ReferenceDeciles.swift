@@ -13,13 +13,20 @@ extension LoadedSnapshot {
     /// Routes without a map are left out.
     public func referenceDeciles() -> [Int: [String: [Double]]] {
         let table = routingTable
-        let maps = contents.scoreMaps
+        // By name, first entry wins: searching the lists per route would be
+        // quadratic in what a snapshot holds.
+        struct Key: Hashable { let predictor: String, tenant: String? }
+        var entries = [Key: ScoreMapFile.Entry]()
+        for e in contents.scoreMaps.entries where entries[Key(predictor: e.predictor, tenant: e.tenant)] == nil {
+            entries[Key(predictor: e.predictor, tenant: e.tenant)] = e
+        }
+        let predictorIndex = Dictionary(table.predictors.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
         var out = [Int: [String: [Double]]]()
         for route in routes {
             for name in [route.predictor] + route.shadows {
-                guard let p = table.predictors.firstIndex(where: { $0.name == name }) else { continue }
-                let own = maps.entries.first { $0.predictor == name && $0.tenant == route.tenant }
-                let pooled = maps.entries.first { $0.predictor == name && $0.tenant == nil }
+                guard let p = predictorIndex[name] else { continue }
+                let own = entries[Key(predictor: name, tenant: route.tenant)]
+                let pooled = entries[Key(predictor: name, tenant: nil)]
                 let entry: ScoreMapFile.Entry?
                 if let own, case .map = own.content { entry = own } else { entry = pooled }
                 guard let entry, case .map(let map) = entry.content else { continue }

@@ -3,7 +3,8 @@ import MuseScoring
 /// Reading each section back into `SnapshotContents`. The bytes passed the
 /// section checksums, but a checksum only says the file is the one that was
 /// written, not that its writer was sound: every count and every value that
-/// indexes something is checked here too.
+/// indexes something is checked here too, names that tie sections together
+/// are unique, and nothing takes more than linear time in the file's size.
 extension SnapshotContents {
     static func decode(header: SnapshotContainer.Header, sections: [SectionKind: UnsafeRawBufferPointer],
                        keepModelSources: Bool) throws(SnapshotError) -> SnapshotContents {
@@ -14,6 +15,11 @@ extension SnapshotContents {
         func finish(_ r: ByteReader) throws(SnapshotError) {
             guard r.isAtEnd else { throw r.fail("\(r.remaining) unexpected bytes after the last record") }
         }
+        // Equal feature lists share one array, so comparing a model's
+        // features with an intent's is one identity test (Array's == checks
+        // for a shared buffer first) however many routes and members ask.
+        var featureLists = Set<[String]>()
+        func shared(_ names: [String]) -> [String] { featureLists.insert(names).memberAfterInsert }
 
         var r = try section(.metadata)
         var metadata = [MetadataEntry]()
@@ -28,7 +34,7 @@ extension SnapshotContents {
             let name = try r.string("intent name")
             let id = try r.u32("intent id")
             let hash = try r.u64("schema hash")
-            let names = try r.strings("feature names of '\(name)'")
+            let names = shared(try r.strings("feature names of '\(name)'"))
             let intent = IntentSchema(name: name, id: id, featureNames: names)
             guard intent.schemaHash == hash else {
                 throw .invalidIntent(name, "recorded schema hash \(hex(hash)) is not the FNV-1a of its feature names (\(hex(intent.schemaHash)))")
@@ -39,11 +45,19 @@ extension SnapshotContents {
 
         r = try section(.predictors)
         var predictors = [PredictorSpec]()
+        var predictorNames = Set<String>()
         for _ in 0..<(try r.count("predictor", minimumSize: 8)) {
             let name = try r.string("predictor name")
+            guard predictorNames.insert(name).inserted else { throw r.fail("predictor '\(name)' is defined twice") }
             var members = [PredictorSpec.Member]()
             for _ in 0..<(try r.count("members of '\(name)'", minimumSize: 12)) {
-                members.append(.init(model: try r.string("member model"), weight: try r.f64("member weight")))
+                let model = try r.string("member model"), weight = try r.f64("member weight")
+                // Weights are normalised by their sum: NaN, an infinity or a
+                // sign would poison every score of the predictor.
+                guard weight.isFinite, weight > 0 else {
+                    throw r.fail("predictor '\(name)', model '\(model)': weight \(weight) is not a positive finite number")
+                }
+                members.append(.init(model: model, weight: weight))
             }
             predictors.append(PredictorSpec(name: name, members: members))
         }
@@ -107,21 +121,23 @@ extension SnapshotContents {
                 _ = try r.take(Int(n), "source of '\(name)'")
                 source = ModelSource(format: format, byteCount: Int(n))
             }
-            sources[name] = source
+            guard sources.updateValue(source, forKey: name) == nil else { throw r.fail("model '\(name)' has two sources") }
         }
         try finish(r)
 
         r = try section(.models)
         var models = [ModelEntry]()
+        var modelNames = Set<String>()
         for _ in 0..<(try r.count("model", minimumSize: 16)) {
             let name = try r.string("model name")
-            let model = try decodeModel(&r, name)
+            guard modelNames.insert(name).inserted else { throw .invalidModel(name, "is defined twice in the models section") }
+            let model = try decodeModel(&r, name, shared)
             guard let source = sources[name] else { throw .invalidModel(name, "has no source text in the model-sources section") }
             guard let setting = corrections[name] else { throw .invalidModel(name, "has no level-1 setting in the corrections section") }
             models.append(ModelEntry(name: name, model: model, correction: setting, source: source))
         }
         try finish(r)
-        for name in Set(sources.keys).union(corrections.keys) where !models.contains(where: { $0.name == name }) {
+        for name in Set(sources.keys).union(corrections.keys) where !modelNames.contains(name) {
             throw .invalidModel(name, "has a source or level-1 setting but no model")
         }
 
@@ -146,9 +162,10 @@ extension SnapshotContents {
 
     /// One model's flat form: a copy of its arrays and the shape checks of
     /// `TreeEnsemble(flat:)`; no text is parsed.
-    private static func decodeModel(_ r: inout ByteReader, _ name: String) throws(SnapshotError) -> SnapshotModel {
+    private static func decodeModel(_ r: inout ByteReader, _ name: String,
+                                    _ shared: ([String]) -> [String]) throws(SnapshotError) -> SnapshotModel {
         let kind = try r.u8("model kind")
-        let features = try r.strings("feature names of '\(name)'")
+        let features = shared(try r.strings("feature names of '\(name)'"))
         switch kind {
         case 1:
             let accTag = try r.u8("accumulation"), divisor = try r.f64("divisor")

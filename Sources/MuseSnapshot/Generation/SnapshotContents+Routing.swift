@@ -4,9 +4,17 @@ import MuseScoring
 extension SnapshotContents {
     /// Builds the serving `RoutingTable`, after checking what the builder
     /// cannot know: that intents are well formed and that every route's
-    /// predictors take exactly its intent's features, in order.
+    /// predictors take exactly its intent's features, in order. Names are
+    /// looked up by hash and each (intent, predictor) pair is checked once,
+    /// so the work stays linear in the snapshot however its routes, shadows
+    /// and members multiply.
     public func routingTable() throws(SnapshotError) -> RoutingTable {
         try checkIntents()
+        let intentsByName = Dictionary(intents.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let predictorsByName = Dictionary(predictors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let modelsByName = Dictionary(models.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        struct Pair: Hashable { let intent: String, predictor: String }
+        var checked = Set<Pair>()
         var b = RoutingTableBuilder()
         do {
             for m in models {
@@ -19,7 +27,7 @@ extension SnapshotContents {
             for p in predictors { try b.addPredictor(p.name, members: p.members.map { ($0.model, $0.weight) }) }
             for e in scoreMaps.entries {
                 guard case .map(let map) = e.content else { continue }
-                guard predictors.contains(where: { $0.name == e.predictor }) else {
+                guard predictorsByName[e.predictor] != nil else {
                     throw SnapshotError.invalidScoreMaps("a map is for predictor '\(e.predictor)', which is not defined")
                 }
                 b.setMap(map, predictor: e.predictor, tenant: e.tenant)
@@ -30,15 +38,16 @@ extension SnapshotContents {
                 do { try TenantName.validate(r.tenant) } catch {
                     throw SnapshotError.invalidRouting("route \(r.tenant)/\(r.intent): \(error)")
                 }
-                guard let intent = intents.first(where: { $0.name == r.intent }) else {
+                guard let intent = intentsByName[r.intent] else {
                     throw SnapshotError.invalidRouting("route \(r.tenant)/\(r.intent) names intent '\(r.intent)', which is not defined")
                 }
                 for p in [r.predictor] + r.shadows {
-                    guard let spec = predictors.first(where: { $0.name == p }) else {
+                    guard let spec = predictorsByName[p] else {
                         throw SnapshotError.invalidRouting("route \(r.tenant)/\(r.intent) names predictor '\(p)', which is not defined")
                     }
+                    guard checked.insert(Pair(intent: r.intent, predictor: p)).inserted else { continue }
                     for m in spec.members {
-                        guard let model = models.first(where: { $0.name == m.model }) else { continue }  // the builder names it
+                        guard let model = modelsByName[m.model] else { continue }  // the builder names it
                         guard model.model.featureNames == intent.featureNames else {
                             throw SnapshotError.invalidRouting(
                                 "route \(r.tenant)/\(r.intent): predictor '\(p)' (model '\(m.model)') takes features \(model.model.featureNames), but the intent declares \(intent.featureNames)")
