@@ -30,5 +30,5 @@ def test_one_version_everywhere() -> None:
 
 
 def test_installed_as_muse_scorer_imported_as_muse() -> None:
-    files = importlib.metadata.files("muse-scorer") or []
-    assert any(str(f) == "muse/__init__.py" for f in files)
+    top_level = importlib.metadata.distribution("muse-scorer").read_text("top_level.txt") or ""
+    assert top_level.split() == ["muse"]
