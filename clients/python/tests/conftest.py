@@ -1,8 +1,9 @@
 """A real mused (and musectl) for the Python client's tests.
 
 mused comes from MUSE_MUSED, musectl from MUSE_MUSECTL, else each from the
-repository's `swift build` output (.build/debug). Without a snapshot, mused's
-built-in generation answers logistic(sum of features) for the intents
+repository's `swift build` output (.build/debug). MUSE_TEST_INSTALLED_IN
+names the environment the package under test must be imported from
+(tools/test.sh). Without a snapshot, mused's built-in generation answers logistic(sum of features) for the intents
 card-not-present (16 features f0..f15) and card-present (8). The model
 fixtures come from MUSE_FIXTURES, else the repository's
 Tests/MuseScoringTests/Fixtures/models.
@@ -21,6 +22,15 @@ from typing import Iterator
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
+
+# tools/test.sh tests an installed package, not this source tree: it names
+# the environment the package must be imported from.
+if os.environ.get("MUSE_TEST_INSTALLED_IN"):
+    import muse
+
+    _prefix = Path(os.environ["MUSE_TEST_INSTALLED_IN"]).resolve()
+    if _prefix not in Path(muse.__file__).resolve().parents:
+        raise pytest.UsageError(f"muse is imported from {muse.__file__}, not from the install in {_prefix}")
 
 
 def _built(tool: str, variable: str) -> str:
