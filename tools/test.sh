@@ -43,18 +43,57 @@ swift test --skip-build --skip EndToEndTests
 run_filtered EndToEndTests
 
 echo "== Python client (clients/python) against a real mused"
-# A venv under out/ with what the package and its tests need, from PyPI.
+# Built as a user gets it: an sdist, then a wheel from that sdist (python -m
+# build, its build requirements from PyPI), each installed into a fresh venv
+# under out/python, outside the source tree; the suite runs against each
+# install from there (conftest refuses any other muse). The builder's venv is out/venv.
+python_release=$(sed -nE 's/^#define MUSE_VERSION_STRING "([0-9.]+)"/\1/p' Sources/CMuse/include/muse.h)
+python_tests="$PWD/clients/python/tests"
+python_daemons="$PWD/.build/debug"
 [ -x out/venv/bin/python ] || python3 -m venv out/venv
-out/venv/bin/pip install -q --disable-pip-version-check numpy cffi pytest setuptools wheel
-out/venv/bin/pip install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps ./clients/python
-# A skipped test (no mused found) would pass quietly: every test collected must pass.
-python_expected=$(out/venv/bin/pytest -q --collect-only clients/python/tests | grep -c '::' || true)
-MUSE_MUSED="$PWD/.build/debug/mused" out/venv/bin/pytest -q clients/python/tests | tee "$scratch/python.log"
-grep -qE "^$python_expected passed in " "$scratch/python.log" \
-    || { echo "error: expected all $python_expected Python tests to pass, none skipped" >&2; exit 1; }
+out/venv/bin/pip install -q --disable-pip-version-check build
+rm -rf out/python
+out/venv/bin/python -m build --outdir out/python/dist clients/python >"$scratch/python-build.log" 2>&1 \
+    || { cat "$scratch/python-build.log"; echo "error: python -m build failed" >&2; exit 1; }
+for python_kind in sdist wheel; do
+    case $python_kind in
+        sdist) python_package="$PWD/out/python/dist/muse_scorer-$python_release.tar.gz" ;;
+        wheel) python_package=$(ls "$PWD"/out/python/dist/muse_scorer-"$python_release"-*.whl) ;;
+    esac
+    [ -f "$python_package" ] || { echo "error: no $python_kind of muse-scorer $python_release" >&2; exit 1; }
+    python_venv="$PWD/out/python/venv-$python_kind"
+    python3 -m venv "$python_venv"
+    "$python_venv/bin/pip" install -q --disable-pip-version-check "$python_package" pytest
+    (
+        cd out/python
+        export MUSE_TEST_INSTALLED_IN="$python_venv" MUSE_MUSED="$python_daemons/mused" \
+               MUSE_MUSECTL="$python_daemons/musectl" PYTHONDONTWRITEBYTECODE=1
+        echo "-- muse-scorer from its $python_kind: $("$python_venv/bin/python" -c \
+            'import muse; print(muse.__version__, "(library", muse.library_version() + ")", muse.__file__)')"
+        # A skipped test (no mused found) would pass quietly: every test collected must pass.
+        expected=$("$python_venv/bin/pytest" -q -p no:cacheprovider --collect-only "$python_tests" | grep -c '::' || true)
+        "$python_venv/bin/pytest" -q -p no:cacheprovider "$python_tests" | tee "$scratch/python.log"
+        grep -qE "^$expected passed in " "$scratch/python.log" \
+            || { echo "error: expected all $expected Python tests to pass against the $python_kind, none skipped" >&2; exit 1; }
+    )
+done
 
 echo "== Java client (clients/java) against a real mused"
 MUSE_MUSED="$PWD/.build/debug/mused" clients/java/test.sh
+# The shipped pom builds the same release, offline from Debian's Maven repository.
+clients/java/mvn-offline.sh -q package
+(
+    . clients/java/jdk.sh
+    muse_find_jdk
+    release=$(sed -nE 's/^#define MUSE_VERSION_STRING "([0-9.]+)"/\1/p' Sources/CMuse/include/muse.h)
+    jar=clients/java/target/muse-client-$release.jar
+    [ -f "${jar%.jar}-javadoc.jar" ] || { echo "error: Maven made no javadoc jar" >&2; exit 1; }
+    versions=$(MUSE_LIBRARY="$PWD/out/java-test/libmuse/lib/libmuse.so.1" "$JDK_HOME/bin/java" -jar "$jar" 2>&1)
+    echo "-- $jar:"
+    echo "$versions"
+    [ "$(head -n 1 <<<"$versions")" = "muse-client $release" ] && ! grep -q WARNING <<<"$versions" \
+        || { echo "error: the Maven-built jar is not release $release" >&2; exit 1; }
+)
 
 echo "== end-to-end tests against mused built with AddressSanitizer"
 swift build --sanitize=address --scratch-path .build-asan --product mused

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 from pathlib import Path
@@ -9,23 +10,47 @@ from pathlib import Path
 from cffi import FFI
 
 
-def _include_dirs() -> list[str]:
-    here = Path(__file__).resolve().parent
-    candidates = []
+HERE = Path(__file__).resolve().parent
+# An sdist carries the muse.h it was made from here (setup.py's sdist puts
+# it there); a checkout has no such directory.
+VENDORED_INCLUDE = HERE / "include"
+REPOSITORY_INCLUDE = HERE.parent.parent / "Sources" / "CMuse" / "include"
+
+
+def _candidates() -> list[Path]:
+    # The sdist's own copy wins, so what it builds is the release it names.
+    candidates = [VENDORED_INCLUDE]
+    if HERE.parent.name == "clients":
+        candidates.append(REPOSITORY_INCLUDE)
     if os.environ.get("MUSE_INCLUDE"):
         candidates.append(Path(os.environ["MUSE_INCLUDE"]))
-    candidates.append(here.parent.parent / "Sources" / "CMuse" / "include")
     try:
         flags = subprocess.run(["pkg-config", "--cflags-only-I", "muse"], capture_output=True, text=True,
                                check=True).stdout
         candidates += [Path(f[2:]) for f in shlex.split(flags) if f.startswith("-I")]
     except (OSError, subprocess.CalledProcessError):
         pass
-    candidates += [Path("/usr/local/include"), Path("/usr/include")]
-    for directory in candidates:
+    return candidates + [Path("/usr/local/include"), Path("/usr/include")]
+
+
+def header_dir() -> Path:
+    """The directory whose muse.h this build compiles: the sdist's copy, else
+    the repository's Sources/CMuse/include, else MUSE_INCLUDE, pkg-config's
+    muse, /usr/local/include, /usr/include."""
+    for directory in _candidates():
         if (directory / "muse.h").is_file():
-            return [str(directory)]
-    raise RuntimeError("muse.h not found: set MUSE_INCLUDE, or install it with tools/install.sh")
+            return directory
+    raise RuntimeError("muse.h not found: build from the Muse repository or its sdist, set MUSE_INCLUDE, "
+                       "or install the header with tools/install.sh")
+
+
+def header_version(directory: Path) -> str:
+    """The release the header declares (MUSE_VERSION_STRING): the package's version."""
+    text = (directory / "muse.h").read_text()
+    match = re.search(r'^#define MUSE_VERSION_STRING "([0-9]+\.[0-9]+\.[0-9]+)"', text, re.MULTILINE)
+    if not match:
+        raise RuntimeError(f"{directory / 'muse.h'} declares no MUSE_VERSION_STRING (muse.h 1.3 or newer is needed)")
+    return match.group(1)
 
 
 CDEF = """
@@ -42,6 +67,7 @@ typedef struct {
     uint64_t generation_id; ...;
 } muse_completion;
 
+const char *muse_version(void);
 const char *muse_strerror(muse_status status);
 muse_status muse_open(muse_client *client, const char *segment_path);
 muse_status muse_open_tenant(muse_client *client, const char *runtime_dir, const char *tenant);
@@ -193,7 +219,7 @@ static muse_status muse_py_score_rows(muse_channel *ch, uint32_t intent_id, cons
 
 ffibuilder = FFI()
 ffibuilder.cdef(CDEF)
-ffibuilder.set_source("muse._muse", SOURCE, include_dirs=_include_dirs(), define_macros=[("_GNU_SOURCE", "1")],
+ffibuilder.set_source("muse._muse", SOURCE, include_dirs=[str(header_dir())], define_macros=[("_GNU_SOURCE", "1")],
                       extra_compile_args=["-O2", "-std=gnu11"])
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
  * read, each timed with System.nanoTime. Prints exact p50/p90/p99/p99.9.
  * Usage (source launcher, JDK 22+):
  *   java --enable-native-access=ALL-UNNAMED -Dmuse.library=out/libmuse/lib/libmuse.so.1 \
- *        -cp out/java/muse.jar tools/bench/ClientRoundTrip.java DIR TENANT EVENTS
+ *        -cp out/java/muse-client-VERSION.jar tools/bench/ClientRoundTrip.java DIR TENANT EVENTS
  */
 import dev.muse.Completions;
 import dev.muse.Intent;

@@ -13,7 +13,7 @@ swift build -c release --product mused >/dev/null
 mkdir -p out
 cc -std=c11 -O2 -I Sources/CMuse/include tools/bench/client_roundtrip.c -o out/client_roundtrip
 tools/build-libmuse.sh out/libmuse >/dev/null
-clients/java/build.sh out/java >/dev/null
+jar="$(clients/java/build.sh out/java)"
 . clients/java/jdk.sh
 muse_find_jdk
 [ -x out/venv/bin/python ] || python3 -m venv out/venv
@@ -26,5 +26,5 @@ trap 'kill $mused 2>/dev/null; wait $mused 2>/dev/null; rm -rf "$dir" "$dir.stat
 for _ in $(seq 200); do grep -q event=serving "$dir/mused.log" 2>/dev/null && break; sleep 0.05; done
 taskset -c 0 out/client_roundtrip "$dir" bench "$round_trips"
 taskset -c 0 "$JDK_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Dmuse.library="$PWD/out/libmuse/lib/libmuse.so.1" \
-    -cp out/java/muse.jar tools/bench/ClientRoundTrip.java "$dir" bench "$round_trips"
+    -cp "$jar" tools/bench/ClientRoundTrip.java "$dir" bench "$round_trips"
 taskset -c 0 out/venv/bin/python tools/bench/client_python.py "$dir" bench $((round_trips / 5)) "$batch_events"

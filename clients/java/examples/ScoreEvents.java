@@ -1,9 +1,10 @@
 /*
  * ScoreEvents: a minimal Java client of Muse. Copy it as a starting point.
  *
- *     clients/java/build.sh && tools/build-libmuse.sh
- *     java --enable-native-access=ALL-UNNAMED -Dmuse.library=out/libmuse/lib/libmuse.so.1 \
- *          -cp out/java/muse.jar clients/java/examples/ScoreEvents.java /run/muse acme 1000 [FEATURE]
+ *     tools/build-libmuse.sh && jar=$(clients/java/build.sh)    # out/java/muse-client-VERSION.jar
+ *     MUSE_LIBRARY=out/libmuse/lib/libmuse.so.1 java --enable-native-access=dev.muse \
+ *          --module-path "$jar" --add-modules dev.muse \
+ *          clients/java/examples/ScoreEvents.java /run/muse acme 1000 [FEATURE]
  *
  * It claims a channel of the tenant's segment, looks the intent
  * "card-not-present" up with its feature names, varies feature FEATURE

@@ -27,13 +27,21 @@ import numpy as np
 import numpy.typing as npt
 
 from ._muse import ffi, lib
+from ._version import __version__
 
 __all__ = ["Client", "Channel", "Intent", "Completion", "Completions", "MuseError", "Status", "ABI_VERSION",
-           "DEFAULT_RUNTIME_DIR"]
+           "DEFAULT_RUNTIME_DIR", "library_version", "__version__"]
 
 ABI_VERSION = (lib.MUSE_ABI_MAJOR, lib.MUSE_ABI_MINOR)
 DEFAULT_RUNTIME_DIR = "/run/muse"
 _ALIVE_AGE = lib.MUSE_ALIVE_AGE_NS / 1e9
+
+
+def library_version() -> str:
+    """muse.h's muse_version() as compiled into this package's extension: the
+    release of the client code that talks to mused. Equal to __version__
+    (both come from the muse.h the package was built from)."""
+    return str(ffi.string(lib.muse_version()).decode())
 
 
 class Status(enum.IntEnum):

@@ -57,52 +57,100 @@ public final class Completions {
         return Objects.checkIndex(i, size) * SIZE;
     }
 
-    /** How many completions the last read returned (0 after a timeout or an empty poll). */
+    /**
+     * How many completions the last read returned.
+     *
+     * @return the count, 0 after a timeout or an empty poll
+     */
     public int size() {
         return size;
     }
 
-    /** True if the last read returned none. */
+    /**
+     * Whether the last read returned no completion.
+     *
+     * @return true if it returned none
+     */
     public boolean isEmpty() {
         return size == 0;
     }
 
-    /** The tag given to submit, echoed by mused. */
+    /**
+     * The tag of completion {@code i}.
+     *
+     * @param i the completion's index, 0 to {@link #size()} - 1
+     * @return the tag given to submit, echoed by mused
+     */
     public long tag(int i) {
         return records.get(JAVA_LONG, at(i) + TAG);
     }
 
-    /** mused's verdict as a C value (0 is OK). */
+    /**
+     * mused's verdict on completion {@code i}, as a number.
+     *
+     * @param i the completion's index, 0 to {@link #size()} - 1
+     * @return the C muse_status value (0 is OK)
+     */
     public int statusCode(int i) {
         return records.get(JAVA_INT, at(i) + STATUS);
     }
 
-    /** mused's verdict, or null for a code this binding does not know. */
+    /**
+     * mused's verdict on completion {@code i}.
+     *
+     * @param i the completion's index, 0 to {@link #size()} - 1
+     * @return the status, or null for a code this binding does not know
+     */
     public Status status(int i) {
         return Status.of(statusCode(i));
     }
 
-    /** True if the event was scored; then {@link #score} is finite. */
+    /**
+     * Whether completion {@code i}'s event was scored.
+     *
+     * @param i the completion's index, 0 to {@link #size()} - 1
+     * @return true if it was; then {@link #score} is finite
+     */
     public boolean ok(int i) {
         return statusCode(i) == 0;
     }
 
-    /** The score on the reference scale (compare thresholds to this); NaN unless OK. */
+    /**
+     * Completion {@code i}'s score, the one to compare thresholds to.
+     *
+     * @param i the completion's index, 0 to {@link #size()} - 1
+     * @return the score on the reference scale; NaN unless OK
+     */
     public double score(int i) {
         return records.get(JAVA_DOUBLE, at(i) + SCORE);
     }
 
-    /** The predictor's probability before the tenant's score map; NaN unless OK. */
+    /**
+     * Completion {@code i}'s raw score.
+     *
+     * @param i the completion's index, 0 to {@link #size()} - 1
+     * @return the predictor's probability before the tenant's score map; NaN unless OK
+     */
     public double rawScore(int i) {
         return records.get(JAVA_DOUBLE, at(i) + RAW_SCORE);
     }
 
-    /** The predictor that scored the event. */
+    /**
+     * The predictor that scored completion {@code i}'s event.
+     *
+     * @param i the completion's index, 0 to {@link #size()} - 1
+     * @return the predictor's id in the serving generation
+     */
     public int predictorId(int i) {
         return records.get(JAVA_INT, at(i) + PREDICTOR_ID);
     }
 
-    /** The model generation that scored the event. */
+    /**
+     * The generation that scored completion {@code i}'s event.
+     *
+     * @param i the completion's index, 0 to {@link #size()} - 1
+     * @return the generation id ({@code musectl status} shows the serving one)
+     */
     public long generationId(int i) {
         return records.get(JAVA_LONG, at(i) + GENERATION_ID);
     }

@@ -36,34 +36,56 @@ public final class Intent {
         for (int i = 0; i < featureNames.size(); i++) positions.put(featureNames.get(i), i);
     }
 
-    /** The intent's name, e.g. "card-not-present". */
+    /**
+     * The intent's name.
+     *
+     * @return the name, e.g. "card-not-present"
+     */
     public String name() {
         return name;
     }
 
-    /** What every submission of this intent carries as its intent id. */
+    /**
+     * The intent's id.
+     *
+     * @return what every submission of this intent carries as its intent id
+     */
     public int id() {
         return id;
     }
 
-    /** How many features every event of this intent carries. */
+    /**
+     * The intent's feature count.
+     *
+     * @return how many features every event of this intent carries
+     */
     public int featureCount() {
         return featureNames.size();
     }
 
-    /** FNV-1a of the feature names joined by "\n" (muse_schema_hash). */
+    /**
+     * The hash of the intent's schema.
+     *
+     * @return FNV-1a of the feature names joined by "\n" (muse_schema_hash)
+     */
     public long schemaHash() {
         return schemaHash;
     }
 
-    /** The feature names, in the order of an event's values. */
+    /**
+     * The intent's features.
+     *
+     * @return the feature names, in the order of an event's values
+     */
     public List<String> featureNames() {
         return featureNames;
     }
 
     /**
-     * The position of feature {@code feature} in an event's values.
+     * The position of a feature in an event's values.
      *
+     * @param feature the feature's name
+     * @return its index in the array {@link MuseChannel#submit} takes
      * @throws MuseException {@link Status#UNKNOWN_FEATURE} if the intent has no such feature
      */
     public int index(String feature) {
@@ -77,6 +99,8 @@ public final class Intent {
      * The values of an event given by name, in the intent's order; features
      * absent from the map are NaN, which mused treats as missing.
      *
+     * @param features values by feature name
+     * @return a new array of {@link #featureCount()} values
      * @throws MuseException {@link Status#UNKNOWN_FEATURE} for a name the intent does not have
      */
     public double[] vector(Map<String, Double> features) {
@@ -85,7 +109,14 @@ public final class Intent {
         return values;
     }
 
-    /** {@link #vector} into an array of {@link #featureCount()} values, allocating nothing. */
+    /**
+     * {@link #vector} into an existing array, allocating nothing.
+     *
+     * @param features values by feature name
+     * @param values an array of {@link #featureCount()} values, overwritten
+     * @throws IllegalArgumentException if {@code values} has another length
+     * @throws MuseException {@link Status#UNKNOWN_FEATURE} for a name the intent does not have
+     */
     public void fill(Map<String, Double> features, double[] values) {
         if (values.length != featureCount())
             throw new IllegalArgumentException(name + " takes " + featureCount() + " features, not " + values.length);
@@ -101,6 +132,7 @@ public final class Intent {
      * and that the segment still serves that schema for this intent's id
      * (muse_check_schema): call it once with the columns an integration fills.
      *
+     * @param names feature names in the order the integration lays them out
      * @throws MuseException {@link Status#SCHEMA_MISMATCH}, or {@link Status#UNKNOWN_INTENT} if the id is gone
      */
     public void check(List<String> names) {

@@ -9,6 +9,9 @@ import java.lang.foreign.StructLayout;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -21,15 +24,20 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * size_t/uint64_t/int64_t to JAVA_LONG (LP64 Linux only, as muse.h), pointers
  * to ADDRESS.
  *
- * <p>The library is {@code -Dmuse.library=/path/to/libmuse.so.1} when that
- * property is set, else {@code libmuse.so.1} found by the dynamic loader
+ * <p>The library, first found of: the path in {@code -Dmuse.library}; the
+ * path in the environment variable MUSE_LIBRARY; libmuse.so.1 in a directory
+ * of {@code java.library.path}; libmuse.so.1 as the dynamic loader finds it
  * (LD_LIBRARY_PATH, ld.so.cache: what tools/install.sh plus ldconfig gives).
- * It must be 1.2 or newer: muse_wait_idle came in symbol version MUSE_1.2.
+ * A path given explicitly that does not load is an error, not a reason to
+ * look further. It must be 1.2 or newer: muse_wait_idle came in symbol
+ * version MUSE_1.2 (muse_version, 1.3, is optional).
  */
 final class LibMuse {
     private LibMuse() {}
 
     static final String LIBRARY_PROPERTY = "muse.library";
+    static final String LIBRARY_VARIABLE = "MUSE_LIBRARY";
+    static final String SONAME = "libmuse.so.1";
 
     /** muse_intent_info: what muse_lookup_intent and muse_intent_features fill. */
     static final StructLayout INTENT_INFO = MemoryLayout.structLayout(
@@ -45,11 +53,18 @@ final class LibMuse {
     static final VarHandle ERRNO = CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
 
     private static final Linker LINKER = Linker.nativeLinker();
-    private static final SymbolLookup LIBRARY = load();
+    private record Loaded(SymbolLookup lookup, String location) {}
+    private static final Loaded LOADED = load();
+    private static final SymbolLookup LIBRARY = LOADED.lookup;
+    /** Which library was loaded and how it was found, e.g. "/usr/lib/libmuse.so.1 (MUSE_LIBRARY)". */
+    static final String LOCATION = LOADED.location;
 
     static final MethodHandle SIZEOF_CLIENT = function("muse_sizeof_client", FunctionDescriptor.of(JAVA_LONG));
     static final MethodHandle SIZEOF_CHANNEL = function("muse_sizeof_channel", FunctionDescriptor.of(JAVA_LONG));
     static final MethodHandle STRERROR = function("muse_strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    /** muse_version, or empty for a libmuse older than 1.3. */
+    static final Optional<MethodHandle> VERSION = LIBRARY.find("muse_version")
+            .map(address -> LINKER.downcallHandle(address, FunctionDescriptor.of(ADDRESS)));
     /** (MemorySegment callState, client, runtimeDir, tenant) -> status */
     static final MethodHandle OPEN_TENANT = function("muse_open_tenant",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS), Linker.Option.captureCallState("errno"));
@@ -92,20 +107,33 @@ final class LibMuse {
     static final MethodHandle WAIT_IDLE = function("muse_wait_idle",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG, JAVA_INT));
 
-    private static SymbolLookup load() {
-        String path = System.getProperty(LIBRARY_PROPERTY);
-        String library = path != null && !path.isEmpty() ? path : "libmuse.so.1";
+    private static Loaded load() {
+        String property = System.getProperty(LIBRARY_PROPERTY);
+        if (property != null && !property.isEmpty()) return open(property, "-D" + LIBRARY_PROPERTY);
+        String variable = System.getenv(LIBRARY_VARIABLE);
+        if (variable != null && !variable.isEmpty()) return open(variable, LIBRARY_VARIABLE);
+        for (String directory : System.getProperty("java.library.path", "").split(java.io.File.pathSeparator)) {
+            if (directory.isEmpty()) continue;
+            Path candidate = Path.of(directory, SONAME);
+            if (Files.isRegularFile(candidate)) return open(candidate.toString(), "java.library.path");
+        }
+        return open(SONAME, "the dynamic loader's search path");
+    }
+
+    private static Loaded open(String library, String how) {
         try {
-            return SymbolLookup.libraryLookup(library, Arena.global());
+            return new Loaded(SymbolLookup.libraryLookup(library, Arena.global()), library + " (" + how + ")");
         } catch (IllegalArgumentException e) {
-            throw new UnsatisfiedLinkError("cannot load " + library + " (set -D" + LIBRARY_PROPERTY
-                    + "=/path/to/libmuse.so.1; tools/build-libmuse.sh builds it): " + e.getMessage());
+            throw new UnsatisfiedLinkError("cannot load " + library + " (" + how + "): " + e.getMessage()
+                    + ". Name libmuse.so.1 with -D" + LIBRARY_PROPERTY + "=PATH or " + LIBRARY_VARIABLE
+                    + "=PATH, put its directory in java.library.path, or install it (tools/install.sh, then "
+                    + "ldconfig); tools/build-libmuse.sh builds it");
         }
     }
 
     private static MethodHandle function(String name, FunctionDescriptor descriptor, Linker.Option... options) {
         MemorySegment address = LIBRARY.find(name).orElseThrow(() -> new UnsatisfiedLinkError(
-                name + " is not exported by the loaded libmuse.so.1: it must be version 1.2 or newer"));
+                name + " is not exported by " + LOCATION + ": libmuse must be version 1.2 or newer"));
         return LINKER.downcallHandle(address, descriptor, options);
     }
 
@@ -117,6 +145,18 @@ final class LibMuse {
         } catch (Throwable t) {
             throw rethrow(t);
         }
+    }
+
+    /** muse_version's text, or empty for a libmuse older than 1.3. */
+    static Optional<String> version() {
+        return VERSION.map(function -> {
+            try {
+                MemorySegment text = (MemorySegment) function.invokeExact();
+                return text.reinterpret(Long.MAX_VALUE).getString(0);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+        });
     }
 
     /** What a failed invokeExact threw, as an unchecked exception. */

@@ -70,6 +70,9 @@ public final class MuseChannel implements AutoCloseable {
      * Submits one event with the intent's features in its order
      * ({@link Intent#vector} builds them by name; NaN is missing).
      *
+     * @param tag echoed by the event's completion: how answers are matched to events
+     * @param intent the event's intent, from {@link MuseClient#intent}
+     * @param features the intent's {@link Intent#featureCount()} values, in its order
      * @return true if taken; false if the rings are full (nothing written:
      *         read completions, then retry)
      * @throws IllegalArgumentException if {@code features} does not hold exactly the intent's count
@@ -100,6 +103,8 @@ public final class MuseChannel implements AutoCloseable {
     /**
      * Reads the completions waiting, without blocking, into this channel's
      * view (empty if none).
+     *
+     * @return this channel's view, holding what was read
      */
     public Completions poll() {
         checkOpen();
@@ -120,6 +125,9 @@ public final class MuseChannel implements AutoCloseable {
      * (empty after the timeout). A negative timeout waits without a deadline
      * but checks on mused every 100 ms.
      *
+     * @param timeoutNanos how long to wait at most; negative: no deadline
+     * @param policy how to idle meanwhile
+     * @return this channel's view, holding what was read (empty after the timeout)
      * @throws MuseException {@link Status#DAEMON_GONE} (negative timeout only: mused stopped, died
      *         or hangs; the events stay in flight and a restarted mused answers them);
      *         {@link Status#CORRUPT}; {@link Status#FORKED}
@@ -147,7 +155,12 @@ public final class MuseChannel implements AutoCloseable {
         return completions;
     }
 
-    /** {@link #await(long, IdlePolicy)} with {@link IdlePolicy#ADAPTIVE}. */
+    /**
+     * {@link #await(long, IdlePolicy)} with {@link IdlePolicy#ADAPTIVE}.
+     *
+     * @param timeoutNanos how long to wait at most; negative: no deadline
+     * @return this channel's view, holding what was read (empty after the timeout)
+     */
     public Completions await(long timeoutNanos) {
         return await(timeoutNanos, IdlePolicy.ADAPTIVE);
     }
@@ -158,6 +171,8 @@ public final class MuseChannel implements AutoCloseable {
      * to 50 µs (the usual answer takes a microsecond), then sleeps on the
      * channel's futex with no deadline.
      *
+     * @param intent the event's intent, from {@link MuseClient#intent}
+     * @param features the intent's {@link Intent#featureCount()} values, in its order
      * @return this channel's view holding the one answer (check {@code ok(0)})
      * @throws IllegalStateException if other events are in flight
      * @throws MuseException {@link Status#DAEMON_GONE} if mused is not serving (the event stays in
@@ -188,6 +203,9 @@ public final class MuseChannel implements AutoCloseable {
      * {@link #score(Intent, double[])} with the features by name; names the
      * map lacks are NaN (missing).
      *
+     * @param intent the event's intent, from {@link MuseClient#intent}
+     * @param features values by feature name
+     * @return this channel's view holding the one answer (check {@code ok(0)})
      * @throws MuseException {@link Status#UNKNOWN_FEATURE} for a name the intent does not have
      */
     public Completions score(Intent intent, Map<String, Double> features) {
@@ -197,7 +215,11 @@ public final class MuseChannel implements AutoCloseable {
         return score(intent, byName);
     }
 
-    /** Events submitted whose completions this channel has not read yet. */
+    /**
+     * The events in flight on this channel.
+     *
+     * @return how many submitted events' completions this channel has not read yet
+     */
     public long inFlight() {
         return inFlight;
     }

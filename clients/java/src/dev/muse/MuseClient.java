@@ -59,7 +59,13 @@ public final class MuseClient implements AutoCloseable {
         this.tenant = tenant;
     }
 
-    /** Opens tenant {@code tenant}'s segment in mused's default runtime directory, /run/muse. */
+    /**
+     * Opens a tenant's segment in mused's default runtime directory, /run/muse.
+     *
+     * @param tenant the tenant's name
+     * @return the open client
+     * @throws MuseException as {@link #open(String, String)}
+     */
     public static MuseClient open(String tenant) {
         return open(tenant, DEFAULT_RUNTIME_DIR);
     }
@@ -67,6 +73,9 @@ public final class MuseClient implements AutoCloseable {
     /**
      * Opens {@code <runtimeDir>/<tenant>.muse}.
      *
+     * @param tenant the tenant's name
+     * @param runtimeDir mused's runtime directory
+     * @return the open client
      * @throws MuseException {@link Status#SYSTEM} with errno 2 (no such tenant, or mused has
      *         not created it yet) or 13 (this process is not in the tenant's group);
      *         {@link Status#NOT_READY}; {@link Status#ABI}; {@link Status#INVALID} (bad name)
@@ -98,7 +107,11 @@ public final class MuseClient implements AutoCloseable {
         }
     }
 
-    /** The tenant this client serves. */
+    /**
+     * The tenant this client opened.
+     *
+     * @return the tenant's name
+     */
     public String tenant() {
         return tenant;
     }
@@ -107,6 +120,8 @@ public final class MuseClient implements AutoCloseable {
      * Looks intent {@code name} up with its ordered feature names
      * (muse_intent_features). Cold: call it once, keep the Intent.
      *
+     * @param name the intent's name, e.g. "card-not-present"
+     * @return the intent, with its id and feature names
      * @throws MuseException {@link Status#UNKNOWN_INTENT}; {@link Status#SCHEMA_MISMATCH} (damaged segment)
      */
     public Intent intent(String name) {
@@ -147,7 +162,12 @@ public final class MuseClient implements AutoCloseable {
                 + ") has no feature names: mused is older than ABI 1.1");
     }
 
-    /** Claims a channel whose views hold up to 256 completions. See {@link #channel(int)}. */
+    /**
+     * Claims a channel whose views hold up to 256 completions. See {@link #channel(int)}.
+     *
+     * @return the claimed channel, for one thread at a time
+     * @throws MuseException {@link Status#NO_CHANNEL} when every channel of the segment is claimed
+     */
     public MuseChannel channel() {
         return channel(256);
     }
@@ -156,6 +176,8 @@ public final class MuseClient implements AutoCloseable {
      * Claims a free channel: one per thread. {@code capacity} is how many
      * completions one {@link MuseChannel#poll} or {@link MuseChannel#await} reads at most.
      *
+     * @param capacity the most completions one read returns
+     * @return the claimed channel, for one thread at a time
      * @throws MuseException {@link Status#NO_CHANNEL} when every channel of the segment is claimed
      */
     public MuseChannel channel(int capacity) {
@@ -163,7 +185,12 @@ public final class MuseClient implements AutoCloseable {
         return new MuseChannel(this, capacity);
     }
 
-    /** True if mused serves this segment with a heartbeat younger than {@code maxAgeNanos}. */
+    /**
+     * Whether mused serves this segment, beating recently enough.
+     *
+     * @param maxAgeNanos the oldest heartbeat that counts as alive
+     * @return true if mused serves with a heartbeat younger than {@code maxAgeNanos}
+     */
     public boolean daemonAlive(long maxAgeNanos) {
         checkOpen();
         try {
@@ -173,12 +200,20 @@ public final class MuseClient implements AutoCloseable {
         }
     }
 
-    /** {@link #daemonAlive(long)} with {@link #ALIVE_AGE_NANOS}. */
+    /**
+     * {@link #daemonAlive(long)} with {@link #ALIVE_AGE_NANOS}.
+     *
+     * @return true if mused serves with a heartbeat younger than a second
+     */
     public boolean daemonAlive() {
         return daemonAlive(ALIVE_AGE_NANOS);
     }
 
-    /** The daemon incarnation that last adopted the segment: it changes on every mused restart. */
+    /**
+     * Which mused serves the segment.
+     *
+     * @return the daemon incarnation that last adopted the segment: it changes on every mused restart
+     */
     public long incarnation() {
         checkOpen();
         try {
@@ -206,7 +241,11 @@ public final class MuseClient implements AutoCloseable {
         }
     }
 
-    /** True once {@link #close} has run. */
+    /**
+     * Whether this client is closed.
+     *
+     * @return true once {@link #close} has run
+     */
     public boolean isClosed() {
         return closed;
     }

@@ -7,9 +7,12 @@ package dev.muse;
  * tenant's group).
  */
 public final class MuseException extends RuntimeException {
+    /** The serialized form's version. */
     private static final long serialVersionUID = 1L;
 
+    /** The C muse_status value. */
     private final int code;
+    /** errno after the failed call, for {@link Status#SYSTEM}; else 0. */
     private final int errno;
 
     MuseException(int code, String what) {
@@ -22,17 +25,29 @@ public final class MuseException extends RuntimeException {
         this.errno = errno;
     }
 
-    /** The status, or null for a code this binding does not know (see {@link #code()}). */
+    /**
+     * Why the call failed.
+     *
+     * @return the status, or null for a code this binding does not know (see {@link #code()})
+     */
     public Status status() {
         return Status.of(code);
     }
 
-    /** The C status value. */
+    /**
+     * Why the call failed, as a number.
+     *
+     * @return the C muse_status value
+     */
     public int code() {
         return code;
     }
 
-    /** errno after the failed call when {@link #status()} is SYSTEM, else 0. */
+    /**
+     * The system's reason when {@link #status()} is {@link Status#SYSTEM}.
+     *
+     * @return errno after the failed call when the status is SYSTEM, else 0
+     */
     public int errno() {
         return errno;
     }

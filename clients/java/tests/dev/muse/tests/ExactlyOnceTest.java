@@ -107,11 +107,20 @@ public final class ExactlyOnceTest {
         Check.finish();
     }
 
-    /** This class again in a new JVM, with this JVM's library path and native access. */
+    /**
+     * This class again in a new JVM, with this JVM's module path (or class
+     * path alone), native access and library (MUSE_LIBRARY is inherited).
+     */
     private static Process child(String dir, int worker) throws IOException {
         List<String> command = new ArrayList<>();
         command.add(ProcessHandle.current().info().command().orElse("java"));
-        command.add("--enable-native-access=ALL-UNNAMED");
+        String modulePath = System.getProperty("jdk.module.path");
+        if (modulePath != null) {
+            command.addAll(List.of("--enable-native-access=dev.muse,ALL-UNNAMED", "--module-path", modulePath,
+                    "--add-modules", "dev.muse"));
+        } else {
+            command.add("--enable-native-access=ALL-UNNAMED");
+        }
         String library = System.getProperty("muse.library");
         if (library != null) command.add("-Dmuse.library=" + library);
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), ExactlyOnceTest.class.getName(),
