@@ -1,5 +1,5 @@
 // swift-tools-version: 6.0
-// The layout follows ../shared/DESIGN.md: dependencies point one way,
+// The layout follows docs/architecture.md: dependencies point one way,
 // mused → MuseServer → {MuseIPC, MuseSnapshot, MuseScoring};
 // MuseIPC → {MuseCore, CMuse, CMuseDaemon}; MuseCore → CMuse (a leaf: the
 // names and limits of muse.h that mused, the snapshot code and musectl all
