@@ -56,6 +56,9 @@ public struct DaemonConfiguration: Sendable {
     /// (nil: `Generation.embeddedDefault`), and how snapshots are read.
     public var snapshot: String?
     public var snapshotIO: SnapshotIO = .auto
+    /// The largest snapshot file, and decoded content, a swap or a start
+    /// loads (`max_snapshot_bytes`); a larger one is refused from its first bytes.
+    public var maximumSnapshotBytes = SnapshotLoader.defaultMaximumSize
     /// The Prometheus endpoint (`GET /metrics`); nil: none, and workers
     /// count nothing. See `systemd/mused.toml`.
     public var metricsAddress: MetricsAddress?

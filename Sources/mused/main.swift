@@ -57,6 +57,10 @@ struct Mused: ParsableCommand {
     @Option(name: .customLong("snapshot-io"), help: "How snapshots are read: auto (io_uring, else read), io_uring, read (default: auto).")
     var snapshotIO: String?
 
+    @Option(name: .customLong("max-snapshot-bytes"), help: ArgumentHelp(
+        "Refuse a snapshot file, or decoded content, larger than this (default 536870912, 512 MiB).", valueName: "bytes"))
+    var maximumSnapshotBytes: Int?
+
     @Option(name: .customLong("metrics-address"), help: ArgumentHelp(
         "Serve Prometheus metrics at http://ADDRESS/metrics: a loopback address and port such as 127.0.0.1:9464.",
         valueName: "address"))
@@ -76,6 +80,9 @@ struct Mused: ParsableCommand {
         if let spinMicroseconds, spinMicroseconds > 1_000_000 {
             throw ValidationError("--spin-us must be 0...1000000 (one second), got \(spinMicroseconds)")
         }
+        if let maximumSnapshotBytes, !ConfigFile.snapshotSizeRange.contains(maximumSnapshotBytes) {
+            throw ValidationError("--max-snapshot-bytes must be \(ConfigFile.snapshotSizeRange.lowerBound)...\(ConfigFile.snapshotSizeRange.upperBound), got \(maximumSnapshotBytes)")
+        }
         if let snapshot, let problem = ConfigFile.snapshotFileProblem(snapshot) {
             throw ValidationError("--snapshot \(snapshot): \(problem)")
         }
@@ -94,6 +101,7 @@ struct Mused: ParsableCommand {
         settings.stateDirectory = stateDirectory
         settings.snapshot = snapshot.map { URL(filePath: $0).standardizedFileURL.path }
         settings.snapshotIO = snapshotIO.flatMap(SnapshotIO.init(configurationName:))
+        settings.maximumSnapshotBytes = maximumSnapshotBytes
         settings.metricsAddress = metricsAddress.flatMap(MetricsAddress.init)
         settings.tenants = try tenants.map(Self.parseTenant)
         let config = settings.applied(to: file)
@@ -116,7 +124,8 @@ struct Mused: ParsableCommand {
         notifier?.status("starting")
         let daemon: Daemon
         do {
-            let snapshots = SnapshotSource(loader: SnapshotLoader(io: config.snapshotIO),
+            let snapshots = SnapshotSource(loader: SnapshotLoader(io: config.snapshotIO, maximumFileSize: config.maximumSnapshotBytes,
+                                                                  maximumContentSize: config.maximumSnapshotBytes),
                                            state: try StateDirectory(path: config.stateDirectory))
             // A reload reads the file again and applies the same flags on top.
             var reloader: (@Sendable () throws -> DaemonConfiguration)?

@@ -71,4 +71,22 @@ struct HostileSnapshotFileTests {
                 && result["wrong"] == "0", "\(client.output)")
         #expect(daemon.stop() == 0, "mused did not stop on SIGTERM: \(daemon.logs)")
     }
+
+    /// `--max-snapshot-bytes` lowers the limit: a file over it is refused by
+    /// its size, before anything is read.
+    @Test func theConfiguredLimitIsTheOneApplied() throws {
+        let daemon = try DaemonUnderTest(tenants: ["limited::1:16"], arguments: ["--max-snapshot-bytes", "1048576"])
+        let scratch = Harness.runtimeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let big = scratch + "/big.snapshot"
+        #expect(FileManager.default.createFile(atPath: big, contents: nil) && truncate(big, 2 << 20) == 0)
+        let swap = Harness.run(ControlSocketTests.musectl, ["swap", big, "--runtime-dir", daemon.runtimeDirectory])
+        #expect(swap.status != 0 && swap.output.contains("over the limit of 1048576 bytes"), "\(swap.output)")
+        let bad = try Child(Harness.mused, ["--runtime-dir", scratch + "/run", "--state-dir", scratch + "/state",
+                                            "--tenant", "x", "--max-snapshot-bytes", "12"])
+        #expect(bad.wait(seconds: 10) == 64 && bad.output.contains("--max-snapshot-bytes must be 1048576...68719476736"),
+                "\(bad.output)")
+        #expect(!FileManager.default.fileExists(atPath: scratch + "/run"))
+        #expect(daemon.stop() == 0)
+    }
 }

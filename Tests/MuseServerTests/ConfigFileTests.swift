@@ -41,6 +41,7 @@ struct ConfigFileTests {
             state_directory = "/var/lib/muse-test"
             snapshot = "\(directory)/../\(name)/g.msnap"
             snapshot_io = "read"
+            max_snapshot_bytes = 1048576
             admin_group = "0"
             allow_foreign_runtime_dir = true
             workers = 4
@@ -66,6 +67,7 @@ struct ConfigFileTests {
             """, file: "test.toml")
         #expect(config.runtimeDirectory == "/run/muse-test" && config.stateDirectory == "/var/lib/muse-test")
         #expect(config.snapshot == "\(directory)/g.msnap" && config.snapshotIO == .plainRead && config.adminGroup == "0")
+        #expect(config.maximumSnapshotBytes == 1 << 20)
         #expect(config.runtimeDirectoryTrust == .anyOwner)
         #expect(config.workers == 4 && config.batchSize == 32 && config.spinNanoseconds == 0)
         #expect(config.metricsAddress == MetricsAddress("[::1]:9464") && config.metricsAddress?.port == 9464)
@@ -94,6 +96,8 @@ struct ConfigFileTests {
         ("workers = 0\n", 1, "workers", "must be 1...32, got 0"),
         ("batch_size = 5000\n", 1, "batch_size", "must be 1...4096"),
         ("spin_us = -1\n", 1, "spin_us", "must be 0...1000000"),
+        ("max_snapshot_bytes = 1000\n", 1, "max_snapshot_bytes", "must be 1048576...68719476736"),
+        ("workers = 1\nmax_snapshot_bytes = \"1 GiB\"\n", 2, "max_snapshot_bytes", "expected an integer, got a string"),
         ("allow_foreign_runtime_dir = \"yes\"\n", 1, "allow_foreign_runtime_dir", "expected true or false"),
         ("runtime_directory = \"run/muse\"\n", 1, "runtime_directory", "must be an absolute path"),
         ("state_directory = \"\"\n", 1, "state_directory", "must be an absolute path"),

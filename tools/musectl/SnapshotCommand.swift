@@ -54,11 +54,15 @@ extension SnapshotCommand {
         var file: String
         @Flag(help: "Print JSON instead of text.")
         var json = false
+        @Option(name: .customLong("max-bytes"), help: "Refuse a file, or content, larger than this (default 512 MiB, as mused).")
+        var maximumBytes = SnapshotLoader.defaultMaximumSize
 
         func run() throws {
             do { try RegularFile.check(file) } catch { throw SnapshotFailure("\(error)") }
             let loaded: LoadedSnapshot
-            do { loaded = try SnapshotLoader(io: .auto).load(file) } catch { throw SnapshotFailure("\(file): \(error)") }
+            do {
+                loaded = try SnapshotLoader(io: .auto, maximumFileSize: maximumBytes, maximumContentSize: maximumBytes).load(file)
+            } catch { throw SnapshotFailure("\(file): \(error)") }
             let summary = SnapshotSummary(loaded)
             if json {
                 let encoder = JSONEncoder()
@@ -83,6 +87,8 @@ extension SnapshotCommand {
         var allowSchemaChange = false
         @Flag(help: "Read with plain read instead of io_uring.")
         var plainRead = false
+        @Option(name: .customLong("max-bytes"), help: "Refuse a file, or content, larger than this (default 512 MiB, as mused).")
+        var maximumBytes = SnapshotLoader.defaultMaximumSize
 
         func run() throws {
             // The loader would wait on a FIFO, and words a missing file less plainly.
@@ -92,7 +98,8 @@ extension SnapshotCommand {
             } catch {
                 throw SnapshotFailure("\(error)")
             }
-            let loader = SnapshotLoader(io: plainRead ? .plainRead : .auto)
+            let loader = SnapshotLoader(io: plainRead ? .plainRead : .auto, maximumFileSize: maximumBytes,
+                                        maximumContentSize: maximumBytes)
             do {
                 let loaded = try loader.load(file)
                 if let against {

@@ -22,6 +22,7 @@ public struct CommandLineSettings: Sendable {
     public var stateDirectory: String?
     public var snapshot: String?
     public var snapshotIO: SnapshotIO?
+    public var maximumSnapshotBytes: Int?
     public var metricsAddress: MetricsAddress?
 
     public init() {}
@@ -52,6 +53,7 @@ public struct CommandLineSettings: Sendable {
         if let stateDirectory { config.stateDirectory = stateDirectory }
         if let snapshot { config.snapshot = snapshot }
         if let snapshotIO { config.snapshotIO = snapshotIO }
+        if let maximumSnapshotBytes { config.maximumSnapshotBytes = maximumSnapshotBytes }
         if let metricsAddress { config.metricsAddress = metricsAddress }
         return config
     }

@@ -18,9 +18,12 @@ import TOMLKit
 /// return from C: reading a file leaks a few KB, once per start (and per
 /// reload); LeakSanitizer reports it at exit.
 public enum ConfigFile {
+    /// What `max_snapshot_bytes` and `--max-snapshot-bytes` accept: 1 MiB to 64 GiB.
+    public static let snapshotSizeRange = (1 << 20)...(1 << 36)
+
     public static let topLevelKeys = [
         "runtime_directory", "state_directory", "admin_group", "allow_foreign_runtime_dir", "workers",
-        "batch_size", "spin_us", "metrics_address", "idle_policy", "snapshot", "snapshot_io", "promotion_gate",
+        "batch_size", "spin_us", "metrics_address", "idle_policy", "snapshot", "snapshot_io", "max_snapshot_bytes", "promotion_gate",
         "tenant",
     ]
     public static let promotionGateKeys = ["max_psi", "min_events"]
@@ -266,6 +269,9 @@ private struct Reader {
                 throw error("snapshot_io", "expected one of \(SnapshotIO.configurationNames.map { "\"\($0)\"" }.joined(separator: ", ")), got \"\(text)\"")
             }
             config.snapshotIO = io
+        }
+        if let bytes = try int(root, "max_snapshot_bytes", at: "", in: ConfigFile.snapshotSizeRange) {
+            config.maximumSnapshotBytes = bytes
         }
         if let group = try string(root, "admin_group", at: "") {
             try checkGroup(group, "admin_group")

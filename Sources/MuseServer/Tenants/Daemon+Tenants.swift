@@ -215,6 +215,7 @@ extension Daemon {
         check("admin_group", old.adminGroup ?? "-", new.adminGroup ?? "-")
         check("allow_foreign_runtime_dir", "\(old.runtimeDirectoryTrust)", "\(new.runtimeDirectoryTrust)")
         check("snapshot_io", "\(old.snapshotIO)", "\(new.snapshotIO)")
+        check("max_snapshot_bytes", old.maximumSnapshotBytes, new.maximumSnapshotBytes)
         check("metrics_address", old.metricsAddress.map { "\($0)" } ?? "-", new.metricsAddress.map { "\($0)" } ?? "-")
         check("idle_policy", old.idlePolicy.rawValue, new.idlePolicy.rawValue)
         return reasons
