@@ -65,23 +65,45 @@ public func writeAll(_ fd: Int32, _ data: Data) throws {
 
 /// Reads up to a newline (at most `limit` bytes): one message. A last line
 /// without its newline counts, as the peer may close right after writing.
-public func readLine(_ fd: Int32, limit: Int = 1 << 20) throws(ControlError) -> Data {
+/// With `deadline` (CLOCK_MONOTONIC nanoseconds), the whole line must arrive
+/// by then, however it is dripped: a per-read timeout alone would let a peer
+/// sending a byte at a time hold the connection for ever.
+public func readLine(_ fd: Int32, limit: Int = 1 << 20, deadline: UInt64? = nil) throws(ControlError) -> Data {
     var data = Data()
-    var byte: UInt8 = 0
+    var chunk = [UInt8](repeating: 0, count: 4096)
     while data.count < limit {
-        let n = read(fd, &byte, 1)
+        if let deadline {
+            let now = monotonicNanoseconds()
+            guard now < deadline else { throw .timedOut }
+            var waiting = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&waiting, 1, Int32(min((deadline - now) / 1_000_000 + 1, 60_000)))
+            if ready < 0 && errno != EINTR { throw .system("poll", errno) }
+            if ready <= 0 { continue }
+        }
+        // One request or answer per connection: nothing after its newline matters.
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, min($0.count, limit - data.count)) }
         if n == 0 { break }
         if n < 0 {
             if errno == EINTR { continue }
             if errno == EAGAIN || errno == EWOULDBLOCK { throw .timedOut }
             throw .system("read", errno)
         }
-        if byte == UInt8(ascii: "\n") { return data }
-        data.append(byte)
+        if let newline = chunk[0..<n].firstIndex(of: UInt8(ascii: "\n")) {
+            data.append(contentsOf: chunk[0..<newline])
+            return data
+        }
+        data.append(contentsOf: chunk[0..<n])
     }
     if data.count >= limit { throw .tooLong(limit) }
     if data.isEmpty { throw .closed }
     return data
+}
+
+/// CLOCK_MONOTONIC in nanoseconds, for deadlines.
+public func monotonicNanoseconds() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
 }
 
 public enum ControlError: Error, CustomStringConvertible {

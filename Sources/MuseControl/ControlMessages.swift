@@ -218,10 +218,11 @@ public struct ControlMessageError: Error, CustomStringConvertible, Sendable {
 }
 
 extension ControlRequest {
-    /// Reads one request line from `connection` and decodes it.
-    public static func read(from connection: Int32) throws(ControlMessageError) -> ControlRequest {
+    /// Reads one request line from `connection` and decodes it; the whole
+    /// line must arrive by `deadline` (CLOCK_MONOTONIC nanoseconds).
+    public static func read(from connection: Int32, deadline: UInt64? = nil) throws(ControlMessageError) -> ControlRequest {
         let line: Data
-        do { line = try readLine(connection) } catch {
+        do { line = try readLine(connection, deadline: deadline) } catch {
             switch error {
             case .closed: throw ControlMessageError("no request arrived before the connection closed")
             case .timedOut: throw ControlMessageError("no complete request line arrived in time")

@@ -16,6 +16,11 @@ public enum ThreadSupport {
     /// snapshot. Best effort.
     public static func lowerPriority() { _ = muse_set_thread_nice(10) }
 
+    /// Lowers the calling thread's CPU priority below the control plane's
+    /// (nice 19): a snapshot loading there yields to `status` and scrapes
+    /// on the same CPUs, as they yield to the workers.
+    public static func lowestPriority() { _ = muse_set_thread_nice(19) }
+
     /// Names the calling thread; the kernel keeps 15 bytes.
     public static func setName(_ name: String) { muse_set_thread_name(name) }
 }

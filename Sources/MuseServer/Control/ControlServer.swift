@@ -7,7 +7,8 @@ import MuseIPC
 
 /// The control socket: a Unix stream socket in the runtime directory that
 /// `musectl` talks to, one JSON request and one JSON response per connection,
-/// served one at a time on a thread of its own (swaps are thereby serialised).
+/// each connection on a thread of its own (`AcceptLoop`), with five seconds
+/// to send its whole request.
 ///
 /// Only root, mused's own user, and members of the configured admin group
 /// are answered: the socket file is 0600 (0660 with the admin group), and
@@ -17,8 +18,8 @@ final class ControlServer: @unchecked Sendable {
     let path: String
     private let adminGroup: gid_t?
     private let handle: (ControlRequest) -> ControlResponse
-    /// Made at the end of `init`; swaps load, decode and verify snapshots on
-    /// its thread, at lowered priority.
+    /// Made at the end of `init`; a swap loads, decodes and verifies its
+    /// snapshot on its connection's thread, at lowered priority.
     private var loop: AcceptLoop!
 
     init(runtimeDirectory: String, adminGroup: gid_t?,
@@ -46,7 +47,7 @@ final class ControlServer: @unchecked Sendable {
                     throw ControlServerError.system("chown", path, errno)
                 }
             }
-            guard listen(fd, 16) == 0 else { throw ControlServerError.system("listen", path, errno) }
+            guard listen(fd, AcceptLoop.backlog) == 0 else { throw ControlServerError.system("listen", path, errno) }
         } catch {
             close(fd)
             throw error
@@ -61,12 +62,18 @@ final class ControlServer: @unchecked Sendable {
         unlink(path)
     }
 
+    /// How long a peer has to send its whole request, and to take the answer.
+    static let requestSeconds = 5
+
     private func serve(_ connection: Int32) {
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        // The answer's write is bounded too: a peer that never reads cannot
+        // hold the connection's thread (answers are small; this is a backstop).
+        var timeout = timeval(tv_sec: Self.requestSeconds, tv_usec: 0)
+        setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let deadline = monotonicNanoseconds() + UInt64(Self.requestSeconds) * 1_000_000_000
         // Read the request first, even from a peer about to be refused, so
         // the peer's write never meets a closed socket and it gets the answer.
-        let request = Result { () throws(ControlMessageError) in try ControlRequest.read(from: connection) }
+        let request = Result { () throws(ControlMessageError) in try ControlRequest.read(from: connection, deadline: deadline) }
         let response: ControlResponse
         if let refusal = checkPeer(connection) {
             Log.warning("control-refused", ["reason": refusal])

@@ -46,6 +46,9 @@ extension Daemon {
                 return ControlResponse(ok: false, error: "swap needs the snapshot's absolute path")
             }
             var figures: [ShadowInfo]?
+            // Below status and scrapes; the connection's thread ends with the
+            // request, so its priority is not restored.
+            ThreadSupport.lowestPriority()
             let started = ThreadSupport.monotonicNanoseconds()
             do {
                 let steps = try swap(to: path, allowSchemaChange: request.allowSchemaChange ?? false,

@@ -5,7 +5,7 @@ import Foundation
 import MuseIPC
 
 /// The metrics endpoint: a minimal HTTP/1.1 server on a loopback TCP address,
-/// one connection at a time on a low-priority thread of its own.
+/// each connection on a low-priority thread of its own (`AcceptLoop`).
 /// `GET /metrics` gets the exposition text (200, `text/plain; version=0.0.4`),
 /// `HEAD /metrics` the same head without the body (probes use it), another
 /// method on /metrics 405 with `Allow`; any other path gets 404, a malformed or
@@ -51,7 +51,7 @@ final class MetricsHTTPServer: @unchecked Sendable {
                 }
             }
             guard bound == 0 else { throw MetricsServerError.system("bind", address.description, errno) }
-            guard listen(fd, 16) == 0 else { throw MetricsServerError.system("listen", address.description, errno) }
+            guard listen(fd, AcceptLoop.backlog) == 0 else { throw MetricsServerError.system("listen", address.description, errno) }
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             _ = withUnsafeMutablePointer(to: &storage) {

@@ -11,9 +11,9 @@ import Synchronization
 /// may let one slow peer delay another: a connection that sends nothing, or
 /// drips its request, only holds its own thread until its deadline (the
 /// `serve` function's), while `status` or a scrape on another connection is
-/// answered at once. At most `maxConnections` are served at a time; one
-/// past that is closed unanswered, so what peers can make mused hold stays
-/// bounded.
+/// answered at once. At most `maxConnections` (128) are served at a time;
+/// one past that is closed unanswered, so what peers can make mused hold
+/// stays bounded (a thread and a descriptor each, for at most the deadline).
 final class AcceptLoop: @unchecked Sendable {
     /// Owned from `init` on: closed by `stop`.
     let listener: Int32
@@ -37,7 +37,7 @@ final class AcceptLoop: @unchecked Sendable {
 
     /// `serve` answers one accepted connection, on its own thread, and
     /// must return by a deadline of its own; the loop closes the connection after.
-    init(listener: Int32, name: String, maxConnections: Int = 64, serve: @escaping @Sendable (Int32) -> Void) {
+    init(listener: Int32, name: String, maxConnections: Int = 128, serve: @escaping @Sendable (Int32) -> Void) {
         self.listener = listener
         self.name = name
         self.maxConnections = maxConnections
