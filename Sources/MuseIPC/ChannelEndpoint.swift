@@ -116,46 +116,55 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
         if let drainTarget { count = min(count, Int(drainTarget &- head)) }
         if count == 0 { return 0 }
         let admitted = min(max(admit(count), 0), count)
-        // With shadows, each event keeps its private copy until they scored it.
-        let shadowed = scorer.hasShadows(tenant: tenant)
         let began = scorer.batchBegins()
+        // 1. Each client field read once and checked; the features of the
+        //    events that pass copied out, packed, before anything is scored.
+        var packed = 0
         for k in 0..<count {
-            let index = head &+ UInt64(k)
-            let slot = submissions + Int(index & mask) * slotSize
+            let slot = submissions + Int((head &+ UInt64(k)) & mask) * slotSize
             let event = slot.assumingMemoryBound(to: muse_event_header.self)
-            // Read each client field once, through an atomic load the compiler
-            // may not repeat after the bounds check.
-            let tag = muse_atomic_load_relaxed_u64(&event.pointee.tag)
+            // Through atomic loads the compiler may not repeat after the checks.
             let intent = IntentID(muse_atomic_load_relaxed_u32(&event.pointee.intent_id))
             let featureCount = Int(muse_atomic_load_relaxed_u32(&event.pointee.feature_count))
-            var verdict: Verdict
             scratch.counts[k] = -1
+            scratch.intents[k] = intent.rawValue
             if k >= admitted {
-                verdict = .refused(.overloaded, generation: scorer.generationID)
+                scratch.verdicts[k] = .refused(.overloaded, generation: scorer.generationID)
             } else if let expected = scorer.featureCount(tenant: tenant, intent: intent) {
                 if featureCount == expected && featureCount <= maxFeatures && featureCount <= scratch.stride {
-                    let features = scratch.features + (shadowed ? k &* scratch.stride : 0)
-                    UnsafeMutableRawPointer(features).copyMemory(
+                    UnsafeMutableRawPointer(scratch.features + packed).copyMemory(
                         from: slot + MemoryLayout<muse_event_header>.size, byteCount: featureCount &* 8)
-                    verdict = scorer.score(tenant: tenant, intent: intent,
-                                           features: UnsafeBufferPointer(start: features, count: featureCount))
-                    scratch.intents[k] = intent.rawValue
+                    scratch.offsets[k] = Int32(packed)
                     scratch.counts[k] = Int32(featureCount)
-                    // An OK answer carries a finite score: a client comparing
-                    // `score >= threshold` would let a NaN through. NaN
-                    // features (missing values) are the models' business;
-                    // a non-finite result is an error status.
-                    if verdict.status == .ok && !(verdict.score.isFinite && verdict.rawScore.isFinite) {
-                        verdict = Verdict(status: .badScore, score: .nan, rawScore: .nan,
-                                          predictor: verdict.predictor, generation: verdict.generation)
-                    }
+                    packed &+= featureCount
                 } else {
-                    verdict = .refused(.featureCount, generation: scorer.generationID)
+                    scratch.verdicts[k] = .refused(.featureCount, generation: scorer.generationID)
                 }
             } else {
-                verdict = .refused(.unknownIntent, generation: scorer.generationID)
+                scratch.verdicts[k] = .refused(.unknownIntent, generation: scorer.generationID)
             }
-            scorer.answered(tenant: tenant, intent: intent, verdict: verdict)
+        }
+        // 2. Runs of consecutive events of one intent, scored a run at a time.
+        var k = 0
+        while let (run, end) = Self.run(from: k, count: count, scratch: scratch) {
+            scorer.score(tenant: tenant, run: run)
+            k = end
+        }
+        // 3. The answers, in order.
+        for k in 0..<count {
+            let index = head &+ UInt64(k)
+            var verdict = scratch.verdicts[k]
+            // An OK answer carries a finite score: a client comparing
+            // `score >= threshold` would let a NaN through. NaN features
+            // (missing values) are the models' business; a non-finite result
+            // is an error status.
+            if verdict.status == .ok && !(verdict.score.isFinite && verdict.rawScore.isFinite) {
+                verdict = Verdict(status: .badScore, score: .nan, rawScore: .nan,
+                                  predictor: verdict.predictor, generation: verdict.generation)
+            }
+            scorer.answered(tenant: tenant, intent: IntentID(scratch.intents[k]), verdict: verdict)
+            let slot = submissions + Int(index & mask) * slotSize
+            let tag = muse_atomic_load_relaxed_u64(&slot.assumingMemoryBound(to: muse_event_header.self).pointee.tag)
             let completion = completions + Int(index & mask)
             completion.pointee = muse_completion(
                 tag: tag, status: verdict.status.rawValue, predictor_id: verdict.predictor.rawValue,
@@ -167,15 +176,35 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
         muse_atomic_store_release_u64(&control.pointee.sq_head, head)
         wakeClient()
         scorer.batchEnded(tenant: tenant, count: count, began: began)
-        if shadowed {
+        if scorer.hasShadows(tenant: tenant) {
             // After the answers are out, from the daemon's private copies.
-            for k in 0..<count where scratch.counts[k] >= 0 {
-                scorer.scoreShadows(tenant: tenant, intent: IntentID(scratch.intents[k]),
-                                    features: UnsafeBufferPointer(start: scratch.features + k &* scratch.stride,
-                                                                  count: Int(scratch.counts[k])))
+            k = 0
+            while let (run, end) = Self.run(from: k, count: count, scratch: scratch) {
+                scorer.scoreShadows(tenant: tenant, run: run)
+                k = end
             }
         }
         return count
+    }
+
+    /// The first maximal run at or after `k` of consecutive events that
+    /// passed the checks and share an intent (their rows are packed back to
+    /// back), and where it ends; nil when there is none.
+    @inline(__always)
+    private static func run(from start: Int, count: Int, scratch: DrainScratch) -> (EventRun, Int)? {
+        var k = start
+        while k < count && scratch.counts[k] < 0 { k &+= 1 }
+        guard k < count else { return nil }
+        let width = Int(scratch.counts[k])
+        let intent = scratch.intents[k]
+        var end = k &+ 1
+        while end < count && scratch.counts[end] == Int32(width) && scratch.intents[end] == intent { end &+= 1 }
+        let n = end &- k
+        let run = EventRun(intent: IntentID(intent), count: n, width: width,
+                           rows: UnsafeBufferPointer(start: scratch.features + Int(scratch.offsets[k]), count: n &* width),
+                           verdicts: UnsafeMutableBufferPointer(start: scratch.verdicts + k, count: n),
+                           work: UnsafeMutableBufferPointer(start: scratch.work, count: 3 &* n))
+        return (run, end)
     }
 
     /// Makes the next drain that finds the channel RELEASED try to free it at

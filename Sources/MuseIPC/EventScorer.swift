@@ -43,12 +43,18 @@ public protocol EventScorer {
     /// and the buffer is the daemon's private copy.
     func score(tenant: TenantIndex, intent: IntentID, features: UnsafeBufferPointer<Double>) -> Verdict
 
+    /// Scores a run of events of one intent, filling `run.verdicts`: what
+    /// `score` would give for each row, in one call, so a model's batch
+    /// kernel can score several rows at once. The default calls `score`.
+    func score(tenant: TenantIndex, run: EventRun)
+
     /// True if `tenant`'s events are also scored by shadow predictors.
     func hasShadows(tenant: TenantIndex) -> Bool
 
-    /// Scores an already answered event with the shadow predictors of
-    /// (tenant, intent), for the record only: nothing reaches the client.
-    func scoreShadows(tenant: TenantIndex, intent: IntentID, features: UnsafeBufferPointer<Double>)
+    /// Scores already answered events with the shadow predictors of
+    /// (tenant, run.intent), for the record only: nothing reaches the client
+    /// (`run.verdicts` holds the answers and is not to be changed).
+    func scoreShadows(tenant: TenantIndex, run: EventRun)
 
     // Metrics hooks: the daemon's scorer counts and times with them; the
     // defaults do nothing. They run on the draining thread, so they must cost
@@ -68,8 +74,13 @@ public protocol EventScorer {
 }
 
 extension EventScorer {
+    @inline(__always)
+    public func score(tenant: TenantIndex, run: EventRun) {
+        for i in 0..<run.count { run.verdicts[i] = score(tenant: tenant, intent: run.intent, features: run.row(i)) }
+    }
+
     public func hasShadows(tenant: TenantIndex) -> Bool { false }
-    public func scoreShadows(tenant: TenantIndex, intent: IntentID, features: UnsafeBufferPointer<Double>) {}
+    public func scoreShadows(tenant: TenantIndex, run: EventRun) {}
     @inline(__always) public func batchBegins() -> UInt64 { 0 }
     @inline(__always) public func answered(tenant: TenantIndex, intent: IntentID, verdict: borrowing Verdict) {}
     @inline(__always) public func batchEnded(tenant: TenantIndex, count: Int, began: UInt64) {}

@@ -32,4 +32,27 @@ public struct Predictor: Sendable, Equatable {
         }
         return sum
     }
+
+    /// `posterior` of `out.count` rows at once (row after row in `rows`),
+    /// bit for bit: each model scores the rows in one call (its batch
+    /// kernel), then the same corrections and sums as `posterior`, in the
+    /// same order. `work` holds `out.count` doubles for a blend's members.
+    func posteriors(
+        rows: UnsafeBufferPointer<Double>, models: [any ScoringModel], corrections: [PosteriorCorrection],
+        into out: UnsafeMutableBufferPointer<Double>, work: UnsafeMutableBufferPointer<Double>
+    ) {
+        if members.count == 1 {
+            let m = members[0].model
+            // The caller checked the width: rows.count == out.count * featureNames.count.
+            try? models[m].probabilities(rows: rows, into: out)
+            for i in out.indices { out[i] = corrections[m].apply(out[i]) }
+            return
+        }
+        for i in out.indices { out[i] = 0.0 }
+        let probabilities = UnsafeMutableBufferPointer(rebasing: work[0..<out.count])
+        for member in members {
+            try? models[member.model].probabilities(rows: rows, into: probabilities)
+            for i in out.indices { out[i] += member.weight * corrections[member.model].apply(probabilities[i]) }
+        }
+    }
 }

@@ -82,6 +82,51 @@ public struct RoutingTable: Sendable {
         }
     }
 
+    /// Scores `count` events of (tenant, intent) in one pass: rows of the
+    /// predictor's width, row after row in `rows`; `raw[i]` and `scores[i]`
+    /// are what `score` gives for row `i`, bit for bit, while each model
+    /// scores all the rows in one call. `work` holds `count` doubles.
+    public func score(tenant: Int, intent: Int, rows: UnsafeBufferPointer<Double>, count: Int,
+                      raw: UnsafeMutableBufferPointer<Double>, scores: UnsafeMutableBufferPointer<Double>,
+                      work: UnsafeMutableBufferPointer<Double>) -> BatchOutcome {
+        guard let r = route(tenant, intent) else { return .noRoute }
+        let expected = predictors[Int(r.primary.predictor)].featureNames.count
+        guard rows.count == expected * count else { return .featureCountMismatch(expected: expected) }
+        evaluate(r.primary, rows: rows, count: count, raw: raw, scores: scores, work: work)
+        return .scored(predictor: Int(r.primary.predictor))
+    }
+
+    /// `scoreShadows` of `count` rows at once: `body` gets each shadow
+    /// predictor with the rows' raw and transformed scores.
+    public func scoreShadows(
+        tenant: Int, intent: Int, rows: UnsafeBufferPointer<Double>, count: Int,
+        raw: UnsafeMutableBufferPointer<Double>, scores: UnsafeMutableBufferPointer<Double>,
+        work: UnsafeMutableBufferPointer<Double>, _ body: (_ predictor: Int, _ raw: UnsafeBufferPointer<Double>,
+                                                            _ scores: UnsafeBufferPointer<Double>) -> Void
+    ) {
+        guard let r = route(tenant, intent), r.shadowCount > 0 else { return }
+        let expected = predictors[Int(r.primary.predictor)].featureNames.count
+        guard rows.count == expected * count else { return }
+        for i in Int(r.shadowStart)..<Int(r.shadowStart + r.shadowCount) {
+            let slot = shadowSlots[i]
+            evaluate(slot, rows: rows, count: count, raw: raw, scores: scores, work: work)
+            body(Int(slot.predictor), UnsafeBufferPointer(rebasing: raw[0..<count]), UnsafeBufferPointer(rebasing: scores[0..<count]))
+        }
+    }
+
+    private func evaluate(_ slot: Slot, rows: UnsafeBufferPointer<Double>, count: Int,
+                          raw: UnsafeMutableBufferPointer<Double>, scores: UnsafeMutableBufferPointer<Double>,
+                          work: UnsafeMutableBufferPointer<Double>) {
+        let out = UnsafeMutableBufferPointer(rebasing: raw[0..<count])
+        predictors[Int(slot.predictor)].posteriors(rows: rows, models: models, corrections: corrections, into: out, work: work)
+        if slot.map < 0 {
+            for i in 0..<count { scores[i] = out[i] }
+        } else {
+            let map = maps[Int(slot.map)]
+            for i in 0..<count { scores[i] = map.apply(out[i]) }
+        }
+    }
+
     /// The predictor routed for (tenant, intent), if any.
     public func primaryPredictor(tenant: Int, intent: Int) -> Int? {
         route(tenant, intent).map { Int($0.primary.predictor) }
@@ -95,6 +140,13 @@ public struct RoutingTable: Sendable {
 
     /// The model instances (shared, not copied) of a predictor, e.g. to check sharing.
     public func model(_ index: Int) -> any ScoringModel { models[index] }
+}
+
+/// What `score(tenant:intent:rows:...)` did with a batch.
+public enum BatchOutcome: Sendable, Equatable {
+    case scored(predictor: Int)
+    case noRoute
+    case featureCountMismatch(expected: Int)
 }
 
 /// One scored event.

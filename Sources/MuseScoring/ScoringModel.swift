@@ -18,4 +18,8 @@ public protocol ScoringModel: Sendable {
     /// (`featureNames.count` values each); equal to calling `margin` on each.
     /// Has a default; tree ensembles override it with a cache-friendlier walk.
     func margins(rows: UnsafeBufferPointer<Double>, into out: UnsafeMutableBufferPointer<Double>) throws(FeatureCountError)
+
+    /// Probabilities of `out.count` rows (see `margins`); each equals
+    /// `probability` of that row exactly. Has a default.
+    func probabilities(rows: UnsafeBufferPointer<Double>, into out: UnsafeMutableBufferPointer<Double>) throws(FeatureCountError)
 }

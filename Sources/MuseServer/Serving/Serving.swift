@@ -16,6 +16,10 @@ public final class Serving: EventScorer, Sendable {
     private let routingTenants: [Int32]
     /// By `TenantIndex`: whether any of the tenant's routes has shadows.
     private let shadowed: [Bool]
+    /// By `TenantIndex`, then routing predictor: the reference deciles a
+    /// shadow's transformed scores are tallied against (looked up by name
+    /// once here, not per event).
+    private let shadowEdges: [[[Double]]]
     /// The generation's per-event state, held here so the hot path reads this
     /// object's own fields: reaching the table through `generation.routing`
     /// copied the struct (a retain and release per array) on every event,
@@ -30,10 +34,15 @@ public final class Serving: EventScorer, Sendable {
         id = generation.id
         let routingTenants = tenants.map { generation.routing.tenantID($0).map(Int32.init) ?? -1 }
         self.routingTenants = routingTenants
-        shadowed = routingTenants.map { t in
+        let shadowed = routingTenants.map { t in
             t >= 0 && generation.routing.intents.indices.contains {
                 !generation.routing.shadowPredictors(tenant: Int(t), intent: $0).isEmpty
             }
+        }
+        self.shadowed = shadowed
+        shadowEdges = tenants.indices.map { t in
+            guard shadowed[t] else { return [] }
+            return generation.routing.predictors.indices.map { generation.decileEdges(tenant: tenants[t], predictor: $0) }
         }
     }
 
@@ -66,19 +75,46 @@ public final class Serving: EventScorer, Sendable {
         }
     }
 
+    /// A run of one intent's events, scored by the models' batch kernels.
+    @inline(__always)
+    public func score(tenant: TenantIndex, run: EventRun) {
+        let t = tenant.rawValue < routingTenants.count ? Int(routingTenants[tenant.rawValue]) : -1
+        let n = run.count
+        let raw = UnsafeMutableBufferPointer(rebasing: run.work[0..<n])
+        let scores = UnsafeMutableBufferPointer(rebasing: run.work[n..<2 * n])
+        let work = UnsafeMutableBufferPointer(rebasing: run.work[2 * n..<3 * n])
+        switch routing.score(tenant: t, intent: generation.routingIntent(run.intent), rows: run.rows, count: n,
+                             raw: raw, scores: scores, work: work) {
+        case .scored(let predictor):
+            let id = PredictorID(UInt32(truncatingIfNeeded: predictor + 1))
+            for i in 0..<n {
+                run.verdicts[i] = Verdict(status: .ok, score: scores[i], rawScore: raw[i], predictor: id, generation: self.id)
+            }
+        case .noRoute:
+            for i in 0..<n { run.verdicts[i] = .refused(.noRoute, generation: id) }
+        case .featureCountMismatch:
+            for i in 0..<n { run.verdicts[i] = .refused(.featureCount, generation: id) }
+        }
+    }
+
     @inline(__always)
     public func hasShadows(tenant: TenantIndex) -> Bool {
         tenant.rawValue < shadowed.count && shadowed[tenant.rawValue]
     }
 
-    /// Scores with the shadow predictors of (tenant, intent) into `tally`.
-    func scoreShadows(tenant: TenantIndex, intent: IntentID, features: UnsafeBufferPointer<Double>,
-                      into tally: ShadowTally) {
-        guard tenant.rawValue < routingTenants.count else { return }
+    /// Scores a run with the shadow predictors of (tenant, intent) into
+    /// `tally`: each shadow scores the rows in one call, and each shadow's
+    /// scores go to the tally under one take of its lock.
+    func scoreShadows(tenant: TenantIndex, run: EventRun, into tally: ShadowTally) {
+        guard hasShadows(tenant: tenant) else { return }
         let t = Int(routingTenants[tenant.rawValue])
-        generation.routing.scoreShadows(tenant: t, intent: generation.routingIntent(intent), features: features) { s in
-            tally.record(tenant: tenant.rawValue, predictor: s.predictor, score: s.score,
-                         edges: generation.decileEdges(tenant: tenants[tenant.rawValue], predictor: s.predictor))
+        let n = run.count
+        let edges = shadowEdges[tenant.rawValue]
+        routing.scoreShadows(tenant: t, intent: generation.routingIntent(run.intent), rows: run.rows, count: n,
+                             raw: UnsafeMutableBufferPointer(rebasing: run.work[0..<n]),
+                             scores: UnsafeMutableBufferPointer(rebasing: run.work[n..<2 * n]),
+                             work: UnsafeMutableBufferPointer(rebasing: run.work[2 * n..<3 * n])) { predictor, _, scores in
+            tally.record(tenant: tenant.rawValue, predictor: predictor, scores: scores, edges: edges[predictor])
         }
     }
 }

@@ -59,6 +59,16 @@ struct ShadowKey: Hashable, Sendable {
 final class ShadowTally: Sendable {
     private let state = Locked<(generation: UInt64, records: [ShadowKey: ShadowRecord])>((0, [:]))
 
+    /// A run's transformed scores, under one take of the lock.
+    func record(tenant: Int, predictor: Int, scores: UnsafeBufferPointer<Double>, edges: [Double]) {
+        state.withLock { state in
+            let key = ShadowKey(tenant: tenant, predictor: predictor)
+            var record = state.records[key] ?? ShadowRecord()
+            for score in scores { record.add(score, edges: edges) }
+            state.records[key] = record
+        }
+    }
+
     func record(tenant: Int, predictor: Int, score: Double, edges: [Double]) {
         state.withLock { $0.records[ShadowKey(tenant: tenant, predictor: predictor), default: ShadowRecord()].add(score, edges: edges) }
     }

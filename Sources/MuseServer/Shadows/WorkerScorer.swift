@@ -28,10 +28,15 @@ struct WorkerScorer: EventScorer {
     }
 
     @inline(__always)
+    func score(tenant: TenantIndex, run: EventRun) {
+        serving.score(tenant: tenant, run: run)
+    }
+
+    @inline(__always)
     func hasShadows(tenant: TenantIndex) -> Bool { serving.hasShadows(tenant: tenant) }
 
-    func scoreShadows(tenant: TenantIndex, intent: IntentID, features: UnsafeBufferPointer<Double>) {
-        serving.scoreShadows(tenant: tenant, intent: intent, features: features, into: tally)
+    func scoreShadows(tenant: TenantIndex, run: EventRun) {
+        serving.scoreShadows(tenant: tenant, run: run, into: tally)
     }
 
     // MARK: Metrics (see `MetricsRecorder`; nothing without a metrics endpoint)
