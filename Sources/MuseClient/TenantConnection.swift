@@ -85,6 +85,12 @@ public final class ClientChannel: @unchecked Sendable {
         muse_submit_batch(rawChannel, requests.baseAddress, requests.count)
     }
 
+    /// Tells mused an event is coming (muse.h, `muse_prepare`): a sleeping
+    /// worker wakes now, while the caller computes the event's features.
+    @inlinable
+    @discardableResult
+    public func prepare() -> muse_status { muse_prepare(rawChannel) }
+
     /// Reads completions without blocking; returns how many.
     @inlinable
     public func poll(into out: UnsafeMutableBufferPointer<muse_completion>) -> Int {

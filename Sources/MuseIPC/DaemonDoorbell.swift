@@ -33,6 +33,12 @@ public struct DaemonDoorbell: @unchecked Sendable {
     private var mutes: [Int]
     /// Whether this worker's bit is raised on each segment (inside `sleep` only).
     private var armed: [Bool]
+    /// Each segment's daemon_prepare word, and its value when armed.
+    private let prepareWords: [UnsafeMutablePointer<UInt32>]
+    private var prepareValues: [UInt32]
+    /// Set by `sleep` when it returned for a client's `muse_prepare`: an
+    /// event is coming, so the worker should spin its budget for it.
+    public private(set) var wokeForPrepare = false
     /// The worker's reclaim count when a release wake was last excused.
     private var reclaimsExcused: UInt64 = 0
     /// The segments waited on in this pass (indices into `words`).
@@ -103,6 +109,8 @@ public struct DaemonDoorbell: @unchecked Sendable {
         }
         words = segments.map { field($0, \.daemon_doorbell) }
         sleepingFlags = segments.map { field($0, \.daemon_sleeping) }
+        prepareWords = segments.map { field($0, \.daemon_prepare) }
+        prepareValues = Array(repeating: 0, count: segments.count)
         bit = 1 << UInt32(worker)
         values = Array(repeating: 0, count: segments.count)
         windowStart = Array(repeating: 0, count: segments.count)
@@ -118,6 +126,7 @@ public struct DaemonDoorbell: @unchecked Sendable {
     /// Reads segment `i`'s doorbell, then raises this worker's bit in its
     /// daemon_sleeping (seq_cst): the rings must be checked after.
     private mutating func arm(_ i: Int) {
+        prepareValues[i] = muse_atomic_load_acquire_u32(prepareWords[i])
         values[i] = muse_atomic_load_acquire_u32(words[i])
         muse_atomic_or_u32(sleepingFlags[i], bit)
         armed[i] = true
@@ -149,6 +158,7 @@ public struct DaemonDoorbell: @unchecked Sendable {
             nanosleep(&pause, nil)
             return true
         }
+        wokeForPrepare = false
         var now = ThreadSupport.monotonicNanoseconds()
         let deadline = now &+ UInt64(max(timeoutNanoseconds, 1))
         var slept = false
@@ -229,6 +239,14 @@ public struct DaemonDoorbell: @unchecked Sendable {
                     releases = true
                     continue
                 }
+                // A prepare counts against the budget like any ring (a
+                // client preparing in a loop is a ringer), and sends the
+                // worker back to spin for the event it announces.
+                let announced = muse_atomic_load_acquire_u32(prepareWords[i])
+                if announced != prepareValues[i] {
+                    prepareValues[i] = announced
+                    wokeForPrepare = true
+                }
                 emptyWakes[i] += 1
                 if emptyWakes[i] > Self.emptyWakeBudget {
                     mutedUntil[i] = now &+ Self.muteNanoseconds << UInt64(min(mutes[i], 2))
@@ -244,7 +262,7 @@ public struct DaemonDoorbell: @unchecked Sendable {
             // it counts against the budget unless the last one freed a
             // channel (a client holding a channel RELEASED and ringing is
             // muted like any ringer).
-            if working || releases { return true }
+            if working || releases || wokeForPrepare { return true }
         }
     }
 

@@ -151,6 +151,7 @@ final class Worker: @unchecked Sendable {
                 }
                 if slept { for i in 0..<endpoints.count { endpoints[i].resetReclaimPacing() } }
                 idle.woke(slept: slept)
+                if doorbell.wokeForPrepare { idle.prepared(now: ThreadSupport.monotonicNanoseconds()) }
             } else if answered == 0 && clockMask == 0 {
                 // The rounds that read no clock pause; here every round does.
                 idle.pause()

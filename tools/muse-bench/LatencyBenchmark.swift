@@ -16,7 +16,7 @@ import MuseClient
 ///
 ///   muse-bench latency [--seconds S] [--warmup S] [--rates 1000,10000,...]
 ///                      [--clients 1,4] [--policies busy-spin,adaptive,low-power]
-///                      [--repeat N] [--margin-us M] [--no-socket]
+///                      [--repeat N] [--margin-us M] [--no-socket] [--prepare-us P]
 ///
 /// For each worker policy it starts mused with --idle-policy (its clients wait
 /// with the same policy), measures mused's idle CPU, then each (clients, rate)
@@ -35,6 +35,9 @@ enum LatencyBenchmark {
         /// shared machine, the run least disturbed by other processes).
         var runs = 1
         var marginNanoseconds = LatencyBenchmark.defaultMarginNanoseconds
+        /// With P > 0, each Muse cell runs again with `muse_prepare` called P
+        /// µs before each send (the client busy with its own work meanwhile).
+        var prepareNanoseconds: UInt64 = 0
 
         init(_ arguments: [String]) {
             func value(_ flag: String) -> String? {
@@ -49,6 +52,7 @@ enum LatencyBenchmark {
             if arguments.contains("--no-socket") { socket = false }
             if let r = value("--repeat").flatMap(Int.init), r > 0 { runs = r }
             if let m = value("--margin-us").flatMap(UInt64.init) { marginNanoseconds = m * 1000 }
+            if let p = value("--prepare-us").flatMap(UInt64.init) { prepareNanoseconds = p * 1000 }
         }
     }
 
@@ -99,11 +103,12 @@ enum LatencyBenchmark {
 
     // MARK: Client processes
 
-    /// `latency-client RUNTIME TENANT RATE SECONDS WARMUP POLICY`
+    /// `latency-client RUNTIME TENANT RATE SECONDS WARMUP POLICY MARGIN [PREPARE]`
     static func museClient(_ a: [String]) throws -> Never {
         let (runtime, tenant, rate, seconds, warmup) = (a[0], a[1], Double(a[2])!, Double(a[3])!, Double(a[4])!)
         let idle = policy(named: a[5])
         let margin = UInt64(a[6])!
+        let prepare = a.count > 7 ? UInt64(a[7])! : 0
         let connection = try TenantConnection(runtimeDirectory: runtime, tenant: tenant)
         // The previous cell's clients' channels are freed at mused's next
         // housekeeping (50 ms): retry for a while.
@@ -125,6 +130,7 @@ enum LatencyBenchmark {
         var arrivals = Arrivals(rate: rate, start: start, seed: UInt64(getpid()) &* 0x9E37_79B9_7F4A_7C15)
         var sent: UInt64 = 0, received: UInt64 = 0, errors: UInt64 = 0
         var due = arrivals.advance()
+        var prepared = false
         features.withUnsafeBufferPointer { x in
             completions.withUnsafeMutableBufferPointer { out in
                 while true {
@@ -136,6 +142,7 @@ enum LatencyBenchmark {
                         if due >= measureFrom { lag.record(now &- due) }
                         sent += 1
                         due = arrivals.advance()
+                        prepared = false
                     }
                     if due >= end && received == sent { break }
                     if now > end + 5_000_000_000 { errors += sent - received; break }
@@ -144,6 +151,16 @@ enum LatencyBenchmark {
                     // (a muse_wait here would spin for nothing, and four
                     // clients on one CPU would spin in one another's way).
                     if received == sent && due < end {
+                        // With --prepare-us: announce the event `prepare`
+                        // before it, then stay busy to it (the client's own
+                        // feature work), as a real client would.
+                        if prepare > 0 && !prepared && due > now &+ prepare {
+                            sleepUntil(due &- prepare, margin: margin)
+                            channel.prepare()
+                            prepared = true
+                            while muse_now_ns() < due { muse_cpu_relax() }
+                            continue
+                        }
                         sleepUntil(due, margin: margin)
                         continue
                     }
@@ -356,15 +373,18 @@ enum LatencyBenchmark {
             print(String(format: "mused --idle-policy %@: idle %.2f%% of a core", policy, idle))
             for clients in options.clients {
                 for rate in options.rates {
-                    cells.append(best(of: options.runs) {
-                        var cell = Cell(transport: "muse", policy: policy, clients: clients, rate: rate)
-                        measure(&cell, server: daemon.pid, processes: (0..<clients).map { _ in
-                            [me, "latency-client", runtime, "bench", String(Double(rate) / Double(clients)),
-                             String(options.seconds), String(options.warmup), policy,
-                             String(options.marginNanoseconds)]
+                    for prepare in options.prepareNanoseconds > 0 ? [0, options.prepareNanoseconds] : [0] {
+                        cells.append(best(of: options.runs) {
+                            let transport = prepare > 0 ? "muse+prepare \(prepare / 1000) µs" : "muse"
+                            var cell = Cell(transport: transport, policy: policy, clients: clients, rate: rate)
+                            measure(&cell, server: daemon.pid, processes: (0..<clients).map { _ in
+                                [me, "latency-client", runtime, "bench", String(Double(rate) / Double(clients)),
+                                 String(options.seconds), String(options.warmup), policy,
+                                 String(options.marginNanoseconds), String(prepare)]
+                            })
+                            return cell
                         })
-                        return cell
-                    })
+                    }
                 }
             }
         }

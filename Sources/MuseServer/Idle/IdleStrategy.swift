@@ -43,6 +43,9 @@ struct IdleStrategy {
     private var lastWork: UInt64
     /// Whether the last clock reading found the channels idle.
     private var idleAtLastReading = false
+    /// Set by `prepared`: the wait for the next event is a client's own
+    /// feature work, not a gap between arrivals, so it is not learned.
+    private var preparedWait = false
     private var yielding = false
     private var yields = 0
 
@@ -77,7 +80,8 @@ struct IdleStrategy {
     /// reading answered events. True: sleep on the doorbells now.
     mutating func shouldSleep(now: UInt64, worked: Bool) -> Bool {
         if worked {
-            if idleAtLastReading { learn(gap: now &- lastWork) }
+            if idleAtLastReading && !preparedWait { learn(gap: now &- lastWork) }
+            preparedWait = false
             lastWork = now
             idleAtLastReading = false
             yielding = false
@@ -98,6 +102,16 @@ struct IdleStrategy {
             }
             return true
         }
+    }
+
+    /// After a sleep ended by a client's `muse_prepare`: spin the budget
+    /// from now for the event announced (and no longer: if it never comes,
+    /// the worker yields and sleeps as after any work).
+    mutating func prepared(now: UInt64) {
+        lastWork = now
+        yielding = false
+        yields = 0
+        preparedWait = true
     }
 
     /// After a doorbell sleep, or an attempt that found work first.

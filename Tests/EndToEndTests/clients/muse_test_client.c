@@ -718,6 +718,55 @@ static int sweep(const char *dir, const char *prefix, int count) {
     return ok == count ? 0 : 1;
 }
 
+#ifndef MUSE_OLD_HEADER
+/* muse_prepare from every state a client can be in: never claimed, claimed,
+ * released, inherited by a fork child; then, for `seconds`, once every 10 ms
+ * while the test kills and restarts mused: every call returns without harm
+ * (OK while claimed, whatever the daemon does). */
+static int prepare_states(const char *dir, const char *tenant, double seconds) {
+    muse_channel never;
+    memset(&never, 0, sizeof never);
+    int ok = muse_prepare(NULL) == MUSE_E_INVALID && muse_prepare(&never) == MUSE_E_INVALID;
+    muse_client c; muse_channel ch; muse_intent_info intent;
+    if (!open_and_claim(dir, tenant, &c, &ch, &intent, 5000000000ull)) return 1;
+    ok = ok && muse_prepare(&ch) == MUSE_OK;
+    pid_t child = fork();
+    if (child == 0) _exit(muse_prepare(&ch) == MUSE_E_FORKED ? 0 : 1);
+    int status = 0;
+    waitpid(child, &status, 0);
+    int forked = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    uint64_t calls = 0, good = 0, until = muse_now_ns() + (uint64_t)(seconds * 1e9);
+    while (muse_now_ns() < until) {
+        calls++;
+        if (muse_prepare(&ch) == MUSE_OK) good++;
+        struct timespec pause = {0, 10000000};
+        nanosleep(&pause, NULL);
+    }
+    muse_release(&ch);
+    int released = muse_prepare(&ch) == MUSE_E_INVALID;
+    muse_close(&c);
+    printf("prepare-states ok=%d forked=%d calls=%llu good=%llu released=%d\n", ok, forked,
+           (unsigned long long)calls, (unsigned long long)good, released);
+    return ok && forked && released && calls == good ? 0 : 1;
+}
+
+/* `count` prepares, `interval_ms` apart, and never an event. */
+static int prepare_idle(const char *dir, const char *tenant, int count, int interval_ms) {
+    muse_client c; muse_channel ch; muse_intent_info intent;
+    if (!open_and_claim(dir, tenant, &c, &ch, &intent, 5000000000ull)) return 1;
+    int good = 0;
+    for (int i = 0; i < count; i++) {
+        if (muse_prepare(&ch) == MUSE_OK) good++;
+        struct timespec pause = {interval_ms / 1000, (long)(interval_ms % 1000) * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    muse_release(&ch);
+    muse_close(&c);
+    printf("prepare-idle count=%d good=%d\n", count, good);
+    return good == count ? 0 : 1;
+}
+#endif
+
 int main(int argc, char **argv) {
     if (argc < 4) {
         fprintf(stderr, "usage: %s MODE DIR TENANT [ARGS]\n", argv[0]);
@@ -729,6 +778,10 @@ int main(int argc, char **argv) {
         return stream(dir, tenant, (uint32_t)atoi(argv[4]), strtoull(argv[5], NULL, 10),
                       argc > 6 ? strtoull(argv[6], NULL, 10) : 0, argc > 7 ? argv[7] : NULL);
     if (!strcmp(mode, "sweep") && argc >= 5) return sweep(dir, tenant, atoi(argv[4]));
+#ifndef MUSE_OLD_HEADER
+    if (!strcmp(mode, "prepare-states") && argc >= 5) return prepare_states(dir, tenant, atof(argv[4]));
+    if (!strcmp(mode, "prepare-idle") && argc >= 6) return prepare_idle(dir, tenant, atoi(argv[4]), atoi(argv[5]));
+#endif
     if (!strcmp(mode, "claim") && argc >= 5) return claim_when_free(dir, tenant, strtoull(argv[4], NULL, 10));
     if (!strcmp(mode, "hold") && argc >= 5) return hold(dir, tenant, atoi(argv[4]));
     if (!strcmp(mode, "backpressure")) return backpressure(dir, tenant);
