@@ -48,6 +48,10 @@ struct HostileSnapshotFileTests {
             (oversized, "over the limit of 536870912 bytes"),
             (try Self.zeroBomb(scratch + "/bomb-1g.lz4", size: 1 << 30), "declares 1073741824 bytes of content, over the limit"),
             (try Self.zeroBomb(scratch + "/bomb-400m.lz4", size: 400 << 20), "not a Muse snapshot"),
+            // Every checksum right, one split of the first tree jumping back to
+            // node 0: it used to make mused allocate without end.
+            (Harness.packageRoot.appending(path: "Tests/MuseSnapshotTests/Fixtures/snapshot-corpus/regression-split-jumps-to-node-0.muse").path,
+             "model 'cnp-gbdt': flat model, tree 0, node 1: jumps back to node 0"),
         ]
         usleep(200_000)
         let peakBefore = Self.peakResidentKiB(daemon.child.pid)
