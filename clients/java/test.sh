@@ -14,7 +14,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-expected=66
+expected=68
 mused="${MUSE_MUSED:-$repo/.build/debug/mused}"
 [ -x "$mused" ] || { echo "no mused at $mused: run \`swift build\` first or set MUSE_MUSED" >&2; exit 1; }
 . "$here/jdk.sh"

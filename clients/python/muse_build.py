@@ -79,6 +79,7 @@ muse_status muse_intent_features(const muse_client *client, const char *intent, 
                                  size_t *length, muse_intent_info *info);
 muse_status muse_submit(muse_channel *ch, uint64_t tag, uint32_t intent_id, const double *features,
                         uint32_t feature_count);
+muse_status muse_prepare(muse_channel *ch);
 size_t muse_poll(muse_channel *ch, muse_completion *out, size_t max);
 muse_status muse_wait(muse_channel *ch, muse_completion *out, size_t max, size_t *count, int64_t timeout_ns);
 typedef enum { MUSE_IDLE_ADAPTIVE = 0, MUSE_IDLE_BUSY_SPIN = 1, MUSE_IDLE_LOW_POWER = 2 } muse_idle_policy;

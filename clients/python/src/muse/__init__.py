@@ -362,6 +362,16 @@ class Channel:
         _check(status, "submit")
         return True
 
+    def prepare(self) -> None:
+        """Tells mused an event is coming (muse.h's muse_prepare).
+
+        Call it when a request arrives, before computing its features: a
+        worker asleep wakes meanwhile and is awake when the event is
+        submitted. Costs one look at a flag while mused is awake, one futex
+        wake when it sleeps; harmless whatever mused does.
+        """
+        _check(lib.muse_prepare(self._raw), "prepare")
+
     def poll(self, max: int = 256) -> list[Completion]:
         """Answers waiting now (never blocks)."""
         n = lib.muse_poll(self._raw, self._buffer, min(max, 256))

@@ -96,6 +96,9 @@ final class LibMuse {
     static final MethodHandle SUBMIT = function("muse_submit",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT),
             Linker.Option.critical(false));
+    /** (channel) -> status; at most a futex wake, so critical too. */
+    static final MethodHandle PREPARE = function("muse_prepare", FunctionDescriptor.of(JAVA_INT, ADDRESS),
+            Linker.Option.critical(false));
     /** (channel, out, max) -> count */
     static final MethodHandle POLL = function("muse_poll",
             FunctionDescriptor.of(JAVA_LONG, ADDRESS, ADDRESS, JAVA_LONG), Linker.Option.critical(false));

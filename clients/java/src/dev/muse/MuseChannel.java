@@ -101,6 +101,26 @@ public final class MuseChannel implements AutoCloseable {
     }
 
     /**
+     * Tells mused an event is coming on this channel (muse.h's
+     * {@code muse_prepare}): call it when a request arrives, before computing
+     * its features, so a worker asleep wakes meanwhile and is awake when the
+     * event is submitted. One look at a flag while mused is awake, one futex
+     * wake when it sleeps; harmless whatever mused does.
+     *
+     * @throws MuseException on a channel inherited through fork ({@link Status#FORKED})
+     */
+    public void prepare() {
+        checkOpen();
+        int status;
+        try {
+            status = (int) LibMuse.PREPARE.invokeExact(channel);
+        } catch (Throwable t) {
+            throw LibMuse.rethrow(t);
+        }
+        if (status != 0) throw new MuseException(status, "prepare");
+    }
+
+    /**
      * Reads the completions waiting, without blocking, into this channel's
      * view (empty if none).
      *

@@ -39,6 +39,7 @@ public final class ErrorsTest {
                 "scoring by an unknown feature name is UNKNOWN_FEATURE");
         Check.throwsType(IllegalArgumentException.class, () -> channel.submit(1, cnp, new double[5]),
                 "5 values for a 16-feature intent is IllegalArgumentException");
+        Check.runs(channel::prepare, "prepare on a claimed channel is harmless");
         Check.that(channel.submit(2, cnp, new double[16]), "a well-formed submit is taken");
         Check.throwsType(IllegalStateException.class, () -> channel.score(cnp, new double[16]),
                 "score with another event in flight is IllegalStateException");
@@ -52,6 +53,8 @@ public final class ErrorsTest {
         Check.throwsType(IllegalStateException.class, () -> channel.submit(3, cnp, new double[16]),
                 "submit on a closed channel is IllegalStateException");
         Check.throwsType(IllegalStateException.class, channel::poll, "poll on a closed channel is IllegalStateException");
+        Check.throwsType(IllegalStateException.class, channel::prepare,
+                "prepare on a closed channel is IllegalStateException");
         Check.throwsType(IllegalStateException.class, () -> channel.await(1000, IdlePolicy.BUSY_SPIN),
                 "await on a closed channel is IllegalStateException");
         Check.throwsType(IllegalStateException.class, () -> done.score(0),
