@@ -35,6 +35,7 @@ fi
 bin_dir=$(cd "$bin_dir" && pwd)
 
 . tools/ci/lib/machines.sh
+. tools/ci/lib/checks.sh
 stage_started=$SECONDS
 work=$(mktemp -d)
 M=muse-systemd
@@ -44,32 +45,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0
-failed=0
-# check WHAT CMD...: runs CMD (in a subshell: it changes nothing here); ok
-# or FAIL with what it printed.
-check() {
-    local what=$1 out
-    shift
-    if out=$("$@" 2>&1); then
-        echo "ok - $what"
-        passed=$((passed + 1))
-    else
-        echo "FAIL - $what"
-        printf '%s\n' "$out" | tail -n 40 | sed 's/^/    /'
-        failed=$((failed + 1))
-    fi
-}
 in_m() { machine_run "$M" "$@"; }
-# expect TEXT CMD...: CMD succeeds and prints TEXT (a grep -E pattern).
-expect() {
-    local pattern=$1 out
-    shift
-    out=$("$@" 2>&1) || { echo "$* failed:"; echo "$out"; return 1; }
-    grep -qE -- "$pattern" <<<"$out" || { echo "'$pattern' not in the output of $*:"; echo "$out"; return 1; }
-}
-equals() { [ "$1" = "$2" ] || { echo "expected '$2', got '$1'"; return 1; }; }
-not() { ! "$@"; }
 serving() {
     in_m musectl status --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["status"]["serving"]["id"])'
 }
@@ -328,10 +304,9 @@ check "systemctl restart mused comes back on generation 3 (the state directory)"
 stop_keeps_segments() { in_m systemctl stop mused && in_m test -f /run/muse/acme.muse && in_m test -f /run/muse/globex.muse; }
 check "systemctl stop mused leaves the segments in /run/muse" stop_keeps_segments
 
-if [ "$failed" -gt 0 ]; then
+if [ "$checks_failed" -gt 0 ]; then
     echo "-- journal of mused and mused-swap (last 80 lines)"
     in_m journalctl -u mused -u mused-swap -u mused-swap.path -o short-monotonic --no-pager | tail -n 80 || true
 fi
 echo "systemd stage: $((SECONDS - stage_started)) s"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+checks_summary
