@@ -121,6 +121,11 @@ write_config 4
 install -D -m 0755 "$work/muse-test-client" "$root$client"
 install -d -m 0755 "$root/srv/muse-ci"
 install -m 0644 "$work/gen2.snapshot" "$work/gen3.snapshot" "$work/damaged.snapshot" "$root/srv/muse-ci/"
+not_yet_made() {
+    ! grep -q '^muse:' "$root/etc/passwd" && [ ! -e "$root/var/lib/muse" ] \
+        || { echo "the root filesystem already has them: $(grep '^muse:' "$root/etc/passwd") $(ls -ld "$root/var/lib/muse" 2>&1)"; return 1; }
+}
+check "installed with DESTDIR: no muse user and no /var/lib/muse before the boot" not_yet_made
 boot_started=$SECONDS
 machine_boot "$M"
 echo "booted in $((SECONDS - boot_started)) s"

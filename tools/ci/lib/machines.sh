@@ -42,12 +42,16 @@ machines_rootfs() {
     rm -rf "$building" "$base"
     echo "building the container root filesystem with debootstrap (cached in $base)" >&2
     local started=$SECONDS
-    if ! debootstrap --variant=minbase --include="$MACHINES_PACKAGES" "$MACHINES_SUITE" "$building" "$MACHINES_MIRROR" \
-            >"$MUSE_CI_CACHE/debootstrap.log" 2>&1; then
+    # Once more after a failure: a mirror's hiccup should not fail the stage.
+    local try
+    for try in 1 2; do
+        rm -rf "$building"
+        debootstrap --variant=minbase --include="$MACHINES_PACKAGES" "$MACHINES_SUITE" "$building" "$MACHINES_MIRROR" \
+            >"$MUSE_CI_CACHE/debootstrap.log" 2>&1 && break
         tail -n 30 "$MUSE_CI_CACHE/debootstrap.log" >&2
-        echo "error: debootstrap failed (log: $MUSE_CI_CACHE/debootstrap.log)" >&2
-        return 1
-    fi
+        echo "debootstrap failed (try $try; log: $MUSE_CI_CACHE/debootstrap.log)" >&2
+        [ "$try" = 2 ] && return 1
+    done
     # Quieter, faster boots: nothing periodic, no login prompt on the console.
     systemctl --root="$building" mask --quiet apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer \
         dpkg-db-backup.timer fstrim.timer console-getty.service getty@tty1.service 2>/dev/null || true
