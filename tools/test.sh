@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-tools/install-deps.sh
+tools/install-deps.sh --test
 
 # Logs of the stages; removed however the script ends.
 scratch=$(mktemp -d)
@@ -111,5 +111,16 @@ TSAN_OPTIONS="halt_on_error=1" MUSE_IDLE_POLICIES=adaptive MUSE_MUSED="$PWD/.bui
 echo "== shared-memory rings, generation publication and the snapshot decoder's checksum thread under ThreadSanitizer"
 swift build --build-tests --sanitize=thread --scratch-path .build-tsan
 run_filtered 'MuseIPCTests|MuseServerTests|FrameTests' --sanitize=thread --scratch-path .build-tsan
+
+echo "== deploy/ and the units for real: manifests, alerting rules, dashboard; mused under systemd; a fleet rollout"
+# Against the release build tools/install installs. The systemd and fleet
+# stages boot Debian 12 containers with systemd as PID 1, from a root
+# filesystem made once with debootstrap and cached under out/ci.
+swift build -c release --product mused
+swift build -c release --product musectl
+release_bin=$(swift build -c release --show-bin-path)
+tools/ci/deploy-check.sh --bin-dir "$release_bin"
+tools/ci/systemd-stage.sh --bin-dir "$release_bin"
+tools/ci/fleet-stage.sh --bin-dir "$release_bin"
 
 echo "all tests passed"
