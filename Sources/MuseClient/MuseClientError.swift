@@ -16,7 +16,7 @@ public struct MuseClientError: Error, CustomStringConvertible, Equatable {
     }
 
     public var description: String {
-        var text = "\(context): \(String(cString: muse_strerror(status)))"
+        var text = "\(context): \(String(cString: muse_strerror(Int32(bitPattern: status.rawValue))))"
         if let systemErrno { text += " (\(String(cString: strerror(systemErrno))))" }
         return text
     }

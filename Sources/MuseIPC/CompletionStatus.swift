@@ -14,7 +14,7 @@ public enum CompletionStatus: Int32, Sendable, CaseIterable, CustomStringConvert
     case badScore = 7
 
     /// muse.h's description, so logs and clients say the same thing.
-    public var description: String { String(cString: muse_strerror(muse_status(UInt32(rawValue)))) }
+    public var description: String { String(cString: muse_strerror(Int32(rawValue))) }
 }
 
 /// What the daemon last told clients about itself, in the segment header.

@@ -172,7 +172,7 @@ struct GenerationSwapTests {
                     var n = 0
                     let status = muse_wait(&channel, &done, 16, &n, 2_000_000_000)
                     guard status == MUSE_OK else {
-                        fail("\(tenant): wait \(String(cString: muse_strerror(status))) after \(received) of \(sent)")
+                        fail("\(tenant): wait \(String(cString: muse_strerror(Int32(bitPattern: status.rawValue)))) after \(received) of \(sent)")
                         return
                     }
                     for c in done[0..<n] {

@@ -68,7 +68,7 @@ typedef struct {
 } muse_completion;
 
 const char *muse_version(void);
-const char *muse_strerror(muse_status status);
+const char *muse_strerror(int32_t status);
 muse_status muse_open(muse_client *client, const char *segment_path);
 muse_status muse_open_tenant(muse_client *client, const char *runtime_dir, const char *tenant);
 void muse_close(muse_client *client);

@@ -168,13 +168,19 @@
 #ifndef MUSE_H
 #define MUSE_H
 
-/* F_OFD_SETLK and syscall() need _GNU_SOURCE, which must be set before the
- * first system header. */
+/* clock_gettime() and syscall() need POSIX and glibc's default (misc)
+ * declarations. Included first, muse.h asks for them with _GNU_SOURCE.
+ * Included after a system header, it takes what that header's mode gave:
+ * the compilers' default modes (gnu11, gnu++17...) give both; strict ISO C
+ * (-std=c11 alone) gives neither, and then nothing can be added afterwards. */
 #if !defined(_GNU_SOURCE)
 #  if defined(__GLIBC__)
-#    error "muse.h: include muse.h before any system header, or compile with -D_GNU_SOURCE"
+#    if !defined(__USE_POSIX199309) || !defined(__USE_MISC)
+#      error "muse.h: a system header was included first in strict ISO C mode (-std=c11); include muse.h first, or compile with -D_DEFAULT_SOURCE or -std=gnu11"
+#    endif
+#  else
+#    define _GNU_SOURCE 1
 #  endif
-#  define _GNU_SOURCE 1
 #endif
 
 #include <errno.h>
@@ -191,6 +197,14 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Open file description locks (Linux 3.15) are declared only under
+ * _GNU_SOURCE; their values are the kernel's, whatever the C library says. */
+#ifndef F_OFD_SETLK
+#  define F_OFD_GETLK 36
+#  define F_OFD_SETLK 37
+#  define F_OFD_SETLKW 38
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -298,8 +312,10 @@ typedef enum muse_status {
  *  program was built with); inline, the header's. */
 MUSE_API const char *muse_version(void) { return MUSE_VERSION_STRING; }
 
-MUSE_API const char *muse_strerror(muse_status status) {
-    switch (status) {
+/** The text of a status: a function's result or a completion's `status`
+ *  (an int32_t, so C++ passes either without a cast). */
+MUSE_API const char *muse_strerror(int32_t status) {
+    switch ((muse_status)status) {
     case MUSE_OK: return "ok";
     case MUSE_E_UNKNOWN_INTENT: return "unknown intent id";
     case MUSE_E_FEATURE_COUNT: return "feature count does not match the intent";
