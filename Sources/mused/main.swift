@@ -3,13 +3,15 @@ import Glibc
 #endif
 import ArgumentParser
 import Foundation
+import MuseCore
 import MuseServer
 import MuseSnapshot
 
 /// mused: the Muse scorer daemon. A thin main; the daemon lives in MuseServer.
 struct Mused: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "mused", abstract: "Score events for the host's tenants over shared memory.")
+        commandName: "mused", abstract: "Score events for the host's tenants over shared memory.",
+        version: MuseVersion.line(tool: "mused", snapshotFormat: SnapshotFormat.version))
 
     @Option(name: .customLong("config"), help: ArgumentHelp(
         "A TOML configuration file (see systemd/mused.toml).",
