@@ -132,6 +132,46 @@ struct SystemdTests {
         #expect(daemon.process.isRunning, "mused died instead of hanging: \(daemon.output)")
     }
 
+    /// Under systemd, standard output is the journal and `$JOURNAL_STREAM`
+    /// names it: each line then starts with its sd-daemon priority, so
+    /// `journalctl -p warning` finds a refused swap. The same variable
+    /// inherited with standard output elsewhere, or none, leaves lines as they were.
+    @Test func logLinesCarryJournalPrioritiesOnlyWhenStandardOutputIsTheJournal() throws {
+        let junk = Harness.runtimeDirectory() + "/junk.snapshot"
+        defer { try? FileManager.default.removeItem(atPath: URL(filePath: junk).deletingLastPathComponent().path) }
+        _ = FileManager.default.createFile(atPath: junk, contents: Data(repeating: 7, count: 100))
+        // The shell names its own standard output (the test's pipe), then becomes mused.
+        let asJournal = #"export JOURNAL_STREAM=$(stat -L -c %d:%i /proc/$$/fd/1); exec "$0" "$@""#
+        let inherited = #"export JOURNAL_STREAM=1:1; exec "$0" "$@""#
+        for (script, prefixed) in [(asJournal, true), (inherited, false), (#"unset JOURNAL_STREAM; exec "$0" "$@""#, false)] {
+            let dir = Harness.runtimeDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir); try? FileManager.default.removeItem(atPath: dir + ".state") }
+            let daemon = try Child("/bin/sh", ["-c", script, Harness.mused, "--runtime-dir", dir, "--state-dir", dir + ".state",
+                                               "--tenant", "jrn::1:32"])
+            try #require(daemon.waitForOutput(containing: "event=serving", seconds: 30), "\(daemon.output)")
+            let refused = Harness.run(ControlSocketTests.musectl, ["swap", junk, "--runtime-dir", dir])
+            #expect(refused.status != 0)
+            #expect(daemon.waitForOutput(containing: "event=swap-refused", seconds: 10), "\(daemon.output)")
+            daemon.kill(SIGHUP) // no --config: the reload is refused, an error
+            #expect(daemon.waitForOutput(containing: "event=reload-refused", seconds: 10), "\(daemon.output)")
+            daemon.kill(SIGTERM)
+            #expect(daemon.wait(seconds: 20) == 0, "\(daemon.output)")
+            let lines = daemon.output.split(separator: "\n")
+            func line(_ event: String) -> Substring? { lines.first { $0.contains("event=\(event) ") || $0.hasSuffix("event=\(event)") } }
+            if prefixed {
+                #expect(line("serving")?.hasPrefix("<6>level=info event=serving ") == true, "\(daemon.output)")
+                #expect(line("swap-refused")?.hasPrefix("<4>level=warning event=swap-refused ") == true, "\(daemon.output)")
+                #expect(line("reload-refused")?.hasPrefix("<3>level=error event=reload-refused ") == true, "\(daemon.output)")
+                #expect(lines.allSatisfy { $0.hasPrefix("<") }, "a line without its priority: \(daemon.output)")
+            } else {
+                #expect(line("serving")?.hasPrefix("level=info event=serving ") == true, "\(daemon.output)")
+                #expect(line("swap-refused")?.hasPrefix("level=warning event=swap-refused ") == true, "\(daemon.output)")
+                #expect(line("reload-refused")?.hasPrefix("level=error event=reload-refused ") == true, "\(daemon.output)")
+                #expect(!lines.contains { $0.hasPrefix("<") }, "\(daemon.output)")
+            }
+        }
+    }
+
     @Test func aConfigurationFileStartsMusedAndTheCommandLineExtendsIt() throws {
         let dir = Harness.runtimeDirectory()
         let work = Harness.runtimeDirectory()
