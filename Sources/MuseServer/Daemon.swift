@@ -163,7 +163,7 @@ public final class Daemon: @unchecked Sendable {
         self.control = control
         if let metricsServer, let address = config.metricsAddress {
             metricsServer.start()
-            Log.info("metrics-serving", ["address": address, "port": metricsServer.port])
+            Log.info("metrics-serving", ["address": address, "port": metricsServer.port, "loopback": address.isLoopback])
         }
         Log.info("serving", ["tenants": slots.count, "workers": workers.count, "pid": getpid(),
                              "generation": currentGeneration?.id ?? .none])

@@ -64,13 +64,15 @@ struct Mused: ParsableCommand {
     var maximumSnapshotBytes: Int?
 
     @Option(name: .customLong("metrics-address"), help: ArgumentHelp(
-        "Serve Prometheus metrics at http://ADDRESS/metrics: a loopback address and port such as 127.0.0.1:9464.",
+        "Serve Prometheus metrics at http://ADDRESS/metrics: an IP address and port such as 127.0.0.1:9464.",
+        discussion: "Anyone who reaches the address reads tenant names and event volumes (never scores); keep it on "
+            + "loopback unless a scraper or a probe elsewhere needs it (0.0.0.0:9464, [::]:9464).",
         valueName: "address"))
     var metricsAddress: String?
 
     func validate() throws {
         if let metricsAddress, MetricsAddress(metricsAddress) == nil {
-            throw ValidationError("--metrics-address must be a loopback address and port such as 127.0.0.1:9464 or [::1]:9464, got '\(metricsAddress)'")
+            throw ValidationError("--metrics-address must be \(MetricsAddress.expected), got '\(metricsAddress)'")
         }
         if let snapshotIO, SnapshotIO(configurationName: snapshotIO) == nil {
             throw ValidationError("--snapshot-io must be auto, io_uring or read, got '\(snapshotIO)'")

@@ -133,6 +133,32 @@ struct MetricsEndpointTests {
         #expect(daemon.stop() == 0)
     }
 
+    /// The endpoint listens where the operator says, not only on loopback:
+    /// all IPv4 or all IPv6 addresses (a Kubernetes probe or a Prometheus on
+    /// another host); the log says it is reachable from elsewhere.
+    @Test func theEndpointListensOnAnyAddressConfigured() throws {
+        for host in ["0.0.0.0", "[::]"] {
+            let port = Self.freePort()
+            let daemon = try DaemonUnderTest(tenants: ["any::1:32"], arguments: ["--metrics-address", "\(host):\(port)"])
+            #expect(daemon.child.output.contains("event=metrics-serving address=\(host):\(port) port=\(port) loopback=false"),
+                    "\(daemon.child.output)")
+            // [::] also takes IPv4 connections (IPV6_V6ONLY is off by default).
+            #expect(try Self.get(port: port, "/metrics").status == "HTTP/1.1 200 OK", "\(host)")
+            #expect(daemon.stop() == 0)
+        }
+        let port = Self.freePort()
+        let loopback = try DaemonUnderTest(tenants: ["any::1:32"], arguments: ["--metrics-address", "127.0.0.1:\(port)"])
+        #expect(loopback.child.output.contains("event=metrics-serving address=127.0.0.1:\(port) port=\(port) loopback=true"),
+                "\(loopback.child.output)")
+        #expect(loopback.stop() == 0)
+        // Still an address and a port, numeric.
+        for bad in ["0.0.0.0", "example.com:9464", "::1:9464", "300.1.1.1:9464", "127.0.0.1:0"] {
+            let refused = Harness.run(Harness.mused, ["--metrics-address", bad, "--tenant", "any"])
+            #expect(refused.status != 0 && refused.output.contains("--metrics-address must be an IP address and port"),
+                    "\(bad): \(refused.output)")
+        }
+    }
+
     @Test func aScrapeCountsWhatTwoTenantsSentAndSeesASwap() throws {
         let port = Self.freePort()
         let dir = Harness.runtimeDirectory()

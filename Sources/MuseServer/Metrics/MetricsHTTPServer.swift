@@ -4,7 +4,7 @@ import Glibc
 import Foundation
 import MuseIPC
 
-/// The metrics endpoint: a minimal HTTP/1.1 server on a loopback TCP address,
+/// The metrics endpoint: a minimal HTTP/1.1 server on a TCP address,
 /// each connection on a low-priority thread of its own (`AcceptLoop`).
 /// `GET /metrics` gets the exposition text (200, `text/plain; version=0.0.4`),
 /// `HEAD /metrics` the same head without the body (probes use it), another
@@ -169,7 +169,7 @@ enum MetricsServerError: Error, CustomStringConvertible {
 
     var description: String {
         switch self {
-        case .badAddress(let address): "metrics address \(address) is not a numeric loopback address"
+        case .badAddress(let address): "metrics address \(address) is not a numeric IP address"
         case .system(let call, let address, let code): "metrics endpoint \(address): \(call): \(String(cString: strerror(code)))"
         }
     }
