@@ -4,7 +4,9 @@
 set -euo pipefail
 
 packages=(gcc g++ liburing-dev liblz4-dev lz4 util-linux pkg-config python3 python3-venv python3-dev
-          systemd)  # systemd-analyze, -sysusers, -tmpfiles: the unit tests; PID 1 need not be systemd
+          systemd   # systemd-analyze, -sysusers, -tmpfiles: the unit tests; PID 1 need not be systemd
+          prometheus)  # promtool check metrics, in the metrics endpoint's test; on a host run by
+                       # systemd the package also enables prometheus.service (systemctl disable --now it)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

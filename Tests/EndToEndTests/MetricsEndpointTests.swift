@@ -159,6 +159,38 @@ struct MetricsEndpointTests {
         }
     }
 
+    /// The exposition as Prometheus's own checker sees it, with the build's
+    /// versions (read from muse.h) and mused's process figures.
+    @Test func theExpositionPassesPromtoolAndNamesTheBuildAndTheProcess() throws {
+        let promtool = Harness.run("/usr/bin/env", ["sh", "-c", "command -v promtool"])
+        try #require(promtool.status == 0, "no promtool: tools/install-deps.sh installs Debian's prometheus package")
+        let port = Self.freePort()
+        let launched = Date().timeIntervalSince1970
+        let daemon = try DaemonUnderTest(tenants: ["prom-a::2:64"], arguments: ["--metrics-address", "127.0.0.1:\(port)"])
+        let client = try daemon.client("stream", "prom-a", ["1", "500"])
+        #expect(client.wait(seconds: 60) == 0, "\(client.output)")
+        let (status, body) = try Self.get(port: port, "/metrics")
+        #expect(status == "HTTP/1.1 200 OK")
+        let s = Self.parse(body)
+        let release = try VersionTests.header("MUSE_VERSION_STRING")
+        let abi = try VersionTests.header("MUSE_ABI_MAJOR") + "." + VersionTests.header("MUSE_ABI_MINOR")
+        #expect(s[#"muse_build_info{version="\#(release)",abi="\#(abi)",snapshot_format="1"}"#] == 1, "\(body)")
+        let started = try #require(s["process_start_time_seconds"], "\(body)")
+        #expect(abs(started - launched) < 10, "mused started at \(started), launched at \(launched)")
+        #expect((s["process_cpu_seconds_total"] ?? 0) > 0)
+        #expect((s["process_resident_memory_bytes"] ?? 0) > 1_048_576)
+        #expect((s["process_virtual_memory_bytes"] ?? 0) >= s["process_resident_memory_bytes"] ?? 0)
+        // stdio, the segment, its lock, the control socket and the metrics listener at least.
+        #expect((s["process_open_fds"] ?? 0) >= 6 && (s["process_max_fds"] ?? 0) >= s["process_open_fds"] ?? 0)
+
+        let file = daemon.runtimeDirectory + ".metrics"
+        try body.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { unlink(file) }
+        let check = Harness.run("/bin/sh", ["-c", "promtool check metrics < \"$0\"", file])
+        #expect(check.status == 0 && check.output.isEmpty, "promtool check metrics: \(check.output)")
+        #expect(daemon.stop() == 0)
+    }
+
     @Test func aScrapeCountsWhatTwoTenantsSentAndSeesASwap() throws {
         let port = Self.freePort()
         let dir = Harness.runtimeDirectory()
