@@ -191,6 +191,57 @@ struct MetricsEndpointTests {
         #expect(daemon.stop() == 0)
     }
 
+    /// /healthz: the workers progress; /readyz: every configured tenant is
+    /// served. Both text, 200 or 503 with the reason, HEAD answered too.
+    @Test func healthAndReadinessFollowTheWorkersAndTheTenants() throws {
+        let port = Self.freePort()
+        let dir = Harness.runtimeDirectory()
+        let config = dir + ".toml"
+        try "workers = 2\nmetrics_address = \"127.0.0.1:\(port)\"\n\n[[tenant]]\nname = \"h-a\"\nchannels = 2\nring_depth = 64\n\n[[tenant]]\nname = \"h-b\"\nchannels = 2\nring_depth = 64\n"
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        defer { unlink(config) }
+        let daemon = try DaemonUnderTest(tenants: [], runtimeDirectory: dir, arguments: ["--config", config])
+        let live = try Self.get(port: port, "/healthz")
+        #expect(live.status == "HTTP/1.1 200 OK" && live.body.hasPrefix("ok: 2 worker(s) progressing"), "\(live)")
+        #expect(try Self.get(port: port, "/readyz") == ("HTTP/1.1 200 OK", "ready: generation 1 serves 2 tenant(s)\n"))
+        for path in ["/healthz", "/readyz"] {
+            let head = try Self.exchange(port: port, "HEAD \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            #expect(head.hasPrefix("HTTP/1.1 200 OK\r\n") && head.contains("Content-Type: text/plain; charset=utf-8\r\n")
+                    && head.hasSuffix("\r\n\r\n"), "\(head)")
+            let post = try Self.exchange(port: port, "POST \(path) HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+            #expect(post.hasPrefix("HTTP/1.1 405 Method Not Allowed\r\n"), "\(post)")
+        }
+
+        // A drained tenant is not served: not ready, though alive; a reload serves it again.
+        #expect(Harness.run(ControlSocketTests.musectl, ["drain", "h-b", "--runtime-dir", dir]).status == 0)
+        #expect(try Self.get(port: port, "/readyz")
+                == ("HTTP/1.1 503 Service Unavailable", "not ready: tenant h-b is drained (musectl reload serves it again)\n"))
+        #expect(try Self.get(port: port, "/healthz").status == "HTTP/1.1 200 OK")
+        #expect(Harness.run(ControlSocketTests.musectl, ["reload", "--runtime-dir", dir]).status == 0)
+        #expect(try Self.get(port: port, "/readyz").status == "HTTP/1.1 200 OK")
+        #expect(daemon.stop() == 0)
+
+        // A worker that hangs (the test hook stalls worker 0 a second in) fails both, named.
+        let stallPort = Self.freePort()
+        let stallDir = Harness.runtimeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: stallDir); try? FileManager.default.removeItem(atPath: stallDir + ".state") }
+        let stalled = try Child("/usr/bin/env", ["MUSE_TEST_STALL_WORKER_AFTER_MS=1000", Harness.mused, "--runtime-dir", stallDir,
+                                                 "--state-dir", stallDir + ".state", "--tenant", "h-c::2:64", "--workers", "2",
+                                                 "--metrics-address", "127.0.0.1:\(stallPort)"])
+        defer { stalled.kill(SIGKILL); stalled.wait(seconds: 10) }
+        try #require(stalled.waitForOutput(containing: "event=test-stall", seconds: 30), "\(stalled.output)")
+        var answer = try Self.get(port: stallPort, "/healthz")
+        let deadline = Date().addingTimeInterval(10)
+        while answer.status == "HTTP/1.1 200 OK" && Date() < deadline {
+            usleep(100_000)
+            answer = try Self.get(port: stallPort, "/healthz")
+        }
+        #expect(answer.status == "HTTP/1.1 503 Service Unavailable" && answer.body.hasPrefix("stuck: worker 0 (last heartbeat ")
+                && !answer.body.contains("worker 1"), "\(answer)")
+        let ready = try Self.get(port: stallPort, "/readyz")
+        #expect(ready.status == "HTTP/1.1 503 Service Unavailable" && ready.body.contains("stuck: worker 0"), "\(ready)")
+    }
+
     @Test func aScrapeCountsWhatTwoTenantsSentAndSeesASwap() throws {
         let port = Self.freePort()
         let dir = Harness.runtimeDirectory()

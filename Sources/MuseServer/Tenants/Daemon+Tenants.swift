@@ -50,6 +50,8 @@ extension Daemon {
             guard refusals.isEmpty else { throw TenantChangeError.refused(refusals) }
 
             var report = ReloadReport()
+            // Each tenant without a segment is tried again below.
+            refusedTenants = [:]
             let wanted = Set(next.tenants.map(\.name))
             for (index, slot) in slots.enumerated() {
                 guard let slot, !wanted.contains(slot.configuration.name) else { continue }
@@ -90,6 +92,7 @@ extension Daemon {
                     Log.info("tenant-added", ["tenant": tenant.name, "channels": segment.layout.channelCount])
                 } catch {
                     report.failed.append("\(tenant.name): \(error)")
+                    refusedTenants[tenant.name] = "\(error)"
                     Log.error("tenant-refused", ["tenant": tenant.name, "error": error])
                 }
             }
