@@ -179,7 +179,8 @@ public final class Daemon: @unchecked Sendable {
             Log.info("metrics-serving", ["address": address, "port": metricsServer.port, "loopback": address.isLoopback])
         }
         Log.info("serving", ["tenants": slots.count, "workers": workers.count, "pid": getpid(),
-                             "generation": currentGeneration?.id ?? .none])
+                             "generation": currentGeneration?.id ?? .none,
+                             "state_directory": snapshots?.state?.path ?? "none"])
     }
 
     /// Every worker's shadow tally (fixed once the workers exist).

@@ -22,7 +22,8 @@ struct ConfigFileTests {
                 && config.batchSize == defaults.batchSize && config.spinNanoseconds == defaults.spinNanoseconds)
         #expect(config.runtimeDirectoryTrust == .ownedExclusively && config.adminGroup == nil)
         #expect(config.idlePolicy == .adaptive && config.metricsAddress == nil && config.snapshot == nil
-                && config.stateDirectory == defaults.stateDirectory && config.snapshotIO == .auto)
+                && config.stateDirectory == DaemonConfiguration.systemStateDirectory && config.snapshotIO == .auto)
+        #expect(defaults.stateDirectory == nil && defaults.stateDirectoryInUse == DaemonConfiguration.systemStateDirectory)
         // Every key is documented in the sample.
         let sample = try String(contentsOfFile: path, encoding: .utf8)
         #expect(config.promotionGate == PromotionGate())

@@ -211,7 +211,7 @@ extension Daemon {
             if a != b { reasons.append("\(key) changed (\(a) → \(b)): it applies at the next start of mused") }
         }
         check("runtime_directory", old.runtimeDirectory, new.runtimeDirectory)
-        check("state_directory", old.stateDirectory, new.stateDirectory)
+        check("state_directory", old.stateDirectory ?? "-", new.stateDirectory ?? "-")
         check("workers", old.workers, new.workers)
         check("batch_size", old.batchSize, new.batchSize)
         check("spin_us", old.spinNanoseconds / 1000, new.spinNanoseconds / 1000)
