@@ -70,7 +70,7 @@ struct Mused: ParsableCommand {
     var maximumSnapshotBytes: Int?
 
     @Option(name: .customLong("metrics-address"), help: ArgumentHelp(
-        "Serve Prometheus metrics at http://ADDRESS/metrics: an IP address and port such as 127.0.0.1:9464.",
+        "Serve Prometheus metrics at http://ADDRESS/metrics, and the probes /healthz and /readyz: an IP address and port such as 127.0.0.1:9464.",
         discussion: "Anyone who reaches the address reads tenant names and event volumes (never scores); keep it on "
             + "loopback unless a scraper or a probe elsewhere needs it (0.0.0.0:9464, [::]:9464).",
         valueName: "address"))

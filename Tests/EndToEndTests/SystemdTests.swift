@@ -260,13 +260,34 @@ struct SystemdTests {
         // configuration that exist, and verify can check them.
         let installed = Harness.run(install, ["--bin-dir", bin, "--prefix", "\(stage)/usr/local", "--sysconfdir", "\(stage)/etc"])
         try #require(installed.status == 0, "\(installed.output)")
-        let unit = "\(stage)/etc/systemd/system/mused.service"
+        // What the package provides under the prefix (units in the vendor unit
+        // directory); only the configuration under /etc, whose systemd/system is the administrator's.
+        let units = "\(stage)/usr/local/lib/systemd/system"
+        let unit = "\(units)/mused.service"
+        let share = "\(stage)/usr/local/share"
         for file in [unit, "\(stage)/usr/local/bin/mused", "\(stage)/usr/local/bin/musectl", "\(stage)/etc/muse/mused.toml",
-                     "\(stage)/etc/sysusers.d/muse.conf", "\(stage)/etc/tmpfiles.d/muse.conf",
+                     "\(stage)/usr/local/lib/sysusers.d/muse.conf", "\(stage)/usr/local/lib/tmpfiles.d/muse.conf",
                      "\(stage)/usr/local/lib/libmuse.so.1", "\(stage)/usr/local/include/muse.h",
-                     "\(stage)/usr/local/lib/pkgconfig/muse.pc"] {
+                     "\(stage)/usr/local/lib/pkgconfig/muse.pc", "\(share)/man/man1/mused.1", "\(share)/man/man1/musectl.1",
+                     "\(share)/doc/muse/LICENSE", "\(share)/doc/muse/CHANGELOG.md", "\(share)/doc/muse/versioning.md"] {
             #expect(FileManager.default.fileExists(atPath: file), "\(file) not installed")
         }
+        #expect(!FileManager.default.fileExists(atPath: "\(stage)/etc/systemd"), "installed into the administrator's /etc/systemd")
+        // Man pages that man renders, and completions for three shells, each made by the installed binary.
+        for tool in ["mused", "musectl"] {
+            let page = Harness.run("/usr/bin/env", ["MANWIDTH=80", "man", "--warnings", "-l", "\(share)/man/man1/\(tool).1"])
+            #expect(page.status == 0 && page.output.contains("\(tool) —") && page.output.contains("--version")
+                    && !page.output.contains("warning"), "man \(tool): \(page.output)")
+            let bash = "\(share)/bash-completion/completions/\(tool)"
+            #expect(Harness.run("/bin/bash", ["-n", bash]).status == 0, "\(bash)")
+            #expect((try? String(contentsOfFile: bash, encoding: .utf8))?.contains("-F _\(tool) \(tool)\n") == true, "\(bash)")
+            #expect((try? String(contentsOfFile: "\(share)/zsh/site-functions/_\(tool)", encoding: .utf8))?
+                .hasPrefix("#compdef \(tool)") == true)
+            #expect((try? String(contentsOfFile: "\(share)/fish/vendor_completions.d/\(tool).fish", encoding: .utf8))?
+                .contains("complete -c '\(tool)'") == true)
+        }
+        #expect((try? String(contentsOfFile: "\(share)/bash-completion/completions/musectl", encoding: .utf8))?
+            .contains("swap-incoming") == true)
         #expect(try String(contentsOfFile: "\(stage)/usr/local/lib/pkgconfig/muse.pc", encoding: .utf8)
             .contains("prefix=\(stage)/usr/local"))
         let text = try String(contentsOfFile: unit, encoding: .utf8)
@@ -287,8 +308,8 @@ struct SystemdTests {
 
         // The rollout units: the path unit watches incoming/, the service
         // swaps gated with the installed musectl.
-        let swapService = "\(stage)/etc/systemd/system/mused-swap.service"
-        let swapPath = "\(stage)/etc/systemd/system/mused-swap.path"
+        let swapService = "\(units)/mused-swap.service"
+        let swapPath = "\(units)/mused-swap.path"
         let swapText = try String(contentsOfFile: swapService, encoding: .utf8)
         #expect(swapText.contains("ExecStart=\(stage)/usr/local/bin/musectl swap-incoming /var/lib/muse/incoming --gate"))
         #expect(try String(contentsOfFile: swapPath, encoding: .utf8).contains("PathExistsGlob=/var/lib/muse/incoming/*.snapshot"))
@@ -299,12 +320,13 @@ struct SystemdTests {
         let dropIn = readme.components(separatedBy: "    # /etc/systemd/system/mused.service.d/latency.conf\n").dropFirst().first?
             .components(separatedBy: "\n\n").first?.split(separator: "\n").map { $0.dropFirst(4) }.joined(separator: "\n")
         try #require(dropIn?.contains("ExecStartPre=+") == true, "README has no latency.conf drop-in")
-        let withDropIn = "\(stage)/etc/systemd/system/mused-latency-check.service"
+        let withDropIn = "\(units)/mused-latency-check.service"
         try (try String(contentsOfFile: unit, encoding: .utf8) + "\n" + dropIn! + "\n")
             .write(toFile: withDropIn, atomically: true, encoding: .utf8)
 
+        // Documentation= names man:mused(1): verify looks it up among the installed pages.
         for file in [unit, swapService, swapPath, withDropIn] {
-            let verify = Harness.run("/usr/bin/env", ["systemd-analyze", "verify", file])
+            let verify = Harness.run("/usr/bin/env", ["MANPATH=\(share)/man", "systemd-analyze", "verify", file])
             #expect(verify.status == 0 && verify.output.isEmpty, "systemd-analyze verify \(file): \(verify.output)")
         }
 
@@ -329,9 +351,13 @@ struct SystemdTests {
         daemon.kill(SIGTERM)
         #expect(daemon.wait(seconds: 20) == 0)
 
-        // Installing again keeps the operator's configuration.
+        // Installing again keeps the operator's configuration, and points at a
+        // unit an earlier install left in /etc/systemd/system, which would win.
+        try FileManager.default.createDirectory(atPath: "\(stage)/etc/systemd/system", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: unit, toPath: "\(stage)/etc/systemd/system/mused.service")
         let again = Harness.run(install, ["--bin-dir", bin, "--prefix", "\(stage)/usr/local", "--sysconfdir", "\(stage)/etc"])
         #expect(again.status == 0 && again.output.contains("kept \(stage)/etc/muse/mused.toml"), "\(again.output)")
+        #expect(again.output.contains("note: \(stage)/etc/systemd/system/mused.service overrides \(unit)"), "\(again.output)")
         #expect(try String(contentsOfFile: "\(stage)/etc/muse/mused.toml", encoding: .utf8).contains(runtime))
 
         // The sysusers.d and tmpfiles.d entries make the user and directories
