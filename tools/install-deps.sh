@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # Installs the system packages Muse builds and tests with, on Debian/Ubuntu.
 # Idempotent: a package already present is not asked for again.
+#   tools/install-deps.sh            what building needs (tools/install, tools/demo.sh)
+#   tools/install-deps.sh --test     and what only the tests need (tools/test.sh)
 set -euo pipefail
 
 packages=(gcc g++ liburing-dev liblz4-dev lz4 util-linux pkg-config python3 python3-venv python3-dev
-          systemd   # systemd-analyze, -sysusers, -tmpfiles: the unit tests; PID 1 need not be systemd
-          prometheus)  # promtool check metrics, in the metrics endpoint's test; on a host run by
-                       # systemd the package also enables prometheus.service (systemctl disable --now it)
+          systemd)  # systemd-analyze, -sysusers, -tmpfiles: the unit tests; PID 1 need not be systemd
+# Debian ships promtool (check metrics, in the metrics endpoint's test) only
+# in the Prometheus server's package, which on a host run by systemd also
+# starts prometheus.service: never on a host tools/install sets up.
+test_packages=(prometheus)
+case "${1:-}" in
+    --test) packages+=("${test_packages[@]}") ;;
+    "") ;;
+    *) echo "tools/install-deps.sh: unknown argument '$1' (--test or nothing)" >&2; exit 2 ;;
+esac
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

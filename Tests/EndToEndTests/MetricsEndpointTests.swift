@@ -163,7 +163,7 @@ struct MetricsEndpointTests {
     /// versions (read from muse.h) and mused's process figures.
     @Test func theExpositionPassesPromtoolAndNamesTheBuildAndTheProcess() throws {
         let promtool = Harness.run("/usr/bin/env", ["sh", "-c", "command -v promtool"])
-        try #require(promtool.status == 0, "no promtool: tools/install-deps.sh installs Debian's prometheus package")
+        try #require(promtool.status == 0, "no promtool: tools/install-deps.sh --test installs Debian's prometheus package")
         let port = Self.freePort()
         let launched = Date().timeIntervalSince1970
         let daemon = try DaemonUnderTest(tenants: ["prom-a::2:64"], arguments: ["--metrics-address", "127.0.0.1:\(port)"])
