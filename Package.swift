@@ -49,7 +49,7 @@ let package = Package(
                                                    .product(name: "Prometheus", package: "swift-prometheus")]),
         .target(name: "MuseClient", dependencies: ["CMuse"]),
         .executableTarget(name: "mused", dependencies: [
-            "MuseServer", "MuseSnapshot", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            "MuseServer", "MuseSnapshot", "MuseCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "musectl",
             dependencies: [

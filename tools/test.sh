@@ -106,7 +106,7 @@ echo "== end-to-end tests against mused built with ThreadSanitizer"
 # halt_on_error: a race kills mused, which the tests see.
 swift build --sanitize=thread --scratch-path .build-tsan --product mused
 TSAN_OPTIONS="halt_on_error=1" MUSE_IDLE_POLICIES=adaptive MUSE_MUSED="$PWD/.build-tsan/debug/mused" run_filtered \
-    'everyEventIsAnsweredOnce|aHostileClient|aSecondDaemonOnTheSameRuntimeDirectory|reloadAddsAndRemovesTenants|sigtermAnswers|aScrapeCountsWhatTwoTenantsSent|aTenantOverItsRateLimit'
+    'everyEventIsAnsweredOnce|aHostileClient|aSecondDaemonOnTheSameRuntimeDirectory|reloadAddsAndRemovesTenants|sigtermAnswers|aScrapeCountsWhatTwoTenantsSent|aTenantOverItsRateLimit|healthAndReadinessFollowTheWorkersAndTheTenants'
 
 echo "== shared-memory rings, generation publication and the snapshot decoder's checksum thread under ThreadSanitizer"
 swift build --build-tests --sanitize=thread --scratch-path .build-tsan

@@ -25,6 +25,10 @@ public final class Daemon: @unchecked Sendable {
     let swapping = AdministrationLock()
     /// The tenants for readers that must not wait on `administration`.
     let roster: Locked<TenantRoster>
+    /// Tenants the configuration names but the daemon holds no segment for,
+    /// with the reason: refused at start or by the last reload. Written
+    /// under `administration`; readers see it in the roster.
+    var refusedTenants: [String: String] = [:]
     private(set) var runtimeDirectory: RuntimeDirectory?
     private(set) var workers: [Worker] = []
     private var threads: [Thread] = []
@@ -100,6 +104,7 @@ public final class Daemon: @unchecked Sendable {
                 slots.append(TenantSlot(configuration: tenant, segment: try openSegment(for: tenant)))
             } catch {
                 if case SegmentError.ownedByAnotherDaemon = error { throw error }
+                refusedTenants[tenant.name] = "\(error)"
                 Log.error("segment-refused", ["tenant": tenant.name, "error": error])
             }
         }
@@ -148,7 +153,15 @@ public final class Daemon: @unchecked Sendable {
                 generations.withLock { $0.serving?.generationID.rawValue }
             }
             metrics = exporter
-            metricsServer = try MetricsHTTPServer(address: address) { exporter.render() }
+            metricsServer = try MetricsHTTPServer(address: address, routes: [
+                "/metrics": { .exposition(exporter.render()) },
+                "/healthz": { [weak self] in
+                    .probe(self?.liveness() ?? HealthVerdict(passes: false, reason: "mused is stopping"))
+                },
+                "/readyz": { [weak self] in
+                    .probe(self?.readiness() ?? HealthVerdict(passes: false, reason: "mused is stopping"))
+                },
+            ])
         }
         for slot in slots {
             slot?.segment.beat()
@@ -163,10 +176,11 @@ public final class Daemon: @unchecked Sendable {
         self.control = control
         if let metricsServer, let address = config.metricsAddress {
             metricsServer.start()
-            Log.info("metrics-serving", ["address": address, "port": metricsServer.port])
+            Log.info("metrics-serving", ["address": address, "port": metricsServer.port, "loopback": address.isLoopback])
         }
         Log.info("serving", ["tenants": slots.count, "workers": workers.count, "pid": getpid(),
-                             "generation": currentGeneration?.id ?? .none])
+                             "generation": currentGeneration?.id ?? .none,
+                             "state_directory": snapshots?.state?.path ?? "none"])
     }
 
     /// Every worker's shadow tally (fixed once the workers exist).

@@ -50,8 +50,9 @@ public struct DaemonConfiguration: Sendable {
     public var promotionGate = PromotionGate()
     /// The configuration file this was read from, if any (for a reload).
     public var configurationFile: String?
-    /// Where mused records the snapshot it serves, for restarts.
-    public var stateDirectory = "/var/lib/muse"
+    /// Where mused records the snapshot it serves, for restarts; nil: the
+    /// default for this user and runtime directory (`defaultStateDirectory`).
+    public var stateDirectory: String?
     /// The snapshot to serve at start when the state directory records none
     /// (nil: `Generation.embeddedDefault`), and how snapshots are read.
     public var snapshot: String?
@@ -64,6 +65,29 @@ public struct DaemonConfiguration: Sendable {
     public var metricsAddress: MetricsAddress?
     /// How idle workers wait (`IdleStrategy`).
     public var idlePolicy: IdlePolicy = .adaptive
+
+    /// The state directory of a system mused: root's, or mused.service's
+    /// `muse` user's (`StateDirectory=muse`).
+    public static let systemStateDirectory = "/var/lib/muse"
+
+    /// The state directory when none is configured: `/var/lib/muse` for
+    /// root or a user who may write it (or create it); for anyone else
+    /// `RUNTIME_DIRECTORY.state` beside the runtime directory. Beside it, not
+    /// in a per-user place, because the state belongs to that runtime
+    /// directory's tenants: a mused started on another runtime directory must
+    /// not come back serving this one's generation. Checks permissions only.
+    public static func defaultStateDirectory(runtimeDirectory: String) -> String {
+        if geteuid() == 0 || access(systemStateDirectory, W_OK | X_OK) == 0 { return systemStateDirectory }
+        if access(systemStateDirectory, F_OK) != 0, access("/var/lib", W_OK | X_OK) == 0 { return systemStateDirectory }
+        var base = runtimeDirectory
+        while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
+        return base + ".state"
+    }
+
+    /// The state directory mused uses: the configured one, else the default.
+    public var stateDirectoryInUse: String {
+        stateDirectory ?? Self.defaultStateDirectory(runtimeDirectory: runtimeDirectory)
+    }
 
     /// The embedded default's tenants, served the demo generation.
     public static let demoTenants = Generation.demoTenants.map { TenantConfiguration(name: $0) }
@@ -83,7 +107,7 @@ extension DaemonConfiguration {
     /// mistake stops mused at once with a message instead of serving a subset.
     public func validate() throws {
         guard runtimeDirectory.hasPrefix("/") else { throw DaemonError.notAbsolute("runtime directory", runtimeDirectory) }
-        guard stateDirectory.hasPrefix("/") else { throw DaemonError.notAbsolute("state directory", stateDirectory) }
+        if let stateDirectory, !stateDirectory.hasPrefix("/") { throw DaemonError.notAbsolute("state directory", stateDirectory) }
         guard (1...32).contains(workers) else { throw DaemonError.tooManyWorkers(workers) }
         guard (1...4096).contains(batchSize) else { throw DaemonError.badBatchSize(batchSize) }
         guard !tenants.isEmpty else { throw DaemonError.noTenantConfigured }

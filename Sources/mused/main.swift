@@ -3,13 +3,15 @@ import Glibc
 #endif
 import ArgumentParser
 import Foundation
+import MuseCore
 import MuseServer
 import MuseSnapshot
 
 /// mused: the Muse scorer daemon. A thin main; the daemon lives in MuseServer.
 struct Mused: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "mused", abstract: "Score events for the host's tenants over shared memory.")
+        commandName: "mused", abstract: "Score events for the host's tenants over shared memory.",
+        version: MuseVersion.line(tool: "mused", snapshotFormat: SnapshotFormat.version))
 
     @Option(name: .customLong("config"), help: ArgumentHelp(
         "A TOML configuration file (see systemd/mused.toml).",
@@ -20,7 +22,9 @@ struct Mused: ParsableCommand {
         valueName: "file"))
     var configFile: String?
 
-    @Option(name: .customLong("runtime-dir"), help: "Directory for the tenant segments (default: /run/muse).")
+    @Option(name: .customLong("runtime-dir"), help: ArgumentHelp(
+        "Directory for the tenant segments (default: /run/muse).",
+        discussion: "A relative path counts from the working directory.", valueName: "dir"))
     var runtimeDirectory: String?
 
     @Option(name: .customLong("tenant"), help: ArgumentHelp(
@@ -51,7 +55,11 @@ struct Mused: ParsableCommand {
     @Option(name: .long, help: "Snapshot file to serve at start when the state directory records none.")
     var snapshot: String?
 
-    @Option(name: .customLong("state-dir"), help: "Where mused keeps the snapshot it serves, for restarts (default: /var/lib/muse).")
+    @Option(name: .customLong("state-dir"), help: ArgumentHelp(
+        "Where mused keeps the snapshot it serves, for restarts.",
+        discussion: "Default: /var/lib/muse for root and for a user who may write it (mused.service's muse); for "
+            + "anyone else RUNTIME_DIR.state beside the runtime directory. A relative path counts from the working directory.",
+        valueName: "dir"))
     var stateDirectory: String?
 
     @Option(name: .customLong("snapshot-io"), help: "How snapshots are read: auto (io_uring, else read), io_uring, read (default: auto).")
@@ -62,13 +70,15 @@ struct Mused: ParsableCommand {
     var maximumSnapshotBytes: Int?
 
     @Option(name: .customLong("metrics-address"), help: ArgumentHelp(
-        "Serve Prometheus metrics at http://ADDRESS/metrics: a loopback address and port such as 127.0.0.1:9464.",
+        "Serve Prometheus metrics at http://ADDRESS/metrics, and the probes /healthz and /readyz: an IP address and port such as 127.0.0.1:9464.",
+        discussion: "Anyone who reaches the address reads tenant names and event volumes (never scores); keep it on "
+            + "loopback unless a scraper or a probe elsewhere needs it (0.0.0.0:9464, [::]:9464).",
         valueName: "address"))
     var metricsAddress: String?
 
     func validate() throws {
         if let metricsAddress, MetricsAddress(metricsAddress) == nil {
-            throw ValidationError("--metrics-address must be a loopback address and port such as 127.0.0.1:9464 or [::1]:9464, got '\(metricsAddress)'")
+            throw ValidationError("--metrics-address must be \(MetricsAddress.expected), got '\(metricsAddress)'")
         }
         if let snapshotIO, SnapshotIO(configurationName: snapshotIO) == nil {
             throw ValidationError("--snapshot-io must be auto, io_uring or read, got '\(snapshotIO)'")
@@ -92,14 +102,14 @@ struct Mused: ParsableCommand {
         // Everything is read and checked before anything is touched.
         let file = try configFile.map { path throws(ConfigFileError) in try ConfigFile.load(path: path) }
         var settings = CommandLineSettings()
-        settings.runtimeDirectory = runtimeDirectory
+        settings.runtimeDirectory = runtimeDirectory.map(Self.absolute)
         settings.workers = workers
         settings.spinMicroseconds = spinMicroseconds
         settings.idlePolicy = idlePolicy.flatMap(IdlePolicy.init(rawValue:))
         settings.adminGroup = adminGroup
         settings.allowForeignRuntimeDirectory = allowForeignRuntimeDirectory
-        settings.stateDirectory = stateDirectory
-        settings.snapshot = snapshot.map { URL(filePath: $0).standardizedFileURL.path }
+        settings.stateDirectory = stateDirectory.map(Self.absolute)
+        settings.snapshot = snapshot.map(Self.absolute)
         settings.snapshotIO = snapshotIO.flatMap(SnapshotIO.init(configurationName:))
         settings.maximumSnapshotBytes = maximumSnapshotBytes
         settings.metricsAddress = metricsAddress.flatMap(MetricsAddress.init)
@@ -124,9 +134,17 @@ struct Mused: ParsableCommand {
         notifier?.status("starting")
         let daemon: Daemon
         do {
+            // The first thing mused makes; its failure names the flag that chooses another.
+            let statePath = config.stateDirectoryInUse
+            let state: StateDirectory
+            do { state = try StateDirectory(path: statePath) } catch {
+                throw StateDirectoryUnusable(description: "state directory \(statePath)"
+                    + (config.stateDirectory == nil ? " (the default for this user)" : "")
+                    + ": \(error); choose one mused's user may write with --state-dir DIR (or state_directory in the configuration file)")
+            }
             let snapshots = SnapshotSource(loader: SnapshotLoader(io: config.snapshotIO, maximumFileSize: config.maximumSnapshotBytes,
                                                                   maximumContentSize: config.maximumSnapshotBytes),
-                                           state: try StateDirectory(path: config.stateDirectory))
+                                           state: state)
             // A reload reads the file again and applies the same flags on top.
             var reloader: (@Sendable () throws -> DaemonConfiguration)?
             if let configFile {
@@ -174,6 +192,12 @@ struct Mused: ParsableCommand {
         daemon.stop()
     }
 
+    /// `path` made absolute against the working directory, `.` and `..`
+    /// resolved. An empty path stays empty, refused as no path at all.
+    static func absolute(_ path: String) -> String {
+        path.isEmpty ? path : URL(filePath: path, directoryHint: .inferFromPath).standardizedFileURL.path
+    }
+
     static func parseTenant(_ spec: String) throws -> TenantConfiguration {
         let parts = spec.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         guard !parts[0].isEmpty, parts.count <= 4 else {
@@ -191,6 +215,11 @@ struct Mused: ParsableCommand {
         }
         return tenant
     }
+}
+
+/// The state directory cannot be made or used: said with the flag to fix it.
+struct StateDirectoryUnusable: Error, CustomStringConvertible {
+    let description: String
 }
 
 Mused.main()

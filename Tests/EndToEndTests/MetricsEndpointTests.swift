@@ -133,6 +133,115 @@ struct MetricsEndpointTests {
         #expect(daemon.stop() == 0)
     }
 
+    /// The endpoint listens where the operator says, not only on loopback:
+    /// all IPv4 or all IPv6 addresses (a Kubernetes probe or a Prometheus on
+    /// another host); the log says it is reachable from elsewhere.
+    @Test func theEndpointListensOnAnyAddressConfigured() throws {
+        for host in ["0.0.0.0", "[::]"] {
+            let port = Self.freePort()
+            let daemon = try DaemonUnderTest(tenants: ["any::1:32"], arguments: ["--metrics-address", "\(host):\(port)"])
+            #expect(daemon.child.output.contains("event=metrics-serving address=\(host):\(port) port=\(port) loopback=false"),
+                    "\(daemon.child.output)")
+            // [::] also takes IPv4 connections (IPV6_V6ONLY is off by default).
+            #expect(try Self.get(port: port, "/metrics").status == "HTTP/1.1 200 OK", "\(host)")
+            #expect(daemon.stop() == 0)
+        }
+        let port = Self.freePort()
+        let loopback = try DaemonUnderTest(tenants: ["any::1:32"], arguments: ["--metrics-address", "127.0.0.1:\(port)"])
+        #expect(loopback.child.output.contains("event=metrics-serving address=127.0.0.1:\(port) port=\(port) loopback=true"),
+                "\(loopback.child.output)")
+        #expect(loopback.stop() == 0)
+        // Still an address and a port, numeric.
+        for bad in ["0.0.0.0", "example.com:9464", "::1:9464", "300.1.1.1:9464", "127.0.0.1:0"] {
+            let refused = Harness.run(Harness.mused, ["--metrics-address", bad, "--tenant", "any"])
+            #expect(refused.status != 0 && refused.output.contains("--metrics-address must be an IP address and port"),
+                    "\(bad): \(refused.output)")
+        }
+    }
+
+    /// The exposition as Prometheus's own checker sees it, with the build's
+    /// versions (read from muse.h) and mused's process figures.
+    @Test func theExpositionPassesPromtoolAndNamesTheBuildAndTheProcess() throws {
+        let promtool = Harness.run("/usr/bin/env", ["sh", "-c", "command -v promtool"])
+        try #require(promtool.status == 0, "no promtool: tools/install-deps.sh --test installs Debian's prometheus package")
+        let port = Self.freePort()
+        let launched = Date().timeIntervalSince1970
+        let daemon = try DaemonUnderTest(tenants: ["prom-a::2:64"], arguments: ["--metrics-address", "127.0.0.1:\(port)"])
+        let client = try daemon.client("stream", "prom-a", ["1", "500"])
+        #expect(client.wait(seconds: 60) == 0, "\(client.output)")
+        let (status, body) = try Self.get(port: port, "/metrics")
+        #expect(status == "HTTP/1.1 200 OK")
+        let s = Self.parse(body)
+        let release = try VersionTests.header("MUSE_VERSION_STRING")
+        let abi = try VersionTests.header("MUSE_ABI_MAJOR") + "." + VersionTests.header("MUSE_ABI_MINOR")
+        #expect(s[#"muse_build_info{version="\#(release)",abi="\#(abi)",snapshot_format="1"}"#] == 1, "\(body)")
+        let started = try #require(s["process_start_time_seconds"], "\(body)")
+        #expect(abs(started - launched) < 10, "mused started at \(started), launched at \(launched)")
+        #expect((s["process_cpu_seconds_total"] ?? 0) > 0)
+        #expect((s["process_resident_memory_bytes"] ?? 0) > 1_048_576)
+        #expect((s["process_virtual_memory_bytes"] ?? 0) >= s["process_resident_memory_bytes"] ?? 0)
+        // stdio, the segment, its lock, the control socket and the metrics listener at least.
+        #expect((s["process_open_fds"] ?? 0) >= 6 && (s["process_max_fds"] ?? 0) >= s["process_open_fds"] ?? 0)
+
+        let file = daemon.runtimeDirectory + ".metrics"
+        try body.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { unlink(file) }
+        let check = Harness.run("/bin/sh", ["-c", "promtool check metrics < \"$0\"", file])
+        #expect(check.status == 0 && check.output.isEmpty, "promtool check metrics: \(check.output)")
+        #expect(daemon.stop() == 0)
+    }
+
+    /// /healthz: the workers progress; /readyz: every configured tenant is
+    /// served. Both text, 200 or 503 with the reason, HEAD answered too.
+    @Test func healthAndReadinessFollowTheWorkersAndTheTenants() throws {
+        let port = Self.freePort()
+        let dir = Harness.runtimeDirectory()
+        let config = dir + ".toml"
+        try "workers = 2\nmetrics_address = \"127.0.0.1:\(port)\"\n\n[[tenant]]\nname = \"h-a\"\nchannels = 2\nring_depth = 64\n\n[[tenant]]\nname = \"h-b\"\nchannels = 2\nring_depth = 64\n"
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        defer { unlink(config) }
+        let daemon = try DaemonUnderTest(tenants: [], runtimeDirectory: dir, arguments: ["--config", config])
+        let live = try Self.get(port: port, "/healthz")
+        #expect(live.status == "HTTP/1.1 200 OK" && live.body.hasPrefix("ok: 2 worker(s) progressing"), "\(live)")
+        #expect(try Self.get(port: port, "/readyz") == ("HTTP/1.1 200 OK", "ready: generation 1 serves 2 tenant(s)\n"))
+        for path in ["/healthz", "/readyz"] {
+            let head = try Self.exchange(port: port, "HEAD \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            #expect(head.hasPrefix("HTTP/1.1 200 OK\r\n") && head.contains("Content-Type: text/plain; charset=utf-8\r\n")
+                    && head.hasSuffix("\r\n\r\n"), "\(head)")
+            let post = try Self.exchange(port: port, "POST \(path) HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+            #expect(post.hasPrefix("HTTP/1.1 405 Method Not Allowed\r\n"), "\(post)")
+        }
+
+        // A drained tenant is not served: not ready, though alive; a reload serves it again.
+        #expect(Harness.run(ControlSocketTests.musectl, ["drain", "h-b", "--runtime-dir", dir]).status == 0)
+        #expect(try Self.get(port: port, "/readyz")
+                == ("HTTP/1.1 503 Service Unavailable", "not ready: tenant h-b is drained (musectl reload serves it again)\n"))
+        #expect(try Self.get(port: port, "/healthz").status == "HTTP/1.1 200 OK")
+        #expect(Harness.run(ControlSocketTests.musectl, ["reload", "--runtime-dir", dir]).status == 0)
+        #expect(try Self.get(port: port, "/readyz").status == "HTTP/1.1 200 OK")
+        #expect(daemon.stop() == 0)
+
+        // A worker that hangs (the test hook stalls worker 0 a second in) fails both, named.
+        let stallPort = Self.freePort()
+        let stallDir = Harness.runtimeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: stallDir); try? FileManager.default.removeItem(atPath: stallDir + ".state") }
+        let stalled = try Child("/usr/bin/env", ["MUSE_TEST_STALL_WORKER_AFTER_MS=1000", Harness.mused, "--runtime-dir", stallDir,
+                                                 "--state-dir", stallDir + ".state", "--tenant", "h-c::2:64", "--workers", "2",
+                                                 "--metrics-address", "127.0.0.1:\(stallPort)"])
+        defer { stalled.kill(SIGKILL); stalled.wait(seconds: 10) }
+        try #require(stalled.waitForOutput(containing: "event=test-stall", seconds: 30), "\(stalled.output)")
+        var answer = try Self.get(port: stallPort, "/healthz")
+        let deadline = Date().addingTimeInterval(10)
+        while answer.status == "HTTP/1.1 200 OK" && Date() < deadline {
+            usleep(100_000)
+            answer = try Self.get(port: stallPort, "/healthz")
+        }
+        #expect(answer.status == "HTTP/1.1 503 Service Unavailable" && answer.body.hasPrefix("stuck: worker 0 (last heartbeat ")
+                && !answer.body.contains("worker 1"), "\(answer)")
+        let ready = try Self.get(port: stallPort, "/readyz")
+        #expect(ready.status == "HTTP/1.1 503 Service Unavailable" && ready.body.contains("stuck: worker 0"), "\(ready)")
+    }
+
     @Test func aScrapeCountsWhatTwoTenantsSentAndSeesASwap() throws {
         let port = Self.freePort()
         let dir = Harness.runtimeDirectory()

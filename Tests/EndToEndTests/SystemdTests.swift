@@ -132,6 +132,46 @@ struct SystemdTests {
         #expect(daemon.process.isRunning, "mused died instead of hanging: \(daemon.output)")
     }
 
+    /// Under systemd, standard output is the journal and `$JOURNAL_STREAM`
+    /// names it: each line then starts with its sd-daemon priority, so
+    /// `journalctl -p warning` finds a refused swap. The same variable
+    /// inherited with standard output elsewhere, or none, leaves lines as they were.
+    @Test func logLinesCarryJournalPrioritiesOnlyWhenStandardOutputIsTheJournal() throws {
+        let junk = Harness.runtimeDirectory() + "/junk.snapshot"
+        defer { try? FileManager.default.removeItem(atPath: URL(filePath: junk).deletingLastPathComponent().path) }
+        _ = FileManager.default.createFile(atPath: junk, contents: Data(repeating: 7, count: 100))
+        // The shell names its own standard output (the test's pipe), then becomes mused.
+        let asJournal = #"export JOURNAL_STREAM=$(stat -L -c %d:%i /proc/$$/fd/1); exec "$0" "$@""#
+        let inherited = #"export JOURNAL_STREAM=1:1; exec "$0" "$@""#
+        for (script, prefixed) in [(asJournal, true), (inherited, false), (#"unset JOURNAL_STREAM; exec "$0" "$@""#, false)] {
+            let dir = Harness.runtimeDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir); try? FileManager.default.removeItem(atPath: dir + ".state") }
+            let daemon = try Child("/bin/sh", ["-c", script, Harness.mused, "--runtime-dir", dir, "--state-dir", dir + ".state",
+                                               "--tenant", "jrn::1:32"])
+            try #require(daemon.waitForOutput(containing: "event=serving", seconds: 30), "\(daemon.output)")
+            let refused = Harness.run(ControlSocketTests.musectl, ["swap", junk, "--runtime-dir", dir])
+            #expect(refused.status != 0)
+            #expect(daemon.waitForOutput(containing: "event=swap-refused", seconds: 10), "\(daemon.output)")
+            daemon.kill(SIGHUP) // no --config: the reload is refused, an error
+            #expect(daemon.waitForOutput(containing: "event=reload-refused", seconds: 10), "\(daemon.output)")
+            daemon.kill(SIGTERM)
+            #expect(daemon.wait(seconds: 20) == 0, "\(daemon.output)")
+            let lines = daemon.output.split(separator: "\n")
+            func line(_ event: String) -> Substring? { lines.first { $0.contains("event=\(event) ") || $0.hasSuffix("event=\(event)") } }
+            if prefixed {
+                #expect(line("serving")?.hasPrefix("<6>level=info event=serving ") == true, "\(daemon.output)")
+                #expect(line("swap-refused")?.hasPrefix("<4>level=warning event=swap-refused ") == true, "\(daemon.output)")
+                #expect(line("reload-refused")?.hasPrefix("<3>level=error event=reload-refused ") == true, "\(daemon.output)")
+                #expect(lines.allSatisfy { $0.hasPrefix("<") }, "a line without its priority: \(daemon.output)")
+            } else {
+                #expect(line("serving")?.hasPrefix("level=info event=serving ") == true, "\(daemon.output)")
+                #expect(line("swap-refused")?.hasPrefix("level=warning event=swap-refused ") == true, "\(daemon.output)")
+                #expect(line("reload-refused")?.hasPrefix("level=error event=reload-refused ") == true, "\(daemon.output)")
+                #expect(!lines.contains { $0.hasPrefix("<") }, "\(daemon.output)")
+            }
+        }
+    }
+
     @Test func aConfigurationFileStartsMusedAndTheCommandLineExtendsIt() throws {
         let dir = Harness.runtimeDirectory()
         let work = Harness.runtimeDirectory()
@@ -220,13 +260,34 @@ struct SystemdTests {
         // configuration that exist, and verify can check them.
         let installed = Harness.run(install, ["--bin-dir", bin, "--prefix", "\(stage)/usr/local", "--sysconfdir", "\(stage)/etc"])
         try #require(installed.status == 0, "\(installed.output)")
-        let unit = "\(stage)/etc/systemd/system/mused.service"
+        // What the package provides under the prefix (units in the vendor unit
+        // directory); only the configuration under /etc, whose systemd/system is the administrator's.
+        let units = "\(stage)/usr/local/lib/systemd/system"
+        let unit = "\(units)/mused.service"
+        let share = "\(stage)/usr/local/share"
         for file in [unit, "\(stage)/usr/local/bin/mused", "\(stage)/usr/local/bin/musectl", "\(stage)/etc/muse/mused.toml",
-                     "\(stage)/etc/sysusers.d/muse.conf", "\(stage)/etc/tmpfiles.d/muse.conf",
+                     "\(stage)/usr/local/lib/sysusers.d/muse.conf", "\(stage)/usr/local/lib/tmpfiles.d/muse.conf",
                      "\(stage)/usr/local/lib/libmuse.so.1", "\(stage)/usr/local/include/muse.h",
-                     "\(stage)/usr/local/lib/pkgconfig/muse.pc"] {
+                     "\(stage)/usr/local/lib/pkgconfig/muse.pc", "\(share)/man/man1/mused.1", "\(share)/man/man1/musectl.1",
+                     "\(share)/doc/muse/LICENSE", "\(share)/doc/muse/CHANGELOG.md", "\(share)/doc/muse/versioning.md"] {
             #expect(FileManager.default.fileExists(atPath: file), "\(file) not installed")
         }
+        #expect(!FileManager.default.fileExists(atPath: "\(stage)/etc/systemd"), "installed into the administrator's /etc/systemd")
+        // Man pages that man renders, and completions for three shells, each made by the installed binary.
+        for tool in ["mused", "musectl"] {
+            let page = Harness.run("/usr/bin/env", ["MANWIDTH=80", "man", "--warnings", "-l", "\(share)/man/man1/\(tool).1"])
+            #expect(page.status == 0 && page.output.contains("\(tool) —") && page.output.contains("--version")
+                    && !page.output.contains("warning"), "man \(tool): \(page.output)")
+            let bash = "\(share)/bash-completion/completions/\(tool)"
+            #expect(Harness.run("/bin/bash", ["-n", bash]).status == 0, "\(bash)")
+            #expect((try? String(contentsOfFile: bash, encoding: .utf8))?.contains("-F _\(tool) \(tool)\n") == true, "\(bash)")
+            #expect((try? String(contentsOfFile: "\(share)/zsh/site-functions/_\(tool)", encoding: .utf8))?
+                .hasPrefix("#compdef \(tool)") == true)
+            #expect((try? String(contentsOfFile: "\(share)/fish/vendor_completions.d/\(tool).fish", encoding: .utf8))?
+                .contains("complete -c '\(tool)'") == true)
+        }
+        #expect((try? String(contentsOfFile: "\(share)/bash-completion/completions/musectl", encoding: .utf8))?
+            .contains("swap-incoming") == true)
         #expect(try String(contentsOfFile: "\(stage)/usr/local/lib/pkgconfig/muse.pc", encoding: .utf8)
             .contains("prefix=\(stage)/usr/local"))
         let text = try String(contentsOfFile: unit, encoding: .utf8)
@@ -247,8 +308,8 @@ struct SystemdTests {
 
         // The rollout units: the path unit watches incoming/, the service
         // swaps gated with the installed musectl.
-        let swapService = "\(stage)/etc/systemd/system/mused-swap.service"
-        let swapPath = "\(stage)/etc/systemd/system/mused-swap.path"
+        let swapService = "\(units)/mused-swap.service"
+        let swapPath = "\(units)/mused-swap.path"
         let swapText = try String(contentsOfFile: swapService, encoding: .utf8)
         #expect(swapText.contains("ExecStart=\(stage)/usr/local/bin/musectl swap-incoming /var/lib/muse/incoming --gate"))
         #expect(try String(contentsOfFile: swapPath, encoding: .utf8).contains("PathExistsGlob=/var/lib/muse/incoming/*.snapshot"))
@@ -259,12 +320,13 @@ struct SystemdTests {
         let dropIn = readme.components(separatedBy: "    # /etc/systemd/system/mused.service.d/latency.conf\n").dropFirst().first?
             .components(separatedBy: "\n\n").first?.split(separator: "\n").map { $0.dropFirst(4) }.joined(separator: "\n")
         try #require(dropIn?.contains("ExecStartPre=+") == true, "README has no latency.conf drop-in")
-        let withDropIn = "\(stage)/etc/systemd/system/mused-latency-check.service"
+        let withDropIn = "\(units)/mused-latency-check.service"
         try (try String(contentsOfFile: unit, encoding: .utf8) + "\n" + dropIn! + "\n")
             .write(toFile: withDropIn, atomically: true, encoding: .utf8)
 
+        // Documentation= names man:mused(1): verify looks it up among the installed pages.
         for file in [unit, swapService, swapPath, withDropIn] {
-            let verify = Harness.run("/usr/bin/env", ["systemd-analyze", "verify", file])
+            let verify = Harness.run("/usr/bin/env", ["MANPATH=\(share)/man", "systemd-analyze", "verify", file])
             #expect(verify.status == 0 && verify.output.isEmpty, "systemd-analyze verify \(file): \(verify.output)")
         }
 
@@ -289,9 +351,13 @@ struct SystemdTests {
         daemon.kill(SIGTERM)
         #expect(daemon.wait(seconds: 20) == 0)
 
-        // Installing again keeps the operator's configuration.
+        // Installing again keeps the operator's configuration, and points at a
+        // unit an earlier install left in /etc/systemd/system, which would win.
+        try FileManager.default.createDirectory(atPath: "\(stage)/etc/systemd/system", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: unit, toPath: "\(stage)/etc/systemd/system/mused.service")
         let again = Harness.run(install, ["--bin-dir", bin, "--prefix", "\(stage)/usr/local", "--sysconfdir", "\(stage)/etc"])
         #expect(again.status == 0 && again.output.contains("kept \(stage)/etc/muse/mused.toml"), "\(again.output)")
+        #expect(again.output.contains("note: \(stage)/etc/systemd/system/mused.service overrides \(unit)"), "\(again.output)")
         #expect(try String(contentsOfFile: "\(stage)/etc/muse/mused.toml", encoding: .utf8).contains(runtime))
 
         // The sysusers.d and tmpfiles.d entries make the user and directories

@@ -22,7 +22,8 @@ struct ConfigFileTests {
                 && config.batchSize == defaults.batchSize && config.spinNanoseconds == defaults.spinNanoseconds)
         #expect(config.runtimeDirectoryTrust == .ownedExclusively && config.adminGroup == nil)
         #expect(config.idlePolicy == .adaptive && config.metricsAddress == nil && config.snapshot == nil
-                && config.stateDirectory == defaults.stateDirectory && config.snapshotIO == .auto)
+                && config.stateDirectory == DaemonConfiguration.systemStateDirectory && config.snapshotIO == .auto)
+        #expect(defaults.stateDirectory == nil && defaults.stateDirectoryInUse == DaemonConfiguration.systemStateDirectory)
         // Every key is documented in the sample.
         let sample = try String(contentsOfFile: path, encoding: .utf8)
         #expect(config.promotionGate == PromotionGate())
@@ -104,9 +105,14 @@ struct ConfigFileTests {
         ("snapshot = \"g.msnap\"\n", 1, "snapshot", "must be an absolute path"),
         ("admin_group = \"no-such-group-muse\"\n", 1, "admin_group", "no such group 'no-such-group-muse'"),
         ("admin_group = \"4294967295\"\n", 1, "admin_group", "group id 4294967295 is reserved"),
-        ("metrics_address = \"0.0.0.0:9464\"\n", 1, "metrics_address", "expected a loopback address"),
-        ("metrics_address = \"127.0.0.1\"\n", 1, "metrics_address", "expected a loopback address"),
-        ("metrics_address = \"127.0.0.1:0\"\n", 1, "metrics_address", "expected a loopback address"),
+        ("metrics_address = \"example.com:9464\"\n", 1, "metrics_address", "expected an IP address and port"),
+        ("metrics_address = \"127.0.0.1\"\n", 1, "metrics_address", "expected an IP address and port"),
+        ("metrics_address = \"127.0.0.1:0\"\n", 1, "metrics_address", "expected an IP address and port"),
+        ("metrics_address = \"::1:9464\"\n", 1, "metrics_address", "expected an IP address and port"),
+        ("metrics_address = \"[::1:9464\"\n", 1, "metrics_address", "expected an IP address and port"),
+        ("metrics_address = \"[example.com]:9464\"\n", 1, "metrics_address", "expected an IP address and port"),
+        ("metrics_address = \"256.0.0.1:9464\"\n", 1, "metrics_address", "expected an IP address and port"),
+        ("metrics_address = \"0.0.0.0:65536\"\n", 1, "metrics_address", "expected an IP address and port"),
         ("snapshot_io = \"uring\"\n", 1, "snapshot_io", "expected one of \"auto\", \"io_uring\", \"read\""),
         ("idle_policy = \"nap\"\n", 1, "idle_policy", "expected one of \"busy-spin\", \"adaptive\", \"low-power\""),
         ("workers = 1\n[tenant]\nname = \"a\"\n", 2, "tenant", "write each tenant as a [[tenant]] section"),
@@ -150,6 +156,23 @@ struct ConfigFileTests {
                     "\(text.debugDescription): \(error)")
             let prefix = "/etc/muse/mused.toml" + (line.map { ":\($0)" } ?? "") + ": " + (key.map { "\($0): " } ?? "")
             #expect(error.description.hasPrefix(prefix), "\(error)")
+        }
+    }
+
+    /// Any numeric address the operator configures; only loopback ones count as such.
+    @Test func theMetricsAddressMayBeAnyIPAddress() throws {
+        let accepted: [(String, String, UInt16, Bool)] = [
+            ("127.0.0.1:9464", "127.0.0.1", 9464, true), ("127.8.9.10:1", "127.8.9.10", 1, true),
+            ("localhost:9464", "localhost", 9464, true), ("[::1]:9464", "::1", 9464, true),
+            ("0.0.0.0:9464", "0.0.0.0", 9464, false), ("192.0.2.7:65535", "192.0.2.7", 65535, false),
+            ("[::]:9464", "::", 9464, false), ("[2001:db8::1]:9464", "2001:db8::1", 9464, false),
+        ]
+        for (text, host, port, loopback) in accepted {
+            let address = try #require(MetricsAddress(text), "\(text)")
+            #expect(address.host == host && address.port == port && address.isLoopback == loopback, "\(text)")
+            #expect(address.description == text)
+            let config = try ConfigFile.parse("metrics_address = \"\(text)\"\n", file: "m.toml")
+            #expect(config.metricsAddress == address)
         }
     }
 

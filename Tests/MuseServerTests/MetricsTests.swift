@@ -3,7 +3,9 @@ import Glibc
 #endif
 import Foundation
 import MuseControl
+import MuseCore
 import MuseIPC
+import MuseSnapshot
 import Testing
 @testable import MuseServer
 
@@ -88,12 +90,56 @@ struct MetricsTests {
         #expect(s[#"muse_score_drift_events{tenant="acme",predictor="sum-card-not-present"}"#] == Double(2 * perWorker))
         #expect(abs((s[drift] ?? .nan) - expected.psi) < 1e-12)
         #expect(expected.psi < 0.001)
-        // Nothing new: a scrape changes nothing.
-        #expect(Self.samples(String(decoding: exporter.render(), as: UTF8.self)) == s)
+        // Nothing new: a scrape changes none of Muse's series (the process's own CPU time moves).
+        let muse = { (samples: [String: Double]) in samples.filter { $0.key.hasPrefix("muse_") } }
+        #expect(muse(Self.samples(String(decoding: exporter.render(), as: UTF8.self))) == muse(s))
     }
 
     /// The drift counts start over with a generation, and the exporter drops
     /// the series of a generation no longer served.
+    /// muse_build_info names this build's release, ABI and snapshot format;
+    /// the process_* series are this process's own figures.
+    @Test func theExpositionCarriesTheBuildAndTheProcess() throws {
+        let layout = MetricsLayout(tenants: Self.tenants, capacity: 4)
+        let exporter = MetricsExporter(layout: layout, cells: [WorkerMetrics(layout: layout)], segments: { [] }) { 1 }
+        let text = String(decoding: exporter.render(), as: UTF8.self)
+        let s = Self.samples(text)
+        #expect(s[#"muse_build_info{version="\#(MuseVersion.release)",abi="\#(MuseVersion.abi)",snapshot_format="\#(SnapshotFormat.version)"}"#] == 1,
+                "\(text)")
+        #expect(text.contains("# TYPE process_cpu_seconds_total counter\n"))
+        for gauge in ["process_resident_memory_bytes", "process_virtual_memory_bytes", "process_start_time_seconds",
+                      "process_open_fds", "process_max_fds", "muse_build_info"] {
+            #expect(text.contains("# TYPE \(gauge) gauge\n"), "\(gauge)")
+        }
+        let now = Date().timeIntervalSince1970
+        let start = try #require(s["process_start_time_seconds"])
+        #expect(start <= now + 1 && start > now - 86_400, "started at \(start), now \(now)")
+        #expect((s["process_cpu_seconds_total"] ?? -1) >= 0)
+        let resident = try #require(s["process_resident_memory_bytes"])
+        #expect(resident > 1_048_576 && (s["process_virtual_memory_bytes"] ?? 0) >= resident)
+        // This process holds stdin, stdout and stderr at least; the limit is getrlimit's.
+        var limit = rlimit()
+        getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        let descriptors = try #require(s["process_open_fds"])
+        #expect(descriptors >= 3 && descriptors <= Double(limit.rlim_cur) && s["process_max_fds"] == Double(limit.rlim_cur))
+        // The CPU counter follows the kernel's total: a later scrape never shows less.
+        let after = Self.samples(String(decoding: exporter.render(), as: UTF8.self))
+        #expect((after["process_cpu_seconds_total"] ?? -1) >= s["process_cpu_seconds_total"] ?? 0)
+    }
+
+    /// /proc/self/stat's fields are counted after the command name, whatever it holds.
+    @Test func theProcessStatLineIsReadAfterTheCommandName() throws {
+        // Fields 3... of a real line; the name has spaces and a ')'.
+        let line = "4242 (mu sed) (x)) S 1 4242 4242 0 -1 4194560 1503 0 0 0 250 130 0 0 20 0 5 0 123456 "
+            + "1073741824 4096 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n"
+        let figures = try #require(ProcessMetrics.parse(stat: line, ticksPerSecond: 100, pageSize: 4096, bootTime: 1_700_000_000))
+        #expect(figures.cpuSeconds == 3.8)
+        #expect(figures.startTimeSeconds == 1_700_000_000 + 1234.56)
+        #expect(figures.virtualBytes == 1_073_741_824 && figures.residentBytes == 4096 * 4096)
+        #expect(ProcessMetrics.parse(stat: "4242 (mused) S 1 2", ticksPerSecond: 100, pageSize: 4096, bootTime: 0) == nil)
+        #expect(ProcessMetrics.parse(stat: "garbage", ticksPerSecond: 100, pageSize: 4096, bootTime: 0) == nil)
+    }
+
     @Test func driftFollowsTheServingGeneration() throws {
         let layout = MetricsLayout(tenants: Self.tenants, capacity: 4)
         let cell = WorkerMetrics(layout: layout)

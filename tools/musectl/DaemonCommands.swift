@@ -7,8 +7,8 @@ struct DaemonOptions: ParsableArguments {
     @Option(name: .customLong("runtime-dir"), help: "mused's runtime directory (its control socket is there).")
     var runtimeDirectory = "/run/muse"
 
-    @Flag(name: .long, help: "Print JSON for machines instead of text for humans.")
-    var json = false
+    @OptionGroup var format: JSONOption
+    var json: Bool { format.json }
 
     /// Sends `request`; prints the answer; exits non-zero if mused refused.
     func send(_ request: ControlRequest, describe: (ControlResponse) -> String) throws {
@@ -19,9 +19,7 @@ struct DaemonOptions: ParsableArguments {
             throw DaemonUnreachable(reason: "\(error)")
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(response), as: UTF8.self))
+            try JSONOutput.print(response)
         } else {
             print(describe(response), terminator: "")
         }

@@ -22,6 +22,20 @@ struct SwapIncomingCommand: ParsableCommand {
     @Flag(name: .customLong("allow-schema-change"), help: "Accept intents whose feature names changed.")
     var allowSchemaChange = false
 
+    /// What `--json` prints: each file taken, and where it went.
+    struct Result: Encodable {
+        struct File: Encodable {
+            let file: String
+            let ok: Bool
+            let generation: UInt64?
+            let error: String?
+            let movedTo: String
+        }
+        let ok: Bool
+        let error: String?
+        let files: [File]
+    }
+
     func run() throws {
         let base = URL(filePath: directory).standardizedFileURL
         let manager = FileManager.default
@@ -34,9 +48,13 @@ struct SwapIncomingCommand: ParsableCommand {
             files.append((url, attributes[.modificationDate] as? Date ?? .distantPast))
         }
         files.sort { ($0.modified, $0.url.lastPathComponent) < ($1.modified, $1.url.lastPathComponent) }
-        if files.isEmpty { print("nothing to swap in \(base.path)"); return }
+        if files.isEmpty {
+            if options.json { try JSONOutput.print(Result(ok: true, error: nil, files: [])) } else { print("nothing to swap in \(base.path)") }
+            return
+        }
 
         var refusals = 0
+        var results: [Result.File] = []
         for file in files {
             let request = ControlRequest(command: .swap, path: file.url.path, allowSchemaChange: allowSchemaChange, gate: gate)
             let response: ControlResponse
@@ -50,14 +68,24 @@ struct SwapIncomingCommand: ParsableCommand {
             let folder = base.appending(path: response.ok ? "applied" : "refused")
             try manager.createDirectory(at: folder, withIntermediateDirectories: true)
             try manager.moveItem(at: file.url, to: folder.appending(path: name))
+            results.append(Result.File(file: file.url.lastPathComponent, ok: response.ok,
+                                       generation: response.ok ? response.status?.serving?.id : nil,
+                                       error: response.ok ? nil : response.error ?? "refused",
+                                       movedTo: folder.appending(path: name).path))
             if response.ok {
-                print("\(file.url.lastPathComponent): serving generation \(response.status?.serving?.id ?? 0)")
+                if !options.json { print("\(file.url.lastPathComponent): serving generation \(response.status?.serving?.id ?? 0)") }
             } else {
                 refusals += 1
                 let reason = (response.error ?? "refused") + "\n" + (response.gate.map(describeShadows) ?? "")
                 try reason.write(to: folder.appending(path: name + ".reason"), atomically: true, encoding: .utf8)
-                FileHandle.standardError.write(Data("musectl: \(file.url.lastPathComponent) refused: \(response.error ?? "refused")\n".utf8))
+                if !options.json {
+                    FileHandle.standardError.write(Data("musectl: \(file.url.lastPathComponent) refused: \(response.error ?? "refused")\n".utf8))
+                }
             }
+        }
+        if options.json {
+            try JSONOutput.print(Result(ok: refusals == 0, error: refusals == 0 ? nil : "\(refusals) of \(files.count) snapshot(s) refused",
+                                        files: results))
         }
         if refusals > 0 { throw ExitCode(1) }
     }

@@ -24,6 +24,18 @@ struct PredictCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the margin (log-odds) instead of the probability.")
     var raw = false
 
+    @OptionGroup var format: JSONOption
+
+    /// What `--json` prints.
+    struct Result: Encodable {
+        let ok = true
+        let model: String
+        let input: String
+        /// "probability" or "margin".
+        let kind: String
+        let scores: [Double]
+    }
+
     func run() throws {
         let modelBytes = try RegularFile.read(model)
         let loaded: any ScoringModel
@@ -47,6 +59,10 @@ struct PredictCommand: ParsableCommand {
                     out[i] = raw ? loaded.margin(row) : loaded.probability(row)
                 }
             }
+        }
+        if format.json {
+            try JSONOutput.print(Result(model: model, input: input, kind: raw ? "margin" : "probability", scores: scores))
+            return
         }
         var text = ""
         text.reserveCapacity(scores.count * 24)

@@ -29,6 +29,22 @@ extension SnapshotCommand {
         var manifest: String
         @Option(name: .shortAndLong, help: "Snapshot file to write.")
         var output: String
+        @OptionGroup var format: JSONOption
+
+        /// What `--json` prints.
+        struct Result: Encodable {
+            let ok = true
+            let output: String
+            let generation: UInt64
+            let fileBytes: Int
+            let containerBytes: Int
+            let models: Int
+            let predictors: Int
+            let intents: Int
+            let routes: Int
+            let canaries: Int
+            let notes: [String]
+        }
 
         func run() throws {
             let contents: SnapshotContents
@@ -39,6 +55,14 @@ extension SnapshotCommand {
             let loaded: LoadedSnapshot
             do { loaded = try SnapshotLoader(io: .auto).load(output) } catch {
                 throw SnapshotFailure("\(output): the snapshot just written does not load: \(error)")
+            }
+            if format.json {
+                try JSONOutput.print(Result(output: output, generation: loaded.generationID, fileBytes: loaded.fileSize,
+                                            containerBytes: loaded.containerSize, models: contents.models.count,
+                                            predictors: contents.predictors.count, intents: contents.intents.count,
+                                            routes: contents.routes.count, canaries: contents.canaries.count,
+                                            notes: loaded.routingTable.notes.map { "\($0)" }))
+                return
             }
             print("wrote \(output): generation \(loaded.generationID), \(loaded.fileSize) bytes "
                   + "(\(loaded.containerSize) decoded), \(contents.models.count) models, \(contents.predictors.count) predictors, "
@@ -52,8 +76,7 @@ extension SnapshotCommand {
 
         @Argument(help: "Snapshot file.")
         var file: String
-        @Flag(help: "Print JSON instead of text.")
-        var json = false
+        @OptionGroup var format: JSONOption
         @Option(name: .customLong("max-bytes"), help: "Refuse a file, or content, larger than this (default 512 MiB, as mused).")
         var maximumBytes = SnapshotLoader.defaultMaximumSize
 
@@ -64,10 +87,8 @@ extension SnapshotCommand {
                 loaded = try SnapshotLoader(io: .auto, maximumFileSize: maximumBytes, maximumContentSize: maximumBytes).load(file)
             } catch { throw SnapshotFailure("\(file): \(error)") }
             let summary = SnapshotSummary(loaded)
-            if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+            if format.json {
+                try JSONOutput.print(summary)
             } else {
                 print(summary.text)
             }
@@ -89,6 +110,18 @@ extension SnapshotCommand {
         var plainRead = false
         @Option(name: .customLong("max-bytes"), help: "Refuse a file, or content, larger than this (default 512 MiB, as mused).")
         var maximumBytes = SnapshotLoader.defaultMaximumSize
+        @OptionGroup var format: JSONOption
+
+        /// What `--json` prints when every check passed.
+        struct Result: Encodable {
+            let ok = true
+            let file: String
+            let generation: UInt64
+            let canaries: Int
+            let reader: String
+            let milliseconds: [String: Double]
+            let note: String?
+        }
 
         func run() throws {
             // The loader would wait on a FIFO, and words a missing file less plainly.
@@ -107,6 +140,14 @@ extension SnapshotCommand {
                     try loaded.verify(against: serving.intents, allowSchemaChange: allowSchemaChange)
                 }
                 let t = loaded.timings
+                if format.json {
+                    try JSONOutput.print(Result(file: file, generation: loaded.generationID, canaries: loaded.canaries.count,
+                                                reader: loaded.reader.rawValue,
+                                                milliseconds: ["read": milliseconds(t.read), "decode": milliseconds(t.decode),
+                                                               "verify": milliseconds(t.verify), "import": milliseconds(t.import)],
+                                                note: loaded.fallbackReason.map { "\($0)" }))
+                    return
+                }
                 print("ok: generation \(loaded.generationID), \(loaded.canaries.count) canaries reproduced; "
                       + "read \(ms(t.read)) (\(loaded.reader.rawValue)), decode \(ms(t.decode)), verify \(ms(t.verify)), import \(ms(t.import))")
                 if let why = loaded.fallbackReason { print("note: \(why)") }
@@ -118,8 +159,12 @@ extension SnapshotCommand {
 }
 
 func ms(_ d: Duration) -> String {
+    String(format: "%.2f ms", milliseconds(d))
+}
+
+func milliseconds(_ d: Duration) -> Double {
     let c = d.components
-    return String(format: "%.2f ms", Double(c.seconds) * 1e3 + Double(c.attoseconds) * 1e-15)
+    return Double(c.seconds) * 1e3 + Double(c.attoseconds) * 1e-15
 }
 
 /// What `inspect` shows, as one Codable value (the JSON is this).
@@ -134,6 +179,8 @@ struct SnapshotSummary: Codable {
     struct Route: Codable { var tenant: String; var intent: String; var predictor: String; var shadows: [String] }
     struct Map: Codable { var predictor: String; var tenant: String; var reference: String; var knots: Int?; var fallback: String? }
 
+    /// Always true: a summary is only made of a snapshot that loaded.
+    var ok = true
     var generation: UInt64
     var formatVersion: UInt32
     var createdAt: UInt64

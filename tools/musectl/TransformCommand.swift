@@ -97,6 +97,19 @@ extension Transform {
         var output: String?
         @Argument(help: "Score file (default: standard input).")
         var scores: String?
+        @OptionGroup var format: JSONOption
+
+        /// What `--json` prints; the map file itself under `maps` unless written to `--output`.
+        struct Result: Encodable {
+            struct Tenant: Encodable { let tenant: String; let origin: String }
+            let ok = true
+            let predictor: String
+            let reference: String
+            let samples: Int
+            let tenants: [Tenant]
+            let output: String?
+            let maps: String?
+        }
 
         func run() throws {
             let reference = try parseReference(reference)
@@ -114,6 +127,7 @@ extension Transform {
             do { fitter = try QuantileMapFitter(reference: reference, knots: knots) } catch { throw TransformError("--knots: \(error)") }
             guard minSamples >= 2 else { throw TransformError("--min-samples must be at least 2, got \(minSamples)") }
             let file: ScoreMapFile
+            var origins: [Result.Tenant] = []
             do {
                 if order.isEmpty {
                     let map = try fitter.fit(lines.map { corr.apply($0.score) })
@@ -124,7 +138,10 @@ extension Transform {
                         throw TransformError("\(name): either every line names a tenant or none does")
                     }
                     let maps = try TenantMaps.fit(samples: order.map { ($0, byTenant[$0]!) }, fitter: fitter, minimumSamples: minSamples)
-                    for e in maps.entries { FileHandle.standardError.write(Data("tenant \(e.tenant): \(e.origin)\n".utf8)) }
+                    origins = maps.entries.map { Result.Tenant(tenant: $0.tenant, origin: "\($0.origin)") }
+                    if !format.json {
+                        for e in origins { FileHandle.standardError.write(Data("tenant \(e.tenant): \(e.origin)\n".utf8)) }
+                    }
                     file = ScoreMapFile(predictor: predictor, reference: reference, maps: maps, correction: corr)
                 }
             } catch let error as ScoreMapError {
@@ -132,7 +149,11 @@ extension Transform {
             }
             if let output {
                 try file.encoded().write(toFile: output, atomically: true, encoding: .utf8)
-            } else {
+            }
+            if format.json {
+                try JSONOutput.print(Result(predictor: predictor, reference: reference.descriptor.description, samples: lines.count,
+                                            tenants: origins, output: output, maps: output == nil ? file.encoded() : nil))
+            } else if output == nil {
                 print(file.encoded(), terminator: "")
             }
         }
@@ -158,6 +179,16 @@ extension Transform {
         @OptionGroup var correction: CorrectionOptions
         @Argument(help: "Score file (default: standard input).")
         var scores: String?
+        @OptionGroup var format: JSONOption
+
+        /// What `--json` prints: each line's score on the reference scale.
+        struct Result: Encodable {
+            struct Score: Encodable { let line: Int; let tenant: String?; let score: Double }
+            let ok = true
+            let predictor: String
+            let scores: [Score]
+            let warnings: [String]
+        }
 
         func run() throws {
             let text = try RegularFile.readText(maps)
@@ -169,6 +200,8 @@ extension Transform {
             // that fails leaves no partial output behind.
             var resolved: [String?: QuantileMap] = [:]
             var out = ""
+            var results: [Result.Score] = []
+            var warnings: [String] = []
             for line in lines {
                 let tenant = line.tenant ?? self.tenant
                 if resolved[tenant] == nil {
@@ -179,14 +212,24 @@ extension Transform {
                         throw TransformError("\(maps): \(error) (for \(name):\(line.number))\(hint(error))")
                     }
                     if !r.correctionChecked {
-                        FileHandle.standardError.write(Data("warning: \(maps): the map of predictor '\(predictor)', tenant '\(r.entry.tenant ?? "*")' does not record its level-1 setting (an older file); it cannot be checked\n".utf8))
+                        let warning = "\(maps): the map of predictor '\(predictor)', tenant '\(r.entry.tenant ?? "*")' does not record its level-1 setting (an older file); it cannot be checked"
+                        warnings.append(warning)
+                        if !format.json { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
                     }
                     resolved[tenant] = r.map
                 }
                 let mapped = resolved[tenant]!.apply(corr.apply(line.score))
-                out += line.tenant.map { "\($0) \(mapped)\n" } ?? "\(mapped)\n"
+                if format.json {
+                    results.append(Result.Score(line: line.number, tenant: line.tenant, score: mapped))
+                } else {
+                    out += line.tenant.map { "\($0) \(mapped)\n" } ?? "\(mapped)\n"
+                }
             }
-            print(out, terminator: "")
+            if format.json {
+                try JSONOutput.print(Result(predictor: predictor, scores: results, warnings: warnings))
+            } else {
+                print(out, terminator: "")
+            }
         }
 
         /// What to do about it, in this command's options.

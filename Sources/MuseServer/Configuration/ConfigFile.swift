@@ -200,12 +200,19 @@ public enum IdlePolicy: String, Sendable, CaseIterable {
     case lowPower = "low-power"
 }
 
-/// The metrics endpoint: a TCP address on the loopback interface.
+/// The metrics endpoint's TCP address: a numeric IPv4 or bracketed IPv6
+/// address (or `localhost`) and a port. Any address is accepted; loopback is
+/// what the documentation suggests, because whoever reaches the endpoint
+/// reads tenant names and volumes (no scores, no features).
 public struct MetricsAddress: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: UInt16
 
-    /// `127.0.0.1:9464`, `[::1]:9464` or `localhost:9464`.
+    /// What `metrics_address` and `--metrics-address` are told when a value is refused.
+    public static let expected = "an IP address and port such as 127.0.0.1:9464, [::1]:9464 or 0.0.0.0:9464"
+
+    /// `127.0.0.1:9464`, `0.0.0.0:9464`, `192.0.2.7:9464`, `[::1]:9464`,
+    /// `[::]:9464` or `localhost:9464`.
     public init?(_ text: String) {
         let host: Substring
         let port: Substring
@@ -213,18 +220,24 @@ public struct MetricsAddress: Sendable, Equatable, CustomStringConvertible {
             guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
             host = text[text.index(after: text.startIndex)..<close]
             port = text[text.index(close, offsetBy: 2)...]
+            var v6 = in6_addr()
+            guard inet_pton(AF_INET6, String(host), &v6) == 1 else { return nil }
         } else {
             guard let colon = text.lastIndex(of: ":") else { return nil }
             host = text[..<colon]
             port = text[text.index(after: colon)...]
-            guard !host.contains(":") else { return nil }
+            var v4 = in_addr()
+            guard host == "localhost" || inet_pton(AF_INET, String(host), &v4) == 1 else { return nil }
         }
-        guard let number = UInt16(port), number > 0, Self.isLoopback(String(host)) else { return nil }
+        guard let number = UInt16(port), number > 0 else { return nil }
         self.host = String(host)
         self.port = number
     }
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// Whether only this host can connect (127.0.0.0/8, ::1, localhost).
+    public var isLoopback: Bool { Self.isLoopback(host) }
 
     static func isLoopback(_ host: String) -> Bool {
         if host == "localhost" { return true }
@@ -285,7 +298,7 @@ private struct Reader {
         if let spin = try int(root, "spin_us", at: "", in: 0...1_000_000) { config.spinNanoseconds = UInt64(spin) * 1000 }
         if let text = try string(root, "metrics_address", at: "") {
             guard let address = MetricsAddress(text) else {
-                throw error("metrics_address", "expected a loopback address and port such as \"127.0.0.1:9464\" or \"[::1]:9464\", got \"\(text)\"")
+                throw error("metrics_address", "expected \(MetricsAddress.expected), got \"\(text)\"")
             }
             config.metricsAddress = address
         }

@@ -1,5 +1,7 @@
 import MuseControl
+import MuseCore
 import MuseIPC
+import MuseSnapshot
 import Prometheus
 
 /// Turns the workers' metrics cells into swift-prometheus metrics, once per
@@ -35,6 +37,7 @@ final class MetricsExporter: Sendable {
 
     private let generationGauge: Gauge
     private let swapDurations: [String: ValueHistogram]
+    private let process: ProcessSeries
 
     static var events: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "events", unitName: "total",
         helpText: "Events answered, by tenant, intent and completion status.") }
@@ -60,6 +63,8 @@ final class MetricsExporter: Sendable {
         helpText: "PSI of a shadow predictor's transformed scores against the reference deciles, per tenant, since the serving generation was published: what swap --gate judges.") }
     static var shadowEvents: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "shadow_events", unitName: "",
         helpText: "Events a shadow predictor scored for the tenant since the serving generation was published.") }
+    static var buildInfo: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "build", unitName: "info",
+        helpText: "Always 1: the release of this mused, the muse.h ABI and the snapshot format it writes.") }
     static var driftEvents: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "score_drift_events", unitName: "",
         helpText: "Scores the drift PSI is computed from.") }
 
@@ -86,6 +91,10 @@ final class MetricsExporter: Sendable {
             }
         }
         swapDurations = durations
+        registry.makeGauge(descriptor: Self.buildInfo, labels: [
+            ("version", MuseVersion.release), ("abi", MuseVersion.abi), ("snapshot_format", "\(SnapshotFormat.version)")])
+            .set(1.0)
+        process = ProcessSeries(registry: registry)
     }
 
     /// Control thread (cold): one swap or rollback request and how it ended.
@@ -183,6 +192,7 @@ final class MetricsExporter: Sendable {
             (DriftSeries(tenant: $0.tenant, predictor: $0.predictor), $0.psi ?? .nan, $0.events)
         }
         expose(shadowFigures, as: (Self.shadowDrift, Self.shadowEvents), in: &state.shadows)
+        if let figures = ProcessMetrics.current() { process.set(figures) }
     }
 
     /// Sets a (PSI, events) gauge pair per series, making the pairs of new
@@ -263,6 +273,41 @@ final class MetricsExporter: Sendable {
             figures.append((DriftSeries(tenant: tenant, predictor: names[key.predictor]), record.psi, record.count))
         }
         expose(figures, as: (Self.drift, Self.driftEvents), in: &state.drift)
+    }
+}
+
+/// The standard process metrics, under the names every Prometheus client
+/// library uses (no namespace), so existing dashboards and alerts apply.
+struct ProcessSeries {
+    let cpu: Counter
+    let resident: Gauge
+    let virtual: Gauge
+    let start: Gauge
+    let openFileDescriptors: Gauge
+    let maxFileDescriptors: Gauge
+
+    init(registry: PrometheusCollectorRegistry) {
+        func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(namespace: "process", metricName: metric, unitName: unit, helpText: help)
+        }
+        cpu = registry.makeCounter(descriptor: name("cpu_seconds", "total", "Total user and system CPU time spent in seconds."))
+        resident = registry.makeGauge(descriptor: name("resident_memory", "bytes", "Resident memory size in bytes."))
+        virtual = registry.makeGauge(descriptor: name("virtual_memory", "bytes", "Virtual memory size in bytes."))
+        start = registry.makeGauge(descriptor: name("start_time", "seconds", "Start time of the process since unix epoch in seconds."))
+        openFileDescriptors = registry.makeGauge(descriptor: name("open", "fds", "Number of open file descriptors."))
+        maxFileDescriptors = registry.makeGauge(descriptor: name("max", "fds", "Maximum number of open file descriptors."))
+    }
+
+    /// Under the exporter's lock: the counter is set to the kernel's total,
+    /// itself monotone, and no scrape renders between the two calls.
+    func set(_ figures: ProcessMetrics) {
+        cpu.reset()
+        cpu.increment(by: figures.cpuSeconds)
+        resident.set(figures.residentBytes)
+        virtual.set(figures.virtualBytes)
+        start.set(figures.startTimeSeconds)
+        if let open = figures.openFileDescriptors { openFileDescriptors.set(open) }
+        if let max = figures.maxFileDescriptors { maxFileDescriptors.set(max) }
     }
 }
 

@@ -4,11 +4,29 @@ import Glibc
 import Foundation
 import MuseIPC
 
-/// The metrics endpoint: a minimal HTTP/1.1 server on a loopback TCP address,
+/// One answer of the endpoint: status line, type and body.
+struct HTTPAnswer: Sendable {
+    let status: String
+    let contentType: String
+    let body: [UInt8]
+
+    /// Prometheus text (exposition format 0.0.4).
+    static func exposition(_ body: [UInt8]) -> HTTPAnswer {
+        HTTPAnswer(status: "200 OK", contentType: "text/plain; version=0.0.4; charset=utf-8", body: body)
+    }
+
+    /// A probe's answer: 200 and its reason when it passes, else 503.
+    static func probe(_ verdict: HealthVerdict) -> HTTPAnswer {
+        HTTPAnswer(status: verdict.passes ? "200 OK" : "503 Service Unavailable",
+                   contentType: "text/plain; charset=utf-8", body: Array((verdict.reason + "\n").utf8))
+    }
+}
+
+/// The metrics endpoint: a minimal HTTP/1.1 server on a TCP address,
 /// each connection on a low-priority thread of its own (`AcceptLoop`).
-/// `GET /metrics` gets the exposition text (200, `text/plain; version=0.0.4`),
-/// `HEAD /metrics` the same head without the body (probes use it), another
-/// method on /metrics 405 with `Allow`; any other path gets 404, a malformed or
+/// Each path has a route (`/metrics`, `/healthz`, `/readyz`): `GET` gets its
+/// answer, `HEAD` the same head without the body (probes use it), another
+/// method 405 with `Allow`; any other path gets 404, a malformed or
 /// oversized request 400. Every connection is closed after one answer.
 ///
 /// A slow or silent client cannot hold it: the request must arrive within
@@ -17,14 +35,20 @@ import MuseIPC
 final class MetricsHTTPServer: @unchecked Sendable {
     /// The bound port (the configured one, or the kernel's pick for port 0).
     let port: UInt16
-    private let render: @Sendable () -> [UInt8]
+    private let routes: [String: @Sendable () -> HTTPAnswer]
     /// Made at the end of `init`; a scrape renders on its thread, at lowered priority.
     private var loop: AcceptLoop!
     static let maxRequestBytes = 8192
     static let requestTimeoutMilliseconds = 2000
 
-    init(address: MetricsAddress, render: @escaping @Sendable () -> [UInt8]) throws {
-        self.render = render
+    /// Serves `render`'s exposition at /metrics, and nothing else.
+    convenience init(address: MetricsAddress, render: @escaping @Sendable () -> [UInt8]) throws {
+        try self.init(address: address, routes: ["/metrics": { .exposition(render()) }])
+    }
+
+    /// `routes` answer their paths, each on the connection's thread.
+    init(address: MetricsAddress, routes: [String: @Sendable () -> HTTPAnswer]) throws {
+        self.routes = routes
         let host = address.host == "localhost" ? "127.0.0.1" : address.host
         let ipv6 = host.contains(":")
         let fd = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -86,12 +110,15 @@ final class MetricsHTTPServer: @unchecked Sendable {
         }
         // A HEAD answer carries GET's headers, Content-Length included, and no body.
         let isHead = parts[0] == "HEAD"
-        if path == "/metrics" && parts[2].hasPrefix("HTTP/1.") && (parts[0] == "GET" || isHead) {
-            send(connection, status: "200 OK", type: "text/plain; version=0.0.4; charset=utf-8", body: render(),
-                 withBody: !isHead, deadline: deadline)
-        } else if path == "/metrics" && parts[2].hasPrefix("HTTP/1.") {
-            send(connection, status: "405 Method Not Allowed", type: "text/plain", body: Array("method not allowed\n".utf8),
-                 extraHeaders: "Allow: GET, HEAD\r\n", deadline: deadline)
+        if let path, let route = routes[path], parts[2].hasPrefix("HTTP/1.") {
+            if parts[0] == "GET" || isHead {
+                let answer = route()
+                send(connection, status: answer.status, type: answer.contentType, body: answer.body, withBody: !isHead,
+                     deadline: deadline)
+            } else {
+                send(connection, status: "405 Method Not Allowed", type: "text/plain", body: Array("method not allowed\n".utf8),
+                     extraHeaders: "Allow: GET, HEAD\r\n", deadline: deadline)
+            }
         } else {
             send(connection, status: "404 Not Found", type: "text/plain", body: Array("not found\n".utf8), withBody: !isHead,
                  deadline: deadline)
@@ -169,7 +196,7 @@ enum MetricsServerError: Error, CustomStringConvertible {
 
     var description: String {
         switch self {
-        case .badAddress(let address): "metrics address \(address) is not a numeric loopback address"
+        case .badAddress(let address): "metrics address \(address) is not a numeric IP address"
         case .system(let call, let address, let code): "metrics endpoint \(address): \(call): \(String(cString: strerror(code)))"
         }
     }

@@ -7,14 +7,22 @@ import Synchronization
 
 /// A worker's sign of life: a counter it bumps from its loop (at every
 /// housekeeping, at least every `Worker.housekeepingNanoseconds` whether
-/// events flow or not). The watchdog reads it; nothing else does.
+/// events flow or not), and the time of that beat. The watchdog reads the
+/// count, /healthz the time.
 final class WorkerHeartbeat: Sendable {
     private let counter = Atomic<UInt64>(0)
+    /// CLOCK_MONOTONIC of the last beat; the worker's creation until its first.
+    private let lastBeat = Atomic<UInt64>(ThreadSupport.monotonicNanoseconds())
 
     var count: UInt64 { counter.load(ordering: .relaxed) }
 
+    /// When the worker last beat (CLOCK_MONOTONIC nanoseconds).
+    var lastBeatNanoseconds: UInt64 { lastBeat.load(ordering: .relaxed) }
+
     func beat(worker: Int) {
         counter.add(1, ordering: .relaxed)
+        // A clock read per housekeeping (every 50-200 ms), not per event.
+        lastBeat.store(ThreadSupport.monotonicNanoseconds(), ordering: .relaxed)
         if worker == 0, let stall = TestStall.afterNanoseconds { TestStall.stallIfDue(stall) }
     }
 }

@@ -50,6 +50,8 @@ extension Daemon {
             guard refusals.isEmpty else { throw TenantChangeError.refused(refusals) }
 
             var report = ReloadReport()
+            // Each tenant without a segment is tried again below.
+            refusedTenants = [:]
             let wanted = Set(next.tenants.map(\.name))
             for (index, slot) in slots.enumerated() {
                 guard let slot, !wanted.contains(slot.configuration.name) else { continue }
@@ -90,6 +92,7 @@ extension Daemon {
                     Log.info("tenant-added", ["tenant": tenant.name, "channels": segment.layout.channelCount])
                 } catch {
                     report.failed.append("\(tenant.name): \(error)")
+                    refusedTenants[tenant.name] = "\(error)"
                     Log.error("tenant-refused", ["tenant": tenant.name, "error": error])
                 }
             }
@@ -208,7 +211,7 @@ extension Daemon {
             if a != b { reasons.append("\(key) changed (\(a) → \(b)): it applies at the next start of mused") }
         }
         check("runtime_directory", old.runtimeDirectory, new.runtimeDirectory)
-        check("state_directory", old.stateDirectory, new.stateDirectory)
+        check("state_directory", old.stateDirectory ?? "-", new.stateDirectory ?? "-")
         check("workers", old.workers, new.workers)
         check("batch_size", old.batchSize, new.batchSize)
         check("spin_us", old.spinNanoseconds / 1000, new.spinNanoseconds / 1000)

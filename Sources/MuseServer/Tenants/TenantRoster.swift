@@ -18,6 +18,8 @@ struct TenantRoster: Sendable {
     var entries: [Entry] = []
     /// Tenant names by `TenantIndex` ("" for a removed tenant).
     var names: [String] = []
+    /// Tenants configured but without a segment, with the reason.
+    var refused: [String: String] = [:]
 }
 
 extension Daemon {
@@ -29,7 +31,8 @@ extension Daemon {
         }
         let names = tenantNames
         let configuration = self.configuration
-        roster.withLock { $0 = TenantRoster(configuration: configuration, entries: entries, names: names) }
+        let refused = refusedTenants
+        roster.withLock { $0 = TenantRoster(configuration: configuration, entries: entries, names: names, refused: refused) }
     }
 
     /// The roster as of the last change.
