@@ -81,7 +81,9 @@ root=$(machine_root "$M")
 DESTDIR=$root tools/install --bin-dir "$bin_dir" >"$work/install.log" 2>&1 || { cat "$work/install.log"; exit 1; }
 # The tenants' groups and users, the way deployment.md tells operators to
 # declare them: acme's clients are in acme-clients (as is muse, so mused may
-# give the segment to it); outsider is in no tenant group.
+# give the segment to it); outsider is in no tenant group. /etc/sysusers.d
+# is the admin's (tools/install puts its own under PREFIX/lib).
+mkdir -p "$root/etc/sysusers.d"
 cat >"$root/etc/sysusers.d/muse-ci-tenants.conf" <<'EOF'
 g acme-clients -
 g globex-clients -
