@@ -9,8 +9,8 @@ import Synchronization
 /// once in the log), verifies it, checks its schema against the serving
 /// generation, and says how long each step took. The verified bytes are
 /// written to the state directory only once the swap is accepted, so a
-/// refused file leaves nothing behind. Runs on the control thread, never on
-/// a worker.
+/// refused file leaves nothing behind. Runs on a control connection's
+/// thread (or the starting daemon's), never on a worker.
 public final class SnapshotSource: Sendable {
     public let loader: SnapshotLoader
     public let state: StateDirectory?

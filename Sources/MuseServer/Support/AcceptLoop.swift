@@ -30,6 +30,9 @@ final class AcceptLoop: @unchecked Sendable {
     /// connection is closed. Relaxed: it only bounds the count; `stop` polls
     /// it to wait for the last one.
     private let active = Atomic<Int>(0)
+    /// The connections being served, so `stop` can shut them down: a peer
+    /// that sends nothing must not hold mused's stop for its deadline.
+    private let open = Locked<Set<Int32>>([])
 
     /// The listen backlog sockets should use: connections the kernel queues
     /// while the loop starts threads for earlier ones.
@@ -59,6 +62,9 @@ final class AcceptLoop: @unchecked Sendable {
         shutdown(listener, Int32(SHUT_RDWR))
         while let thread, !thread.isFinished { usleep(1000) }
         thread = nil // the thread's closure holds self: break the cycle
+        // Reads on the connections still served return at once; a request
+        // being answered (a swap loading) finishes first.
+        open.withLock { for fd in $0 { shutdown(fd, Int32(SHUT_RD)) } }
         while active.load(ordering: .relaxed) > 0 { usleep(1000) }
         close(listener)
     }
@@ -81,10 +87,12 @@ final class AcceptLoop: @unchecked Sendable {
                 continue
             }
             active.add(1, ordering: .relaxed)
+            open.withLock { _ = $0.insert(connection) }
             // The thread holds self until it ends; `stop` waits for that.
             let worker = Thread { [self] in
                 ThreadSupport.lowerPriority()
                 serve(connection)
+                open.withLock { _ = $0.remove(connection) }
                 close(connection)
                 active.subtract(1, ordering: .relaxed)
             }
