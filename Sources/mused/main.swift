@@ -23,7 +23,7 @@ struct Mused: ParsableCommand {
     var configFile: String?
 
     @Option(name: .customLong("runtime-dir"), help: ArgumentHelp(
-        "Directory for the tenant segments (default: /run/muse).",
+        "Directory for the tenant segments (default: $MUSE_RUNTIME_DIR, else the file's runtime_directory, else /run/muse).",
         discussion: "A relative path counts from the working directory.", valueName: "dir"))
     var runtimeDirectory: String?
 
@@ -102,7 +102,9 @@ struct Mused: ParsableCommand {
         // Everything is read and checked before anything is touched.
         let file = try configFile.map { path throws(ConfigFileError) in try ConfigFile.load(path: path) }
         var settings = CommandLineSettings()
-        settings.runtimeDirectory = runtimeDirectory.map(Self.absolute)
+        // The flag, then the environment (as muse.h's clients and musectl take it), then the file.
+        let fromEnvironment = ProcessInfo.processInfo.environment["MUSE_RUNTIME_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+        settings.runtimeDirectory = (runtimeDirectory ?? fromEnvironment).map(Self.absolute)
         settings.workers = workers
         settings.spinMicroseconds = spinMicroseconds
         settings.idlePolicy = idlePolicy.flatMap(IdlePolicy.init(rawValue:))

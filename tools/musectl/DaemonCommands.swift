@@ -4,8 +4,9 @@ import MuseControl
 
 /// Options every command that talks to mused shares.
 struct DaemonOptions: ParsableArguments {
-    @Option(name: .customLong("runtime-dir"), help: "mused's runtime directory (its control socket is there).")
-    var runtimeDirectory = "/run/muse"
+    @Option(name: .customLong("runtime-dir"),
+            help: "mused's runtime directory (its control socket is there); default $MUSE_RUNTIME_DIR, else /run/muse.")
+    var runtimeDirectory = ProcessInfo.processInfo.environment["MUSE_RUNTIME_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/run/muse"
 
     @OptionGroup var format: JSONOption
     var json: Bool { format.json }

@@ -191,6 +191,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -873,14 +874,19 @@ MUSE_API muse_status muse_open(muse_client *client, const char *segment_path) {
     return MUSE_OK;
 }
 
-/** Opens <runtime_dir>/<tenant>.muse; runtime_dir NULL means
- *  MUSE_DEFAULT_RUNTIME_DIR. Statuses as muse_open; MUSE_E_INVALID also for
- *  an empty tenant name or one containing '/'. */
+/** Opens <runtime_dir>/<tenant>.muse; runtime_dir NULL means the
+ *  environment's MUSE_RUNTIME_DIR if set and not empty (as for mused and
+ *  musectl), else MUSE_DEFAULT_RUNTIME_DIR. Statuses as muse_open;
+ *  MUSE_E_INVALID also for an empty tenant name or one containing '/'. */
 MUSE_API muse_status muse_open_tenant(muse_client *client, const char *runtime_dir, const char *tenant) {
     char path[MUSE_PATH_SIZE];
     int n;
     if (client) { memset(client, 0, sizeof *client); client->fd = -1; }
     if (!tenant || !*tenant || strchr(tenant, '/')) return MUSE_E_INVALID;
+    if (!runtime_dir) {
+        runtime_dir = getenv("MUSE_RUNTIME_DIR");
+        if (runtime_dir && !*runtime_dir) runtime_dir = NULL;
+    }
     n = snprintf(path, sizeof path, "%s/%s%s", runtime_dir ? runtime_dir : MUSE_DEFAULT_RUNTIME_DIR,
                  tenant, MUSE_SEGMENT_SUFFIX);
     if (n < 0 || (size_t)n >= sizeof path) return MUSE_E_INVALID;

@@ -39,7 +39,8 @@ static double expected_score(const double *x) {
 
 static int open_and_claim(const char *dir, const char *tenant, muse_client *c, muse_channel *ch,
                           muse_intent_info *intent, uint64_t claim_timeout_ns) {
-    muse_status s = muse_open_tenant(c, dir, tenant);
+    /* "-": the default runtime directory ($MUSE_RUNTIME_DIR, else /run/muse). */
+    muse_status s = muse_open_tenant(c, strcmp(dir, "-") ? dir : NULL, tenant);
     if (s != MUSE_OK) { fprintf(stderr, "open: %s (%s)\n", muse_strerror(s), strerror(errno)); return 0; }
     uint64_t until = muse_now_ns() + claim_timeout_ns;
     while ((s = muse_claim(c, ch)) == MUSE_E_NO_CHANNEL && muse_now_ns() < until) usleep(1000);
