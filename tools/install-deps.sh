@@ -15,7 +15,8 @@ packages=(gcc g++ liburing-dev liblz4-dev lz4 util-linux pkg-config python3 pyth
 test_packages=(debootstrap systemd-container  # a Debian root filesystem; systemd-nspawn boots it, systemd as PID 1
                prometheus                     # promtool: metrics, and the alerting rules checked and unit-tested
                ansible-core                   # ansible-playbook: the rollout role against three containers
-               curl)                          # scrapes of mused's metrics endpoint
+               curl                           # scrapes of mused's metrics endpoint
+               cmake)                         # find_package(muse) in the client test
 case "${1:-}" in
     --test) packages+=("${test_packages[@]}") ;;
     "") ;;

@@ -95,6 +95,9 @@ clients/java/mvn-offline.sh -q package
         || { echo "error: the Maven-built jar is not release $release" >&2; exit 1; }
 )
 
+echo "== C and C++ clients: the CMake package"
+tools/ci/cmake-check.sh
+
 echo "== end-to-end tests against mused built with AddressSanitizer"
 swift build --sanitize=address --scratch-path .build-asan --product mused
 # The parameterised tests run under the default idle policy only here (each
