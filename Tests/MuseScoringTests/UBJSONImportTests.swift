@@ -24,6 +24,18 @@ import Testing
         }
     }
 
+    /// Saved by XGBoost 3.2 itself (tools/fixtures/make_model_fixtures.py
+    /// --only ubj), scored against XGBoost's predictions from that file.
+    @Test(arguments: TreeEnsemble.Layout.allCases)
+    func realXGBoostUBJ(_ layout: TreeEnsemble.Layout) throws {
+        let bytes = try Fixtures.bytes("numpy_ubj.xgb.ubj")
+        #expect(UBJSONParser.looksLikeUBJSON(bytes))
+        let c = try Fixtures.load("numpy_ubj.xgb", modelFile: "numpy_ubj.xgb.ubj", layout: layout)
+        #expect(c.model.featureNames == ["f0", "f1", "f2", "f3"])
+        #expect((c.model as? TreeEnsemble)?.layout == layout)
+        try FixtureExactnessTests().check(c)
+    }
+
     @Test func float32ArrivesAsTheJSONDouble() throws {
         // [$d#U 2 then 0.1f and 2.727787e-1f]
         var bytes = Array("[$d#".utf8) + [UInt8(ascii: "U"), 2]
