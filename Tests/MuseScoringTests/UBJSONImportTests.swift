@@ -82,6 +82,24 @@ import Testing
         }
     }
 
+    /// Every truncation of a real file is refused, and damaged bytes either
+    /// import or are refused: never a crash or an unbounded allocation.
+    @Test func truncatedAndDamagedRealFile() throws {
+        let bytes = try Fixtures.bytes("numpy_ubj.xgb.ubj")
+        for n in 0..<bytes.count {
+            #expect(throws: ModelImportError.self, "first \(n) bytes") { _ = try ModelImporter.load(Array(bytes[0..<n])) }
+        }
+        var rng = SplitMix64(seed: 5)
+        for _ in 0..<3000 {
+            var damaged = bytes
+            for _ in 0..<(1 + Int(rng.next() % 3)) {
+                let at = 1 + Int(rng.next() % UInt64(bytes.count - 1))
+                damaged[at] = rng.next() % 4 == 0 ? 0x7F : UInt8(truncatingIfNeeded: rng.next())
+            }
+            do { _ = try ModelImporter.load(damaged) } catch {}
+        }
+    }
+
     @Test func errorNamesFormatAndOffset() {
         let bytes = Array("{U\u{5}lea".utf8)
         #expect { _ = try ModelImporter.load(bytes) } throws: {
