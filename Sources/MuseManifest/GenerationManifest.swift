@@ -26,8 +26,11 @@ public struct GenerationManifest: Sendable {
     let source: ManifestSource
 
     public struct Model: Sendable {
-        /// LightGBM text, XGBoost JSON or Muse logistic JSON (detected).
+        /// LightGBM text, XGBoost JSON or UBJSON, or Muse logistic JSON (detected).
         public var file: String
+        /// The model's features renamed, in its own order (same count): for a
+        /// model that names them f0, f1, ... or otherwise unlike the intent.
+        public var features: [String]?
         public var negativeSamplingRate: Double?
         public var trainingPrior: Double?
         public var servingPrior: Double?

@@ -61,13 +61,19 @@ public struct ManifestBuilder {
             let bytes = try read(spec.file, key: fileKey)
             let format: ModelImporter.Format
             let loaded: any ScoringModel
-            let model: SnapshotModel
+            var model: SnapshotModel
             do {
                 format = try ModelImporter.detectFormat(bytes)
                 loaded = try ModelImporter.load(bytes)
                 model = try SnapshotModel(loaded)
             } catch {
                 throw self.error(fileKey, "\(spec.file): \(error)")
+            }
+            if let names = spec.features {
+                let original = model.featureNames
+                do { model = try model.renamingFeatures(names) } catch {
+                    throw self.error("models.\(name).features", "lists \(names.count) names but \(spec.file) has \(original.count) features \(original)")
+                }
             }
             // The reader checked the level-1 values and their combination.
             let setting = manifestCorrection(name)

@@ -11,7 +11,7 @@ struct ManifestReader {
 
     static let topLevelKeys = ["generation", "description", "created_at", "models", "predictors", "maps", "intents",
                                "routes", "canaries"]
-    static let modelKeys = ["file", "negative_sampling_rate", "training_prior", "serving_prior"]
+    static let modelKeys = ["file", "features", "negative_sampling_rate", "training_prior", "serving_prior"]
     static let predictorKeys = ["models", "weights"]
     static let mapKeys = ["file", "predictor", "scores", "rows", "reference", "knots", "min_samples"]
     static let intentKeys = ["id", "features", "canary_rows"]
@@ -89,6 +89,15 @@ struct ManifestReader {
         try checkKeys(table, at: path, allowed: Self.modelKeys)
         guard let file = try string(table, "file", at: path) else { throw error("\(path).file", "is missing") }
         var m = GenerationManifest.Model(file: file)
+        if let features = try strings(table, "features", at: path) {
+            guard !features.isEmpty else { throw error("\(path).features", "list the model's features in its order, or leave the key out") }
+            var seen = Set<String>()
+            for (i, f) in features.enumerated() {
+                if let why = FeatureName.problem(f) { throw error("\(path).features", "feature \(i): \(why)") }
+                guard seen.insert(f).inserted else { throw error("\(path).features", "feature '\(f)' is named twice") }
+            }
+            m.features = features
+        }
         m.negativeSamplingRate = try number(table, "negative_sampling_rate", at: path)
         m.trainingPrior = try number(table, "training_prior", at: path)
         m.servingPrior = try number(table, "serving_prior", at: path)

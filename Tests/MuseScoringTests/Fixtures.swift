@@ -35,7 +35,7 @@ enum Fixtures {
     }
 
     static let lightgbm = ["nan_missing", "zero_as_missing", "categorical", "many_shallow", "deep", "random_forest"]
-    static let xgboost = ["nan_missing", "nan_missing_v2", "many_shallow", "deep_logitraw", "categorical"]
+    static let xgboost = ["nan_missing", "nan_missing_v2", "many_shallow", "deep_logitraw", "categorical", "numpy_ubj"]
 }
 
 extension FeatureCSV {

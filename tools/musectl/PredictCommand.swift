@@ -15,7 +15,7 @@ struct PredictCommand: ParsableCommand {
             score per row (%.17g), in row order: the probability, or with --raw the margin.
             """)
 
-    @Option(name: .long, help: "Model file: LightGBM text, XGBoost JSON or Muse logistic JSON (detected).")
+    @Option(name: .long, help: "Model file: LightGBM text, XGBoost JSON or UBJSON, or Muse logistic JSON (detected).")
     var model: String
 
     @Option(name: .long, help: "CSV file of rows to score.")

@@ -14,7 +14,7 @@ import Foundation
 ///       "intercept": -3.2
 ///     }
 public struct LogisticModel: ScoringModel {
-    public let featureNames: [String]
+    public internal(set) var featureNames: [String]
     public let coefficients: [Double]
     public let intercept: Double
 

@@ -27,7 +27,7 @@ public struct TreeEnsemble: ScoringModel {
         case logistic
     }
 
-    public let featureNames: [String]
+    public internal(set) var featureNames: [String]
     /// Every tree's nodes in preorder, after node 0, the terminal node where
     /// a lane ends (see `TreeNode` for how a node is walked).
     public let nodes: [TreeNode]

@@ -1,6 +1,7 @@
 import Foundation
 
-/// Reads XGBoost's JSON model (`Booster.save_model("m.json")`, 2.x and 3.x)
+/// Reads XGBoost's JSON model (`Booster.save_model("m.json")`, 2.x and 3.x),
+/// or the same document in UBJSON (`save_model("m.ubj")` or any other name)
 /// for `binary:logistic` and `binary:logitraw` gbtree models.
 ///
 /// Semantics follow XGBoost's CPU predictor (`GetNextNode`, `common::Decision`,
@@ -22,6 +23,12 @@ public enum XGBoostImporter {
 
     public static func load(_ bytes: [UInt8]) throws(ModelImportError) -> TreeEnsemble {
         let doc: JSONValue
+        if UBJSONParser.looksLikeUBJSON(bytes) {
+            do { doc = try UBJSONParser.parse(bytes) } catch {
+                throw ModelImportError(format: "\(format) UBJSON", location: "byte \(error.offset)", message: error.message)
+            }
+            return try load(doc)
+        }
         do { doc = try JSONParser.parse(bytes) } catch {
             throw ModelImportError(format: format, location: "line \(error.line), column \(error.column)", message: error.message)
         }

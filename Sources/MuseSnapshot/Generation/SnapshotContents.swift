@@ -76,6 +76,14 @@ public enum SnapshotModel: Sendable {
 
     public var featureNames: [String] { scoringModel.featureNames }
 
+    /// The same model under `names`, which must be as many as its features.
+    public func renamingFeatures(_ names: [String]) throws(FeatureCountError) -> SnapshotModel {
+        switch self {
+        case .trees(let t): return .trees(try t.renamingFeatures(names))
+        case .logistic(let l): return .logistic(try l.renamingFeatures(names))
+        }
+    }
+
     public var kindName: String {
         switch self {
         case .trees: return "tree-ensemble"
