@@ -22,6 +22,15 @@ extension TreeEnsemble {
         return copy
     }
 
+    /// The same model with its batches scored by `kernel` (for tests and
+    /// benchmarks; every kernel gives the same bits). A kernel this CPU
+    /// lacks falls back to the best it has.
+    public func with(batchKernel kernel: BitvectorScorer.BatchKernel) -> TreeEnsemble {
+        var copy = self
+        copy.batchKernel = kernel
+        return copy
+    }
+
     func makeBitvector() -> BitvectorScorer? {
         BitvectorScorer(nodes: nodes, roots: roots, categoryWords: categoryWords, featureCount: featureNames.count,
                         nextShares: nextShares)

@@ -32,11 +32,8 @@ extension TreeEnsemble {
         }
         guard out.count > 0 else { return }
         if let b = bitvector, let x = rows.baseAddress {
-            b.withScratch { v in
-                for i in 0..<out.count {
-                    out[i] = b.score(x + i * width, v, accumulation: accumulation, baseMargin: baseMargin)
-                }
-            }
+            b.scoreBatch(x, count: out.count, into: out.baseAddress!, accumulation: accumulation, baseMargin: baseMargin,
+                         kernel: batchKernel)
             return
         }
         withWalker { w in

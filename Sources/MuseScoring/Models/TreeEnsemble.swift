@@ -54,6 +54,10 @@ public struct TreeEnsemble: ScoringModel {
     /// node (NaN: unknown, or not a split); empty when no tree recorded it.
     /// Only orients the bitvector layout; scoring never reads it.
     public internal(set) var nextShares: [Float] = []
+    /// The kernels the bitvector layout scores a batch with (see
+    /// `BitvectorScorer.scoreBatch`); `auto` unless a test or a benchmark
+    /// forces one with `with(batchKernel:)`.
+    public internal(set) var batchKernel: BitvectorScorer.BatchKernel = .auto
 
     /// Flattens `trees`; fails if a tree reaches a node twice (a cycle or a
     /// shared subtree) or splits on a feature the model does not have.
