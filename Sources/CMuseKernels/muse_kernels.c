@@ -74,6 +74,17 @@ size_t muse_bv_block_bytes(const muse_bv_layout *layout) {
     return (size_t)layout->word_count * MUSE_BV_LANES * (layout->narrow ? 4 : 8);
 }
 
+void muse_bv_find(int level, const muse_bv_layout *layout, const double *values, int32_t lanes, int32_t *starts,
+                  int32_t *ends) {
+#if defined(__x86_64__)
+    if (level > muse_kernels_best_level()) level = muse_kernels_best_level();
+    if (level == MUSE_KERNELS_AVX512) { find_avx512(layout, values, lanes, starts, ends); return; }
+    if (level == MUSE_KERNELS_AVX2) { find_avx2(layout, values, lanes, starts, ends); return; }
+#endif
+    (void)level;
+    find_portable(layout, values, lanes, starts, ends);
+}
+
 void muse_bv_apply(int level, const muse_bv_layout *layout, void *bits, const int32_t *starts,
                    const int32_t *ends, int32_t ordered, int32_t scattered) {
 #if defined(__x86_64__)

@@ -163,7 +163,7 @@ let best = percentile(chunkTimes, 0.5) / Double(chunk) * Double(n)  // as if all
 // into calls of that size, 5 passes; the median span's time per row.
 var bySize: [String: Double] = [:]
 for size in batchSizes {
-    let span = max(size, 1000 / size * size)
+    let span = max(size, min(n, 1000) / size * size)
     var spanTimes: [Double] = []
     var o = [Double](repeating: 0, count: size)
     for _ in 0..<5 {

@@ -31,9 +31,15 @@ extern "C" {
 int muse_kernels_best_level(void);
 
 /* The parts of a bitvector layout the kernels read; the arrays belong to
- * the layout. Narrow form: one 32-bit word per tree, entries packed as
- * tree << 32 | mask, 32 padded leaves per tree. Wide form: 64-bit words,
- * entries as word and mask, each tree's leaves from tree_leaf[t]. */
+ * the layout (see BitvectorScorer for what each holds).
+ * Entries: narrow form, one 32-bit word per tree, entries packed as
+ * tree << 32 | mask, 32 padded leaves per tree; wide form, 64-bit words,
+ * entries as word and mask, each tree's leaves from tree_leaf[t].
+ * Numeric features: feature k's distinct thresholds are
+ * thresholds[u_start[k] ..< u_start[k] + u_count[k]], ascending; with j of
+ * them below a value, its false splits are entries
+ * cuts[2 (cut_start[k] + j)] ..< cuts[2 (cut_start[k] + j) + 1], and a NaN's
+ * are nan_start[k] ..< nan_end[k]. */
 typedef struct muse_bv_layout {
     const uint64_t *packed;
     const int32_t *entry_word;
@@ -42,6 +48,14 @@ typedef struct muse_bv_layout {
     const int32_t *tree_leaf;
     const double *leaves;
     const double *padded_leaves;
+    const int32_t *u_start;
+    const int32_t *u_count;
+    const int32_t *cut_start;
+    const int32_t *nan_start;
+    const int32_t *nan_end;
+    const double *thresholds;
+    const int32_t *cuts;
+    int32_t num_features;
     int32_t tree_count;
     int32_t word_count;
     int32_t max_words_per_tree;
@@ -52,13 +66,25 @@ typedef struct muse_bv_layout {
  * (narrow) or 8 bytes, word-major (word w of lane k at w × LANES + k). */
 size_t muse_bv_block_bytes(const muse_bv_layout *layout);
 
-/* Sets every lane's bits, then ANDs the ranges of entries given per range
- * and lane as starts[r × LANES + k], ends[r × LANES + k] (an empty range
- * has start >= end). The first `ordered` ranges are those of numeric
- * features, whose lanes' ranges overlap: they are applied as their union
- * with a per-entry lane test. The `scattered` ranges after them (NaN lists,
- * categorical lists) are applied once per distinct range, to the lanes
- * that share it. `bits` is aligned to 64 bytes. */
+/* Ranges are given per range r and lane k as starts[r × LANES + k] and
+ * ends[r × LANES + k]; a range with start >= end is empty. A block's
+ * ranges are, in order: one per numeric feature (its false splits for the
+ * lane's value; empty for NaN), one per numeric feature (its NaN list for
+ * a NaN, else empty), then any the caller adds (categorical lists). */
+
+/* Fills the first 2 × num_features ranges from the numeric features'
+ * values, values[k × LANES + lane] for feature k (in the layout's order);
+ * lanes from `lanes` on hold no event, and get empty ranges. */
+void muse_bv_find(int level, const muse_bv_layout *layout, const double *values, int32_t lanes, int32_t *starts,
+                  int32_t *ends);
+
+/* Sets every lane's bits, then ANDs each lane's ranges into its bits. The
+ * first `ordered` ranges are those of numeric features, which, for the
+ * lanes that have one, all hold the point where the feature's two sorted
+ * lists meet: they are applied in pieces between the lanes' ends, each
+ * piece to the lanes it belongs to. The `scattered` ranges after them (NaN
+ * lists, categorical lists) are applied once per distinct range, to the
+ * lanes that share it. `bits` is aligned to 64 bytes. */
 void muse_bv_apply(int level, const muse_bv_layout *layout, void *bits, const int32_t *starts,
                    const int32_t *ends, int32_t ordered, int32_t scattered);
 

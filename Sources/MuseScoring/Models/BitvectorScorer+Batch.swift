@@ -42,18 +42,23 @@ extension BitvectorScorer {
     }
 
     /// Events per kernel block.
-    static var lanes: Int { Int(MUSE_BV_LANES) }
+    public static var lanes: Int { Int(MUSE_BV_LANES) }
 
     /// Blocks with fewer events than this are scored event by event: a
-    /// block costs about as much whatever its events, and one or two events
-    /// do not repay it.
-    static let minimumLanes = 3
+    /// block costs nearly as much whatever its events (its searches and its
+    /// sum run for all lanes), and below five events it costs more than
+    /// scoring them one by one (measured on the benchmark fixtures).
+    public static let minimumLanes = 5
 
     var kernelLayout: muse_bv_layout {
         muse_bv_layout(packed: UnsafePointer(packedEntries), entry_word: UnsafePointer(entryWord),
                        entry_mask: UnsafePointer(entryMask), tree_word: UnsafePointer(treeWord),
                        tree_leaf: UnsafePointer(treeLeaf), leaves: UnsafePointer(leaves),
-                       padded_leaves: UnsafePointer(paddedLeaves), tree_count: Int32(treeCount),
+                       padded_leaves: UnsafePointer(paddedLeaves), u_start: UnsafePointer(uStart),
+                       u_count: UnsafePointer(uCount), cut_start: UnsafePointer(cutStart),
+                       nan_start: UnsafePointer(nanStart), nan_end: UnsafePointer(nanEnd),
+                       thresholds: UnsafePointer(thresholds), cuts: UnsafePointer(cuts),
+                       num_features: Int32(numFeatures), tree_count: Int32(treeCount),
                        word_count: Int32(wordCount), max_words_per_tree: Int32(maxWordsPerTree),
                        narrow: narrow ? 1 : 0)
     }
@@ -80,9 +85,12 @@ extension BitvectorScorer {
         case .double(let d): float = false; divisor = d
         case .float: float = true; divisor = 1
         }
-        withUnsafeTemporaryAllocation(byteCount: bitsBytes + 2 &* rangeInts &* 4 + lanes &* 8, alignment: 64) { raw in
+        let valuesBytes = numFeatures &* lanes &* 8
+        withUnsafeTemporaryAllocation(byteCount: bitsBytes &+ valuesBytes &+ 2 &* rangeInts &* 4 &+ lanes &* 8,
+                                      alignment: 64) { raw in
             let bits = raw.baseAddress!
-            let starts = (bits + bitsBytes).assumingMemoryBound(to: Int32.self)
+            let values = (bits + bitsBytes).assumingMemoryBound(to: Double.self)
+            let starts = (bits + bitsBytes + valuesBytes).assumingMemoryBound(to: Int32.self)
             let ends = starts + rangeInts
             let sums = UnsafeMutableRawPointer(ends + rangeInts).assumingMemoryBound(to: Double.self)
             var first = 0
@@ -94,11 +102,23 @@ extension BitvectorScorer {
                     }
                     return
                 }
-                // Lanes past the last event repeat it: they share its lists
-                // and widen no union, and their sums are dropped.
+                // Lanes past the last event take no entry; their sums are dropped.
+                let catRow = 2 &* numFeatures &* lanes
                 for lane in 0..<lanes {
-                    fillRanges(rows + (first &+ min(lane, real &- 1)) &* featureCount, lane: lane, starts, ends)
+                    guard lane < real else {
+                        for k in 0..<numFeatures { values[k &* lanes &+ lane] = 0 }
+                        for k in 0..<catFeatures { starts[catRow &+ k &* lanes &+ lane] = 0; ends[catRow &+ k &* lanes &+ lane] = 0 }
+                        continue
+                    }
+                    let x = rows + (first &+ lane) &* featureCount
+                    for k in 0..<numFeatures { values[k &* lanes &+ lane] = x[Int(numFeature[k])] }
+                    for k in 0..<catFeatures {
+                        let o = catOffsets + Int(catOffStart[k]) + categoryKey(k, x[Int(catFeature[k])])
+                        starts[catRow &+ k &* lanes &+ lane] = o[0]
+                        ends[catRow &+ k &* lanes &+ lane] = o[1]
+                    }
                 }
+                muse_bv_find(level, &layout, values, Int32(real), starts, ends)
                 muse_bv_apply(level, &layout, bits, starts, ends, Int32(ordered), Int32(scattered))
                 if directCount > 0 {
                     for lane in 0..<real { applyDirect(rows + (first &+ lane) &* featureCount, lane: lane, bits) }
@@ -107,35 +127,6 @@ extension BitvectorScorer {
                 for lane in 0..<real { out[first &+ lane] = divisor == 1 ? sums[lane] : sums[lane] / divisor }
                 first &+= lanes
             }
-        }
-    }
-
-    /// One event's ranges, as `findRanges` finds them, into its lane: a
-    /// numeric feature's NaN takes the feature's scattered NaN range and
-    /// leaves its ordered one empty, and the other way round.
-    @inline(__always)
-    func fillRanges(_ x: UnsafePointer<Double>, lane: Int, _ starts: UnsafeMutablePointer<Int32>,
-                    _ ends: UnsafeMutablePointer<Int32>) {
-        let lanes = Self.lanes
-        let zero = zeroCell.pointee
-        let nanRow = numFeatures &* lanes
-        for k in 0..<numFeatures {
-            let value = x[Int(numFeature[k])]
-            let c = cuts + 2 &* (Int(cutStart[k]) &+ thresholdsBelow(k, value, zero))
-            let at = k &* lanes &+ lane
-            if value.isNaN {
-                starts[at] = 0; ends[at] = 0
-                starts[nanRow &+ at] = nanStart[k]; ends[nanRow &+ at] = nanEnd[k]
-            } else {
-                starts[at] = c[0]; ends[at] = c[1]
-                starts[nanRow &+ at] = 0; ends[nanRow &+ at] = 0
-            }
-        }
-        let catRow = 2 &* nanRow
-        for k in 0..<catFeatures {
-            let o = catOffsets + Int(catOffStart[k]) + categoryKey(k, x[Int(catFeature[k])])
-            starts[catRow &+ k &* lanes &+ lane] = o[0]
-            ends[catRow &+ k &* lanes &+ lane] = o[1]
         }
     }
 

@@ -8,17 +8,22 @@ extension TreeEnsemble {
         case bitvector = "bitvector"
     }
 
+    /// The layout that scores one event (and batches too small for the kernels).
     public var layout: Layout { bitvector == nil ? .laneWalk : .bitvector }
+    /// The layout that scores batches of `BitvectorScorer.minimumLanes` events or more.
+    public var batchLayout: Layout { batchBitvector == nil ? .laneWalk : .bitvector }
 
-    /// The same model scored by `layout`, whatever the rule would pick (for
-    /// tests and benchmarks); the lane walk when the model is beyond the
-    /// bitvector layout's bound (`BitvectorScorer.maxEntries`).
+    /// The same model scored by `layout`, single events and batches,
+    /// whatever the rule would pick (for tests and benchmarks); the lane
+    /// walk when the model is beyond the bitvector layout's bound
+    /// (`BitvectorScorer.maxEntries`).
     public func with(layout: Layout) -> TreeEnsemble {
         var copy = self
         switch layout {
         case .laneWalk: copy.bitvector = nil
-        case .bitvector: copy.bitvector = bitvector ?? makeBitvector()
+        case .bitvector: copy.bitvector = bitvector ?? batchBitvector ?? makeBitvector()
         }
+        copy.batchBitvector = copy.bitvector
         return copy
     }
 
@@ -36,11 +41,15 @@ extension TreeEnsemble {
                         nextShares: nextShares)
     }
 
-    /// Sets the layout the cost model picks (see `LayoutCostModel`).
+    /// Sets the layouts the cost model picks for one event and for batches
+    /// (see `LayoutCostModel`).
     public mutating func selectLayout() {
-        guard !featureNames.isEmpty else { bitvector = nil; return }
-        guard let b = makeBitvector() else { bitvector = nil; return }
-        bitvector = LayoutCostModel.prefersBitvector(b.statistics, trees: treeCount, features: featureNames.count) ? b : nil
+        bitvector = nil
+        batchBitvector = nil
+        guard !featureNames.isEmpty, let b = makeBitvector() else { return }
+        let s = b.statistics, features = featureNames.count
+        if LayoutCostModel.prefersBitvector(s, trees: treeCount, features: features) { bitvector = b }
+        if LayoutCostModel.prefersBitvectorForBatches(s, trees: treeCount, features: features) { batchBitvector = b }
     }
 }
 
@@ -57,10 +66,26 @@ extension TreeEnsemble {
 ///   shares of the numeric splits, the average categorical list), a binary
 ///   search per feature, and per word the initialisation and exit-leaf search.
 /// A bitvector layout larger than `maxBitvectorBytes` is never picked.
+///
+/// For a batch, the walk costs what it costs per event; the bitvector
+/// layout's kernels (`BitvectorScorer.scoreBatch`) score an event for
+/// `batchFactor` of its single-event estimate: the batch cost per row over
+/// the single-event cost measured on the benchmark fixtures, 0.36 to 0.74
+/// (BENCHMARKS.md, "Batch kernels"), taken near its high end.
 public enum LayoutCostModel {
     public static func prefersBitvector(_ s: BitvectorScorer.Statistics, trees: Int, features: Int) -> Bool {
         walkCost(s, trees: trees) > bitvectorCost(s) && s.entries * 12 <= maxBitvectorBytes
     }
+
+    public static func prefersBitvectorForBatches(_ s: BitvectorScorer.Statistics, trees: Int, features: Int) -> Bool {
+        walkCost(s, trees: trees) > bitvectorBatchCost(s) && s.entries * 12 <= maxBitvectorBytes
+    }
+
+    public static func bitvectorBatchCost(_ s: BitvectorScorer.Statistics) -> Double {
+        bitvectorCost(s) * batchFactor
+    }
+
+    static let batchFactor = 0.7
 
     public static func walkCost(_ s: BitvectorScorer.Statistics, trees: Int) -> Double {
         (s.expectedSplits - s.expectedSlowSplits + Double(trees)) * walkStepNs + s.expectedSlowSplits * walkSlowStepNs

@@ -31,7 +31,9 @@ extension TreeEnsemble {
             throw FeatureCountError(expected: width * out.count, actual: rows.count)
         }
         guard out.count > 0 else { return }
-        if let b = bitvector, let x = rows.baseAddress {
+        // Batches the kernels take go to the batch layout; smaller ones are
+        // scored event by event by the single-event layout.
+        if let b = out.count >= BitvectorScorer.minimumLanes ? batchBitvector : bitvector, let x = rows.baseAddress {
             b.scoreBatch(x, count: out.count, into: out.baseAddress!, accumulation: accumulation, baseMargin: baseMargin,
                          kernel: batchKernel)
             return
