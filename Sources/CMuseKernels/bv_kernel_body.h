@@ -260,17 +260,20 @@ KINLINE i64x8 KFN(ctz64)(u64x8 w) {
     return (i64x8)__builtin_elementwise_popcount((w - 1) & ~w);
 }
 
-/* Tree t's exit leaf per lane, wide form. */
+/* Tree t's exit leaf per lane, wide form: the lowest set bit of the
+ * tree's first nonzero word, found without a branch per lane (which word
+ * it is in is the lane's data, and a branch on it mispredicts). */
 KINLINE f64x8 KFN(wide_leaf)(const muse_bv_layout *l, const u64x8 *bits, int32_t t) {
     int32_t first = l->tree_word[t];
     i64x8 leaf = (i64x8)(int64_t)l->tree_leaf[t];
     if (l->max_words_per_tree == 1) return KFN(gather_f64_by64)(l->leaves, leaf + KFN(ctz64)(bits[first]));
-    for (int k = 0; k < 8; k++) {
-        int32_t w = first;
-        while (bits[w][k] == 0) w++;
-        leaf[k] += (int64_t)(w - first) * 64 + __builtin_ctzll(bits[w][k]);
+    int32_t end = t + 1 < l->tree_count ? l->tree_word[t + 1] : l->word_count;
+    i64x8 at = -1;
+    for (int32_t w = end - 1; w >= first; w--) {
+        u64x8 v = bits[w];
+        at = v != 0 ? (int64_t)(w - first) * 64 + KFN(ctz64)(v) : at;
     }
-    return KFN(gather_f64_by64)(l->leaves, leaf);
+    return KFN(gather_f64_by64)(l->leaves, leaf + at);
 }
 
 KATTR static void KFN(sum)(const muse_bv_layout *l, const void *bits, int float_sum, double base, double *out) {

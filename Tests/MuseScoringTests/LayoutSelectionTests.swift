@@ -12,8 +12,9 @@ import Testing
         let cheaper: TreeEnsemble.Layout = LayoutCostModel.prefersBitvector(s, trees: model.treeCount, features: model.featureNames.count)
             ? .bitvector : .laneWalk
         #expect(model.layout == cheaper)
+        let kernels = BitvectorScorer.BatchKernel.auto.resolved(for: model.with(layout: .bitvector).bitvector!) != .scalar
         let cheaperForBatches: TreeEnsemble.Layout = LayoutCostModel.prefersBitvectorForBatches(
-            s, trees: model.treeCount, features: model.featureNames.count) ? .bitvector : .laneWalk
+            s, trees: model.treeCount, features: model.featureNames.count, kernels: kernels) ? .bitvector : .laneWalk
         #expect(model.batchLayout == cheaperForBatches)
         // The kernels only lower the bitvector layout's cost.
         #expect(cheaper == .laneWalk || cheaperForBatches == .bitvector)
@@ -28,6 +29,8 @@ import Testing
     /// by the bitvector one at a time, 0.08 µs per row by the kernels).
     @Test func aForestIsWalkedAloneButBatchedByTheKernels() throws {
         let model = try #require(try ModelImporter.load(try Fixtures.bytes("random_forest.lgb.txt")) as? TreeEnsemble)
+        let kernels = BitvectorScorer.BatchKernel.auto.resolved(for: model.with(layout: .bitvector).bitvector!) != .scalar
+        try #require(kernels, "no batch kernels on this CPU")
         #expect(model.layout == .laneWalk && model.batchLayout == .bitvector)
         #expect(model.bitvector == nil && model.batchBitvector != nil)
     }

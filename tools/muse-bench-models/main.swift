@@ -241,6 +241,8 @@ if let t = model as? TreeEnsemble {
 let result: [String: Any] = [
     "layout": layout,
     "batch_kernel": batchKernel.rawValue,
+    "batch_kernel_runs": (model as? TreeEnsemble)?.batchBitvector.map { batchKernel.resolved(for: $0).rawValue } ?? "walk",
+    "batch_layout": (model as? TreeEnsemble)?.batchLayout.rawValue ?? "n/a",
     "best_batch_kernel": BitvectorScorer.BatchKernel.available.last!.rawValue,
     "batch_ns_per_row_by_size": bySize,
     "bitvector_stats": stats,

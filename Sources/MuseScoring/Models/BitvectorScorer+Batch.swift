@@ -18,21 +18,48 @@ import CMuseKernels
 /// precision, as `sum` and `narrowSum` do, so each event's margin is the
 /// same bits as `score` gives it.
 extension BitvectorScorer {
-    /// Which kernels score a batch; `auto` is the best this CPU runs, and
-    /// `scalar` is `score` event by event (the path before the kernels,
-    /// kept for small remainders, benchmarks and tests).
+    /// Which kernels score a batch. `scalar` is `score` event by event (the
+    /// path before the kernels, kept for small remainders, benchmarks and
+    /// tests); `auto` picks what measured fastest for the layout on this
+    /// CPU: the AVX-512 kernels; the AVX2 ones, except for trees of more
+    /// than 64 leaves (two 256-bit operations per 64-bit word and more
+    /// than one word a tree measured slower than `scalar`); else `scalar`
+    /// (the portable kernels measured no faster than it).
     public enum BatchKernel: String, Sendable, CaseIterable {
         case auto, scalar, portable, avx2, avx512
 
         /// The kernels this CPU runs, `auto` and `scalar` included.
         public static var available: [BatchKernel] {
             let best = muse_kernels_best_level()
-            return allCases.filter { k in k.level.map { $0 <= best } ?? true }
+            return allCases.filter { k in
+                switch k {
+                case .auto, .scalar: return true
+                case .portable: return true
+                case .avx2: return best >= MUSE_KERNELS_AVX2
+                case .avx512: return best >= MUSE_KERNELS_AVX512
+                }
+            }
         }
 
-        var level: Int32? {
+        /// What this kernel choice runs for `scorer` on this CPU (`auto`
+        /// resolved; a kernel the CPU lacks runs the best it has).
+        public func resolved(for scorer: BitvectorScorer) -> BatchKernel {
+            switch level(for: scorer) {
+            case nil: return .scalar
+            case let l? where l >= MUSE_KERNELS_AVX512 && muse_kernels_best_level() >= MUSE_KERNELS_AVX512: return .avx512
+            case let l? where l >= MUSE_KERNELS_AVX2 && muse_kernels_best_level() >= MUSE_KERNELS_AVX2: return .avx2
+            default: return .portable
+            }
+        }
+
+        /// The `MUSE_KERNELS_*` level for `scorer`, nil for event by event.
+        func level(for scorer: BitvectorScorer) -> Int32? {
             switch self {
-            case .auto: return muse_kernels_best_level()
+            case .auto:
+                let best = muse_kernels_best_level()
+                if best >= MUSE_KERNELS_AVX512 { return MUSE_KERNELS_AVX512 }
+                if best == MUSE_KERNELS_AVX2 && scorer.maxWordsPerTree == 1 { return MUSE_KERNELS_AVX2 }
+                return nil
             case .scalar: return nil
             case .portable: return MUSE_KERNELS_PORTABLE
             case .avx2: return MUSE_KERNELS_AVX2
@@ -67,7 +94,7 @@ extension BitvectorScorer {
     /// each): each is the value `score` gives that row.
     func scoreBatch(_ rows: UnsafePointer<Double>, count: Int, into out: UnsafeMutablePointer<Double>,
                     accumulation: TreeEnsemble.Accumulation, baseMargin: Double, kernel: BatchKernel = .auto) {
-        guard let level = kernel.level, count >= Self.minimumLanes else {
+        guard let level = kernel.level(for: self), count >= Self.minimumLanes else {
             withScratch { v in
                 for i in 0..<count { out[i] = score(rows + i &* featureCount, v, accumulation: accumulation, baseMargin: baseMargin) }
             }

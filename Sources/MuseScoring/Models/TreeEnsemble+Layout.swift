@@ -49,7 +49,10 @@ extension TreeEnsemble {
         guard !featureNames.isEmpty, let b = makeBitvector() else { return }
         let s = b.statistics, features = featureNames.count
         if LayoutCostModel.prefersBitvector(s, trees: treeCount, features: features) { bitvector = b }
-        if LayoutCostModel.prefersBitvectorForBatches(s, trees: treeCount, features: features) { batchBitvector = b }
+        let kernels = BitvectorScorer.BatchKernel.auto.resolved(for: b) != .scalar
+        if LayoutCostModel.prefersBitvectorForBatches(s, trees: treeCount, features: features, kernels: kernels) {
+            batchBitvector = b
+        }
     }
 }
 
@@ -68,17 +71,22 @@ extension TreeEnsemble {
 /// A bitvector layout larger than `maxBitvectorBytes` is never picked.
 ///
 /// For a batch, the walk costs what it costs per event; the bitvector
-/// layout's kernels (`BitvectorScorer.scoreBatch`) score an event for
-/// `batchFactor` of its single-event estimate: the batch cost per row over
-/// the single-event cost measured on the benchmark fixtures, 0.36 to 0.74
-/// (BENCHMARKS.md, "Batch kernels"), taken near its high end.
+/// layout's kernels (`BitvectorScorer.scoreBatch`), where they run, score
+/// an event for `batchFactor` of its single-event estimate: the batch cost
+/// per row over the single-event cost measured on the benchmark and test
+/// fixtures, 0.36 to 0.74 (BENCHMARKS.md, "Batch kernels"), taken near its
+/// high end.
 public enum LayoutCostModel {
     public static func prefersBitvector(_ s: BitvectorScorer.Statistics, trees: Int, features: Int) -> Bool {
         walkCost(s, trees: trees) > bitvectorCost(s) && s.entries * 12 <= maxBitvectorBytes
     }
 
-    public static func prefersBitvectorForBatches(_ s: BitvectorScorer.Statistics, trees: Int, features: Int) -> Bool {
-        walkCost(s, trees: trees) > bitvectorBatchCost(s) && s.entries * 12 <= maxBitvectorBytes
+    /// `kernels`: whether the batch kernels run for this layout on this
+    /// CPU (`BitvectorScorer.BatchKernel.auto`); without them a batch costs
+    /// what its events cost one by one, and the choice is the single-event one.
+    public static func prefersBitvectorForBatches(_ s: BitvectorScorer.Statistics, trees: Int, features: Int,
+                                                  kernels: Bool = true) -> Bool {
+        walkCost(s, trees: trees) > (kernels ? bitvectorBatchCost(s) : bitvectorCost(s)) && s.entries * 12 <= maxBitvectorBytes
     }
 
     public static func bitvectorBatchCost(_ s: BitvectorScorer.Statistics) -> Double {
