@@ -30,7 +30,10 @@ let package = Package(
         // key-to-line map mused's configuration and the manifest report with;
         // the regular-file reader musectl and the manifest name errors with.
         .target(name: "MuseCore", dependencies: ["CMuse"]),
-        .target(name: "MuseScoring"),
+        // The bitvector scorer's batch kernels: C for per-function target
+        // attributes (AVX2, AVX-512) chosen at run time, which Swift lacks.
+        .target(name: "CMuseKernels"),
+        .target(name: "MuseScoring", dependencies: ["CMuseKernels"]),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         // liburing behind a few C functions: its header and Glibc's clash
         // when both are imported into Swift.

@@ -12,8 +12,27 @@ import Testing
         let cheaper: TreeEnsemble.Layout = LayoutCostModel.prefersBitvector(s, trees: model.treeCount, features: model.featureNames.count)
             ? .bitvector : .laneWalk
         #expect(model.layout == cheaper)
+        let kernels = BitvectorScorer.BatchKernel.auto.resolved(for: model.with(layout: .bitvector).bitvector!) != .scalar
+        let cheaperForBatches: TreeEnsemble.Layout = LayoutCostModel.prefersBitvectorForBatches(
+            s, trees: model.treeCount, features: model.featureNames.count, kernels: kernels) ? .bitvector : .laneWalk
+        #expect(model.batchLayout == cheaperForBatches)
+        // The kernels only lower the bitvector layout's cost.
+        #expect(cheaper == .laneWalk || cheaperForBatches == .bitvector)
         #expect(model.with(layout: .laneWalk).layout == .laneWalk)
+        #expect(model.with(layout: .laneWalk).batchLayout == .laneWalk)
+        #expect(model.with(layout: .bitvector).batchLayout == .bitvector)
         #expect(model.with(layout: .bitvector).with(layout: .laneWalk).bitvector == nil)
+    }
+
+    /// The 20-tree random forest is walked one event at a time but scored by
+    /// the bitvector kernels in batches (measured: 0.25 µs walked, 0.21 µs
+    /// by the bitvector one at a time, 0.08 µs per row by the kernels).
+    @Test func aForestIsWalkedAloneButBatchedByTheKernels() throws {
+        let model = try #require(try ModelImporter.load(try Fixtures.bytes("random_forest.lgb.txt")) as? TreeEnsemble)
+        let kernels = BitvectorScorer.BatchKernel.auto.resolved(for: model.with(layout: .bitvector).bitvector!) != .scalar
+        try #require(kernels, "no batch kernels on this CPU")
+        #expect(model.layout == .laneWalk && model.batchLayout == .bitvector)
+        #expect(model.bitvector == nil && model.batchBitvector != nil)
     }
 
     /// Categorical splits cost the walk its slow step: the bitvector wins.

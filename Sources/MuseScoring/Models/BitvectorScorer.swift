@@ -527,12 +527,7 @@ public final class BitvectorScorer: @unchecked Sendable {
             numeric += value.isNaN ? Int(nanEnd[k] - nanStart[k]) : Int(c[1] - c[0])
         }
         for k in 0..<catFeatures {
-            let value = x[Int(catFeature[k])]
-            let size = Int(catSize[k])
-            let f = Float(value)
-            let key = catKind[k] == 0 ? (value > -1 && value < Double(size) ? Int(value) : size)
-                                      : (f >= 0 && f < Float(size) ? Int(f) : (f.isNaN ? size + 1 : size))
-            let o = catOffsets + Int(catOffStart[k]) + key
+            let o = catOffsets + Int(catOffStart[k]) + categoryKey(k, x[Int(catFeature[k])])
             categorical += Int(o[1] - o[0])
         }
         return (numeric, categorical)
@@ -601,36 +596,45 @@ public final class BitvectorScorer: @unchecked Sendable {
         let zero = zeroCell.pointee
         for k in 0..<numFeatures {
             let value = x[Int(numFeature[k])]
-            let base = thresholds + Int(uStart[k])
-            var lo = 0, length = Int(uCount[k])
-            if length > 0 {
-                while length > 1 {
-                    let half = length &>> 1
-                    let below = base[lo &+ half &- 1] < value ? 1 : 0
-                    lo &+= half & (zero &- below)
-                    length &-= half
-                }
-                lo &+= base[lo] < value ? 1 : 0
-            }
-            let c = cuts + 2 &* (Int(cutStart[k]) &+ lo)
+            let c = cuts + 2 &* (Int(cutStart[k]) &+ thresholdsBelow(k, value, zero))
             let nan = value.isNaN
             ranges[2 &* k] = nan ? nanStart[k] : c[0]
             ranges[2 &* k &+ 1] = nan ? nanEnd[k] : c[1]
         }
         for k in 0..<catFeatures {
-            let value = x[Int(catFeature[k])]
-            let size = Int(catSize[k])
-            let key: Int
-            if catKind[k] == 0 {
-                key = value > -1 && value < Double(size) ? Int(value) : size
-            } else {
-                let f = Float(value)
-                key = f >= 0 && f < Float(size) ? Int(f) : (f.isNaN ? size &+ 1 : size)
-            }
-            let o = catOffsets + Int(catOffStart[k]) + key
+            let o = catOffsets + Int(catOffStart[k]) + categoryKey(k, x[Int(catFeature[k])])
             ranges[2 &* (numFeatures &+ k)] = o[0]
             ranges[2 &* (numFeatures &+ k) &+ 1] = o[1]
         }
+    }
+
+    /// How many of numeric feature `k`'s distinct thresholds are below
+    /// `value` (0 for NaN); `zero` is `zeroCell.pointee`.
+    @inline(__always)
+    func thresholdsBelow(_ k: Int, _ value: Double, _ zero: Int) -> Int {
+        let base = thresholds + Int(uStart[k])
+        var lo = 0, length = Int(uCount[k])
+        if length > 0 {
+            while length > 1 {
+                let half = length &>> 1
+                let below = base[lo &+ half &- 1] < value ? 1 : 0
+                lo &+= half & (zero &- below)
+                length &-= half
+            }
+            lo &+= base[lo] < value ? 1 : 0
+        }
+        return lo
+    }
+
+    /// The key of categorical feature `k`'s table that `value` looks up.
+    @inline(__always)
+    func categoryKey(_ k: Int, _ value: Double) -> Int {
+        let size = Int(catSize[k])
+        if catKind[k] == 0 {
+            return value > -1 && value < Double(size) ? Int(value) : size
+        }
+        let f = Float(value)
+        return f >= 0 && f < Float(size) ? Int(f) : (f.isNaN ? size &+ 1 : size)
     }
 
     /// Decides the direct nodes as the walk does and ANDs (through `and`,

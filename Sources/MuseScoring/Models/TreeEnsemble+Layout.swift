@@ -8,17 +8,31 @@ extension TreeEnsemble {
         case bitvector = "bitvector"
     }
 
+    /// The layout that scores one event (and batches too small for the kernels).
     public var layout: Layout { bitvector == nil ? .laneWalk : .bitvector }
+    /// The layout that scores batches of `BitvectorScorer.minimumLanes` events or more.
+    public var batchLayout: Layout { batchBitvector == nil ? .laneWalk : .bitvector }
 
-    /// The same model scored by `layout`, whatever the rule would pick (for
-    /// tests and benchmarks); the lane walk when the model is beyond the
-    /// bitvector layout's bound (`BitvectorScorer.maxEntries`).
+    /// The same model scored by `layout`, single events and batches,
+    /// whatever the rule would pick (for tests and benchmarks); the lane
+    /// walk when the model is beyond the bitvector layout's bound
+    /// (`BitvectorScorer.maxEntries`).
     public func with(layout: Layout) -> TreeEnsemble {
         var copy = self
         switch layout {
         case .laneWalk: copy.bitvector = nil
-        case .bitvector: copy.bitvector = bitvector ?? makeBitvector()
+        case .bitvector: copy.bitvector = bitvector ?? batchBitvector ?? makeBitvector()
         }
+        copy.batchBitvector = copy.bitvector
+        return copy
+    }
+
+    /// The same model with its batches scored by `kernel` (for tests and
+    /// benchmarks; every kernel gives the same bits). A kernel this CPU
+    /// lacks falls back to the best it has.
+    public func with(batchKernel kernel: BitvectorScorer.BatchKernel) -> TreeEnsemble {
+        var copy = self
+        copy.batchKernel = kernel
         return copy
     }
 
@@ -27,11 +41,18 @@ extension TreeEnsemble {
                         nextShares: nextShares)
     }
 
-    /// Sets the layout the cost model picks (see `LayoutCostModel`).
+    /// Sets the layouts the cost model picks for one event and for batches
+    /// (see `LayoutCostModel`).
     public mutating func selectLayout() {
-        guard !featureNames.isEmpty else { bitvector = nil; return }
-        guard let b = makeBitvector() else { bitvector = nil; return }
-        bitvector = LayoutCostModel.prefersBitvector(b.statistics, trees: treeCount, features: featureNames.count) ? b : nil
+        bitvector = nil
+        batchBitvector = nil
+        guard !featureNames.isEmpty, let b = makeBitvector() else { return }
+        let s = b.statistics, features = featureNames.count
+        if LayoutCostModel.prefersBitvector(s, trees: treeCount, features: features) { bitvector = b }
+        let kernels = BitvectorScorer.BatchKernel.auto.resolved(for: b) != .scalar
+        if LayoutCostModel.prefersBitvectorForBatches(s, trees: treeCount, features: features, kernels: kernels) {
+            batchBitvector = b
+        }
     }
 }
 
@@ -48,10 +69,31 @@ extension TreeEnsemble {
 ///   shares of the numeric splits, the average categorical list), a binary
 ///   search per feature, and per word the initialisation and exit-leaf search.
 /// A bitvector layout larger than `maxBitvectorBytes` is never picked.
+///
+/// For a batch, the walk costs what it costs per event; the bitvector
+/// layout's kernels (`BitvectorScorer.scoreBatch`), where they run, score
+/// an event for `batchFactor` of its single-event estimate: the batch cost
+/// per row over the single-event cost measured on the benchmark and test
+/// fixtures, 0.36 to 0.74 (BENCHMARKS.md, "Batch kernels"), taken near its
+/// high end.
 public enum LayoutCostModel {
     public static func prefersBitvector(_ s: BitvectorScorer.Statistics, trees: Int, features: Int) -> Bool {
         walkCost(s, trees: trees) > bitvectorCost(s) && s.entries * 12 <= maxBitvectorBytes
     }
+
+    /// `kernels`: whether the batch kernels run for this layout on this
+    /// CPU (`BitvectorScorer.BatchKernel.auto`); without them a batch costs
+    /// what its events cost one by one, and the choice is the single-event one.
+    public static func prefersBitvectorForBatches(_ s: BitvectorScorer.Statistics, trees: Int, features: Int,
+                                                  kernels: Bool = true) -> Bool {
+        walkCost(s, trees: trees) > (kernels ? bitvectorBatchCost(s) : bitvectorCost(s)) && s.entries * 12 <= maxBitvectorBytes
+    }
+
+    public static func bitvectorBatchCost(_ s: BitvectorScorer.Statistics) -> Double {
+        bitvectorCost(s) * batchFactor
+    }
+
+    static let batchFactor = 0.7
 
     public static func walkCost(_ s: BitvectorScorer.Statistics, trees: Int) -> Double {
         (s.expectedSplits - s.expectedSlowSplits + Double(trees)) * walkStepNs + s.expectedSlowSplits * walkSlowStepNs

@@ -31,12 +31,11 @@ extension TreeEnsemble {
             throw FeatureCountError(expected: width * out.count, actual: rows.count)
         }
         guard out.count > 0 else { return }
-        if let b = bitvector, let x = rows.baseAddress {
-            b.withScratch { v in
-                for i in 0..<out.count {
-                    out[i] = b.score(x + i * width, v, accumulation: accumulation, baseMargin: baseMargin)
-                }
-            }
+        // Batches the kernels take go to the batch layout; smaller ones are
+        // scored event by event by the single-event layout.
+        if let b = out.count >= BitvectorScorer.minimumLanes ? batchBitvector : bitvector, let x = rows.baseAddress {
+            b.scoreBatch(x, count: out.count, into: out.baseAddress!, accumulation: accumulation, baseMargin: baseMargin,
+                         kernel: batchKernel)
             return
         }
         withWalker { w in

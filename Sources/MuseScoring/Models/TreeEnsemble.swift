@@ -50,10 +50,20 @@ public struct TreeEnsemble: ScoringModel {
     /// nil when the lane walk does. Derived from `nodes`, so any initialiser
     /// that fills the arrays above may leave it nil or call `selectLayout`.
     public internal(set) var bitvector: BitvectorScorer? = nil
+    /// The bitvector layout when it scores batches of at least
+    /// `BitvectorScorer.minimumLanes` events (its kernels score several
+    /// events at once, so it can win for batches where the walk wins for
+    /// one event); nil when the lane walk does. Often the same object as
+    /// `bitvector`.
+    public internal(set) var batchBitvector: BitvectorScorer? = nil
     /// Per node of `nodes`, the share of training data that went to the next
     /// node (NaN: unknown, or not a split); empty when no tree recorded it.
     /// Only orients the bitvector layout; scoring never reads it.
     public internal(set) var nextShares: [Float] = []
+    /// The kernels the bitvector layout scores a batch with (see
+    /// `BitvectorScorer.scoreBatch`); `auto` unless a test or a benchmark
+    /// forces one with `with(batchKernel:)`.
+    public internal(set) var batchKernel: BitvectorScorer.BatchKernel = .auto
 
     /// Flattens `trees`; fails if a tree reaches a node twice (a cycle or a
     /// shared subtree) or splits on a feature the model does not have.
@@ -179,6 +189,7 @@ public struct TreeEnsemble: ScoringModel {
     public var memoryFootprint: Int {
         nodes.count * MemoryLayout<TreeNode>.stride + roots.count * 4 + laneStarts.count * 4 + categoryWords.count * 4
             + featureNames.reduce(0) { $0 + $1.utf8.count + 16 } + (bitvector?.memoryFootprint ?? 0)
+            + (batchBitvector === bitvector ? 0 : batchBitvector?.memoryFootprint ?? 0)
     }
 }
 

@@ -1,0 +1,304 @@
+/*
+ * The batch kernels' bodies, included by muse_kernels.c once per variant
+ * with KFN(name) naming its functions, KATTR its target attribute and
+ * KLEVEL its MUSE_KERNELS_* level. Everything here is `static`.
+ *
+ * Eight lanes: an event's 32-bit words fill a 256-bit register across the
+ * lanes, its 64-bit words a 512-bit one (two 256-bit ones under AVX2).
+ */
+
+#define KINLINE KATTR static inline __attribute__((always_inline))
+
+/* A lane's bit in an integer, for each lane whose `m` is all ones. */
+KINLINE unsigned KFN(lanes_of)(i32x8 m) {
+    const i32x8 bit = {1, 2, 4, 8, 16, 32, 64, 128};
+    return (unsigned)__builtin_reduce_or(m & bit);
+}
+
+KINLINE f64x8 KFN(gather_f64)(const double *base, i32x8 idx) {
+#if KLEVEL == MUSE_KERNELS_AVX512
+    return (f64x8)_mm512_i32gather_pd((__m256i)idx, base, 8);
+#elif KLEVEL == MUSE_KERNELS_AVX2
+    __m128i lo = (__m128i)__builtin_shufflevector(idx, idx, 0, 1, 2, 3);
+    __m128i hi = (__m128i)__builtin_shufflevector(idx, idx, 4, 5, 6, 7);
+    f64x4 a = (f64x4)_mm256_i32gather_pd(base, lo, 8), b = (f64x4)_mm256_i32gather_pd(base, hi, 8);
+    return __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7);
+#else
+    f64x8 v;
+    for (int k = 0; k < 8; k++) v[k] = base[idx[k]];
+    return v;
+#endif
+}
+
+KINLINE f64x8 KFN(gather_f64_by64)(const double *base, i64x8 idx) {
+#if KLEVEL == MUSE_KERNELS_AVX512
+    return (f64x8)_mm512_i64gather_pd((__m512i)idx, base, 8);
+#elif KLEVEL == MUSE_KERNELS_AVX2
+    __m256i lo = (__m256i)__builtin_shufflevector(idx, idx, 0, 1, 2, 3);
+    __m256i hi = (__m256i)__builtin_shufflevector(idx, idx, 4, 5, 6, 7);
+    f64x4 a = (f64x4)_mm256_i64gather_pd(base, lo, 8), b = (f64x4)_mm256_i64gather_pd(base, hi, 8);
+    return __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7);
+#else
+    f64x8 v;
+    for (int k = 0; k < 8; k++) v[k] = base[idx[k]];
+    return v;
+#endif
+}
+
+KINLINE i32x8 KFN(gather_i32)(const int32_t *base, i32x8 idx) {
+#if KLEVEL == MUSE_KERNELS_AVX512 || KLEVEL == MUSE_KERNELS_AVX2
+    return (i32x8)_mm256_i32gather_epi32((const int *)base, (__m256i)idx, 4);
+#else
+    i32x8 v;
+    for (int k = 0; k < 8; k++) v[k] = base[idx[k]];
+    return v;
+#endif
+}
+
+/* ---- Ranges of the numeric features ---- */
+
+/* Each lane's count of feature k's distinct thresholds below its value, by
+ * a binary search whose steps depend only on the count (so the lanes step
+ * together): the same count the single-event search finds. NaN compares
+ * false everywhere (count 0; its range is replaced by the NaN list). */
+KATTR static void KFN(find)(const muse_bv_layout *l, const double *values, int32_t lanes, int32_t *starts,
+                            int32_t *ends) {
+    const int32_t features = l->num_features;
+    const i32x8 index = {0, 1, 2, 3, 4, 5, 6, 7};
+    const i32x8 used = index < lanes;
+    i32x8 *so = (i32x8 *)starts, *eo = (i32x8 *)ends;
+    i32x8 *sn = so + features, *en = eo + features;
+    for (int32_t k = 0; k < features; k++) {
+        f64x8 v = ((const f64x8 *)values)[k];
+        const double *base = l->thresholds + l->u_start[k];
+        int32_t length = l->u_count[k];
+        i32x8 lo = 0;
+        if (length > 0) {
+            while (length > 1) {
+                int32_t half = length >> 1;
+                i32x8 below = __builtin_convertvector(KFN(gather_f64)(base, lo + (half - 1)) < v, i32x8);
+                lo += below & half;
+                length -= half;
+            }
+            lo -= __builtin_convertvector(KFN(gather_f64)(base, lo) < v, i32x8);
+        }
+        i32x8 at = 2 * (l->cut_start[k] + lo);
+        i32x8 nan = __builtin_convertvector(v != v, i32x8) & used, number = ~nan & used;
+        so[k] = KFN(gather_i32)(l->cuts, at) & number;
+        eo[k] = KFN(gather_i32)(l->cuts, at + 1) & number;
+        sn[k] = (i32x8)l->nan_start[k] & nan;
+        en[k] = (i32x8)l->nan_end[k] & nan;
+    }
+}
+
+/* ---- ANDs ---- */
+
+/* Entries [from, to) ANDed into the lanes where `skip` is 0 (lanes where it
+ * is all ones keep their bits). */
+KINLINE void KFN(and_narrow_masked)(const uint64_t *restrict packed, u32x8 *restrict bits,
+                                    int32_t from, int32_t to, u32x8 skip) {
+    for (int32_t i = from; i < to; i++) {
+        uint64_t p = packed[i];
+        bits[p >> 32] &= (u32x8)(uint32_t)p | skip;
+    }
+}
+
+KINLINE void KFN(and_wide_masked)(const int32_t *restrict word, const uint64_t *restrict mask,
+                                  u64x8 *restrict bits, int32_t from, int32_t to, u64x8 skip) {
+    for (int32_t i = from; i < to; i++) bits[word[i]] &= (u64x8)mask[i] | skip;
+}
+
+/* Entries [from, to) ANDed into lane k alone. */
+KINLINE void KFN(and_narrow_lane)(const uint64_t *restrict packed, uint32_t *restrict bits,
+                                  int32_t from, int32_t to, int k) {
+    uint32_t *restrict lane = bits + k;
+    for (int32_t i = from; i < to; i++) {
+        uint64_t p = packed[i];
+        lane[(p >> 32) * 8] &= (uint32_t)p;
+    }
+}
+
+KINLINE void KFN(and_wide_lane)(const int32_t *restrict word, const uint64_t *restrict mask,
+                                uint64_t *restrict bits, int32_t from, int32_t to, int k) {
+    uint64_t *restrict lane = bits + k;
+    for (int32_t i = from; i < to; i++) lane[(int64_t)word[i] * 8] &= mask[i];
+}
+
+/* Entries [from, to) with a lane test per entry: lane k takes entry i when
+ * s[k] <= i < e[k]. */
+KINLINE void KFN(and_narrow_ranged)(const uint64_t *restrict packed, u32x8 *restrict bits,
+                                    int32_t from, int32_t to, i32x8 s, i32x8 e) {
+    for (int32_t i = from; i < to; i++) {
+        uint64_t p = packed[i];
+        i32x8 out = (s > i) | (e <= i);
+        bits[p >> 32] &= (u32x8)(uint32_t)p | (u32x8)out;
+    }
+}
+
+KINLINE void KFN(and_wide_ranged)(const int32_t *restrict word, const uint64_t *restrict mask,
+                                  u64x8 *restrict bits, int32_t from, int32_t to, i32x8 s, i32x8 e) {
+    for (int32_t i = from; i < to; i++) {
+        i64x8 out = __builtin_convertvector((s > i) | (e <= i), i64x8);
+        bits[word[i]] &= (u64x8)mask[i] | (u64x8)out;
+    }
+}
+
+/* Entries [from, to) for the lanes in `take` (all ones): one vector AND for
+ * two lanes or more (about as dear as 1.4 single ANDs), else single ANDs. */
+KINLINE void KFN(and_piece)(const muse_bv_layout *l, void *bits, int32_t from, int32_t to, i32x8 take) {
+    unsigned lanes = KFN(lanes_of)(take);
+    if (lanes & (lanes - 1)) {
+        if (l->narrow) KFN(and_narrow_masked)(l->packed, bits, from, to, ~(u32x8)take);
+        else KFN(and_wide_masked)(l->entry_word, l->entry_mask, bits, from, to,
+                                  ~(u64x8)__builtin_convertvector(take, i64x8));
+    } else if (lanes) {
+        int k = __builtin_ctz(lanes);
+        if (l->narrow) KFN(and_narrow_lane)(l->packed, bits, from, to, k);
+        else KFN(and_wide_lane)(l->entry_word, l->entry_mask, bits, from, to, k);
+    }
+}
+
+/* Sorts eight values ascending (Batcher's odd-even merge network). */
+KINLINE i32x8 KFN(sort8)(i32x8 v) {
+#define MUSE_CX(low, ...) do { \
+        i32x8 p = __builtin_shufflevector(v, v, __VA_ARGS__); \
+        i32x8 a = __builtin_elementwise_min(v, p), b = __builtin_elementwise_max(v, p); \
+        v = (low) ? a : b; \
+    } while (0)
+    const i32x8 l1 = {-1, 0, -1, 0, -1, 0, -1, 0}, l2 = {-1, -1, 0, 0, -1, -1, 0, 0};
+    const i32x8 l3 = {-1, -1, 0, -1, -1, -1, 0, -1}, l4 = {-1, -1, -1, -1, 0, 0, 0, 0};
+    const i32x8 l5 = {-1, -1, -1, -1, 0, 0, -1, -1}, l6 = {-1, -1, 0, -1, 0, -1, 0, -1};
+    MUSE_CX(l1, 1, 0, 3, 2, 5, 4, 7, 6);
+    MUSE_CX(l2, 2, 3, 0, 1, 6, 7, 4, 5);
+    MUSE_CX(l3, 0, 2, 1, 3, 4, 6, 5, 7);
+    MUSE_CX(l4, 4, 5, 6, 7, 0, 1, 2, 3);
+    MUSE_CX(l5, 0, 1, 4, 5, 2, 3, 6, 7);
+    MUSE_CX(l6, 0, 2, 1, 4, 3, 6, 5, 7);
+#undef MUSE_CX
+    return v;
+}
+
+/* Union length from which a numeric feature is applied in pieces: an
+ * entry's lane test costs about one piece's mispredicted loop end every
+ * 500 entries (measured on the benchmark fixtures). */
+#ifndef MUSE_BV_PIECES_FROM
+#define MUSE_BV_PIECES_FROM 512
+#endif
+
+/* One numeric feature's ranges. Every lane's range holds the point where
+ * the feature's two lists meet, so sorted starts then sorted ends are
+ * every cut in order; between two cuts the same lanes take every entry, and
+ * no entry needs a lane test. Lanes without a range take the others' last
+ * start as theirs and end there, adding only empty pieces. */
+KATTR static void KFN(apply_ordered)(const muse_bv_layout *l, void *bits, i32x8 s, i32x8 e) {
+    i32x8 live = s < e;
+    unsigned lanes = KFN(lanes_of)(live);
+    if (!lanes) return;
+    if (!(lanes & (lanes - 1))) {
+        int k = __builtin_ctz(lanes);
+        KFN(and_piece)(l, bits, s[k], e[k], live);
+        return;
+    }
+    int32_t top = __builtin_reduce_max(live ? s : INT32_MIN);
+    int32_t bottom = __builtin_reduce_min(live ? e : INT32_MAX);
+    int32_t lo = __builtin_reduce_min(live ? s : INT32_MAX), hi = __builtin_reduce_max(live ? e : INT32_MIN);
+    if (top > bottom || hi - lo < MUSE_BV_PIECES_FROM) {
+        /* A short union (or not the shape above, which a layout's numeric
+         * features never are): one loop with a lane test per entry costs
+         * less than the pieces' loops, each ending on a mispredicted branch. */
+        if (l->narrow) KFN(and_narrow_ranged)(l->packed, bits, lo, hi, s, e);
+        else KFN(and_wide_ranged)(l->entry_word, l->entry_mask, bits, lo, hi, s, e);
+        return;
+    }
+    s = live ? s : top;
+    e = live ? e : top;
+    i32x8 cs = KFN(sort8)(s), ce = KFN(sort8)(e);
+    /* Lanes whose range starts at or before each start cut, and those still
+     * open past each end cut. */
+    for (int j = 0; j < 7; j++) {
+        if (cs[j] < cs[j + 1]) KFN(and_piece)(l, bits, cs[j], cs[j + 1], (s <= cs[j]) & live);
+    }
+    if (cs[7] < ce[0]) KFN(and_piece)(l, bits, cs[7], ce[0], live);
+    for (int j = 0; j < 7; j++) {
+        if (ce[j] < ce[j + 1]) KFN(and_piece)(l, bits, ce[j], ce[j + 1], (e > ce[j]) & live);
+    }
+}
+
+KATTR static void KFN(apply)(const muse_bv_layout *l, void *bits, const int32_t *starts, const int32_t *ends,
+                             int32_t ordered, int32_t scattered) {
+    if (l->narrow) {
+        u32x8 *b = bits;
+        for (int32_t w = 0; w < l->word_count; w++) b[w] = (u32x8)~0u;
+    } else {
+        u64x8 *b = bits;
+        for (int32_t w = 0; w < l->word_count; w++) b[w] = (u64x8)~(uint64_t)0;
+    }
+    const i32x8 *sv = (const i32x8 *)starts, *ev = (const i32x8 *)ends;
+    for (int32_t r = 0; r < ordered; r++) KFN(apply_ordered)(l, bits, sv[r], ev[r]);
+    /* NaN and categorical lists: lanes with the same list take it together. */
+    for (int32_t r = ordered; r < ordered + scattered; r++) {
+        i32x8 s = sv[r], e = ev[r];
+        unsigned pending = KFN(lanes_of)(s < e);
+        while (pending) {
+            int k = __builtin_ctz(pending);
+            i32x8 same = (s == s[k]) & (e == e[k]);
+            pending &= ~KFN(lanes_of)(same);
+            KFN(and_piece)(l, bits, s[k], e[k], same);
+        }
+    }
+}
+
+/* ---- Sums ---- */
+
+/* Index of each lane's lowest set bit (never all clear: a tree's rightmost
+ * leaf is never cleared). */
+KINLINE i32x8 KFN(ctz32)(u32x8 w) {
+    return (i32x8)__builtin_elementwise_popcount((w - 1) & ~w);
+}
+
+KINLINE i64x8 KFN(ctz64)(u64x8 w) {
+    return (i64x8)__builtin_elementwise_popcount((w - 1) & ~w);
+}
+
+/* Tree t's exit leaf per lane, wide form: the lowest set bit of the
+ * tree's first nonzero word, found without a branch per lane (which word
+ * it is in is the lane's data, and a branch on it mispredicts). */
+KINLINE f64x8 KFN(wide_leaf)(const muse_bv_layout *l, const u64x8 *bits, int32_t t) {
+    int32_t first = l->tree_word[t];
+    i64x8 leaf = (i64x8)(int64_t)l->tree_leaf[t];
+    if (l->max_words_per_tree == 1) return KFN(gather_f64_by64)(l->leaves, leaf + KFN(ctz64)(bits[first]));
+    int32_t end = t + 1 < l->tree_count ? l->tree_word[t + 1] : l->word_count;
+    i64x8 at = -1;
+    for (int32_t w = end - 1; w >= first; w--) {
+        u64x8 v = bits[w];
+        at = v != 0 ? (int64_t)(w - first) * 64 + KFN(ctz64)(v) : at;
+    }
+    return KFN(gather_f64_by64)(l->leaves, leaf + at);
+}
+
+KATTR static void KFN(sum)(const muse_bv_layout *l, const void *bits, int float_sum, double base, double *out) {
+    const int32_t trees = l->tree_count;
+    f64x8 total = 0;
+    f32x8 ftotal = (float)base;
+    if (l->narrow) {
+        const u32x8 *b = bits;
+        const double *padded = l->padded_leaves;
+        if (float_sum) {
+            for (int32_t t = 0; t < trees; t++)
+                ftotal += __builtin_convertvector(KFN(gather_f64)(padded, t * 32 + KFN(ctz32)(b[t])), f32x8);
+        } else {
+            for (int32_t t = 0; t < trees; t++) total += KFN(gather_f64)(padded, t * 32 + KFN(ctz32)(b[t]));
+        }
+    } else {
+        const u64x8 *b = bits;
+        if (float_sum) {
+            for (int32_t t = 0; t < trees; t++) ftotal += __builtin_convertvector(KFN(wide_leaf)(l, b, t), f32x8);
+        } else {
+            for (int32_t t = 0; t < trees; t++) total += KFN(wide_leaf)(l, b, t);
+        }
+    }
+    if (float_sum) total = __builtin_convertvector(ftotal, f64x8);
+    for (int k = 0; k < 8; k++) out[k] = total[k];
+}
+
+#undef KINLINE

@@ -1,0 +1,174 @@
+import CMuseKernels
+
+/// The batch path of the bitvector layout: events scored eight at a time
+/// (`MUSE_BV_LANES`), after V-QuickScorer (Lucchese et al., SIGIR 2016).
+///
+/// The eight events' bitvectors are interleaved word by word, so one vector
+/// instruction ANDs an entry's mask into every event that needs it. Ranges
+/// are found per event exactly as `score` finds them, then applied by the C
+/// kernels (`muse_kernels.h`), which hold no split rule:
+/// - a numeric feature's ranges overlap from event to event (each is the
+///   false splits around the event's value in one sorted list), so the
+///   kernel walks their union once, each entry with a lane test;
+/// - NaN lists and categorical lists are the same for every event that
+///   takes them and disjoint otherwise: each distinct one is walked once,
+///   for the events that share it;
+/// - direct nodes are decided per event in Swift, as in `score`.
+/// The exit leaves are summed per lane in tree order in the library's
+/// precision, as `sum` and `narrowSum` do, so each event's margin is the
+/// same bits as `score` gives it.
+extension BitvectorScorer {
+    /// Which kernels score a batch. `scalar` is `score` event by event (the
+    /// path before the kernels, kept for small remainders, benchmarks and
+    /// tests); `auto` picks what measured fastest for the layout on this
+    /// CPU: the AVX-512 kernels; the AVX2 ones, except for trees of more
+    /// than 64 leaves (two 256-bit operations per 64-bit word and more
+    /// than one word a tree measured slower than `scalar`); else `scalar`
+    /// (the portable kernels measured no faster than it).
+    public enum BatchKernel: String, Sendable, CaseIterable {
+        case auto, scalar, portable, avx2, avx512
+
+        /// The kernels this CPU runs, `auto` and `scalar` included.
+        public static var available: [BatchKernel] {
+            let best = muse_kernels_best_level()
+            return allCases.filter { k in
+                switch k {
+                case .auto, .scalar: return true
+                case .portable: return true
+                case .avx2: return best >= MUSE_KERNELS_AVX2
+                case .avx512: return best >= MUSE_KERNELS_AVX512
+                }
+            }
+        }
+
+        /// What this kernel choice runs for `scorer` on this CPU (`auto`
+        /// resolved; a kernel the CPU lacks runs the best it has).
+        public func resolved(for scorer: BitvectorScorer) -> BatchKernel {
+            switch level(for: scorer) {
+            case nil: return .scalar
+            case let l? where l >= MUSE_KERNELS_AVX512 && muse_kernels_best_level() >= MUSE_KERNELS_AVX512: return .avx512
+            case let l? where l >= MUSE_KERNELS_AVX2 && muse_kernels_best_level() >= MUSE_KERNELS_AVX2: return .avx2
+            default: return .portable
+            }
+        }
+
+        /// The `MUSE_KERNELS_*` level for `scorer`, nil for event by event.
+        func level(for scorer: BitvectorScorer) -> Int32? {
+            switch self {
+            case .auto:
+                let best = muse_kernels_best_level()
+                if best >= MUSE_KERNELS_AVX512 { return MUSE_KERNELS_AVX512 }
+                if best == MUSE_KERNELS_AVX2 && scorer.maxWordsPerTree == 1 { return MUSE_KERNELS_AVX2 }
+                return nil
+            case .scalar: return nil
+            case .portable: return MUSE_KERNELS_PORTABLE
+            case .avx2: return MUSE_KERNELS_AVX2
+            case .avx512: return MUSE_KERNELS_AVX512
+            }
+        }
+    }
+
+    /// Events per kernel block.
+    public static var lanes: Int { Int(MUSE_BV_LANES) }
+
+    /// Blocks with fewer events than this are scored event by event: a
+    /// block costs nearly as much whatever its events (its searches and its
+    /// sum run for all lanes), and below five events it costs more than
+    /// scoring them one by one (measured on the benchmark fixtures).
+    public static let minimumLanes = 5
+
+    var kernelLayout: muse_bv_layout {
+        muse_bv_layout(packed: UnsafePointer(packedEntries), entry_word: UnsafePointer(entryWord),
+                       entry_mask: UnsafePointer(entryMask), tree_word: UnsafePointer(treeWord),
+                       tree_leaf: UnsafePointer(treeLeaf), leaves: UnsafePointer(leaves),
+                       padded_leaves: UnsafePointer(paddedLeaves), u_start: UnsafePointer(uStart),
+                       u_count: UnsafePointer(uCount), cut_start: UnsafePointer(cutStart),
+                       nan_start: UnsafePointer(nanStart), nan_end: UnsafePointer(nanEnd),
+                       thresholds: UnsafePointer(thresholds), cuts: UnsafePointer(cuts),
+                       num_features: Int32(numFeatures), tree_count: Int32(treeCount),
+                       word_count: Int32(wordCount), max_words_per_tree: Int32(maxWordsPerTree),
+                       narrow: narrow ? 1 : 0)
+    }
+
+    /// Margins of `count` rows laid out row after row (`featureCount` values
+    /// each): each is the value `score` gives that row.
+    func scoreBatch(_ rows: UnsafePointer<Double>, count: Int, into out: UnsafeMutablePointer<Double>,
+                    accumulation: TreeEnsemble.Accumulation, baseMargin: Double, kernel: BatchKernel = .auto) {
+        guard let level = kernel.level(for: self), count >= Self.minimumLanes else {
+            withScratch { v in
+                for i in 0..<count { out[i] = score(rows + i &* featureCount, v, accumulation: accumulation, baseMargin: baseMargin) }
+            }
+            return
+        }
+        let lanes = Self.lanes
+        var layout = kernelLayout
+        // Ranges: numeric features (ordered), then their NaN lists and the
+        // categorical features (scattered), `lanes` starts and ends each.
+        let ordered = numFeatures, scattered = numFeatures &+ catFeatures
+        let rangeInts = (ordered &+ scattered) &* lanes
+        let bitsBytes = muse_bv_block_bytes(&layout)
+        let float: Bool, divisor: Double
+        switch accumulation {
+        case .double(let d): float = false; divisor = d
+        case .float: float = true; divisor = 1
+        }
+        let valuesBytes = numFeatures &* lanes &* 8
+        withUnsafeTemporaryAllocation(byteCount: bitsBytes &+ valuesBytes &+ 2 &* rangeInts &* 4 &+ lanes &* 8,
+                                      alignment: 64) { raw in
+            let bits = raw.baseAddress!
+            let values = (bits + bitsBytes).assumingMemoryBound(to: Double.self)
+            let starts = (bits + bitsBytes + valuesBytes).assumingMemoryBound(to: Int32.self)
+            let ends = starts + rangeInts
+            let sums = UnsafeMutableRawPointer(ends + rangeInts).assumingMemoryBound(to: Double.self)
+            var first = 0
+            while first < count {
+                let real = min(lanes, count &- first)
+                if real < Self.minimumLanes {
+                    withScratch { v in
+                        for i in first..<count { out[i] = score(rows + i &* featureCount, v, accumulation: accumulation, baseMargin: baseMargin) }
+                    }
+                    return
+                }
+                // Lanes past the last event take no entry; their sums are dropped.
+                let catRow = 2 &* numFeatures &* lanes
+                for lane in 0..<lanes {
+                    guard lane < real else {
+                        for k in 0..<numFeatures { values[k &* lanes &+ lane] = 0 }
+                        for k in 0..<catFeatures { starts[catRow &+ k &* lanes &+ lane] = 0; ends[catRow &+ k &* lanes &+ lane] = 0 }
+                        continue
+                    }
+                    let x = rows + (first &+ lane) &* featureCount
+                    for k in 0..<numFeatures { values[k &* lanes &+ lane] = x[Int(numFeature[k])] }
+                    for k in 0..<catFeatures {
+                        let o = catOffsets + Int(catOffStart[k]) + categoryKey(k, x[Int(catFeature[k])])
+                        starts[catRow &+ k &* lanes &+ lane] = o[0]
+                        ends[catRow &+ k &* lanes &+ lane] = o[1]
+                    }
+                }
+                muse_bv_find(level, &layout, values, Int32(real), starts, ends)
+                muse_bv_apply(level, &layout, bits, starts, ends, Int32(ordered), Int32(scattered))
+                if directCount > 0 {
+                    for lane in 0..<real { applyDirect(rows + (first &+ lane) &* featureCount, lane: lane, bits) }
+                }
+                muse_bv_sum(level, &layout, bits, float ? 1 : 0, baseMargin, sums)
+                for lane in 0..<real { out[first &+ lane] = divisor == 1 ? sums[lane] : sums[lane] / divisor }
+                first &+= lanes
+            }
+        }
+    }
+
+    /// The direct nodes of one event, into its lane of a block's bits.
+    func applyDirect(_ x: UnsafePointer<Double>, lane: Int, _ bits: UnsafeMutableRawPointer) {
+        let lanes = Self.lanes
+        if narrow {
+            let b = bits.assumingMemoryBound(to: UInt32.self)
+            applyDirect(x) { i in
+                let p = packedEntries[i]
+                b[Int(truncatingIfNeeded: p &>> 32) &* lanes &+ lane] &= UInt32(truncatingIfNeeded: p)
+            }
+        } else {
+            let b = bits.assumingMemoryBound(to: UInt64.self)
+            applyDirect(x) { i in b[Int(entryWord[i]) &* lanes &+ lane] &= entryMask[i] }
+        }
+    }
+}
