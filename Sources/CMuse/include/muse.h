@@ -191,7 +191,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -874,6 +873,20 @@ MUSE_API muse_status muse_open(muse_client *client, const char *segment_path) {
     return MUSE_OK;
 }
 
+/* The process's environment, as unistd.h declares it under _GNU_SOURCE
+ * (declared here too, for a header included after others without it). */
+extern char **environ;
+
+/* $MUSE_RUNTIME_DIR if set and not empty, else NULL. Read from `environ`
+ * rather than with getenv: <stdlib.h> would bring in <sys/select.h>, whose
+ * fd_set then clashes with the C library's own module in Swift importers. */
+static inline const char *muse__runtime_dir_from_environment(void) {
+    static const char key[] = "MUSE_RUNTIME_DIR=";
+    for (char **e = environ; e && *e; e++)
+        if (!strncmp(*e, key, sizeof key - 1)) return (*e)[sizeof key - 1] ? *e + sizeof key - 1 : NULL;
+    return NULL;
+}
+
 /** Opens <runtime_dir>/<tenant>.muse; runtime_dir NULL means the
  *  environment's MUSE_RUNTIME_DIR if set and not empty (as for mused and
  *  musectl), else MUSE_DEFAULT_RUNTIME_DIR. Statuses as muse_open;
@@ -883,10 +896,7 @@ MUSE_API muse_status muse_open_tenant(muse_client *client, const char *runtime_d
     int n;
     if (client) { memset(client, 0, sizeof *client); client->fd = -1; }
     if (!tenant || !*tenant || strchr(tenant, '/')) return MUSE_E_INVALID;
-    if (!runtime_dir) {
-        runtime_dir = getenv("MUSE_RUNTIME_DIR");
-        if (runtime_dir && !*runtime_dir) runtime_dir = NULL;
-    }
+    if (!runtime_dir) runtime_dir = muse__runtime_dir_from_environment();
     n = snprintf(path, sizeof path, "%s/%s%s", runtime_dir ? runtime_dir : MUSE_DEFAULT_RUNTIME_DIR,
                  tenant, MUSE_SEGMENT_SUFFIX);
     if (n < 0 || (size_t)n >= sizeof path) return MUSE_E_INVALID;
