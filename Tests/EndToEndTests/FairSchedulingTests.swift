@@ -139,19 +139,11 @@ struct FairSchedulingTests {
             max_features = 16
             """)
         defer { try? FileManager.default.removeItem(atPath: work) }
-        func cpuSeconds() -> Double {
-            guard let stat = try? String(contentsOfFile: "/proc/\(daemon.child.pid)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { return -1 }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            // utime and stime are fields 14 and 15; fields[0] here is field 3.
-            let ticks = (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
-            return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
-        }
         let ringer = try Self.run(daemon, ["ring", "ringer", "4"])
         usleep(300_000)
-        let before = cpuSeconds(), start = Date()
+        let before = Harness.cpuSeconds(daemon.child.pid), start = Date()
         usleep(2_000_000)
-        let used = cpuSeconds() - before, elapsed = Date().timeIntervalSince(start)
+        let used = Harness.cpuSeconds(daemon.child.pid) - before, elapsed = Date().timeIntervalSince(start)
         let quiet = try Self.run(daemon, ["paced", "quiet", "1000", "1"])
         #expect(quiet.wait(seconds: 60) == 0, "\(quiet.output)")
         #expect(ringer.wait(seconds: 60) == 0, "\(ringer.output)")

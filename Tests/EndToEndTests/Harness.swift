@@ -72,6 +72,16 @@ enum Harness {
         return Result(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
     }
 
+    /// The CPU seconds (user and system) process `pid` has used, from
+    /// /proc/PID/stat; −1 if it cannot be read.
+    static func cpuSeconds(_ pid: Int32) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return -1 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // utime and stime are fields 14 and 15; fields[0] here is field 3.
+        return ((Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
     /// A fresh runtime directory that other users can traverse (mode 0755), so
     /// that the segment's own mode is what decides access.
     static func runtimeDirectory() -> String {

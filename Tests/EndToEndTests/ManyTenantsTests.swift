@@ -10,14 +10,6 @@ import Testing
 /// set goes through io_uring).
 @Suite(.serialized)
 struct ManyTenantsTests {
-    static func cpuSeconds(_ pid: Int32) -> Double {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return -1 }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        // utime and stime are fields 14 and 15; fields[0] here is field 3.
-        return ((Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)) / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
-
     @Test func aThousandTenantsOnOneWorkerAreAnsweredAndIdleCostsNothing() throws {
         let count = 1000
         var config = "workers = 1\n"
@@ -28,9 +20,9 @@ struct ManyTenantsTests {
 
         // Idle: every doorbell waited on, nothing polled.
         usleep(1_000_000)
-        var before = Self.cpuSeconds(pid), start = Date()
+        var before = Harness.cpuSeconds(pid), start = Date()
         usleep(5_000_000)
-        var used = Self.cpuSeconds(pid) - before, elapsed = Date().timeIntervalSince(start)
+        var used = Harness.cpuSeconds(pid) - before, elapsed = Date().timeIntervalSince(start)
         // Only its housekeeping (every 200 ms with this many segments) runs:
         // measured 1-4% of a core in this debug mused, 0.6% in a release one;
         // napping 1 ms in a loop, as before, cost 48%.
@@ -44,10 +36,10 @@ struct ManyTenantsTests {
         // is still answered meanwhile.
         let ringer = try FairSchedulingTests.run(daemon, ["ring", "t17", "4"])
         usleep(300_000)
-        before = Self.cpuSeconds(pid)
+        before = Harness.cpuSeconds(pid)
         start = Date()
         usleep(2_000_000)
-        used = Self.cpuSeconds(pid) - before
+        used = Harness.cpuSeconds(pid) - before
         elapsed = Date().timeIntervalSince(start)
         let quiet = try FairSchedulingTests.run(daemon, ["paced", "t999", "1000", "1"])
         #expect(quiet.wait(seconds: 60) == 0, "\(quiet.output)")

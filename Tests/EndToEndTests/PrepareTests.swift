@@ -28,10 +28,10 @@ struct PrepareTests {
     @Test func aPrepareWithoutAnEventCostsAtMostOneSpinBudget() throws {
         let daemon = try DaemonUnderTest(tenants: ["prep::2:64"], arguments: ["--spin-us", "1000", "--workers", "1"])
         usleep(500_000)
-        let before = ManyTenantsTests.cpuSeconds(daemon.child.pid)
+        let before = Harness.cpuSeconds(daemon.child.pid)
         let client = try daemon.client("prepare-idle", "prep", ["40", "50"])
         #expect(client.wait(seconds: 30) == 0, "\(client.output)")
-        let used = ManyTenantsTests.cpuSeconds(daemon.child.pid) - before
+        let used = Harness.cpuSeconds(daemon.child.pid) - before
         // 40 spins of 1 ms, plus 2 s of an idle mused (housekeeping every
         // 50 ms: well under 1% of a core) and a tick of rounding.
         #expect(used <= 0.04 + 0.04 + 0.02, "mused used \(used) s of CPU for 40 prepares")
