@@ -68,14 +68,18 @@ let package = Package(
                           path: "tools/muse-bench-serving"),
         .executableTarget(name: "muse-bench-maps", dependencies: ["MuseScoring"], path: "tools/muse-bench-maps"),
         .executableTarget(name: "muse-bench-models", dependencies: ["MuseScoring"], path: "tools/muse-bench-models"),
-        .testTarget(name: "MuseScoringTests", dependencies: ["MuseScoring"], exclude: ["Fixtures"]),
+        // Child processes for the tests (never for the product).
+        .target(name: "CMuseTestSupport", path: "Tests/CMuseTestSupport"),
+        .target(name: "MuseTestSupport", dependencies: ["CMuseTestSupport"], path: "Tests/MuseTestSupport"),
+        .testTarget(name: "MuseScoringTests", dependencies: ["MuseScoring", "MuseTestSupport"], exclude: ["Fixtures"]),
         .executableTarget(name: "muse-bench-snapshot", dependencies: ["MuseSnapshot", "MuseScoring", "CLZ4", "MuseBenchSupport"],
                           path: "tools/muse-bench-snapshot"),
-        .testTarget(name: "MuseSnapshotTests", dependencies: ["MuseSnapshot", "MuseManifest", "MuseScoring", "CLZ4"],
+        .testTarget(name: "MuseSnapshotTests", dependencies: ["MuseSnapshot", "MuseManifest", "MuseScoring", "CLZ4",
+                                                      "MuseTestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "MuseServerTests", dependencies: [
             "MuseServer", "MuseCore", "MuseIPC", "MuseScoring", "MuseSnapshot", "MuseManifest", "CMuse"]),
         .testTarget(name: "MuseIPCTests", dependencies: ["MuseIPC", "CMuse", "CMuseDaemon", "MuseScoring"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["MuseClient", "CMuse"], exclude: ["clients"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["MuseClient", "CMuse", "MuseTestSupport"], exclude: ["clients"]),
     ]
 )

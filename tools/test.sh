@@ -12,6 +12,29 @@ tools/install-deps.sh --test
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
+# bounded SECONDS CMD...: runs CMD in a process group of its own; if it is
+# still running after SECONDS, prints the process tree (what was stuck, and in
+# which kernel wait) and kills the group, so a hang fails its stage with a
+# report instead of stalling the run.
+bounded() {
+    local limit=$1; shift
+    setsid "$@" &
+    local pid=$!
+    (
+        for ((waited = 0; waited < limit; waited++)); do
+            sleep 1
+            kill -0 "$pid" 2>/dev/null || exit 0
+        done
+        echo "error: still running after $limit s, killed: $*" >&2
+        ps -eo pid,ppid,etimes,stat,wchan:24,args --forest >&2
+        kill -KILL -- "-$pid" 2>/dev/null
+    ) &
+    local watchdog=$! status=0
+    wait "$pid" || status=$?
+    wait "$watchdog" 2>/dev/null || true
+    return "$status"
+}
+
 # `swift test --filter` exits 0 when nothing matches, so a renamed test would
 # silently drop out of a stage: each filtered stage counts the tests its
 # filter selects in `swift test list` (at least one), and fails unless the run
@@ -26,7 +49,7 @@ run_filtered() {
         exit 1
     fi
     local log="$scratch/stage.log"
-    swift test --skip-build "$@" --filter "$filter" 2>&1 | tee "$log"
+    bounded 1200 swift test --skip-build "$@" --filter "$filter" 2>&1 | tee "$log"
     local ran
     ran=$(grep -oE 'Test run with [0-9]+ tests?' "$log" | tail -1 | grep -oE '[0-9]+' || true)
     if [ "${ran:-0}" -ne "$expected" ]; then
@@ -37,7 +60,7 @@ run_filtered() {
 
 echo "== build and test (debug)"
 swift build --build-tests
-swift test --skip-build --skip EndToEndTests
+bounded 1200 swift test --skip-build --skip EndToEndTests
 # On their own, so no other suite competes for the two cores mused and its
 # clients run on.
 run_filtered EndToEndTests
@@ -72,14 +95,14 @@ for python_kind in sdist wheel; do
             'import muse; print(muse.__version__, "(library", muse.library_version() + ")", muse.__file__)')"
         # A skipped test (no mused found) would pass quietly: every test collected must pass.
         expected=$("$python_venv/bin/pytest" -q -p no:cacheprovider --collect-only "$python_tests" | grep -c '::' || true)
-        "$python_venv/bin/pytest" -q -p no:cacheprovider "$python_tests" | tee "$scratch/python.log"
+        bounded 600 "$python_venv/bin/pytest" -q -p no:cacheprovider "$python_tests" | tee "$scratch/python.log"
         grep -qE "^$expected passed in " "$scratch/python.log" \
             || { echo "error: expected all $expected Python tests to pass against the $python_kind, none skipped" >&2; exit 1; }
     )
 done
 
 echo "== Java client (clients/java) against a real mused"
-MUSE_MUSED="$PWD/.build/debug/mused" clients/java/test.sh
+MUSE_MUSED="$PWD/.build/debug/mused" bounded 900 clients/java/test.sh
 # The shipped pom builds the same release, offline from Debian's Maven repository.
 clients/java/mvn-offline.sh -q package
 (
@@ -122,8 +145,8 @@ echo "== deploy/ and the units for real: manifests, alerting rules, dashboard; m
 swift build -c release --product mused
 swift build -c release --product musectl
 release_bin=$(swift build -c release --show-bin-path)
-tools/ci/deploy-check.sh --bin-dir "$release_bin"
-tools/ci/systemd-stage.sh --bin-dir "$release_bin"
-tools/ci/fleet-stage.sh --bin-dir "$release_bin"
+bounded 900 tools/ci/deploy-check.sh --bin-dir "$release_bin"
+bounded 1800 tools/ci/systemd-stage.sh --bin-dir "$release_bin"
+bounded 1200 tools/ci/fleet-stage.sh --bin-dir "$release_bin"
 
 echo "all tests passed"

@@ -216,7 +216,7 @@ struct ControlPlaneAvailabilityTests {
         let swap = try Child(ControlSocketTests.musectl, ["swap", slow, "--allow-schema-change", "--runtime-dir", daemon.runtimeDirectory])
         usleep(300_000)
         var checksDuringSwap = 0
-        while swap.process.isRunning && checksDuringSwap < 10 {
+        while swap.isRunning && checksDuringSwap < 10 {
             check("during a swap")
             checksDuringSwap += 1
             usleep(100_000)

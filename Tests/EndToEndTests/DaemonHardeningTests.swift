@@ -101,7 +101,7 @@ struct DaemonHardeningTests {
             let serving = child.waitForOutput(containing: "event=serving", seconds: 20)
             child.kill(SIGTERM)
             let status = child.wait(seconds: 20)
-            try #require(serving && status == 0 && child.process.terminationReason == .exit,
+            try #require(serving && status == 0 && child.exited == true,
                          "start \(start): mused did not serve and stop cleanly:\n\(child.output)")
             if child.output.contains("event=segment-adopted tenant=flicker") { adopted += 1 }
         }

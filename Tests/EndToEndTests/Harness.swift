@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import MuseTestSupport
 import Testing
 
 /// Paths and processes for tests that run a real mused and real C clients.
@@ -57,19 +58,16 @@ enum Harness {
 
     struct Result { let status: Int32; let output: String }
 
-    /// Runs a command to completion, capturing stdout and stderr together.
+    /// Runs a command to completion, capturing stdout and stderr together; a
+    /// command still running after 10 minutes is killed (status −1).
     @discardableResult
     static func run(_ executable: String, _ arguments: [String]) -> Result {
-        let process = Process()
-        process.executableURL = URL(filePath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        do { try process.run() } catch { return Result(status: -1, output: "\(error)") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+        do {
+            let (termination, output) = try Subprocess.run(executable, arguments)
+            return Result(status: termination?.status ?? -1, output: output)
+        } catch {
+            return Result(status: -1, output: "\(error)")
+        }
     }
 
     /// The CPU seconds (user and system) process `pid` has used, from
@@ -92,62 +90,37 @@ enum Harness {
     }
 }
 
-/// A child process whose output is collected in the background.
-final class Child: @unchecked Sendable {
-    let process = Process()
-    private let pipe = Pipe()
-    private let lock = NSLock()
-    private var collected = Data()
-
-    /// Signalled once the reader has seen end of file on the child's output.
-    private let drained = DispatchSemaphore(value: 0)
+/// A child process whose output is collected in the background (see
+/// `Subprocess`, which starts and reaps it).
+final class Child: Sendable {
+    let subprocess: Subprocess
 
     init(_ executable: String, _ arguments: [String]) throws {
-        process.executableURL = URL(filePath: executable)
-        process.arguments = arguments
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        // Read on a thread of our own until end of file, so `wait` can hand
-        // back everything the child wrote, not what had arrived by then.
-        let handle = pipe.fileHandleForReading
-        Thread.detachNewThread { [self] in
-            while true {
-                let chunk = handle.availableData
-                if chunk.isEmpty { break }
-                lock.lock()
-                collected.append(chunk)
-                lock.unlock()
-            }
-            drained.signal()
-        }
+        subprocess = try Subprocess(executable, arguments)
     }
 
-    var pid: Int32 { process.processIdentifier }
-    var output: String {
-        lock.lock()
-        defer { lock.unlock() }
-        return String(decoding: collected, as: UTF8.self)
+    var pid: Int32 { subprocess.pid }
+    var output: String { subprocess.output }
+    var isRunning: Bool { subprocess.isRunning }
+    /// Whether the child ended by exiting (not by a signal); nil while it runs.
+    var exited: Bool? {
+        subprocess.termination.map { if case .exited = $0 { true } else { false } }
     }
 
-    func kill(_ signal: Int32 = SIGKILL) { Glibc.kill(pid, signal) }
+    func kill(_ signal: Int32 = SIGKILL) { subprocess.kill(signal) }
 
-    /// Waits for exit up to `seconds`; kills the child if it overstays.
+    /// Waits for exit up to `seconds`; kills the child if it overstays (nil).
+    /// The exit status, or the signal's number if a signal ended it.
     @discardableResult
     func wait(seconds: Double) -> Int32? {
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { usleep(5000) }
-        if process.isRunning {
-            kill()
-            process.waitUntilExit()
-            return nil
-        }
-        process.waitUntilExit()
-        // All output is in once the pipe reaches end of file; a grandchild
-        // still holding it open must not hang the test.
-        _ = drained.wait(timeout: .now() + 10)
-        return process.terminationStatus
+        if let ended = subprocess.wait(seconds: seconds) { return ended.status }
+        kill()
+        subprocess.waitForExit()
+        return nil
     }
+
+    /// Waits for exit however long it takes.
+    func waitForExit() { subprocess.waitForExit() }
 
     /// Polls the collected output until `text` appears.
     func waitForOutput(containing text: String, seconds: Double) -> Bool {
@@ -157,10 +130,6 @@ final class Child: @unchecked Sendable {
             usleep(5000)
         }
         return false
-    }
-
-    deinit {
-        if process.isRunning { kill(); process.waitUntilExit() }
     }
 }
 
@@ -193,7 +162,7 @@ final class DaemonUnderTest {
         return child
     }
 
-    var isRunning: Bool { child.process.isRunning }
+    var isRunning: Bool { child.isRunning }
 
     func kill() {
         child.kill(SIGKILL)
@@ -213,7 +182,7 @@ final class DaemonUnderTest {
     }
 
     deinit {
-        if child.process.isRunning { child.kill(SIGKILL); child.process.waitUntilExit() }
+        if child.isRunning { child.kill(SIGKILL); child.waitForExit() }
         try? FileManager.default.removeItem(atPath: runtimeDirectory)
         try? FileManager.default.removeItem(atPath: stateDirectory)
     }

@@ -15,7 +15,7 @@ import Testing
     static func musectl(_ arguments: [String]) throws -> Outcome {
         let child = try Child(ControlSocketTests.musectl, arguments)
         let status = child.wait(seconds: 15)
-        let exited = child.process.terminationReason == .exit
+        let exited = child.exited == true
         return Outcome(exitStatus: exited ? status : nil, output: child.output)
     }
 

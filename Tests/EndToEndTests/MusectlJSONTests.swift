@@ -2,43 +2,23 @@
 import Glibc
 #endif
 import Foundation
+import MuseTestSupport
 import Testing
 
 /// `musectl ... --json`: every command takes it, prints one JSON object on
 /// standard output, and reports failures (mused unreachable, a refused file,
 /// a bad command line) as `{"ok": false, "error": ...}` with a non-zero exit.
 @Suite struct MusectlJSONTests {
-    /// Bytes one thread writes and another reads after it ended.
-    final class Collected: @unchecked Sendable {
-        private let lock = NSLock()
-        private var bytes = Data()
-        func set(_ data: Data) { lock.lock(); bytes = data; lock.unlock() }
-        var data: Data { lock.lock(); defer { lock.unlock() }; return bytes }
-    }
-
     struct Run { let status: Int32; let stdout: String; let stderr: String }
 
-    /// musectl with standard output and standard error apart.
+    /// musectl with standard output and standard error apart; a run still
+    /// going after 60 s is killed (status −1).
     static func musectl(_ arguments: [String], input: String? = nil) throws -> Run {
-        let process = Process()
-        process.executableURL = URL(filePath: ControlSocketTests.musectl)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe(), stdin = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = stdin
-        try process.run()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try stdin.fileHandleForWriting.close()
-        // Standard error on a thread of its own, so a full pipe cannot block the child.
-        let stderr = Collected()
-        let reader = Thread { stderr.set(err.fileHandleForReading.readDataToEndOfFile()) }
-        reader.start()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        while !reader.isFinished { usleep(1000) }
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                   stderr: String(decoding: stderr.data, as: UTF8.self))
+        let child = try Subprocess(ControlSocketTests.musectl, arguments, input: input.map { Array($0.utf8) },
+                                   separateErrors: true)
+        let ended = child.wait(seconds: 60)
+        if ended == nil { child.kill(); child.waitForExit() }
+        return Run(status: ended?.status ?? -1, stdout: child.output, stderr: child.errors)
     }
 
     /// The run's standard output as one JSON object.

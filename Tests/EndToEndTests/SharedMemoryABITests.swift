@@ -130,7 +130,7 @@ struct SharedMemoryABITests {
         let victim = try daemon.client("stream", "kappa", ["2", "0"])
         usleep(300_000) // both mid-stream
         victim.kill(SIGKILL)
-        victim.process.waitUntilExit()
+        victim.waitForExit()
         // The segment has two channels; the survivor holds one, so this claim
         // succeeds only once the victim's channel is reclaimed.
         let newcomer = try daemon.client("claim", "kappa", ["3000"])
@@ -139,7 +139,7 @@ struct SharedMemoryABITests {
         #expect(milliseconds < 1000, "reclaim took \(milliseconds) ms")
         // The survivor streamed throughout; it stops on SIGTERM and checks
         // that every answer came back in order, correct, with no wait timing out.
-        #expect(survivor.process.isRunning)
+        #expect(survivor.isRunning)
         survivor.kill(SIGTERM)
         #expect(survivor.wait(seconds: 30) == 0, "\(survivor.output)")
         let result = fields(survivor.output)
@@ -156,7 +156,7 @@ struct SharedMemoryABITests {
         }
         usleep(300_000)
         daemon.kill()
-        for client in clients { #expect(client.process.isRunning, "a client ended during the outage: \(client.output)") }
+        for client in clients { #expect(client.isRunning, "a client ended during the outage: \(client.output)") }
         usleep(500_000) // clients keep submitting until their rings fill
         // Prove the outage had work in it: submissions no daemon has answered.
         let pending = try ["omega", "sigma"].map { try unansweredSubmissions(daemon.runtimeDirectory, $0) }
@@ -181,7 +181,7 @@ struct SharedMemoryABITests {
         for hostile in hostiles { #expect(hostile.wait(seconds: 30) == 0, "\(hostile.output)") }
         #expect(daemon.isRunning, "mused died under hostile input")
         // The honest tenant streamed throughout the attack; every answer was checked.
-        #expect(honest.process.isRunning)
+        #expect(honest.isRunning)
         honest.kill(SIGTERM)
         #expect(honest.wait(seconds: 30) == 0, "\(honest.output)")
         let result = fields(honest.output)
@@ -202,7 +202,7 @@ struct SharedMemoryABITests {
         #expect(truncate.wait(seconds: 10) == 0, "\(truncate.output)")
         usleep(300_000)
         #expect(daemon.isRunning, "mused died of SIGBUS")
-        #expect(honest.process.isRunning)
+        #expect(honest.isRunning)
         honest.kill(SIGTERM)
         #expect(honest.wait(seconds: 30) == 0, "\(honest.output)")
         let result = fields(honest.output)

@@ -101,7 +101,7 @@ struct SystemdTests {
         #expect(notify.receive(containing: "READY=1", seconds: 10, skipped: &skipped) != nil, "no READY=1 after the reload")
         #expect(daemon.waitForOutput(containing: "event=reload-refused", seconds: 10), "\(daemon.output)")
         #expect(daemon.output.contains("started without --config"))
-        #expect(daemon.process.isRunning)
+        #expect(daemon.isRunning)
 
         daemon.kill(SIGTERM)
         var pending: [String] = []
@@ -129,7 +129,7 @@ struct SystemdTests {
         let afterStall = notify.collect(seconds: 2.5)
         #expect(!afterStall.contains("WATCHDOG=1"), "pings while a worker is stuck: \(afterStall)")
         #expect(daemon.waitForOutput(containing: "event=watchdog-withheld stuck_workers=0", seconds: 5), "\(daemon.output)")
-        #expect(daemon.process.isRunning, "mused died instead of hanging: \(daemon.output)")
+        #expect(daemon.isRunning, "mused died instead of hanging: \(daemon.output)")
     }
 
     /// Under systemd, standard output is the journal and `$JOURNAL_STREAM`

@@ -3,6 +3,7 @@ import MuseScoring
 import Glibc
 #endif
 import Foundation
+import MuseTestSupport
 import Testing
 
 /// `musectl transform apply` as an operator runs it: the real executable
@@ -17,29 +18,15 @@ import Testing
 
     struct Result { let status: Int32; let stdout: String; let stderr: String }
 
-    /// Runs musectl to completion. Its output goes to files, read after it
-    /// exits, so nothing written is missed and no pipe can fill and block.
+    /// Runs musectl to completion (killed after 60 s: status −1), standard
+    /// output and standard error apart.
     static func run(_ arguments: [String]) throws -> Result {
         let path = musectl
         #expect(FileManager.default.isExecutableFile(atPath: path), "no musectl at \(path): run swift build --build-tests first")
-        let base = FileManager.default.temporaryDirectory.appending(path: "musectl-out-\(getpid())-\(UUID().uuidString)").path
-        FileManager.default.createFile(atPath: base + ".out", contents: nil)
-        FileManager.default.createFile(atPath: base + ".err", contents: nil)
-        defer {
-            try? FileManager.default.removeItem(atPath: base + ".out")
-            try? FileManager.default.removeItem(atPath: base + ".err")
-        }
-        let process = Process()
-        process.executableURL = URL(filePath: path)
-        process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = try FileHandle(forWritingTo: URL(filePath: base + ".out"))
-        process.standardError = try FileHandle(forWritingTo: URL(filePath: base + ".err"))
-        try process.run()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus,
-                      stdout: String(decoding: try Data(contentsOf: URL(filePath: base + ".out")), as: UTF8.self),
-                      stderr: String(decoding: try Data(contentsOf: URL(filePath: base + ".err")), as: UTF8.self))
+        let child = try Subprocess(path, arguments, separateErrors: true)
+        let ended = child.wait(seconds: 60)
+        if ended == nil { child.kill(); child.waitForExit() }
+        return Result(status: ended?.status ?? -1, stdout: child.output, stderr: child.errors)
     }
 
     /// A private directory holding a fitted map file: tenants acme and shop,

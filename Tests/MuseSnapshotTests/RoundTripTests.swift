@@ -1,4 +1,5 @@
 import Foundation
+import MuseTestSupport
 import Testing
 import MuseScoring
 @testable import MuseSnapshot
@@ -52,15 +53,9 @@ import MuseScoring
         let dir = TemporaryDirectory()
         let file = dir.path("gen1.muse")
         try SnapshotWriter.write(Examples.generation1, to: file)
-        let lz4 = Process()
-        lz4.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        lz4.arguments = ["lz4", "-d", "-c", file]
-        let out = Pipe()
-        lz4.standardOutput = out
-        try lz4.run()
-        let decoded = [UInt8](out.fileHandleForReading.readDataToEndOfFile())
-        lz4.waitUntilExit()
-        #expect(lz4.terminationStatus == 0)
+        let lz4 = try Subprocess("/usr/bin/env", ["lz4", "-d", "-c", file], separateErrors: true)
+        #expect(lz4.waitForExit() == .exited(0), "\(lz4.errors)")
+        let decoded = lz4.outputBytes
         #expect(Array(decoded.prefix(8)) == Array("MUSESNAP".utf8))
         #expect(decoded == SnapshotWriter.container(Examples.generation1))
     }

@@ -1,4 +1,5 @@
 import Foundation
+import MuseTestSupport
 import Testing
 @testable import MuseSnapshot
 
@@ -51,24 +52,19 @@ import Testing
         }
         let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let budget = Int(seconds ?? 0) + 120
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
-        child.arguments = ["--as=\(Self.addressSpace)", "--", "/usr/bin/timeout", "\(budget)", me,
-                           "--testing-library", "swift-testing", "--filter", "SnapshotFuzzTests/mutationsNeverCrashHangOrOverallocate"]
-        child.environment = environment.merging([Self.childVariable: "1"]) { _, new in new }
-        let pipe = Pipe()
-        child.standardOutput = pipe
-        child.standardError = pipe
-        try child.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        child.waitUntilExit()
+        let child = try Subprocess("/usr/bin/prlimit",
+                                   ["--as=\(Self.addressSpace)", "--", "/usr/bin/timeout", "\(budget)", me,
+                                    "--testing-library", "swift-testing", "--filter",
+                                    "SnapshotFuzzTests/mutationsNeverCrashHangOrOverallocate"],
+                                   environment: environment.merging([Self.childVariable: "1"]) { _, new in new })
+        let ended = child.waitForExit()
+        let output = child.output
         let lines = output.split(separator: "\n")
         for line in lines where line.hasPrefix("snapshot fuzz") { print(line) }
-        let why = child.terminationReason == .uncaughtSignal ? "signal \(child.terminationStatus)"
-            : child.terminationStatus == 124 ? "a timeout after \(budget) s" : "status \(child.terminationStatus)"
+        let why = ended.status == 124 ? "a timeout after \(budget) s" : "\(ended)"
         let summary = (lines.filter { $0.hasPrefix("snapshot fuzz") || $0.hasPrefix("Fatal error") || $0.contains("✘") }
                        + ["..."] + lines.suffix(10)).joined(separator: "\n")
-        #expect(child.terminationStatus == 0 && child.terminationReason == .exit, "the fuzz loop's process ended with \(why):\n\(summary)")
+        #expect(ended == .exited(0), "the fuzz loop's process ended with \(why):\n\(summary)")
         #expect(output.contains("snapshot fuzz:"), "\(summary)")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MuseTestSupport
 import Testing
 import MuseScoring
 @testable import MuseSnapshot
@@ -485,7 +486,7 @@ import MuseScoring
         #expect(SnapshotSurgery.decodedSize(file) * 64 < limit)
         let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let musectl = URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("musectl").path
-        let run = Subprocess.run("/usr/bin/prlimit", ["--as=\(limit)", "--", "/usr/bin/timeout", "60", musectl,
+        let run = Command.run("/usr/bin/prlimit", ["--as=\(limit)", "--", "/usr/bin/timeout", "60", musectl,
                                                       "snapshot", "verify", "--plain-read", path])
         #expect(run.status != 0 && run.status != 124, "exit \(run.status): \(run.output)")
         #expect(run.output.contains("refused") && run.output.contains("model '\(Self.demoModel)'")
@@ -498,17 +499,15 @@ extension SnapshotSurgery {
     static func decodedSize(_ file: [UInt8]) -> Int { (try? LZ4Frame.decompress(file).count) ?? 0 }
 }
 
-enum Subprocess {
+/// A command run to completion: its exit status (or signal number) and all
+/// it wrote on standard output and standard error.
+enum Command {
     static func run(_ executable: String, _ arguments: [String]) -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        do { try process.run() } catch { return (-1, "\(error)") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        do {
+            let (termination, output) = try Subprocess.run(executable, arguments)
+            return (termination?.status ?? -1, output)
+        } catch {
+            return (-1, "\(error)")
+        }
     }
 }
