@@ -1,10 +1,11 @@
 // swift-tools-version: 6.0
 // The layout follows docs/architecture.md: dependencies point one way,
-// mused → MuseServer → {MuseIPC, MuseSnapshot, MuseScoring};
+// mused → MuseServer → {MuseIPC, MuseSnapshot, MuseScoring}; MuseScoring →
+// CMuseKernels (its batch kernels);
 // MuseIPC → {MuseCore, CMuse, CMuseDaemon}; MuseCore → CMuse (a leaf: the
 // names and limits of muse.h that mused, the snapshot code and musectl all
-// check). Only MuseIPC, MuseCore (for muse.h's constants) and clients import
-// the C targets.
+// check). Only MuseIPC, MuseCore (for muse.h's constants), MuseScoring (for
+// its kernels) and clients import the C targets.
 import PackageDescription
 
 let package = Package(

@@ -178,9 +178,10 @@ KINLINE i32x8 KFN(sort8)(i32x8 v) {
     return v;
 }
 
-/* Union length from which a numeric feature is applied in pieces: an
- * entry's lane test costs about one piece's mispredicted loop end every
- * 500 entries (measured on the benchmark fixtures). */
+/* Union length from which a numeric feature is applied in pieces. A piece
+ * saves the per-entry lane test (about a third of an entry's instructions)
+ * but ends on a mispredicted branch; of 128, 256, 512 and 1024, 512 timed
+ * best over the benchmark fixtures (by little: the machine is shared). */
 #ifndef MUSE_BV_PIECES_FROM
 #define MUSE_BV_PIECES_FROM 512
 #endif

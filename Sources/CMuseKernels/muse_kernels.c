@@ -1,5 +1,7 @@
 #include "muse_kernels.h"
 
+#include <stdatomic.h>
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -64,9 +66,12 @@ static int detect_level(void) {
 
 int muse_kernels_best_level(void) {
     /* Racing first calls store the same value. */
-    static volatile int cached = -1;
-    int level = cached;
-    if (level < 0) cached = level = detect_level();
+    static _Atomic int cached = -1;
+    int level = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (level < 0) {
+        level = detect_level();
+        atomic_store_explicit(&cached, level, memory_order_relaxed);
+    }
     return level;
 }
 

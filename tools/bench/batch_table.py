@@ -44,7 +44,7 @@ for m in order:
         differ = max(r["rows_differing_from_library"] for r in rs)
         exact = "n/a (tests)" if differ < 0 else "%d of %d rows differ" % (differ, r0["rows"])
         cg_single = ir.get((m, "scalar single"))
-        cg_batch = ir.get((m, ("scalar" if k == "scalar" else "auto") + " batch:64")) if k != "avx2" else None
+        cg_batch = ir.get((m, k + " batch:64"))
         print("%-24s %-10s %-14s %8.0fn %8.0fn %8.0fn %8.0fn %6.2fx %10s %10s %s" % (
             m, "%s/%s" % (r0["layout"][:4], r0["batch_layout"][:4]), "%s (%s)" % (k, r0["batch_kernel_runs"]),
             single, batch, b8, b64, batch / base,

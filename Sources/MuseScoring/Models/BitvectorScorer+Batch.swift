@@ -4,27 +4,27 @@ import CMuseKernels
 /// (`MUSE_BV_LANES`), after V-QuickScorer (Lucchese et al., SIGIR 2016).
 ///
 /// The eight events' bitvectors are interleaved word by word, so one vector
-/// instruction ANDs an entry's mask into every event that needs it. Ranges
-/// are found per event exactly as `score` finds them, then applied by the C
-/// kernels (`muse_kernels.h`), which hold no split rule:
-/// - a numeric feature's ranges overlap from event to event (each is the
-///   false splits around the event's value in one sorted list), so the
-///   kernel walks their union once, each entry with a lane test;
-/// - NaN lists and categorical lists are the same for every event that
-///   takes them and disjoint otherwise: each distinct one is walked once,
-///   for the events that share it;
-/// - direct nodes are decided per event in Swift, as in `score`.
+/// instruction ANDs an entry's mask into every event that needs it. The C
+/// kernels (`muse_kernels.h`) hold no split rule:
+/// - numeric features: the kernel counts each event's distinct thresholds
+///   below its value as `thresholdsBelow` does (eight binary searches in
+///   lockstep), so each event's false splits are the range `score` would
+///   AND; the ranges overlap from event to event around one point, and the
+///   kernel cuts their union at every event's ends into pieces that the
+///   same events take whole;
+/// - NaN lists and categorical lists (keys found here by `categoryKey`, as
+///   in `score`) are the same for every event that takes them and disjoint
+///   otherwise: each distinct one is walked once, for the events sharing it;
+/// - direct nodes are decided per event here, as in `score`.
 /// The exit leaves are summed per lane in tree order in the library's
 /// precision, as `sum` and `narrowSum` do, so each event's margin is the
 /// same bits as `score` gives it.
 extension BitvectorScorer {
     /// Which kernels score a batch. `scalar` is `score` event by event (the
     /// path before the kernels, kept for small remainders, benchmarks and
-    /// tests); `auto` picks what measured fastest for the layout on this
-    /// CPU: the AVX-512 kernels; the AVX2 ones, except for trees of more
-    /// than 64 leaves (two 256-bit operations per 64-bit word and more
-    /// than one word a tree measured slower than `scalar`); else `scalar`
-    /// (the portable kernels measured no faster than it).
+    /// tests); `auto` is the AVX-512 kernels, else the AVX2 ones, else
+    /// `scalar`: the portable kernels (plain C vectors, SSE2 on x86-64)
+    /// measured no faster than it, so they run only when asked for.
     public enum BatchKernel: String, Sendable, CaseIterable {
         case auto, scalar, portable, avx2, avx512
 
@@ -57,9 +57,7 @@ extension BitvectorScorer {
             switch self {
             case .auto:
                 let best = muse_kernels_best_level()
-                if best >= MUSE_KERNELS_AVX512 { return MUSE_KERNELS_AVX512 }
-                if best == MUSE_KERNELS_AVX2 && scorer.maxWordsPerTree == 1 { return MUSE_KERNELS_AVX2 }
-                return nil
+                return best >= MUSE_KERNELS_AVX2 ? best : nil
             case .scalar: return nil
             case .portable: return MUSE_KERNELS_PORTABLE
             case .avx2: return MUSE_KERNELS_AVX2
