@@ -167,6 +167,7 @@ struct CandidateTests {
             (candidate, ["--name", "x", "--tenants", "cand-c"], "routes no events for tenant 'cand-c'"),
             (candidate, ["--name", "x", "--training-prior", "0.1"], "give either --negative-sampling-rate, or both"),
             (candidate, ["--name", "x", "--negative-sampling-rate", "2"], "level 1"),
+            (candidate, ["--name", "x", "--features", "a,b"], "--features lists 2 names but \(candidate) has 16 features"),
         ]
         let before = Self.stateFiles(daemon)
         #expect(before.keys.contains("serving.snapshot"))
@@ -190,5 +191,23 @@ struct CandidateTests {
         #expect(Self.stateFiles(daemon)["serving.snapshot"] == before["serving.snapshot"])
         #expect(daemon.stop() == 0)
         #expect(daemon.logs.contains("event=candidate-refused"))
+    }
+
+    /// The embedded demo generation is read back from mused's own binary;
+    /// the built-in check generation has no snapshot to extend.
+    @Test func theDemoGenerationTakesACandidateAndTheBuiltInOneRefuses() throws {
+        let demo = try DaemonUnderTest(tenants: ["demo-a", "demo-b"])
+        let forest = Harness.packageRoot.appending(path: "Tests/MuseScoringTests/Fixtures/models/random_forest.lgb.txt").path
+        let added = add(demo, forest, ["--name", "cnp-forest"])
+        #expect(added.status == 0 && added.output.contains("published generation 2: cnp-forest shadows demo-a/card-not-present, demo-b/card-not-present"),
+                "\(added.output)")
+        #expect(demo.stop() == 0)
+
+        let builtIn = try DaemonUnderTest(tenants: ["cand-c"])
+        let before = Self.stateFiles(builtIn)
+        let refused = add(builtIn, "\(Self.files.directory)/candidate.json", ["--name", "c"])
+        #expect(refused.status == 1 && refused.output.contains("built in code with no snapshot to extend"), "\(refused.output)")
+        #expect(Self.stateFiles(builtIn) == before)
+        #expect(builtIn.stop() == 0)
     }
 }
