@@ -4,9 +4,9 @@ import MuseIPC
 
 extension Daemon {
     /// Answers one control request. Connections are served concurrently:
-    /// `status` and `tenants` read published state and never wait; swaps and
-    /// rollbacks are serialised among themselves and load with no lock the
-    /// others need; reloads and drains hold the administration lock.
+    /// `status` and `tenants` read published state and never wait; swaps,
+    /// candidates and rollbacks are serialised among themselves and load with
+    /// no lock the others need; reloads and drains hold the administration lock.
     func handle(_ request: ControlRequest) -> ControlResponse {
         switch request.command {
         case .tenants:
