@@ -4,7 +4,7 @@ import Foundation
 /// JSON response line from mused. Shared by both so they cannot drift.
 public struct ControlRequest: Codable, Sendable, Equatable {
     public enum Command: String, Codable, Sendable, CaseIterable {
-        case status, swap, rollback, tenants, reload, drain
+        case status, swap, rollback, tenants, reload, drain, candidate
     }
     public var command: Command
     /// For `swap`: the snapshot file (absolute path, read by mused).
@@ -15,14 +15,69 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var gate: Bool?
     /// For `drain`: the tenant.
     public var tenant: String?
+    /// For `candidate`: the model to add as a shadow, and where.
+    public var candidate: CandidateSpec?
 
     public init(command: Command, path: String? = nil, allowSchemaChange: Bool? = nil, gate: Bool? = nil,
-                tenant: String? = nil) {
+                tenant: String? = nil, candidate: CandidateSpec? = nil) {
         self.command = command
         self.path = path
         self.allowSchemaChange = allowSchemaChange
         self.gate = gate
         self.tenant = tenant
+        self.candidate = candidate
+    }
+}
+
+/// `musectl candidate add`: a model file mused reads (absolute path), the
+/// name its model and predictor take, level 1 as a manifest declares it, and
+/// which routes to shadow (default: every route whose intent the model's
+/// features match by name).
+public struct CandidateSpec: Codable, Sendable, Equatable {
+    public var modelFile: String
+    public var name: String
+    /// Only routes of this intent.
+    public var intent: String?
+    /// Only routes of these tenants.
+    public var tenants: [String]?
+    /// The model's features renamed, in its own order (as a manifest's `features`).
+    public var features: [String]?
+    public var negativeSamplingRate: Double?
+    public var trainingPrior: Double?
+    public var servingPrior: Double?
+
+    public init(modelFile: String, name: String, intent: String? = nil, tenants: [String]? = nil, features: [String]? = nil,
+                negativeSamplingRate: Double? = nil, trainingPrior: Double? = nil, servingPrior: Double? = nil) {
+        self.modelFile = modelFile
+        self.name = name
+        self.intent = intent
+        self.tenants = tenants
+        self.features = features
+        self.negativeSamplingRate = negativeSamplingRate
+        self.trainingPrior = trainingPrior
+        self.servingPrior = servingPrior
+    }
+}
+
+/// What `candidate` published.
+public struct CandidateReport: Codable, Sendable, Equatable {
+    /// The new generation's id.
+    public var generation: UInt64
+    /// The model's and the shadow predictor's name.
+    public var name: String
+    /// The routes it now shadows, as "tenant/intent".
+    public var shadowed: [String]
+    /// Routes it was not added to, each with the reason.
+    public var leftAlone: [String]
+    /// The snapshot file mused keeps of the new generation (nil: no state directory).
+    public var snapshot: String?
+
+    public init(generation: UInt64, name: String, shadowed: [String], leftAlone: [String], snapshot: String?) {
+        self.generation = generation
+        self.name = name
+        self.shadowed = shadowed
+        self.leftAlone = leftAlone
+        self.snapshot = snapshot
     }
 }
 
@@ -41,6 +96,8 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     public var reload: ReloadReport?
     /// For `drain`: what the drain answered.
     public var drain: DrainReport?
+    /// For `candidate`: what was published.
+    public var candidate: CandidateReport?
 
     public struct Step: Codable, Sendable, Equatable {
         public var name: String
@@ -53,7 +110,8 @@ public struct ControlResponse: Codable, Sendable, Equatable {
 
     public init(ok: Bool, error: String? = nil, steps: [Step]? = nil, status: DaemonStatus? = nil,
                 gate: [ShadowInfo]? = nil, tenants: [TenantInfo]? = nil, reload: ReloadReport? = nil,
-                drain: DrainReport? = nil) {
+                drain: DrainReport? = nil, candidate: CandidateReport? = nil) {
+        self.candidate = candidate
         self.ok = ok
         self.error = error
         self.steps = steps

@@ -11,10 +11,16 @@ import Glibc
 /// Only regular files are read. The open does not block, so a FIFO nobody
 /// writes (or a device) is refused at once instead of hanging the command.
 public enum RegularFile {
-    /// The whole file.
-    public static func read(_ path: String) throws(FileReadError) -> [UInt8] {
+    /// The whole file. A file longer than `limit` bytes is refused, by the
+    /// size it has when opened and again by what is read (it may grow), so
+    /// a caller reading input from others never allocates past `limit`.
+    public static func read(_ path: String, limit: Int = .max) throws(FileReadError) -> [UInt8] {
         let fd = try open(path)
         defer { close(fd) }
+        var info = stat()
+        if fstat(fd, &info) == 0, Int(info.st_size) > limit {
+            throw FileReadError(path: path, reason: "is \(info.st_size) bytes, over the limit of \(limit) bytes")
+        }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
@@ -24,6 +30,9 @@ public enum RegularFile {
                 throw FileReadError(path: path, errno: errno)
             }
             if n == 0 { return bytes }
+            guard n <= limit - bytes.count else {
+                throw FileReadError(path: path, reason: "grew past the limit of \(limit) bytes while being read")
+            }
             bytes.append(contentsOf: chunk[0..<n])
         }
     }

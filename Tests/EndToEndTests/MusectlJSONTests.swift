@@ -39,6 +39,7 @@ import Testing
     static let commands: [[String]] = [
         ["predict"], ["transform", "fit"], ["transform", "apply"], ["snapshot", "build"], ["snapshot", "inspect"],
         ["snapshot", "verify"], ["status"], ["swap"], ["rollback"], ["tenants"], ["reload"], ["drain"], ["swap-incoming"],
+        ["candidate", "add"],
     ]
 
     @Test func everyCommandTakesJSON() throws {
@@ -55,7 +56,8 @@ import Testing
         try FileManager.default.createDirectory(atPath: incoming, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: SnapshotSwapTests.files.gen1, toPath: incoming + "/gen1.snapshot")
         for command in [["status"], ["rollback"], ["tenants"], ["reload"], ["drain", "acme"],
-                        ["swap", SnapshotSwapTests.files.gen1], ["swap-incoming", incoming]] {
+                        ["swap", SnapshotSwapTests.files.gen1], ["swap-incoming", incoming],
+                        ["candidate", "add", SnapshotSwapTests.files.gen1, "--name", "c"]] {
             try Self.expectFailure(command + ["--runtime-dir", nowhere, "--json"], says: "\(nowhere)/control.sock")
         }
         // Text without --json, as before.

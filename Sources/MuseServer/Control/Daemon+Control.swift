@@ -4,9 +4,9 @@ import MuseIPC
 
 extension Daemon {
     /// Answers one control request. Connections are served concurrently:
-    /// `status` and `tenants` read published state and never wait; swaps and
-    /// rollbacks are serialised among themselves and load with no lock the
-    /// others need; reloads and drains hold the administration lock.
+    /// `status` and `tenants` read published state and never wait; swaps,
+    /// candidates and rollbacks are serialised among themselves and load with
+    /// no lock the others need; reloads and drains hold the administration lock.
     func handle(_ request: ControlRequest) -> ControlResponse {
         switch request.command {
         case .tenants:
@@ -39,6 +39,22 @@ extension Daemon {
                 return ControlResponse(ok: true, steps: steps, status: status())
             } catch {
                 recordSwap("rollback", published: false, since: started)
+                return ControlResponse(ok: false, error: "\(error)")
+            }
+        case .candidate:
+            guard let spec = request.candidate else {
+                return ControlResponse(ok: false, error: "candidate needs the model file and a name")
+            }
+            // Below status and scrapes, as a swap.
+            ThreadSupport.lowestPriority()
+            let started = ThreadSupport.monotonicNanoseconds()
+            do {
+                let (steps, report) = try addCandidate(spec)
+                recordSwap("candidate", published: true, since: started)
+                return ControlResponse(ok: true, steps: steps, status: status(), candidate: report)
+            } catch {
+                recordSwap("candidate", published: false, since: started)
+                Log.warning("candidate-refused", ["name": spec.name, "model": spec.modelFile, "reason": error])
                 return ControlResponse(ok: false, error: "\(error)")
             }
         case .swap:
@@ -83,29 +99,37 @@ extension Daemon {
         return try swapping.run {
             let prepared = try snapshots.prepare(path, allowSchemaChange: allowSchemaChange, serving: currentGeneration,
                                                  previous: previousGeneration)
-            let generation = prepared.generation
-            var steps = prepared.steps
-            if let gate {
-                let started = ThreadSupport.monotonicNanoseconds()
-                let (figures, refusal) = judge(generation, gate: gate)
-                report(figures)
-                steps.append(ControlResponse.Step(name: "gate", milliseconds: Double(ThreadSupport.monotonicNanoseconds() - started) / 1e6))
-                if let refusal { throw DaemonError.gateRefused(refusal) }
-            }
-            if let copied = try prepared.record() { steps.append(copied) }
-            let started = ThreadSupport.monotonicNanoseconds()
-            do { try publish(generation) } catch {
-                prepared.discard()
-                throw error
-            }
-            let published = Double(ThreadSupport.monotonicNanoseconds() - started) / 1e6
-            do { try prepared.commit() } catch {
-                prepared.discard()
-                Log.error("state-not-recorded", ["generation": generation.id, "reason": error,
-                                                 "effect": "a restart serves the previously recorded snapshot"])
-            }
-            return steps + [ControlResponse.Step(name: "publish", milliseconds: published)]
+            return try publishPrepared(prepared, gate: gate, report: report)
         }
+    }
+
+    /// The rest of a swap once its generation is loaded and verified: the
+    /// gate if asked, the record in the state directory, the publication,
+    /// and the record made the serving snapshot. Called with the swap lock held.
+    func publishPrepared(_ prepared: SnapshotSource.Prepared, gate: PromotionGate? = nil,
+                         report: ([ShadowInfo]) -> Void = { _ in }) throws -> [ControlResponse.Step] {
+        let generation = prepared.generation
+        var steps = prepared.steps
+        if let gate {
+            let started = ThreadSupport.monotonicNanoseconds()
+            let (figures, refusal) = judge(generation, gate: gate)
+            report(figures)
+            steps.append(ControlResponse.Step(name: "gate", milliseconds: Double(ThreadSupport.monotonicNanoseconds() - started) / 1e6))
+            if let refusal { throw DaemonError.gateRefused(refusal) }
+        }
+        if let copied = try prepared.record() { steps.append(copied) }
+        let started = ThreadSupport.monotonicNanoseconds()
+        do { try publish(generation) } catch {
+            prepared.discard()
+            throw error
+        }
+        let published = Double(ThreadSupport.monotonicNanoseconds() - started) / 1e6
+        do { try prepared.commit() } catch {
+            prepared.discard()
+            Log.error("state-not-recorded", ["generation": generation.id, "reason": error,
+                                             "effect": "a restart serves the previously recorded snapshot"])
+        }
+        return steps + [ControlResponse.Step(name: "publish", milliseconds: published)]
     }
 
     /// Serves the previous generation again (it stayed resident).

@@ -18,8 +18,11 @@ extension Generation {
     /// snapshot file.
     public static func demo() throws -> Generation {
         let snapshot = try SnapshotLoader().load(bytes: embeddedDemoSnapshot)
-        return try Generation(snapshot: snapshot, origin: "embedded demo")
+        return try Generation(snapshot: snapshot, origin: embeddedDemoOrigin)
     }
+
+    /// The `origin` of the demo generation.
+    public static let embeddedDemoOrigin = "embedded demo"
 
     /// What mused serves when neither its state directory nor its
     /// configuration names a snapshot: the demo generation when it routes

@@ -46,6 +46,22 @@ public final class SnapshotSource: Sendable {
         do { snapshot = try loader.load(path) } catch {
             throw SnapshotSourceError(path: path, reason: "\(error)")
         }
+        return try prepare(snapshot, origin: path, allowSchemaChange: allowSchemaChange, serving: serving, previous: previous)
+    }
+
+    /// Loads and verifies a snapshot mused made itself (`bytes`, a whole
+    /// snapshot file) exactly as a file an operator names: every check, the
+    /// schema comparison, and the same record once accepted.
+    public func prepare(bytes: [UInt8], origin: String, serving: Generation?, previous: Generation?) throws -> Prepared {
+        let snapshot: LoadedSnapshot
+        do { snapshot = try loader.load(bytes: bytes) } catch {
+            throw SnapshotSourceError(path: origin, reason: "\(error)")
+        }
+        return try prepare(snapshot, origin: origin, allowSchemaChange: false, serving: serving, previous: previous)
+    }
+
+    private func prepare(_ snapshot: LoadedSnapshot, origin path: String, allowSchemaChange: Bool, serving: Generation?,
+                         previous: Generation?) throws -> Prepared {
         if let reason = snapshot.fallbackReason, !fallbackLogged.exchange(true, ordering: .relaxed) {
             Log.warning("io-uring-unavailable", ["reason": reason, "using": "read"])
         }

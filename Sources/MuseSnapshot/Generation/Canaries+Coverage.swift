@@ -10,9 +10,4 @@ extension Canaries {
                                     "route \(route.tenant)/\(route.intent) has no canary event; every route must have one")
         }
     }
-
-    private struct RouteKey: Hashable {
-        let tenant: String
-        let intent: String
-    }
 }
