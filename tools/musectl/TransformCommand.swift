@@ -239,6 +239,7 @@ extension Transform {
             case .unknownPredictor: return "; give --predictor NAME"
             case .correctionMismatch(_, _, let fitted, _):
                 return fitted == 1 ? "; give no level-1 options" : "; e.g. --negative-sampling-rate \(fitted)"
+            case .blendPosteriorExpected: return "; give no level-1 options"
             case .noPooledMap: return ""
             }
         }
