@@ -8,6 +8,7 @@ public struct ServedMaps: Sendable {
     public struct Pair: Sendable, Equatable, Hashable, Codable {
         public let tenant: String
         public let predictor: String
+        public init(tenant: String, predictor: String) { self.tenant = tenant; self.predictor = predictor }
     }
 
     /// Per predictor, its pooled map (when it has one), then one entry per
