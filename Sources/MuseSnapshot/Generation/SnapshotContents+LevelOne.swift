@@ -2,8 +2,9 @@ import MuseScoring
 
 extension SnapshotContents {
     /// Each predictor's level 1: its members' corrections, in member order
-    /// (a single-model predictor has one). A member naming no model is left
-    /// out; the routing table names it.
+    /// (a single-model predictor has one). A predictor with no members, or
+    /// with one naming no model, is left out: the routing table refuses it
+    /// by what is wrong with it.
     public func predictorCorrections() throws(SnapshotError) -> [String: [(model: String, correction: PosteriorCorrection)]] {
         var byModel = [String: PosteriorCorrection]()
         for m in models {
@@ -13,7 +14,8 @@ extension SnapshotContents {
         }
         var out = [String: [(model: String, correction: PosteriorCorrection)]]()
         for p in predictors where out[p.name] == nil {
-            out[p.name] = p.members.compactMap { m in byModel[m.model].map { (m.model, $0) } }
+            let members = p.members.compactMap { m in byModel[m.model].map { (model: m.model, correction: $0) } }
+            if !members.isEmpty && members.count == p.members.count { out[p.name] = members }
         }
         return out
     }
