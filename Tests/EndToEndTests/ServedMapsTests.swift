@@ -49,6 +49,11 @@ struct ServedMapsTests {
         let text = try #require(object["maps"] as? String)
         #expect(object["ok"] as? Bool == true && object["generation"] as? Int == 3)
         #expect(inspect.output.hasSuffix(text) && text.hasPrefix("muse-score-maps 1\n"))
+        // The summary names each map's level 1 too.
+        let summary = try #require(try JSONSerialization.jsonObject(
+            with: Data(Harness.run(Self.musectl, ["snapshot", "inspect", "--json", snapshot]).output.utf8)) as? [String: Any])
+        let corrections = (summary["maps"] as? [[String: Any]])?.map { $0["correction"] as? String }
+        #expect(corrections == ["0.1", "0.1", "0.1"], "\(summary["maps"] ?? "")")
 
         // Offline: the model's probabilities, then level 1 and the tenant's map.
         let rows = try Self.readRows()

@@ -218,7 +218,12 @@ struct SnapshotSummary: Codable {
     struct Predictor: Codable { var name: String; var models: [String]; var weights: [Double] }
     struct Intent: Codable { var name: String; var id: UInt32; var features: [String]; var schemaHash: String }
     struct Route: Codable { var tenant: String; var intent: String; var predictor: String; var shadows: [String] }
-    struct Map: Codable { var predictor: String; var tenant: String; var reference: String; var knots: Int?; var fallback: String? }
+    /// `correction`: the level 1 the map records, as the map file writes it
+    /// (`0.1`, a blend's `0.1 1.0`); nil when it records none.
+    struct Map: Codable {
+        var predictor: String; var tenant: String; var reference: String; var knots: Int?; var fallback: String?
+        var correction: String?
+    }
 
     /// Always true: a summary is only made of a snapshot that loaded.
     var ok = true
@@ -262,7 +267,8 @@ struct SnapshotSummary: Codable {
             case .map(let m): knots = m.knotCount
             case .fallback(let why): fallback = why
             }
-            return Map(predictor: e.predictor, tenant: e.tenant ?? "*", reference: e.reference.description, knots: knots, fallback: fallback)
+            return Map(predictor: e.predictor, tenant: e.tenant ?? "*", reference: e.reference.description, knots: knots, fallback: fallback,
+                       correction: e.recordedCorrection)
         }
         canaries = s.canaries.count
     }
@@ -292,7 +298,8 @@ struct SnapshotSummary: Codable {
         }
         out += "score maps:\n"
         for m in maps {
-            out += "  \(m.predictor) / \(m.tenant): \(m.reference), " + (m.knots.map { "\($0) knots" } ?? "uses the pooled map (\(m.fallback ?? ""))") + "\n"
+            out += "  \(m.predictor) / \(m.tenant): \(m.reference), " + (m.knots.map { "\($0) knots" } ?? "uses the pooled map (\(m.fallback ?? ""))")
+                + "; level 1 " + (m.correction ?? "not recorded") + "\n"
         }
         out += "canaries: \(canaries)"
         return out
