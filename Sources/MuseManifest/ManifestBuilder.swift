@@ -118,11 +118,23 @@ public struct ManifestBuilder {
         let what = "maps[\(i)]"
         // The reader checked which keys go together and that the predictor exists.
         if let file = map.file {
-            do { return try ScoreMapFile.parse(String(decoding: try read(file, key: "\(what).file"), as: UTF8.self), file: file).entries } catch let e as ScoreMapFileError {
+            var withFile = contents
+            do {
+                withFile.scoreMaps = try ScoreMapFile.parse(String(decoding: try read(file, key: "\(what).file"), as: UTF8.self), file: file)
+            } catch let e as ScoreMapFileError {
                 throw self.error("\(what).file", "\(e)")
             }
+            // Checked here too (the load checks every map) to name the file's key.
+            do { try withFile.checkMapCorrections() } catch { throw self.error("\(what).file", "\(file): \(error)") }
+            return withFile.scoreMaps.entries
         }
         let predictor = map.predictor!
+        // The scores fitted on are the predictor's posteriors (rows are
+        // scored through its level 1; a score file holds them already), so
+        // every map records the predictor's level 1, as `transform fit` does.
+        guard let levelOne = try contents.predictorCorrections()[predictor] else {
+            throw self.error("\(what).predictor", "names predictor '\(predictor)', which is not defined")
+        }
         var samples = [(tenant: String, scores: [Double])]()
         if let scores = map.scores {
             samples = try readScoreSamples(scores, key: "\(what).scores")
@@ -139,7 +151,9 @@ public struct ManifestBuilder {
             let reference = try Self.parseReference(map.reference ?? "uniform")
             let fitter = try QuantileMapFitter(reference: reference, knots: map.knots ?? QuantileMapFitter.defaultKnots)
             let maps = try TenantMaps.fit(samples: samples, fitter: fitter, minimumSamples: map.minSamples ?? 1000)
-            return ScoreMapFile(predictor: predictor, reference: reference, maps: maps).entries
+            var entries = ScoreMapFile(predictor: predictor, reference: reference, maps: maps).entries
+            for i in entries.indices { entries[i].record(levelOne: levelOne.map { $0.correction }) }
+            return entries
         } catch let e as ScoreMapError {
             throw self.error(what, "\(e)")
         } catch let e as ManifestValueError {

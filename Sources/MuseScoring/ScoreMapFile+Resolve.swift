@@ -9,7 +9,7 @@ extension ScoreMapFile {
         /// Whether the file records the level 1 the map was fitted with (a
         /// file written before `correction` existed does not, and then the
         /// caller's level 1 could not be checked).
-        public var correctionChecked: Bool { entry.correction != nil }
+        public var correctionChecked: Bool { entry.recordsCorrection }
     }
 
     /// The map for (predictor, tenant), strictly: a tenant named but absent
@@ -23,6 +23,8 @@ extension ScoreMapFile {
     ///   file does not know.
     /// - `correction`: the level 1 the caller applies before the map; it
     ///   must be the one the map was fitted with, where the file records it.
+    ///   A blend's map (one ratio per member) takes the blend's posteriors,
+    ///   already corrected: then `correction` must be the identity.
     public func resolve(predictor: String, tenant: String?, allowPooled: Bool,
                         correction: PosteriorCorrection) throws(ScoreMapResolveError) -> Resolution {
         let mine = entries.filter { $0.predictor == predictor }
@@ -52,6 +54,10 @@ extension ScoreMapFile {
             guard allowPooled || tenants.isEmpty else { throw .noTenant(predictor: predictor, known: tenants) }
             let (m, e) = try pooled()
             resolution = Resolution(map: m, entry: e, isPooled: true)
+        }
+        if let members = resolution.entry.memberCorrections, !correction.isIdentity {
+            throw .blendPosteriorExpected(predictor: predictor, tenant: resolution.entry.tenant,
+                                          members: members.map(\.oddsRatio), given: correction.oddsRatio)
         }
         if let fitted = resolution.entry.correction, fitted.oddsRatio != correction.oddsRatio {
             throw .correctionMismatch(predictor: predictor, tenant: resolution.entry.tenant,

@@ -11,7 +11,8 @@
 ///     reference beta 2.0 5.0    # uniform | beta A B | empirical N
 ///     samples 120000            # optional: the fitting sample's size
 ///     correction 0.1            # optional: the level-1 odds ratio the scores
-///                               # were corrected with before fitting (1.0: none)
+///                               # were corrected with before fitting (1.0: none);
+///                               # for a blend, one per member: `correction 0.1 1.0`
 ///     knots 3                   # then exactly that many `score reference` lines
 ///     0.001 0.0
 ///     0.2 0.31
@@ -33,6 +34,10 @@
 /// version change: a file without it still reads (its level 1 is unknown, so
 /// nothing can check it), and `transform fit` always writes it, because a map
 /// is only right for scores corrected exactly as its fitting sample was.
+/// A blend corrects each member before averaging, so its map records each
+/// member's odds ratio, in the predictor's member order (see
+/// `Entry.memberCorrections`); a reader older than that form refuses it
+/// ("one number") rather than misreading it.
 public struct ScoreMapFile: Sendable, Equatable {
     public static let magic = "muse-score-maps"
     public static let version = 1
@@ -49,20 +54,31 @@ public struct ScoreMapFile: Sendable, Equatable {
         public var tenant: String?
         public var reference: ReferenceDescriptor
         public var sampleCount: Int?
-        /// The level-1 correction the fitting sample went through; nil in a
-        /// file that does not record it.
+        /// The level-1 correction the fitting sample went through, one odds
+        /// ratio for every model of the predictor; nil in a file that does
+        /// not record it, or that records `memberCorrections` instead.
         public var correction: PosteriorCorrection?
+        /// For a blend: the odds ratio of each member, in the predictor's
+        /// member order, that its fitting scores (the blend's posteriors)
+        /// went through. nil unless the file records a list (`correction`
+        /// is then nil); never empty.
+        public var memberCorrections: [PosteriorCorrection]?
         public var content: Content
 
         public init(predictor: String, tenant: String?, reference: ReferenceDescriptor, sampleCount: Int?,
-                    correction: PosteriorCorrection? = nil, content: Content) {
+                    correction: PosteriorCorrection? = nil, memberCorrections: [PosteriorCorrection]? = nil,
+                    content: Content) {
             self.predictor = predictor
             self.tenant = tenant
             self.reference = reference
             self.sampleCount = sampleCount
             self.correction = correction
+            self.memberCorrections = memberCorrections
             self.content = content
         }
+
+        /// Whether the entry records the level 1 it was fitted after.
+        public var recordsCorrection: Bool { correction != nil || memberCorrections != nil }
     }
 
     public var entries: [Entry]
@@ -112,7 +128,11 @@ public struct ScoreMapFile: Sendable, Equatable {
         for e in entries {
             out += "map\npredictor \(e.predictor)\ntenant \(e.tenant ?? "*")\nreference \(e.reference)\n"
             if let n = e.sampleCount { out += "samples \(n)\n" }
-            if let c = e.correction { out += "correction \(c.oddsRatio)\n" }
+            if let list = e.memberCorrections, !list.isEmpty {
+                out += "correction " + list.map { "\($0.oddsRatio)" }.joined(separator: " ") + "\n"
+            } else if let c = e.correction {
+                out += "correction \(c.oddsRatio)\n"
+            }
             switch e.content {
             case .fallback(let why): out += "fallback \(why)\n"
             case .map(let m):

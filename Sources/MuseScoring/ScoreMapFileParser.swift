@@ -105,6 +105,7 @@ struct ScoreMapFileParser {
 
     mutating func parseEntry(startLine: Int) throws(ScoreMapFileError) -> ScoreMapFile.Entry {
         var predictor: String?, tenant: String??, reference: ReferenceDescriptor?, samples: Int?, correction: PosteriorCorrection?
+        var memberCorrections: [PosteriorCorrection]?
         var content: ScoreMapFile.Content?
         var contentKey = ""
         while true {
@@ -129,7 +130,7 @@ struct ScoreMapFileParser {
                     throw fail(line.number, "fallback", "the pooled map ('tenant *') cannot itself fall back")
                 }
                 return .init(predictor: predictor, tenant: tenant, reference: reference, sampleCount: samples,
-                             correction: correction, content: content)
+                             correction: correction, memberCorrections: memberCorrections, content: content)
             case "predictor":
                 guard predictor == nil else { throw fail(line.number, key, "given twice") }
                 predictor = try one()
@@ -147,11 +148,17 @@ struct ScoreMapFileParser {
                 }
                 samples = n
             case "correction":
-                guard correction == nil else { throw fail(line.number, key, "given twice") }
-                guard args.count == 1, let r = Double(args.first!) else {
-                    throw fail(line.number, key, "expected the level-1 posterior odds ratio, one number (1.0 for none)")
+                guard correction == nil && memberCorrections == nil else { throw fail(line.number, key, "given twice") }
+                // One ratio, or a blend's one per member: the line bounds the count.
+                var ratios = [PosteriorCorrection]()
+                for word in args {
+                    guard let r = Double(word) else {
+                        throw fail(line.number, key, "expected the level-1 posterior odds ratio, one number (1.0 for none) or one per blend member, got '\(word)'")
+                    }
+                    do { ratios.append(try PosteriorCorrection(oddsRatio: r)) } catch { throw fail(line.number, key, error.description) }
                 }
-                do { correction = try PosteriorCorrection(oddsRatio: r) } catch { throw fail(line.number, key, error.description) }
+                guard !ratios.isEmpty else { throw fail(line.number, key, "expected the level-1 posterior odds ratio, one number (1.0 for none)") }
+                if ratios.count == 1 { correction = ratios[0] } else { memberCorrections = ratios }
             case "fallback":
                 guard content == nil else { throw fail(line.number, key, "the map already has \(contentKey)") }
                 let reason = line.text.drop(while: { $0 == " " || $0 == "\t" }).dropFirst(key.count)

@@ -12,6 +12,10 @@ public enum ScoreMapResolveError: Error, Equatable, CustomStringConvertible {
     /// The scores are corrected (level 1) with another odds ratio than the
     /// map's fitting sample was: they are on a different scale.
     case correctionMismatch(predictor: String, tenant: String?, fitted: Double, given: Double)
+    /// The map was fitted on a blend's posteriors (each member corrected
+    /// with its own odds ratio, `members`), so the scores must be those
+    /// posteriors, given no further level 1; these get odds ratio `given`.
+    case blendPosteriorExpected(predictor: String, tenant: String?, members: [Double], given: Double)
 
     public var description: String {
         switch self {
@@ -27,6 +31,10 @@ public enum ScoreMapResolveError: Error, Equatable, CustomStringConvertible {
             return "the map of predictor '\(p)', tenant '\(t ?? "*")' was fitted on scores after posterior correction with odds ratio \(fitted)"
                 + "\(fitted == 1 ? " (none)" : ""), but these scores get odds ratio \(given)\(given == 1 ? " (none)" : ""); "
                 + "apply with the level-1 setting the map was fitted with"
+        case .blendPosteriorExpected(let p, let t, let members, let given):
+            return "the map of predictor '\(p)', tenant '\(t ?? "*")' was fitted on a blend's posteriors, its members corrected with odds ratios "
+                + "\(members.map { "\($0)" }.joined(separator: ", ")) before averaging, but these scores get odds ratio \(given); "
+                + "apply it to the blend's posterior scores (mused's raw score) with no level-1 setting"
         }
     }
 

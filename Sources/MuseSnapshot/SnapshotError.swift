@@ -21,6 +21,9 @@ public enum SnapshotError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidModel(String, String)
     /// A score map is unusable (e.g. not monotone).
     case invalidScoreMaps(String)
+    /// A map records another level 1 than its predictor's models apply:
+    /// `recorded` as the map file writes it, `serving` each member's.
+    case mapCorrectionMismatch(predictor: String, tenant: String?, recorded: String, serving: String)
     /// Predictors, routes or intents do not fit together.
     case invalidRouting(String)
     case invalidIntent(String, String)
@@ -45,6 +48,10 @@ public enum SnapshotError: Error, Sendable, Equatable, CustomStringConvertible {
         case .missingSection(let section): return "section '\(section)' is missing"
         case .invalidModel(let model, let why): return "model '\(model)': \(why)"
         case .invalidScoreMaps(let why): return "score maps: \(why)"
+        case .mapCorrectionMismatch(let p, let t, let recorded, let serving):
+            return "score maps: the map of predictor '\(p)' for tenant '\(t ?? "*")' was fitted after level-1 correction \(recorded) "
+                + "(posterior odds ratio), but the predictor corrects with \(serving); refit the map on the predictor's scores, "
+                + "or give its models the level-1 setting the map was fitted with"
         case .invalidRouting(let why): return "routing: \(why)"
         case .invalidIntent(let intent, let why): return "intent '\(intent)': \(why)"
         case .canaryMismatch(let why): return "canary mismatch: \(why)"

@@ -75,8 +75,38 @@ import Testing
         #expect(try ScoreMapFile.parse(old.encoded(), file: "f") == old)
     }
 
+    /// A blend's map records each member's odds ratio, in member order.
+    @Test func aBlendsMapRecordsEachMembersLevelOne() throws {
+        var f = try Self.file(correction: nil)
+        let members = [Self.beta, PosteriorCorrection.identity]
+        for i in f.entries.indices where f.entries[i].predictor == "p" { f.entries[i].record(levelOne: members) }
+        let text = f.encoded()
+        #expect(text.contains("\ncorrection 0.1 1.0\n"), "\(text)")
+        let parsed = try ScoreMapFile.parse(text, file: "f")
+        #expect(parsed == f && parsed.entries[0].memberCorrections == members && parsed.entries[0].correction == nil)
+        #expect(parsed.entries[0].recordedCorrection == "0.1 1.0")
+
+        // Matching: the list member by member; one ratio stands for every member.
+        #expect(parsed.entries[0].correctionMatches(members) == true)
+        #expect(parsed.entries[0].correctionMatches([.identity, Self.beta]) == false)
+        #expect(parsed.entries[0].correctionMatches([Self.beta]) == false)
+        let single = ScoreMapFile.Entry(predictor: "p", tenant: nil, reference: .uniform, sampleCount: nil, correction: Self.beta,
+                                        content: .fallback(reason: "x"))
+        #expect(single.correctionMatches([Self.beta, Self.beta]) == true)
+        #expect(single.correctionMatches([Self.beta, .identity]) == false)
+        #expect(parsed.entries[3].correctionMatches(members) == nil)  // q records none
+
+        // Its scores are the blend's posteriors, already corrected: apply
+        // takes them with no level 1 of its own.
+        #expect(try parsed.resolve(predictor: "p", tenant: "acme", allowPooled: false, correction: .identity).correctionChecked)
+        #expect(throws: ScoreMapResolveError.blendPosteriorExpected(predictor: "p", tenant: "acme", members: [0.1, 1], given: 0.1)) {
+            try parsed.resolve(predictor: "p", tenant: "acme", allowPooled: false, correction: Self.beta)
+        }
+    }
+
     @Test(arguments: [("correction 0", "positive finite"), ("correction -1", "positive finite"), ("correction nan", "positive finite"),
-                      ("correction inf", "positive finite"), ("correction", "odds ratio"), ("correction 0.1 0.2", "odds ratio"),
+                      ("correction inf", "positive finite"), ("correction", "odds ratio"), ("correction 0.1 x", "odds ratio"),
+                      ("correction 0.1 -1", "positive finite"), ("correction 0.1 0.2\ncorrection 0.1", "given twice"),
                       ("correction 0.1\ncorrection 0.1", "given twice")])
     func badCorrectionNamesLineAndKey(_ line: String, _ reason: String) throws {
         let text = ScoreMapFileTests.good.replacingOccurrences(of: "reference uniform", with: "reference uniform\n\(line)")

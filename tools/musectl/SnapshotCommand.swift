@@ -72,10 +72,20 @@ extension SnapshotCommand {
     }
 
     struct Inspect: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Describe a snapshot: header, sections, models, intents, routes.")
+        static let configuration = CommandConfiguration(
+            abstract: "Describe a snapshot: header, sections, models, intents, routes.",
+            discussion: """
+                With --maps, print instead the score maps the snapshot serves, in the map file format \
+                (docs/score-transformation.md): per predictor its pooled map, then one entry per tenant \
+                a route serves it to (the tenant's own map, or a fallback to the pooled one), with the \
+                level 1 each was fitted after. 'musectl transform apply --maps' reads it and maps \
+                scores exactly as mused does.
+                """)
 
         @Argument(help: "Snapshot file.")
         var file: String
+        @Flag(help: "Print the maps the snapshot serves as a map file, one per (tenant, predictor).")
+        var maps = false
         @OptionGroup var format: JSONOption
         @Option(name: .customLong("max-bytes"), help: "Refuse a file, or content, larger than this (default 512 MiB, as mused).")
         var maximumBytes = SnapshotLoader.defaultMaximumSize
@@ -86,12 +96,36 @@ extension SnapshotCommand {
             do {
                 loaded = try SnapshotLoader(io: .auto, maximumFileSize: maximumBytes, maximumContentSize: maximumBytes).load(file)
             } catch { throw SnapshotFailure("\(file): \(error)") }
+            if maps { return try printMaps(loaded) }
             let summary = SnapshotSummary(loaded)
             if format.json {
                 try JSONOutput.print(summary)
             } else {
                 print(summary.text)
             }
+        }
+
+        /// What `--maps --json` prints: the map file as text, as `transform fit --json` does.
+        struct MapsResult: Encodable {
+            let ok = true
+            let file: String
+            let generation: UInt64
+            let maps: String
+            let unmapped: [ServedMaps.Pair]
+        }
+
+        private func printMaps(_ loaded: LoadedSnapshot) throws {
+            let served = loaded.contents.servedMaps()
+            let text = served.file.encoded()
+            if format.json {
+                try JSONOutput.print(MapsResult(file: file, generation: loaded.generationID, maps: text, unmapped: served.unmapped))
+                return
+            }
+            var out = "# the score maps generation \(loaded.generationID) serves (\(file)), one per (tenant, predictor)\n"
+            for pair in served.unmapped {
+                out += "# tenant \(pair.tenant), predictor \(pair.predictor): no map, scores are the predictor's posteriors\n"
+            }
+            print(out + text, terminator: "")
         }
     }
 
@@ -121,6 +155,8 @@ extension SnapshotCommand {
             let reader: String
             let milliseconds: [String: Double]
             let note: String?
+            /// Maps recording no level 1 (made before `correction`): loaded, not checked.
+            let uncheckedMaps: [String]
         }
 
         func run() throws {
@@ -140,17 +176,22 @@ extension SnapshotCommand {
                     try loaded.verify(against: serving.intents, allowSchemaChange: allowSchemaChange)
                 }
                 let t = loaded.timings
+                let unchecked = loaded.contents.mapsWithoutCorrection.map { "\($0.predictor)/\($0.tenant ?? "*")" }
                 if format.json {
                     try JSONOutput.print(Result(file: file, generation: loaded.generationID, canaries: loaded.canaries.count,
                                                 reader: loaded.reader.rawValue,
                                                 milliseconds: ["read": milliseconds(t.read), "decode": milliseconds(t.decode),
                                                                "verify": milliseconds(t.verify), "import": milliseconds(t.import)],
-                                                note: loaded.fallbackReason.map { "\($0)" }))
+                                                note: loaded.fallbackReason.map { "\($0)" }, uncheckedMaps: unchecked))
                     return
                 }
                 print("ok: generation \(loaded.generationID), \(loaded.canaries.count) canaries reproduced; "
                       + "read \(ms(t.read)) (\(loaded.reader.rawValue)), decode \(ms(t.decode)), verify \(ms(t.verify)), import \(ms(t.import))")
                 if let why = loaded.fallbackReason { print("note: \(why)") }
+                if !unchecked.isEmpty {
+                    print("note: \(unchecked.count) score map\(unchecked.count == 1 ? "" : "s") record no level 1 (written before "
+                          + "'correction' existed), so their level 1 is not checked: \(unchecked.joined(separator: ", "))")
+                }
             } catch {
                 throw SnapshotFailure("\(file): refused: \(error)")
             }
@@ -177,7 +218,12 @@ struct SnapshotSummary: Codable {
     struct Predictor: Codable { var name: String; var models: [String]; var weights: [Double] }
     struct Intent: Codable { var name: String; var id: UInt32; var features: [String]; var schemaHash: String }
     struct Route: Codable { var tenant: String; var intent: String; var predictor: String; var shadows: [String] }
-    struct Map: Codable { var predictor: String; var tenant: String; var reference: String; var knots: Int?; var fallback: String? }
+    /// `correction`: the level 1 the map records, as the map file writes it
+    /// (`0.1`, a blend's `0.1 1.0`); nil when it records none.
+    struct Map: Codable {
+        var predictor: String; var tenant: String; var reference: String; var knots: Int?; var fallback: String?
+        var correction: String?
+    }
 
     /// Always true: a summary is only made of a snapshot that loaded.
     var ok = true
@@ -221,7 +267,8 @@ struct SnapshotSummary: Codable {
             case .map(let m): knots = m.knotCount
             case .fallback(let why): fallback = why
             }
-            return Map(predictor: e.predictor, tenant: e.tenant ?? "*", reference: e.reference.description, knots: knots, fallback: fallback)
+            return Map(predictor: e.predictor, tenant: e.tenant ?? "*", reference: e.reference.description, knots: knots, fallback: fallback,
+                       correction: e.recordedCorrection)
         }
         canaries = s.canaries.count
     }
@@ -251,7 +298,8 @@ struct SnapshotSummary: Codable {
         }
         out += "score maps:\n"
         for m in maps {
-            out += "  \(m.predictor) / \(m.tenant): \(m.reference), " + (m.knots.map { "\($0) knots" } ?? "uses the pooled map (\(m.fallback ?? ""))") + "\n"
+            out += "  \(m.predictor) / \(m.tenant): \(m.reference), " + (m.knots.map { "\($0) knots" } ?? "uses the pooled map (\(m.fallback ?? ""))")
+                + "; level 1 " + (m.correction ?? "not recorded") + "\n"
         }
         out += "canaries: \(canaries)"
         return out

@@ -165,7 +165,9 @@ extension Transform {
             discussion: """
                 Each line's tenant (or --tenant) must have an entry in the map file; an unknown \
                 tenant is an error unless --pooled asks for the pooled map. The level-1 options \
-                must be those the maps were fitted with (the file records them). NaN maps to NaN.
+                must be those the maps were fitted with (the file records them); a blend's map \
+                (one odds ratio per member) takes the blend's posterior scores with none. \
+                NaN maps to NaN.
                 """)
 
         @Option(help: "Map file written by 'transform fit'.")
@@ -239,6 +241,7 @@ extension Transform {
             case .unknownPredictor: return "; give --predictor NAME"
             case .correctionMismatch(_, _, let fitted, _):
                 return fitted == 1 ? "; give no level-1 options" : "; e.g. --negative-sampling-rate \(fitted)"
+            case .blendPosteriorExpected: return "; give no level-1 options"
             case .noPooledMap: return ""
             }
         }

@@ -10,6 +10,7 @@ extension SnapshotContents {
     /// and members multiply.
     public func routingTable() throws(SnapshotError) -> RoutingTable {
         try checkIntents()
+        try checkMapCorrections()
         let intentsByName = Dictionary(intents.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let predictorsByName = Dictionary(predictors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let modelsByName = Dictionary(models.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
