@@ -116,8 +116,11 @@ import MuseScoring
             #expect(c.expected.map(\.predictor) == ["cnp-next", "cnp-blend", "cnp-v1"])
         }
         // A map set for the new primary is applied and its canaries rescored.
-        let pooled = try #require(Self.serving.scoreMaps.entries.first { $0.predictor == "cnp-v1" && $0.tenant == route.tenant })
-        let mapped = try promoted.edited([.setMap(predictor: "cnp-next", tenant: route.tenant, entry: pooled)],
+        // (cnp-v1's knots, recorded as fitted on cnp-next's level 1, as a
+        // promotion's map fitted on the candidate's own scores is.)
+        var map = try #require(Self.serving.scoreMaps.entries.first { $0.predictor == "cnp-v1" && $0.tenant == route.tenant })
+        map.record(levelOne: [try PosteriorCorrection(negativeSamplingRate: 0.5)])
+        let mapped = try promoted.edited([.setMap(predictor: "cnp-next", tenant: route.tenant, entry: map)],
                                          generationID: 9, createdAt: 1765000200)
         #expect(mapped.scoreMaps.entries.contains { $0.predictor == "cnp-next" && $0.tenant == route.tenant })
         _ = try SnapshotLoader(io: .plainRead).load(bytes: try SnapshotWriter.encode(mapped))
