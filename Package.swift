@@ -62,7 +62,9 @@ let package = Package(
             path: "tools/musectl"),
         // Benchmark fixtures shared by the benchmark tools (never by the product).
         .target(name: "MuseBenchSupport", dependencies: ["MuseScoring"], path: "tools/bench-support"),
-        .executableTarget(name: "muse-bench", dependencies: ["MuseClient", "MuseControl", "CMuse", "CMuseDaemon",
+        // The machine's floor for muse-bench latency: a shared-memory ping-pong with no Muse code.
+        .target(name: "CMuseBenchFloor", path: "tools/bench-floor"),
+        .executableTarget(name: "muse-bench", dependencies: ["MuseClient", "MuseControl", "CMuse", "CMuseDaemon", "CMuseBenchFloor",
                                                             "MuseScoring", "MuseSnapshot", "MuseBenchSupport"],
                           path: "tools/muse-bench"),
         .executableTarget(name: "muse-bench-serving", dependencies: ["MuseServer", "MuseIPC", "MuseScoring"],

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CMuse
+import CMuseBenchFloor
 import Foundation
 import MuseClient
 
@@ -16,11 +17,14 @@ import MuseClient
 ///
 ///   muse-bench latency [--seconds S] [--warmup S] [--rates 1000,10000,...]
 ///                      [--clients 1,4] [--policies busy-spin,adaptive,low-power]
-///                      [--repeat N] [--margin-us M] [--no-socket] [--prepare-us P]
+///                      [--repeat N] [--margin-us M] [--no-socket] [--no-floor] [--prepare-us P]
 ///
 /// For each worker policy it starts mused with --idle-policy (its clients wait
 /// with the same policy), measures mused's idle CPU, then each (clients, rate)
-/// cell; then the socket for each cell. mused and the socket server run on
+/// cell; then the socket for each cell, and the machine's floor (FloorBaseline:
+/// the same generator against a bare shared-memory ping-pong, both sides
+/// spinning, then both sleeping on futexes), which the last table divides
+/// every Muse and socket cell's p50, p99 and p99.9 by. mused and the servers run on
 /// CPU 1, the client processes on CPU 0. CPU use is utime + stime from
 /// /proc/PID/stat over the cell's wall time.
 enum LatencyBenchmark {
@@ -31,6 +35,9 @@ enum LatencyBenchmark {
         var clients = [1, 4]
         var policies = ["busy-spin", "adaptive", "low-power"]
         var socket = true
+        /// The bare shared-memory ping-pong (FloorBaseline), both sides
+        /// spinning and both sleeping, that every cell is divided by.
+        var floor = true
         /// Runs per cell; the table keeps the run with the lowest p99 (on a
         /// shared machine, the run least disturbed by other processes).
         var runs = 1
@@ -50,6 +57,7 @@ enum LatencyBenchmark {
             if let c = value("--clients") { clients = c.split(separator: ",").compactMap { Int($0) } }
             if let p = value("--policies") { policies = p.split(separator: ",").map(String.init) }
             if arguments.contains("--no-socket") { socket = false }
+            if arguments.contains("--no-floor") { floor = false }
             if let r = value("--repeat").flatMap(Int.init), r > 0 { runs = r }
             if let m = value("--margin-us").flatMap(UInt64.init) { marginNanoseconds = m * 1000 }
             if let p = value("--prepare-us").flatMap(UInt64.init) { prepareNanoseconds = p * 1000 }
@@ -117,13 +125,30 @@ enum LatencyBenchmark {
             do { claimed = try connection.claim(); break } catch { if attempt == 299 { throw error } }
             usleep(10_000)
         }
-        let channel = claimed!
         let intent = try connection.intent(named: "card-not-present")
-        let features = [Double](repeating: 0.01, count: Int(intent.feature_count))
+        var transport = MuseTransport(channel: claimed!, intent: intent.id,
+                                      features: [Double](repeating: 0.01, count: Int(intent.feature_count)), policy: idle)
+        openLoop(&transport, rate: rate, seconds: seconds, warmup: warmup, margin: margin, prepare: prepare)
+    }
+
+    /// `latency-floor-client PATH LANE MODE RATE SECONDS WARMUP MARGIN`: the
+    /// same generator against the bare shared-memory ping-pong (FloorBaseline).
+    static func floorClient(_ a: [String]) -> Never {
+        let (path, lane, mode) = (a[0], UInt32(a[1])!, a[2])
+        let (rate, seconds, warmup, margin) = (Double(a[3])!, Double(a[4])!, Double(a[5])!, UInt64(a[6])!)
+        guard let floor = muse_floor_open(path) else { fatalError("cannot map \(path): \(String(cString: strerror(errno)))") }
+        var transport = FloorTransport(floor: floor, lane: lane, sleeps: mode == FloorBaseline.sleeping)
+        openLoop(&transport, rate: rate, seconds: seconds, warmup: warmup, margin: margin, prepare: 0)
+    }
+
+    /// The open-loop generator, whatever carries the events: sends at the
+    /// intended times, reads answers between sends, prints its histograms.
+    static func openLoop<T: OpenLoopTransport>(_ transport: inout T, rate: Double, seconds: Double, warmup: Double,
+                                               margin: UInt64, prepare: UInt64) -> Never {
         tightenTimerSlack()
         var histogram = LatencyHistogram()
         var lag = LatencyHistogram()
-        var completions = [muse_completion](repeating: muse_completion(), count: 256)
+        var tags = [UInt64](repeating: 0, count: 256)
         let start = muse_now_ns() + 1_000_000
         let measureFrom = start + UInt64(warmup * 1e9)
         let end = measureFrom + UInt64(seconds * 1e9)
@@ -131,61 +156,55 @@ enum LatencyBenchmark {
         var sent: UInt64 = 0, received: UInt64 = 0, errors: UInt64 = 0
         var due = arrivals.advance()
         var prepared = false
-        features.withUnsafeBufferPointer { x in
-            completions.withUnsafeMutableBufferPointer { out in
-                while true {
-                    let now = muse_now_ns()
-                    // Everything due goes now; a late event keeps its intended time.
-                    while due <= now && due < end {
-                        // The tag is the intended send time.
-                        if channel.submit(tag: due, intent: intent.id, features: x) != MUSE_OK { break } // full: read first
-                        if due >= measureFrom { lag.record(now &- due) }
-                        sent += 1
-                        due = arrivals.advance()
-                        prepared = false
-                    }
-                    if due >= end && received == sent { break }
-                    if now > end + 5_000_000_000 { errors += sent - received; break }
-                    // Nothing in flight: nothing to wait for but the next
-                    // send, so sleep to it as the socket client's sender does
-                    // (a muse_wait here would spin for nothing, and four
-                    // clients on one CPU would spin in one another's way).
-                    if received == sent && due < end {
-                        // With --prepare-us: announce the event `prepare`
-                        // before it, then stay busy to it (the client's own
-                        // feature work), as a real client would.
-                        if prepare > 0 && !prepared && due > now &+ prepare {
-                            sleepUntil(due &- prepare, margin: margin)
-                            channel.prepare()
-                            prepared = true
-                            while muse_now_ns() < due { muse_cpu_relax() }
-                            continue
-                        }
-                        sleepUntil(due, margin: margin)
+        tags.withUnsafeMutableBufferPointer { out in
+            while true {
+                let now = muse_now_ns()
+                // Everything due goes now; a late event keeps its intended time.
+                while due <= now && due < end {
+                    // The tag is the intended send time.
+                    if !transport.send(tag: due) { break } // full: read first
+                    if due >= measureFrom { lag.record(now &- due) }
+                    sent += 1
+                    due = arrivals.advance()
+                    prepared = false
+                }
+                if due >= end && received == sent { break }
+                if now > end + 5_000_000_000 { errors += sent - received; break }
+                // Nothing in flight: nothing to wait for but the next send,
+                // so sleep to it as the socket client's sender does (a wait
+                // here would spin for nothing, and four clients on one CPU
+                // would spin in one another's way).
+                if received == sent && due < end {
+                    // With --prepare-us: announce the event `prepare` before
+                    // it, then stay busy to it (the client's own feature
+                    // work), as a real client would.
+                    if prepare > 0 && !prepared && due > now &+ prepare {
+                        sleepUntil(due &- prepare, margin: margin)
+                        transport.prepare()
+                        prepared = true
+                        while muse_now_ns() < due { muse_cpu_relax() }
                         continue
                     }
-                    // Wait with the policy until shortly before the next send,
-                    // then poll (spin) to it: the send goes at its time.
-                    let timeout = due < end ? Int64(bitPattern: due &- now &- margin) : 100_000_000
-                    var got = 0
-                    if timeout <= 0 {
-                        got = channel.poll(into: out)
-                        // Other clients on this CPU may be due too; the
-                        // last microseconds are spun, so the send is on time.
-                        if got == 0 && due > now &+ yieldUntilNanoseconds { sched_yield() }
-                    } else {
-                        let (status, n) = channel.wait(into: out, timeoutNanoseconds: timeout, policy: idle)
-                        if status == MUSE_OK { got = n }
-                    }
-                    if got == 0 { continue }
-                    let at = muse_now_ns()
-                    for i in 0..<got {
-                        let t0 = out[i].tag
-                        if out[i].status != 0 { errors += 1 }
-                        if t0 >= measureFrom { histogram.record(at &- t0) }
-                    }
-                    received += UInt64(got)
+                    sleepUntil(due, margin: margin)
+                    continue
                 }
+                // Wait with the policy until shortly before the next send,
+                // then poll (spin) to it: the send goes at its time.
+                let timeout = due < end ? Int64(bitPattern: due &- now &- margin) : 100_000_000
+                var got = (count: 0, errors: 0)
+                if timeout <= 0 {
+                    got = transport.poll(into: out)
+                    // Other clients on this CPU may be due too; the last
+                    // microseconds are spun, so the send is on time.
+                    if got.count == 0 && due > now &+ yieldUntilNanoseconds { sched_yield() }
+                } else {
+                    got = transport.wait(into: out, timeoutNanoseconds: timeout)
+                }
+                if got.count == 0 { continue }
+                let at = muse_now_ns()
+                for i in 0..<got.count where out[i] >= measureFrom { histogram.record(at &- out[i]) }
+                errors += UInt64(got.errors)
+                received += UInt64(got.count)
             }
         }
         print("sent=\(sent) errors=\(errors)")
@@ -407,10 +426,56 @@ enum LatencyBenchmark {
                 }
             }
         }
+        var floors: [Cell] = []
+        if options.floor {
+            for clients in options.clients {
+                for rate in options.rates {
+                    for mode in [FloorBaseline.spinning, FloorBaseline.sleeping] {
+                        floors.append(try best(of: options.runs) {
+                            let path = "/dev/shm/muse-bench-floor-\(getpid())"
+                            let server = try PinnedProcess(cpu: serverCPU, me, ["floor-server", path, String(clients), mode])
+                            waitForFile(path)
+                            var cell = Cell(transport: "floor", policy: mode, clients: clients, rate: rate)
+                            measure(&cell, server: server.pid, processes: (0..<clients).map { lane in
+                                [me, "latency-floor-client", path, String(lane), mode, String(Double(rate) / Double(clients)),
+                                 String(options.seconds), String(options.warmup), String(options.marginNanoseconds)]
+                            })
+                            server.stop()
+                            unlink(path)
+                            return cell
+                        })
+                    }
+                }
+            }
+            cells += floors
+        }
         print("\n| transport | worker/client policy | clients | rate (events/s) | sent/s | p50 µs | p99 µs | p99.9 µs | max µs | server CPU | send lag p99 µs |")
         print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for cell in cells { print(tableRow(cell, seconds: options.seconds + options.warmup)) }
         for (policy, idle) in idleCPU { print(String(format: "idle mused (%@): %.2f%% of a core", policy, idle)) }
+        if !floors.isEmpty { printRatios(cells.filter { $0.transport != "floor" }, to: floors) }
+    }
+
+    /// Each cell's p50, p99 and p99.9 divided by the floor's at the same
+    /// clients and rate, both sides spinning and both sleeping.
+    static func printRatios(_ cells: [Cell], to floors: [Cell]) {
+        func floor(_ mode: String, _ c: Cell) -> Cell? {
+            floors.first { $0.policy == mode && $0.clients == c.clients && $0.rate == c.rate }
+        }
+        func ratios(_ c: Cell, _ f: Cell?) -> String {
+            guard let f else { return "– | – | –" }
+            return [0.5, 0.99, 0.999].map { q in
+                let base = f.histogram.percentile(q)
+                return base == 0 ? "–" : String(format: "%.2f", Double(c.histogram.percentile(q)) / Double(base))
+            }.joined(separator: " | ")
+        }
+        print("\nAs multiples of the machine's floor (the same generator, a bare shared-memory ping-pong between two processes):")
+        print("\n| transport | policy | clients | rate (events/s) | ÷ spin floor p50 | p99 | p99.9 | ÷ futex floor p50 | p99 | p99.9 |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for c in cells {
+            print("| \(c.transport) | \(c.policy) | \(c.clients) | \(c.rate) | \(ratios(c, floor(FloorBaseline.spinning, c))) | "
+                  + "\(ratios(c, floor(FloorBaseline.sleeping, c))) |")
+        }
     }
 
     /// Runs a cell `runs` times, printing each, and keeps the lowest p99.

@@ -31,6 +31,8 @@ if arguments.count >= 3 && arguments[1] == "uds-server" {
 }
 if arguments.count >= 9 && arguments[1] == "latency-client" { try LatencyBenchmark.museClient(Array(arguments[2...])) }
 if arguments.count >= 7 && arguments[1] == "latency-uds-client" { LatencyBenchmark.socketClient(Array(arguments[2...])) }
+if arguments.count >= 9 && arguments[1] == "latency-floor-client" { LatencyBenchmark.floorClient(Array(arguments[2...])) }
+if arguments.count >= 5 && arguments[1] == "floor-server" { FloorBaseline.serve(Array(arguments[2...])) }
 if arguments.count >= 2 && arguments[1] == "latency" {
     let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
     try LatencyBenchmark.run(LatencyBenchmark.Options(arguments), me: me,
