@@ -69,14 +69,16 @@ final class SketchCell: @unchecked Sendable {
 /// A worker's sketch cells, by key. The worker alone adds and drops cells,
 /// under the lock, when it picks a generation up (cold); readers take the
 /// lock only to list the cells, then read their counters without it.
-final class WorkerSketches: Sendable {
+public final class WorkerSketches: Sendable {
     private let cells = Locked<[SketchKey: SketchCell]>([:])
+
+    public init() {}
 
     /// Worker thread, cold: the table the worker records `serving`'s scores
     /// through. Cells of keys `serving` still scores are kept (their counts
     /// go on); cells of keys it no longer scores are dropped, so memory
     /// follows what is served.
-    func table(for serving: Serving, now: UInt64 = WallClock.nanoseconds()) -> SketchTable {
+    public func table(for serving: Serving, now: UInt64 = WallClock.nanoseconds()) -> SketchTable {
         let routing = serving.generation.routing
         let fingerprints = routing.predictors.indices.map { routing.levelOneFingerprint(predictor: $0) }
         var wanted: [(tenant: Int, predictor: Int, key: SketchKey)] = []
@@ -110,7 +112,7 @@ final class WorkerSketches: Sendable {
 /// pointers by (daemon tenant index, routing predictor index), nil where the
 /// tenant is not routed to the predictor. Immutable after `init`; owned by
 /// one worker's scorer.
-final class SketchTable: @unchecked Sendable {
+public final class SketchTable: @unchecked Sendable {
     let tenantCount: Int
     let predictorCount: Int
     private let slots: UnsafeMutablePointer<UnsafeMutablePointer<Atomic<UInt64>>?>
@@ -132,7 +134,7 @@ final class SketchTable: @unchecked Sendable {
     /// Worker thread only: one level-1 score of `predictor` (routing index)
     /// for `tenant`. A bin index and one relaxed add.
     @inline(__always)
-    func record(tenant: Int, predictor: Int, score: Double) {
+    public func record(tenant: Int, predictor: Int, score: Double) {
         guard tenant < tenantCount, UInt(bitPattern: predictor) < UInt(bitPattern: predictorCount),
               let counters = slots[tenant &* predictorCount &+ predictor] else { return }
         let counter = counters + (score.isFinite ? ScoreSketch.bin(score) : ScoreSketch.binCount)
