@@ -66,7 +66,8 @@ for round in 0..<3 {
         nanosecondsPerCall(iterations) { i in
             let x = row(all, i)
             let verdict = serving.score(tenant: TenantIndex(0), intent: IntentID(1), features: x)
-            sketchTable.record(tenant: 0, predictor: Int(verdict.predictor.rawValue) &- 1, score: verdict.rawScore)
+            sketchTable.record(tenant: 0, predictor: Int(verdict.predictor.rawValue) &- 1, raw: verdict.rawScore,
+                               score: verdict.score)
             return verdict.score
         }
     }

@@ -116,7 +116,7 @@ public final class Serving: EventScorer, Sendable {
                              scores: UnsafeMutableBufferPointer(rebasing: run.work[n..<2 * n]),
                              work: UnsafeMutableBufferPointer(rebasing: run.work[2 * n..<3 * n])) { predictor, raw, scores in
             tally.record(tenant: tenant.rawValue, predictor: predictor, scores: scores, edges: edges[predictor])
-            sketches?.record(tenant: tenant.rawValue, predictor: predictor, scores: raw)
+            sketches?.record(tenant: tenant.rawValue, predictor: predictor, raw: raw, scores: scores)
         }
     }
 }

@@ -12,10 +12,11 @@ struct WorkerScorer: EventScorer {
 
     /// Cold (a generation pick-up): `metrics` gets its counts for `serving`,
     /// `sketches` the table of its (tenant, predictor) cells.
-    init(serving: Serving, tally: ShadowTally, sketches: WorkerSketches? = nil, metrics: WorkerMetrics? = nil) {
+    init(serving: Serving, tally: ShadowTally, sketches: WorkerSketches? = nil, alertThresholds: [[Double]] = [],
+         metrics: WorkerMetrics? = nil) {
         self.serving = serving
         self.tally = tally
-        self.sketches = sketches?.table(for: serving)
+        self.sketches = sketches?.table(for: serving, thresholds: alertThresholds)
         self.metrics = metrics?.recorder(for: serving)
     }
 
@@ -55,12 +56,13 @@ struct WorkerScorer: EventScorer {
     }
 
     /// Every answered event; an OK one's level-1 score (`rawScore`, finite:
-    /// the drain made any other `.badScore`) goes to its predictor's sketch.
+    /// the drain made any other `.badScore`) goes to its predictor's sketch,
+    /// its level-2 score to the tenant's alert counts.
     @inline(__always)
     func answered(tenant: TenantIndex, intent: IntentID, verdict: borrowing Verdict) {
         if let sketches, verdict.status == .ok {
             sketches.record(tenant: tenant.rawValue, predictor: Int(verdict.predictor.rawValue) &- 1,
-                            score: verdict.rawScore)
+                            raw: verdict.rawScore, score: verdict.score)
         }
         metrics?.answered(tenant: tenant, intent: intent, verdict: verdict)
     }
