@@ -86,4 +86,43 @@ struct SketchExportTests {
                 "\(refused.output)")
         #expect(a.stop() == 0 && b.stop() == 0)
     }
+
+    /// `alert_thresholds` from the configuration file: a scrape carries
+    /// muse_alerts_total per threshold beside muse_events_total, no more
+    /// alerts than events, the higher threshold no more than the lower; a
+    /// reload that changes the thresholds brings the new series.
+    @Test func alertsTotalAppearsWithTheConfiguredThresholds() throws {
+        let port = MetricsEndpointTests.freePort()
+        let dir = Harness.runtimeDirectory()
+        let config = dir + ".toml"
+        func write(_ thresholds: String) throws {
+            try "workers = 1\nmetrics_address = \"127.0.0.1:\(port)\"\n\n[[tenant]]\nname = \"al-a\"\nchannels = 1\nring_depth = 64\nalert_thresholds = \(thresholds)\n"
+                .write(toFile: config, atomically: true, encoding: .utf8)
+        }
+        try write("[0.5, 0.9]")
+        defer { unlink(config) }
+        let daemon = try DaemonUnderTest(tenants: [], runtimeDirectory: dir, arguments: ["--config", config])
+        try Self.stream(daemon, "al-a", 2000)
+        func alerts(_ s: [String: Double]) -> [String: Double] { s.filter { $0.key.hasPrefix("muse_alerts_total{") } }
+        let samples = try MetricsEndpointTests.scrape(port: port) { alerts($0).values.reduce(0, +) > 0 }
+        let found = alerts(samples)
+        let low = found.first { $0.key.contains(#"threshold="0.5""#) && $0.key.contains(#"tenant="al-a""#) }
+        let high = found.first { $0.key.contains(#"threshold="0.9""#) && $0.key.contains(#"tenant="al-a""#) }
+        let events = samples.filter { $0.key.hasPrefix("muse_events_total{") && $0.key.contains(#"tenant="al-a""#)
+            && $0.key.contains(#"status="ok""#) }.values.reduce(0, +)
+        #expect(events == 2000, "\(samples.keys.sorted())")
+        let lowCount = try #require(low?.value, "\(found)"), highCount = try #require(high?.value, "\(found)")
+        #expect(lowCount > 0 && lowCount <= events && highCount <= lowCount, "\(found)")
+        #expect(low?.key.contains("predictor=") == true)
+
+        // A reload applies new thresholds.
+        try write("[0.75]")
+        #expect(Harness.run(ControlSocketTests.musectl, ["reload", "--runtime-dir", dir]).status == 0)
+        try Self.stream(daemon, "al-a", 500)
+        let after = try MetricsEndpointTests.scrape(port: port) { s in
+            alerts(s).keys.contains { $0.contains(#"threshold="0.75""#) }
+        }
+        #expect(alerts(after).keys.contains { $0.contains(#"threshold="0.75""#) }, "\(alerts(after))")
+        #expect(daemon.stop() == 0)
+    }
 }
