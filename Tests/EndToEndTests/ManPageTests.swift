@@ -15,7 +15,7 @@ import Testing
     @Test func thePagesListEveryOptionOfTheCommands() throws {
         let subcommands: [[String]] = [[], ["predict"], ["transform", "fit"], ["transform", "apply"], ["snapshot", "build"],
                                        ["snapshot", "inspect"], ["snapshot", "verify"], ["status"], ["swap"], ["rollback"],
-                                       ["tenants"], ["reload"], ["drain"], ["swap-incoming"]]
+                                       ["tenants"], ["reload"], ["drain"], ["swap-incoming"], ["sketch", "export"]]
         let pages: [(tool: String, path: String, commands: [[String]])] = [
             ("mused", Harness.mused, [[]]), ("musectl", ControlSocketTests.musectl, subcommands)]
         for (tool, path, commands) in pages {
