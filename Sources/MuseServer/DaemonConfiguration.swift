@@ -22,6 +22,10 @@ public struct TenantConfiguration: Sendable, Equatable {
     /// Alert thresholds on the reference scale, ascending: each predictor's
     /// level-2 scores at or above each are counted (`muse_alerts_total`).
     public var alertThresholds: [Double] = []
+    /// Shadow predictors score 1 in `shadowSample` of the tenant's runs of
+    /// events (deterministically: every k-th run a worker drains), to bound
+    /// their CPU. 1: every event.
+    public var shadowSample = 1
 
     public init(name: String, group: String? = nil, channels: Int = 8, ringDepth: Int = 256, maxFeatures: Int = 64) {
         self.name = name

@@ -109,7 +109,8 @@ final class Worker: @unchecked Sendable {
         cell.acknowledge(worker: index, version: servingVersion)
         shadows.reset(generation: serving.generationID.rawValue)
         var scorer = WorkerScorer(serving: serving, tally: shadows, sketches: sketches,
-                                      alertThresholds: policyTable.current.map(\.alertThresholds), metrics: metrics)
+                                      alertThresholds: policyTable.current.map(\.alertThresholds),
+                                      shadowSample: policyTable.current.map(\.shadowSample), metrics: metrics)
         var idle = IdleStrategy(policy: idlePolicy, maxSpinNanoseconds: spinNanoseconds,
                                 now: ThreadSupport.monotonicNanoseconds())
         var nextHousekeeping: UInt64 = 0
@@ -122,7 +123,8 @@ final class Worker: @unchecked Sendable {
                 applyOrders()
                 rebuildScheduler()
                 scorer = WorkerScorer(serving: serving, tally: shadows, sketches: sketches,
-                                      alertThresholds: policyTable.current.map(\.alertThresholds), metrics: metrics)
+                                      alertThresholds: policyTable.current.map(\.alertThresholds),
+                                      shadowSample: policyTable.current.map(\.shadowSample), metrics: metrics)
                 clockMask = endpoints.count > 16 ? 0 : 63
             }
             let answered = scheduler.round(&endpoints, scorer: scorer, scratch: scratch)

@@ -61,6 +61,7 @@ struct ConfigFileTests {
             weight = 3
             rate_limit = { events_per_second = 10000, burst = 500 }
             alert_thresholds = [0.95, 0.99]
+            shadow_sample = 10
 
             [[tenant]]
             name = "globex"
@@ -79,6 +80,7 @@ struct ConfigFileTests {
         acme.weight = 3
         acme.rateLimit = RateLimit(eventsPerSecond: 10000, burst: 500)
         acme.alertThresholds = [0.95, 0.99]
+        acme.shadowSample = 10
         var globex = TenantConfiguration(name: "globex")
         globex.rateLimit = RateLimit(eventsPerSecond: 70, burst: 70)
         #expect(config.tenants == [acme, globex])
@@ -148,6 +150,7 @@ struct ConfigFileTests {
          "thresholds must ascend"),
         ("[[tenant]]\nname = \"a\"\nalert_thresholds = [0.1, 0.2, 0.3, 0.4, 0.5]\n", 3, "tenant[0].alert_thresholds",
          "at most 4 thresholds, got 5"),
+        ("[[tenant]]\nname = \"a\"\nshadow_sample = 0\n", 3, "tenant[0].shadow_sample", "must be 1...1000000, got 0"),
         // Syntax errors: TOMLKit's line; the key written there, if any.
         ("workers = 1\nbatch_size =\n", 2, "batch_size", "not valid TOML"),
         ("workers = 1\nworkers = 2\n", 2, "workers", "not valid TOML"),

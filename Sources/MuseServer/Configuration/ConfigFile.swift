@@ -28,7 +28,9 @@ public enum ConfigFile {
     ]
     public static let promotionGateKeys = ["max_psi", "min_events"]
     public static let tenantKeys = ["name", "group", "channels", "ring_depth", "max_features", "weight", "rate_limit",
-                                    "alert_thresholds"]
+                                    "alert_thresholds", "shadow_sample"]
+    /// The sparsest shadow sampling a tenant may ask for (`shadow_sample`).
+    public static let maxShadowSample = 1_000_000
     /// Most alert thresholds a tenant may declare: each costs a compare per
     /// scored event and a counter per predictor.
     public static let maxAlertThresholds = 4
@@ -374,6 +376,9 @@ private struct Reader {
             }
             let burst = try int(limit, "burst", at: limitPath, in: 1...ConfigFile.maxEventsPerSecond) ?? rate
             tenant.rateLimit = RateLimit(eventsPerSecond: rate, burst: burst)
+        }
+        if let every = try int(table, "shadow_sample", at: path, in: 1...ConfigFile.maxShadowSample) {
+            tenant.shadowSample = every
         }
         if let value = table["alert_thresholds"] {
             tenant.alertThresholds = try alertThresholds(value, at: "\(path).alert_thresholds")

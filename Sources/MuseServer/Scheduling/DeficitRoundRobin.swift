@@ -10,6 +10,8 @@ struct TenantPolicy: Sendable {
     /// The tenant's alert thresholds (not scheduling, but carried to the
     /// workers the same way: with the publication after a reload).
     var alertThresholds: [Double] = []
+    /// The tenant's shadow sampling, 1 in this many runs (carried likewise).
+    var shadowSample = 1
 
     init(weight: Int = 1, rateLimit: RateLimit? = nil) {
         self.weight = max(1, weight)
@@ -20,6 +22,7 @@ struct TenantPolicy: Sendable {
     init(_ tenant: TenantConfiguration) {
         self.init(weight: tenant.weight, rateLimit: tenant.rateLimit)
         alertThresholds = tenant.alertThresholds
+        shadowSample = tenant.shadowSample
     }
 }
 
@@ -41,6 +44,7 @@ final class TenantPolicyTable: Sendable {
                 var policy = TenantPolicy(weight: tenant.weight)
                 policy.rateLimit = tenant.rateLimit
                 policy.alertThresholds = tenant.alertThresholds
+                policy.shadowSample = tenant.shadowSample
                 if let limit = tenant.rateLimit {
                     policy.limiter = old.indices.contains(index) && old[index].rateLimit == limit
                         ? old[index].limiter : TenantRateLimiter(limit)

@@ -8,14 +8,16 @@ struct WorkerScorer: EventScorer {
     let serving: Serving
     let tally: ShadowTally
     let sketches: SketchTable?
+    let sampling: ShadowSampling
     let metrics: MetricsRecorder?
 
     /// Cold (a generation pick-up): `metrics` gets its counts for `serving`,
     /// `sketches` the table of its (tenant, predictor) cells.
     init(serving: Serving, tally: ShadowTally, sketches: WorkerSketches? = nil, alertThresholds: [[Double]] = [],
-         metrics: WorkerMetrics? = nil) {
+         shadowSample: [Int] = [], metrics: WorkerMetrics? = nil) {
         self.serving = serving
         self.tally = tally
+        sampling = ShadowSampling(every: shadowSample)
         self.sketches = sketches?.table(for: serving, thresholds: alertThresholds)
         self.metrics = metrics?.recorder(for: serving)
     }
@@ -40,7 +42,9 @@ struct WorkerScorer: EventScorer {
     @inline(__always)
     func hasShadows(tenant: TenantIndex) -> Bool { serving.hasShadows(tenant: tenant) }
 
+    /// 1 in `shadow_sample` runs (`ShadowSampling`).
     func scoreShadows(tenant: TenantIndex, run: EventRun) {
+        guard sampling.takes(tenant: tenant.rawValue) else { return }
         serving.scoreShadows(tenant: tenant, run: run, into: tally, sketches: sketches)
     }
 
