@@ -57,6 +57,7 @@ struct WorkerSketchesTests {
         #expect(Self.count(cells, "t1", "old") == 100 && Self.count(cells, "t2", "cand") == 40)
         #expect(cells.all.first { $0.key.tenant == "t2" && $0.key.predictor == "cand" }?.read().nonFinite == 1)
         #expect(cells.all.count == 4)  // 2 tenants × 2 predictors
+        #expect(SketchTable.maxAlerts == ConfigFile.maxAlertThresholds)
 
         // The candidate is promoted, a new shadow added: the promoted one counts on.
         let g2 = try Self.generation(2, primary: "cand", shadows: ["next"])

@@ -170,14 +170,17 @@ public final class SketchTable: @unchecked Sendable {
         let alerts: [(threshold: Double, counter: AlertCounter)]
     }
 
-    let tenantCount: Int
-    let predictorCount: Int
-    private let bins: UnsafeMutablePointer<UnsafeMutablePointer<Atomic<UInt64>>?>
+    // Inlinable (with what it reads) so the benchmark outside the module
+    // measures the code the drain inlines.
+    @usableFromInline let tenantCount: Int
+    @usableFromInline let predictorCount: Int
+    @usableFromInline let bins: UnsafeMutablePointer<UnsafeMutablePointer<Atomic<UInt64>>?>
     /// Per slot: how many alert thresholds; then `maxAlerts` thresholds and counters per slot.
-    private let alertCounts: UnsafeMutablePointer<Int>
-    private let alertThresholds: UnsafeMutablePointer<Double>
-    private let alertCounters: UnsafeMutablePointer<UnsafeMutablePointer<Atomic<UInt64>>?>
-    static let maxAlerts = ConfigFile.maxAlertThresholds
+    @usableFromInline let alertCounts: UnsafeMutablePointer<Int>
+    @usableFromInline let alertThresholds: UnsafeMutablePointer<Double>
+    @usableFromInline let alertCounters: UnsafeMutablePointer<UnsafeMutablePointer<Atomic<UInt64>>?>
+    /// `ConfigFile.maxAlertThresholds` (a literal, so it folds when inlined).
+    @inlinable static var maxAlerts: Int { 4 }
     /// Keeps the cells and alert counters (and so the counters the tables point at) alive.
     private let owners: [AnyObject]
 
@@ -216,8 +219,8 @@ public final class SketchTable: @unchecked Sendable {
         alertCounters.deallocate()
     }
 
-    @inline(__always)
-    private static func add(_ counter: UnsafeMutablePointer<Atomic<UInt64>>) {
+    @inlinable @inline(__always)
+    static func add(_ counter: UnsafeMutablePointer<Atomic<UInt64>>) {
         counter.pointee.store(counter.pointee.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
     }
 
@@ -225,7 +228,7 @@ public final class SketchTable: @unchecked Sendable {
     /// `tenant`: its level-1 score into the sketch, its level-2 `score`
     /// against the tenant's alert thresholds. A bin index and one relaxed
     /// add, plus a compare per threshold.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func record(tenant: Int, predictor: Int, raw: Double, score: Double) {
         guard tenant < tenantCount, UInt(bitPattern: predictor) < UInt(bitPattern: predictorCount) else { return }
         let slot = tenant &* predictorCount &+ predictor
