@@ -134,7 +134,8 @@ public final class Daemon: @unchecked Sendable {
         for (index, share) in shares.enumerated() {
             let worker = Worker(index: index, channels: share, cell: cell, batchSize: config.batchSize,
                                 spinNanoseconds: config.spinNanoseconds, idlePolicy: config.idlePolicy,
-                                metrics: metricsLayout.map(WorkerMetrics.init(layout:)), policies: tenantPolicies)
+                                metrics: metricsLayout.map(WorkerMetrics.init(layout:)), policies: tenantPolicies,
+                                sketchWindow: config.sketchWindow)
             workers.append(worker)
             let thread = Thread { worker.run() }
             thread.stackSize = 1 << 20

@@ -36,6 +36,42 @@ public struct TenantConfiguration: Sendable, Equatable {
     }
 }
 
+/// What the live score sketches cover (`sketch_window`): everything since
+/// a predictor was first served, or about the last `seconds`, kept as
+/// `slices` time slices that the owning worker rotates (a sketch then holds
+/// between `(slices − 1)/slices` of the window and the whole window).
+public enum SketchWindow: Sendable, Equatable, CustomStringConvertible {
+    case sincePublication
+    case last(seconds: Int)
+
+    public static let slices = 4
+    public static let secondsRange = 60...(7 * 86_400)
+
+    /// `since-publication`, or a duration: a whole number and s, m, h or d (`30m`).
+    public init?(configurationText text: String) {
+        if text == "since-publication" { self = .sincePublication; return }
+        guard let unit = text.last, let n = Int(text.dropLast()), n > 0 else { return nil }
+        let scale: Int
+        switch unit {
+        case "s": scale = 1
+        case "m": scale = 60
+        case "h": scale = 3600
+        case "d": scale = 86_400
+        default: return nil
+        }
+        let (seconds, overflow) = n.multipliedReportingOverflow(by: scale)
+        guard !overflow, Self.secondsRange.contains(seconds) else { return nil }
+        self = .last(seconds: seconds)
+    }
+
+    public var description: String {
+        switch self {
+        case .sincePublication: "since-publication"
+        case .last(let seconds): "\(seconds)s"
+        }
+    }
+}
+
 /// What mused runs: where segments live, which tenants, how many workers.
 public struct DaemonConfiguration: Sendable {
     public var runtimeDirectory: String
@@ -55,6 +91,8 @@ public struct DaemonConfiguration: Sendable {
     public var adminGroup: String?
     /// What `swap --gate` requires of a candidate's shadowed traffic.
     public var promotionGate = PromotionGate()
+    /// What the live score sketches cover (`sketch_window`).
+    public var sketchWindow = SketchWindow.sincePublication
     /// The configuration file this was read from, if any (for a reload).
     public var configurationFile: String?
     /// Where mused records the snapshot it serves, for restarts; nil: the

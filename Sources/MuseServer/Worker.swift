@@ -32,7 +32,7 @@ final class Worker: @unchecked Sendable {
     /// This worker's shadow records (read by the control thread).
     let shadows = ShadowTally()
     /// This worker's live score sketches (read by the control thread).
-    let sketches = WorkerSketches()
+    let sketches: WorkerSketches
     private var doorbell: DaemonDoorbell
     private let batchSize: Int
     private let spinNanoseconds: UInt64
@@ -73,8 +73,10 @@ final class Worker: @unchecked Sendable {
     /// `policies` are every tenant's weight and rate limit, by tenant index.
     init(index: Int, channels: [(TenantIndex, Segment, ChannelIndex)], cell: ServingCell,
          batchSize: Int, spinNanoseconds: UInt64, idlePolicy: IdlePolicy = .adaptive,
-         metrics: WorkerMetrics? = nil, policies: TenantPolicyTable = TenantPolicyTable()) {
+         metrics: WorkerMetrics? = nil, policies: TenantPolicyTable = TenantPolicyTable(),
+         sketchWindow: SketchWindow = .sincePublication) {
         self.index = index
+        sketches = WorkerSketches(window: sketchWindow)
         self.metrics = metrics
         var endpoints = EndpointSet(capacity: channels.count)
         var unique: [ObjectIdentifier: Segment] = [:]
@@ -145,6 +147,7 @@ final class Worker: @unchecked Sendable {
             if !drains.isEmpty { finishDrains(now: now) }
             if now >= nextHousekeeping {
                 housekeep(now: now)
+                if let table = scorer.sketches { sketches.rotateIfDue(table, now: now) }
                 nextHousekeeping = now + housekeepingInterval
             }
             if idle.shouldSleep(now: now, worked: worked) {

@@ -20,7 +20,7 @@ struct WorkerSketchesTests {
     static func index(_ g: Generation, _ name: String) -> Int { g.routing.predictors.firstIndex { $0.name == name }! }
 
     static func count(_ cells: WorkerSketches, _ tenant: String, _ predictor: String) -> UInt64? {
-        cells.all.first { $0.key.tenant == tenant && $0.key.predictor == predictor }.map { $0.read().count }
+        cells.all.first { $0.cell.key.tenant == tenant && $0.cell.key.predictor == predictor }.map { $0.cell.read().count }
     }
 
     @Test func alertsAreCountedPerThresholdAndFollowTheConfiguration() throws {
@@ -55,7 +55,7 @@ struct WorkerSketchesTests {
         t1.record(tenant: 9, predictor: 0, raw: 0.5, score: 0.5)
         t1.record(tenant: 0, predictor: -1, raw: 0.5, score: 0.5)
         #expect(Self.count(cells, "t1", "old") == 100 && Self.count(cells, "t2", "cand") == 40)
-        #expect(cells.all.first { $0.key.tenant == "t2" && $0.key.predictor == "cand" }?.read().nonFinite == 1)
+        #expect(cells.all.first { $0.cell.key.tenant == "t2" && $0.cell.key.predictor == "cand" }?.cell.read().nonFinite == 1)
         #expect(cells.all.count == 4)  // 2 tenants × 2 predictors
         #expect(SketchTable.maxAlerts == ConfigFile.maxAlertThresholds)
 
@@ -72,5 +72,40 @@ struct WorkerSketchesTests {
         #expect(g3.routing.levelOneFingerprint(predictor: 0) != g2.routing.levelOneFingerprint(predictor: Self.index(g2, "cand")))
         _ = cells.table(for: Serving(generation: g3, tenants: ["t1", "t2"]))
         #expect(Self.count(cells, "t2", "cand") == 0)
+    }
+
+    @Test func aWindowRotatesItsSlicesAndForgetsTheOldest() throws {
+        // 60 s in 4 slices of 15 s.
+        let cells = WorkerSketches(window: .last(seconds: 60))
+        let g = try Self.generation(1, primary: "old", shadows: [])
+        let s: UInt64 = 1_000_000_000
+        let table = cells.table(for: Serving(generation: g, tenants: ["t1"]), now: 990 * s)
+        cells.rotateIfDue(table, now: 1 * s, wallNow: 1000 * s)  // starts the clock
+        for _ in 0..<10 { table.record(tenant: 0, predictor: 0, raw: 0.2, score: 0.2) }
+        cells.rotateIfDue(table, now: 10 * s, wallNow: 1009 * s)  // not yet due
+        #expect(Self.count(cells, "t1", "old") == 10)
+        cells.rotateIfDue(table, now: 16 * s, wallNow: 1015 * s)
+        for _ in 0..<5 { table.record(tenant: 0, predictor: 0, raw: 0.7, score: 0.7) }
+        // A table made now (a generation pick-up) counts into the current slice too.
+        let picked = cells.table(for: Serving(generation: g, tenants: ["t1"]), now: 1016 * s)
+        picked.record(tenant: 0, predictor: 0, raw: 0.7, score: 0.7)
+        #expect(Self.count(cells, "t1", "old") == 16)
+        #expect(cells.all.first?.windowStart == cells.all.first?.cell.windowStart, "no slice forgotten yet")
+        for k in 2...4 { cells.rotateIfDue(table, now: UInt64(15 * k + 1) * s, wallNow: UInt64(1000 + 15 * k) * s) }
+        // Back at slice 0: its 10 events are gone, slice 1's 6 remain; the window starts at slice 1.
+        #expect(Self.count(cells, "t1", "old") == 6)
+        #expect(cells.all.first?.windowStart == 1015 * s)
+        cells.rotateIfDue(table, now: 76 * s, wallNow: 1075 * s)
+        #expect(Self.count(cells, "t1", "old") == 0)
+    }
+
+    @Test func sketchWindowsParse() {
+        #expect(SketchWindow(configurationText: "since-publication") == .sincePublication)
+        #expect(SketchWindow(configurationText: "30m") == .last(seconds: 1800))
+        #expect(SketchWindow(configurationText: "2h") == .last(seconds: 7200))
+        #expect(SketchWindow(configurationText: "7d") == .last(seconds: 7 * 86_400))
+        for bad in ["", "m", "30", "30x", "-5m", "59s", "8d", "0m", "99999999999999999999d", "1.5h"] {
+            #expect(SketchWindow(configurationText: bad) == nil, "\(bad)")
+        }
     }
 }

@@ -24,6 +24,7 @@ public enum ConfigFile {
     public static let topLevelKeys = [
         "runtime_directory", "state_directory", "admin_group", "allow_foreign_runtime_dir", "workers",
         "batch_size", "spin_us", "metrics_address", "idle_policy", "snapshot", "snapshot_io", "max_snapshot_bytes", "promotion_gate",
+        "sketch_window",
         "tenant",
     ]
     public static let promotionGateKeys = ["max_psi", "min_events"]
@@ -313,6 +314,13 @@ private struct Reader {
                 throw error("idle_policy", "expected one of \(IdlePolicy.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), got \"\(text)\"")
             }
             config.idlePolicy = policy
+        }
+        if let text = try string(root, "sketch_window", at: "") {
+            guard let window = SketchWindow(configurationText: text) else {
+                throw error("sketch_window", "expected \"since-publication\" or a duration such as \"30m\" (s, m, h or d) from "
+                    + "\(SketchWindow.secondsRange.lowerBound) s to \(SketchWindow.secondsRange.upperBound / 86_400) days, got \"\(text)\"")
+            }
+            config.sketchWindow = window
         }
         if let value = root["promotion_gate"] {
             guard let table = value.table else {

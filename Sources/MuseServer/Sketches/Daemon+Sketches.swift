@@ -6,22 +6,22 @@ import MuseSnapshot
 
 extension Daemon {
     /// This host's live score sketches, each (tenant, predictor, level 1)
-    /// merged over the workers (counts add, exactly), as `musectl sketch
-    /// export` writes them. Reads the workers' cells without stopping them:
+    /// merged over the workers (counts add, exactly), over the configured
+    /// `sketch_window`, as `musectl sketch export` writes them. Reads the workers' cells without stopping them:
     /// each bin is as of some moment of the read (see `SketchCell`).
     public func sketchFile() -> SketchFile {
         let now = WallClock.nanoseconds()
         var merged: [SketchKey: SketchEntry] = [:]
         for worker in workers {
-            for cell in worker.sketches.all {
+            for (cell, start) in worker.sketches.all {
                 let sketch = cell.read()
                 if var entry = merged[cell.key] {
                     entry.sketch.merge(sketch)
-                    entry.windowStart = min(entry.windowStart, cell.windowStart)
+                    entry.windowStart = min(entry.windowStart, start)
                     merged[cell.key] = entry
                 } else {
                     merged[cell.key] = SketchEntry(tenant: cell.key.tenant, predictor: cell.key.predictor,
-                                                   fingerprint: cell.key.fingerprint, windowStart: cell.windowStart,
+                                                   fingerprint: cell.key.fingerprint, windowStart: start,
                                                    windowEnd: now, sketch: sketch)
                 }
             }
@@ -39,7 +39,7 @@ extension Daemon {
         let key = SketchKey(tenant: tenant, predictor: predictor, fingerprint: routing.levelOneFingerprint(predictor: p))
         var total: ScoreSketch?
         for worker in workers {
-            for cell in worker.sketches.all where cell.key == key {
+            for (cell, _) in worker.sketches.all where cell.key == key {
                 if total == nil { total = ScoreSketch() }
                 total?.merge(cell.read())
             }
