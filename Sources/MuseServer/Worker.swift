@@ -109,7 +109,7 @@ final class Worker: @unchecked Sendable {
     func run() {
         ThreadSupport.setName("muse-worker-\(index)")
         cell.acknowledge(worker: index, version: servingVersion)
-        shadows.reset(generation: serving.generationID.rawValue)
+        resetShadows()
         var scorer = WorkerScorer(serving: serving, tally: shadows, sketches: sketches,
                                       alertThresholds: policyTable.current.map(\.alertThresholds),
                                       shadowSample: policyTable.current.map(\.shadowSample), metrics: metrics)
@@ -260,12 +260,20 @@ final class Worker: @unchecked Sendable {
         scheduler = FairScheduler(tenants: tenants, policies: policyTable.current, batchSize: batchSize)
     }
 
+    /// Cold path: the shadow tally starts over for `serving`, with room for
+    /// its records only if it routes shadows.
+    private func resetShadows() {
+        let shadowed = serving.tenants.indices.contains { serving.hasShadows(tenant: TenantIndex($0)) }
+        shadows.reset(generation: serving.generationID.rawValue, tenants: shadowed ? serving.tenants.count : 0,
+                      predictors: shadowed ? serving.generation.routing.predictors.count : 0)
+    }
+
     /// Cold path: a new generation was published.
     private func pickUpServing() {
         let (next, version) = cell.load()
         if let next, next !== serving {
             serving = next
-            shadows.reset(generation: next.generationID.rawValue)
+            resetShadows()
         }
         servingVersion = version
         cell.acknowledge(worker: index, version: version)

@@ -103,9 +103,9 @@ public final class Serving: EventScorer, Sendable {
     }
 
     /// Scores a run with the shadow predictors of (tenant, intent) into
-    /// `tally`: each shadow scores the rows in one call, and each shadow's
-    /// scores go to the tally under one take of its lock, and their level-1
-    /// scores to the worker's sketches (no lock).
+    /// `tally`: each shadow scores the rows in one call; its transformed
+    /// scores go to the worker's tally and its level-1 scores to the worker's
+    /// sketches, counters only that worker writes (no lock).
     func scoreShadows(tenant: TenantIndex, run: EventRun, into tally: ShadowTally, sketches: SketchTable? = nil) {
         guard hasShadows(tenant: tenant) else { return }
         let t = Int(routingTenants[tenant.rawValue])
