@@ -24,15 +24,15 @@ public final class SketchTable: @unchecked Sendable {
     @usableFromInline let alertCounts: UnsafeMutablePointer<Int>
     @usableFromInline let alertThresholds: UnsafeMutablePointer<Double>
     @usableFromInline let alertCounters: UnsafeMutablePointer<UnsafeMutablePointer<Atomic<UInt64>>?>
-    /// Where the current time slice's counters start in each cell.
-    @usableFromInline var sliceOffset = 0
+    /// Each slot that has a cell, with the cell's first counter (slice 0),
+    /// to point `bins` at another slice when the window rotates.
+    private let bases: [(slot: Int, counters: UnsafeMutablePointer<Atomic<UInt64>>)]
     /// `ConfigFile.maxAlertThresholds` (a literal, so it folds when inlined).
     @inlinable static var maxAlerts: Int { 4 }
     /// Keeps the cells and alert counters (and so the counters the tables point at) alive.
     private let owners: [AnyObject]
 
     init(tenantCount: Int, predictorCount: Int, slots: [Slot], slice: Int = 0) {
-        sliceOffset = slice * SketchCell.counterCount
         self.tenantCount = tenantCount
         self.predictorCount = predictorCount
         let n = max(tenantCount * predictorCount, 1)
@@ -45,9 +45,11 @@ public final class SketchTable: @unchecked Sendable {
         alertCounters = .allocate(capacity: n * Self.maxAlerts)
         alertCounters.initialize(repeating: nil, count: n * Self.maxAlerts)
         var owners: [AnyObject] = []
+        var bases: [(slot: Int, counters: UnsafeMutablePointer<Atomic<UInt64>>)] = []
         for slot in slots {
             let i = slot.tenant * predictorCount + slot.predictor
-            bins[i] = slot.cell.counters
+            bins[i] = slot.cell.counters + slice * SketchCell.counterCount
+            bases.append((i, slot.cell.counters))
             owners.append(slot.cell)
             let alerts = slot.alerts.prefix(Self.maxAlerts)
             alertCounts[i] = alerts.count
@@ -58,6 +60,7 @@ public final class SketchTable: @unchecked Sendable {
             }
         }
         self.owners = owners
+        self.bases = bases
     }
 
     deinit {
@@ -68,7 +71,11 @@ public final class SketchTable: @unchecked Sendable {
     }
 
     /// Worker thread only: counts go to `slice` from now on.
-    func use(slice: Int) { sliceOffset = slice * SketchCell.counterCount }
+    /// `bins` then points at the slice's counters, so recording reads no
+    /// slice index.
+    func use(slice: Int) {
+        for base in bases { bins[base.slot] = base.counters + slice * SketchCell.counterCount }
+    }
 
     @inlinable @inline(__always)
     static func add(_ counter: UnsafeMutablePointer<Atomic<UInt64>>) {
@@ -84,7 +91,7 @@ public final class SketchTable: @unchecked Sendable {
         guard tenant < tenantCount, UInt(bitPattern: predictor) < UInt(bitPattern: predictorCount) else { return }
         let slot = tenant &* predictorCount &+ predictor
         guard let counters = bins[slot] else { return }
-        Self.add(counters + (sliceOffset &+ (raw.isFinite ? ScoreSketch.bin(raw) : ScoreSketch.binCount)))
+        Self.add(counters + (raw.isFinite ? ScoreSketch.bin(raw) : ScoreSketch.binCount))
         let alerts = alertCounts[slot]
         var k = 0
         // Ascending thresholds: stop at the first the score is below.
