@@ -1,4 +1,12 @@
 extension RoutingTable {
+    /// The odds ratio of predictor `index`'s level 1 when it is one model
+    /// (a map fitted on its scores records it); nil for a blend, whose
+    /// members each have their own.
+    public func levelOneOddsRatio(predictor index: Int) -> Double? {
+        let members = predictors[index].members
+        return members.count == 1 ? corrections[members[0].model].oddsRatio : nil
+    }
+
     /// A fingerprint of predictor `index`'s level 1 (FNV-1a): each member's
     /// model name, feature names, weight and posterior correction, and the
     /// model's probabilities on a few fixed probe rows, which stand for the

@@ -70,7 +70,7 @@ struct SketchExportTests {
         let scores = a.runtimeDirectory + ".scores"
         defer { unlink(scores) }
         try "sk-a 0.5\nsk-b 0.01\n".write(toFile: scores, atomically: true, encoding: .utf8)
-        // (It warns that the maps record no level-1 setting: a sketch holds scores after mused's level 1.)
+        // (A blend's maps record no level-1 setting, and apply warns that it cannot check one.)
         let apply = Harness.run(Self.musectl, ["transform", "apply", "--maps", maps, "--predictor", String(predictor), scores])
         let mapped = apply.output.split(separator: "\n").filter { !$0.contains("warning") }.compactMap { Double($0.split(separator: " ").last ?? "") }
         #expect(apply.status == 0 && mapped.count == 2 && mapped.allSatisfy { $0 >= 0 && $0 <= 1 }, "\(apply.output)")

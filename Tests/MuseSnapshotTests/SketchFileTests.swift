@@ -15,7 +15,7 @@ struct SketchFileTests {
 
     static func file(host: String = "host-a", seed: UInt64 = 1) -> SketchFile {
         SketchFile(host: host, entries: [
-            SketchEntry(tenant: "acme", predictor: "gbm-v1", fingerprint: 0x1234, windowStart: 10, windowEnd: 20,
+            SketchEntry(tenant: "acme", predictor: "gbm-v1", fingerprint: 0x1234, oddsRatio: 0.1, windowStart: 10, windowEnd: 20,
                         sketch: sketch(5000, seed: seed)),
             SketchEntry(tenant: "acme", predictor: "gbm-v2", fingerprint: 0x5678, windowStart: 12, windowEnd: 20,
                         sketch: sketch(300, seed: seed + 1)),
@@ -29,6 +29,7 @@ struct SketchFileTests {
         let decoded = try SketchFile(decoding: file.encoded())
         #expect(decoded == file)
         #expect(decoded.entries[0].sketch.count == 5000 && decoded.entries[0].sketch.nonFinite == 1)
+        #expect(decoded.entries[0].oddsRatio == 0.1 && decoded.entries[1].oddsRatio == nil)
     }
 
     @Test func mergingTwoHostsAddsCountsPerKey() throws {
@@ -87,12 +88,15 @@ struct SketchFileTests {
                 "entry count")
         // The first entry's event total, then its first bin index.
         let entry = hostLength + 16
-        let totalAt = entry + 4 + 4 + 4 + 6 + 8 * 3
+        let totalAt = entry + 4 + 4 + 4 + 6 + 8 * 4
         refuses(rebuilt { $0[totalAt] &+= 1 }, "records")
         let firstBin = totalAt + 16 + 4
         refuses(rebuilt { $0.replaceSubrange(firstBin..<firstBin + 4, with: [0xff, 0xff, 0, 0]) }, "bin index")
         refuses(rebuilt { $0.replaceSubrange(totalAt + 16..<totalAt + 20, with: [0xff, 0xff, 0xff, 0x0f]) }, "bin count")
         refuses(rebuilt { $0 += [1, 2, 3] }, "after the last entry")
+        // The first entry's odds ratio: negative.
+        let ratioAt = entry + 4 + 4 + 4 + 6 + 8
+        refuses(rebuilt { $0[ratioAt + 7] |= 0x80 }, "odds ratio")
     }
 
     @Test func aFitFromAMergedFileMatchesTheMergedSketch() throws {

@@ -306,7 +306,11 @@ extension Transform.Fit {
         if !format.json {
             for e in origins { FileHandle.standardError.write(Data("tenant \(e.tenant): \(e.origin)\n".utf8)) }
         }
-        let file = ScoreMapFile(predictor: chosen, reference: reference, maps: maps)
+        // The level 1 mused applied before sketching, when one model's: the
+        // maps record it as a fit from scores records the options' correction.
+        let ratios = Set(entries.map { $0.oddsRatio ?? .nan }.map(\.bitPattern))
+        let correction = ratios.count == 1 ? entries[0].oddsRatio.flatMap { try? PosteriorCorrection(oddsRatio: $0) } : nil
+        let file = ScoreMapFile(predictor: chosen, reference: reference, maps: maps, correction: correction)
         if let output {
             try file.encoded().write(toFile: output, atomically: true, encoding: .utf8)
         }

@@ -21,7 +21,8 @@ extension Daemon {
                     merged[cell.key] = entry
                 } else {
                     merged[cell.key] = SketchEntry(tenant: cell.key.tenant, predictor: cell.key.predictor,
-                                                   fingerprint: cell.key.fingerprint, windowStart: start,
+                                                   fingerprint: cell.key.fingerprint, oddsRatio: cell.key.oddsRatio,
+                                                   windowStart: start,
                                                    windowEnd: now, sketch: sketch)
                 }
             }
@@ -36,7 +37,8 @@ extension Daemon {
     public func mergedSketch(tenant: String, predictor: String) -> ScoreSketch? {
         guard let routing = currentGeneration?.routing,
               let p = routing.predictors.firstIndex(where: { $0.name == predictor }) else { return nil }
-        let key = SketchKey(tenant: tenant, predictor: predictor, fingerprint: routing.levelOneFingerprint(predictor: p))
+        let key = SketchKey(tenant: tenant, predictor: predictor, fingerprint: routing.levelOneFingerprint(predictor: p),
+                            oddsRatio: routing.levelOneOddsRatio(predictor: p))
         var total: ScoreSketch?
         for worker in workers {
             for (cell, _) in worker.sketches.all where cell.key == key {

@@ -22,6 +22,8 @@ struct SketchKey: Hashable, Sendable {
     let tenant: String
     let predictor: String
     let fingerprint: UInt64
+    /// The level 1's odds ratio if one model (it is in the fingerprint too).
+    let oddsRatio: Double?
 }
 
 /// One worker's level-1 score counts for one `SketchKey`: `ScoreSketch`'s

@@ -54,7 +54,8 @@ public final class WorkerSketches: Sendable {
             }
             for p in predictors.sorted() {
                 wanted.append((t, p, SketchKey(tenant: name, predictor: routing.predictors[p].name,
-                                               fingerprint: fingerprints[p])))
+                                               fingerprint: fingerprints[p],
+                                               oddsRatio: routing.levelOneOddsRatio(predictor: p))))
             }
         }
         let slices = self.slices

@@ -28,6 +28,7 @@ extension SketchFile {
             body.string(entry.tenant)
             body.string(entry.predictor)
             body.u64(entry.fingerprint)
+            body.f64(entry.oddsRatio ?? 0)
             body.u64(entry.windowStart)
             body.u64(entry.windowEnd)
             body.u64(entry.sketch.count)
@@ -98,8 +99,8 @@ extension SketchFile {
             return .failure(SketchFileError(
                 "bin layout \(bits) mantissa bits from 2^\(exponent), \(binCount) bins, is not this Muse's (\(ScoreSketch.mantissaBits) bits from 2^\(ScoreSketch.smallestExponent), \(ScoreSketch.binCount) bins)"))
         }
-        // An entry is at least two empty strings and 6 u64s and a count.
-        let entryCount = try body.count("entry", minimumSize: 4 + 4 + 48 + 4)
+        // An entry is at least two empty strings, 7 eight-byte fields and a count.
+        let entryCount = try body.count("entry", minimumSize: 4 + 4 + 56 + 4)
         guard entryCount <= maximumEntries else {
             return .failure(SketchFileError("\(entryCount) entries is more than the \(maximumEntries) a file may hold"))
         }
@@ -109,11 +110,15 @@ extension SketchFile {
             let tenant = try body.string("entry \(e + 1) tenant")
             let predictor = try body.string("entry \(e + 1) predictor")
             let fingerprint = try body.u64("entry \(e + 1) fingerprint")
+            let oddsRatio = try body.f64("entry \(e + 1) odds ratio")
             let start = try body.u64("entry \(e + 1) window start")
             let end = try body.u64("entry \(e + 1) window end")
             let events = try body.u64("entry \(e + 1) events")
             let nonFinite = try body.u64("entry \(e + 1) non-finite events")
             let where_ = "entry \(e + 1) (\(tenant)/\(predictor))"
+            guard oddsRatio == 0 || (oddsRatio.isFinite && oddsRatio > 0) else {
+                return .failure(SketchFileError("\(where_): level-1 odds ratio \(oddsRatio) is not a positive finite number (or 0: none)"))
+            }
             guard start <= end else {
                 return .failure(SketchFileError("\(where_): window starts at \(start) ns, after its end at \(end) ns"))
             }
@@ -142,7 +147,7 @@ extension SketchFile {
                 return .failure(SketchFileError("\(where_): records \(events) events but its bins hold \(total)"))
             }
             entries.append(SketchEntry(tenant: tenant, predictor: predictor, fingerprint: fingerprint,
-                                       windowStart: start, windowEnd: end, sketch: sketch))
+                                       oddsRatio: oddsRatio == 0 ? nil : oddsRatio, windowStart: start, windowEnd: end, sketch: sketch))
         }
         guard body.isAtEnd else {
             return .failure(SketchFileError("\(body.remaining) bytes after the last entry"))

@@ -8,16 +8,20 @@ public struct SketchEntry: Sendable, Equatable {
     public var tenant: String
     public var predictor: String
     public var fingerprint: UInt64
+    /// The odds ratio of the predictor's level 1 when it is one model (what
+    /// a map fitted from the sketch records); nil for a blend.
+    public var oddsRatio: Double?
     /// The window the sketch covers, Unix nanoseconds.
     public var windowStart: UInt64
     public var windowEnd: UInt64
     public var sketch: ScoreSketch
 
-    public init(tenant: String, predictor: String, fingerprint: UInt64, windowStart: UInt64, windowEnd: UInt64,
-                sketch: ScoreSketch) {
+    public init(tenant: String, predictor: String, fingerprint: UInt64, oddsRatio: Double? = nil, windowStart: UInt64,
+                windowEnd: UInt64, sketch: ScoreSketch) {
         self.tenant = tenant
         self.predictor = predictor
         self.fingerprint = fingerprint
+        self.oddsRatio = oddsRatio
         self.windowStart = windowStart
         self.windowEnd = windowEnd
         self.sketch = sketch
