@@ -134,7 +134,8 @@ public final class Daemon: @unchecked Sendable {
         for (index, share) in shares.enumerated() {
             let worker = Worker(index: index, channels: share, cell: cell, batchSize: config.batchSize,
                                 spinNanoseconds: config.spinNanoseconds, idlePolicy: config.idlePolicy,
-                                metrics: metricsLayout.map(WorkerMetrics.init(layout:)), policies: tenantPolicies)
+                                metrics: metricsLayout.map(WorkerMetrics.init(layout:)), policies: tenantPolicies,
+                                sketchWindow: config.sketchWindow)
             workers.append(worker)
             let thread = Thread { worker.run() }
             thread.stackSize = 1 << 20
@@ -149,6 +150,9 @@ public final class Daemon: @unchecked Sendable {
             }, shadows: { [weak self] in
                 guard let self else { return [] }
                 return shadowInfo()
+            }, alerts: { [weak self] in
+                guard let self else { return [] }
+                return workers.flatMap { $0.sketches.alertTotals() }
             }) { [generations] in
                 generations.withLock { $0.serving?.generationID.rawValue }
             }

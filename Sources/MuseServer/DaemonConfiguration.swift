@@ -19,6 +19,13 @@ public struct TenantConfiguration: Sendable, Equatable {
     /// (`TenantRateLimiter`); events over it are answered `.overloaded`. nil
     /// is unlimited.
     public var rateLimit: RateLimit?
+    /// Alert thresholds on the reference scale, ascending: each predictor's
+    /// level-2 scores at or above each are counted (`muse_alerts_total`).
+    public var alertThresholds: [Double] = []
+    /// Shadow predictors score 1 in `shadowSample` of the tenant's runs of
+    /// events (deterministically: every k-th run a worker drains), to bound
+    /// their CPU. 1: every event.
+    public var shadowSample = 1
 
     public init(name: String, group: String? = nil, channels: Int = 8, ringDepth: Int = 256, maxFeatures: Int = 64) {
         self.name = name
@@ -26,6 +33,42 @@ public struct TenantConfiguration: Sendable, Equatable {
         self.channels = channels
         self.ringDepth = ringDepth
         self.maxFeatures = maxFeatures
+    }
+}
+
+/// What the live score sketches cover (`sketch_window`): everything since
+/// a predictor was first served, or about the last `seconds`, kept as
+/// `slices` time slices that the owning worker rotates (a sketch then holds
+/// between `(slices − 1)/slices` of the window and the whole window).
+public enum SketchWindow: Sendable, Equatable, CustomStringConvertible {
+    case sincePublication
+    case last(seconds: Int)
+
+    public static let slices = 4
+    public static let secondsRange = 60...(7 * 86_400)
+
+    /// `since-publication`, or a duration: a whole number and s, m, h or d (`30m`).
+    public init?(configurationText text: String) {
+        if text == "since-publication" { self = .sincePublication; return }
+        guard let unit = text.last, let n = Int(text.dropLast()), n > 0 else { return nil }
+        let scale: Int
+        switch unit {
+        case "s": scale = 1
+        case "m": scale = 60
+        case "h": scale = 3600
+        case "d": scale = 86_400
+        default: return nil
+        }
+        let (seconds, overflow) = n.multipliedReportingOverflow(by: scale)
+        guard !overflow, Self.secondsRange.contains(seconds) else { return nil }
+        self = .last(seconds: seconds)
+    }
+
+    public var description: String {
+        switch self {
+        case .sincePublication: "since-publication"
+        case .last(let seconds): "\(seconds)s"
+        }
     }
 }
 
@@ -48,6 +91,8 @@ public struct DaemonConfiguration: Sendable {
     public var adminGroup: String?
     /// What `swap --gate` requires of a candidate's shadowed traffic.
     public var promotionGate = PromotionGate()
+    /// What the live score sketches cover (`sketch_window`).
+    public var sketchWindow = SketchWindow.sincePublication
     /// The configuration file this was read from, if any (for a reload).
     public var configurationFile: String?
     /// Where mused records the snapshot it serves, for restarts; nil: the

@@ -31,6 +31,8 @@ final class Worker: @unchecked Sendable {
     private var servingVersion: UInt64
     /// This worker's shadow records (read by the control thread).
     let shadows = ShadowTally()
+    /// This worker's live score sketches (read by the control thread).
+    let sketches: WorkerSketches
     private var doorbell: DaemonDoorbell
     private let batchSize: Int
     private let spinNanoseconds: UInt64
@@ -71,8 +73,10 @@ final class Worker: @unchecked Sendable {
     /// `policies` are every tenant's weight and rate limit, by tenant index.
     init(index: Int, channels: [(TenantIndex, Segment, ChannelIndex)], cell: ServingCell,
          batchSize: Int, spinNanoseconds: UInt64, idlePolicy: IdlePolicy = .adaptive,
-         metrics: WorkerMetrics? = nil, policies: TenantPolicyTable = TenantPolicyTable()) {
+         metrics: WorkerMetrics? = nil, policies: TenantPolicyTable = TenantPolicyTable(),
+         sketchWindow: SketchWindow = .sincePublication) {
         self.index = index
+        sketches = WorkerSketches(window: sketchWindow)
         self.metrics = metrics
         var endpoints = EndpointSet(capacity: channels.count)
         var unique: [ObjectIdentifier: Segment] = [:]
@@ -105,8 +109,10 @@ final class Worker: @unchecked Sendable {
     func run() {
         ThreadSupport.setName("muse-worker-\(index)")
         cell.acknowledge(worker: index, version: servingVersion)
-        shadows.reset(generation: serving.generationID.rawValue)
-        var scorer = WorkerScorer(serving: serving, tally: shadows, metrics: metrics)
+        resetShadows()
+        var scorer = WorkerScorer(serving: serving, tally: shadows, sketches: sketches,
+                                      alertThresholds: policyTable.current.map(\.alertThresholds),
+                                      shadowSample: policyTable.current.map(\.shadowSample), metrics: metrics)
         var idle = IdleStrategy(policy: idlePolicy, maxSpinNanoseconds: spinNanoseconds,
                                 now: ThreadSupport.monotonicNanoseconds())
         var nextHousekeeping: UInt64 = 0
@@ -118,7 +124,9 @@ final class Worker: @unchecked Sendable {
                 pickUpServing()
                 applyOrders()
                 rebuildScheduler()
-                scorer = WorkerScorer(serving: serving, tally: shadows, metrics: metrics)
+                scorer = WorkerScorer(serving: serving, tally: shadows, sketches: sketches,
+                                      alertThresholds: policyTable.current.map(\.alertThresholds),
+                                      shadowSample: policyTable.current.map(\.shadowSample), metrics: metrics)
                 clockMask = endpoints.count > 16 ? 0 : 63
             }
             let answered = scheduler.round(&endpoints, scorer: scorer, scratch: scratch)
@@ -139,6 +147,7 @@ final class Worker: @unchecked Sendable {
             if !drains.isEmpty { finishDrains(now: now) }
             if now >= nextHousekeeping {
                 housekeep(now: now)
+                if let table = scorer.sketches { sketches.rotateIfDue(table, now: now) }
                 nextHousekeeping = now + housekeepingInterval
             }
             if idle.shouldSleep(now: now, worked: worked) {
@@ -251,12 +260,20 @@ final class Worker: @unchecked Sendable {
         scheduler = FairScheduler(tenants: tenants, policies: policyTable.current, batchSize: batchSize)
     }
 
+    /// Cold path: the shadow tally starts over for `serving`, with room for
+    /// its records only if it routes shadows.
+    private func resetShadows() {
+        let shadowed = serving.tenants.indices.contains { serving.hasShadows(tenant: TenantIndex($0)) }
+        shadows.reset(generation: serving.generationID.rawValue, tenants: shadowed ? serving.tenants.count : 0,
+                      predictors: shadowed ? serving.generation.routing.predictors.count : 0)
+    }
+
     /// Cold path: a new generation was published.
     private func pickUpServing() {
         let (next, version) = cell.load()
         if let next, next !== serving {
             serving = next
-            shadows.reset(generation: next.generationID.rawValue)
+            resetShadows()
         }
         servingVersion = version
         cell.acknowledge(worker: index, version: version)

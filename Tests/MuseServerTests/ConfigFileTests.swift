@@ -51,6 +51,7 @@ struct ConfigFileTests {
             metrics_address = "[::1]:9464"
             idle_policy = "low-power"
             promotion_gate = { max_psi = 0.25, min_events = 50000 }
+            sketch_window = "30m"
 
             [[tenant]]
             name = "acme"
@@ -60,6 +61,8 @@ struct ConfigFileTests {
             max_features = 128
             weight = 3
             rate_limit = { events_per_second = 10000, burst = 500 }
+            alert_thresholds = [0.95, 0.99]
+            shadow_sample = 10
 
             [[tenant]]
             name = "globex"
@@ -74,9 +77,12 @@ struct ConfigFileTests {
         #expect(config.metricsAddress == MetricsAddress("[::1]:9464") && config.metricsAddress?.port == 9464)
         #expect(config.idlePolicy == .lowPower)
         #expect(config.promotionGate == PromotionGate(maximumPSI: 0.25, minimumEvents: 50000))
+        #expect(config.sketchWindow == .last(seconds: 1800))
         var acme = TenantConfiguration(name: "acme", group: "0", channels: 16, ringDepth: 1024, maxFeatures: 128)
         acme.weight = 3
         acme.rateLimit = RateLimit(eventsPerSecond: 10000, burst: 500)
+        acme.alertThresholds = [0.95, 0.99]
+        acme.shadowSample = 10
         var globex = TenantConfiguration(name: "globex")
         globex.rateLimit = RateLimit(eventsPerSecond: 70, burst: 70)
         #expect(config.tenants == [acme, globex])
@@ -137,6 +143,17 @@ struct ConfigFileTests {
          "tenant[0].rate_limit.burst", "must be 1...1000000000, got 0"),
         ("[[tenant]]\nname = \"a\"\nrate_limit.events_per_second = 0\n", 3,
          "tenant[0].rate_limit.events_per_second", "must be 1...1000000000"),
+        ("[[tenant]]\nname = \"a\"\nalert_thresholds = 0.95\n", 3, "tenant[0].alert_thresholds", "expected an array of numbers"),
+        ("[[tenant]]\nname = \"a\"\nalert_thresholds = [0.95, \"high\"]\n", 3, "tenant[0].alert_thresholds",
+         "element 2 is a string, not a number"),
+        ("[[tenant]]\nname = \"a\"\nalert_thresholds = [0.5, 1]\n", 3, "tenant[0].alert_thresholds",
+         "element 2 is 1.0; a threshold on the reference scale is in (0, 1)"),
+        ("[[tenant]]\nname = \"a\"\nalert_thresholds = [0.99, 0.95]\n", 3, "tenant[0].alert_thresholds",
+         "thresholds must ascend"),
+        ("[[tenant]]\nname = \"a\"\nalert_thresholds = [0.1, 0.2, 0.3, 0.4, 0.5]\n", 3, "tenant[0].alert_thresholds",
+         "at most 4 thresholds, got 5"),
+        ("[[tenant]]\nname = \"a\"\nshadow_sample = 0\n", 3, "tenant[0].shadow_sample", "must be 1...1000000, got 0"),
+        ("sketch_window = \"forever\"\n", 1, "sketch_window", "expected \"since-publication\" or a duration such as \"30m\""),
         // Syntax errors: TOMLKit's line; the key written there, if any.
         ("workers = 1\nbatch_size =\n", 2, "batch_size", "not valid TOML"),
         ("workers = 1\nworkers = 2\n", 2, "workers", "not valid TOML"),

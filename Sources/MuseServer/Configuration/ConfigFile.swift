@@ -24,10 +24,17 @@ public enum ConfigFile {
     public static let topLevelKeys = [
         "runtime_directory", "state_directory", "admin_group", "allow_foreign_runtime_dir", "workers",
         "batch_size", "spin_us", "metrics_address", "idle_policy", "snapshot", "snapshot_io", "max_snapshot_bytes", "promotion_gate",
+        "sketch_window",
         "tenant",
     ]
     public static let promotionGateKeys = ["max_psi", "min_events"]
-    public static let tenantKeys = ["name", "group", "channels", "ring_depth", "max_features", "weight", "rate_limit"]
+    public static let tenantKeys = ["name", "group", "channels", "ring_depth", "max_features", "weight", "rate_limit",
+                                    "alert_thresholds", "shadow_sample"]
+    /// The sparsest shadow sampling a tenant may ask for (`shadow_sample`).
+    public static let maxShadowSample = 1_000_000
+    /// Most alert thresholds a tenant may declare: each costs a compare per
+    /// scored event and a counter per predictor.
+    public static let maxAlertThresholds = 4
     public static let rateLimitKeys = ["events_per_second", "burst"]
 
     /// The largest weight and rate a tenant may be given.
@@ -308,6 +315,13 @@ private struct Reader {
             }
             config.idlePolicy = policy
         }
+        if let text = try string(root, "sketch_window", at: "") {
+            guard let window = SketchWindow(configurationText: text) else {
+                throw error("sketch_window", "expected \"since-publication\" or a duration such as \"30m\" (s, m, h or d) from "
+                    + "\(SketchWindow.secondsRange.lowerBound) s to \(SketchWindow.secondsRange.upperBound / 86_400) days, got \"\(text)\"")
+            }
+            config.sketchWindow = window
+        }
         if let value = root["promotion_gate"] {
             guard let table = value.table else {
                 throw error("promotion_gate", "expected a table such as { max_psi = 0.1, min_events = 1000 }, got \(typeName(value))")
@@ -371,12 +385,44 @@ private struct Reader {
             let burst = try int(limit, "burst", at: limitPath, in: 1...ConfigFile.maxEventsPerSecond) ?? rate
             tenant.rateLimit = RateLimit(eventsPerSecond: rate, burst: burst)
         }
+        if let every = try int(table, "shadow_sample", at: path, in: 1...ConfigFile.maxShadowSample) {
+            tenant.shadowSample = every
+        }
+        if let value = table["alert_thresholds"] {
+            tenant.alertThresholds = try alertThresholds(value, at: "\(path).alert_thresholds")
+        }
         return tenant
     }
 
     // MARK: - Keys and values
 
     private func join(_ table: String, _ key: String) -> String { table.isEmpty ? key : "\(table).\(key)" }
+
+    /// `alert_thresholds = [0.95, 0.99]`: levels on the reference scale, in
+    /// (0, 1), strictly ascending, at most `maxAlertThresholds`.
+    func alertThresholds(_ value: TOMLValueConvertible, at key: String) throws(ConfigFileError) -> [Double] {
+        guard let array = value.array else {
+            throw error(key, "expected an array of numbers such as [0.95, 0.99], got \(typeName(value))")
+        }
+        guard array.count <= ConfigFile.maxAlertThresholds else {
+            throw error(key, "at most \(ConfigFile.maxAlertThresholds) thresholds, got \(array.count)")
+        }
+        var thresholds = [Double]()
+        for i in 0..<array.count {
+            let element = array[i]
+            guard let t = element.double ?? element.int.map(Double.init) else {
+                throw error(key, "element \(i + 1) is \(typeName(element)), not a number")
+            }
+            guard t > 0 && t < 1 else {
+                throw error(key, "element \(i + 1) is \(t); a threshold on the reference scale is in (0, 1)")
+            }
+            if let last = thresholds.last, t <= last {
+                throw error(key, "element \(i + 1) (\(t)) is not above element \(i) (\(last)); thresholds must ascend")
+            }
+            thresholds.append(t)
+        }
+        return thresholds
+    }
 
     func checkKeys(_ table: TOMLTable, at path: String, allowed: [String]) throws(ConfigFileError) {
         // In source order, so the first unknown key written is the one named.

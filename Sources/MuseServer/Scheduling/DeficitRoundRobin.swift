@@ -7,6 +7,11 @@ struct TenantPolicy: Sendable {
     var weight: Int
     var rateLimit: RateLimit?
     var limiter: TenantRateLimiter?
+    /// The tenant's alert thresholds (not scheduling, but carried to the
+    /// workers the same way: with the publication after a reload).
+    var alertThresholds: [Double] = []
+    /// The tenant's shadow sampling, 1 in this many runs (carried likewise).
+    var shadowSample = 1
 
     init(weight: Int = 1, rateLimit: RateLimit? = nil) {
         self.weight = max(1, weight)
@@ -14,7 +19,11 @@ struct TenantPolicy: Sendable {
         limiter = rateLimit.map(TenantRateLimiter.init)
     }
 
-    init(_ tenant: TenantConfiguration) { self.init(weight: tenant.weight, rateLimit: tenant.rateLimit) }
+    init(_ tenant: TenantConfiguration) {
+        self.init(weight: tenant.weight, rateLimit: tenant.rateLimit)
+        alertThresholds = tenant.alertThresholds
+        shadowSample = tenant.shadowSample
+    }
 }
 
 /// The tenants' policies by `TenantIndex`, as the daemon last configured
@@ -34,6 +43,8 @@ final class TenantPolicyTable: Sendable {
                 guard let tenant else { return TenantPolicy() }
                 var policy = TenantPolicy(weight: tenant.weight)
                 policy.rateLimit = tenant.rateLimit
+                policy.alertThresholds = tenant.alertThresholds
+                policy.shadowSample = tenant.shadowSample
                 if let limit = tenant.rateLimit {
                     policy.limiter = old.indices.contains(index) && old[index].rateLimit == limit
                         ? old[index].limiter : TenantRateLimiter(limit)

@@ -54,29 +54,91 @@ struct ShadowKey: Hashable, Sendable {
     let predictor: Int
 }
 
-/// One worker's shadow records for the generation it serves. The worker adds
-/// under an uncontended lock; the control thread sums the workers' tallies.
-final class ShadowTally: Sendable {
-    private let state = Locked<(generation: UInt64, records: [ShadowKey: ShadowRecord])>((0, [:]))
+/// One worker's shadow records for the generation it serves, as counters
+/// only that worker writes: per (tenant, predictor) the sum of the
+/// transformed scores (its bits) and the events per reference decile. No
+/// lock on the worker's side; the control thread sums the workers' tallies.
+///
+/// Memory orders, as `CounterArray`: the worker adds with a relaxed load and
+/// a relaxed store; readers load relaxed. A reader may see a run's deciles
+/// partly added and the sum a few events behind them; the count it reports is
+/// the deciles' total, so the PSI and the count always agree.
+final class ShadowTally: @unchecked Sendable {
+    /// The counters of one generation; its shape is fixed at `reset`.
+    private final class Counts: @unchecked Sendable {
+        let generation: UInt64
+        let tenants: Int
+        let predictors: Int
+        /// [tenant][predictor][sum bits, 10 deciles]
+        let counters: UnsafeMutablePointer<Atomic<UInt64>>
+        static let stride = 11
 
-    /// A run's transformed scores, under one take of the lock.
-    func record(tenant: Int, predictor: Int, scores: UnsafeBufferPointer<Double>, edges: [Double]) {
-        state.withLock { state in
-            let key = ShadowKey(tenant: tenant, predictor: predictor)
-            var record = state.records[key] ?? ShadowRecord()
-            for score in scores { record.add(score, edges: edges) }
-            state.records[key] = record
+        init(generation: UInt64, tenants: Int, predictors: Int) {
+            self.generation = generation
+            self.tenants = tenants
+            self.predictors = predictors
+            let n = max(tenants * predictors * Self.stride, 1)
+            counters = .allocate(capacity: n)
+            for i in 0..<n { (counters + i).initialize(to: Atomic(0)) }
+        }
+
+        deinit {
+            counters.deinitialize(count: max(tenants * predictors * Self.stride, 1))
+            counters.deallocate()
         }
     }
 
+    /// What readers see: set by the worker at `reset`, under the lock (cold).
+    private let published = Locked<Counts>(Counts(generation: 0, tenants: 0, predictors: 0))
+    /// The worker's own reference to the counts it writes; only the worker
+    /// reads or sets it (set in `reset`, beside `published`).
+    private var current = Counts(generation: 0, tenants: 0, predictors: 0)
+
+    /// Worker thread: a run's transformed scores.
+    func record(tenant: Int, predictor: Int, scores: UnsafeBufferPointer<Double>, edges: [Double]) {
+        let counts = current
+        guard tenant >= 0, tenant < counts.tenants, predictor >= 0, predictor < counts.predictors else { return }
+        let base = counts.counters + (tenant * counts.predictors + predictor) * Counts.stride
+        var sum = Double(bitPattern: base.pointee.load(ordering: .relaxed))
+        edges.withUnsafeBufferPointer { edges in
+            for score in scores where score.isFinite {
+                sum += score
+                let decile = base + 1 + ShadowRecord.decile(of: score, edges: edges)
+                decile.pointee.store(decile.pointee.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+            }
+        }
+        base.pointee.store(sum.bitPattern, ordering: .relaxed)
+    }
+
+    /// Worker thread: one transformed score.
     func record(tenant: Int, predictor: Int, score: Double, edges: [Double]) {
-        state.withLock { $0.records[ShadowKey(tenant: tenant, predictor: predictor), default: ShadowRecord()].add(score, edges: edges) }
+        withUnsafePointer(to: score) { record(tenant: tenant, predictor: predictor, scores: UnsafeBufferPointer(start: $0, count: 1), edges: edges) }
     }
 
-    /// Starts over for a new generation: its shadows are other predictors.
-    func reset(generation: UInt64) {
-        state.withLock { $0 = (generation, [:]) }
+    /// Worker thread: starts over for a new generation (its shadows are
+    /// other predictors), with room for `tenants` × `predictors` records
+    /// (none when it routes no shadow).
+    func reset(generation: UInt64, tenants: Int = 0, predictors: Int = 0) {
+        let counts = Counts(generation: generation, tenants: tenants, predictors: predictors)
+        current = counts
+        published.withLock { $0 = counts }
     }
 
-    func snapshot() -> (generation: UInt64, records: [ShadowKey: ShadowRecord]) { state.withLock { $0 } }
+    /// Any thread: the records with events, as of now.
+    func snapshot() -> (generation: UInt64, records: [ShadowKey: ShadowRecord]) {
+        let counts = published.withLock { $0 }
+        var records: [ShadowKey: ShadowRecord] = [:]
+        for t in 0..<counts.tenants {
+            for p in 0..<counts.predictors {
+                let base = counts.counters + (t * counts.predictors + p) * Counts.stride
+                var record = ShadowRecord()
+                for d in 0..<10 { record.deciles[d] = (base + 1 + d).pointee.load(ordering: .relaxed) }
+                record.count = record.deciles.reduce(0, +)
+                guard record.count > 0 else { continue }
+                record.sum = Double(bitPattern: base.pointee.load(ordering: .relaxed))
+                records[ShadowKey(tenant: t, predictor: p)] = record
+            }
+        }
+        return (counts.generation, records)
+    }
 }

@@ -221,6 +221,7 @@ extension Daemon {
         check("max_snapshot_bytes", old.maximumSnapshotBytes, new.maximumSnapshotBytes)
         check("metrics_address", old.metricsAddress.map { "\($0)" } ?? "-", new.metricsAddress.map { "\($0)" } ?? "-")
         check("idle_policy", old.idlePolicy.rawValue, new.idlePolicy.rawValue)
+        check("sketch_window", old.sketchWindow.description, new.sketchWindow.description)
         return reasons
     }
 
