@@ -28,11 +28,21 @@ public struct IntentID: Hashable, Comparable, Sendable, CustomStringConvertible 
     public var description: String { "\(rawValue)" }
 }
 
-/// The predictor id written into completions (`muse_completion.predictor_id`).
+/// The predictor id written into completions (`muse_completion.predictor_id`):
+/// the generation's routing-table index of the predictor plus one, so that 0
+/// stays "none". Converted here only, in both directions.
 public struct PredictorID: Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt32
     public init(_ rawValue: UInt32) { self.rawValue = rawValue }
     public static let none = PredictorID(0)
+
+    /// The id of the routing table's predictor `index`.
+    @inlinable
+    public init(routingIndex index: Int) { rawValue = UInt32(truncatingIfNeeded: index &+ 1) }
+
+    /// The routing table's index of this predictor; −1 for `none`.
+    @inlinable
+    public var routingIndex: Int { Int(rawValue) &- 1 }
     public var description: String { "\(rawValue)" }
 }
 

@@ -355,7 +355,7 @@ struct MetricsRecorder {
         let status = raw >= 0 && raw < MetricsLayout.statusSlots ? raw : Int(CompletionStatus.internal.rawValue)
         cell.events.add(MetricsLayout.eventIndex(tenant: t, slot: generation.slot(of: intent), status: status))
         if verdict.status == .ok {
-            generation.addDrift(tenant: t, predictor: Int(verdict.predictor.rawValue) &- 1, score: verdict.score)
+            generation.addDrift(tenant: t, predictor: verdict.predictor.routingIndex, score: verdict.score)
         }
     }
 }

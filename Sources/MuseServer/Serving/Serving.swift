@@ -67,7 +67,7 @@ public final class Serving: EventScorer, Sendable {
         case .scored(let s):
             // A non-finite score becomes MUSE_E_BAD_SCORE in the drain, for any scorer.
             return Verdict(status: .ok, score: s.score, rawScore: s.raw,
-                           predictor: PredictorID(UInt32(truncatingIfNeeded: s.predictor + 1)), generation: id)
+                           predictor: PredictorID(routingIndex: s.predictor), generation: id)
         case .noRoute:
             return .refused(.noRoute, generation: id)
         case .featureCountMismatch:
@@ -86,7 +86,7 @@ public final class Serving: EventScorer, Sendable {
         switch routing.score(tenant: t, intent: generation.routingIntent(run.intent), rows: run.rows, count: n,
                              raw: raw, scores: scores, work: work) {
         case .scored(let predictor):
-            let id = PredictorID(UInt32(truncatingIfNeeded: predictor + 1))
+            let id = PredictorID(routingIndex: predictor)
             for i in 0..<n {
                 run.verdicts[i] = Verdict(status: .ok, score: scores[i], rawScore: raw[i], predictor: id, generation: self.id)
             }

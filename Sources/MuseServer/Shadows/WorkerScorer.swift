@@ -65,7 +65,7 @@ struct WorkerScorer: EventScorer {
     @inline(__always)
     func answered(tenant: TenantIndex, intent: IntentID, verdict: borrowing Verdict) {
         if let sketches, verdict.status == .ok {
-            sketches.record(tenant: tenant.rawValue, predictor: Int(verdict.predictor.rawValue) &- 1,
+            sketches.record(tenant: tenant.rawValue, predictor: verdict.predictor.routingIndex,
                             raw: verdict.rawScore, score: verdict.score)
         }
         metrics?.answered(tenant: tenant, intent: intent, verdict: verdict)
