@@ -57,29 +57,38 @@ public struct QuantileMapFitter: Sendable {
         levels[0] = 0
         levels[levels.count - 1] = 1
 
-        var xs = [Double](), us = [Double]()
         if values.count <= knots {
-            xs = values
-            us = levels
-        } else {
-            xs.reserveCapacity(knots)
-            us.reserveCapacity(knots)
-            var seg = 0
-            for j in 0..<knots {
-                let u = j == knots - 1 ? 1 : Double(j) / Double(knots - 1)
-                while seg < values.count - 2 && levels[seg + 1] < u { seg += 1 }
-                let f = (u - levels[seg]) / (levels[seg + 1] - levels[seg])
-                var x = values[seg] + f * (values[seg + 1] - values[seg])
-                x = min(max(x, values[seg]), values[seg + 1])
-                if j == knots - 1 { x = values[values.count - 1] }
-                if let prev = xs.last, x <= prev {
-                    // Rounding collapsed two knots: keep the later one at the end.
-                    if j == knots - 1 { xs[xs.count - 1] = x; us[us.count - 1] = u }
-                    continue
-                }
-                xs.append(x)
-                us.append(u)
+            return try QuantileMap(scores: values, references: levels.map(reference.quantile))
+        }
+        var seg = 0
+        return try evenlySpacedKnots { u in
+            // Levels rise with u: the segment only moves forward.
+            while seg < values.count - 2 && levels[seg + 1] < u { seg += 1 }
+            if u == 1 { return values[values.count - 1] }
+            let f = (u - levels[seg]) / (levels[seg + 1] - levels[seg])
+            let x = values[seg] + f * (values[seg + 1] - values[seg])
+            return min(max(x, values[seg]), values[seg + 1])
+        }
+    }
+
+    /// Knots at the `knots` evenly spaced levels `u_j = j / (k − 1)`, each at
+    /// `quantile(u_j)` (called with rising levels) on the tenant's side and
+    /// the reference's quantile on the other. Where rounding or an empty
+    /// stretch collapses two knots onto one score, the earlier is dropped,
+    /// except that the last level always keeps its knot.
+    private func evenlySpacedKnots(_ quantile: (Double) -> Double) throws(ScoreMapError) -> QuantileMap {
+        var xs = [Double](), us = [Double]()
+        xs.reserveCapacity(knots)
+        us.reserveCapacity(knots)
+        for j in 0..<knots {
+            let u = j == knots - 1 ? 1 : Double(j) / Double(knots - 1)
+            let x = quantile(u)
+            if let prev = xs.last, x <= prev {
+                if j == knots - 1 { xs[xs.count - 1] = x; us[us.count - 1] = u }
+                continue
             }
+            xs.append(x)
+            us.append(u)
         }
         return try QuantileMap(scores: xs, references: us.map(reference.quantile))
     }
@@ -97,21 +106,7 @@ extension QuantileMapFitter {
     public func fit(_ sketch: ScoreSketch) throws(ScoreMapError) -> QuantileMap {
         let cumulative = ScoreSketch.Cumulative(sketch)
         guard cumulative.total > 0 else { throw .emptySample }
-        var xs = [Double](), us = [Double]()
-        xs.reserveCapacity(knots)
-        us.reserveCapacity(knots)
-        for j in 0..<knots {
-            let u = j == knots - 1 ? 1 : Double(j) / Double(knots - 1)
-            let x = cumulative.quantile(u)
-            if let prev = xs.last, x <= prev {
-                // An empty stretch or rounding collapsed two knots: keep the later one at the end.
-                if j == knots - 1 { xs[xs.count - 1] = x; us[us.count - 1] = u }
-                continue
-            }
-            xs.append(x)
-            us.append(u)
-        }
         // Every event in one bin still spans that bin's edges, so two knots remain.
-        return try QuantileMap(scores: xs, references: us.map(reference.quantile))
+        return try evenlySpacedKnots { cumulative.quantile($0) }
     }
 }
