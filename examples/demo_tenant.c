@@ -3,20 +3,24 @@
  * than score_events.c of what a client can see in each completion.
  *
  *     cc -std=c11 -O2 -I <muse>/Sources/CMuse/include demo_tenant.c -o demo_tenant -lm
- *     ./demo_tenant RUNTIME_DIR TENANT ROWS.csv SECONDS THRESHOLD [IN_FLIGHT [PROGRESS_FILE]]
+ *     ./demo_tenant RUNTIME_DIR TENANT MIX SEED SECONDS THRESHOLDS [IN_FLIGHT [PROGRESS_FILE]]
  *
- * It replays the events of ROWS.csv (a header of feature names, then one
- * event per line; empty, nan or NaN is missing) as "card-not-present" events
- * for SECONDS seconds, keeping up to IN_FLIGHT (default 16) in flight, and
- * places each column by feature name. Every completion names the generation
- * that scored it, so a swap in the middle splits the figures: for each
- * generation it prints the events, the throughput while that generation
- * answered, the latency from submit to completion (p50, p99, p99.9), and the
- * alert rate at THRESHOLD on the reference-scale score (what the tenant's
- * rules compare) next to what it would have been on raw_score (the model's
- * probability after level 1, before the tenant's level-2 map).
- * PROGRESS_FILE, if given, is rewritten about every 200 ms with
- * "EVENTS GENERATION" for a progress line.
+ * It sends "card-not-present" events for SECONDS seconds, keeping up to
+ * IN_FLIGHT (default 16) in flight. Every event is new: its features are
+ * drawn from the tenant's MIX, "RISKY:SHIFT:MISSING" (e.g. 0.1:1.5:0.02): a
+ * share RISKY of the events has every feature shifted by SHIFT standard
+ * deviations from the others' standard normal, and each feature is missing
+ * (NaN) with probability MISSING; SEED starts the generator, so two tenants,
+ * or two runs, never send the same stream. Every completion names the
+ * generation that scored it, so a swap in the middle splits the figures: for
+ * each generation it prints the events, the throughput while that
+ * generation answered, the latency from submit to completion (p50, p99,
+ * p99.9), and, for each of THRESHOLDS (comma-separated, on the reference
+ * scale: what the tenant's rules compare), the alert rate with its sampling
+ * error (one standard deviation, sqrt(p(1 - p)/n)) next to what it would have
+ * been on raw_score (the model's probability after level 1, before the
+ * tenant's level-2 map). PROGRESS_FILE, if given, is rewritten about every
+ * 200 ms with "EVENTS GENERATION" for a progress line.
  */
 #include "muse.h"
 
@@ -24,14 +28,19 @@
 #include <stdlib.h>
 
 #define MAX_FEATURES 64
-#define MAX_ROWS 10000
+#define MAX_THRESHOLDS 4
+#define EVENTS 4096                 /* drawn ahead, a power of two: refilled as they are sent */
 #define MAX_IN_FLIGHT 1024          /* a power of two */
 #define MAX_GENERATIONS 8
 #define BUCKETS_PER_OCTAVE 16       /* latency resolution: 2^(1/16), about 4.4% */
 #define BUCKETS (64 * BUCKETS_PER_OCTAVE)
 
+static double thresholds[MAX_THRESHOLDS];
+static int threshold_count;
+
 typedef struct {
-    uint64_t id, events, alerts, raw_alerts, first_ns, last_ns;
+    uint64_t id, events, first_ns, last_ns;
+    uint64_t alerts[MAX_THRESHOLDS], raw_alerts[MAX_THRESHOLDS];
     uint64_t latency[BUCKETS];
 } generation_stats;
 
@@ -61,39 +70,54 @@ static double percentile_us(const generation_stats *s, double q) {
     return 0;
 }
 
-/* Reads ROWS.csv: fills names (the header) and rows; returns the row count. */
-static int read_rows(const char *path, char names[][128], int *columns, double *rows) {
-    FILE *f = fopen(path, "r");
-    if (!f) { perror(path); return -1; }
-    static char line[1 << 16];
-    int count = -1;
-    while (fgets(line, sizeof line, f) && count < MAX_ROWS) {
-        line[strcspn(line, "\r\n")] = 0;
-        int column = 0;
-        char *field = line;
-        for (;;) {
-            char *end = field + strcspn(field, ",");
-            int last = *end == 0;
-            *end = 0;
-            if (column >= MAX_FEATURES) { fprintf(stderr, "%s: more than %d columns\n", path, MAX_FEATURES); fclose(f); return -1; }
-            if (count < 0) {
-                if (strlen(field) >= 128) { fprintf(stderr, "%s: feature name too long\n", path); fclose(f); return -1; }
-                memcpy(names[column], field, strlen(field) + 1);
-            } else {
-                char *rest;
-                double v = strtod(field, &rest);
-                rows[(size_t)count * MAX_FEATURES + column] = (*field == 0 || *rest != 0) ? NAN : v;
-            }
-            column++;
-            if (last) break;
-            field = end + 1;
-        }
-        if (count < 0) *columns = column;
-        else if (column != *columns) { fprintf(stderr, "%s: line %d has %d fields, not %d\n", path, count + 2, column, *columns); fclose(f); return -1; }
-        count++;
+/* The tenant's event generator: xorshift64* for uniforms, Box-Muller for normals. */
+typedef struct {
+    uint64_t state;
+    double risky, shift, missing;
+} generator;
+
+static double uniform(generator *g) {
+    g->state ^= g->state >> 12;
+    g->state ^= g->state << 25;
+    g->state ^= g->state >> 27;
+    return ((double)((g->state * UINT64_C(2685821657736338717)) >> 11) + 0.5) / 9007199254740992.0; /* (0, 1) */
+}
+
+static double normal(generator *g) {
+    return sqrt(-2.0 * log(uniform(g))) * cos(6.283185307179586 * uniform(g));
+}
+
+/* One event of `count` features from the tenant's mix. */
+static void draw(generator *g, double *features, uint32_t count) {
+    double shift = uniform(g) < g->risky ? g->shift : 0.0;
+    for (uint32_t i = 0; i < count; i++)
+        features[i] = uniform(g) < g->missing ? NAN : normal(g) + shift;
+}
+
+/* "RISKY:SHIFT:MISSING"; 0 when it does not parse. */
+static int parse_mix(const char *text, generator *g) {
+    char *end;
+    g->risky = strtod(text, &end);
+    if (*end++ != ':') return 0;
+    g->shift = strtod(end, &end);
+    if (*end++ != ':') return 0;
+    g->missing = strtod(end, &end);
+    return *end == 0 && g->risky >= 0 && g->risky <= 1 && g->missing >= 0 && g->missing < 1 && isfinite(g->shift);
+}
+
+/* Comma-separated thresholds in (0, 1); their count, 0 when they do not parse. */
+static int parse_thresholds(const char *text) {
+    int n = 0;
+    for (const char *p = text; *p;) {
+        char *end;
+        double t = strtod(p, &end);
+        if (end == p || n == MAX_THRESHOLDS || !(t > 0 && t < 1)) return 0;
+        thresholds[n++] = t;
+        if (*end == ',') end++;
+        else if (*end) return 0;
+        p = end;
     }
-    fclose(f);
-    return count;
+    return n;
 }
 
 static void write_progress(const char *path, uint64_t events, uint64_t generation) {
@@ -107,19 +131,21 @@ static void write_progress(const char *path, uint64_t events, uint64_t generatio
 }
 
 int main(int argc, char **argv) {
-    if (argc < 6) {
-        fprintf(stderr, "usage: %s RUNTIME_DIR TENANT ROWS.csv SECONDS THRESHOLD [IN_FLIGHT [PROGRESS_FILE]]\n", argv[0]);
+    if (argc < 7) {
+        fprintf(stderr, "usage: %s RUNTIME_DIR TENANT MIX SEED SECONDS THRESHOLDS [IN_FLIGHT [PROGRESS_FILE]]\n", argv[0]);
         return 2;
     }
-    const char *dir = argv[1], *tenant = argv[2], *progress = argc > 7 ? argv[7] : NULL;
-    double seconds = atof(argv[4]), threshold = atof(argv[5]);
-    unsigned in_flight = argc > 6 ? (unsigned)atoi(argv[6]) : 16;
+    const char *dir = argv[1], *tenant = argv[2], *progress = argc > 8 ? argv[8] : NULL;
+    generator g;
+    if (!parse_mix(argv[3], &g)) { fprintf(stderr, "MIX must be RISKY:SHIFT:MISSING, e.g. 0.1:1.5:0.02\n"); return 2; }
+    g.state = strtoull(argv[4], NULL, 10) * UINT64_C(0x9E3779B97F4A7C15) | 1;
+    double seconds = atof(argv[5]);
+    if (!(threshold_count = parse_thresholds(argv[6]))) {
+        fprintf(stderr, "THRESHOLDS: 1 to %d comma-separated numbers in (0, 1)\n", MAX_THRESHOLDS);
+        return 2;
+    }
+    unsigned in_flight = argc > 7 ? (unsigned)atoi(argv[7]) : 16;
     if (in_flight < 1 || in_flight > MAX_IN_FLIGHT) { fprintf(stderr, "IN_FLIGHT must be 1...%d\n", MAX_IN_FLIGHT); return 2; }
-
-    static char names[MAX_FEATURES][128];
-    static double rows[(size_t)MAX_ROWS * MAX_FEATURES];
-    int columns = 0, count = read_rows(argv[3], names, &columns, rows);
-    if (count <= 0) { fprintf(stderr, "%s: no events\n", argv[3]); return 1; }
 
     muse_client client;
     muse_status status = muse_open_tenant(&client, dir, tenant);
@@ -132,19 +158,10 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (intent.feature_count > MAX_FEATURES) { fprintf(stderr, "too many features\n"); return 1; }
-    /* Column c of the file goes to feature position[c] of the event. */
-    uint32_t position[MAX_FEATURES];
-    for (int c = 0; c < columns; c++) {
-        if ((status = muse_lookup_feature(&client, "card-not-present", names[c], &position[c])) != MUSE_OK) {
-            fprintf(stderr, "feature %s: %s\n", names[c], muse_strerror(status));
-            return 1;
-        }
-    }
-    static double events[MAX_ROWS][MAX_FEATURES];
-    for (int r = 0; r < count; r++) {
-        for (uint32_t i = 0; i < intent.feature_count; i++) events[r][i] = NAN;
-        for (int c = 0; c < columns; c++) events[r][position[c]] = rows[(size_t)r * MAX_FEATURES + c];
-    }
+    /* Events are drawn ahead in a ring and each slot redrawn once its event
+     * is answered, so none is ever sent twice. */
+    static double events[EVENTS][MAX_FEATURES];
+    for (int e = 0; e < EVENTS; e++) draw(&g, events[e], intent.feature_count);
 
     static uint64_t submitted_at[MAX_IN_FLIGHT];
     muse_completion done[64];
@@ -155,7 +172,7 @@ int main(int argc, char **argv) {
         if (now >= stop && answered == sent) break;
         if (now >= stop + UINT64_C(5000000000)) { fprintf(stderr, "%s: %llu events unanswered\n", tenant, (unsigned long long)(sent - answered)); return 1; }
         while (now < stop && sent - answered < in_flight) {
-            status = muse_submit(&channel, sent, intent.id, events[sent % (uint64_t)count], intent.feature_count);
+            status = muse_submit(&channel, sent, intent.id, events[sent % EVENTS], intent.feature_count);
             if (status == MUSE_E_AGAIN) break;
             if (status != MUSE_OK) { fprintf(stderr, "submit: %s\n", muse_strerror(status)); return 1; }
             submitted_at[sent % MAX_IN_FLIGHT] = muse_now_ns();
@@ -168,14 +185,18 @@ int main(int argc, char **argv) {
         now = muse_now_ns();
         for (size_t i = 0; i < n; i++) {
             const muse_completion *c = &done[i];
+            /* Its features were copied into the ring at submit: a fresh event takes the slot. */
+            draw(&g, events[c->tag % EVENTS], intent.feature_count);
             if (c->status != MUSE_OK) { failed++; continue; }
             generation_stats *s = stats_for(c->generation_id);
             if (!s) continue;
             if (!s->events) s->first_ns = now;
             s->last_ns = now;
             s->events++;
-            s->alerts += c->score >= threshold;
-            s->raw_alerts += c->raw_score >= threshold;
+            for (int t = 0; t < threshold_count; t++) {
+                s->alerts[t] += c->score >= thresholds[t];
+                s->raw_alerts[t] += c->raw_score >= thresholds[t];
+            }
             s->latency[bucket(now - submitted_at[c->tag % MAX_IN_FLIGHT])]++;
             current = c->generation_id;
         }
@@ -187,14 +208,17 @@ int main(int argc, char **argv) {
     }
     if (progress) write_progress(progress, answered, current);
 
-    /* One line per generation, in the order they answered: tools/demo.sh prints the header. */
-    for (int g = 0; g < generations; g++) {
-        const generation_stats *s = &stats[g];
-        double span = (double)(s->last_ns - s->first_ns) / 1e9;
-        printf("%-8s %4llu %10llu %10.0f %8.1f %8.1f %8.1f %11.2f%% %11.2f%%\n", tenant, (unsigned long long)s->id,
-               (unsigned long long)s->events, span > 0 ? (double)s->events / span : 0.0,
-               percentile_us(s, 0.5), percentile_us(s, 0.99), percentile_us(s, 0.999),
-               100.0 * (double)s->alerts / (double)s->events, 100.0 * (double)s->raw_alerts / (double)s->events);
+    /* One line per generation and threshold, in the order they answered: tools/demo.sh prints the header. */
+    for (int gen = 0; gen < generations; gen++) {
+        const generation_stats *s = &stats[gen];
+        double span = (double)(s->last_ns - s->first_ns) / 1e9, n = (double)s->events;
+        for (int t = 0; t < threshold_count; t++) {
+            double p = (double)s->alerts[t] / n;
+            printf("%-8s %4llu %10llu %10.0f %8.1f %8.1f %8.1f %8.4f %8.2f%% ±%5.2f%% %9.2f%%\n", tenant,
+                   (unsigned long long)s->id, (unsigned long long)s->events, span > 0 ? n / span : 0.0,
+                   percentile_us(s, 0.5), percentile_us(s, 0.99), percentile_us(s, 0.999), thresholds[t],
+                   100.0 * p, 100.0 * sqrt(p * (1 - p) / n), 100.0 * (double)s->raw_alerts[t] / n);
+        }
     }
     if (failed) fprintf(stderr, "%s: %llu events refused\n", tenant, (unsigned long long)failed);
     muse_release(&channel);
