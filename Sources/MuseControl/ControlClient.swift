@@ -6,8 +6,10 @@ import Foundation
 /// musectl's side of the control socket: connect, send one request, read one
 /// response.
 public enum ControlClient {
+    /// `answerLimit` bounds the answer read; `sketches` answers carry every
+    /// tenant's sketches and need more than the default.
     public static func send(_ request: ControlRequest, to socketPath: String,
-                            timeoutSeconds: Int = 120) throws -> ControlResponse {
+                            timeoutSeconds: Int = 120, answerLimit: Int = 1 << 20) throws -> ControlResponse {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ControlError.system("socket", errno) }
         defer { close(fd) }
@@ -21,7 +23,7 @@ public enum ControlClient {
         // mused answers a refused peer without reading its request and closes:
         // the request may then meet a broken pipe, and the answer is still there.
         do { try writeAll(fd, line) } catch ControlError.system(_, EPIPE) {}
-        let reply = try readLine(fd)
+        let reply = try readLine(fd, limit: answerLimit)
         do { return try ControlResponse.decode(reply) } catch { throw ControlError.unreadableAnswer(error.description) }
     }
 }

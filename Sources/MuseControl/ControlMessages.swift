@@ -4,7 +4,7 @@ import Foundation
 /// JSON response line from mused. Shared by both so they cannot drift.
 public struct ControlRequest: Codable, Sendable, Equatable {
     public enum Command: String, Codable, Sendable, CaseIterable {
-        case status, swap, rollback, tenants, reload, drain, candidate
+        case status, swap, rollback, tenants, reload, drain, candidate, sketches
     }
     public var command: Command
     /// For `swap`: the snapshot file (absolute path, read by mused).
@@ -98,6 +98,9 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     public var drain: DrainReport?
     /// For `candidate`: what was published.
     public var candidate: CandidateReport?
+    /// For `sketches`: this host's live score sketches, merged over the
+    /// workers, as a sketch file (docs/sketch-format.md), base64.
+    public var sketches: String?
 
     public struct Step: Codable, Sendable, Equatable {
         public var name: String
@@ -110,7 +113,9 @@ public struct ControlResponse: Codable, Sendable, Equatable {
 
     public init(ok: Bool, error: String? = nil, steps: [Step]? = nil, status: DaemonStatus? = nil,
                 gate: [ShadowInfo]? = nil, tenants: [TenantInfo]? = nil, reload: ReloadReport? = nil,
-                drain: DrainReport? = nil, candidate: CandidateReport? = nil) {
+                drain: DrainReport? = nil, candidate: CandidateReport? = nil,
+                sketches: String? = nil) {
+        self.sketches = sketches
         self.candidate = candidate
         self.ok = ok
         self.error = error

@@ -84,3 +84,34 @@ public struct QuantileMapFitter: Sendable {
         return try QuantileMap(scores: xs, references: us.map(reference.quantile))
     }
 }
+
+extension QuantileMapFitter {
+    /// A map fitted from a sketch of the tenant's scores rather than the
+    /// scores themselves: knots at the same evenly spaced levels as the
+    /// sample fit, at the sketch's quantiles (linear inside a bin). The ends
+    /// keep the sample fit's convention — level 0 at the smallest score, 1 at
+    /// the largest — with the sketch's outer bin edges standing for those
+    /// scores (a score beyond them is clamped by the map, as beyond any fit).
+    /// Events that share a bin are spread across it, so a model with a few
+    /// discrete outputs is better fitted from the sample.
+    public func fit(_ sketch: ScoreSketch) throws(ScoreMapError) -> QuantileMap {
+        let cumulative = ScoreSketch.Cumulative(sketch)
+        guard cumulative.total > 0 else { throw .emptySample }
+        var xs = [Double](), us = [Double]()
+        xs.reserveCapacity(knots)
+        us.reserveCapacity(knots)
+        for j in 0..<knots {
+            let u = j == knots - 1 ? 1 : Double(j) / Double(knots - 1)
+            let x = cumulative.quantile(u)
+            if let prev = xs.last, x <= prev {
+                // An empty stretch or rounding collapsed two knots: keep the later one at the end.
+                if j == knots - 1 { xs[xs.count - 1] = x; us[us.count - 1] = u }
+                continue
+            }
+            xs.append(x)
+            us.append(u)
+        }
+        // Every event in one bin still spans that bin's edges, so two knots remain.
+        return try QuantileMap(scores: xs, references: us.map(reference.quantile))
+    }
+}

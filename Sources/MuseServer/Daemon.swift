@@ -149,6 +149,9 @@ public final class Daemon: @unchecked Sendable {
             }, shadows: { [weak self] in
                 guard let self else { return [] }
                 return shadowInfo()
+            }, alerts: { [weak self] in
+                guard let self else { return [] }
+                return workers.flatMap { $0.sketches.alertTotals() }
             }) { [generations] in
                 generations.withLock { $0.serving?.generationID.rawValue }
             }

@@ -19,6 +19,9 @@ public struct TenantConfiguration: Sendable, Equatable {
     /// (`TenantRateLimiter`); events over it are answered `.overloaded`. nil
     /// is unlimited.
     public var rateLimit: RateLimit?
+    /// Alert thresholds on the reference scale, ascending: each predictor's
+    /// level-2 scores at or above each are counted (`muse_alerts_total`).
+    public var alertThresholds: [Double] = []
 
     public init(name: String, group: String? = nil, channels: Int = 8, ringDepth: Int = 256, maxFeatures: Int = 64) {
         self.name = name

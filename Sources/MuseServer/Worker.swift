@@ -31,6 +31,8 @@ final class Worker: @unchecked Sendable {
     private var servingVersion: UInt64
     /// This worker's shadow records (read by the control thread).
     let shadows = ShadowTally()
+    /// This worker's live score sketches (read by the control thread).
+    let sketches = WorkerSketches()
     private var doorbell: DaemonDoorbell
     private let batchSize: Int
     private let spinNanoseconds: UInt64
@@ -106,7 +108,8 @@ final class Worker: @unchecked Sendable {
         ThreadSupport.setName("muse-worker-\(index)")
         cell.acknowledge(worker: index, version: servingVersion)
         shadows.reset(generation: serving.generationID.rawValue)
-        var scorer = WorkerScorer(serving: serving, tally: shadows, metrics: metrics)
+        var scorer = WorkerScorer(serving: serving, tally: shadows, sketches: sketches,
+                                      alertThresholds: policyTable.current.map(\.alertThresholds), metrics: metrics)
         var idle = IdleStrategy(policy: idlePolicy, maxSpinNanoseconds: spinNanoseconds,
                                 now: ThreadSupport.monotonicNanoseconds())
         var nextHousekeeping: UInt64 = 0
@@ -118,7 +121,8 @@ final class Worker: @unchecked Sendable {
                 pickUpServing()
                 applyOrders()
                 rebuildScheduler()
-                scorer = WorkerScorer(serving: serving, tally: shadows, metrics: metrics)
+                scorer = WorkerScorer(serving: serving, tally: shadows, sketches: sketches,
+                                      alertThresholds: policyTable.current.map(\.alertThresholds), metrics: metrics)
                 clockMask = endpoints.count > 16 ? 0 : 63
             }
             let answered = scheduler.round(&endpoints, scorer: scorer, scratch: scratch)

@@ -60,6 +60,7 @@ struct ConfigFileTests {
             max_features = 128
             weight = 3
             rate_limit = { events_per_second = 10000, burst = 500 }
+            alert_thresholds = [0.95, 0.99]
 
             [[tenant]]
             name = "globex"
@@ -77,6 +78,7 @@ struct ConfigFileTests {
         var acme = TenantConfiguration(name: "acme", group: "0", channels: 16, ringDepth: 1024, maxFeatures: 128)
         acme.weight = 3
         acme.rateLimit = RateLimit(eventsPerSecond: 10000, burst: 500)
+        acme.alertThresholds = [0.95, 0.99]
         var globex = TenantConfiguration(name: "globex")
         globex.rateLimit = RateLimit(eventsPerSecond: 70, burst: 70)
         #expect(config.tenants == [acme, globex])
@@ -137,6 +139,15 @@ struct ConfigFileTests {
          "tenant[0].rate_limit.burst", "must be 1...1000000000, got 0"),
         ("[[tenant]]\nname = \"a\"\nrate_limit.events_per_second = 0\n", 3,
          "tenant[0].rate_limit.events_per_second", "must be 1...1000000000"),
+        ("[[tenant]]\nname = \"a\"\nalert_thresholds = 0.95\n", 3, "tenant[0].alert_thresholds", "expected an array of numbers"),
+        ("[[tenant]]\nname = \"a\"\nalert_thresholds = [0.95, \"high\"]\n", 3, "tenant[0].alert_thresholds",
+         "element 2 is a string, not a number"),
+        ("[[tenant]]\nname = \"a\"\nalert_thresholds = [0.5, 1]\n", 3, "tenant[0].alert_thresholds",
+         "element 2 is 1.0; a threshold on the reference scale is in (0, 1)"),
+        ("[[tenant]]\nname = \"a\"\nalert_thresholds = [0.99, 0.95]\n", 3, "tenant[0].alert_thresholds",
+         "thresholds must ascend"),
+        ("[[tenant]]\nname = \"a\"\nalert_thresholds = [0.1, 0.2, 0.3, 0.4, 0.5]\n", 3, "tenant[0].alert_thresholds",
+         "at most 4 thresholds, got 5"),
         // Syntax errors: TOMLKit's line; the key written there, if any.
         ("workers = 1\nbatch_size =\n", 2, "batch_size", "not valid TOML"),
         ("workers = 1\nworkers = 2\n", 2, "workers", "not valid TOML"),

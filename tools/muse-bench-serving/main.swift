@@ -9,7 +9,8 @@ import MuseServer
 // muse-bench-serving: what the daemon's per-event scoring path costs on top
 // of the model itself, in one process (no transport): the built-in
 // generation's 16-feature logistic regression called directly, through the
-// RoutingTable, and through the Serving object the workers use.
+// RoutingTable, and through the Serving object the workers use, and that
+// plus recording the level-1 score into the live score sketch.
 //
 //   swift build -c release --product muse-bench-serving && .build/release/muse-bench-serving
 
@@ -38,6 +39,8 @@ for r in 0..<1024 {
         flat.append(Double(k) / 97 - 0.5)
     }
 }
+// The live score sketch a worker records each answer's level-1 score into.
+let sketchTable = WorkerSketches().table(for: serving)
 let iterations = Int(ProcessInfo.processInfo.environment["MUSE_BENCH_CALLS"] ?? "") ?? 5_000_000
 var results: [(String, Double)] = []
 for round in 0..<3 {
@@ -59,8 +62,18 @@ for round in 0..<3 {
             return serving.score(tenant: TenantIndex(0), intent: IntentID(1), features: x).score
         }
     }
+    let sketched = flat.withUnsafeBufferPointer { all in
+        nanosecondsPerCall(iterations) { i in
+            let x = row(all, i)
+            let verdict = serving.score(tenant: TenantIndex(0), intent: IntentID(1), features: x)
+            sketchTable.record(tenant: 0, predictor: Int(verdict.predictor.rawValue) &- 1, raw: verdict.rawScore,
+                               score: verdict.score)
+            return verdict.score
+        }
+    }
     if round == 2 {
-        results = [("model.probability", direct.0), ("RoutingTable.score", routed.0), ("Serving.score", served.0)]
+        results = [("model.probability", direct.0), ("RoutingTable.score", routed.0), ("Serving.score", served.0),
+                   ("Serving.score+sketch", sketched.0)]
     }
 }
 print("muse-bench-serving: 16-feature logistic regression, \(iterations) calls, third of three rounds")
@@ -70,3 +83,4 @@ for (name, ns) in results {
 }
 let overhead: Double = results[2].1 - results[0].1
 print(String(format: "overhead of the serving path over the model: %.1f ns", overhead))
+print(String(format: "live score sketch (record the level-1 score): %.1f ns/event", results[3].1 - results[2].1))

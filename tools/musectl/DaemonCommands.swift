@@ -12,10 +12,11 @@ struct DaemonOptions: ParsableArguments {
     var json: Bool { format.json }
 
     /// Sends `request`; prints the answer; exits non-zero if mused refused.
-    func send(_ request: ControlRequest, describe: (ControlResponse) -> String) throws {
+    func send(_ request: ControlRequest, answerLimit: Int = 1 << 20, describe: (ControlResponse) -> String) throws {
         let response: ControlResponse
         do {
-            response = try ControlClient.send(request, to: ControlSocket.path(runtimeDirectory: runtimeDirectory))
+            response = try ControlClient.send(request, to: ControlSocket.path(runtimeDirectory: runtimeDirectory),
+                                              answerLimit: answerLimit)
         } catch {
             throw DaemonUnreachable(reason: "\(error)")
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MuseCore
 import MuseScoring
+import MuseSnapshot
 
 /// `musectl transform`: fit level-2 score maps from scores, and apply them.
 struct Transform: ParsableCommand {
@@ -82,7 +83,9 @@ func parseReference(_ spec: String) throws -> ReferenceDistribution {
 extension Transform {
     struct Fit: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Fit a predictor's quantile maps (pooled, and per tenant) from a sample of scores.")
+            abstract: "Fit a predictor's quantile maps (pooled, and per tenant) from a sample of scores.",
+            discussion: "With --sketches, from the score sketches 'musectl sketch export' wrote on one host or many "
+                + "(merged: counts add) instead of a score file; the sketches hold level-1 scores, so no level-1 option applies.")
 
         @Option(help: "Reference distribution: uniform, beta:A,B, or empirical:FILE (a score file).")
         var reference: String = "uniform"
@@ -90,8 +93,11 @@ extension Transform {
         var knots: Int = QuantileMapFitter.defaultKnots
         @Option(help: "Fewest scores a tenant needs for its own map; below, it uses the pooled map.")
         var minSamples: Int = 1000
-        @Option(help: "Predictor the maps belong to.")
-        var predictor: String = "default"
+        @Option(help: "Predictor the maps belong to (default: 'default'; with --sketches, the one predictor they hold).")
+        var predictor: String?
+        @Option(name: .customLong("sketches"), parsing: .upToNextOption,
+                help: "Sketch files written by 'musectl sketch export' to fit from, merged.")
+        var sketchFiles: [String] = []
         @OptionGroup var correction: CorrectionOptions
         @Option(name: .shortAndLong, help: "Map file to write (default: standard output).")
         var output: String?
@@ -113,6 +119,8 @@ extension Transform {
 
         func run() throws {
             let reference = try parseReference(reference)
+            if !sketchFiles.isEmpty { return try fitSketches(reference: reference) }
+            let predictor = self.predictor ?? "default"
             let corr = try correction.correction()
             let (name, lines) = try readScores(scores)
             guard !lines.isEmpty else { throw TransformError("\(name): no scores to fit") }
@@ -252,4 +260,65 @@ extension Transform {
 struct TransformError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+extension Transform.Fit {
+    /// `fit --sketches`: reads and merges the files (each checked whole),
+    /// takes the chosen predictor's sketches, and fits them like a sample.
+    func fitSketches(reference: ReferenceDistribution) throws {
+        guard scores == nil else { throw TransformError("give either a score file or --sketches, not both") }
+        guard correction.negativeSamplingRate == nil, correction.trainingPrior == nil, correction.servingPrior == nil else {
+            throw TransformError("sketches hold level-1 (corrected) scores already; give no level-1 option with --sketches")
+        }
+        var files = [SketchFile]()
+        for path in sketchFiles {
+            let bytes: [UInt8]
+            do { bytes = try RegularFile.read(path) } catch { throw TransformError("\(path): \(error)") }
+            do { files.append(try SketchFile(decoding: bytes)) } catch { throw TransformError("\(path): \(error)") }
+        }
+        let merged = SketchFile.merge(files)
+        // Predictors that saw events: a route no event took is no candidate for the default.
+        let names = Set(merged.entries.filter { $0.sketch.count > 0 }.map(\.predictor)).sorted()
+        let chosen: String
+        if let predictor {
+            chosen = predictor
+        } else if names.count == 1 {
+            chosen = names[0]
+        } else {
+            throw TransformError("the sketches hold predictors \(names.joined(separator: ", ")); choose one with --predictor")
+        }
+        let entries = merged.entries.filter { $0.predictor == chosen && $0.sketch.count > 0 }
+        guard !entries.isEmpty else {
+            throw TransformError("no events sketched for predictor '\(chosen)' (the files hold \(names.joined(separator: ", ")))")
+        }
+        var seen = [String: UInt64]()
+        for e in entries {
+            if let other = seen.updateValue(e.fingerprint, forKey: e.tenant), other != e.fingerprint {
+                throw TransformError("tenant \(e.tenant): predictor '\(chosen)' was sketched under two level-1 setups "
+                    + "(\(String(other, radix: 16)) and \(String(e.fingerprint, radix: 16))); fit from hosts that serve one")
+            }
+        }
+        let fitter: QuantileMapFitter
+        do { fitter = try QuantileMapFitter(reference: reference, knots: knots) } catch { throw TransformError("--knots: \(error)") }
+        guard minSamples >= 2 else { throw TransformError("--min-samples must be at least 2, got \(minSamples)") }
+        let maps: TenantMaps
+        do {
+            maps = try TenantMaps.fit(sketches: entries.map { ($0.tenant, $0.sketch) }, fitter: fitter, minimumSamples: minSamples)
+        } catch { throw TransformError("--sketches: \(error)") }
+        let origins = maps.entries.map { Result.Tenant(tenant: $0.tenant, origin: "\($0.origin)") }
+        if !format.json {
+            for e in origins { FileHandle.standardError.write(Data("tenant \(e.tenant): \(e.origin)\n".utf8)) }
+        }
+        let file = ScoreMapFile(predictor: chosen, reference: reference, maps: maps)
+        if let output {
+            try file.encoded().write(toFile: output, atomically: true, encoding: .utf8)
+        }
+        if format.json {
+            try JSONOutput.print(Result(predictor: chosen, reference: reference.descriptor.description,
+                                        samples: maps.pooledSampleCount, tenants: origins, output: output,
+                                        maps: output == nil ? file.encoded() : nil))
+        } else if output == nil {
+            print(file.encoded(), terminator: "")
+        }
+    }
 }

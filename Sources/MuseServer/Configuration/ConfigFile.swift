@@ -27,7 +27,11 @@ public enum ConfigFile {
         "tenant",
     ]
     public static let promotionGateKeys = ["max_psi", "min_events"]
-    public static let tenantKeys = ["name", "group", "channels", "ring_depth", "max_features", "weight", "rate_limit"]
+    public static let tenantKeys = ["name", "group", "channels", "ring_depth", "max_features", "weight", "rate_limit",
+                                    "alert_thresholds"]
+    /// Most alert thresholds a tenant may declare: each costs a compare per
+    /// scored event and a counter per predictor.
+    public static let maxAlertThresholds = 4
     public static let rateLimitKeys = ["events_per_second", "burst"]
 
     /// The largest weight and rate a tenant may be given.
@@ -371,12 +375,41 @@ private struct Reader {
             let burst = try int(limit, "burst", at: limitPath, in: 1...ConfigFile.maxEventsPerSecond) ?? rate
             tenant.rateLimit = RateLimit(eventsPerSecond: rate, burst: burst)
         }
+        if let value = table["alert_thresholds"] {
+            tenant.alertThresholds = try alertThresholds(value, at: "\(path).alert_thresholds")
+        }
         return tenant
     }
 
     // MARK: - Keys and values
 
     private func join(_ table: String, _ key: String) -> String { table.isEmpty ? key : "\(table).\(key)" }
+
+    /// `alert_thresholds = [0.95, 0.99]`: levels on the reference scale, in
+    /// (0, 1), strictly ascending, at most `maxAlertThresholds`.
+    func alertThresholds(_ value: TOMLValueConvertible, at key: String) throws(ConfigFileError) -> [Double] {
+        guard let array = value.array else {
+            throw error(key, "expected an array of numbers such as [0.95, 0.99], got \(typeName(value))")
+        }
+        guard array.count <= ConfigFile.maxAlertThresholds else {
+            throw error(key, "at most \(ConfigFile.maxAlertThresholds) thresholds, got \(array.count)")
+        }
+        var thresholds = [Double]()
+        for i in 0..<array.count {
+            let element = array[i]
+            guard let t = element.double ?? element.int.map(Double.init) else {
+                throw error(key, "element \(i + 1) is \(typeName(element)), not a number")
+            }
+            guard t > 0 && t < 1 else {
+                throw error(key, "element \(i + 1) is \(t); a threshold on the reference scale is in (0, 1)")
+            }
+            if let last = thresholds.last, t <= last {
+                throw error(key, "element \(i + 1) (\(t)) is not above element \(i) (\(last)); thresholds must ascend")
+            }
+            thresholds.append(t)
+        }
+        return thresholds
+    }
 
     func checkKeys(_ table: TOMLTable, at path: String, allowed: [String]) throws(ConfigFileError) {
         // In source order, so the first unknown key written is the one named.

@@ -31,6 +31,8 @@ extension Daemon {
             }
         case .status:
             return ControlResponse(ok: true, status: status())
+        case .sketches:
+            return ControlResponse(ok: true, sketches: Data(sketchFile().encoded()).base64EncodedString())
         case .rollback:
             let started = ThreadSupport.monotonicNanoseconds()
             do {

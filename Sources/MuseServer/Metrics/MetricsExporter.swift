@@ -31,6 +31,8 @@ final class MetricsExporter: Sendable {
     private let servingGeneration: @Sendable () -> UInt64?
     /// The shadow predictors' records (the promotion gate's figures), read at each scrape.
     private let shadows: @Sendable () -> [ShadowInfo]
+    /// Each (tenant, predictor, threshold)'s alerts, summed over the workers, read at each scrape.
+    private let alerts: @Sendable () -> [AlertTotal]
     /// Scrapes are serialised: what was exported so far lives here.
     private let state: Locked<ExportState>
     static let replayLimit: UInt64 = 20_000
@@ -65,14 +67,18 @@ final class MetricsExporter: Sendable {
         helpText: "Events a shadow predictor scored for the tenant since the serving generation was published.") }
     static var buildInfo: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "build", unitName: "info",
         helpText: "Always 1: the release of this mused, the muse.h ABI and the snapshot format it writes.") }
+    static var alertsTotal: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "alerts", unitName: "total",
+        helpText: "Events whose level-2 score reached the tenant's alert threshold (alert_thresholds), per predictor, primaries and shadows; divide its rate by muse_events_total's for the alert rate.") }
     static var driftEvents: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "score_drift_events", unitName: "",
         helpText: "Scores the drift PSI is computed from.") }
 
     init(layout: MetricsLayout, cells: [WorkerMetrics],
          segments: @escaping @Sendable () -> [(index: Int, segment: Segment)],
          shadows: @escaping @Sendable () -> [ShadowInfo] = { [] },
+         alerts: @escaping @Sendable () -> [AlertTotal] = { [] },
          servingGeneration: @escaping @Sendable () -> UInt64?) {
         self.shadows = shadows
+        self.alerts = alerts
         self.layout = layout
         self.cells = cells
         self.segments = segments
@@ -170,6 +176,8 @@ final class MetricsExporter: Sendable {
         }
         // Ring occupancy of the tenants held now; a removed tenant's gauges go.
         var occupancy: [String: (pending: Gauge, unread: Gauge)] = [:]
+    var alerts: [AlertSeries: UInt64] = [:]
+    var alertCounters: [AlertSeries: Counter] = [:]
         for (t, segment) in segments() where t < tenants.count && !segment.isDamaged {
             guard let name = tenants[t] else { continue }
             let labels = [("tenant", name)]
@@ -192,7 +200,32 @@ final class MetricsExporter: Sendable {
             (DriftSeries(tenant: $0.tenant, predictor: $0.predictor), $0.psi ?? .nan, $0.events)
         }
         expose(shadowFigures, as: (Self.shadowDrift, Self.shadowEvents), in: &state.shadows)
+        exportAlerts(into: &state)
         if let figures = ProcessMetrics.current() { process.set(figures) }
+    }
+
+    /// Alerts: the delta of each series' total since the last scrape. A
+    /// series' total falls only when its predictor stopped being served (its
+    /// cells went); the counter then waits until the total passes what was
+    /// exported, so it never goes back.
+    private func exportAlerts(into state: inout ExportState) {
+        var totals: [AlertSeries: UInt64] = [:]
+        for a in alerts() {
+            totals[AlertSeries(tenant: a.tenant, predictor: a.predictor, threshold: a.threshold), default: 0] &+= a.count
+        }
+        for (series, total) in totals {
+            let counter = state.alertCounters[series] ?? {
+                let made = registry.makeCounter(descriptor: Self.alertsTotal, labels: [
+                    ("tenant", series.tenant), ("predictor", series.predictor), ("threshold", "\(series.threshold)")])
+                state.alertCounters[series] = made
+                return made
+            }()
+            let exported = state.alerts[series] ?? 0
+            if total > exported {
+                counter.increment(by: Int64(clamping: total - exported))
+                state.alerts[series] = total
+            }
+        }
     }
 
     /// Sets a (PSI, events) gauge pair per series, making the pairs of new
@@ -317,6 +350,12 @@ struct TenantSeries {
     let batches: ValueHistogram
 }
 
+struct AlertSeries: Hashable {
+    let tenant: String
+    let predictor: String
+    let threshold: Double
+}
+
 struct DriftSeries: Hashable {
     let tenant: String
     let predictor: String
@@ -333,6 +372,8 @@ struct ExportState {
     var tenantSeries: [Int: TenantSeries] = [:]
     var shadows: [DriftSeries: (psi: Gauge, events: Gauge)] = [:]
     var occupancy: [String: (pending: Gauge, unread: Gauge)] = [:]
+    var alerts: [AlertSeries: UInt64] = [:]
+    var alertCounters: [AlertSeries: Counter] = [:]
 
     init(layout: MetricsLayout) {
         let tenants = layout.capacity

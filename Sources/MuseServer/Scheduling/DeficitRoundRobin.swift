@@ -7,6 +7,9 @@ struct TenantPolicy: Sendable {
     var weight: Int
     var rateLimit: RateLimit?
     var limiter: TenantRateLimiter?
+    /// The tenant's alert thresholds (not scheduling, but carried to the
+    /// workers the same way: with the publication after a reload).
+    var alertThresholds: [Double] = []
 
     init(weight: Int = 1, rateLimit: RateLimit? = nil) {
         self.weight = max(1, weight)
@@ -14,7 +17,10 @@ struct TenantPolicy: Sendable {
         limiter = rateLimit.map(TenantRateLimiter.init)
     }
 
-    init(_ tenant: TenantConfiguration) { self.init(weight: tenant.weight, rateLimit: tenant.rateLimit) }
+    init(_ tenant: TenantConfiguration) {
+        self.init(weight: tenant.weight, rateLimit: tenant.rateLimit)
+        alertThresholds = tenant.alertThresholds
+    }
 }
 
 /// The tenants' policies by `TenantIndex`, as the daemon last configured
@@ -34,6 +40,7 @@ final class TenantPolicyTable: Sendable {
                 guard let tenant else { return TenantPolicy() }
                 var policy = TenantPolicy(weight: tenant.weight)
                 policy.rateLimit = tenant.rateLimit
+                policy.alertThresholds = tenant.alertThresholds
                 if let limit = tenant.rateLimit {
                     policy.limiter = old.indices.contains(index) && old[index].rateLimit == limit
                         ? old[index].limiter : TenantRateLimiter(limit)

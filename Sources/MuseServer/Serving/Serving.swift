@@ -104,8 +104,9 @@ public final class Serving: EventScorer, Sendable {
 
     /// Scores a run with the shadow predictors of (tenant, intent) into
     /// `tally`: each shadow scores the rows in one call, and each shadow's
-    /// scores go to the tally under one take of its lock.
-    func scoreShadows(tenant: TenantIndex, run: EventRun, into tally: ShadowTally) {
+    /// scores go to the tally under one take of its lock, and their level-1
+    /// scores to the worker's sketches (no lock).
+    func scoreShadows(tenant: TenantIndex, run: EventRun, into tally: ShadowTally, sketches: SketchTable? = nil) {
         guard hasShadows(tenant: tenant) else { return }
         let t = Int(routingTenants[tenant.rawValue])
         let n = run.count
@@ -113,8 +114,9 @@ public final class Serving: EventScorer, Sendable {
         routing.scoreShadows(tenant: t, intent: generation.routingIntent(run.intent), rows: run.rows, count: n,
                              raw: UnsafeMutableBufferPointer(rebasing: run.work[0..<n]),
                              scores: UnsafeMutableBufferPointer(rebasing: run.work[n..<2 * n]),
-                             work: UnsafeMutableBufferPointer(rebasing: run.work[2 * n..<3 * n])) { predictor, _, scores in
+                             work: UnsafeMutableBufferPointer(rebasing: run.work[2 * n..<3 * n])) { predictor, raw, scores in
             tally.record(tenant: tenant.rawValue, predictor: predictor, scores: scores, edges: edges[predictor])
+            sketches?.record(tenant: tenant.rawValue, predictor: predictor, raw: raw, scores: scores)
         }
     }
 }

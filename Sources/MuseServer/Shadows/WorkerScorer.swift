@@ -1,17 +1,22 @@
 import MuseIPC
 
 /// What a worker hands its channels' drain: the published `Serving` plus the
-/// worker's own shadow tally, so shadow scores are recorded without sharing,
-/// and its metrics cell, if the daemon exports metrics.
+/// worker's own shadow tally and score sketches, so shadow scores and level-1
+/// scores are recorded without sharing, and its metrics cell, if the daemon
+/// exports metrics.
 struct WorkerScorer: EventScorer {
     let serving: Serving
     let tally: ShadowTally
+    let sketches: SketchTable?
     let metrics: MetricsRecorder?
 
-    /// Cold (a generation pick-up): `metrics` gets its counts for `serving`.
-    init(serving: Serving, tally: ShadowTally, metrics: WorkerMetrics? = nil) {
+    /// Cold (a generation pick-up): `metrics` gets its counts for `serving`,
+    /// `sketches` the table of its (tenant, predictor) cells.
+    init(serving: Serving, tally: ShadowTally, sketches: WorkerSketches? = nil, alertThresholds: [[Double]] = [],
+         metrics: WorkerMetrics? = nil) {
         self.serving = serving
         self.tally = tally
+        self.sketches = sketches?.table(for: serving, thresholds: alertThresholds)
         self.metrics = metrics?.recorder(for: serving)
     }
 
@@ -36,7 +41,7 @@ struct WorkerScorer: EventScorer {
     func hasShadows(tenant: TenantIndex) -> Bool { serving.hasShadows(tenant: tenant) }
 
     func scoreShadows(tenant: TenantIndex, run: EventRun) {
-        serving.scoreShadows(tenant: tenant, run: run, into: tally)
+        serving.scoreShadows(tenant: tenant, run: run, into: tally, sketches: sketches)
     }
 
     // MARK: Metrics (see `MetricsRecorder`; nothing without a metrics endpoint)
@@ -50,8 +55,15 @@ struct WorkerScorer: EventScorer {
         return ThreadSupport.monotonicNanoseconds()
     }
 
+    /// Every answered event; an OK one's level-1 score (`rawScore`, finite:
+    /// the drain made any other `.badScore`) goes to its predictor's sketch,
+    /// its level-2 score to the tenant's alert counts.
     @inline(__always)
     func answered(tenant: TenantIndex, intent: IntentID, verdict: borrowing Verdict) {
+        if let sketches, verdict.status == .ok {
+            sketches.record(tenant: tenant.rawValue, predictor: Int(verdict.predictor.rawValue) &- 1,
+                            raw: verdict.rawScore, score: verdict.score)
+        }
         metrics?.answered(tenant: tenant, intent: intent, verdict: verdict)
     }
 
