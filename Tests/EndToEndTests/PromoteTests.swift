@@ -252,4 +252,108 @@ struct PromoteTests {
         #expect(daemon.stop() == 0)
         #expect(daemon.logs.contains("event=promoted") && daemon.logs.contains("event=promote-refused"))
     }
+
+    static func export(_ daemon: DaemonUnderTest, to file: String) throws {
+        let run = Harness.run(musectl, ["sketch", "export", "-o", file, "--runtime-dir", daemon.runtimeDirectory])
+        try #require(run.status == 0, "\(run.output)")
+    }
+
+    /// Each refusal names what is wrong and leaves the state directory byte
+    /// for byte as it was, and the serving generation serving.
+    @Test func refusalsChangeNothing() throws {
+        let daemon = try Self.daemon(Self.files.shadowed, thresholds: ["pr-a": "[0.95]"])
+        let scratch = Harness.runtimeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let before = Self.stateFiles(daemon)
+        #expect(before.keys.contains("serving.snapshot"))
+        // Nothing shadowed yet: no map can be fitted.
+        let empty = Self.promote(daemon, ["cnp-next"])
+        #expect(empty.status == 1 && empty.output.contains("no map can be fitted for 'cnp-next' from this host's live sketches"),
+                "\(empty.output)")
+        #expect(Self.stateFiles(daemon) == before)
+        let stream = try Self.record(daemon, "pr-a", client: 1, count: 1500)
+        #expect(stream.wait(seconds: 30) == 0, "\(stream.output.suffix(300))")
+        let fine = scratch + "/fine.sketches"
+        try Self.export(daemon, to: fine)
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: fine)))
+        bytes[bytes.count - 3] ^= 0x10
+        let damaged = scratch + "/damaged.sketches"
+        try Data(bytes).write(to: URL(fileURLWithPath: damaged))
+        // Sketches of a cnp-next with another level 1, from another mused.
+        let other = try Self.daemon(Self.files.other, thresholds: [:])
+        let otherStream = try Self.record(other, "pr-a", client: 1, count: 500)
+        #expect(otherStream.wait(seconds: 30) == 0, "\(otherStream.output.suffix(300))")
+        let foreign = scratch + "/other.sketches"
+        try Self.export(other, to: foreign)
+        #expect(other.stop() == 0)
+        let cases: [([String], String)] = [
+            (["nope"], "'nope' is not a shadow of any route of the serving generation; its shadows are cnp-next"),
+            (["sum-cnp"], "'sum-cnp' is not a shadow of any route of the serving generation (it already answers pr-a/card-not-present"),
+            // 1500 events estimate a 5% rate within 11.3%, over the default 10%.
+            (["cnp-next"], "tenant pr-a, threshold 0.95: 1500 events estimate the alert rate 5% within 11.3%, more than the allowed 10% (that needs 1900 events)"),
+            (["cnp-next", "--allow-thin", "pr-z"], "--allow-thin pr-z: 'cnp-next' shadows no route of tenant 'pr-z'"),
+            (["cnp-next", "--sketches", fine, damaged], "sketch file \(damaged): "),
+            (["cnp-next", "--sketches", damaged], "checksum mismatch"),
+            (["cnp-next", "--sketches", foreign, "--allow-thin", "pr-a"], "sketch file \(foreign): tenant pr-a's sketch of 'cnp-next' is of level 1"),
+            (["cnp-next", "--sketches", scratch + "/missing"], "sketch file \(scratch)/missing: "),
+            (["cnp-next", "--min-samples", "1"], "--min-samples must be at least 2"),
+        ]
+        for (arguments, reason) in cases {
+            let refused = Self.promote(daemon, arguments)
+            #expect(refused.status == 1 && refused.output.contains(reason), "\(arguments): \(refused.output)")
+            #expect(Self.stateFiles(daemon) == before, "\(arguments) changed the state directory")
+            #expect(try Self.serving(daemon)["id"] as? Int == 1)
+        }
+        // --json carries the gate's figures with the refusal.
+        let json = try Self.json(Self.promote(daemon, ["cnp-next", "--json"]).output)
+        #expect(json["ok"] as? Bool == false)
+        let tenants = try #require((json["promotion"] as? [String: Any])?["tenants"] as? [[String: Any]], "\(json)")
+        let a = try #require(tenants.first { $0["tenant"] as? String == "pr-a" })
+        #expect(a["events"] as? Int == 1500 && a["map"] as? String == "own map", "\(a)")
+        // The same promotion with --allow-thin goes through.
+        let allowed = Self.promote(daemon, ["cnp-next", "--allow-thin", "pr-a"])
+        #expect(allowed.status == 0 && allowed.output.contains("— allowed thin: 1500 events"), "\(allowed.output)")
+        #expect(try Self.serving(daemon)["id"] as? Int == 2)
+        #expect(daemon.stop() == 0)
+    }
+
+    /// A fleet: two hosts' sketch exports merged give exactly the maps one
+    /// host that saw all their events fits (sketches merge exactly), and the
+    /// promoting host's live sketches are not added to the files.
+    @Test func mergedSketchFilesGiveTheMapsOfOneHostThatSawEverything() throws {
+        let scratch = Harness.runtimeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let thresholds = ["pr-a": "[0.9]"]
+        let a = try Self.daemon(Self.files.shadowed, thresholds: thresholds)
+        let b = try Self.daemon(Self.files.shadowed, thresholds: thresholds)
+        let all = try Self.daemon(Self.files.shadowed, thresholds: thresholds)
+        // (host, tenant, client, events)
+        let streams: [(DaemonUnderTest, String, Int, Int)] = [
+            (a, "pr-a", 1, 3000), (a, "pr-b", 2, 1700), (b, "pr-a", 4, 2500), (b, "pr-c", 3, 400),
+            (all, "pr-a", 1, 3000), (all, "pr-b", 2, 1700), (all, "pr-a", 4, 2500), (all, "pr-c", 3, 400),
+        ]
+        for (host, tenant, client, count) in streams {
+            let c = try Self.record(host, tenant, client: client, count: count)
+            #expect(c.wait(seconds: 30) == 0, "\(c.output.suffix(300))")
+        }
+        let fileA = scratch + "/a.sketches", fileB = scratch + "/b.sketches"
+        try Self.export(a, to: fileA)
+        try Self.export(b, to: fileB)
+        let merged = scratch + "/merged.snapshot", single = scratch + "/single.snapshot"
+        // Host a promotes from both files (its own export among them).
+        let fleet = Self.promote(a, ["cnp-next", "--sketches", fileA, fileB, "-o", merged, "--json"])
+        try #require(fleet.status == 0, "\(fleet.output)")
+        let report = try #require(try Self.json(fleet.output)["promotion"] as? [String: Any])
+        let events = Dictionary(uniqueKeysWithValues: (report["tenants"] as? [[String: Any]] ?? []).map {
+            ($0["tenant"] as? String ?? "", $0["events"] as? Int ?? -1)
+        })
+        #expect(events == ["pr-a": 5500, "pr-b": 1700, "pr-c": 400], "\(report)")
+        #expect(report["snapshotBytes"] == nil && (report["sketches"] as? String)?.contains(fileB) == true, "\(report)")
+        let one = Self.promote(all, ["cnp-next", "-o", single])
+        try #require(one.status == 0, "\(one.output)")
+        let fleetMaps = try Self.maps(merged, predictor: "cnp-next"), singleMaps = try Self.maps(single, predictor: "cnp-next")
+        #expect(fleetMaps.count == 4 && fleetMaps == singleMaps)
+        #expect(fleetMaps.contains { if case .fallback = $0.content { $0.tenant == "pr-c" } else { false } })
+        #expect(a.stop() == 0 && b.stop() == 0 && all.stop() == 0)
+    }
 }
