@@ -354,6 +354,17 @@ struct PromoteTests {
         let fleetMaps = try Self.maps(merged, predictor: "cnp-next"), singleMaps = try Self.maps(single, predictor: "cnp-next")
         #expect(fleetMaps.count == 4 && fleetMaps == singleMaps)
         #expect(fleetMaps.contains { if case .fallback = $0.content { $0.tenant == "pr-c" } else { false } })
+        // Another host of the fleet takes the file through the gated swap: its candidate shadowed
+        // with no map, so the gate judges the promoted maps on its own sketches of the same scores.
+        let d = try Self.daemon(Self.files.shadowed, thresholds: thresholds)
+        for (tenant, client) in [("pr-a", 5), ("pr-b", 6), ("pr-c", 7)] {
+            let c = try Self.record(d, tenant, client: client, count: 1500)
+            #expect(c.wait(seconds: 30) == 0, "\(c.output.suffix(300))")
+        }
+        let gated = Harness.run(Self.musectl, ["swap", merged, "--gate", "--runtime-dir", d.runtimeDirectory])
+        #expect(gated.status == 0 && gated.output.components(separatedBy: "pass (this host's sketch through the new map)").count == 4,
+                "\(gated.output)")
+        #expect(try Self.serving(d)["id"] as? Int == 2 && d.stop() == 0)
         #expect(a.stop() == 0 && b.stop() == 0 && all.stop() == 0)
     }
 }

@@ -1,5 +1,6 @@
 import MuseControl
 import MuseIPC
+import MuseScoring
 
 /// The bound the promotion gate applies, and how much shadowed traffic it needs.
 public struct PromotionGate: Sendable, Equatable {
@@ -66,6 +67,8 @@ extension Daemon {
             let current = currentGeneration
             let routedNow = current?.routing.tenantID(tenant)
             var primaries: [String: Bool] = [:]
+            // The candidate's map of each primary for this tenant and its decile edges.
+            var candidateMaps: [String: (map: QuantileMap, edges: [Double], predictor: Int)] = [:]
             for (i, intent) in candidate.routing.intents.enumerated() {
                 guard let p = candidate.routing.primaryPredictor(tenant: routed, intent: i) else { continue }
                 let name = candidate.routing.predictors[p].name
@@ -75,11 +78,24 @@ extension Daemon {
                     unchanged = current.routing.predictors[q].name == name
                 }
                 primaries[name] = (primaries[name] ?? true) && unchanged
+                if let map = candidate.routing.primaryMap(tenant: routed, intent: i) {
+                    candidateMaps[name] = (map, candidate.decileEdges(tenant: tenant, predictor: p), p)
+                }
             }
             for (name, unchanged) in primaries.sorted(by: { $0.key < $1.key }) {
-                let record = servingPredictors.firstIndex(of: name).flatMap { records[ShadowKey(tenant: t, predictor: $0)] }
+                var record = servingPredictors.firstIndex(of: name).flatMap { records[ShadowKey(tenant: t, predictor: $0)] }
                     ?? ShadowRecord()
-                let verdict: String
+                var throughNewMap = false
+                if !unchanged, let current, let q = servingPredictors.firstIndex(of: name),
+                   !current.mapsScores(tenant: tenant, predictor: q), let new = candidateMaps[name],
+                   candidate.routing.levelOneFingerprint(predictor: new.predictor) == current.routing.levelOneFingerprint(predictor: q),
+                   let sketch = mergedSketch(tenant: tenant, predictor: name) {
+                    // The shadow served no map here: its tally holds raw probabilities. Judge
+                    // the candidate's map on this host's sketch of the same scores instead.
+                    record = ShadowRecord(sketch: sketch, through: new.map, edges: new.edges)
+                    throughNewMap = true
+                }
+                var verdict: String
                 if unchanged {
                     verdict = "pass (already primary)"
                 } else if record.count < gate.minimumEvents {
@@ -87,8 +103,9 @@ extension Daemon {
                 } else if !(record.psi <= gate.maximumPSI) {
                     verdict = "PSI \(record.psi) exceeds \(gate.maximumPSI)"
                 } else {
-                    verdict = "pass"
+                    verdict = throughNewMap ? "pass (this host's sketch through the new map)" : "pass"
                 }
+                if throughNewMap && !verdict.hasPrefix("pass") { verdict += " (this host's sketch through the new map)" }
                 if !verdict.hasPrefix("pass") { failures.append("\(tenant)/\(name): \(verdict)") }
                 figures.append(Self.info(record, tenant: tenant, predictor: name, verdict: verdict))
             }
