@@ -12,7 +12,7 @@ public struct PromotionGate: Sendable, Equatable {
     /// For `promote`: the largest relative sampling error of a tenant's
     /// alert rate at each of its thresholds, given the events its sketch
     /// holds (`AlertRateError`). 0.1 asks for a rate known to ±10% (one
-    /// standard deviation): 1,800 events at a 5% rate, 9,900 at 1%.
+    /// standard deviation): 1,900 events at a 5% rate, 9,900 at 1%.
     public var maximumRelativeError: Double = 0.1
     public init(maximumPSI: Double = 0.1, minimumEvents: UInt64 = 1000, maximumRelativeError: Double = 0.1) {
         self.maximumPSI = maximumPSI
@@ -55,6 +55,11 @@ extension Daemon {
     /// transformed scores must stay within the PSI bound of the reference.
     /// A predictor that already answers the tenant's intent passes: predictor
     /// names identify trained models, so a retrained model gets a new name.
+    /// A shadow that served the tenant no map of its own (one `candidate
+    /// add` made) tallied raw probabilities; when the candidate maps it and
+    /// its level 1 is the shadow's, the candidate's map is judged on this
+    /// host's sketch of those scores instead (a `promote -o` file rolled out
+    /// from another host).
     /// Returns the figures, and the reason to refuse if any tenant fails.
     func judge(_ candidate: Generation, gate: PromotionGate) -> (figures: [ShadowInfo], refusal: String?) {
         let records = shadowRecords()?.records ?? [:]
