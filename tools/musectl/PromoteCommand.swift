@@ -49,7 +49,12 @@ struct PromoteCommand: ParsableCommand {
                 throw TransformError("mused published the promotion but its answer holds no snapshot to write to \(output) "
                                      + "(is it older than this musectl?)")
             }
-            try bytes.write(to: URL(fileURLWithPath: output), options: .atomic)
+            do { try bytes.write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
+                // Published already: say so, and where the same bytes are.
+                throw TransformError("mused published generation \(response.promotion?.generation.map(String.init) ?? "?"), "
+                    + "but \(output) could not be written (\(error.localizedDescription)); the same bytes are mused's "
+                    + (response.promotion?.snapshot ?? "kept serving snapshot"))
+            }
             written = output
         }
         response.promotion?.snapshotBytes = nil
