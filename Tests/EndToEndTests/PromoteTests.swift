@@ -249,7 +249,7 @@ struct PromoteTests {
         let expected = try Self.offline(out, tenant: "pr-a", client: 1)
         let again = Self.answers(after.output)
         #expect(again.count == 1000 && again.allSatisfy { $0.generation == 3 && $0.score.bitPattern == expected[Int($0.seq % 1000)].bitPattern })
-        #expect(daemon.stop() == 0)
+        #expect(daemon.stop() == 0, "\(daemon.logs.suffix(6000))")
         #expect(daemon.logs.contains("event=promoted") && daemon.logs.contains("event=promote-refused"))
     }
 
