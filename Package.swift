@@ -83,6 +83,7 @@ let package = Package(
         .testTarget(name: "MuseServerTests", dependencies: [
             "MuseServer", "MuseCore", "MuseIPC", "MuseScoring", "MuseSnapshot", "MuseManifest", "CMuse"]),
         .testTarget(name: "MuseIPCTests", dependencies: ["MuseIPC", "CMuse", "CMuseDaemon", "MuseScoring"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["MuseClient", "CMuse", "MuseTestSupport"], exclude: ["clients"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["MuseClient", "CMuse", "MuseTestSupport", "MuseSnapshot", "MuseScoring"],
+                    exclude: ["clients"]),
     ]
 )

@@ -4,7 +4,7 @@ import Foundation
 /// JSON response line from mused. Shared by both so they cannot drift.
 public struct ControlRequest: Codable, Sendable, Equatable {
     public enum Command: String, Codable, Sendable, CaseIterable {
-        case status, swap, rollback, tenants, reload, drain, candidate, sketches
+        case status, swap, rollback, tenants, reload, drain, candidate, sketches, promote
     }
     public var command: Command
     /// For `swap`: the snapshot file (absolute path, read by mused).
@@ -17,9 +17,12 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var tenant: String?
     /// For `candidate`: the model to add as a shadow, and where.
     public var candidate: CandidateSpec?
+    /// For `promote`: the shadow to promote, and from which sketches.
+    public var promote: PromoteSpec?
 
     public init(command: Command, path: String? = nil, allowSchemaChange: Bool? = nil, gate: Bool? = nil,
-                tenant: String? = nil, candidate: CandidateSpec? = nil) {
+                tenant: String? = nil, candidate: CandidateSpec? = nil, promote: PromoteSpec? = nil) {
+        self.promote = promote
         self.command = command
         self.path = path
         self.allowSchemaChange = allowSchemaChange
@@ -101,6 +104,9 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     /// For `sketches`: this host's live score sketches, merged over the
     /// workers, as a sketch file (docs/sketch-format.md), base64.
     public var sketches: String?
+    /// For `promote`: what was fitted, judged and published (also when the
+    /// gate refused: the figures it judged).
+    public var promotion: PromoteReport?
 
     public struct Step: Codable, Sendable, Equatable {
         public var name: String
@@ -114,7 +120,8 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     public init(ok: Bool, error: String? = nil, steps: [Step]? = nil, status: DaemonStatus? = nil,
                 gate: [ShadowInfo]? = nil, tenants: [TenantInfo]? = nil, reload: ReloadReport? = nil,
                 drain: DrainReport? = nil, candidate: CandidateReport? = nil,
-                sketches: String? = nil) {
+                sketches: String? = nil, promotion: PromoteReport? = nil) {
+        self.promotion = promotion
         self.sketches = sketches
         self.candidate = candidate
         self.ok = ok

@@ -132,6 +132,13 @@ public struct RoutingTable: Sendable {
         route(tenant, intent).map { Int($0.primary.predictor) }
     }
 
+    /// The level-2 map the primary of (tenant, intent) applies; nil with no
+    /// route or no map (its scores are its level 1).
+    public func primaryMap(tenant: Int, intent: Int) -> QuantileMap? {
+        guard let r = route(tenant, intent), r.primary.map >= 0 else { return nil }
+        return maps[Int(r.primary.map)]
+    }
+
     /// The shadow predictors' ids for (tenant, intent).
     public func shadowPredictors(tenant: Int, intent: Int) -> [Int] {
         guard let r = route(tenant, intent) else { return [] }

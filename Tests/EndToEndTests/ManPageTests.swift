@@ -16,7 +16,7 @@ import Testing
         let subcommands: [[String]] = [[], ["predict"], ["transform", "fit"], ["transform", "apply"], ["snapshot", "build"],
                                        ["snapshot", "inspect"], ["snapshot", "verify"], ["status"], ["swap"], ["rollback"],
                                        ["tenants"], ["reload"], ["drain"], ["swap-incoming"],
-                                       ["candidate", "add"], ["sketch", "export"]]
+                                       ["candidate", "add"], ["sketch", "export"], ["promote"]]
         let pages: [(tool: String, path: String, commands: [[String]])] = [
             ("mused", Harness.mused, [[]]), ("musectl", ControlSocketTests.musectl, subcommands)]
         for (tool, path, commands) in pages {

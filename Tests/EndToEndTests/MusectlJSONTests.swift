@@ -39,7 +39,7 @@ import Testing
     static let commands: [[String]] = [
         ["predict"], ["transform", "fit"], ["transform", "apply"], ["snapshot", "build"], ["snapshot", "inspect"],
         ["snapshot", "verify"], ["status"], ["swap"], ["rollback"], ["tenants"], ["reload"], ["drain"], ["swap-incoming"],
-        ["candidate", "add"],
+        ["candidate", "add"], ["promote"], ["sketch", "export"],
     ]
 
     @Test func everyCommandTakesJSON() throws {
@@ -57,7 +57,8 @@ import Testing
         try FileManager.default.copyItem(atPath: SnapshotSwapTests.files.gen1, toPath: incoming + "/gen1.snapshot")
         for command in [["status"], ["rollback"], ["tenants"], ["reload"], ["drain", "acme"],
                         ["swap", SnapshotSwapTests.files.gen1], ["swap-incoming", incoming],
-                        ["candidate", "add", SnapshotSwapTests.files.gen1, "--name", "c"]] {
+                        ["candidate", "add", SnapshotSwapTests.files.gen1, "--name", "c"], ["promote", "c"],
+                        ["promote", "c", "-o", nowhere + "/promoted.snapshot"]] {
             try Self.expectFailure(command + ["--runtime-dir", nowhere, "--json"], says: "\(nowhere)/control.sock")
         }
         // Text without --json, as before.

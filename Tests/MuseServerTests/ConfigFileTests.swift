@@ -50,7 +50,7 @@ struct ConfigFileTests {
             spin_us = 0
             metrics_address = "[::1]:9464"
             idle_policy = "low-power"
-            promotion_gate = { max_psi = 0.25, min_events = 50000 }
+            promotion_gate = { max_psi = 0.25, min_events = 50000, max_relative_error = 0.05 }
             sketch_window = "30m"
 
             [[tenant]]
@@ -76,7 +76,7 @@ struct ConfigFileTests {
         #expect(config.workers == 4 && config.batchSize == 32 && config.spinNanoseconds == 0)
         #expect(config.metricsAddress == MetricsAddress("[::1]:9464") && config.metricsAddress?.port == 9464)
         #expect(config.idlePolicy == .lowPower)
-        #expect(config.promotionGate == PromotionGate(maximumPSI: 0.25, minimumEvents: 50000))
+        #expect(config.promotionGate == PromotionGate(maximumPSI: 0.25, minimumEvents: 50000, maximumRelativeError: 0.05))
         #expect(config.sketchWindow == .last(seconds: 1800))
         var acme = TenantConfiguration(name: "acme", group: "0", channels: 16, ringDepth: 1024, maxFeatures: 128)
         acme.weight = 3
@@ -98,6 +98,8 @@ struct ConfigFileTests {
         ("[promotion_gate]\nmax_psi = \"low\"\n", 2, "promotion_gate.max_psi", "expected a number, got a string"),
         ("promotion_gate = 0.1\n", 1, "promotion_gate", "expected a table"),
         ("[promotion_gate]\nmax_pis = 0.2\n", 2, "promotion_gate.max_pis", "unknown key"),
+        ("workers = 1\n[promotion_gate]\nmax_relative_error = 0\n", 3, "promotion_gate.max_relative_error", "must be 0.001...1.0, got 0.0"),
+        ("[promotion_gate]\nmax_relative_error = \"10%\"\n", 2, "promotion_gate.max_relative_error", "expected a number, got a string"),
         ("spin_us = 10\nworkers = \"two\"\n", 2, "workers", "expected an integer, got a string"),
         ("workers = 2.0\n", 1, "workers", "expected an integer, got a floating-point number"),
         ("workers = 0\n", 1, "workers", "must be 1...32, got 0"),

@@ -11,7 +11,7 @@ struct Musectl: ParsableCommand {
         version: MuseVersion.line(tool: "musectl", snapshotFormat: SnapshotFormat.version),
         subcommands: [PredictCommand.self, Transform.self, SnapshotCommand.self, StatusCommand.self, SwapCommand.self,
                       RollbackCommand.self, TenantsCommand.self, ReloadCommand.self, DrainCommand.self,
-                      SwapIncomingCommand.self, CandidateCommand.self, SketchCommand.self])
+                      SwapIncomingCommand.self, CandidateCommand.self, PromoteCommand.self, SketchCommand.self])
 
     /// ArgumentParser's main, except that under `--json` a failure is
     /// reported as JSON on standard output. Help and `--version` are text

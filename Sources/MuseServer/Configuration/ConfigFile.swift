@@ -27,7 +27,7 @@ public enum ConfigFile {
         "sketch_window",
         "tenant",
     ]
-    public static let promotionGateKeys = ["max_psi", "min_events"]
+    public static let promotionGateKeys = ["max_psi", "min_events", "max_relative_error"]
     public static let tenantKeys = ["name", "group", "channels", "ring_depth", "max_features", "weight", "rate_limit",
                                     "alert_thresholds", "shadow_sample"]
     /// The sparsest shadow sampling a tenant may ask for (`shadow_sample`).
@@ -332,6 +332,9 @@ private struct Reader {
             }
             if let events = try int(table, "min_events", at: "promotion_gate", in: 1...1_000_000_000) {
                 config.promotionGate.minimumEvents = UInt64(events)
+            }
+            if let bound = try double(table, "max_relative_error", at: "promotion_gate", in: 0.001...1) {
+                config.promotionGate.maximumRelativeError = bound
             }
         }
         if let value = root["tenant"] {

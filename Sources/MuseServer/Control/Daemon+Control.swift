@@ -5,7 +5,7 @@ import MuseIPC
 extension Daemon {
     /// Answers one control request. Connections are served concurrently:
     /// `status` and `tenants` read published state and never wait; swaps,
-    /// candidates and rollbacks are serialised among themselves and load with
+    /// candidates, promotions and rollbacks are serialised among themselves and load with
     /// no lock the others need; reloads and drains hold the administration lock.
     func handle(_ request: ControlRequest) -> ControlResponse {
         switch request.command {
@@ -58,6 +58,22 @@ extension Daemon {
                 recordSwap("candidate", published: false, since: started)
                 Log.warning("candidate-refused", ["name": spec.name, "model": spec.modelFile, "reason": error])
                 return ControlResponse(ok: false, error: "\(error)")
+            }
+        case .promote:
+            guard let spec = request.promote else {
+                return ControlResponse(ok: false, error: "promote needs the name of a shadow predictor")
+            }
+            // Below status and scrapes, as a swap.
+            ThreadSupport.lowestPriority()
+            let started = ThreadSupport.monotonicNanoseconds()
+            do {
+                let (steps, report) = try promote(spec)
+                recordSwap("promote", published: true, since: started)
+                return ControlResponse(ok: true, steps: steps, status: status(), promotion: report)
+            } catch {
+                recordSwap("promote", published: false, since: started)
+                Log.warning("promote-refused", ["name": spec.name, "reason": error])
+                return ControlResponse(ok: false, error: "\(error)", promotion: (error as? PromotionError)?.report)
             }
         case .swap:
             guard let path = request.path, path.hasPrefix("/") else {

@@ -54,6 +54,12 @@ public final class Generation: Sendable {
         referenceDeciles[predictor]?[tenant] ?? Self.uniformDeciles
     }
 
+    /// Whether `predictor` (routing index) maps `tenant`'s scores onto the
+    /// reference (else its transformed scores are its level 1).
+    func mapsScores(tenant: String, predictor: Int) -> Bool {
+        referenceDeciles[predictor]?[tenant] != nil
+    }
+
     /// The routing table's index for a muse.h intent id; −1 if it routes none.
     @inline(__always)
     func routingIntent(_ intent: IntentID) -> Int {

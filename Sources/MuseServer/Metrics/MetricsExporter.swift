@@ -89,7 +89,7 @@ final class MetricsExporter: Sendable {
         generationGauge = registry.makeGauge(descriptor: Self.generation)
         let swapBuckets = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
         var durations: [String: ValueHistogram] = [:]
-        for kind in ["swap", "rollback", "candidate"] {
+        for kind in ["swap", "rollback", "candidate", "promote"] {
             durations[kind] = registry.makeValueHistogram(descriptor: Self.swapDuration, labels: [("kind", kind)],
                                                           buckets: swapBuckets)
             for result in ["published", "refused"] {

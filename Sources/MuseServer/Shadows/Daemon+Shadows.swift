@@ -1,5 +1,6 @@
 import MuseControl
 import MuseIPC
+import MuseScoring
 
 /// The bound the promotion gate applies, and how much shadowed traffic it needs.
 public struct PromotionGate: Sendable, Equatable {
@@ -8,9 +9,15 @@ public struct PromotionGate: Sendable, Equatable {
     public var maximumPSI: Double = 0.1
     /// Fewest shadowed events per tenant before the gate will judge.
     public var minimumEvents: UInt64 = 1000
-    public init(maximumPSI: Double = 0.1, minimumEvents: UInt64 = 1000) {
+    /// For `promote`: the largest relative sampling error of a tenant's
+    /// alert rate at each of its thresholds, given the events its sketch
+    /// holds (`AlertRateError`). 0.1 asks for a rate known to ±10% (one
+    /// standard deviation): 1,900 events at a 5% rate, 9,900 at 1%.
+    public var maximumRelativeError: Double = 0.1
+    public init(maximumPSI: Double = 0.1, minimumEvents: UInt64 = 1000, maximumRelativeError: Double = 0.1) {
         self.maximumPSI = maximumPSI
         self.minimumEvents = minimumEvents
+        self.maximumRelativeError = maximumRelativeError
     }
 }
 
@@ -48,6 +55,11 @@ extension Daemon {
     /// transformed scores must stay within the PSI bound of the reference.
     /// A predictor that already answers the tenant's intent passes: predictor
     /// names identify trained models, so a retrained model gets a new name.
+    /// A shadow that served the tenant no map of its own (one `candidate
+    /// add` made) tallied raw probabilities; when the candidate maps it and
+    /// its level 1 is the shadow's, the candidate's map is judged on this
+    /// host's sketch of those scores instead (a `promote -o` file rolled out
+    /// from another host).
     /// Returns the figures, and the reason to refuse if any tenant fails.
     func judge(_ candidate: Generation, gate: PromotionGate) -> (figures: [ShadowInfo], refusal: String?) {
         let records = shadowRecords()?.records ?? [:]
@@ -60,6 +72,8 @@ extension Daemon {
             let current = currentGeneration
             let routedNow = current?.routing.tenantID(tenant)
             var primaries: [String: Bool] = [:]
+            // The candidate's map of each primary for this tenant and its decile edges.
+            var candidateMaps: [String: (map: QuantileMap, edges: [Double], predictor: Int)] = [:]
             for (i, intent) in candidate.routing.intents.enumerated() {
                 guard let p = candidate.routing.primaryPredictor(tenant: routed, intent: i) else { continue }
                 let name = candidate.routing.predictors[p].name
@@ -69,11 +83,24 @@ extension Daemon {
                     unchanged = current.routing.predictors[q].name == name
                 }
                 primaries[name] = (primaries[name] ?? true) && unchanged
+                if let map = candidate.routing.primaryMap(tenant: routed, intent: i) {
+                    candidateMaps[name] = (map, candidate.decileEdges(tenant: tenant, predictor: p), p)
+                }
             }
             for (name, unchanged) in primaries.sorted(by: { $0.key < $1.key }) {
-                let record = servingPredictors.firstIndex(of: name).flatMap { records[ShadowKey(tenant: t, predictor: $0)] }
+                var record = servingPredictors.firstIndex(of: name).flatMap { records[ShadowKey(tenant: t, predictor: $0)] }
                     ?? ShadowRecord()
-                let verdict: String
+                var throughNewMap = false
+                if !unchanged, let current, let q = servingPredictors.firstIndex(of: name),
+                   !current.mapsScores(tenant: tenant, predictor: q), let new = candidateMaps[name],
+                   candidate.routing.levelOneFingerprint(predictor: new.predictor) == current.routing.levelOneFingerprint(predictor: q),
+                   let sketch = mergedSketch(tenant: tenant, predictor: name) {
+                    // The shadow served no map here: its tally holds raw probabilities. Judge
+                    // the candidate's map on this host's sketch of the same scores instead.
+                    record = ShadowRecord(sketch: sketch, through: new.map, edges: new.edges)
+                    throughNewMap = true
+                }
+                var verdict: String
                 if unchanged {
                     verdict = "pass (already primary)"
                 } else if record.count < gate.minimumEvents {
@@ -81,8 +108,9 @@ extension Daemon {
                 } else if !(record.psi <= gate.maximumPSI) {
                     verdict = "PSI \(record.psi) exceeds \(gate.maximumPSI)"
                 } else {
-                    verdict = "pass"
+                    verdict = throughNewMap ? "pass (this host's sketch through the new map)" : "pass"
                 }
+                if throughNewMap && !verdict.hasPrefix("pass") { verdict += " (this host's sketch through the new map)" }
                 if !verdict.hasPrefix("pass") { failures.append("\(tenant)/\(name): \(verdict)") }
                 figures.append(Self.info(record, tenant: tenant, predictor: name, verdict: verdict))
             }

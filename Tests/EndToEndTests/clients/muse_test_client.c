@@ -53,6 +53,11 @@ static int open_and_claim(const char *dir, const char *tenant, muse_client *c, m
 }
 
 static volatile sig_atomic_t stop_requested;
+
+/* "record" mode: stream without the built-in generation's expected score,
+ * printing each OK answer as "R SEQ GENERATION SCORE" (%.17g round-trips)
+ * for the test to check against the generation that names it. */
+static int recording;
 static void request_stop(int signal) { (void)signal; stop_requested = 1; }
 
 /* Waits as muse_wait_idle with the named policy ("busy-spin", "adaptive",
@@ -114,7 +119,11 @@ static int stream(const char *dir, const char *tenant, uint32_t client_id, uint6
             lost += seq - next;
             next = seq + 1;
             features_for(seq, client_id, x);
-            if (done[i].status != MUSE_OK || done[i].score != expected_score(x)) wrong++;
+            if (recording) {
+                if (done[i].status != MUSE_OK) wrong++;
+                else printf("R %llu %llu %.17g\n", (unsigned long long)seq,
+                            (unsigned long long)done[i].generation_id, done[i].score);
+            } else if (done[i].status != MUSE_OK || done[i].score != expected_score(x)) wrong++;
         }
     }
     printf("answered=%llu sent=%llu duplicates=%llu lost=%llu wrong=%llu foreign=%llu again=%llu timeouts=%llu "
@@ -778,6 +787,14 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "stream") && argc >= 6)
         return stream(dir, tenant, (uint32_t)atoi(argv[4]), strtoull(argv[5], NULL, 10),
                       argc > 6 ? strtoull(argv[6], NULL, 10) : 0, argc > 7 ? argv[7] : NULL);
+    if (!strcmp(mode, "record") && argc >= 6) {
+        recording = 1;
+        setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+        int rc = stream(dir, tenant, (uint32_t)atoi(argv[4]), strtoull(argv[5], NULL, 10),
+                        argc > 6 ? strtoull(argv[6], NULL, 10) : 0, NULL);
+        fflush(stdout);
+        return rc;
+    }
     if (!strcmp(mode, "sweep") && argc >= 5) return sweep(dir, tenant, atoi(argv[4]));
 #ifndef MUSE_OLD_HEADER
     if (!strcmp(mode, "prepare-states") && argc >= 5) return prepare_states(dir, tenant, atof(argv[4]));
