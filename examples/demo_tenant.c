@@ -4,8 +4,10 @@
  *
  *     cc -std=c11 -O2 -I <muse>/Sources/CMuse/include demo_tenant.c -o demo_tenant -lm
  *     ./demo_tenant RUNTIME_DIR TENANT MIX SEED SECONDS THRESHOLDS [IN_FLIGHT [PROGRESS_FILE]]
+ *     ./demo_tenant --rows MIX SEED COUNT NAME...
  *
- * It sends "card-not-present" events for SECONDS seconds, keeping up to
+ * It sends "card-not-present" events for SECONDS seconds (or until SIGTERM or
+ * SIGINT), keeping up to
  * IN_FLIGHT (default 16) in flight. Every event is new: its features are
  * drawn from the tenant's MIX, "RISKY:SHIFT:MISSING" (e.g. 0.1:1.5:0.02): a
  * share RISKY of the events has every feature shifted by SHIFT standard
@@ -20,12 +22,17 @@
  * error (one standard deviation, sqrt(p(1 - p)/n)) next to what it would have
  * been on raw_score (the model's probability after level 1, before the
  * tenant's level-2 map). PROGRESS_FILE, if given, is rewritten about every
- * 200 ms with "EVENTS GENERATION" for a progress line.
+ * 200 ms with "EVENTS GENERATION" for a progress line. With --rows it writes
+ * COUNT events of MIX as CSV instead (header NAME..., "nan" where missing):
+ * a tenant's past traffic, to fit a generation's maps on.
  */
 #include "muse.h"
 
 #include <math.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define MAX_FEATURES 64
 #define MAX_THRESHOLDS 4
@@ -69,6 +76,10 @@ static double percentile_us(const generation_stats *s, double q) {
     }
     return 0;
 }
+
+/* SIGTERM or SIGINT: stop sending, read what is in flight, report. */
+static volatile sig_atomic_t stop_requested;
+static void request_stop(int signal) { (void)signal; stop_requested = 1; }
 
 /* The tenant's event generator: xorshift64* for uniforms, Box-Muller for normals. */
 typedef struct {
@@ -130,7 +141,36 @@ static void write_progress(const char *path, uint64_t events, uint64_t generatio
     rename(tmp, path);
 }
 
+/* demo_tenant --rows MIX SEED COUNT NAME...: COUNT events of the mix as CSV
+ * (a header of the feature names, "nan" where missing) on standard output, to
+ * fit a generation's maps on a tenant's past traffic. */
+static int write_rows(int argc, char **argv) {
+    generator g;
+    if (argc < 6 || !parse_mix(argv[2], &g)) {
+        fprintf(stderr, "usage: %s --rows RISKY:SHIFT:MISSING SEED COUNT NAME...\n", argv[0]);
+        return 2;
+    }
+    g.state = strtoull(argv[3], NULL, 10) * UINT64_C(0x9E3779B97F4A7C15) | 1;
+    long count = atol(argv[4]);
+    uint32_t features = (uint32_t)(argc - 5);
+    if (features > MAX_FEATURES) { fprintf(stderr, "at most %d features\n", MAX_FEATURES); return 2; }
+    for (uint32_t i = 0; i < features; i++) printf("%s%s", i ? "," : "", argv[5 + i]);
+    printf("\n");
+    double event[MAX_FEATURES];
+    for (long r = 0; r < count; r++) {
+        draw(&g, event, features);
+        for (uint32_t i = 0; i < features; i++) {
+            if (i) printf(",");
+            if (isnan(event[i])) printf("nan");
+            else printf("%.17g", event[i]);
+        }
+        printf("\n");
+    }
+    return ferror(stdout) ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "--rows") == 0) return write_rows(argc, argv);
     if (argc < 7) {
         fprintf(stderr, "usage: %s RUNTIME_DIR TENANT MIX SEED SECONDS THRESHOLDS [IN_FLIGHT [PROGRESS_FILE]]\n", argv[0]);
         return 2;
@@ -163,12 +203,15 @@ int main(int argc, char **argv) {
     static double events[EVENTS][MAX_FEATURES];
     for (int e = 0; e < EVENTS; e++) draw(&g, events[e], intent.feature_count);
 
+    signal(SIGTERM, request_stop);
+    signal(SIGINT, request_stop);
     static uint64_t submitted_at[MAX_IN_FLIGHT];
     muse_completion done[64];
     uint64_t sent = 0, answered = 0, failed = 0, current = 0;
     uint64_t start = muse_now_ns(), stop = start + (uint64_t)(seconds * 1e9), next_progress = start;
     for (;;) {
         uint64_t now = muse_now_ns();
+        if (stop_requested && now < stop) stop = now;
         if (now >= stop && answered == sent) break;
         if (now >= stop + UINT64_C(5000000000)) { fprintf(stderr, "%s: %llu events unanswered\n", tenant, (unsigned long long)(sent - answered)); return 1; }
         while (now < stop && sent - answered < in_flight) {
@@ -208,17 +251,21 @@ int main(int argc, char **argv) {
     }
     if (progress) write_progress(progress, answered, current);
 
-    /* One line per generation and threshold, in the order they answered: tools/demo.sh prints the header. */
+    /* One line per generation, in the order they answered, then per threshold
+     * the alert rate ± its sampling error and the raw score's: tools/demo.sh
+     * prints the header. */
     for (int gen = 0; gen < generations; gen++) {
         const generation_stats *s = &stats[gen];
         double span = (double)(s->last_ns - s->first_ns) / 1e9, n = (double)s->events;
+        printf("%-8s %4llu %10llu %10.0f %8.1f %8.1f %8.1f", tenant, (unsigned long long)s->id,
+               (unsigned long long)s->events, span > 0 ? n / span : 0.0,
+               percentile_us(s, 0.5), percentile_us(s, 0.99), percentile_us(s, 0.999));
         for (int t = 0; t < threshold_count; t++) {
             double p = (double)s->alerts[t] / n;
-            printf("%-8s %4llu %10llu %10.0f %8.1f %8.1f %8.1f %8.4f %8.2f%% ±%5.2f%% %9.2f%%\n", tenant,
-                   (unsigned long long)s->id, (unsigned long long)s->events, span > 0 ? n / span : 0.0,
-                   percentile_us(s, 0.5), percentile_us(s, 0.99), percentile_us(s, 0.999), thresholds[t],
-                   100.0 * p, 100.0 * sqrt(p * (1 - p) / n), 100.0 * (double)s->raw_alerts[t] / n);
+            printf("   %6.2f%% ±%.2f%% %7.2f%%", 100.0 * p, 100.0 * sqrt(p * (1 - p) / n),
+                   100.0 * (double)s->raw_alerts[t] / n);
         }
+        printf("\n");
     }
     if (failed) fprintf(stderr, "%s: %llu events refused\n", tenant, (unsigned long long)failed);
     muse_release(&channel);

@@ -102,29 +102,49 @@ struct ClientContractTests {
                 "\(junk.output)")
     }
 
-    /// The demo's client (examples/demo_tenant.c) against mused's embedded
-    /// default: it builds warning-free, places the fixture's columns by name,
-    /// and reports the generation with the alert rate the map was fitted for
-    /// (the demo-a rows at 0.58 on Beta(2,5): 6 of 115 events, 5.22% over whole passes).
+    /// The demo's client (examples/demo_tenant.c): it builds warning-free;
+    /// `--rows` writes distinct events of a mix, missing features as often as
+    /// the mix says; against mused's embedded default it reports, per
+    /// generation and threshold, an alert rate whose printed error is
+    /// sqrt(p(1 − p)/n), a higher threshold alerting no more; SIGTERM ends
+    /// its stream early with a report.
     @Test func theDemoClientReportsPerGenerationFigures() throws {
         let daemon = try DaemonUnderTest(tenants: [])
         let dir = Harness.runtimeDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        mkdir(dir, 0o700)
         let source = Harness.packageRoot.appending(path: "examples/demo_tenant.c").path
         let built = Harness.run("/usr/bin/env", ["cc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Wpedantic", "-Werror",
                                                  "-I", Harness.header.path, source, "-o", "\(dir)/demo_tenant", "-lm"])
         try #require(built.status == 0, "\(built.output)")
-        let rows = Harness.packageRoot.appending(path: "Tests/MuseScoringTests/Fixtures/models/deep.lgb.rows.csv").path
-        let run = try Child("\(dir)/demo_tenant", [daemon.runtimeDirectory, "demo-a", rows, "0.5", "0.58", "4"])
+
+        let distinct = Harness.run("\(dir)/demo_tenant", ["--rows", "0.1:1.5:0", "7", "2000", "a", "b", "c"])
+        #expect(Set(distinct.output.split(separator: "\n").dropFirst()).count == 2000, "every event is new")
+        let rows = Harness.run("\(dir)/demo_tenant", ["--rows", "0.1:1.5:0.2", "7", "2000", "a", "b", "c"])
+        let lines = rows.output.split(separator: "\n")
+        #expect(rows.status == 0 && lines.first == "a,b,c" && lines.count == 2001, "\(rows.output.prefix(200))")
+        let missing = Double(lines.dropFirst().reduce(0) { $0 + $1.split(separator: ",").filter { $0 == "nan" }.count }) / 6000
+        #expect(abs(missing - 0.2) < 0.03, "missing share \(missing)")
+        #expect(Harness.run("\(dir)/demo_tenant", ["--rows", "2:0:0", "1", "10", "a"]).status == 2)
+
+        let run = try Child("\(dir)/demo_tenant", [daemon.runtimeDirectory, "demo-a", "0.05:1.5:0.02", "1", "60",
+                                                   "0.5818,0.7057", "4"])
+        usleep(700_000)
+        run.kill(SIGTERM)
         #expect(run.wait(seconds: 20) == 0, "\(run.output)")
         let line = run.output.split(separator: "\n").first { $0.hasPrefix("demo-a ") }.map(String.init) ?? ""
-        let fields = line.split(separator: " ")
-        // The rows cycle, so a run that stops mid-pass shifts the rate a little.
-        let events = fields.count == 9 ? Int(fields[2]) ?? 0 : 0
-        let alerts = fields.count == 9 ? Double(fields[7].dropLast()) ?? .nan : .nan
-        #expect(fields.count == 9 && fields[1] == "1" && events >= 115, "\(run.output)")
-        #expect(abs(alerts - 5.22) < 1.5, "\(run.output)")
+        // tenant gen events events/s p50 p99 p99.9, then per threshold: rate, ±error, raw rate.
+        let fields = line.split(separator: " ").map(String.init)
+        try #require(fields.count == 7 + 2 * 3, "\(run.output)")
+        let events = Double(fields[2]) ?? 0
+        #expect(fields[1] == "1" && events > 100, "\(run.output)")
+        func percent(_ field: String) -> Double { Double(field.trimmingCharacters(in: CharacterSet(charactersIn: "±%"))) ?? .nan }
+        let rates = [percent(fields[7]), percent(fields[10])]
+        for (i, rate) in rates.enumerated() {
+            let p = rate / 100, stated = percent(fields[8 + 3 * i]) / 100
+            #expect(rate >= 0 && rate <= 100 && percent(fields[9 + 3 * i]) >= 0, "\(line)")
+            #expect(abs(stated - (p * (1 - p) / events).squareRoot()) < 0.00006, "\(line)")
+        }
+        #expect(rates[1] <= rates[0], "\(line)")
     }
 
     /// ABI 1.1: a client places features by name and checks its order.
