@@ -745,7 +745,8 @@ struct muse_segment_header {
     uint32_t daemon_pid;            /* in the daemon's PID namespace; informational */
     uint8_t liveness_reserved[MUSE_LINE_SIZE - 32];
     /* Daemon wake-up. Offset 256. */
-    uint32_t daemon_doorbell;       /* futex word: clients add 1 (seq_cst) and wake; the daemon loads acquire */
+    uint32_t daemon_doorbell;       /* futex word: clients (and mused, to wake its own workers) add 1
+                                       (seq_cst) and wake; the daemon loads acquire */
     uint32_t daemon_sleeping;       /* daemon writes (seq_cst or/and, then a seq_cst fence): bit w set while its
                                        worker w may sleep; clients read relaxed after their own fence */
     uint32_t daemon_prepare;        /* clients add 1 (seq_cst) before a muse_prepare ring; the
@@ -875,10 +876,10 @@ static inline uint64_t muse_fnv1a(const void *bytes, size_t length, uint64_t has
 /* ======================================================================== */
 
 /*
- * Everything named muse__ / MUSE__ from here on serves this header's own
- * functions (part 4) and Muse's daemon and tests, which are built from the
- * same tree. A release may change or remove any of it; a client must not
- * call it. Two bindings that speak the protocol without this header need
+ * Everything named muse__ from here on serves this header's own functions
+ * (part 4) and Muse's daemon, tools and tests, which are built from the same
+ * tree (MUSE_TEST_HOOK_POLL_READ is a hook for those tests). A release may change or remove any of it; a client must not
+ * call it. A binding that speaks the protocol without this header needs
  * only part 2; what follows is one way of doing it.
  */
 
