@@ -33,7 +33,7 @@ int muse_futex_waitv(uint32_t *const *words, const uint32_t *values, unsigned co
     }
     if (timeout_ns >= 0) {
         /* futex_waitv takes an absolute deadline on the given clock. */
-        uint64_t at = muse_now_ns() + (uint64_t)timeout_ns;
+        uint64_t at = muse__now_ns() + (uint64_t)timeout_ns;
         deadline.tv_sec = (time_t)(at / 1000000000u);
         deadline.tv_nsec = (long)(at % 1000000000u);
         deadline_ptr = &deadline;

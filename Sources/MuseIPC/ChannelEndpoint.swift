@@ -51,19 +51,19 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
         maxFeatures = segment.layout.maxFeatures
         // Resume from what a previous daemon published. A crash between the
         // completion and sq_head stores is repaired here.
-        head = muse_atomic_load_acquire_u64(&control.pointee.cq_tail)
-        muse_atomic_store_release_u64(&control.pointee.sq_head, head)
+        head = muse__atomic_load_acquire_u64(&control.pointee.cq_tail)
+        muse__atomic_store_release_u64(&control.pointee.sq_head, head)
     }
 
     /// True if a client holds the channel.
-    public var isClaimed: Bool { muse_atomic_load_acquire_u32(&control.pointee.state) == UInt32(MUSE_CHANNEL_CLAIMED) }
+    public var isClaimed: Bool { muse__atomic_load_acquire_u32(&control.pointee.state) == UInt32(MUSE_CHANNEL_CLAIMED) }
 
     /// True if a claimed channel has submissions the daemon can answer now
     /// (its completion ring has room). Used before going to sleep.
     public func hasWork() -> Bool {
         guard isClaimed, drainTarget != head else { return false }
-        let waiting = muse_atomic_load_acquire_u64(&control.pointee.sq_tail) &- head
-        let unread = head &- muse_atomic_load_acquire_u64(&control.pointee.cq_head)
+        let waiting = muse__atomic_load_acquire_u64(&control.pointee.sq_tail) &- head
+        let unread = head &- muse__atomic_load_acquire_u64(&control.pointee.cq_head)
         return waiting > 0 && waiting <= depth && unread < depth
     }
 
@@ -87,7 +87,7 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
     public mutating func drain<Scorer: EventScorer>(
         limit: Int, scorer: borrowing Scorer, scratch: DrainScratch, admit: (Int) -> Int
     ) -> Int {
-        let state = muse_atomic_load_acquire_u32(&control.pointee.state)
+        let state = muse__atomic_load_acquire_u32(&control.pointee.state)
         guard state == UInt32(MUSE_CHANNEL_CLAIMED) else {
             // A client released the channel with events in flight (with none,
             // it frees the channel itself: muse.h, muse__give_back). Free it
@@ -102,11 +102,11 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
             }
             return 0
         }
-        let tail = muse_atomic_load_acquire_u64(&control.pointee.sq_tail)
+        let tail = muse__atomic_load_acquire_u64(&control.pointee.sq_tail)
         let waiting = tail &- head
         if waiting == 0 { return 0 }
         guard waiting <= depth else { return record(MUSE_E_CORRUPT) }
-        let consumed = muse_atomic_load_acquire_u64(&control.pointee.cq_head)
+        let consumed = muse__atomic_load_acquire_u64(&control.pointee.cq_head)
         let unread = head &- consumed
         guard unread <= depth else { return record(MUSE_E_CORRUPT) }
         // Take only what the completion ring has room for: a client that does
@@ -124,8 +124,8 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
             let slot = submissions + Int((head &+ UInt64(k)) & mask) * slotSize
             let event = slot.assumingMemoryBound(to: muse_event_header.self)
             // Through atomic loads the compiler may not repeat after the checks.
-            let intent = IntentID(muse_atomic_load_relaxed_u32(&event.pointee.intent_id))
-            let featureCount = Int(muse_atomic_load_relaxed_u32(&event.pointee.feature_count))
+            let intent = IntentID(muse__atomic_load_relaxed_u32(&event.pointee.intent_id))
+            let featureCount = Int(muse__atomic_load_relaxed_u32(&event.pointee.feature_count))
             scratch.counts[k] = -1
             scratch.intents[k] = intent.rawValue
             if k >= admitted {
@@ -164,7 +164,7 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
             }
             scorer.answered(tenant: tenant, intent: IntentID(scratch.intents[k]), verdict: verdict)
             let slot = submissions + Int(index & mask) * slotSize
-            let tag = muse_atomic_load_relaxed_u64(&slot.assumingMemoryBound(to: muse_event_header.self).pointee.tag)
+            let tag = muse__atomic_load_relaxed_u64(&slot.assumingMemoryBound(to: muse_event_header.self).pointee.tag)
             let completion = completions + Int(index & mask)
             completion.pointee = muse_completion(
                 tag: tag, status: verdict.status.rawValue, predictor_id: verdict.predictor.rawValue,
@@ -172,8 +172,8 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
                 reserved: (0, 0, 0))
         }
         head &+= UInt64(count)
-        muse_atomic_store_release_u64(&control.pointee.cq_tail, head)
-        muse_atomic_store_release_u64(&control.pointee.sq_head, head)
+        muse__atomic_store_release_u64(&control.pointee.cq_tail, head)
+        muse__atomic_store_release_u64(&control.pointee.sq_head, head)
         wakeClient()
         scorer.batchEnded(tenant: tenant, count: count, began: began)
         if scorer.hasShadows(tenant: tenant) {
@@ -217,7 +217,7 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
     /// as they do while no daemon runs, for whoever serves the channel next.
     /// Used before a tenant is removed and when mused stops.
     public mutating func beginDrain() {
-        let tail = muse_atomic_load_acquire_u64(&control.pointee.sq_tail)
+        let tail = muse__atomic_load_acquire_u64(&control.pointee.sq_tail)
         // A client-written index beyond the ring is not trusted: nothing to drain.
         drainTarget = tail &- head <= depth ? tail : head
     }
@@ -234,21 +234,18 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
     /// Events a drain has yet to answer (0 when not draining).
     public var undrained: UInt64 { drainTarget.map { $0 &- head } ?? 0 }
 
-    /// Wakes the client if it said it may sleep. The fence pairs with the
-    /// client's fence between setting client_sleeping and re-reading cq_tail.
+    /// Wakes the client if it said it may sleep: muse.h's muse__wake, whose
+    /// fence pairs with the client's fence between setting client_sleeping
+    /// and re-reading cq_tail.
     @inline(__always)
     func wakeClient() {
-        muse_atomic_fence_seq_cst()
-        if muse_atomic_load_relaxed_u32(&control.pointee.client_sleeping) != 0 {
-            muse_atomic_add_u32(&control.pointee.client_doorbell, 1)
-            muse_futex_wake(&control.pointee.client_doorbell)
-        }
+        muse__wake(&control.pointee.client_doorbell, &control.pointee.client_sleeping, nil)
     }
 
     private mutating func record(_ status: muse_status) -> Int {
         if fault != status {
             fault = status
-            muse_atomic_store_relaxed_u32(&control.pointee.fault, status.rawValue)
+            muse__atomic_store_relaxed_u32(&control.pointee.fault, status.rawValue)
         }
         return 0
     }
@@ -258,23 +255,23 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
     /// all four indices are reset to `head`, and the state becomes FREE.
     /// Returns true if the channel was reclaimed.
     public mutating func reclaimIfAbandoned() -> Bool {
-        let state = muse_atomic_load_acquire_u32(&control.pointee.state)
+        let state = muse__atomic_load_acquire_u32(&control.pointee.state)
         if state == UInt32(MUSE_CHANNEL_FREE) && isQuiescent { return false }
         let offset = segment.lockOffset(channel.rawValue)
         // A live owner holds the lock; failing to take it means "in use".
-        guard muse_ofd_lock_byte(segment.descriptor, offset, Int16(F_WRLCK)) == 0 else { return false }
-        defer { muse_ofd_lock_byte(segment.descriptor, offset, Int16(F_UNLCK)) }
+        guard muse__ofd_lock_byte(segment.descriptor, offset, Int16(F_WRLCK)) == 0 else { return false }
+        defer { muse__ofd_lock_byte(segment.descriptor, offset, Int16(F_UNLCK)) }
         // With the lock held no client can be claiming; re-read the state.
-        let current = muse_atomic_load_acquire_u32(&control.pointee.state)
+        let current = muse__atomic_load_acquire_u32(&control.pointee.state)
         if current == UInt32(MUSE_CHANNEL_FREE) && isQuiescent { return false }
-        muse_atomic_store_release_u64(&control.pointee.sq_tail, head)
-        muse_atomic_store_release_u64(&control.pointee.sq_head, head)
-        muse_atomic_store_release_u64(&control.pointee.cq_tail, head)
-        muse_atomic_store_release_u64(&control.pointee.cq_head, head)
-        muse_atomic_store_relaxed_u32(&control.pointee.client_sleeping, 0)
-        muse_atomic_store_relaxed_u32(&control.pointee.fault, 0)
+        muse__atomic_store_release_u64(&control.pointee.sq_tail, head)
+        muse__atomic_store_release_u64(&control.pointee.sq_head, head)
+        muse__atomic_store_release_u64(&control.pointee.cq_tail, head)
+        muse__atomic_store_release_u64(&control.pointee.cq_head, head)
+        muse__atomic_store_relaxed_u32(&control.pointee.client_sleeping, 0)
+        muse__atomic_store_relaxed_u32(&control.pointee.fault, 0)
         fault = MUSE_OK
-        muse_atomic_store_release_u32(&control.pointee.state, UInt32(MUSE_CHANNEL_FREE))
+        muse__atomic_store_release_u32(&control.pointee.state, UInt32(MUSE_CHANNEL_FREE))
         releasedDrains = 0
         reclaims &+= 1
         return true
@@ -282,9 +279,9 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
 
     /// All four indices equal the daemon's head: nothing in flight.
     private var isQuiescent: Bool {
-        muse_atomic_load_acquire_u64(&control.pointee.sq_tail) == head
-            && muse_atomic_load_acquire_u64(&control.pointee.cq_head) == head
-            && muse_atomic_load_acquire_u64(&control.pointee.sq_head) == head
-            && muse_atomic_load_acquire_u64(&control.pointee.cq_tail) == head
+        muse__atomic_load_acquire_u64(&control.pointee.sq_tail) == head
+            && muse__atomic_load_acquire_u64(&control.pointee.cq_head) == head
+            && muse__atomic_load_acquire_u64(&control.pointee.sq_head) == head
+            && muse__atomic_load_acquire_u64(&control.pointee.cq_tail) == head
     }
 }

@@ -126,14 +126,14 @@ public struct DaemonDoorbell: @unchecked Sendable {
     /// Reads segment `i`'s doorbell, then raises this worker's bit in its
     /// daemon_sleeping (seq_cst): the rings must be checked after.
     private mutating func arm(_ i: Int) {
-        prepareValues[i] = muse_atomic_load_acquire_u32(prepareWords[i])
-        values[i] = muse_atomic_load_acquire_u32(words[i])
-        muse_atomic_or_u32(sleepingFlags[i], bit)
+        prepareValues[i] = muse__atomic_load_acquire_u32(prepareWords[i])
+        values[i] = muse__atomic_load_acquire_u32(words[i])
+        muse__atomic_or_u32(sleepingFlags[i], bit)
         armed[i] = true
     }
 
     private mutating func disarm(_ i: Int) {
-        muse_atomic_and_u32(sleepingFlags[i], ~bit)
+        muse__atomic_and_u32(sleepingFlags[i], ~bit)
         armed[i] = false
     }
 
@@ -189,7 +189,7 @@ public struct DaemonDoorbell: @unchecked Sendable {
                 activeWords.append(words[i])
                 activeValues.append(values[i])
             }
-            muse_atomic_fence_seq_cst()
+            muse__atomic_fence_seq_cst()
             if hasWork() { return slept }
             let timeout = Int64(until > now ? until - now : 1)
             if active.isEmpty {
@@ -220,7 +220,7 @@ public struct DaemonDoorbell: @unchecked Sendable {
             let working = hasWork()
             var releases = false
             for i in active {
-                let current = muse_atomic_load_acquire_u32(words[i])
+                let current = muse__atomic_load_acquire_u32(words[i])
                 guard current != values[i] else { continue }
                 // Re-armed with the value it moved to; the next pass checks the rings after.
                 values[i] = current
@@ -242,7 +242,7 @@ public struct DaemonDoorbell: @unchecked Sendable {
                 // A prepare counts against the budget like any ring (a
                 // client preparing in a loop is a ringer), and sends the
                 // worker back to spin for the event it announces.
-                let announced = muse_atomic_load_acquire_u32(prepareWords[i])
+                let announced = muse__atomic_load_acquire_u32(prepareWords[i])
                 if announced != prepareValues[i] {
                     prepareValues[i] = announced
                     wokeForPrepare = true
@@ -284,7 +284,7 @@ public struct DaemonDoorbell: @unchecked Sendable {
         let offset = MemoryLayout<muse_channel_control>.offset(of: \.state)!
         for channel in 0..<segment.layout.channelCount {
             let state = (UnsafeMutableRawPointer(segment.control(channel)) + offset).assumingMemoryBound(to: UInt32.self)
-            if muse_atomic_load_acquire_u32(state) == UInt32(MUSE_CHANNEL_RELEASED) { return true }
+            if muse__atomic_load_acquire_u32(state) == UInt32(MUSE_CHANNEL_RELEASED) { return true }
         }
         return false
     }

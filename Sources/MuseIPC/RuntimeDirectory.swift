@@ -123,7 +123,7 @@ public final class RuntimeDirectory: @unchecked Sendable {
 enum FileLock {
     static func tryExclusive(_ fd: Int32, offset: UInt64) -> Bool {
         while true {
-            if muse_ofd_lock_byte(fd, offset, Int16(F_WRLCK)) == 0 { return true }
+            if muse__ofd_lock_byte(fd, offset, Int16(F_WRLCK)) == 0 { return true }
             if errno != EINTR { return false }
         }
     }

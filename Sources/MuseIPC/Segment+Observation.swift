@@ -19,11 +19,11 @@ extension Segment {
     public func observe(channel: Int) -> ChannelObservation {
         let control = self.control(channel)
         let depth = UInt64(layout.ringDepth)
-        let state = muse_atomic_load_acquire_u32(&control.pointee.state)
-        let sqHead = muse_atomic_load_acquire_u64(&control.pointee.sq_head)
-        let sqTail = muse_atomic_load_acquire_u64(&control.pointee.sq_tail)
-        let cqHead = muse_atomic_load_acquire_u64(&control.pointee.cq_head)
-        let cqTail = muse_atomic_load_acquire_u64(&control.pointee.cq_tail)
+        let state = muse__atomic_load_acquire_u32(&control.pointee.state)
+        let sqHead = muse__atomic_load_acquire_u64(&control.pointee.sq_head)
+        let sqTail = muse__atomic_load_acquire_u64(&control.pointee.sq_tail)
+        let cqHead = muse__atomic_load_acquire_u64(&control.pointee.cq_head)
+        let cqTail = muse__atomic_load_acquire_u64(&control.pointee.cq_tail)
         return ChannelObservation(isClaimed: state == UInt32(MUSE_CHANNEL_CLAIMED),
                                   pendingSubmissions: min(sqTail &- sqHead, depth),
                                   unreadCompletions: min(cqTail &- cqHead, depth),

@@ -185,11 +185,11 @@ public final class Segment: @unchecked Sendable {
                 throw SegmentError.foreign(path: path, reason: "its size changed while it was being adopted")
             }
             try assertOwnership(fd, groupID: groupID, path: path)
-            let incarnation = muse_atomic_load_acquire_u64(&header.pointee.incarnation) &+ 1
+            let incarnation = muse__atomic_load_acquire_u64(&header.pointee.incarnation) &+ 1
             let segment = Segment(path: path, tenant: tenant, layout: layout, incarnation: incarnation,
                                   wasAdopted: true, descriptor: fd, base: base, guardSlot: slot)
-            muse_atomic_store_release_u64(&header.pointee.incarnation, incarnation)
-            muse_atomic_store_release_u32(&header.pointee.daemon_pid, UInt32(bitPattern: getpid()))
+            muse__atomic_store_release_u64(&header.pointee.incarnation, incarnation)
+            muse__atomic_store_release_u32(&header.pointee.daemon_pid, UInt32(bitPattern: getpid()))
             return segment
         } catch {
             muse_sigbus_guard_unregister(slot)
@@ -268,13 +268,13 @@ public final class Segment: @unchecked Sendable {
         }
         h.pointee.incarnation = incarnation
         h.pointee.daemon_pid = UInt32(bitPattern: getpid())
-        muse_atomic_store_release_u64(&h.pointee.magic, MUSE_MAGIC)
+        muse__atomic_store_release_u64(&h.pointee.magic, MUSE_MAGIC)
     }
 
     private static func validate(
         _ h: UnsafeMutablePointer<muse_segment_header>, fileSize: Int, path: String, tenant: String
     ) throws -> SegmentLayout {
-        let magic = muse_atomic_load_acquire_u64(&h.pointee.magic)
+        let magic = muse__atomic_load_acquire_u64(&h.pointee.magic)
         guard magic == MUSE_MAGIC else {
             throw SegmentError.foreign(path: path, reason: "magic is 0x\(String(magic, radix: 16)), not a Muse segment")
         }
@@ -373,8 +373,8 @@ public final class Segment: @unchecked Sendable {
         let indexBytes = Int(MUSE_SCHEMA_INDEX_SIZE)
         let h = header
         let sequence = h.pointee.intent_seq | 1 // odd: readers retry
-        muse_atomic_store_release_u32(&h.pointee.intent_seq, sequence)
-        muse_atomic_fence_seq_cst()
+        muse__atomic_store_release_u32(&h.pointee.intent_seq, sequence)
+        muse__atomic_fence_seq_cst()
         withUnsafeMutableBytes(of: &h.pointee.intents) { table in
             table.initializeMemory(as: UInt8.self, repeating: 0)
             let entries = table.bindMemory(to: muse_intent_entry.self)
@@ -400,27 +400,26 @@ public final class Segment: @unchecked Sendable {
                 offset += blob.count
             }
         }
-        muse_atomic_store_relaxed_u32(&h.pointee.intent_count, UInt32(intents.count))
-        muse_atomic_store_release_u32(&h.pointee.intent_seq, sequence &+ 1)
+        muse__atomic_store_relaxed_u32(&h.pointee.intent_count, UInt32(intents.count))
+        muse__atomic_store_release_u32(&h.pointee.intent_seq, sequence &+ 1)
     }
 
     public func publishState(_ state: DaemonState) {
-        muse_atomic_store_release_u32(&header.pointee.daemon_state, state.rawValue)
+        muse__atomic_store_release_u32(&header.pointee.daemon_state, state.rawValue)
     }
 
     public func publishGeneration(_ id: GenerationID) {
-        muse_atomic_store_release_u64(&header.pointee.generation_id, id.rawValue)
+        muse__atomic_store_release_u64(&header.pointee.generation_id, id.rawValue)
     }
 
     /// Wakes every worker sleeping on this segment's doorbell, as a client's
     /// submission would (used to make workers see a stop or a new generation).
     public func ringDoorbell() {
-        muse_atomic_add_u32(&header.pointee.daemon_doorbell, 1)
-        muse_futex_wake(&header.pointee.daemon_doorbell)
+        muse__ring(&header.pointee.daemon_doorbell)
     }
 
-    public func beat(now: UInt64 = muse_now_ns()) {
-        muse_atomic_store_release_u64(&header.pointee.heartbeat_ns, now)
+    public func beat(now: UInt64 = muse__now_ns()) {
+        muse__atomic_store_release_u64(&header.pointee.heartbeat_ns, now)
     }
 }
 

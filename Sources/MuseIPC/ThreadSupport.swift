@@ -5,11 +5,11 @@ import CMuseDaemon
 public enum ThreadSupport {
     /// CLOCK_MONOTONIC in nanoseconds: the clock of muse.h's heartbeats.
     @inline(__always)
-    public static func monotonicNanoseconds() -> UInt64 { muse_now_ns() }
+    public static func monotonicNanoseconds() -> UInt64 { muse__now_ns() }
 
     /// A pause inside a spin loop (PAUSE on x86, YIELD on arm64).
     @inline(__always)
-    public static func relax() { muse_cpu_relax() }
+    public static func relax() { muse__cpu_relax() }
 
     /// Makes the calling thread yield the CPU to normal-priority threads
     /// (the workers) under contention: for cold-path work such as loading a

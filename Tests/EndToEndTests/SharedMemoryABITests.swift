@@ -239,7 +239,7 @@ func unansweredSubmissions(_ runtimeDirectory: String, _ tenant: String) throws 
     var total: UInt64 = 0
     for i in 0..<client.channel_count {
         let control = muse_channel_at(client.base, client.channels_offset, client.channel_stride, i)!
-        total += muse_atomic_load_acquire_u64(&control.pointee.sq_tail) &- muse_atomic_load_acquire_u64(&control.pointee.cq_tail)
+        total += muse__atomic_load_acquire_u64(&control.pointee.sq_tail) &- muse__atomic_load_acquire_u64(&control.pointee.cq_tail)
     }
     return total
 }

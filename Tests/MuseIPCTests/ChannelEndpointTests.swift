@@ -89,14 +89,14 @@ struct ChannelEndpointTests {
         defer { scratch.deallocate() }
         let control = fixture.segment.control(0)
         // A tail far past the head: more "pending" than the ring holds.
-        muse_atomic_store_release_u64(&control.pointee.sq_tail, endpoint.head + 17)
+        muse__atomic_store_release_u64(&control.pointee.sq_tail, endpoint.head + 17)
         #expect(endpoint.drain(limit: 64, scorer: scorer, scratch: scratch) == 0)
         #expect(endpoint.fault == MUSE_E_CORRUPT && control.pointee.fault == MUSE_E_CORRUPT.rawValue)
         // A tail behind the head (wraps to a huge count) is refused the same way.
-        muse_atomic_store_release_u64(&control.pointee.sq_tail, endpoint.head &- 1)
+        muse__atomic_store_release_u64(&control.pointee.sq_tail, endpoint.head &- 1)
         #expect(endpoint.drain(limit: 64, scorer: scorer, scratch: scratch) == 0)
         // A feature count larger than a slot is answered with a status, never copied.
-        muse_atomic_store_release_u64(&control.pointee.sq_tail, endpoint.head)
+        muse__atomic_store_release_u64(&control.pointee.sq_tail, endpoint.head)
         var x = [1.0, 2, 3]
         #expect(muse_submit(&channel, 77, 1, &x, 3) == MUSE_OK)
         let slot = UnsafeMutableRawPointer(control) + fixture.segment.layout.submissionRingOffset

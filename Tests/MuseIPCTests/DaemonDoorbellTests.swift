@@ -27,8 +27,7 @@ struct DaemonDoorbellTests {
         let ringing = Thread {
             let word = UnsafeMutablePointer<UInt32>(bitPattern: ringerWord)!
             while !stop.load(ordering: .relaxed) {
-                muse_atomic_add_u32(word, 1)
-                muse_futex_wake(word)
+                muse__ring(word)
                 rings.add(1, ordering: .relaxed)
             }
         }
@@ -58,8 +57,7 @@ struct DaemonDoorbellTests {
             usleep(20_000)
             work.store(true, ordering: .releasing)
             let word = UnsafeMutablePointer<UInt32>(bitPattern: otherWord)!
-            muse_atomic_add_u32(word, 1)
-            muse_futex_wake(word)
+            muse__ring(word)
         }
         client.start()
         let before = ThreadSupport.monotonicNanoseconds()
@@ -94,8 +92,7 @@ struct DaemonDoorbellTests {
                 usleep(50_000)
                 work.store(true, ordering: .releasing)
                 let word = UnsafeMutablePointer<UInt32>(bitPattern: wordAddresses[ringing])!
-                muse_atomic_add_u32(word, 1)
-                muse_futex_wake(word)
+                muse__ring(word)
             }
             client.start()
             start = ThreadSupport.monotonicNanoseconds()

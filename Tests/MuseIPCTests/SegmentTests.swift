@@ -44,8 +44,8 @@ struct SegmentTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         do {
             let first = try Segment.create(path: "\(dir)/t.muse", tenant: "t", groupID: nil, layout: layout)
-            muse_atomic_store_release_u64(&first.control(1).pointee.cq_tail, 40)
-            muse_atomic_store_release_u64(&first.control(1).pointee.sq_tail, 43)
+            muse__atomic_store_release_u64(&first.control(1).pointee.cq_tail, 40)
+            muse__atomic_store_release_u64(&first.control(1).pointee.sq_tail, 43)
         }
         let second = try Segment.adopt(path: "\(dir)/t.muse", tenant: "t", groupID: nil)
         #expect(second.incarnation == 2 && second.wasAdopted && second.layout == layout)

@@ -122,7 +122,7 @@ struct GenerationSwapTests {
         let after = try #require(answer(8))
         #expect(after.status == MUSE_E_UNKNOWN_INTENT.rawValue, "status \(after.status), score \(after.score)")
         #expect(muse_lookup_intent(&client, "refund", &info) == MUSE_E_UNKNOWN_INTENT)
-        #expect(muse_atomic_load_acquire_u64(&client.header.pointee.generation_id) == 3)
+        #expect(muse__atomic_load_acquire_u64(&client.header.pointee.generation_id) == 3)
         // The intent it kept is still served, by the new generation.
         let kept = try #require(answer(7))
         #expect(kept.status == MUSE_OK.rawValue && kept.generation_id == 3 && kept.score == 1 / (1 + exp(-(0.5 + 0.25 - 1))))

@@ -106,6 +106,13 @@ muse_status muse_py_score_rows(muse_channel *ch, uint32_t intent_id, const doubl
 SOURCE = r"""
 #include "muse.h"
 
+/* CLOCK_MONOTONIC in nanoseconds, for the deadlines below. */
+static uint64_t muse_py_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static uint32_t muse_py_ring_depth(const muse_client *c) { return c->ring_depth; }
 static uint32_t muse_py_channel_count(const muse_client *c) { return c->channel_count; }
 static uint32_t muse_py_max_features(const muse_client *c) { return c->max_features; }
@@ -115,12 +122,12 @@ static uint32_t muse_py_max_features(const muse_client *c) { return c->max_featu
 static muse_status muse_py_roundtrip(muse_channel *ch, uint64_t tag, uint32_t intent_id, const double *features,
                                      uint32_t feature_count, int64_t timeout_ns, muse_completion *out) {
     muse_status s;
-    uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : muse_now_ns() + (uint64_t)timeout_ns;
+    uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : muse_py_now_ns() + (uint64_t)timeout_ns;
     while ((s = muse_submit(ch, tag, intent_id, features, feature_count)) == MUSE_E_AGAIN) {
         muse_completion drop[64];
         size_t n;
         /* The ring is full of abandoned events: read their answers away. */
-        s = muse_wait(ch, drop, 64, &n, timeout_ns < 0 ? -1 : (int64_t)(deadline > muse_now_ns() ? deadline - muse_now_ns() : 0));
+        s = muse_wait(ch, drop, 64, &n, timeout_ns < 0 ? -1 : (int64_t)(deadline > muse_py_now_ns() ? deadline - muse_py_now_ns() : 0));
         if (s != MUSE_OK) return s;
     }
     if (s != MUSE_OK) return s;
@@ -128,7 +135,7 @@ static muse_status muse_py_roundtrip(muse_channel *ch, uint64_t tag, uint32_t in
         size_t n;
         int64_t left = -1;
         if (deadline != UINT64_MAX) {
-            uint64_t now = muse_now_ns();
+            uint64_t now = muse_py_now_ns();
             left = now >= deadline ? 0 : (int64_t)(deadline - now);
         }
         s = muse_wait(ch, out, 1, &n, left);

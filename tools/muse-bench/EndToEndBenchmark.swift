@@ -39,7 +39,7 @@ enum EndToEndBenchmark {
         defer { try? FileManager.default.removeItem(atPath: dir) }
 
         // 1. The generation, and the events (what the maps were fitted on).
-        let started = muse_now_ns()
+        let started = muse__now_ns()
         let synthetic = SyntheticLightGBM(trees: o.trees, leaves: o.leaves, features: o.features, seed: 500)
         let events = Self.events(count: 4096, features: o.features, seed: 7)
         let path = "\(dir)/e2e.snapshot"
@@ -47,7 +47,7 @@ enum EndToEndBenchmark {
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         print(String(format: "generation: LightGBM %d trees × %d leaves, %d features, level 1 (negative sampling 0.1) + a level-2 map "
                      + "per tenant (Beta(2,5), 1001 knots); snapshot %d bytes, built in %.1f s",
-                     o.trees, o.leaves, o.features, size, Double(muse_now_ns() - started) / 1e9))
+                     o.trees, o.leaves, o.features, size, Double(muse__now_ns() - started) / 1e9))
 
         // 2. The scorer's own cost, same snapshot, same events, on the CPU
         // mused's worker gets in the 1-tenant run (measured again at the end:
@@ -86,7 +86,7 @@ enum EndToEndBenchmark {
         let spinning = Atomic<Bool>(true)
         let spinner = Thread {
             _ = muse_pin_thread_to_cpu(0)
-            while spinning.load(ordering: .relaxed) { muse_cpu_relax() }
+            while spinning.load(ordering: .relaxed) { muse__cpu_relax() }
         }
         spinner.start()
         let ownBesideSpinner = try scorerCost(path: path, events: events, count: max(o.events, 200_000), cpu: serverCPU)
@@ -153,9 +153,9 @@ enum EndToEndBenchmark {
         var sink = 0.0
         for i in 0..<(count + count / 10) {
             let event = events[i % events.count]
-            let start = muse_now_ns()
+            let start = muse__now_ns()
             let outcome = event.withUnsafeBufferPointer { table.score(tenant: 0, intent: 0, features: $0) }
-            let end = muse_now_ns()
+            let end = muse__now_ns()
             if case .scored(let s) = outcome { sink += s.score }
             if i >= count / 10 { histogram.record(end - start) }
         }
@@ -189,10 +189,10 @@ enum EndToEndBenchmark {
             for i in 0..<(warmup + count) {
                 let channel = channels[i % channels.count]
                 events[i % events.count].withUnsafeBufferPointer { x in
-                    let start = muse_now_ns()
-                    while channel.submit(tag: UInt64(i), intent: 1, features: x) != MUSE_OK { muse_cpu_relax() }
-                    while channel.poll(into: buffer) == 0 { muse_cpu_relax() }
-                    let end = muse_now_ns()
+                    let start = muse__now_ns()
+                    while channel.submit(tag: UInt64(i), intent: 1, features: x) != MUSE_OK { muse__cpu_relax() }
+                    while channel.poll(into: buffer) == 0 { muse__cpu_relax() }
+                    let end = muse__now_ns()
                     precondition(out.pointee.tag == UInt64(i) && out.pointee.status == 0, "status \(out.pointee.status)")
                     if i >= warmup { histogram.record(end - start) }
                 }
@@ -210,7 +210,7 @@ enum EndToEndBenchmark {
         var completions = [muse_completion](repeating: muse_completion(), count: 1024)
         var requests = [muse_request](repeating: muse_request(), count: batch)
         var sent = 0, received = 0, errors = 0
-        let start = muse_now_ns()
+        let start = muse__now_ns()
         flat.withUnsafeBufferPointer { x in
             requests.withUnsafeMutableBufferPointer { requests in
                 completions.withUnsafeMutableBufferPointer { completions in
@@ -231,12 +231,12 @@ enum EndToEndBenchmark {
                             received += got
                         }
                         next += 1
-                        if next % 4 == 0 { muse_cpu_relax() }
+                        if next % 4 == 0 { muse__cpu_relax() }
                     }
                 }
             }
         }
-        let seconds = Double(muse_now_ns() - start) / 1e9
+        let seconds = Double(muse__now_ns() - start) / 1e9
         if errors > 0 { print("(\(errors) events answered with an error)") }
         return Double(count) / seconds
     }

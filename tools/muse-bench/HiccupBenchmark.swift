@@ -46,10 +46,10 @@ enum HiccupBenchmark {
 
         func run() {
             pinned = muse_pin_thread_to_cpu(cpu) == 0
-            let start = muse_now_ns(), end = start + nanoseconds
+            let start = muse__now_ns(), end = start + nanoseconds
             var last = start
             while last < end {
-                let now = muse_now_ns()
+                let now = muse__now_ns()
                 if now &- last > 1_000 && gaps.count < 1 << 20 { gaps.append(now &- last) }
                 last = now
             }

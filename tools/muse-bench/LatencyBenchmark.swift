@@ -149,7 +149,7 @@ enum LatencyBenchmark {
         var histogram = LatencyHistogram()
         var lag = LatencyHistogram()
         var tags = [UInt64](repeating: 0, count: 256)
-        let start = muse_now_ns() + 1_000_000
+        let start = muse__now_ns() + 1_000_000
         let measureFrom = start + UInt64(warmup * 1e9)
         let end = measureFrom + UInt64(seconds * 1e9)
         var arrivals = Arrivals(rate: rate, start: start, seed: UInt64(getpid()) &* 0x9E37_79B9_7F4A_7C15)
@@ -158,7 +158,7 @@ enum LatencyBenchmark {
         var prepared = false
         tags.withUnsafeMutableBufferPointer { out in
             while true {
-                let now = muse_now_ns()
+                let now = muse__now_ns()
                 // Everything due goes now; a late event keeps its intended time.
                 while due <= now && due < end {
                     // The tag is the intended send time.
@@ -182,7 +182,7 @@ enum LatencyBenchmark {
                         sleepUntil(due &- prepare, margin: margin)
                         transport.prepare()
                         prepared = true
-                        while muse_now_ns() < due { muse_cpu_relax() }
+                        while muse__now_ns() < due { muse__cpu_relax() }
                         continue
                     }
                     sleepUntil(due, margin: margin)
@@ -201,7 +201,7 @@ enum LatencyBenchmark {
                     got = transport.wait(into: out, timeoutNanoseconds: timeout)
                 }
                 if got.count == 0 { continue }
-                let at = muse_now_ns()
+                let at = muse__now_ns()
                 for i in 0..<got.count where out[i] >= measureFrom { histogram.record(at &- out[i]) }
                 errors += UInt64(got.errors)
                 received += UInt64(got.count)
@@ -231,7 +231,7 @@ enum LatencyBenchmark {
             usleep(10_000)
         }
         precondition(connected == 0, "connect \(path): \(String(cString: strerror(errno)))")
-        let start = muse_now_ns() + 1_000_000
+        let start = muse__now_ns() + 1_000_000
         let measureFrom = start + UInt64(warmup * 1e9)
         let end = measureFrom + UInt64(seconds * 1e9)
         tightenTimerSlack()
@@ -250,7 +250,7 @@ enum LatencyBenchmark {
             let due = arrivals.advance()
             if due >= end { break }
             sleepUntil(due, margin: margin)
-            if due >= measureFrom { lag.record(muse_now_ns() &- due) }
+            if due >= measureFrom { lag.record(muse__now_ns() &- due) }
             request.withUnsafeMutableBytes { bytes in
                 bytes.storeBytes(of: due, as: UInt64.self)
                 var done = 0
@@ -297,7 +297,7 @@ enum LatencyBenchmark {
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 { break }
                 have += n
-                let at = muse_now_ns()
+                let at = muse__now_ns()
                 let whole = have / size
                 buffer.withUnsafeMutableBytes { bytes in
                     for k in 0..<whole {
@@ -345,18 +345,18 @@ enum LatencyBenchmark {
 
     /// Sleeps until `margin` before `due`, then spins to it.
     static func sleepUntil(_ due: UInt64, margin: UInt64) {
-        var now = muse_now_ns()
+        var now = muse__now_ns()
         if due > now + margin {
             let nap = due - now - margin
             var ts = timespec(tv_sec: Int(nap / 1_000_000_000), tv_nsec: Int(nap % 1_000_000_000))
             nanosleep(&ts, nil)
         }
-        now = muse_now_ns()
+        now = muse__now_ns()
         // Yielding (other clients on this CPU may be due too), then spinning
         // the last microseconds, so the send is on time.
         while now < due {
-            if due > now + yieldUntilNanoseconds { sched_yield() } else { muse_cpu_relax() }
-            now = muse_now_ns()
+            if due > now + yieldUntilNanoseconds { sched_yield() } else { muse__cpu_relax() }
+            now = muse__now_ns()
         }
     }
 
@@ -492,7 +492,7 @@ enum LatencyBenchmark {
     /// Runs the client processes of one cell on CPU 0 and merges their histograms.
     static func measure(_ cell: inout Cell, server: Int32, processes: [[String]]) {
         let before = cpuTimeNanoseconds(pid: server) ?? 0
-        let started = muse_now_ns()
+        let started = muse__now_ns()
         var children: [(Process, Pipe)] = []
         for arguments in processes {
             let process = Process()
@@ -520,7 +520,7 @@ enum LatencyBenchmark {
             }
             if process.terminationStatus != 0 { cell.errors += 1; print("a client failed: \(output)") }
         }
-        let wall = Double(muse_now_ns() - started)
+        let wall = Double(muse__now_ns() - started)
         cell.serverCPU = Double((cpuTimeNanoseconds(pid: server) ?? 0) - before) / wall * 100
     }
 

@@ -37,9 +37,9 @@ enum ScrapeBenchmark {
             // What one scrape costs on its own: no events, nothing else of ours running.
             var alone = [UInt64]()
             for _ in 0..<300 {
-                let started = muse_now_ns()
+                let started = muse__now_ns()
                 _ = scrape(port: port)
-                alone.append(muse_now_ns() - started)
+                alone.append(muse__now_ns() - started)
             }
             alone.sort()
             print(String(format: "one scrape, no traffic    median %.3f ms, p90 %.3f ms (connect, render, %d bytes, close)",
@@ -49,18 +49,18 @@ enum ScrapeBenchmark {
             let scraper = Thread {
                 _ = muse_pin_thread_to_cpu(0)
                 _ = muse_set_thread_nice(19)
-                var next = muse_now_ns()
+                var next = muse__now_ns()
                 while true {
                     let m = mode.load(ordering: .relaxed)
                     if m < 0 { break }
                     if m == 0 { usleep(1000); continue }
                     if m == 1 {
-                        while muse_now_ns() < next { usleep(500) }
+                        while muse__now_ns() < next { usleep(500) }
                         next += 10_000_000
                     }
-                    let started = muse_now_ns()
+                    let started = muse__now_ns()
                     let n = scrape(port: port)
-                    scrapeNanoseconds.wrappingAdd(muse_now_ns() - started, ordering: .relaxed)
+                    scrapeNanoseconds.wrappingAdd(muse__now_ns() - started, ordering: .relaxed)
                     bytes.store(n, ordering: .relaxed)
                     scrapes.wrappingAdd(1, ordering: .relaxed)
                 }
@@ -82,9 +82,9 @@ enum ScrapeBenchmark {
                     let scrapesBefore = scrapes.load(ordering: .relaxed)
                     let timeBefore = scrapeNanoseconds.load(ordering: .relaxed)
                     let cpuBefore = cpuTimeNanoseconds(pid: daemonPID) ?? 0
-                    let started = muse_now_ns()
+                    let started = muse__now_ns()
                     histograms[phase].merge(roundTrips(channel: channel, intent: intent, seconds: seconds))
-                    elapsed[phase] += muse_now_ns() - started
+                    elapsed[phase] += muse__now_ns() - started
                     cpu[phase] += (cpuTimeNanoseconds(pid: daemonPID) ?? 0) - cpuBefore
                     scrapeCounts[phase] += scrapes.load(ordering: .relaxed) - scrapesBefore
                     scrapeTimes[phase] += scrapeNanoseconds.load(ordering: .relaxed) - timeBefore
@@ -140,18 +140,18 @@ enum ScrapeBenchmark {
         var histogram = LatencyHistogram()
         var completion = muse_completion()
         var features = [Double](repeating: 0.01, count: 16)
-        let end = muse_now_ns() + UInt64(seconds * 1e9)
+        let end = muse__now_ns() + UInt64(seconds * 1e9)
         var i: UInt64 = 0
-        while muse_now_ns() < end {
+        while muse__now_ns() < end {
             features[0] = Double(i % 100) / 100
-            let start = muse_now_ns()
+            let start = muse__now_ns()
             features.withUnsafeBufferPointer { x in
-                while channel.submit(tag: i, intent: intent, features: x) != MUSE_OK { muse_cpu_relax() }
+                while channel.submit(tag: i, intent: intent, features: x) != MUSE_OK { muse__cpu_relax() }
             }
             withUnsafeMutablePointer(to: &completion) { out in
-                while channel.poll(into: UnsafeMutableBufferPointer(start: out, count: 1)) == 0 { muse_cpu_relax() }
+                while channel.poll(into: UnsafeMutableBufferPointer(start: out, count: 1)) == 0 { muse__cpu_relax() }
             }
-            histogram.record(muse_now_ns() - start)
+            histogram.record(muse__now_ns() - start)
             precondition(completion.tag == i && completion.status == 0)
             i += 1
         }

@@ -24,10 +24,10 @@ struct SharedMemoryBenchmarks {
             withUnsafeMutablePointer(to: &completion) { out in
                 let buffer = UnsafeMutableBufferPointer(start: out, count: 1)
                 for i in 0..<(warmup + events) {
-                    let start = muse_now_ns()
-                    while channel.submit(tag: UInt64(i), intent: intent, features: x) != MUSE_OK { muse_cpu_relax() }
-                    while channel.poll(into: buffer) == 0 { muse_cpu_relax() }
-                    let end = muse_now_ns()
+                    let start = muse__now_ns()
+                    while channel.submit(tag: UInt64(i), intent: intent, features: x) != MUSE_OK { muse__cpu_relax() }
+                    while channel.poll(into: buffer) == 0 { muse__cpu_relax() }
+                    let end = muse__now_ns()
                     precondition(out.pointee.tag == UInt64(i) && out.pointee.status == 0)
                     if i >= warmup { histogram.record(end - start) }
                 }
@@ -42,7 +42,7 @@ struct SharedMemoryBenchmarks {
         var requests = [muse_request](repeating: muse_request(), count: batch)
         var completions = [muse_completion](repeating: muse_completion(), count: 1024)
         var sent = 0, received = 0
-        let start = muse_now_ns()
+        let start = muse__now_ns()
         features.withUnsafeBufferPointer { x in
             for i in requests.indices {
                 requests[i] = muse_request(tag: 0, intent_id: intent, feature_count: 16, features: x.baseAddress)
@@ -56,13 +56,13 @@ struct SharedMemoryBenchmarks {
                             sent += channel.submit(UnsafeBufferPointer(rebasing: requests[0..<n]))
                         }
                         let got = channel.poll(into: completions)
-                        if got == 0 { muse_cpu_relax() }
+                        if got == 0 { muse__cpu_relax() }
                         received += got
                     }
                 }
             }
         }
-        let seconds = Double(muse_now_ns() - start) / 1e9
+        let seconds = Double(muse__now_ns() - start) / 1e9
         return Double(events) / seconds
     }
 
@@ -76,11 +76,11 @@ struct SharedMemoryBenchmarks {
                 let buffer = UnsafeMutableBufferPointer(start: out, count: 1)
                 for i in 0..<samples {
                     usleep(idleMicroseconds)
-                    let start = muse_now_ns()
+                    let start = muse__now_ns()
                     _ = channel.submit(tag: UInt64(i), intent: intent, features: x)
                     var (status, _) = channel.wait(into: buffer, timeoutNanoseconds: 1_000_000_000)
                     while status != MUSE_OK { (status, _) = channel.wait(into: buffer, timeoutNanoseconds: 1_000_000_000) }
-                    histogram.record(muse_now_ns() - start)
+                    histogram.record(muse__now_ns() - start)
                 }
             }
         }

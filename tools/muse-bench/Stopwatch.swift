@@ -39,6 +39,6 @@ final class PinnedProcess {
 }
 
 func waitForFile(_ path: String, seconds: Double = 10) {
-    let deadline = muse_now_ns() + UInt64(seconds * 1e9)
-    while access(path, F_OK) != 0 && muse_now_ns() < deadline { usleep(10_000) }
+    let deadline = muse__now_ns() + UInt64(seconds * 1e9)
+    while access(path, F_OK) != 0 && muse__now_ns() < deadline { usleep(10_000) }
 }

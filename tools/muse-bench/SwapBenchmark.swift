@@ -37,18 +37,18 @@ enum SwapBenchmark {
             var histogram = LatencyHistogram()
             var errors = 0
             var completion = muse_completion()
-            let end = muse_now_ns() + UInt64(seconds * 1e9)
+            let end = muse__now_ns() + UInt64(seconds * 1e9)
             var i: UInt64 = 0
-            while muse_now_ns() < end {
+            while muse__now_ns() < end {
                 features[0] = Double(i % 1000) / 100
-                let start = muse_now_ns()
+                let start = muse__now_ns()
                 features.withUnsafeBufferPointer { x in
-                    while channel.submit(tag: i, intent: intent.id, features: x) != MUSE_OK { muse_cpu_relax() }
+                    while channel.submit(tag: i, intent: intent.id, features: x) != MUSE_OK { muse__cpu_relax() }
                 }
                 withUnsafeMutablePointer(to: &completion) { out in
-                    while channel.poll(into: UnsafeMutableBufferPointer(start: out, count: 1)) == 0 { muse_cpu_relax() }
+                    while channel.poll(into: UnsafeMutableBufferPointer(start: out, count: 1)) == 0 { muse__cpu_relax() }
                 }
-                let done = muse_now_ns()
+                let done = muse__now_ns()
                 histogram.record(done - start)
                 if completion.status != 0 || completion.tag != i { errors += 1 }
                 onCompletion(completion, done)
@@ -70,17 +70,17 @@ enum SwapBenchmark {
         let swapper = Thread {
             var next = 2
             while !stop.load(ordering: .relaxed) {
-                let started = muse_now_ns()
+                let started = muse__now_ns()
                 pending.withLock { $0 = (UInt64(next), started) }
                 let reply = try? ControlClient.send(ControlRequest(command: .swap, path: next == 2 ? gen2 : gen1), to: socket)
                 if reply?.ok == true {
-                    swapReplies.withLock { $0.append(Double(muse_now_ns() - started) / 1e6) }
+                    swapReplies.withLock { $0.append(Double(muse__now_ns() - started) / 1e6) }
                 } else {
                     print("swap refused: \(reply?.error ?? "no reply")")
                 }
                 next = next == 2 ? 1 : 2
                 let wake = started + 100_000_000
-                while muse_now_ns() < wake && !stop.load(ordering: .relaxed) { usleep(1000) }
+                while muse__now_ns() < wake && !stop.load(ordering: .relaxed) { usleep(1000) }
             }
         }
         swapper.start()

@@ -96,13 +96,13 @@ enum UnixSocketBaseline {
         var histogram = LatencyHistogram()
         let warmup = events / 10
         for i in 0..<(warmup + events) {
-            let start = muse_now_ns()
+            let start = muse__now_ns()
             request.withUnsafeMutableBytes { bytes in
                 bytes.storeBytes(of: UInt64(i), as: UInt64.self)
                 _ = write(fd, bytes.baseAddress, bytes.count)
             }
             guard readFully(fd, &response) else { fatalError("the socket server hung up") }
-            let end = muse_now_ns()
+            let end = muse__now_ns()
             precondition(response.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) } == UInt64(i))
             if i >= warmup { histogram.record(end - start) }
         }

@@ -75,9 +75,9 @@ static int flood(const char *dir, const char *tenant, int channels, double secon
         requests[i].features = x;
     }
     counts n = {0};
-    uint64_t start = muse_now_ns(), until = start + (uint64_t)(seconds * 1e9), deadline = until + 30000000000ull;
+    uint64_t start = muse__now_ns(), until = start + (uint64_t)(seconds * 1e9), deadline = until + 30000000000ull;
     for (;;) {
-        uint64_t now = muse_now_ns();
+        uint64_t now = muse__now_ns();
         int more = now < until;
         if ((!more && n.answered == n.sent) || now >= deadline) break;
         uint64_t progress = n.sent + n.answered;
@@ -100,7 +100,7 @@ static int flood(const char *dir, const char *tenant, int channels, double secon
             nanosleep(&pause, NULL);
         }
     }
-    double elapsed = (double)(muse_now_ns() - start) / 1e9;
+    double elapsed = (double)(muse__now_ns() - start) / 1e9;
     for (int k = 0; k < channels; k++) muse_release(&ch[k]);
     muse_close(&c);
     return report("flood", &n, elapsed, "");
@@ -124,12 +124,12 @@ static int paced(const char *dir, const char *tenant, double rate, double second
     if (!submitted || !latency) return 1;
     double x[FEATURES];
     for (int i = 0; i < FEATURES; i++) x[i] = 0.02 * i - 0.1;
-    uint64_t interval = (uint64_t)(1e9 / rate), start = muse_now_ns(), deadline = start + (uint64_t)(seconds * 1e9) + 30000000000ull;
+    uint64_t interval = (uint64_t)(1e9 / rate), start = muse__now_ns(), deadline = start + (uint64_t)(seconds * 1e9) + 30000000000ull;
     counts n = {0};
     uint64_t next = 0, again = 0, skipped = 0;
     muse_completion done[64];
-    while (n.answered < total && muse_now_ns() < deadline) {
-        uint64_t now = muse_now_ns();
+    while (n.answered < total && muse__now_ns() < deadline) {
+        uint64_t now = muse__now_ns();
         /* Never catch up more than 10 ms at once: after this process was
          * descheduled, a burst of the backlog would be a different load
          * (and could exceed a rate limit meant for 10,000/s). */
@@ -138,7 +138,7 @@ static int paced(const char *dir, const char *tenant, double rate, double second
             skipped++;
         }
         while (n.sent < total && now >= start + n.sent * interval) {
-            submitted[n.sent] = muse_now_ns();
+            submitted[n.sent] = muse__now_ns();
             s = muse_submit(&ch, n.sent, intent.id, x, FEATURES);
             if (s == MUSE_E_AGAIN) { again++; break; }
             if (s != MUSE_OK) { fprintf(stderr, "submit: %s\n", muse_strerror(s)); return 1; }
@@ -147,7 +147,7 @@ static int paced(const char *dir, const char *tenant, double rate, double second
         if (n.answered == n.sent) {
             /* Nothing in flight: sleep until the next event is due. */
             uint64_t due = start + n.sent * interval;
-            now = muse_now_ns();
+            now = muse__now_ns();
             if (due > now + 60000) {
                 struct timespec pause = {0, (long)(due - now - 50000)};
                 nanosleep(&pause, NULL);
@@ -156,17 +156,17 @@ static int paced(const char *dir, const char *tenant, double rate, double second
         }
         size_t got = 0;
         uint64_t due = start + n.sent * interval;
-        now = muse_now_ns();
+        now = muse__now_ns();
         int64_t wait = n.sent < total && due > now ? (int64_t)(due - now) : 100000000;
         s = muse_wait(&ch, done, 64, &got, wait);
         if (s == MUSE_E_TIMEDOUT) continue;
         if (s != MUSE_OK) { fprintf(stderr, "wait: %s\n", muse_strerror(s)); return 1; }
-        now = muse_now_ns();
+        now = muse__now_ns();
         for (size_t i = 0; i < got; i++)
             if (done[i].tag < total) latency[done[i].tag] = now - submitted[done[i].tag];
         tally(&n, done, got, &next, 0);
     }
-    double elapsed = (double)(muse_now_ns() - start) / 1e9;
+    double elapsed = (double)(muse__now_ns() - start) / 1e9;
     qsort(latency, n.answered, sizeof *latency, compare);
     char extra[256] = "";
     if (n.answered > 0)
@@ -183,11 +183,10 @@ static int paced(const char *dir, const char *tenant, double rate, double second
 static int ring(const char *dir, const char *tenant, double seconds) {
     muse_client c; muse_intent_info intent;
     if (!open_tenant(dir, tenant, &c, &intent)) return 1;
-    uint64_t rings = 0, until = muse_now_ns() + (uint64_t)(seconds * 1e9);
-    while (muse_now_ns() < until) {
+    uint64_t rings = 0, until = muse__now_ns() + (uint64_t)(seconds * 1e9);
+    while (muse__now_ns() < until) {
         for (int i = 0; i < 64; i++) {
-            muse_atomic_add_u32(&c.header->daemon_doorbell, 1);
-            muse_futex_wake(&c.header->daemon_doorbell);
+            muse__ring(&c.header->daemon_doorbell);
         }
         rings += 64;
     }

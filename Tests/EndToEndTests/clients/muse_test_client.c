@@ -21,6 +21,14 @@ static void (*poll_hook)(struct muse_channel *);
 #  define MUSE_E_BAD_SCORE 7
 #  define MUSE_E_DAEMON_GONE 72
 #  define MUSE_E_FORKED 73
+/* The 1.0 header's names for the helpers muse.h now keeps internal. */
+#  define muse__atomic_load_acquire_u32 muse_atomic_load_acquire_u32
+#  define muse__atomic_load_acquire_u64 muse_atomic_load_acquire_u64
+#  define muse__atomic_or_u32 muse_atomic_or_u32
+#  define muse__atomic_store_release_u64 muse_atomic_store_release_u64
+#  define muse__cpu_relax muse_cpu_relax
+#  define muse__now_ns muse_now_ns
+#  define muse__ofd_lock_byte muse_ofd_lock_byte
 #endif
 
 #define INTENT "card-not-present"
@@ -42,8 +50,8 @@ static int open_and_claim(const char *dir, const char *tenant, muse_client *c, m
     /* "-": the default runtime directory ($MUSE_RUNTIME_DIR, else /run/muse). */
     muse_status s = muse_open_tenant(c, strcmp(dir, "-") ? dir : NULL, tenant);
     if (s != MUSE_OK) { fprintf(stderr, "open: %s (%s)\n", muse_strerror(s), strerror(errno)); return 0; }
-    uint64_t until = muse_now_ns() + claim_timeout_ns;
-    while ((s = muse_claim(c, ch)) == MUSE_E_NO_CHANNEL && muse_now_ns() < until) usleep(1000);
+    uint64_t until = muse__now_ns() + claim_timeout_ns;
+    while ((s = muse_claim(c, ch)) == MUSE_E_NO_CHANNEL && muse__now_ns() < until) usleep(1000);
     if (s != MUSE_OK) { fprintf(stderr, "claim: %s\n", muse_strerror(s)); return 0; }
     if ((s = muse_lookup_intent(c, INTENT, intent)) != MUSE_OK) {
         fprintf(stderr, "lookup: %s\n", muse_strerror(s));
@@ -91,14 +99,14 @@ static int stream(const char *dir, const char *tenant, uint32_t client_id, uint6
     signal(SIGTERM, request_stop);
     uint64_t sent = 0, answered = 0, next = 0, duplicates = 0, lost = 0, wrong = 0, foreign = 0;
     uint64_t again = 0, timeouts = 0;
-    uint64_t first_incarnation = muse_incarnation(&c), deadline = muse_now_ns() + 120000000000ull;
+    uint64_t first_incarnation = muse_incarnation(&c), deadline = muse__now_ns() + 120000000000ull;
     double x[FEATURES];
     muse_completion done[256];
     if (window == 0 || window > c.ring_depth) window = c.ring_depth;
     for (;;) {
         int more = count ? sent < count : !stop_requested;
         if (!more && answered == sent) break;
-        if (muse_now_ns() >= deadline) break;
+        if (muse__now_ns() >= deadline) break;
         while (more && sent - answered < window) {
             features_for(sent, client_id, x);
             muse_status s = muse_submit(&ch, ((uint64_t)client_id << 40) | sent, intent.id, x, FEATURES);
@@ -140,9 +148,9 @@ static int stream(const char *dir, const char *tenant, uint32_t client_id, uint6
 /* Waits for a free channel, reports how long it took, then uses it. */
 static int claim_when_free(const char *dir, const char *tenant, uint64_t timeout_ms) {
     muse_client c; muse_channel ch; muse_intent_info intent;
-    uint64_t start = muse_now_ns();
+    uint64_t start = muse__now_ns();
     if (!open_and_claim(dir, tenant, &c, &ch, &intent, timeout_ms * 1000000ull)) return 1;
-    printf("claimed channel=%u after_ms=%.1f\n", ch.index, (double)(muse_now_ns() - start) / 1e6);
+    printf("claimed channel=%u after_ms=%.1f\n", ch.index, (double)(muse__now_ns() - start) / 1e6);
     fflush(stdout);
     muse_release(&ch);
     muse_close(&c);
@@ -231,9 +239,9 @@ static int hostile(const char *dir, const char *tenant, double seconds, unsigned
     muse_client c; muse_channel ch;
     int claimed = muse_open_tenant(&c, dir, tenant) == MUSE_OK && muse_claim(&c, &ch) == MUSE_OK;
     srand(seed);
-    uint64_t writes = 0, until = muse_now_ns() + (uint64_t)(seconds * 1e9);
+    uint64_t writes = 0, until = muse__now_ns() + (uint64_t)(seconds * 1e9);
     uint64_t size = (uint64_t)st.st_size;
-    while (muse_now_ns() < until) {
+    while (muse__now_ns() < until) {
         uint64_t r = ((uint64_t)rand() << 31) ^ (uint64_t)rand();
         uint64_t offset;
         switch (r % 4) {
@@ -291,7 +299,7 @@ static int try_open(const char *dir, const char *tenant) {
 static int claim_unprotected(const char *path, const muse_client *c, const muse_channel *ch) {
     int fd = open(path, O_RDWR | O_CLOEXEC);
     uint64_t offset = (uint64_t)((unsigned char *)ch->control - c->base);
-    int taken = fd >= 0 && muse_ofd_lock_byte(fd, offset, F_WRLCK) == 0;
+    int taken = fd >= 0 && muse__ofd_lock_byte(fd, offset, F_WRLCK) == 0;
     if (fd >= 0) close(fd);
     return taken;
 }
@@ -342,7 +350,7 @@ static int claim_race(const char *dir, const char *tenant, int rounds, int threa
             usleep(150000);
             for (int i = 0; i < threads; i++)
                 if (a[i].status == MUSE_OK
-                    && muse_atomic_load_acquire_u32(&a[i].channel.control->state) != MUSE_CHANNEL_CLAIMED)
+                    && muse__atomic_load_acquire_u32(&a[i].channel.control->state) != MUSE_CHANNEL_CLAIMED)
                     freed_by_daemon++;
         }
         for (int i = 0; i < threads; i++)
@@ -377,8 +385,8 @@ static int fake_segment(const char *path, uint32_t channels, uint32_t depth, uin
     h->channel_stride = stride;
     strcpy(h->tenant, "fake");
     h->daemon_state = MUSE_DAEMON_SERVING;
-    h->heartbeat_ns = muse_now_ns();
-    muse_atomic_store_release_u64(&h->magic, MUSE_MAGIC);
+    h->heartbeat_ns = muse__now_ns();
+    muse__atomic_store_release_u64(&h->magic, MUSE_MAGIC);
     munmap(h, size);
     return 1;
 }
@@ -386,7 +394,7 @@ static int fake_segment(const char *path, uint32_t channels, uint32_t depth, uin
 /* Plays mused's drain: answers `n` submissions on the channel (score = tag). */
 static void fake_answer(muse_channel *ch, uint64_t n) {
     muse_channel_control *c = ch->control;
-    uint64_t head = muse_atomic_load_acquire_u64(&c->cq_tail);
+    uint64_t head = muse__atomic_load_acquire_u64(&c->cq_tail);
     for (uint64_t i = 0; i < n; i++) {
         muse_event_header *e = (muse_event_header *)(void *)(ch->submissions
                                + ((head + i) & ch->mask) * ch->client->slot_size);
@@ -395,8 +403,8 @@ static void fake_answer(muse_channel *ch, uint64_t n) {
         out->tag = e->tag;
         out->score = (double)e->tag;
     }
-    muse_atomic_store_release_u64(&c->cq_tail, head + n);
-    muse_atomic_store_release_u64(&c->sq_head, head + n);
+    muse__atomic_store_release_u64(&c->cq_tail, head + n);
+    muse__atomic_store_release_u64(&c->sq_head, head + n);
 }
 
 static muse_channel *hooked;
@@ -406,9 +414,9 @@ static void fill_and_sleep(struct muse_channel *ch) {
     if (ch != hooked) return;
     poll_hook = NULL;
     muse_channel_control *c = ch->control;
-    uint64_t unread = muse_atomic_load_acquire_u64(&c->cq_tail) - muse_atomic_load_acquire_u64(&c->cq_head);
+    uint64_t unread = muse__atomic_load_acquire_u64(&c->cq_tail) - muse__atomic_load_acquire_u64(&c->cq_head);
     fake_answer(ch, ch->client->ring_depth - unread);
-    muse_atomic_or_u32(&ch->client->header->daemon_sleeping, 1);
+    muse__atomic_or_u32(&ch->client->header->daemon_sleeping, 1);
 }
 
 /* Bug 2: a completion ring that fills while muse_poll copies must not leave
@@ -498,7 +506,7 @@ static int fork_orphan(const char *dir, const char *tenant) {
         double x[FEATURES] = {0};
         muse_completion done[1];
         size_t n;
-        int works = muse_atomic_load_acquire_u32(&ch.control->state) == MUSE_CHANNEL_CLAIMED
+        int works = muse__atomic_load_acquire_u32(&ch.control->state) == MUSE_CHANNEL_CLAIMED
             && muse_submit(&ch, 7, intent.id, x, FEATURES) == MUSE_OK
             && muse_wait(&ch, done, 1, &n, 1000000000) == MUSE_OK && done[0].tag == 7;
         char line[64];
@@ -515,10 +523,10 @@ static int fork_orphan(const char *dir, const char *tenant) {
     /* mused should reclaim the dead parent's channel well within a second. */
     muse_client c; muse_channel ch;
     if (muse_open_tenant(&c, dir, tenant) != MUSE_OK) return 1;
-    uint64_t start = muse_now_ns(), waited;
+    uint64_t start = muse__now_ns(), waited;
     muse_status s;
-    while ((s = muse_claim(&c, &ch)) == MUSE_E_NO_CHANNEL && muse_now_ns() - start < 1500000000ull) usleep(1000);
-    waited = (muse_now_ns() - start) / 1000000;
+    while ((s = muse_claim(&c, &ch)) == MUSE_E_NO_CHANNEL && muse__now_ns() - start < 1500000000ull) usleep(1000);
+    waited = (muse__now_ns() - start) / 1000000;
     if (sleeper > 0) kill(sleeper, SIGKILL);
     printf("child_refused=%s parent_kept=%s reclaimed=%s after_ms=%llu\n", got > 0 && line[0] == 'R' ? "yes" : "no",
            got > 1 && line[1] == 'W' ? "yes" : "no", s == MUSE_OK ? "yes" : "no", (unsigned long long)waited);
@@ -552,10 +560,10 @@ static int churn(const char *dir, const char *tenant, int loops) {
     int loops2 = loops / 10, gave_up = 0;
     uint64_t total_wait = 0, worst = 0;
     for (int i = 0; i < loops2; i++) {
-        uint64_t start = muse_now_ns();
+        uint64_t start = muse__now_ns();
         muse_status s;
-        while ((s = muse_claim(&c, &ch)) == MUSE_E_NO_CHANNEL && muse_now_ns() - start < 1000000000ull) muse_cpu_relax();
-        uint64_t waited = muse_now_ns() - start;
+        while ((s = muse_claim(&c, &ch)) == MUSE_E_NO_CHANNEL && muse__now_ns() - start < 1000000000ull) muse__cpu_relax();
+        uint64_t waited = muse__now_ns() - start;
         total_wait += waited;
         if (waited > worst) worst = waited;
         if (s != MUSE_OK) { gave_up++; continue; }
@@ -603,10 +611,10 @@ static int wait_forever(const char *dir, const char *tenant) {
     fflush(stdout);
     muse_completion done[4];
     size_t n = 99;
-    uint64_t start = muse_now_ns();
+    uint64_t start = muse__now_ns();
     muse_status s = muse_wait(&ch, done, 4, &n, -1);
     printf("wait=%s count=%zu after_ms=%llu\n", muse_strerror((muse_status)s), n,
-           (unsigned long long)((muse_now_ns() - start) / 1000000));
+           (unsigned long long)((muse__now_ns() - start) / 1000000));
     return s == MUSE_E_DAEMON_GONE && n == 0 ? 0 : 1;
 }
 
@@ -669,8 +677,8 @@ static int preload(const char *dir, const char *tenant, int nchannels) {
     double x[FEATURES];
     for (int k = 0; k < nchannels; k++) {
         if (muse_claim(&c, &ch[k]) != MUSE_OK) { fprintf(stderr, "claim %d\n", k); return 1; }
-        uint64_t until = muse_now_ns() + 5000000000ull;
-        while (sent[k] < 2 * c.ring_depth && muse_now_ns() < until) {
+        uint64_t until = muse__now_ns() + 5000000000ull;
+        while (sent[k] < 2 * c.ring_depth && muse__now_ns() < until) {
             features_for(sent[k], (uint32_t)k, x);
             muse_status s = muse_submit(&ch[k], sent[k], intent.id, x, FEATURES);
             if (s == MUSE_E_AGAIN) { usleep(1000); continue; }
@@ -683,8 +691,8 @@ static int preload(const char *dir, const char *tenant, int nchannels) {
     fflush(stdout);
     usleep(500000);
     muse_completion done[256];
-    uint64_t deadline = muse_now_ns() + 20000000000ull;
-    while (answered < total && muse_now_ns() < deadline) {
+    uint64_t deadline = muse__now_ns() + 20000000000ull;
+    while (answered < total && muse__now_ns() < deadline) {
         size_t got = 0;
         for (int k = 0; k < nchannels; k++) {
             size_t n = muse_poll(&ch[k], done, 256);
@@ -745,8 +753,8 @@ static int prepare_states(const char *dir, const char *tenant, double seconds) {
     int status = 0;
     waitpid(child, &status, 0);
     int forked = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    uint64_t calls = 0, good = 0, until = muse_now_ns() + (uint64_t)(seconds * 1e9);
-    while (muse_now_ns() < until) {
+    uint64_t calls = 0, good = 0, until = muse__now_ns() + (uint64_t)(seconds * 1e9);
+    while (muse__now_ns() < until) {
         calls++;
         if (muse_prepare(&ch) == MUSE_OK) good++;
         struct timespec pause = {0, 10000000};
