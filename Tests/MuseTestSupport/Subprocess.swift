@@ -111,6 +111,9 @@ public final class Subprocess: @unchecked Sendable {
         read(out.read) { [self] bytes in stdout.append(contentsOf: bytes) }
         if let err { read(err.read) { [self] bytes in stderr.append(contentsOf: bytes) } }
         if let stdin, let input {
+            // A child that exits unread must not kill this process with SIGPIPE:
+            // the write fails with EPIPE instead.
+            Self.ignoreBrokenPipes
             // On a thread, so a child that does not read cannot block the caller.
             Thread.detachNewThread {
                 _ = input.withUnsafeBytes { buffer in
@@ -246,6 +249,10 @@ public final class Subprocess: @unchecked Sendable {
             readersDone.signal()
         }
     }
+
+    /// Set once, for the whole test process (children start with every
+    /// signal at its default).
+    private static let ignoreBrokenPipes: Void = { signal(SIGPIPE, SIG_IGN) }()
 
     private static func pipe() throws -> (read: Int32, write: Int32) {
         var fds: [Int32] = [-1, -1]
