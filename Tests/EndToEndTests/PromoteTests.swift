@@ -253,6 +253,57 @@ struct PromoteTests {
         #expect(daemon.logs.contains("event=promoted") && daemon.logs.contains("event=promote-refused"))
     }
 
+    /// mused killed with SIGKILL at moments spread over a promotion (before
+    /// it reads the sketches, while it fits and builds, around publication)
+    /// comes back on the generation before it or on the promoted one, whole:
+    /// the state directory's serving snapshot verifies, and answers come
+    /// from the generation it names.
+    @Test func aPromotionKilledAtAnyMomentComesBackOnTheOldOrTheNewGeneration() throws {
+        let daemon = try Self.daemon(Self.files.shadowed, thresholds: [:])
+        var outcomes: [Int: Int] = [:]
+        // First a promotion left to finish, timed; then killed at fractions
+        // of that time, from at once (before musectl has even connected) to
+        // past it, so the kills fall before, during and after publication
+        // however fast the machine.
+        var took = 0.0
+        let fractions: [Double?] = [nil, 0, 0.3, 0.6, 0.8, 0.9, 1.0, 1.2]
+        for (attempt, fraction) in fractions.enumerated() {
+            let before = try #require(try Self.serving(daemon)["id"] as? Int)
+            // Sketches live in memory: every start streams again.
+            let fill = try Self.record(daemon, "pr-a", client: 1, count: 1500)
+            #expect(fill.wait(seconds: 30) == 0, "\(fill.output.suffix(300))")
+            // Whichever predictor is the shadow now: a promotion keeps the old primary as one.
+            let shadow = (outcomes[1] ?? 0) % 2 == 0 ? "cnp-next" : "sum-cnp"
+            let promote = try Child(Self.musectl, ["promote", shadow, "--min-samples", "100",
+                                                   "--runtime-dir", daemon.runtimeDirectory])
+            if let fraction {
+                usleep(UInt32(took * fraction * 1e6))
+            } else {
+                let started = Date()
+                #expect(promote.wait(seconds: 30) == 0, "\(promote.output)")
+                took = Date().timeIntervalSince(started)
+            }
+            daemon.kill()
+            _ = promote.wait(seconds: 10)
+            try daemon.restart()
+            let after = try #require(try Self.serving(daemon)["id"] as? Int)
+            #expect(after == before || after == before + 1, "attempt \(attempt): \(before) then \(after)")
+            outcomes[after - before, default: 0] += 1
+            let verify = Harness.run(Self.musectl, ["snapshot", "verify", "\(daemon.stateDirectory)/serving.snapshot"])
+            #expect(verify.status == 0 && verify.output.contains("ok: generation \(after)"), "\(verify.output)")
+            let check = try Self.record(daemon, "pr-a", client: 1, count: 200)
+            #expect(check.wait(seconds: 30) == 0, "\(check.output.suffix(300))")
+            let expected = try Self.offline("\(daemon.stateDirectory)/serving.snapshot", tenant: "pr-a", client: 1)
+            let answers = Self.answers(check.output)
+            #expect(answers.count == 200 && answers.allSatisfy {
+                $0.generation == UInt64(after) && $0.score.bitPattern == expected[Int($0.seq % 1000)].bitPattern
+            }, "attempt \(attempt)")
+        }
+        print("promotions killed: \(outcomes[0] ?? 0) came back on the generation before, \(outcomes[1] ?? 0) on the promoted one")
+        #expect(outcomes[0] ?? 0 > 0 && outcomes[1] ?? 0 > 0, "\(outcomes)")
+        #expect(daemon.stop() == 0, "\(daemon.logs.suffix(4000))")
+    }
+
     static func export(_ daemon: DaemonUnderTest, to file: String) throws {
         let run = Harness.run(musectl, ["sketch", "export", "-o", file, "--runtime-dir", daemon.runtimeDirectory])
         try #require(run.status == 0, "\(run.output)")
