@@ -31,8 +31,12 @@ public struct DaemonDoorbell: @unchecked Sendable {
     /// Mutes in a row (each twice as long, up to 4x), cleared by a wake with
     /// work behind it or by a quiet spell.
     private var mutes: [Int]
-    /// Whether this worker's bit is raised on each segment (inside `sleep` only).
+    /// Whether this worker's bit is raised on each segment (inside `sleep`,
+    /// and after one that left its settling to the caller until `settle`).
     private var armed: [Bool]
+    /// Set when a `sleep` returned with its bits raised and its io_uring
+    /// requests in the kernel, cleared by `settle`.
+    private var unsettled = false
     /// Each segment's daemon_prepare word, and its value when armed.
     private let prepareWords: [UnsafeMutablePointer<UInt32>]
     private var prepareValues: [UInt32]
@@ -168,9 +172,17 @@ public struct DaemonDoorbell: @unchecked Sendable {
     /// and before every wait (the arm/check protocol), `hasWork` is asked.
     /// A rung segment with nothing behind it sends the sleep round again,
     /// whose `hasWork` before the wait still sees everything else.
+    ///
+    /// `settleLater`: return with this worker's bits still raised and the
+    /// io_uring requests still in the kernel; the caller calls `settle` once
+    /// it has answered what woke it. Lowering a thousand bits (a shared
+    /// cache line each) and cancelling the requests cost tens of
+    /// microseconds, which a woken event need not wait for; a bit left
+    /// raised meanwhile costs a client at most a needless ring.
     @discardableResult
-    public mutating func sleep(timeoutNanoseconds: Int64, reclaims: UInt64 = 0,
+    public mutating func sleep(timeoutNanoseconds: Int64, reclaims: UInt64 = 0, settleLater: Bool = false,
                                segmentHasWork: ((Int) -> Bool)? = nil, hasWork: () -> Bool) -> Bool {
+        settle()
         // futex_waitv needs Linux 5.16; without it, nap briefly instead
         // (bounded latency, no lost wake-up).
         if words.isEmpty || Self.waitvMissing.load(ordering: .relaxed) {
@@ -185,13 +197,13 @@ public struct DaemonDoorbell: @unchecked Sendable {
         var slept = false
         // This worker's bit stays raised on a segment from the pass that arms
         // it (doorbell value read, bit raised, rings checked) until the sleep
-        // returns or the segment is muted, so the passes after an empty wake
+        // settles (as it returns, or later: `settleLater`) or the segment is muted, so the passes after an empty wake
         // touch only what changed: the segments that rang are re-read before
         // the rings are checked again, the rest keep the value they were
         // armed with (any ring since moved it, and the wait returns at once).
         defer {
-            manyWaiter?.end()
-            for i in words.indices where armed[i] { disarm(i) }
+            unsettled = true
+            if !settleLater { settle() }
         }
         while true {
             // The wait set: every segment not muted; a mute's end cuts the wait.
@@ -318,6 +330,15 @@ public struct DaemonDoorbell: @unchecked Sendable {
             // muted like any ringer).
             if working || releases || wokeForPrepare { return true }
         }
+    }
+
+    /// Lowers this worker's bits and cancels the io_uring requests a
+    /// `sleep(settleLater: true)` left; nothing if there are none.
+    public mutating func settle() {
+        guard unsettled else { return }
+        unsettled = false
+        manyWaiter?.end()
+        for i in words.indices where armed[i] { disarm(i) }
     }
 
     private mutating func waiterForManyWords() -> ManyWordWaiter? {

@@ -161,7 +161,8 @@ final class Worker: @unchecked Sendable {
                 let timeout = Int64(nextHousekeeping > now ? nextHousekeeping - now : 1)
                 // The doorbell keeps sleeping through wakes this says are
                 // empty (issue 11), so a stop request must count as work.
-                let slept = doorbell.sleep(timeoutNanoseconds: timeout, reclaims: endpoints.reclaims, segmentHasWork: { [self] i in
+                let slept = doorbell.sleep(timeoutNanoseconds: timeout, reclaims: endpoints.reclaims, settleLater: true,
+                                           segmentHasWork: { [self] i in
                     stopping.load(ordering: .relaxed) || cell.latestVersion != servingVersion
                         || segmentEndpoints[i].contains { endpoints[$0].hasWork() }
                 }) {
@@ -181,6 +182,8 @@ final class Worker: @unchecked Sendable {
                         workedSinceClock = true
                     }
                 }
+                // Only now the bits come down: the rung tenants are answered.
+                doorbell.settle()
                 if slept { for i in 0..<endpoints.count { endpoints[i].resetReclaimPacing() } }
                 idle.woke(slept: slept)
                 if doorbell.wokeForPrepare { idle.prepared(now: ThreadSupport.monotonicNanoseconds()) }
