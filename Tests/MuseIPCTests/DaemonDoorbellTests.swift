@@ -148,4 +148,34 @@ struct DaemonDoorbellTests {
         #expect(doorbell.sleep(timeoutNanoseconds: 20_000_000, segmentHasWork: { _ in false }) { false })
         #expect(doorbell.rang.isEmpty)
     }
+
+    /// A sleep that leaves settling to its caller returns with the worker's
+    /// bit still raised (a client would ring), and `settle` lowers it; a
+    /// plain sleep lowers it before returning.
+    @Test func aSleepSettledLaterKeepsItsBitsUntilSettled() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let layout = try SegmentLayout(channelCount: 1, ringDepth: 8, maxFeatures: 4)
+        for count in [3, 200] {
+            let segments = try (0..<count).map { try Segment.create(path: "\(dir)/s\(count)-\($0).muse", tenant: "s\($0)", groupID: nil, layout: layout) }
+            var doorbell = DaemonDoorbell(segments: segments, worker: 2)
+            let sleeping = { (i: Int) -> UInt32 in
+                let offset = MemoryLayout<muse_segment_header>.offset(of: \.daemon_sleeping)!
+                return muse__atomic_load_acquire_u32((UnsafeMutableRawPointer(segments[i].header) + offset).assumingMemoryBound(to: UInt32.self))
+            }
+            #expect(doorbell.sleep(timeoutNanoseconds: 5_000_000, settleLater: true) { false })
+            #expect((0..<count).allSatisfy { sleeping($0) == 1 << 2 }, "\(count) segments: bits lowered before settle")
+            doorbell.settle()
+            #expect((0..<count).allSatisfy { sleeping($0) == 0 }, "\(count) segments: bits left raised")
+            doorbell.settle()
+            #expect(doorbell.sleep(timeoutNanoseconds: 5_000_000) { false })
+            #expect((0..<count).allSatisfy { sleeping($0) == 0 })
+            // A sleep after an unsettled one settles it first and still sleeps.
+            #expect(doorbell.sleep(timeoutNanoseconds: 5_000_000, settleLater: true) { false })
+            let start = ThreadSupport.monotonicNanoseconds()
+            #expect(doorbell.sleep(timeoutNanoseconds: 20_000_000) { false })
+            #expect(ThreadSupport.monotonicNanoseconds() - start >= 19_000_000)
+            #expect((0..<count).allSatisfy { sleeping($0) == 0 })
+        }
+    }
 }
