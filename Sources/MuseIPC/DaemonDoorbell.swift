@@ -197,8 +197,8 @@ public struct DaemonDoorbell: @unchecked Sendable {
         var slept = false
         // This worker's bit stays raised on a segment from the pass that arms
         // it (doorbell value read, bit raised, rings checked) until the sleep
-        // settles (as it returns, or later: `settleLater`) or the segment is muted, so the passes after an empty wake
-        // touch only what changed: the segments that rang are re-read before
+        // settles (as it returns, or later: `settleLater`) or the segment is
+        // muted, so the passes after an empty wake touch only what changed: the segments that rang are re-read before
         // the rings are checked again, the rest keep the value they were
         // armed with (any ring since moved it, and the wait returns at once).
         defer {

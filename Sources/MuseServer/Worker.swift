@@ -164,6 +164,7 @@ final class Worker: @unchecked Sendable {
                 let slept = doorbell.sleep(timeoutNanoseconds: timeout, reclaims: endpoints.reclaims, settleLater: true,
                                            segmentHasWork: { [self] i in
                     stopping.load(ordering: .relaxed) || cell.latestVersion != servingVersion
+                        || !segmentEndpoints.indices.contains(i)  // out of step: let the full rounds look
                         || segmentEndpoints[i].contains { endpoints[$0].hasWork() }
                 }) {
                     stopping.load(ordering: .relaxed) || cell.latestVersion != servingVersion
