@@ -151,7 +151,7 @@ void muse_futex_waiter_end(muse_futex_waiter *w) {
 }
 
 int muse_futex_waiter_wait(muse_futex_waiter *w, uint32_t *const *words, const uint32_t *values, unsigned count,
-                           const uint8_t *stale, int64_t timeout_ns) {
+                           const uint8_t *stale, uint8_t *woken, int64_t timeout_ns) {
     if (count == 0) return -EINVAL;
     unsigned groups = (count + MUSE_FUTEX_WAITER_GROUP - 1) / MUSE_FUTEX_WAITER_GROUP;
     if (groups != w->groups) {
@@ -223,7 +223,11 @@ int muse_futex_waiter_wait(muse_futex_waiter *w, uint32_t *const *words, const u
     unsigned head, seen = 0, none = 0;
     io_uring_for_each_cqe(&w->ring, head, cqe) {
         uint64_t tag = io_uring_cqe_get_data64(cqe);
-        if (tag < w->groups && w->in_flight[tag]) { w->in_flight[tag] = 0; w->in_flight_count--; }
+        if (tag < w->groups && w->in_flight[tag]) {
+            w->in_flight[tag] = 0;
+            w->in_flight_count--;
+            if (woken) woken[tag] = 1;
+        }
         seen++;
     }
     (void)none;

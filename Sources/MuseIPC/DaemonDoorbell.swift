@@ -31,20 +31,35 @@ public struct DaemonDoorbell: @unchecked Sendable {
     /// Mutes in a row (each twice as long, up to 4x), cleared by a wake with
     /// work behind it or by a quiet spell.
     private var mutes: [Int]
-    /// Whether this worker's bit is raised on each segment (inside `sleep` only).
+    /// Whether this worker's bit is raised on each segment (inside `sleep`,
+    /// and after one that left its settling to the caller until `settle`).
     private var armed: [Bool]
+    /// Set when a `sleep` returned with its bits raised and its io_uring
+    /// requests in the kernel, cleared by `settle`.
+    private var unsettled = false
     /// Each segment's daemon_prepare word, and its value when armed.
     private let prepareWords: [UnsafeMutablePointer<UInt32>]
     private var prepareValues: [UInt32]
     /// Set by `sleep` when it returned for a client's `muse_prepare`: an
     /// event is coming, so the worker should spin its budget for it.
     public private(set) var wokeForPrepare = false
+    /// The segments (indices into `segments`) whose doorbell the kernel said
+    /// ended the last wait of the last `sleep`: futex_waitv's woken word, or
+    /// the words of each io_uring group whose request completed (those
+    /// whose word moved). Empty when it cannot tell: a timeout, a signal, a
+    /// word that had moved before the wait began, a nap. A worker with many
+    /// segments serves these first: a full sweep over every segment costs
+    /// tens of microseconds at a thousand of them.
+    public private(set) var rang: [Int] = []
     /// The worker's reclaim count when a release wake was last excused.
     private var reclaimsExcused: UInt64 = 0
     /// The segments waited on in this pass (indices into `words`).
     private var active: [Int] = []
     private var activeWords: [UnsafeMutablePointer<UInt32>?] = []
     private var activeValues: [UInt32] = []
+    /// Per io_uring group of `MUSE_FUTEX_WAITER_GROUP` segments: set by the
+    /// waiter when that group's request completed in the last wait.
+    private var wokenGroups: [UInt8] = []
     /// Set once by whichever worker first meets ENOSYS; read by all of them.
     /// Relaxed suffices: it only selects a fallback, and a stale false costs
     /// one more failed system call.
@@ -149,8 +164,25 @@ public struct DaemonDoorbell: @unchecked Sendable {
     /// followed it): a client that claims, submits and releases in a loop
     /// rings once per reclaim and is never muted, while one that keeps a
     /// channel RELEASED and rings frees nothing and is counted as a ringer.
+    ///
+    /// `segmentHasWork(i)`, if given, says whether segment `i` has work for
+    /// this worker or there is work regardless of segment (a stop, a new
+    /// generation). After a wake whose rung segments the kernel named, it is
+    /// asked about those alone instead of `hasWork`; after any other wake,
+    /// and before every wait (the arm/check protocol), `hasWork` is asked.
+    /// A rung segment with nothing behind it sends the sleep round again,
+    /// whose `hasWork` before the wait still sees everything else.
+    ///
+    /// `settleLater`: return with this worker's bits still raised and the
+    /// io_uring requests still in the kernel; the caller calls `settle` once
+    /// it has answered what woke it. Lowering a thousand bits (a shared
+    /// cache line each) and cancelling the requests cost tens of
+    /// microseconds, which a woken event need not wait for; a bit left
+    /// raised meanwhile costs a client at most a needless ring.
     @discardableResult
-    public mutating func sleep(timeoutNanoseconds: Int64, reclaims: UInt64 = 0, hasWork: () -> Bool) -> Bool {
+    public mutating func sleep(timeoutNanoseconds: Int64, reclaims: UInt64 = 0, settleLater: Bool = false,
+                               segmentHasWork: ((Int) -> Bool)? = nil, hasWork: () -> Bool) -> Bool {
+        settle()
         // futex_waitv needs Linux 5.16; without it, nap briefly instead
         // (bounded latency, no lost wake-up).
         if words.isEmpty || Self.waitvMissing.load(ordering: .relaxed) {
@@ -159,18 +191,19 @@ public struct DaemonDoorbell: @unchecked Sendable {
             return true
         }
         wokeForPrepare = false
+        rang.removeAll(keepingCapacity: true)
         var now = ThreadSupport.monotonicNanoseconds()
         let deadline = now &+ UInt64(max(timeoutNanoseconds, 1))
         var slept = false
         // This worker's bit stays raised on a segment from the pass that arms
         // it (doorbell value read, bit raised, rings checked) until the sleep
-        // returns or the segment is muted, so the passes after an empty wake
-        // touch only what changed: the segments that rang are re-read before
+        // settles (as it returns, or later: `settleLater`) or the segment is
+        // muted, so the passes after an empty wake touch only what changed: the segments that rang are re-read before
         // the rings are checked again, the rest keep the value they were
         // armed with (any ring since moved it, and the wait returns at once).
         defer {
-            manyWaiter?.end()
-            for i in words.indices where armed[i] { disarm(i) }
+            unsettled = true
+            if !settleLater { settle() }
         }
         while true {
             // The wait set: every segment not muted; a mute's end cuts the wait.
@@ -192,19 +225,46 @@ public struct DaemonDoorbell: @unchecked Sendable {
             muse__atomic_fence_seq_cst()
             if hasWork() { return slept }
             let timeout = Int64(until > now ? until - now : 1)
+            // Whether the kernel named the words that moved (into `rang`).
+            var named = false
+            rang.removeAll(keepingCapacity: true)
             if active.isEmpty {
                 var pause = timespec(tv_sec: Int(timeout / 1_000_000_000), tv_nsec: Int(timeout % 1_000_000_000))
                 nanosleep(&pause, nil)
             } else if words.count > 128, let waiter = waiterForManyWords() {
-                waiter.wait(segments: words, values: values, armed: armed, timeoutNanoseconds: timeout)
-            } else if activeWords.count <= 128 {
-                activeValues.withUnsafeBufferPointer { v in
-                    activeWords.withUnsafeBufferPointer { w in
-                        if muse_futex_waitv(w.baseAddress, v.baseAddress, UInt32(w.count), timeout) < 0
-                            && errno == ENOSYS {
-                            Self.waitvMissing.store(true, ordering: .relaxed)
+                let group = Int(MUSE_FUTEX_WAITER_GROUP)
+                let groups = (words.count + group - 1) / group
+                if wokenGroups.count != groups { wokenGroups = Array(repeating: 0, count: groups) }
+                if waiter.wait(segments: words, values: values, armed: armed, woken: &wokenGroups,
+                               timeoutNanoseconds: timeout) == 0 {
+                    for g in 0..<groups where wokenGroups[g] != 0 {
+                        wokenGroups[g] = 0
+                        named = true
+                        for i in g * group ..< min(words.count, (g + 1) * group)
+                        where armed[i] && muse__atomic_load_acquire_u32(words[i]) != values[i] {
+                            rang.append(i)
                         }
                     }
+                    // A group completed but none of its words moved: a wake
+                    // without a change (a signal's, a spurious one); look at all.
+                    if rang.isEmpty { named = false }
+                } else {
+                    for g in wokenGroups.indices { wokenGroups[g] = 0 }
+                }
+            } else if activeWords.count <= 128 {
+                let woken = activeValues.withUnsafeBufferPointer { v in
+                    activeWords.withUnsafeBufferPointer { w in
+                        muse_futex_waitv(w.baseAddress, v.baseAddress, UInt32(w.count), timeout)
+                    }
+                }
+                if woken < 0 && errno == ENOSYS {
+                    Self.waitvMissing.store(true, ordering: .relaxed)
+                } else if woken >= 0 && Int(woken) < active.count {
+                    // The index of the woken word (one, even if several rang:
+                    // the others' values are stale, so the next wait returns
+                    // at once and the full look finds them).
+                    named = true
+                    rang.append(active[Int(woken)])
                 }
             } else {
                 // No io_uring futex requests: nap, bounded as above.
@@ -217,9 +277,15 @@ public struct DaemonDoorbell: @unchecked Sendable {
             // Woken early: by a ring (or a signal, or a mute ending). With
             // work behind it, the worker takes over; the segments that rang
             // start a fresh window.
-            let working = hasWork()
+            let working: Bool
+            if named, let segmentHasWork {
+                working = rang.contains { segmentHasWork($0) }
+            } else {
+                named = false
+                working = hasWork()
+            }
             var releases = false
-            for i in active {
+            for i in named ? rang : active {
                 let current = muse__atomic_load_acquire_u32(words[i])
                 guard current != values[i] else { continue }
                 // Re-armed with the value it moved to; the next pass checks the rings after.
@@ -264,6 +330,15 @@ public struct DaemonDoorbell: @unchecked Sendable {
             // muted like any ringer).
             if working || releases || wokeForPrepare { return true }
         }
+    }
+
+    /// Lowers this worker's bits and cancels the io_uring requests a
+    /// `sleep(settleLater: true)` left; nothing if there are none.
+    public mutating func settle() {
+        guard unsettled else { return }
+        unsettled = false
+        manyWaiter?.end()
+        for i in words.indices where armed[i] { disarm(i) }
     }
 
     private mutating func waiterForManyWords() -> ManyWordWaiter? {
@@ -319,10 +394,11 @@ final class ManyWordWaiter {
 
     /// Waits on `segments[i]` for `values[i]` where `armed[i]`. 0 however the
     /// wait ended, or a negative errno if the ring failed (the next wait
-    /// makes a new one).
+    /// makes a new one). `woken[g]` (one per group, the caller clears them)
+    /// is set to 1 for each group whose request completed in this wait.
     @discardableResult
     func wait(segments: [UnsafeMutablePointer<UInt32>], values current: [UInt32], armed: [Bool],
-              timeoutNanoseconds: Int64) -> Int32 {
+              woken: inout [UInt8], timeoutNanoseconds: Int64) -> Int32 {
         let n = segments.count
         let group = Int(MUSE_FUTEX_WAITER_GROUP)
         // Worked on as locals: element accesses to a class's arrays would
@@ -346,7 +422,11 @@ final class ManyWordWaiter {
         let result = words.withUnsafeBufferPointer { w in
             values.withUnsafeBufferPointer { v in
                 stale.withUnsafeBufferPointer { s in
-                    muse_futex_waiter_wait(waiter, w.baseAddress, v.baseAddress, UInt32(n), s.baseAddress, timeoutNanoseconds)
+                    woken.withUnsafeMutableBufferPointer { k in
+                        precondition(k.count * group >= n, "one woken flag per group")
+                        return muse_futex_waiter_wait(waiter, w.baseAddress, v.baseAddress, UInt32(n), s.baseAddress,
+                                                      k.baseAddress, timeoutNanoseconds)
+                    }
                 }
             }
         }

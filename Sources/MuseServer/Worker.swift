@@ -34,6 +34,12 @@ final class Worker: @unchecked Sendable {
     /// This worker's live score sketches (read by the control thread).
     let sketches: WorkerSketches
     private var doorbell: DaemonDoorbell
+    /// Per doorbell segment (the doorbell's indices, `segments`' order): the
+    /// endpoints of this worker in it. Rebuilt with the doorbell or the
+    /// scheduler; the worker's alone.
+    private var segmentEndpoints: [[Int]] = []
+    /// The scheduler flows of the segments that rang (scratch, per wake).
+    private var rungFlows: [Int] = []
     private let batchSize: Int
     private let spinNanoseconds: UInt64
     private let idlePolicy: IdlePolicy
@@ -99,6 +105,7 @@ final class Worker: @unchecked Sendable {
         self.idlePolicy = idlePolicy
         let maxFeatures = channels.map { $0.1.layout.maxFeatures }.max() ?? 1
         scratch = DrainScratch(events: batchSize, maxFeatures: maxFeatures)
+        rebuildSegmentEndpoints()
     }
 
     deinit { scratch.deallocate() }
@@ -154,10 +161,30 @@ final class Worker: @unchecked Sendable {
                 let timeout = Int64(nextHousekeeping > now ? nextHousekeeping - now : 1)
                 // The doorbell keeps sleeping through wakes this says are
                 // empty (issue 11), so a stop request must count as work.
-                let slept = doorbell.sleep(timeoutNanoseconds: timeout, reclaims: endpoints.reclaims) {
+                let slept = doorbell.sleep(timeoutNanoseconds: timeout, reclaims: endpoints.reclaims, settleLater: true,
+                                           segmentHasWork: { [self] i in
+                    stopping.load(ordering: .relaxed) || cell.latestVersion != servingVersion
+                        || !segmentEndpoints.indices.contains(i)  // out of step: let the full rounds look
+                        || segmentEndpoints[i].contains { endpoints[$0].hasWork() }
+                }) {
                     stopping.load(ordering: .relaxed) || cell.latestVersion != servingVersion
                         || endpoints.contains { $0.hasWork() }
                 }
+                // The tenants that rang are answered before anything sweeps
+                // every channel (the full rounds follow, as after any wake).
+                if slept && !doorbell.rang.isEmpty && cell.latestVersion == servingVersion {
+                    rungFlows.removeAll(keepingCapacity: true)
+                    for i in doorbell.rang where segmentEndpoints.indices.contains(i) {
+                        for e in segmentEndpoints[i] where !rungFlows.contains(scheduler.flowOfEndpoint[e]) {
+                            rungFlows.append(scheduler.flowOfEndpoint[e])
+                        }
+                    }
+                    if scheduler.round(only: rungFlows, &endpoints, scorer: scorer, scratch: scratch) > 0 {
+                        workedSinceClock = true
+                    }
+                }
+                // Only now the bits come down: the rung tenants are answered.
+                doorbell.settle()
                 if slept { for i in 0..<endpoints.count { endpoints[i].resetReclaimPacing() } }
                 idle.woke(slept: slept)
                 if doorbell.wokeForPrepare { idle.prepared(now: ThreadSupport.monotonicNanoseconds()) }
@@ -194,6 +221,7 @@ final class Worker: @unchecked Sendable {
                 if !segments.contains(where: { $0 === segment }) {
                     segments.append(segment)
                     doorbell = DaemonDoorbell(segments: segments, worker: index)
+                    rebuildSegmentEndpoints()
                 }
                 segment.beat()
             case .drain(let tenant, let ticket):
@@ -224,6 +252,7 @@ final class Worker: @unchecked Sendable {
             if kept.count != segments.count {
                 segments = kept
                 doorbell = DaemonDoorbell(segments: segments, worker: index)
+                rebuildSegmentEndpoints()
             }
             drain.ticket.report(answered: answered &- drain.answeredBefore, left: left)
             return true
@@ -258,6 +287,18 @@ final class Worker: @unchecked Sendable {
         var tenants: [TenantIndex] = []
         for i in 0..<endpoints.count { tenants.append(endpoints[i].tenant) }
         scheduler = FairScheduler(tenants: tenants, policies: policyTable.current, batchSize: batchSize)
+        rebuildSegmentEndpoints()
+    }
+
+    /// Cold path: which of this worker's endpoints each doorbell segment holds.
+    private func rebuildSegmentEndpoints() {
+        var bySegment: [ObjectIdentifier: Int] = [:]
+        for (i, segment) in segments.enumerated() { bySegment[ObjectIdentifier(segment)] = i }
+        var map = Array(repeating: [Int](), count: segments.count)
+        for e in 0..<endpoints.count {
+            if let i = bySegment[ObjectIdentifier(endpoints[e].segment)] { map[i].append(e) }
+        }
+        segmentEndpoints = map
     }
 
     /// Cold path: the shadow tally starts over for `serving`, with room for
@@ -316,6 +357,7 @@ final class Worker: @unchecked Sendable {
         rebuildScheduler()
         segments.removeAll(where: \.isDamaged)
         doorbell = DaemonDoorbell(segments: segments, worker: index)
+        rebuildSegmentEndpoints()
     }
 }
 

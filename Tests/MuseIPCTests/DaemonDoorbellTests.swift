@@ -102,4 +102,80 @@ struct DaemonDoorbellTests {
             while !client.isFinished { usleep(1000) }
         }
     }
+
+    /// The doorbell names the segment that rang, from what the kernel says
+    /// (futex_waitv's woken index up to 128 segments, the completed io_uring
+    /// group past them), and asks `segmentHasWork` about that one alone
+    /// instead of sweeping every segment.
+    @Test(arguments: [100, 300])
+    func theDoorbellNamesTheSegmentThatRang(count: Int) throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let layout = try SegmentLayout(channelCount: 1, ringDepth: 8, maxFeatures: 4)
+        let segments = try (0..<count).map { try Segment.create(path: "\(dir)/t\($0).muse", tenant: "t\($0)", groupID: nil, layout: layout) }
+        var doorbell = DaemonDoorbell(segments: segments, worker: 0)
+        let offset = MemoryLayout<muse_segment_header>.offset(of: \.daemon_doorbell)!
+        let wordAddresses = segments.map { Int(bitPattern: UnsafeMutableRawPointer($0.header) + offset) }
+
+        for ringing in [0, 37, count - 1] {
+            let work = Atomic<Bool>(false)
+            let client = Thread {
+                usleep(30_000)
+                work.store(true, ordering: .releasing)
+                muse__ring(UnsafeMutablePointer<UInt32>(bitPattern: wordAddresses[ringing])!)
+            }
+            client.start()
+            var fullLooks = 0
+            var asked: [Int] = []
+            let start = ThreadSupport.monotonicNanoseconds()
+            let slept = doorbell.sleep(timeoutNanoseconds: 5_000_000_000, segmentHasWork: { i in
+                asked.append(i)
+                return i == ringing && work.load(ordering: .acquiring)
+            }) {
+                fullLooks += 1
+                return false
+            }
+            let waited = ThreadSupport.monotonicNanoseconds() - start
+            #expect(slept && waited < 1_000_000_000, "\(count) segments, \(ringing) rang: woke after \(waited) ns")
+            #expect(doorbell.rang == [ringing], "\(count) segments, \(ringing) rang: named \(doorbell.rang)")
+            #expect(asked == [ringing], "\(count) segments: asked about \(asked)")
+            // One full look, before the wait (the arm/check protocol); none after it.
+            #expect(fullLooks == 1, "\(count) segments: \(fullLooks) full looks")
+            while !client.isFinished { usleep(1000) }
+        }
+
+        // A timeout names nothing.
+        #expect(doorbell.sleep(timeoutNanoseconds: 20_000_000, segmentHasWork: { _ in false }) { false })
+        #expect(doorbell.rang.isEmpty)
+    }
+
+    /// A sleep that leaves settling to its caller returns with the worker's
+    /// bit still raised (a client would ring), and `settle` lowers it; a
+    /// plain sleep lowers it before returning.
+    @Test func aSleepSettledLaterKeepsItsBitsUntilSettled() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let layout = try SegmentLayout(channelCount: 1, ringDepth: 8, maxFeatures: 4)
+        for count in [3, 200] {
+            let segments = try (0..<count).map { try Segment.create(path: "\(dir)/s\(count)-\($0).muse", tenant: "s\($0)", groupID: nil, layout: layout) }
+            var doorbell = DaemonDoorbell(segments: segments, worker: 2)
+            let sleeping = { (i: Int) -> UInt32 in
+                let offset = MemoryLayout<muse_segment_header>.offset(of: \.daemon_sleeping)!
+                return muse__atomic_load_acquire_u32((UnsafeMutableRawPointer(segments[i].header) + offset).assumingMemoryBound(to: UInt32.self))
+            }
+            #expect(doorbell.sleep(timeoutNanoseconds: 5_000_000, settleLater: true) { false })
+            #expect((0..<count).allSatisfy { sleeping($0) == 1 << 2 }, "\(count) segments: bits lowered before settle")
+            doorbell.settle()
+            #expect((0..<count).allSatisfy { sleeping($0) == 0 }, "\(count) segments: bits left raised")
+            doorbell.settle()
+            #expect(doorbell.sleep(timeoutNanoseconds: 5_000_000) { false })
+            #expect((0..<count).allSatisfy { sleeping($0) == 0 })
+            // A sleep after an unsettled one settles it first and still sleeps.
+            #expect(doorbell.sleep(timeoutNanoseconds: 5_000_000, settleLater: true) { false })
+            let start = ThreadSupport.monotonicNanoseconds()
+            #expect(doorbell.sleep(timeoutNanoseconds: 20_000_000) { false })
+            #expect(ThreadSupport.monotonicNanoseconds() - start >= 19_000_000)
+            #expect((0..<count).allSatisfy { sleeping($0) == 0 })
+        }
+    }
 }

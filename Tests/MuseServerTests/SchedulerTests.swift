@@ -94,6 +94,30 @@ struct SchedulerTests {
         }
     }
 
+    /// A round restricted to the flows that rang answers those tenants'
+    /// channels only (the others wait for the full round), each at most one
+    /// turn's budget, and carries nothing for a flow that ran out of events.
+    @Test func aRoundOfTheRungFlowsAnswersThoseTenantsOnly() throws {
+        let fixture = try Fixture([(1, 256), (2, 256), (1, 256)])
+        var scheduler = fixture.scheduler([TenantPolicy(), TenantPolicy(), TenantPolicy()], batch: 8)
+        // Endpoints: t0 → 0, t1 → 1 and 2, t2 → 3; one flow per tenant.
+        #expect(scheduler.flowOfEndpoint == [0, 1, 1, 2])
+        fixture.submit(0, 0, 5)
+        fixture.submit(1, 0, 20)
+        fixture.submit(2, 0, 3)
+        let answered = scheduler.round(only: [scheduler.flowOfEndpoint[1]], &fixture.endpoints,
+                                       scorer: HalfScorer(), scratch: fixture.scratch)
+        #expect(answered == 8)
+        #expect(fixture.completions(1, 0).count == 8)
+        #expect(fixture.completions(0, 0).isEmpty && fixture.completions(2, 0).isEmpty)
+        // Then the full round serves everyone, the rung tenant its next turn.
+        #expect(fixture.round(&scheduler) == 5 + 8 + 3)
+        #expect(fixture.completions(0, 0).count == 5 && fixture.completions(2, 0).count == 3)
+        #expect(fixture.completions(1, 0).count == 8)
+        // An index that is no flow is passed over.
+        #expect(scheduler.round(only: [7], &fixture.endpoints, scorer: HalfScorer(), scratch: fixture.scratch) == 0)
+    }
+
     @Test func theRateLimiterAdmitsItsBurstThenItsRate() {
         let limiter = TenantRateLimiter(RateLimit(eventsPerSecond: 1000, burst: 50))
         let t0: UInt64 = 5_000_000_000

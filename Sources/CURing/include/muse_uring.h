@@ -39,10 +39,14 @@ void muse_futex_waiter_destroy(muse_futex_waiter *waiter);
  * timeout_ns passes (< 0: no timeout). Groups whose request is still in the
  * kernel keep the words and values they were submitted with, unless
  * stale[g] (NULL: all are stale) says they changed: those are cancelled and
- * submitted again. Returns 0 however the wait ended, or a negative errno
- * when the ring itself failed (everything was cancelled). */
+ * submitted again. If `woken` is not NULL (one byte per group), woken[g]
+ * is set to 1 for each group whose request completed in this wait (rung,
+ * or a word already moved when it went in) and left alone otherwise, so the
+ * caller looks only at those groups' words. Returns 0 however the wait
+ * ended, or a negative errno when the ring itself failed (everything was
+ * cancelled). */
 int muse_futex_waiter_wait(muse_futex_waiter *waiter, uint32_t *const *words, const uint32_t *values, unsigned count,
-                           const uint8_t *stale, int64_t timeout_ns);
+                           const uint8_t *stale, uint8_t *woken, int64_t timeout_ns);
 /* Cancels and reaps every request still in the kernel. */
 void muse_futex_waiter_end(muse_futex_waiter *waiter);
 
