@@ -39,20 +39,19 @@ extension Daemon {
             }
             let routes = try CandidateRoutes(contents: contents, modelFeatures: model.model.featureNames,
                                              intent: spec.intent, tenants: spec.tenants)
-            let id = max(serving.id.rawValue, previousGeneration?.id.rawValue ?? 0)
-            guard id < UInt64(Int64.max) else { throw CandidateError("generation ids are exhausted (the serving one is \(id))") }
+            let id = try derivedGenerationID(from: serving)
             started = clock.now
             let edits: [GenerationEdit] = [
                 .addModel(ModelEntry(name: spec.name, model: model.model, correction: correction, source: model.source)),
                 .addPredictor(PredictorSpec(name: spec.name, members: [.init(model: spec.name, weight: 1)])),
             ] + routes.shadowed.map { .addShadow($0, predictor: spec.name) } + [
                 .setMetadata(MetadataEntry("built-by", "mused (musectl candidate add)")),
-                .setMetadata(MetadataEntry("derived-from", "generation \(serving.id) (content hash 0x\(String(serving.contentHash ?? 0, radix: 16)))")),
+                .setMetadata(Self.derivedFrom(serving)),
                 .setMetadata(MetadataEntry("candidate", "\(spec.name) from \(spec.modelFile)")),
             ]
             let next: SnapshotContents
             do {
-                next = try contents.edited(edits, generationID: id + 1, createdAt: UInt64(Date().timeIntervalSince1970))
+                next = try contents.edited(edits, generationID: id, createdAt: UInt64(Date().timeIntervalSince1970))
             } catch { throw CandidateError("\(error)") }
             let bytes = try SnapshotWriter.encode(next)
             let built = clock.now - started
@@ -62,8 +61,8 @@ extension Daemon {
                          ControlResponse.Step(name: "model", milliseconds: SnapshotSource.milliseconds(imported)),
                          ControlResponse.Step(name: "build", milliseconds: SnapshotSource.milliseconds(built))]
                 + (try publishPrepared(prepared))
-            Log.info("candidate-added", ["name": spec.name, "generation": id + 1, "routes": routes.shadowed.count])
-            let report = CandidateReport(generation: id + 1, name: spec.name, shadowed: routes.shadowed.map(\.description),
+            Log.info("candidate-added", ["name": spec.name, "generation": id, "routes": routes.shadowed.count])
+            let report = CandidateReport(generation: id, name: spec.name, shadowed: routes.shadowed.map(\.description),
                                          leftAlone: routes.leftAlone, snapshot: snapshots.state?.servingSnapshot)
             return (steps, report)
         }

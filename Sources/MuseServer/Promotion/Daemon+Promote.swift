@@ -65,17 +65,16 @@ extension Daemon {
                 throw PromotionError("the promotion gate refused: " + failures.joined(separator: "; ")
                                      + "; stream more events, or pass --allow-thin TENANT to promote anyway", report: report)
             }
-            let id = max(serving.id.rawValue, previousGeneration?.id.rawValue ?? 0)
-            guard id < UInt64(Int64.max) else { throw PromotionError("generation ids are exhausted (the serving one is \(id))") }
+            let id = try derivedGenerationID(from: serving)
             started = clock.now
             let edits = plan.edits(name: spec.name, maps: maps) + [
                 .setMetadata(MetadataEntry("built-by", "mused (musectl promote)")),
-                .setMetadata(MetadataEntry("derived-from", "generation \(serving.id) (content hash 0x\(String(serving.contentHash ?? 0, radix: 16)))")),
+                .setMetadata(Self.derivedFrom(serving)),
                 .setMetadata(MetadataEntry("promoted", "\(spec.name), maps fitted from \(Self.describe(spec.sketchFiles))")),
             ]
             let next: SnapshotContents
             do {
-                next = try contents.edited(edits, generationID: id + 1, createdAt: UInt64(Date().timeIntervalSince1970))
+                next = try contents.edited(edits, generationID: id, createdAt: UInt64(Date().timeIntervalSince1970))
             } catch { throw PromotionError("\(error)") }
             let bytes = try SnapshotWriter.encode(next)
             if spec.returnSnapshot == true, bytes.count > PromoteSpec.maximumReturnedSnapshot {
@@ -90,9 +89,9 @@ extension Daemon {
                          ControlResponse.Step(name: "fit", milliseconds: SnapshotSource.milliseconds(fitted)),
                          ControlResponse.Step(name: "build", milliseconds: SnapshotSource.milliseconds(built))]
                 + (try publishPrepared(prepared))
-            Log.info("promoted", ["name": spec.name, "generation": id + 1, "routes": plan.routes.count,
+            Log.info("promoted", ["name": spec.name, "generation": id, "routes": plan.routes.count,
                                   "sketches": report.sketches])
-            report.generation = id + 1
+            report.generation = id
             report.snapshot = snapshots.state?.servingSnapshot
             if spec.returnSnapshot == true { report.snapshotBytes = Data(bytes).base64EncodedString() }
             return (steps, report)
