@@ -4,8 +4,8 @@ import Glibc
 import Foundation
 import Testing
 
-/// The client contract of issue 9: each test reproduced a bug of the ABI 1.0
-/// header (see the report in the commit history) and passes with the fix.
+/// The client contract: each test reproduces a bug of the ABI 1.0 header
+/// (the commit history has the report) and passes with the fix.
 @Suite(.serialized)
 struct ClientContractTests {
     /// Bug 1: threads sharing one muse_client claim at once. Every claim stays

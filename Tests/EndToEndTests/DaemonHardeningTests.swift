@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// mused refuses what would give a segment two owners, and survives a tenant
-/// flickering its segment's size while it starts (issue 8).
+/// flickering its segment's size while it starts.
 @Suite(.serialized)
 struct DaemonHardeningTests {
     @Test func aSecondDaemonOnTheSameRuntimeDirectoryIsRefusedAndHarmsNoEvent() throws {

@@ -4,7 +4,7 @@ import Glibc
 import Foundation
 import Testing
 
-/// Issue 11 against a real mused and real C clients (clients/muse_fair_client.c):
+/// Fair scheduling against a real mused and real C clients (clients/muse_fair_client.c):
 /// weighted fair scheduling across tenants, rate limits answered
 /// MUSE_E_OVERLOADED, and a doorbell ringer that costs the host little.
 @Suite(.serialized)
@@ -50,7 +50,7 @@ struct FairSchedulingTests {
     /// average of 3-5 (other builds running) p99 measured 20-24 ms with this
     /// configuration, and up to 44 ms in other runs. 100 ms leaves room
     /// for a slower CI VM. Without the scheduler (each channel drained in turn
-    /// for a batch, as before issue 11), a modest event waits for a round of
+    /// for a batch, as before the scheduler), a modest event waits for a round of
     /// up to 1,024 batches, and the same runs measured p99 = 673-679 ms: the
     /// test fails there by a factor of almost seven.
     static let p99Bound = 100_000.0
@@ -116,7 +116,7 @@ struct FairSchedulingTests {
     }
 
     /// A client ringing its daemon doorbell in a loop with nothing submitted
-    /// keeps waking the worker. Before issue 11 each wake meant a look at
+    /// keeps waking the worker. Before the mute, each wake meant a look at
     /// every channel and more spinning: with 257 channels on the worker, main
     /// measured 22-32% of a core spent on the ringer (~100% with 1,000+
     /// channels). Now a segment that wakes the worker with no work behind it

@@ -4,7 +4,7 @@ import Glibc
 import Foundation
 import Testing
 
-/// The metrics endpoint of a real mused (issue 11): started from a config
+/// The metrics endpoint of a real mused: started from a config
 /// file with `metrics_address`, fed by C clients of two tenants, driven by
 /// musectl, scraped over TCP and parsed.
 @Suite(.serialized)

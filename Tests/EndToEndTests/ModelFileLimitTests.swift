@@ -6,7 +6,7 @@ import Testing
 
 /// A model file whose counts would overflow or exhaust memory is refused by
 /// `musectl predict` with a message naming the count and a non-zero exit,
-/// never a trap (issue 8; the importers' bounds themselves are unit-tested).
+/// never a trap (the importers' bounds themselves are unit-tested).
 struct ModelFileLimitTests {
     static let fixtures = Harness.packageRoot.appending(path: "Tests/MuseScoringTests/Fixtures/models")
 

@@ -58,8 +58,8 @@ final class NotifySocket {
     }
 }
 
-/// mused under systemd's protocols, its configuration file, and the unit files
-/// (issue 11): READY once segments exist and a generation serves, watchdog
+/// mused under systemd's protocols, its configuration file, and the unit
+/// files: READY once segments exist and a generation serves, watchdog
 /// pings that stop when a worker hangs, STOPPING on SIGTERM; a bad file named
 /// by file, line and key; a unit that verifies and is hardened.
 @Suite(.serialized)

@@ -7,7 +7,7 @@ import Testing
 @testable import MuseIPC
 
 /// One owner per segment and per runtime directory; a runtime directory and
-/// segment files nobody else controls (issue 8, findings 1, 2 and 5).
+/// segment files nobody else controls.
 struct OwnershipTests {
     let layout = try! SegmentLayout(channelCount: 2, ringDepth: 8, maxFeatures: 4)
     static let isRoot = geteuid() == 0

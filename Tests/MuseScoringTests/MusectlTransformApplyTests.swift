@@ -8,7 +8,7 @@ import Testing
 
 /// `musectl transform apply` as an operator runs it: the real executable
 /// from this build, real files, exit status and output checked. Each case
-/// is a quiet surprise it used to have (issue 8, finding 5).
+/// is a quiet surprise it used to have.
 @Suite struct MusectlTransformApplyTests {
     /// musectl from the same build as this test binary.
     static var musectl: String {

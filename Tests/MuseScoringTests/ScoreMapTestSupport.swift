@@ -1,7 +1,7 @@
 import Foundation
 @testable import MuseScoring
 
-/// A stand-in for the real models (issue 4): a logistic function of a weighted
+/// A stand-in for the real models: a logistic function of a weighted
 /// sum. A class, so tests can check that tenants share one instance.
 final class WeightedLogistic: ScoringModel, @unchecked Sendable {
     let featureNames: [String]

@@ -10,7 +10,7 @@ checked on every benchmark model, not only on the test fixtures.
 TL2cgen compiled C and lleaves on those files and rows, one thread each, and
 prints one JSON object per line. `list` prints the fixture names.
 
-The fixtures after `bench` (the issue 4 model) are shaped like fraud models:
+The fixtures after `bench` (the first fraud-shaped model) are shaped like fraud models:
 hundreds of trees of 31-255 leaves, categorical features with dozens of
 categories (some of them unseen in training), 5-20 % missing values, 8-200
 features. Nothing here is committed: the files are generated in the run.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Models benchmark (issues 4 and 12): Muse against LightGBM, XGBoost,
+# Models benchmark: Muse against LightGBM, XGBoost,
 # Treelite+TL2cgen and lleaves on the same model files and rows, one thread each.
 #   tools/bench/models.sh                    # every fixture (bench_models.py list)
 #   tools/bench/models.sh cat63 bench        # some of them

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Prints the models benchmark results (JSON lines) as one table per fixture.
 
-Ratios are to lleaves' batch cost per row on LightGBM fixtures (the issue 12
-goal: Muse at or below it, single event included, and 2x below on cat63), and
+Ratios are to lleaves' batch cost per row on LightGBM fixtures (the goal:
+Muse at or below it, single event included, and 2x below on cat63), and
 to the fastest other scorer's batch cost on XGBoost fixtures (lleaves reads
 only LightGBM models)."""
 import json

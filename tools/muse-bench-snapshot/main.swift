@@ -3,7 +3,7 @@ import MuseBenchSupport
 import MuseScoring
 import MuseSnapshot
 
-// Snapshot loading benchmark (issue 10). Builds a generation of synthetic
+// Snapshot loading benchmark. Builds a generation of synthetic
 // LightGBM models (about --text-mb MB of model text), writes it as a
 // snapshot, and times: reading the file (io_uring, plain read, mmap; warm
 // and, where /proc/sys/vm/drop_caches may be written, cold), LZ4 frame

@@ -7,7 +7,7 @@ import Foundation
 import MuseClient
 import Synchronization
 
-/// The cost of metrics on event latency (issue 11): round trips through a
+/// The cost of metrics on event latency: round trips through a
 /// real mused without a metrics endpoint (workers count nothing), then with
 /// one, unscraped, scraped every 10 ms, and scraped as fast as one client can,
 /// the last three interleaved over `rounds` so machine noise falls on all.

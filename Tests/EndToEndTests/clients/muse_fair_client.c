@@ -1,5 +1,5 @@
 /*
- * The fairness tests' C clients (issue 11), as real processes against a real
+ * The fairness tests' C clients, as real processes against a real
  * mused. Each mode prints one result line of key=value pairs and exits 0 only
  * if every event it submitted was answered exactly once, in order.
  *

@@ -291,7 +291,7 @@ static int try_open(const char *dir, const char *tenant) {
 }
 
 
-/* ---- client-contract regression tests (issue 9) ----------------------- */
+/* ---- client-contract regression tests ------------------------------- */
 
 /* Nonzero if a new file description can take the lock on the channel's claim
  * byte, which is what mused does to find dead owners: the claim is then not
