@@ -50,7 +50,7 @@ final class Worker: @unchecked Sendable {
     private let orders = Locked<[WorkerOrder]>([])
     /// Tenants this worker is draining, with their channels' answered counts
     /// when the drain began.
-    private var drains: [(tenant: TenantIndex, ticket: DrainTicket, answeredBefore: UInt64)] = []
+    private var drains: [(tenant: TenantIndex, ticket: RetirementTicket, answeredBefore: UInt64)] = []
     private let stopping = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
     /// Bumped at every housekeeping; the systemd watchdog reads it.
@@ -224,7 +224,7 @@ final class Worker: @unchecked Sendable {
                     rebuildSegmentEndpoints()
                 }
                 segment.beat()
-            case .drain(let tenant, let ticket):
+            case .retire(let tenant, let ticket):
                 var before: UInt64 = 0
                 for i in 0..<endpoints.count where endpoints[i].tenant == tenant {
                     endpoints[i].beginDrain()

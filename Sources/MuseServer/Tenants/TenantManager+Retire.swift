@@ -50,8 +50,7 @@ extension TenantManager {
     }
 
     /// Has every worker holding the tenant's channels answer what was
-    /// submitted before now and give the channels up (the workers' drain
-    /// order); waits for them.
+    /// submitted before now and give the channels up; waits for them.
     func retireLocked(_ index: Int, republishing generations: GenerationManager) -> RetirementReport {
         guard let slot = slots[index] else { return RetirementReport(tenant: "", answered: 0, left: 0, milliseconds: 0) }
         let name = slot.configuration.name
@@ -61,8 +60,8 @@ extension TenantManager {
         let started = ThreadSupport.monotonicNanoseconds()
         // Clients that check mused's state stop submitting; what they sent is answered.
         slot.segment.publishState(.stopped)
-        let ticket = DrainTicket(workers: slot.channelsByWorker.count, deadline: started + Self.retirementNanoseconds)
-        for worker in slot.channelsByWorker.keys { workers[worker].send(.drain(TenantIndex(index), ticket)) }
+        let ticket = RetirementTicket(workers: slot.channelsByWorker.count, deadline: started + Self.retirementNanoseconds)
+        for worker in slot.channelsByWorker.keys { workers[worker].send(.retire(TenantIndex(index), ticket)) }
         generations.republish()
         // Workers report by the deadline; the margin covers a worker asleep
         // until its next housekeeping.
