@@ -160,7 +160,7 @@ final class Worker: @unchecked Sendable {
             if idle.shouldSleep(now: now, worked: worked) {
                 let timeout = Int64(nextHousekeeping > now ? nextHousekeeping - now : 1)
                 // The doorbell keeps sleeping through wakes this says are
-                // empty (issue 11), so a stop request must count as work.
+                // empty, so a stop request must count as work.
                 let slept = doorbell.sleep(timeoutNanoseconds: timeout, reclaims: endpoints.reclaims, settleLater: true,
                                            segmentHasWork: { [self] i in
                     stopping.load(ordering: .relaxed) || cell.latestVersion != servingVersion
