@@ -24,8 +24,10 @@ public final class GenerationManager: @unchecked Sendable {
     /// builds a snapshot with no administration lock held, then publishes
     /// under it). Taken before `administration`, never after.
     let swapping = AdministrationLock()
-    /// Where workers pick the published generation up. Made by `start`,
-    /// before any worker exists, and never replaced.
+    /// Where workers pick the published generation up. Written once by
+    /// `start` on the starting thread, before any worker exists (each
+    /// worker is handed it); never replaced. Its own fields say their
+    /// memory orders.
     private(set) var cell = ServingCell(workers: 0)
     /// The serving and the previous generation. Written only by publications,
     /// under the administration lock, and inside this lock; never read on

@@ -36,8 +36,9 @@ public final class TenantManager: @unchecked Sendable {
     /// they pick up a publication; replaced by `open` and `reload`.
     let tenantPolicies = TenantPolicyTable()
     /// The workers orders go to, and the metrics layout a new tenant's
-    /// name goes to. Set once by `attach`, before any worker or control
-    /// thread runs; read-only afterwards.
+    /// name goes to. Written once by `attach` on the starting thread, before
+    /// any worker or control thread runs (starting those threads publishes
+    /// them); read-only afterwards.
     private(set) var workers: [Worker] = []
     private(set) var metricsLayout: MetricsLayout?
 
