@@ -4,7 +4,9 @@ import Foundation
 /// JSON response line from mused. Shared by both so they cannot drift.
 public struct ControlRequest: Codable, Sendable, Equatable {
     public enum Command: String, Codable, Sendable, CaseIterable {
-        case status, swap, rollback, tenants, reload, drain, candidate, sketches, promote
+        case status, swap, rollback, tenants, reload, candidate, sketches, promote
+        /// Retires a tenant; "drain" on the wire, as musectl has always sent it.
+        case retire = "drain"
     }
     public var command: Command
     /// For `swap`: the snapshot file (absolute path, read by mused).
@@ -13,7 +15,7 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var allowSchemaChange: Bool?
     /// For `swap`: refuse unless the candidate's shadow record passes the gate.
     public var gate: Bool?
-    /// For `drain`: the tenant.
+    /// For `retire`: the tenant.
     public var tenant: String?
     /// For `candidate`: the model to add as a shadow, and where.
     public var candidate: CandidateSpec?
@@ -93,12 +95,12 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     public var status: DaemonStatus?
     /// For a gated `swap`: the figures the gate judged, printed either way.
     public var gate: [ShadowInfo]?
-    /// For `tenants` (and after `reload` and `drain`): every tenant mused holds.
+    /// For `tenants` (and after `reload` and `retire`): every tenant mused holds.
     public var tenants: [TenantInfo]?
     /// For `reload`: what changed.
     public var reload: ReloadReport?
-    /// For `drain`: what the drain answered.
-    public var drain: DrainReport?
+    /// For `retire`: what the retirement answered ("drain" on the wire).
+    public var retirement: RetirementReport?
     /// For `candidate`: what was published.
     public var candidate: CandidateReport?
     /// For `sketches`: this host's live score sketches, merged over the
@@ -119,7 +121,7 @@ public struct ControlResponse: Codable, Sendable, Equatable {
 
     public init(ok: Bool, error: String? = nil, steps: [Step]? = nil, status: DaemonStatus? = nil,
                 gate: [ShadowInfo]? = nil, tenants: [TenantInfo]? = nil, reload: ReloadReport? = nil,
-                drain: DrainReport? = nil, candidate: CandidateReport? = nil,
+                retirement: RetirementReport? = nil, candidate: CandidateReport? = nil,
                 sketches: String? = nil, promotion: PromoteReport? = nil) {
         self.promotion = promotion
         self.sketches = sketches
@@ -131,7 +133,12 @@ public struct ControlResponse: Codable, Sendable, Equatable {
         self.gate = gate
         self.tenants = tenants
         self.reload = reload
-        self.drain = drain
+        self.retirement = retirement
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case ok, error, steps, status, gate, tenants, reload, candidate, sketches, promotion
+        case retirement = "drain"
     }
 }
 
@@ -215,8 +222,7 @@ public struct ShadowInfo: Codable, Sendable, Equatable {
 /// One tenant as mused holds it.
 public struct TenantInfo: Codable, Sendable, Equatable {
     public var name: String
-    /// "serving", or "drained" (by `musectl drain`, until a reload).
-    public var state: String
+    public var state: TenantState
     public var path: String
     public var group: String?
     public var channels: Int
@@ -230,7 +236,7 @@ public struct TenantInfo: Codable, Sendable, Equatable {
     public var rateLimit: Int?
     public var burst: Int?
 
-    public init(name: String, state: String, path: String, group: String?, channels: Int, claimedChannels: Int,
+    public init(name: String, state: TenantState, path: String, group: String?, channels: Int, claimedChannels: Int,
                 ringDepth: Int, maxFeatures: Int, inFlight: UInt64, weight: Int, rateLimit: Int?, burst: Int?) {
         self.name = name
         self.state = state
@@ -247,9 +253,10 @@ public struct TenantInfo: Codable, Sendable, Equatable {
     }
 }
 
-/// What a drain did: events answered, events left when its deadline passed
-/// (a client that stopped reading its completions), and how long it took.
-public struct DrainReport: Codable, Sendable, Equatable {
+/// What retiring a tenant did: events answered, events left when its
+/// deadline passed (a client that stopped reading its completions), and how
+/// long it took.
+public struct RetirementReport: Codable, Sendable, Equatable {
     public var tenant: String
     public var answered: UInt64
     public var left: UInt64
@@ -266,9 +273,9 @@ public struct DrainReport: Codable, Sendable, Equatable {
 /// What a reload changed. Nothing is applied when it is refused.
 public struct ReloadReport: Codable, Sendable, Equatable {
     public var added: [String] = []
-    /// Removed tenants, each drained first.
-    public var removed: [DrainReport] = []
-    /// Drained tenants served again.
+    /// Removed tenants, each retired first.
+    public var removed: [RetirementReport] = []
+    /// Retired tenants served again.
     public var resumed: [String] = []
     /// Tenants whose weight or rate limit changed.
     public var updated: [String] = []

@@ -37,6 +37,11 @@ public enum Log {
     static let toJournal = standardOutputIsJournal()
 
     public static func write(_ level: Level, _ event: String, _ fields: KeyValuePairs<String, Any>) {
+        write(level, event, fields.map { ($0.key, $0.value) })
+    }
+
+    /// As above, with fields a caller assembled (in order).
+    static func write(_ level: Level, _ event: String, _ fields: [(String, Any)]) {
         if muted.load(ordering: .relaxed) { return }
         let line = format(level, event, fields, priority: toJournal)
         // One write(2) per line, so lines from different threads never interleave.
@@ -46,6 +51,10 @@ public enum Log {
     /// One line, newline included; with `priority`, prefixed for journald.
     public static func format(_ level: Level, _ event: String, _ fields: KeyValuePairs<String, Any>,
                               priority: Bool) -> String {
+        format(level, event, fields.map { ($0.key, $0.value) }, priority: priority)
+    }
+
+    static func format(_ level: Level, _ event: String, _ fields: [(String, Any)], priority: Bool) -> String {
         var line = priority ? "<\(level.priority)>" : ""
         line += "level=\(level.rawValue) event=\(event)"
         for (key, value) in fields { line += " \(key)=\(quoted(String(describing: value)))" }

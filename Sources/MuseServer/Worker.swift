@@ -50,7 +50,7 @@ final class Worker: @unchecked Sendable {
     private let orders = Locked<[WorkerOrder]>([])
     /// Tenants this worker is draining, with their channels' answered counts
     /// when the drain began.
-    private var drains: [(tenant: TenantIndex, ticket: DrainTicket, answeredBefore: UInt64)] = []
+    private var drains: [(tenant: TenantIndex, ticket: RetirementTicket, answeredBefore: UInt64)] = []
     private let stopping = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
     /// Bumped at every housekeeping; the systemd watchdog reads it.
@@ -160,7 +160,7 @@ final class Worker: @unchecked Sendable {
             if idle.shouldSleep(now: now, worked: worked) {
                 let timeout = Int64(nextHousekeeping > now ? nextHousekeeping - now : 1)
                 // The doorbell keeps sleeping through wakes this says are
-                // empty (issue 11), so a stop request must count as work.
+                // empty, so a stop request must count as work.
                 let slept = doorbell.sleep(timeoutNanoseconds: timeout, reclaims: endpoints.reclaims, settleLater: true,
                                            segmentHasWork: { [self] i in
                     stopping.load(ordering: .relaxed) || cell.latestVersion != servingVersion
@@ -224,7 +224,7 @@ final class Worker: @unchecked Sendable {
                     rebuildSegmentEndpoints()
                 }
                 segment.beat()
-            case .drain(let tenant, let ticket):
+            case .retire(let tenant, let ticket):
                 var before: UInt64 = 0
                 for i in 0..<endpoints.count where endpoints[i].tenant == tenant {
                     endpoints[i].beginDrain()

@@ -165,7 +165,7 @@ struct Mused: ParsableCommand {
         }
         // Segments exist and a generation serves: systemd may start the clients.
         notifier?.ready(status: "serving \(daemon.segments.count) tenants with \(config.workers) workers, generation "
-            + "\(daemon.currentGeneration.map { "\($0.id)" } ?? "none")")
+            + "\(daemon.generations.current.map { "\($0.id)" } ?? "none")")
         let watchdog = notifier.flatMap { notifier in
             Watchdog.intervalFromEnvironment().map { interval in
                 Watchdog(notifier: notifier, intervalNanoseconds: interval) { daemon.workerHeartbeats }

@@ -73,8 +73,8 @@ struct GenerationSwapTests {
         try builder.route(tenant: "t", intent: "pay", to: "p")
         let bad = try Generation(id: GenerationID(2), routing: builder.build(),
                                  intents: [IntentDescriptor(name: "pay", id: 7, featureNames: ["a\nb"])], origin: "test")
-        #expect(throws: SegmentError.self) { try daemon.publish(bad) }
-        #expect(daemon.currentGeneration?.id == GenerationID(1))
+        #expect(throws: SegmentError.self) { try daemon.generations.publish(bad) }
+        #expect(daemon.generations.current?.id == GenerationID(1))
     }
 
     /// An intent the next generation drops is answered MUSE_E_UNKNOWN_INTENT
@@ -97,7 +97,7 @@ struct GenerationSwapTests {
             }
             return try Generation(id: GenerationID(id), routing: builder.build(), intents: intents, origin: "test")
         }
-        try daemon.publish(generation(2, refunds: true))
+        try daemon.generations.publish(generation(2, refunds: true))
 
         var client = muse_client()
         try #require(muse_open_tenant(&client, "\(dir)/run", "t") == MUSE_OK)
@@ -118,7 +118,7 @@ struct GenerationSwapTests {
         let before = try #require(answer(8))
         #expect(before.status == MUSE_OK.rawValue && before.generation_id == 2)
 
-        try daemon.publish(generation(3, refunds: false))
+        try daemon.generations.publish(generation(3, refunds: false))
         let after = try #require(answer(8))
         #expect(after.status == MUSE_E_UNKNOWN_INTENT.rawValue, "status \(after.status), score \(after.score)")
         #expect(muse_lookup_intent(&client, "refund", &info) == MUSE_E_UNKNOWN_INTENT)
@@ -192,8 +192,8 @@ struct GenerationSwapTests {
             thread.start()
         }
         for id in 2...201 as ClosedRange<UInt64> {
-            try daemon.publish(Self.generation(id, tenants: tenants))
-            #expect(daemon.currentGeneration?.id == GenerationID(id))
+            try daemon.generations.publish(Self.generation(id, tenants: tenants))
+            #expect(daemon.generations.current?.id == GenerationID(id))
             usleep(2000)
         }
         stop.store(true, ordering: .relaxed)

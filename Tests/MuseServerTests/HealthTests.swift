@@ -51,7 +51,7 @@ struct HealthTests {
         // at worst; the probes answer meanwhile.
         let held = Locked(false)
         let holder = Thread {
-            daemon.administration.run {
+            daemon.tenants.administration.run {
                 held.withLock { $0 = true }
                 usleep(1_500_000)
             }
@@ -95,7 +95,7 @@ struct HealthTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let daemon = try Self.daemon(dir, tenants: ["p", "q"])
         defer { daemon.stop() }
-        _ = try daemon.drain(tenant: "q")
+        _ = try daemon.retire(tenant: "q")
         let ready = try Self.ask(daemon, "/readyz")
         #expect(ready == ("HTTP/1.1 503 Service Unavailable", "not ready: tenant q is drained (musectl reload serves it again)\n"),
                 "\(ready)")

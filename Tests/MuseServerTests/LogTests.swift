@@ -9,6 +9,9 @@ import Testing
         let plain = #"level=warning event=swap-refused path="/tmp/a b" reason="not a \"snapshot\""\#n"#
         #expect(Log.format(.warning, "swap-refused", fields, priority: false) == plain)
         #expect(Log.format(.warning, "swap-refused", fields, priority: true) == "<4>" + plain)
+        // Fields a caller assembled (the control plane's refusals) read the same.
+        let assembled: [(String, Any)] = [("path", "/tmp/a b"), ("reason", "not a \"snapshot\"")]
+        #expect(Log.format(.warning, "swap-refused", assembled, priority: false) == plain)
         #expect(Log.format(.error, "reload-refused", [:], priority: true) == "<3>level=error event=reload-refused\n")
         #expect(Log.format(.info, "serving", ["tenants": 2], priority: true) == "<6>level=info event=serving tenants=2\n")
         #expect(Log.format(.debug, "x", [:], priority: true) == "<7>level=debug event=x\n")

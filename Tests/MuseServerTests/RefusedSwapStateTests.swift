@@ -42,13 +42,13 @@ extension SnapshotServingTests {
         other.generationID = 1
         let reused = "\(dir)/reused.snapshot"
         try SnapshotWriter.write(other, to: reused)
-        let servingHash = try #require(daemon.currentGeneration?.contentHash)
+        let servingHash = try #require(daemon.generations.current?.contentHash)
         let reusedHash = try SnapshotLoader(io: .plainRead).load(reused).contentHash
 
         for (path, reason) in [(junk, "not an LZ4 frame"), (fifo, "is a FIFO, not a regular file"), ("/dev/zero", "character device"),
                                (dir, "is a directory"), (reused, "generation 1 is already the serving generation with other content")] {
             do {
-                _ = try daemon.swap(to: path, allowSchemaChange: true)
+                _ = try daemon.generations.swap(to: path, allowSchemaChange: true)
                 Issue.record("\(path) was accepted")
             } catch {
                 #expect("\(error)".contains(reason), "\(path): \(error)")
@@ -58,23 +58,23 @@ extension SnapshotServingTests {
                 }
             }
             #expect(Self.listing(state) == before, "\(path) left something in the state directory")
-            #expect(daemon.currentGeneration?.id == GenerationID(1))
+            #expect(daemon.generations.current?.id == GenerationID(1))
         }
         // The schema check refuses after the load: nothing written either.
         var changed = try ManifestBuilder(path: SnapshotServingTests.root.appending(path: "examples/generation/manifest-retrained.toml").path).build()
         changed.intents = changed.intents.map { IntentSchema(name: $0.name, id: $0.id, featureNames: $0.featureNames.reversed()) }
         let schema = "\(dir)/schema.snapshot"
         try SnapshotWriter.write(changed, to: schema)
-        #expect(throws: (any Error).self) { try daemon.swap(to: schema, allowSchemaChange: false) }
+        #expect(throws: (any Error).self) { try daemon.generations.swap(to: schema, allowSchemaChange: false) }
         #expect(Self.listing(state) == before)
         // An accepted swap is recorded with the bytes it verified.
-        _ = try daemon.swap(to: SnapshotServingTests.files.gen2, allowSchemaChange: false)
+        _ = try daemon.generations.swap(to: SnapshotServingTests.files.gen2, allowSchemaChange: false)
         let after = Self.listing(state)
         #expect(after.keys.sorted() == [StateDirectory.previousName, StateDirectory.servingName])
         #expect(after[StateDirectory.servingName] == FileManager.default.contents(atPath: SnapshotServingTests.files.gen2))
         #expect(after[StateDirectory.previousName] == before[StateDirectory.servingName])
         // The same generation again (same id, same content) is no conflict.
-        _ = try daemon.swap(to: SnapshotServingTests.files.gen2, allowSchemaChange: false)
-        #expect(daemon.currentGeneration?.id == GenerationID(2))
+        _ = try daemon.generations.swap(to: SnapshotServingTests.files.gen2, allowSchemaChange: false)
+        #expect(daemon.generations.current?.id == GenerationID(2))
     }
 }

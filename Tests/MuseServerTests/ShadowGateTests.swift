@@ -65,7 +65,7 @@ struct ShadowGateTests {
         try daemon.start()
         defer { daemon.stop() }
         // Before any traffic, the gate refuses for want of evidence.
-        let early = daemon.judge(try Self.candidate(primary: "fitted", tenants: ["acme"]), gate: PromotionGate())
+        let early = daemon.generations.judge(try Self.candidate(primary: "fitted", tenants: ["acme"]), gate: PromotionGate())
         #expect(early.refusal?.contains("not enough shadowed events") == true)
 
         var client = muse_client()
@@ -103,9 +103,9 @@ struct ShadowGateTests {
         #expect((fitted.psi ?? 1) < 0.01, "a map fitted on this traffic follows the reference: \(fitted)")
         #expect((raw.psi ?? 0) > 0.1, "unmapped probabilities are far from uniform: \(raw)")
 
-        let pass = daemon.judge(try Self.candidate(primary: "fitted", tenants: ["acme"]), gate: PromotionGate())
+        let pass = daemon.generations.judge(try Self.candidate(primary: "fitted", tenants: ["acme"]), gate: PromotionGate())
         #expect(pass.refusal == nil && pass.figures.first?.verdict == "pass", "\(pass)")
-        let fail = daemon.judge(try Self.candidate(primary: "raw", tenants: ["acme"]), gate: PromotionGate())
+        let fail = daemon.generations.judge(try Self.candidate(primary: "raw", tenants: ["acme"]), gate: PromotionGate())
         #expect(fail.refusal?.contains("acme/raw: PSI") == true, "\(fail)")
     }
 }

@@ -57,7 +57,7 @@ struct SnapshotServingTests {
         let daemon = Self.daemon(dir, state: try StateDirectory(path: "\(dir)/state"))
         try daemon.start()
         defer { daemon.stop() }
-        #expect(daemon.currentGeneration?.id == GenerationID(1))
+        #expect(daemon.generations.current?.id == GenerationID(1))
         let canaries = Self.offline[1]!.canaries
         let stop = Atomic<Bool>(false)
         let failures = Locked<[String]>([])
@@ -121,9 +121,9 @@ struct SnapshotServingTests {
         }
         var rollbacks = 0
         for swap in 1...200 {
-            _ = try daemon.swap(to: swap % 2 == 1 ? Self.files.gen2 : Self.files.gen1, allowSchemaChange: false)
+            _ = try daemon.generations.swap(to: swap % 2 == 1 ? Self.files.gen2 : Self.files.gen1, allowSchemaChange: false)
             if swap % 25 == 0 {
-                _ = try daemon.rollback()
+                _ = try daemon.generations.rollback()
                 rollbacks += 1
             }
         }
@@ -148,7 +148,7 @@ struct SnapshotServingTests {
             let path = "\(dir)/\(name)"
             try? Data(bytes).write(to: URL(filePath: path))
             do {
-                _ = try daemon.swap(to: path, allowSchemaChange: allowSchemaChange)
+                _ = try daemon.generations.swap(to: path, allowSchemaChange: allowSchemaChange)
                 return "accepted"
             } catch {
                 return "\(error)"
@@ -166,7 +166,7 @@ struct SnapshotServingTests {
         }
         for (result, what) in cases {
             #expect(result.hasPrefix("refusing snapshot"), "\(what): \(result)")
-            #expect(daemon.currentGeneration?.id == GenerationID(1), "\(what) changed the serving generation")
+            #expect(daemon.generations.current?.id == GenerationID(1), "\(what) changed the serving generation")
         }
         // A schema change needs the operator's word.
         var changed = try ManifestBuilder(path: Self.root.appending(path: "examples/generation/manifest-retrained.toml").path).build()
@@ -174,13 +174,13 @@ struct SnapshotServingTests {
         changed.intents = changed.intents.map { IntentSchema(name: $0.name, id: $0.id, featureNames: $0.featureNames.reversed()) }
         let schema = refuse(try SnapshotWriter.encode(changed), "schema")
         #expect(schema.contains("allow-schema-change") || schema.contains("schema"), "\(schema)")
-        #expect(daemon.currentGeneration?.id == GenerationID(1))
+        #expect(daemon.generations.current?.id == GenerationID(1))
         // A missing file is named too.
-        #expect(throws: (any Error).self) { try daemon.swap(to: "\(dir)/nowhere", allowSchemaChange: false) }
-        #expect(daemon.currentGeneration?.id == GenerationID(1))
+        #expect(throws: (any Error).self) { try daemon.generations.swap(to: "\(dir)/nowhere", allowSchemaChange: false) }
+        #expect(daemon.generations.current?.id == GenerationID(1))
         // And the good one goes through afterwards.
-        _ = try daemon.swap(to: Self.files.gen2, allowSchemaChange: false)
-        #expect(daemon.currentGeneration?.id == GenerationID(2))
+        _ = try daemon.generations.swap(to: Self.files.gen2, allowSchemaChange: false)
+        #expect(daemon.generations.current?.id == GenerationID(2))
     }
 
     /// A restart serves the last generation published, from the state
@@ -192,22 +192,22 @@ struct SnapshotServingTests {
         do {
             let daemon = Self.daemon(dir, state: try StateDirectory(path: "\(dir)/state"), workers: 1)
             try daemon.start()
-            _ = try daemon.swap(to: Self.files.gen2, allowSchemaChange: false)
+            _ = try daemon.generations.swap(to: Self.files.gen2, allowSchemaChange: false)
             daemon.stop()
         }
         do {
             let daemon = Self.daemon(dir, state: try StateDirectory(path: "\(dir)/state"), workers: 1)
             try daemon.start()
-            #expect(daemon.currentGeneration?.id == GenerationID(2))
-            _ = try daemon.swap(to: Self.files.gen1, allowSchemaChange: false)
-            _ = try daemon.rollback()
-            #expect(daemon.currentGeneration?.id == GenerationID(2))
+            #expect(daemon.generations.current?.id == GenerationID(2))
+            _ = try daemon.generations.swap(to: Self.files.gen1, allowSchemaChange: false)
+            _ = try daemon.generations.rollback()
+            #expect(daemon.generations.current?.id == GenerationID(2))
             daemon.stop()
         }
         let daemon = Self.daemon(dir, state: try StateDirectory(path: "\(dir)/state"), workers: 1)
         try daemon.start()
         defer { daemon.stop() }
-        #expect(daemon.currentGeneration?.id == GenerationID(2))
+        #expect(daemon.generations.current?.id == GenerationID(2))
     }
 
     /// The io_uring and the plain-read loader give the daemon the same generation.

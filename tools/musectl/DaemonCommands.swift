@@ -118,17 +118,17 @@ func describeTenants(_ tenants: [TenantInfo]?) -> String {
     for t in tenants {
         let limit = t.rateLimit.map { "\($0)/s burst \(t.burst ?? 0)" } ?? "unlimited"
         text += t.name.padding(toLength: 20, withPad: " ", startingAt: 0) + " "
-            + t.state.padding(toLength: 8, withPad: " ", startingAt: 0)
+            + t.state.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
             + String(format: " %8d %7d %9llu %5d %8d %6d ", t.channels, t.claimedChannels, t.inFlight, t.ringDepth,
                      t.maxFeatures, t.weight) + limit + "\n"
     }
     return text
 }
 
-func describeDrain(_ drain: DrainReport) -> String {
-    "drained \(drain.tenant): \(drain.answered) events answered"
-        + (drain.left > 0 ? ", \(drain.left) left unanswered (its clients did not read their completions)" : "")
-        + String(format: " in %.1f ms\n", drain.milliseconds)
+func describeRetirement(_ retired: RetirementReport) -> String {
+    "drained \(retired.tenant): \(retired.answered) events answered"
+        + (retired.left > 0 ? ", \(retired.left) left unanswered (its clients did not read their completions)" : "")
+        + String(format: " in %.1f ms\n", retired.milliseconds)
 }
 
 struct TenantsCommand: ParsableCommand {
@@ -154,7 +154,7 @@ struct ReloadCommand: ParsableCommand {
             guard let r = response.reload else { return "" }
             var text = ""
             if !r.added.isEmpty { text += "added: \(r.added.joined(separator: ", "))\n" }
-            for drain in r.removed { text += "removed: " + describeDrain(drain) }
+            for retired in r.removed { text += "removed: " + describeRetirement(retired) }
             if !r.resumed.isEmpty { text += "serving again: \(r.resumed.joined(separator: ", "))\n" }
             if !r.updated.isEmpty { text += "updated: \(r.updated.joined(separator: ", "))\n" }
             for failure in r.failed { text += "not added: \(failure)\n" }
@@ -173,8 +173,8 @@ struct DrainCommand: ParsableCommand {
     @OptionGroup var options: DaemonOptions
     @Argument(help: "The tenant.") var tenant: String
     func run() throws {
-        try options.send(ControlRequest(command: .drain, tenant: tenant)) { response in
-            response.drain.map(describeDrain) ?? ""
+        try options.send(ControlRequest(command: .retire, tenant: tenant)) { response in
+            response.retirement.map(describeRetirement) ?? ""
         }
     }
 }

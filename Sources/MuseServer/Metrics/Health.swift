@@ -18,7 +18,7 @@ extension Daemon {
     /// whether events flow or not (as the systemd watchdog judges it, by the
     /// heartbeat advancing); one whose last beat is older than
     /// `livenessBeatAgeNanoseconds` is stuck, and a restart is the remedy.
-    /// Reads atomics only: answers while a swap, reload or drain holds the
+    /// Reads atomics only: answers while a swap, reload or retirement holds the
     /// administration lock.
     public func liveness(now: UInt64 = ThreadSupport.monotonicNanoseconds()) -> HealthVerdict {
         let ages = workers.map { now &- min(now, $0.heartbeat.lastBeatNanoseconds) }
@@ -38,10 +38,10 @@ extension Daemon {
     /// roster and the serving generation, never the administration lock; a
     /// change in progress shows once it finishes.
     public func readiness(now: UInt64 = ThreadSupport.monotonicNanoseconds()) -> HealthVerdict {
-        guard let generation = currentGeneration else {
+        guard let generation = generations.current else {
             return HealthVerdict(passes: false, reason: "not ready: no generation serves")
         }
-        let roster = currentRoster
+        let roster = tenants.currentRoster
         var problems: [String] = []
         for tenant in roster.configuration.tenants {
             guard let entry = roster.entries.first(where: { $0.configuration.name == tenant.name }) else {
@@ -51,7 +51,7 @@ extension Daemon {
             }
             if entry.segment.isDamaged {
                 problems.append("tenant \(tenant.name)'s segment was truncated by a client (remove it and restart mused)")
-            } else if entry.state == .drained {
+            } else if entry.state == .retired {
                 problems.append("tenant \(tenant.name) is drained (musectl reload serves it again)")
             }
         }

@@ -2,19 +2,19 @@ import MuseIPC
 import Synchronization
 
 /// What the daemon asks of a worker besides serving: take on a tenant's
-/// channels, or drain them and give them up. Orders change which channels a
+/// channels, or retire them (answer what they hold, then give them up). Orders change which channels a
 /// worker owns, so the worker applies them itself, between two rounds.
 enum WorkerOrder {
     case serve(TenantIndex, Segment, [ChannelIndex])
-    case drain(TenantIndex, DrainTicket)
+    case retire(TenantIndex, RetirementTicket)
 }
 
-/// One tenant's drain across the workers holding its channels: each answers
+/// One tenant's retirement across the workers holding its channels: each answers
 /// what the tenant had submitted when its order arrived, gives the channels
 /// up, and reports here.
-final class DrainTicket: Sendable {
+final class RetirementTicket: Sendable {
     /// Monotonic time after which a worker gives up what is left (a client
-    /// that stopped reading its completions cannot hold a drain forever).
+    /// that stopped reading its completions cannot hold a retirement forever).
     let deadline: UInt64
     /// Workers yet to report; each reporting worker decrements it with
     /// release order after adding its figures, the daemon reads with acquire.
@@ -27,7 +27,7 @@ final class DrainTicket: Sendable {
         self.deadline = deadline
     }
 
-    /// Called once by each worker when its share is drained or the deadline passed.
+    /// Called once by each worker when its share is answered or the deadline passed.
     func report(answered: UInt64, left: UInt64) {
         answeredCount.add(answered, ordering: .relaxed)
         leftCount.add(left, ordering: .relaxed)
@@ -35,7 +35,7 @@ final class DrainTicket: Sendable {
     }
 
     var isComplete: Bool { pending.load(ordering: .acquiring) <= 0 }
-    /// Events answered by the drain, and events left unanswered (valid once complete).
+    /// Events answered by the retirement, and events left unanswered (valid once complete).
     var answered: UInt64 { answeredCount.load(ordering: .relaxed) }
     var left: UInt64 { leftCount.load(ordering: .relaxed) }
 }

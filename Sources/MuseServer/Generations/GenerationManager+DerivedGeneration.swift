@@ -1,11 +1,11 @@
 import MuseSnapshot
 
-extension Daemon {
+extension GenerationManager {
     /// The id of a generation mused builds itself from the serving one (a
     /// candidate, a promotion): one more than the largest resident id, so it
     /// is never the id of a resident generation with other content.
     func derivedGenerationID(from serving: Generation) throws(GenerationIDsExhausted) -> UInt64 {
-        let largest = max(serving.id.rawValue, previousGeneration?.id.rawValue ?? 0)
+        let largest = max(serving.id.rawValue, previous?.id.rawValue ?? 0)
         guard largest < UInt64(Int64.max) else { throw GenerationIDsExhausted(largest: largest) }
         return largest + 1
     }

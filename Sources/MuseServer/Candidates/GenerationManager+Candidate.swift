@@ -4,7 +4,7 @@ import MuseCore
 import MuseScoring
 import MuseSnapshot
 
-extension Daemon {
+extension GenerationManager {
     /// `musectl candidate add`: publishes the serving generation plus the
     /// model in `spec.modelFile` as a shadow predictor named `spec.name` on
     /// the routes it can serve. mused builds the snapshot itself (no manifest,
@@ -15,7 +15,7 @@ extension Daemon {
     /// completion stays what the primary gives, bit for bit.
     ///
     /// Runs under the swap lock, like a swap: one at a time, and nothing the
-    /// status, a scrape, a reload or a drain waits for until the publication.
+    /// status, a scrape, a reload or a retirement waits for until the publication.
     /// A refusal at any step publishes nothing and writes nothing.
     public func addCandidate(_ spec: CandidateSpec) throws -> (steps: [ControlResponse.Step], report: CandidateReport) {
         guard let snapshots else { throw DaemonError.noSnapshotSupport }
@@ -24,7 +24,8 @@ extension Daemon {
         }
         let correction = try Self.correction(spec)
         return try swapping.run {
-            guard let serving = currentGeneration else { throw CandidateError("no generation is serving yet") }
+            let resident = resident
+            guard let serving = resident.serving else { throw CandidateError("no generation is serving yet") }
             let clock = ContinuousClock()
             var started = clock.now
             let contents = try snapshots.contents(of: serving)
@@ -55,12 +56,12 @@ extension Daemon {
             } catch { throw CandidateError("\(error)") }
             let bytes = try SnapshotWriter.encode(next)
             let built = clock.now - started
-            let prepared = try snapshots.prepare(bytes: bytes, origin: "candidate \(spec.name)", serving: serving,
-                                                 previous: previousGeneration)
+            let validated = try validate(.built(bytes, origin: "candidate \(spec.name)"), against: resident,
+                                         segments: tenants.currentRoster.segments)
             let steps = [ControlResponse.Step(name: "serving", milliseconds: SnapshotSource.milliseconds(readServing)),
                          ControlResponse.Step(name: "model", milliseconds: SnapshotSource.milliseconds(imported)),
                          ControlResponse.Step(name: "build", milliseconds: SnapshotSource.milliseconds(built))]
-                + (try publishPrepared(prepared))
+                + (try publish(validated))
             Log.info("candidate-added", ["name": spec.name, "generation": id, "routes": routes.shadowed.count])
             let report = CandidateReport(generation: id, name: spec.name, shadowed: routes.shadowed.map(\.description),
                                          leftAlone: routes.leftAlone, snapshot: snapshots.state?.servingSnapshot)

@@ -2,31 +2,12 @@ import MuseControl
 import MuseIPC
 import MuseScoring
 
-/// The bound the promotion gate applies, and how much shadowed traffic it needs.
-public struct PromotionGate: Sendable, Equatable {
-    /// Largest PSI of a tenant's shadow scores against the reference deciles
-    /// (0.1 is the customary "no significant shift" line).
-    public var maximumPSI: Double = 0.1
-    /// Fewest shadowed events per tenant before the gate will judge.
-    public var minimumEvents: UInt64 = 1000
-    /// For `promote`: the largest relative sampling error of a tenant's
-    /// alert rate at each of its thresholds, given the events its sketch
-    /// holds (`AlertRateError`). 0.1 asks for a rate known to ±10% (one
-    /// standard deviation): 1,900 events at a 5% rate, 9,900 at 1%.
-    public var maximumRelativeError: Double = 0.1
-    public init(maximumPSI: Double = 0.1, minimumEvents: UInt64 = 1000, maximumRelativeError: Double = 0.1) {
-        self.maximumPSI = maximumPSI
-        self.minimumEvents = minimumEvents
-        self.maximumRelativeError = maximumRelativeError
-    }
-}
-
-extension Daemon {
+extension GenerationManager {
     /// The serving generation's shadow records, summed over the workers.
     func shadowRecords() -> (generation: Generation, records: [ShadowKey: ShadowRecord])? {
-        guard let generation = currentGeneration else { return nil }
+        guard let generation = current else { return nil }
         var total: [ShadowKey: ShadowRecord] = [:]
-        for tally in shadowTallies {
+        for tally in tenants.workers.map(\.shadows) {
             let (id, records) = tally.snapshot()
             guard id == generation.id.rawValue else { continue }
             for (key, record) in records { total[key, default: ShadowRecord()].merge(record) }
@@ -36,7 +17,7 @@ extension Daemon {
 
     func shadowInfo() -> [ShadowInfo] {
         guard let (generation, records) = shadowRecords() else { return [] }
-        let tenantNames = currentRoster.names
+        let tenantNames = tenants.currentRoster.names
         return records.sorted { ($0.key.tenant, $0.key.predictor) < ($1.key.tenant, $1.key.predictor) }.map { key, record in
             Self.info(record, tenant: tenantNames[key.tenant], predictor: generation.routing.predictors[key.predictor].name)
         }
@@ -63,13 +44,13 @@ extension Daemon {
     /// Returns the figures, and the reason to refuse if any tenant fails.
     func judge(_ candidate: Generation, gate: PromotionGate) -> (figures: [ShadowInfo], refusal: String?) {
         let records = shadowRecords()?.records ?? [:]
-        let servingPredictors = currentGeneration?.routing.predictors.map(\.name) ?? []
+        let servingPredictors = current?.routing.predictors.map(\.name) ?? []
         var figures: [ShadowInfo] = [], failures: [String] = []
-        for (t, tenant) in currentRoster.names.enumerated() where !tenant.isEmpty {
+        for (t, tenant) in tenants.currentRoster.names.enumerated() where !tenant.isEmpty {
             guard let routed = candidate.routing.tenantID(tenant) else { continue }
             // Each primary the candidate would answer with, and whether it
             // already answers every intent it is routed for.
-            let current = currentGeneration
+            let current = self.current
             let routedNow = current?.routing.tenantID(tenant)
             var primaries: [String: Bool] = [:]
             // The candidate's map of each primary for this tenant and its decile edges.

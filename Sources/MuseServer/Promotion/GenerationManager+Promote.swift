@@ -4,7 +4,7 @@ import MuseCore
 import MuseScoring
 import MuseSnapshot
 
-extension Daemon {
+extension GenerationManager {
     /// `musectl promote NAME`: the shadow predictor NAME answers every route
     /// it shadows, with level-2 maps fitted from its sketches of those
     /// routes' tenants (this host's live ones, or `spec.sketchFiles` merged),
@@ -18,7 +18,7 @@ extension Daemon {
     /// publishes nothing and writes nothing.
     public func promote(_ spec: PromoteSpec) throws -> (steps: [ControlResponse.Step], report: PromoteReport) {
         guard let snapshots else { throw DaemonError.noSnapshotSupport }
-        let gate = currentRoster.configuration.promotionGate
+        let gate = tenants.currentRoster.configuration.promotionGate
         let knots = spec.knots ?? QuantileMapFitter.defaultKnots
         let minimumSamples = spec.minimumSamples ?? Self.promotionMinimumSamples
         guard minimumSamples >= 2 else { throw PromotionError("--min-samples must be at least 2, got \(minimumSamples)") }
@@ -28,7 +28,8 @@ extension Daemon {
         let files = try Self.readSketchFiles(spec.sketchFiles ?? [], limit: snapshots.loader.maximumContentSize)
         let readFiles = clock.now - started
         return try swapping.run {
-            guard let serving = currentGeneration else { throw PromotionError("no generation is serving yet") }
+            let resident = resident
+            guard let serving = resident.serving else { throw PromotionError("no generation is serving yet") }
             started = clock.now
             let contents = try snapshots.contents(of: serving)
             let readServing = clock.now - started
@@ -53,7 +54,7 @@ extension Daemon {
                 throw PromotionError("no map can be fitted for '\(spec.name)' from \(Self.describe(spec.sketchFiles)): \(error)")
             }
             let fitted = clock.now - started
-            let thresholds = Dictionary(currentRoster.configuration.tenants.map { ($0.name, $0.alertThresholds) },
+            let thresholds = Dictionary(tenants.currentRoster.configuration.tenants.map { ($0.name, $0.alertThresholds) },
                                         uniquingKeysWith: { a, _ in a })
             let (tenants, failures) = PromotionFigures.judge(
                 maps: maps, events: sketches.mapValues(\.count), thresholds: thresholds, reference: plan.reference,
@@ -82,13 +83,13 @@ extension Daemon {
                                      + "-o can carry back; promote without -o and copy the state directory's serving.snapshot")
             }
             let built = clock.now - started
-            let prepared = try snapshots.prepare(bytes: bytes, origin: "promotion of \(spec.name)", serving: serving,
-                                                 previous: previousGeneration)
+            let validated = try validate(.built(bytes, origin: "promotion of \(spec.name)"), against: resident,
+                                         segments: self.tenants.currentRoster.segments)
             let steps = [ControlResponse.Step(name: "sketches", milliseconds: SnapshotSource.milliseconds(readFiles)),
                          ControlResponse.Step(name: "serving", milliseconds: SnapshotSource.milliseconds(readServing)),
                          ControlResponse.Step(name: "fit", milliseconds: SnapshotSource.milliseconds(fitted)),
                          ControlResponse.Step(name: "build", milliseconds: SnapshotSource.milliseconds(built))]
-                + (try publishPrepared(prepared))
+                + (try publish(validated))
             Log.info("promoted", ["name": spec.name, "generation": id, "routes": plan.routes.count,
                                   "sketches": report.sketches])
             report.generation = id

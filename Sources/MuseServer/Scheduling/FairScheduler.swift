@@ -1,68 +1,13 @@
 import MuseIPC
 
-/// What the scheduler knows of a tenant: its weight and, if it has one, its
-/// rate limiter. One array for the daemon, indexed by `TenantIndex`, shared by
-/// every worker (the limiter is the only mutable part, and it is atomic).
-struct TenantPolicy: Sendable {
-    var weight: Int
-    var rateLimit: RateLimit?
-    var limiter: TenantRateLimiter?
-    /// The tenant's alert thresholds (not scheduling, but carried to the
-    /// workers the same way: with the publication after a reload).
-    var alertThresholds: [Double] = []
-    /// The tenant's shadow sampling, 1 in this many runs (carried likewise).
-    var shadowSample = 1
-
-    init(weight: Int = 1, rateLimit: RateLimit? = nil) {
-        self.weight = max(1, weight)
-        self.rateLimit = rateLimit
-        limiter = rateLimit.map(TenantRateLimiter.init)
-    }
-
-    init(_ tenant: TenantConfiguration) {
-        self.init(weight: tenant.weight, rateLimit: tenant.rateLimit)
-        alertThresholds = tenant.alertThresholds
-        shadowSample = tenant.shadowSample
-    }
-}
-
-/// The tenants' policies by `TenantIndex`, as the daemon last configured
-/// them (start, reload). Written by the daemon under its administration,
-/// before it publishes; read by each worker when it picks a publication up
-/// (cold path), under the lock; the hot path uses the worker's own copy.
-final class TenantPolicyTable: Sendable {
-    private let policies = Locked<[TenantPolicy]>([])
-
-    var current: [TenantPolicy] { policies.withLock { $0 } }
-
-    /// One policy per slot (nil: no tenant there). A tenant whose rate limit
-    /// is unchanged keeps its limiter, and so what it has spent.
-    func update(_ tenants: [TenantConfiguration?]) {
-        policies.withLock { old in
-            old = tenants.enumerated().map { index, tenant in
-                guard let tenant else { return TenantPolicy() }
-                var policy = TenantPolicy(weight: tenant.weight)
-                policy.rateLimit = tenant.rateLimit
-                policy.alertThresholds = tenant.alertThresholds
-                policy.shadowSample = tenant.shadowSample
-                if let limit = tenant.rateLimit {
-                    policy.limiter = old.indices.contains(index) && old[index].rateLimit == limit
-                        ? old[index].limiter : TenantRateLimiter(limit)
-                }
-                return policy
-            }
-        }
-    }
-}
-
 /// How one worker shares its time among the tenants whose channels it holds:
 /// deficit round robin (Shreedhar & Varghese), with the tenant as the flow
 /// and the event as the unit of work.
 ///
-/// Why per tenant and not per channel: before this, a worker drained every
-/// channel in turn, `batchSize` events each, so a tenant's share grew with the
-/// number of channels it kept full: a tenant flooding 256 channels made a
-/// one-channel tenant wait for 256 batches between two of its own. Here a
+/// Why per tenant and not per channel: a worker draining every channel in
+/// turn, `batchSize` events each, would give a tenant a share that grows with
+/// the number of channels it keeps full: a tenant flooding 256 channels would
+/// make a one-channel tenant wait for 256 batches between two of its own. Here a
 /// tenant's turn is bounded whatever its channel count, and its channels are
 /// served round-robin inside its turns (a cursor carries over), so none of a
 /// tenant's own threads starves another either.

@@ -8,14 +8,14 @@ import MuseIPC
 import Testing
 @testable import MuseServer
 
-/// `Daemon.drain`: in-flight events answered, then the tenant's channels
+/// `Daemon.retire`: in-flight events answered, then the tenant's channels
 /// given up, while the other tenants carry on. In process, with a real
 /// muse.h client.
 @Suite(.serialized)
-struct TenantDrainTests {
+struct TenantRetirementTests {
     init() { Log.muted.store(true, ordering: .relaxed) }
 
-    @Test func aDrainAnswersWhatWasSubmittedEvenWhenItWaitsForRoom() throws {
+    @Test func aRetirementAnswersWhatWasSubmittedEvenWhenItWaitsForRoom() throws {
         let dir = GenerationSwapTests.runtimeDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let tenants = [TenantConfiguration(name: "a", channels: 1, ringDepth: 32),
@@ -25,7 +25,7 @@ struct TenantDrainTests {
         }
         try daemon.start()
         defer { daemon.stop() }
-        #expect(throws: TenantChangeError.self) { try daemon.drain(tenant: "nobody") }
+        #expect(throws: TenantChangeError.self) { try daemon.retire(tenant: "nobody") }
 
         var client = muse_client()
         try #require(muse_open_tenant(&client, "\(dir)/run", "a") == MUSE_OK)
@@ -41,11 +41,11 @@ struct TenantDrainTests {
         }
         try #require(sent == 64)
 
-        let report = Locked<DrainReport?>(nil)
-        let drainer = Thread { report.withLock { $0 = try? daemon.drain(tenant: "a") } }
-        drainer.start()
+        let report = Locked<RetirementReport?>(nil)
+        let retirer = Thread { report.withLock { $0 = try? daemon.retire(tenant: "a") } }
+        retirer.start()
         usleep(50_000)
-        // Reading makes room; the drain answers the 32 that waited.
+        // Reading makes room; the retirement answers the 32 that waited.
         var received: UInt64 = 0, outOfOrder = 0
         var done = [muse_completion](repeating: muse_completion(), count: 16)
         let deadline = Date().addingTimeInterval(5)
@@ -59,9 +59,9 @@ struct TenantDrainTests {
         }
         #expect(received == 64 && outOfOrder == 0)
         while report.withLock({ $0 }) == nil && Date() < deadline { usleep(1000) }
-        let drained = try #require(report.withLock { $0 })
-        #expect(drained.answered == 32 && drained.left == 0, "\(drained)")
-        #expect(daemon.tenantInfo().first { $0.name == "a" }?.state == "drained")
+        let retired = try #require(report.withLock { $0 })
+        #expect(retired.answered == 32 && retired.left == 0, "\(retired)")
+        #expect(daemon.tenants.tenantInfo().first { $0.name == "a" }?.state == .retired)
 
         // Nothing more is answered for a; b is served as before.
         var x: [Double] = [1, 2, 3]
@@ -76,7 +76,7 @@ struct TenantDrainTests {
         #expect(muse_submit(&otherChannel, 1, 7, &x, 3) == MUSE_OK)
         var n = 0
         #expect(muse_wait(&otherChannel, &done, 16, &n, 2_000_000_000) == MUSE_OK && n == 1)
-        // b is the last tenant served: draining it is refused.
-        #expect(throws: TenantChangeError.self) { try daemon.drain(tenant: "b") }
+        // b is the last tenant served: retiring it is refused.
+        #expect(throws: TenantChangeError.self) { try daemon.retire(tenant: "b") }
     }
 }
