@@ -30,11 +30,11 @@ let package = Package(
         // for the snapshot code and musectl to check them too; the TOML
         // key-to-line map mused's configuration and the manifest report with;
         // the regular-file reader musectl and the manifest name errors with.
-        .target(name: "MuseCore", dependencies: ["CMuse"]),
+        .target(name: "MuseCore", dependencies: ["CMuse", "CMuseDaemon"]),
         // The bitvector scorer's batch kernels: C for per-function target
         // attributes (AVX2, AVX-512) chosen at run time, which Swift lacks.
         .target(name: "CMuseKernels"),
-        .target(name: "MuseScoring", dependencies: ["CMuseKernels"]),
+        .target(name: "MuseScoring", dependencies: ["MuseCore", "CMuseKernels"]),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         // liburing behind a few C functions: its header and Glibc's clash
         // when both are imported into Swift.
@@ -47,7 +47,7 @@ let package = Package(
         // CURing: a worker waits on more than 128 segments' doorbells through io_uring.
         .target(name: "MuseIPC", dependencies: ["MuseCore", "CMuse", "CMuseDaemon", "CURing"]),
         // The control socket's messages, shared by mused and musectl.
-        .target(name: "MuseControl"),
+        .target(name: "MuseControl", dependencies: ["MuseCore"]),
         .target(name: "MuseServer", dependencies: ["MuseIPC", "MuseSnapshot", "MuseScoring", "MuseControl",
                                                    .product(name: "TOMLKit", package: "TOMLKit"),
                                                    .product(name: "Prometheus", package: "swift-prometheus")]),

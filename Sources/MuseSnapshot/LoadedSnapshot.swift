@@ -1,3 +1,4 @@
+import MuseCore
 import MuseScoring
 
 /// A verified generation, ready to serve: its routing table (models,
@@ -15,7 +16,9 @@ public struct LoadedSnapshot: Sendable {
 
     let parts: Parts
 
-    public var generationID: UInt64 { parts.contents.generationID }
+    /// The generation's id, typed here at the edge: the file and
+    /// `SnapshotContents` keep the raw u64 they encode.
+    public var generationID: GenerationID { GenerationID(parts.contents.generationID) }
     /// Unix time in seconds when the snapshot was built.
     public var createdAt: UInt64 { parts.contents.createdAt }
     public var formatVersion: UInt32 { parts.formatVersion }

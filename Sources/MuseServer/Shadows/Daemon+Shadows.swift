@@ -1,5 +1,5 @@
 import MuseControl
-import MuseIPC
+import MuseCore
 import MuseScoring
 
 /// The bound the promotion gate applies, and how much shadowed traffic it needs.
