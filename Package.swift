@@ -82,6 +82,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "MuseServerTests", dependencies: [
             "MuseServer", "MuseCore", "MuseIPC", "MuseScoring", "MuseSnapshot", "MuseManifest", "CMuse"]),
+        .testTarget(name: "MuseCoreTests", dependencies: ["MuseCore", "CMuse"]),
         .testTarget(name: "MuseIPCTests", dependencies: ["MuseIPC", "CMuse", "CMuseDaemon", "MuseScoring"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MuseClient", "CMuse", "MuseTestSupport", "MuseSnapshot", "MuseScoring"],
                     exclude: ["clients"]),
