@@ -1,10 +1,13 @@
 // swift-tools-version: 6.0
 // The layout follows docs/architecture.md: dependencies point one way,
-// mused → MuseServer → {MuseIPC, MuseSnapshot, MuseScoring}; MuseScoring →
-// CMuseKernels (its batch kernels);
-// MuseIPC → {MuseCore, CMuse, CMuseDaemon}; MuseCore → CMuse (a leaf: the
-// names and limits of muse.h that mused, the snapshot code and musectl all
-// check). Only MuseIPC, MuseCore (for muse.h's constants), MuseScoring (for
+// mused → MuseServer → {MuseIPC, MuseSnapshot, MuseScoring, MuseControl};
+// MuseSnapshot → {MuseCore, MuseScoring}; MuseScoring → {MuseCore,
+// CMuseKernels (its batch kernels)}; MuseIPC → {MuseCore, CMuse, CMuseDaemon};
+// MuseControl → MuseCore. MuseCore → {CMuse, CMuseDaemon} is the leaf: the
+// shared vocabulary (typed ids, completion statuses, names and muse.h's
+// limits, FNV-1a) and the system behind one thin layer (SystemCallError,
+// writeAll, threads and the clock), on no other Swift module. Only MuseIPC,
+// MuseCore (for muse.h's constants and the daemon shims), MuseScoring (for
 // its kernels) and clients import the C targets.
 import PackageDescription
 
@@ -26,10 +29,14 @@ let package = Package(
         .target(name: "CMuse"),
         // Daemon-only system calls Swift cannot make directly; never part of the client API.
         .target(name: "CMuseDaemon", dependencies: ["CMuse"]),
-        // The tenant, intent and feature name rules and limits mused imposes,
-        // for the snapshot code and musectl to check them too; the TOML
-        // key-to-line map mused's configuration and the manifest report with;
-        // the regular-file reader musectl and the manifest name errors with.
+        // The shared vocabulary: typed ids, completion statuses, the tenant,
+        // intent and feature name rules and limits mused imposes (for the
+        // snapshot code and musectl to check them too), FNV-1a through
+        // muse.h; system calls behind one thin layer (SystemCallError,
+        // writeAll, ThreadSupport, Locked, PeerCredentials: CMuseDaemon for
+        // the thread and peer-credential shims); the TOML key-to-line map
+        // mused's configuration and the manifest report with; the
+        // regular-file reader musectl and the manifest name errors with.
         .target(name: "MuseCore", dependencies: ["CMuse", "CMuseDaemon"]),
         // The bitvector scorer's batch kernels: C for per-function target
         // attributes (AVX2, AVX-512) chosen at run time, which Swift lacks.
