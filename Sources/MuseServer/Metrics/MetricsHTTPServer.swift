@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import Foundation
-import MuseIPC
+import MuseCore
 
 /// One answer of the endpoint: status line, type and body.
 struct HTTPAnswer: Sendable {
