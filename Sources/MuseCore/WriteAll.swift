@@ -40,6 +40,9 @@ public func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, to target: Wr
             if e == .interrupted || (deadline != nil && e == .again) { continue }
             throw SystemCallError("write", subject, errno: e)
         }
+        // A write of a non-empty buffer never returns 0; were it to, the
+        // loop would spin for ever, so it counts as an I/O error.
+        guard n > 0 else { throw SystemCallError("write", subject, errno: Errno(rawValue: EIO)) }
         done += n
     }
 }
