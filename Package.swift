@@ -1,10 +1,13 @@
 // swift-tools-version: 6.0
 // The layout follows docs/architecture.md: dependencies point one way,
-// mused → MuseServer → {MuseIPC, MuseSnapshot, MuseScoring}; MuseScoring →
-// CMuseKernels (its batch kernels);
-// MuseIPC → {MuseCore, CMuse, CMuseDaemon}; MuseCore → CMuse (a leaf: the
-// names and limits of muse.h that mused, the snapshot code and musectl all
-// check). Only MuseIPC, MuseCore (for muse.h's constants), MuseScoring (for
+// mused → MuseServer → {MuseIPC, MuseSnapshot, MuseScoring, MuseControl};
+// MuseSnapshot → {MuseCore, MuseScoring}; MuseScoring → {MuseCore,
+// CMuseKernels (its batch kernels)}; MuseIPC → {MuseCore, CMuse, CMuseDaemon};
+// MuseControl → MuseCore. MuseCore → {CMuse, CMuseDaemon} is the leaf: the
+// shared vocabulary (typed ids, completion statuses, names and muse.h's
+// limits, FNV-1a) and the system behind one thin layer (SystemCallError,
+// writeAll, threads and the clock), on no other Swift module. Only MuseIPC,
+// MuseCore (for muse.h's constants and the daemon shims), MuseScoring (for
 // its kernels) and clients import the C targets.
 import PackageDescription
 
@@ -26,15 +29,19 @@ let package = Package(
         .target(name: "CMuse"),
         // Daemon-only system calls Swift cannot make directly; never part of the client API.
         .target(name: "CMuseDaemon", dependencies: ["CMuse"]),
-        // The tenant, intent and feature name rules and limits mused imposes,
-        // for the snapshot code and musectl to check them too; the TOML
-        // key-to-line map mused's configuration and the manifest report with;
-        // the regular-file reader musectl and the manifest name errors with.
-        .target(name: "MuseCore", dependencies: ["CMuse"]),
+        // The shared vocabulary: typed ids, completion statuses, the tenant,
+        // intent and feature name rules and limits mused imposes (for the
+        // snapshot code and musectl to check them too), FNV-1a through
+        // muse.h; system calls behind one thin layer (SystemCallError,
+        // writeAll, ThreadSupport, Locked, PeerCredentials: CMuseDaemon for
+        // the thread and peer-credential shims); the TOML key-to-line map
+        // mused's configuration and the manifest report with; the
+        // regular-file reader musectl and the manifest name errors with.
+        .target(name: "MuseCore", dependencies: ["CMuse", "CMuseDaemon"]),
         // The bitvector scorer's batch kernels: C for per-function target
         // attributes (AVX2, AVX-512) chosen at run time, which Swift lacks.
         .target(name: "CMuseKernels"),
-        .target(name: "MuseScoring", dependencies: ["CMuseKernels"]),
+        .target(name: "MuseScoring", dependencies: ["MuseCore", "CMuseKernels"]),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         // liburing behind a few C functions: its header and Glibc's clash
         // when both are imported into Swift.
@@ -47,7 +54,7 @@ let package = Package(
         // CURing: a worker waits on more than 128 segments' doorbells through io_uring.
         .target(name: "MuseIPC", dependencies: ["MuseCore", "CMuse", "CMuseDaemon", "CURing"]),
         // The control socket's messages, shared by mused and musectl.
-        .target(name: "MuseControl"),
+        .target(name: "MuseControl", dependencies: ["MuseCore"]),
         .target(name: "MuseServer", dependencies: ["MuseIPC", "MuseSnapshot", "MuseScoring", "MuseControl",
                                                    .product(name: "TOMLKit", package: "TOMLKit"),
                                                    .product(name: "Prometheus", package: "swift-prometheus")]),
@@ -82,6 +89,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "MuseServerTests", dependencies: [
             "MuseServer", "MuseCore", "MuseIPC", "MuseScoring", "MuseSnapshot", "MuseManifest", "CMuse"]),
+        .testTarget(name: "MuseCoreTests", dependencies: ["MuseCore", "CMuse"]),
         .testTarget(name: "MuseIPCTests", dependencies: ["MuseIPC", "CMuse", "CMuseDaemon", "MuseScoring"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MuseClient", "CMuse", "MuseTestSupport", "MuseSnapshot", "MuseScoring"],
                     exclude: ["clients"]),

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import MuseCore
 
 /// musectl's side of the control socket: connect, send one request, read one
 /// response.
@@ -11,7 +12,7 @@ public enum ControlClient {
     public static func send(_ request: ControlRequest, to socketPath: String,
                             timeoutSeconds: Int = 120, answerLimit: Int = 1 << 20) throws -> ControlResponse {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ControlError.system("socket", errno) }
+        guard fd >= 0 else { throw ControlError.system(SystemCallError("socket", "", errno: .current)) }
         defer { close(fd) }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -22,7 +23,9 @@ public enum ControlClient {
         line.append(UInt8(ascii: "\n"))
         // mused answers a refused peer without reading its request and closes:
         // the request may then meet a broken pipe, and the answer is still there.
-        do { try writeAll(fd, line) } catch ControlError.system(_, EPIPE) {}
+        do throws(SystemCallError) { try sendMessage(fd, line) } catch {
+            if error.errno != .brokenPipe { throw ControlError.system(error) }
+        }
         let reply = try readLine(fd, limit: answerLimit)
         do { return try ControlResponse.decode(reply) } catch { throw ControlError.unreadableAnswer(error.description) }
     }
@@ -49,20 +52,10 @@ public struct UnixAddress {
     }
 }
 
-/// Writes all of `data` to the socket `fd`.
-public func writeAll(_ fd: Int32, _ data: Data) throws {
-    try data.withUnsafeBytes { raw in
-        var offset = 0
-        while offset < raw.count {
-            // A socket: no SIGPIPE when the peer has gone, EPIPE instead.
-            let n = send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ControlError.system("write", errno)
-            }
-            offset += n
-        }
-    }
+/// Writes all of `data` to the socket `fd` (MuseCore's `writeAll`).
+public func sendMessage(_ fd: Int32, _ data: Data) throws(SystemCallError) {
+    let bytes = [UInt8](data)
+    try writeAll(fd, bytes, to: .socket)
 }
 
 /// Reads up to a newline (at most `limit` bytes): one message. A last line
@@ -75,11 +68,11 @@ public func readLine(_ fd: Int32, limit: Int = 1 << 20, deadline: UInt64? = nil)
     var chunk = [UInt8](repeating: 0, count: 4096)
     while data.count < limit {
         if let deadline {
-            let now = monotonicNanoseconds()
+            let now = ThreadSupport.monotonicNanoseconds()
             guard now < deadline else { throw .timedOut }
             var waiting = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let ready = poll(&waiting, 1, Int32(min((deadline - now) / 1_000_000 + 1, 60_000)))
-            if ready < 0 && errno != EINTR { throw .system("poll", errno) }
+            if ready < 0 && errno != EINTR { throw .system(SystemCallError("poll", "", errno: .current)) }
             if ready <= 0 { continue }
         }
         // One request or answer per connection: nothing after its newline matters.
@@ -88,7 +81,7 @@ public func readLine(_ fd: Int32, limit: Int = 1 << 20, deadline: UInt64? = nil)
         if n < 0 {
             if errno == EINTR { continue }
             if errno == EAGAIN || errno == EWOULDBLOCK { throw .timedOut }
-            throw .system("read", errno)
+            throw .system(SystemCallError("read", "", errno: .current))
         }
         if let newline = chunk[0..<n].firstIndex(of: UInt8(ascii: "\n")) {
             data.append(contentsOf: chunk[0..<newline])
@@ -101,15 +94,8 @@ public func readLine(_ fd: Int32, limit: Int = 1 << 20, deadline: UInt64? = nil)
     return data
 }
 
-/// CLOCK_MONOTONIC in nanoseconds, for deadlines.
-public func monotonicNanoseconds() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
-}
-
 public enum ControlError: Error, CustomStringConvertible {
-    case system(String, Int32)
+    case system(SystemCallError)
     case connect(String, Int32)
     case pathTooLong(String)
     /// The peer closed before sending a line.
@@ -122,7 +108,7 @@ public enum ControlError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .system(let call, let code): "\(call): \(String(cString: strerror(code)))"
+        case .system(let error): "\(error)"
         case .connect(let path, let code):
             "cannot reach mused at \(path): \(String(cString: strerror(code)))"
                 + (code == EACCES ? " (run as root or as a member of mused's admin group)" : "")

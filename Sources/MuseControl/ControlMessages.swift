@@ -1,4 +1,5 @@
 import Foundation
+import MuseCore
 
 /// The control socket's messages: one JSON request line from musectl, one
 /// JSON response line from mused. Shared by both so they cannot drift.
@@ -165,6 +166,10 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
             self.id = id
             self.features = features
             self.schemaHash = schemaHash
+        }
+        /// The daemon's side: an intent as it serves it, by its typed id.
+        public init(name: String, id: IntentID, features: Int, schemaHash: String) {
+            self.init(name: name, id: id.rawValue, features: features, schemaHash: schemaHash)
         }
     }
     public var pid: Int32

@@ -22,10 +22,10 @@ public enum IntentName {
 }
 
 /// A feature name as the segment's schema area carries it: the names of an
-/// intent are joined by "\n" there (and for its schema hash), each 1-255
-/// bytes with no "\n" or NUL (muse.h, THE SCHEMA AREA).
+/// intent are joined by "\n" there (and for its schema hash), each 1 to
+/// `MUSE_FEATURE_NAME_MAX` bytes with no "\n" or NUL (muse.h, THE SCHEMA AREA).
 public enum FeatureName {
-    public static let maxLength = 255
+    public static var maxLength: Int { Int(MUSE_FEATURE_NAME_MAX) }
 
     /// Nil if `name` can be published, else why not.
     public static func problem(_ name: String) -> String? {

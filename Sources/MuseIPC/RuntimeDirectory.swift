@@ -44,17 +44,17 @@ public final class RuntimeDirectory: @unchecked Sendable {
         if mkdir(path, 0o700) == 0 {
             created = true
         } else if errno != EEXIST {
-            throw SystemError("mkdir", path)
+            throw SystemCallError("mkdir", path)
         }
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else {
             if errno == ELOOP || errno == ENOTDIR { throw RuntimeDirectoryError.notADirectory(path) }
-            throw SystemError("open", path)
+            throw SystemCallError("open", path)
         }
         descriptor = fd
         do {
             var info = stat()
-            guard fstat(fd, &info) == 0 else { throw SystemError("stat", path) }
+            guard fstat(fd, &info) == 0 else { throw SystemCallError("stat", path) }
             guard info.st_mode & S_IFMT == S_IFDIR else { throw RuntimeDirectoryError.notADirectory(path) }
             if created {
                 // Ours since mkdir; set the mode the clients need, whatever the umask.
@@ -77,7 +77,7 @@ public final class RuntimeDirectory: @unchecked Sendable {
     /// Deletes `name` (a file directly inside the directory). Clients that
     /// have it mapped keep their mapping; new opens fail.
     public func remove(_ name: String) throws {
-        guard unlinkat(descriptor, name, 0) == 0 else { throw SystemError("unlink", "\(path)/\(name)") }
+        guard unlinkat(descriptor, name, 0) == 0 else { throw SystemCallError("unlink", "\(path)/\(name)") }
     }
 
     deinit {
@@ -92,10 +92,10 @@ public final class RuntimeDirectory: @unchecked Sendable {
         let fd = openat(directory, lockFileName, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             if errno == ELOOP { throw RuntimeDirectoryError.lockFileNotRegular(lockPath) }
-            throw SystemError("open", lockPath)
+            throw SystemCallError("open", lockPath)
         }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { let e = SystemError("stat", lockPath); close(fd); throw e }
+        guard fstat(fd, &info) == 0 else { let e = SystemCallError("stat", lockPath); close(fd); throw e }
         guard info.st_mode & S_IFMT == S_IFREG, info.st_uid == geteuid() else {
             close(fd)
             throw RuntimeDirectoryError.lockFileNotRegular(lockPath)

@@ -54,7 +54,7 @@ public final class Segment: @unchecked Sendable {
         let (handle, name) = try DirectoryHandle.parent(of: path)
         defer { handle.close() }
         guard let segment = try create(in: handle, name: name, tenant: tenant, groupID: groupID, layout: layout) else {
-            throw SystemError("create", path, code: EEXIST)
+            throw SystemCallError("create", path, errno: .exists)
         }
         return segment
     }
@@ -100,10 +100,10 @@ public final class Segment: @unchecked Sendable {
         // Tenant names never start with '.', so this cannot be another tenant's file.
         let temporary = ".\(name).tmp-\(getpid())"
         let fd = openat(directory.descriptor, temporary, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw SystemError("create", directory.path(of: temporary)) }
+        guard fd >= 0 else { throw SystemCallError("create", directory.path(of: temporary)) }
         let segment: Segment
         do {
-            guard FileLock.tryExclusive(fd, offset: 0) else { throw SystemError("lock", path) }
+            guard FileLock.tryExclusive(fd, offset: 0) else { throw SystemCallError("lock", path) }
             try retryingOnInterrupt("truncate", path) { ftruncate(fd, off_t(layout.segmentSize)) }
             try assertOwnership(fd, groupID: groupID, path: path)
             let (base, slot) = try map(fd: fd, size: layout.segmentSize, path: path)
@@ -117,10 +117,10 @@ public final class Segment: @unchecked Sendable {
         // From here on `segment` owns the descriptor and the mapping.
         segment.writeLayout()
         let linked = linkat(directory.descriptor, temporary, directory.descriptor, name, 0) == 0
-        let linkError = SystemError("link", path)
+        let linkError = SystemCallError("link", path)
         unlinkat(directory.descriptor, temporary, 0)
         if linked { return segment }
-        if linkError.code == EEXIST { return nil }
+        if linkError.errno == .exists { return nil }
         throw linkError
     }
 
@@ -149,11 +149,11 @@ public final class Segment: @unchecked Sendable {
         let fd = openat(directory.descriptor, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
             if errno == ELOOP { throw SegmentError.foreign(path: path, reason: "it is a symbolic link") }
-            throw SystemError("open", path)
+            throw SystemCallError("open", path)
         }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
-            let error = SystemError("stat", path)
+            let error = SystemCallError("stat", path)
             close(fd)
             throw error
         }
@@ -234,7 +234,7 @@ public final class Segment: @unchecked Sendable {
     /// anyone touches it.
     private static func map(fd: Int32, size: Int, path: String) throws -> (UnsafeMutableRawPointer, Int32) {
         guard let base = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), base != MAP_FAILED else {
-            throw SystemError("mmap", path)
+            throw SystemCallError("mmap", path)
         }
         // An unguarded mapping would let one client's truncate kill every tenant.
         let slot = muse_sigbus_guard_register(base, size)
@@ -321,7 +321,7 @@ public final class Segment: @unchecked Sendable {
     /// Makes a client's ftruncate of its segment cost that tenant only, not
     /// the daemon. Call once, before mapping segments.
     public static func guardAgainstTruncation() throws {
-        guard muse_sigbus_guard_install() == 0 else { throw SystemError("sigaction", "SIGBUS") }
+        guard muse_sigbus_guard_install() == 0 else { throw SystemCallError("sigaction", "SIGBUS") }
     }
 
     // MARK: Channels
@@ -382,7 +382,7 @@ public final class Segment: @unchecked Sendable {
                 withUnsafeMutableBytes(of: &entries[i].name) { name in
                     for (j, byte) in intent.name.utf8.enumerated() { name[j] = byte }
                 }
-                entries[i].id = intent.id
+                entries[i].id = intent.id.rawValue
                 entries[i].feature_count = UInt32(intent.featureCount)
                 entries[i].schema_hash = intent.schemaHash
             }
@@ -475,7 +475,7 @@ struct DirectoryHandle {
             throw SegmentError.foreign(path: path, reason: "not a file name")
         }
         let fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw SystemError("open", parent) }
+        guard fd >= 0 else { throw SystemCallError("open", parent) }
         return (DirectoryHandle(descriptor: fd, pathPrefix: parent == "/" ? "" : parent, owned: true), name)
     }
 

@@ -1,3 +1,5 @@
+import MuseCore
+
 extension RoutingTable {
     /// The odds ratio of predictor `index`'s level 1 when it is one model
     /// (a map fitted on its scores records it); nil for a blend, whose
@@ -16,10 +18,8 @@ extension RoutingTable {
     /// generation that keeps the predictor as it was keeps its fingerprint on
     /// every host.
     public func levelOneFingerprint(predictor index: Int) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        func mix<S: Sequence<UInt8>>(_ bytes: S) {
-            for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
-        }
+        var hash = FNV1a.offsetBasis
+        func mix<S: Sequence<UInt8>>(_ bytes: S) { hash = FNV1a.hash(bytes, seed: hash) }
         func mix(_ value: UInt64) { withUnsafeBytes(of: value.littleEndian) { mix($0) } }
         func mix(_ text: String) {
             mix(UInt64(text.utf8.count))

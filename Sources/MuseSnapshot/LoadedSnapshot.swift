@@ -1,3 +1,4 @@
+import MuseCore
 import MuseScoring
 
 /// A verified generation, ready to serve: its routing table (models,
@@ -15,7 +16,9 @@ public struct LoadedSnapshot: Sendable {
 
     let parts: Parts
 
-    public var generationID: UInt64 { parts.contents.generationID }
+    /// The generation's id, typed here at the edge: the file and
+    /// `SnapshotContents` keep the raw u64 they encode.
+    public var generationID: GenerationID { GenerationID(parts.contents.generationID) }
     /// Unix time in seconds when the snapshot was built.
     public var createdAt: UInt64 { parts.contents.createdAt }
     public var formatVersion: UInt32 { parts.formatVersion }
@@ -53,12 +56,12 @@ public struct LoadedSnapshot: Sendable {
     }
 
     public func intent(named name: String) -> IntentSchema? { intents.first { $0.name == name } }
-    public func intent(id: UInt32) -> IntentSchema? { intents.first { $0.id == id } }
+    public func intent(id: IntentID) -> IntentSchema? { intents.first { $0.id == id.rawValue } }
 
     /// The routing table's intent index for a muse.h intent id, or nil when
     /// the id names no intent or the intent has no route. Resolve once per
     /// generation (e.g. into a table indexed by id), not per event.
-    public func routingIntent(forID id: UInt32) -> Int? {
+    public func routingIntent(forID id: IntentID) -> Int? {
         guard let i = intent(id: id) else { return nil }
         return routingTable.intentID(i.name)
     }
@@ -79,7 +82,7 @@ public struct LoadedSnapshot: Sendable {
                 guard new.featureNames == old.featureNames else {
                     throw .schemaChanged(old.name, "its features changed from \(old.featureNames) to \(new.featureNames) (schema hash \(hex(old.schemaHash)) → \(hex(new.schemaHash)))")
                 }
-            } else if let new = intent(id: old.id) {
+            } else if let new = intent(id: IntentID(old.id)) {
                 throw .schemaChanged(old.name, "its id \(old.id) now names intent '\(new.name)'")
             }
         }

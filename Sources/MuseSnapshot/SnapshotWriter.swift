@@ -1,4 +1,5 @@
 import Glibc
+import MuseCore
 
 /// Writes a generation as a snapshot file: sections → container → one LZ4
 /// frame. The file appears atomically (temporary file, fsync, rename), so a

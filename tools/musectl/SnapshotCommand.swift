@@ -57,7 +57,7 @@ extension SnapshotCommand {
                 throw SnapshotFailure("\(output): the snapshot just written does not load: \(error)")
             }
             if format.json {
-                try JSONOutput.print(Result(output: output, generation: loaded.generationID, fileBytes: loaded.fileSize,
+                try JSONOutput.print(Result(output: output, generation: loaded.generationID.rawValue, fileBytes: loaded.fileSize,
                                             containerBytes: loaded.containerSize, models: contents.models.count,
                                             predictors: contents.predictors.count, intents: contents.intents.count,
                                             routes: contents.routes.count, canaries: contents.canaries.count,
@@ -118,7 +118,7 @@ extension SnapshotCommand {
             let served = loaded.contents.servedMaps()
             let text = served.file.encoded()
             if format.json {
-                try JSONOutput.print(MapsResult(file: file, generation: loaded.generationID, maps: text, unmapped: served.unmapped))
+                try JSONOutput.print(MapsResult(file: file, generation: loaded.generationID.rawValue, maps: text, unmapped: served.unmapped))
                 return
             }
             var out = "# the score maps generation \(loaded.generationID) serves (\(file)), one per (tenant, predictor)\n"
@@ -178,7 +178,7 @@ extension SnapshotCommand {
                 let t = loaded.timings
                 let unchecked = loaded.contents.mapsWithoutCorrection.map { "\($0.predictor)/\($0.tenant ?? "*")" }
                 if format.json {
-                    try JSONOutput.print(Result(file: file, generation: loaded.generationID, canaries: loaded.canaries.count,
+                    try JSONOutput.print(Result(file: file, generation: loaded.generationID.rawValue, canaries: loaded.canaries.count,
                                                 reader: loaded.reader.rawValue,
                                                 milliseconds: ["read": milliseconds(t.read), "decode": milliseconds(t.decode),
                                                                "verify": milliseconds(t.verify), "import": milliseconds(t.import)],
@@ -243,7 +243,7 @@ struct SnapshotSummary: Codable {
     var canaries: Int
 
     init(_ s: LoadedSnapshot) {
-        generation = s.generationID
+        generation = s.generationID.rawValue
         formatVersion = s.formatVersion
         createdAt = s.createdAt
         contentHash = hex16(s.contentHash)

@@ -715,6 +715,8 @@ typedef struct muse_schema_entry {
 
 /** Bytes of the schema area's index. */
 #define MUSE_SCHEMA_INDEX_SIZE (MUSE_MAX_INTENTS * 8u)
+/** Bytes of the longest feature name the schema area carries. */
+#define MUSE_FEATURE_NAME_MAX 255u
 
 /**
  * The first MUSE_HEADER_SIZE bytes of a segment. The daemon writes every

@@ -111,10 +111,10 @@ public enum ConfigFile {
 
     private static func readText(_ path: String) throws -> String {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SystemError("open", path) }
+        guard fd >= 0 else { throw SystemCallError("open", path) }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw SystemError("stat", path) }
+        guard fstat(fd, &info) == 0 else { throw SystemCallError("stat", path) }
         guard info.st_mode & S_IFMT == S_IFREG else { throw ConfigReadError.notARegularFile }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
@@ -122,7 +122,7 @@ public enum ConfigFile {
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw SystemError("read", path)
+                throw SystemCallError("read", path)
             }
             if n == 0 { break }
             bytes += buffer[..<n]

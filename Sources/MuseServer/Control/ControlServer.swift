@@ -3,7 +3,7 @@ import Glibc
 #endif
 import Foundation
 import MuseControl
-import MuseIPC
+import MuseCore
 
 /// The control socket: a Unix stream socket in the runtime directory that
 /// `musectl` talks to, one JSON request and one JSON response per connection,
@@ -34,20 +34,20 @@ final class ControlServer: @unchecked Sendable {
             unlink(path)
         }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ControlServerError.system("socket", path, errno) }
+        guard fd >= 0 else { throw SystemCallError("socket", path) }
         do {
             var address = try UnixAddress(path)
             // Made 0600 from the start: no window in which others may connect.
             let old = umask(0o177)
             let bound = address.withSockaddr { bind(fd, $0, $1) }
             umask(old)
-            guard bound == 0 else { throw ControlServerError.system("bind", path, errno) }
+            guard bound == 0 else { throw SystemCallError("bind", path) }
             if let adminGroup {
                 guard chown(path, geteuid(), adminGroup) == 0, chmod(path, 0o660) == 0 else {
-                    throw ControlServerError.system("chown", path, errno)
+                    throw SystemCallError("chown", path)
                 }
             }
-            guard listen(fd, AcceptLoop.backlog) == 0 else { throw ControlServerError.system("listen", path, errno) }
+            guard listen(fd, AcceptLoop.backlog) == 0 else { throw SystemCallError("listen", path) }
         } catch {
             close(fd)
             throw error
@@ -70,7 +70,7 @@ final class ControlServer: @unchecked Sendable {
         // hold the connection's thread (answers are small; this is a backstop).
         var timeout = timeval(tv_sec: Self.requestSeconds, tv_usec: 0)
         setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let deadline = monotonicNanoseconds() + UInt64(Self.requestSeconds) * 1_000_000_000
+        let deadline = ThreadSupport.monotonicNanoseconds() + UInt64(Self.requestSeconds) * 1_000_000_000
         // Read the request first, even from a peer about to be refused, so
         // the peer's write never meets a closed socket and it gets the answer.
         let request = Result { () throws(ControlMessageError) in try ControlRequest.read(from: connection, deadline: deadline) }
@@ -86,7 +86,7 @@ final class ControlServer: @unchecked Sendable {
         }
         guard var line = try? JSONEncoder().encode(response) else { return }
         line.append(UInt8(ascii: "\n"))
-        try? writeAll(connection, line)
+        try? sendMessage(connection, line)
     }
 
     /// Nil if the peer may operate mused; otherwise why not.
@@ -100,12 +100,10 @@ final class ControlServer: @unchecked Sendable {
 
 enum ControlServerError: Error, CustomStringConvertible {
     case notASocket(String)
-    case system(String, String, Int32)
 
     var description: String {
         switch self {
         case .notASocket(let path): "refusing \(path): it exists and is not a socket"
-        case .system(let call, let path, let code): "\(call) \(path): \(String(cString: strerror(code)))"
         }
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import MuseControl
-import MuseIPC
+import MuseCore
 
 extension Daemon {
     /// Answers one control request. Connections are served concurrently:

@@ -25,7 +25,7 @@ public final class Generation: Sendable {
     public init(id: GenerationID, routing: RoutingTable, intents: [IntentDescriptor], origin: String,
                 contentHash: UInt64? = nil, referenceDeciles: [Int: [String: [Double]]] = [:]) throws {
         guard id != .none else { throw GenerationError.invalid("generation id 0 is reserved for 'none'") }
-        var seenNames = Set<String>(), seenIDs = Set<UInt32>()
+        var seenNames = Set<String>(), seenIDs = Set<IntentID>()
         for intent in intents {
             guard seenNames.insert(intent.name).inserted, seenIDs.insert(intent.id).inserted else {
                 throw GenerationError.invalid("intent '\(intent.name)' (id \(intent.id)) is declared twice")

@@ -1,6 +1,6 @@
 import Foundation
 import MuseControl
-import MuseIPC
+import MuseCore
 import MuseSnapshot
 import Synchronization
 
@@ -74,7 +74,7 @@ public final class SnapshotSource: Sendable {
             }
         }
         for (role, resident) in [("serving", serving), ("previous", previous)] {
-            guard let resident, resident.id.rawValue == snapshot.generationID,
+            guard let resident, resident.id == snapshot.generationID,
                   resident.contentHash != snapshot.contentHash else { continue }
             throw SnapshotSourceError(path: path, reason: "generation \(snapshot.generationID) is already the \(role) generation "
                 + "with other content (\(resident.contentHash.map(hex) ?? "built in"), this file \(hex(snapshot.contentHash))): "

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import MuseIPC
+import MuseCore
 
 /// mused's state directory: copies of the snapshot it serves and of the one
 /// before, so a restart serves the same generation even if the operator's
@@ -25,9 +25,9 @@ public struct StateDirectory: Sendable {
 
     public init(path: String) throws {
         guard path.hasPrefix("/") else { throw StateDirectoryError.notAbsolute(path) }
-        if mkdir(path, 0o700) != 0 && errno != EEXIST { throw SystemError("mkdir", path) }
+        if mkdir(path, 0o700) != 0 && errno != EEXIST { throw SystemCallError("mkdir", path) }
         var info = stat()
-        guard lstat(path, &info) == 0 else { throw SystemError("stat", path) }
+        guard lstat(path, &info) == 0 else { throw SystemCallError("stat", path) }
         guard info.st_mode & S_IFMT == S_IFDIR, info.st_uid == geteuid(), info.st_mode & 0o022 == 0 else {
             throw StateDirectoryError.notPrivate(path)
         }
@@ -57,19 +57,11 @@ public struct StateDirectory: Sendable {
     public func stage(_ bytes: UnsafeRawBufferPointer) throws {
         let target = file(Self.incomingName)
         let output = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard output >= 0 else { throw SystemError("create", target) }
+        guard output >= 0 else { throw SystemCallError("create", target) }
         defer { close(output) }
         do {
-            var offset = 0
-            while offset < bytes.count {
-                let w = write(output, bytes.baseAddress! + offset, bytes.count - offset)
-                if w < 0 {
-                    if errno == EINTR { continue }
-                    throw SystemError("write", target)
-                }
-                offset += w
-            }
-            guard fsync(output) == 0 else { throw SystemError("fsync", target) }
+            try writeAll(output, bytes, subject: target)
+            guard fsync(output) == 0 else { throw SystemCallError("fsync", target) }
         } catch {
             unlink(target)
             throw error
@@ -95,7 +87,7 @@ public struct StateDirectory: Sendable {
             steps.append {
                 unlink(file(Self.previousLinkName))
                 guard link(file(Self.servingName), file(Self.previousLinkName)) == 0 else {
-                    throw SystemError("link", file(Self.servingName))
+                    throw SystemCallError("link", file(Self.servingName))
                 }
             }
             steps.append { try move(Self.previousLinkName, to: Self.previousName) }
@@ -133,14 +125,14 @@ public struct StateDirectory: Sendable {
     }
 
     private func move(_ from: String, to: String) throws {
-        guard rename(file(from), file(to)) == 0 else { throw SystemError("rename", file(from)) }
+        guard rename(file(from), file(to)) == 0 else { throw SystemCallError("rename", file(from)) }
     }
 
     private func syncDirectory() throws {
         let directory = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard directory >= 0 else { throw SystemError("open", path) }
+        guard directory >= 0 else { throw SystemCallError("open", path) }
         defer { close(directory) }
-        guard fsync(directory) == 0 else { throw SystemError("fsync", path) }
+        guard fsync(directory) == 0 else { throw SystemCallError("fsync", path) }
     }
 }
 

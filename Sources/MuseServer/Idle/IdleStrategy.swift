@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import MuseIPC
+import MuseCore
 
 /// What a worker does while its channels are empty, in the manner of Aeron's
 /// idle strategies (`idle_policy`, `--idle-policy`):

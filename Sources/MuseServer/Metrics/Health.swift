@@ -1,4 +1,4 @@
-import MuseIPC
+import MuseCore
 
 /// An answer of `/healthz` or `/readyz`: whether the check passes, and one
 /// line saying why, for a person reading a probe's failure.

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import Foundation
-import MuseIPC
+import MuseCore
 
 /// One answer of the endpoint: status line, type and body.
 struct HTTPAnswer: Sendable {
@@ -52,7 +52,7 @@ final class MetricsHTTPServer: @unchecked Sendable {
         let host = address.host == "localhost" ? "127.0.0.1" : address.host
         let ipv6 = host.contains(":")
         let fd = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw MetricsServerError.system("socket", address.description, errno) }
+        guard fd >= 0 else { throw MetricsServerError.system(address.description, SystemCallError("socket", "")) }
         do {
             var on: Int32 = 1
             setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
@@ -74,8 +74,8 @@ final class MetricsHTTPServer: @unchecked Sendable {
                     $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
                 }
             }
-            guard bound == 0 else { throw MetricsServerError.system("bind", address.description, errno) }
-            guard listen(fd, AcceptLoop.backlog) == 0 else { throw MetricsServerError.system("listen", address.description, errno) }
+            guard bound == 0 else { throw MetricsServerError.system(address.description, SystemCallError("bind", "")) }
+            guard listen(fd, AcceptLoop.backlog) == 0 else { throw MetricsServerError.system(address.description, SystemCallError("listen", "")) }
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             _ = withUnsafeMutablePointer(to: &storage) {
@@ -165,19 +165,7 @@ final class MetricsHTTPServer: @unchecked Sendable {
         var message = Array(("HTTP/1.1 \(status)\r\nContent-Type: \(type)\r\nContent-Length: \(body.count)\r\n"
             + "\(extraHeaders)Connection: close\r\n\r\n").utf8)
         if withBody { message.append(contentsOf: body) }
-        var sent = 0
-        while sent < message.count {
-            let now = ThreadSupport.monotonicNanoseconds()
-            guard now < deadline else { return }
-            var poller = pollfd(fd: connection, events: Int16(POLLOUT), revents: 0)
-            guard poll(&poller, 1, Int32((deadline - now) / 1_000_000) + 1) > 0 else { return }
-            let n = message.withUnsafeBytes {
-                Glibc.send(connection, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
-            }
-            if n < 0 && (errno == EAGAIN || errno == EINTR) { continue }
-            guard n > 0 else { return }
-            sent += n
-        }
+        do { try writeAll(connection, message, to: .socket, deadline: deadline) } catch { return }
         // Let the client read everything before the close, and drop what it
         // sent past the head (bounded): closing with unread input would reset
         // the connection and could discard the answer on the client's side.
@@ -192,12 +180,13 @@ final class MetricsHTTPServer: @unchecked Sendable {
 
 enum MetricsServerError: Error, CustomStringConvertible {
     case badAddress(String)
-    case system(String, String, Int32)
+    /// The address the endpoint was to listen on, and the call that failed there.
+    case system(String, SystemCallError)
 
     var description: String {
         switch self {
         case .badAddress(let address): "metrics address \(address) is not a numeric IP address"
-        case .system(let call, let address, let code): "metrics endpoint \(address): \(call): \(String(cString: strerror(code)))"
+        case .system(let address, let error): "metrics endpoint \(address): \(error)"
         }
     }
 }

@@ -1,4 +1,4 @@
-import MuseIPC
+import MuseCore
 import Synchronization
 
 /// Where the daemon publishes the `Serving` object and workers pick it up.

@@ -1,5 +1,5 @@
 import MuseControl
-import MuseIPC
+import MuseCore
 import MuseScoring
 
 extension GenerationManager {

@@ -1,5 +1,5 @@
 import Foundation
-import MuseIPC
+import MuseCore
 import Synchronization
 
 /// What one shadow predictor's transformed scores looked like for one tenant:

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import MuseIPC
+import MuseCore
 import MuseScoring
 import Synchronization
 

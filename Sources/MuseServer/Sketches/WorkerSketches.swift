@@ -1,4 +1,4 @@
-import MuseIPC
+import MuseCore
 import MuseScoring
 import Synchronization
 

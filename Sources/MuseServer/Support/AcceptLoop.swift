@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import Foundation
-import MuseIPC
+import MuseCore
 import Synchronization
 
 /// A listening socket whose connections are served concurrently, each on a

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import MuseIPC
+import MuseCore
 
 /// The sd_notify protocol without libsystemd: newline-separated `KEY=VALUE`
 /// assignments in one datagram to the Unix socket named by `$NOTIFY_SOCKET`
@@ -46,7 +46,7 @@ public final class SystemdNotifier: Sendable {
         let pathOffset = MemoryLayout<sockaddr_un>.offset(of: \.sun_path)!
         addressLength = socklen_t(pathOffset + bytes.count + (abstract ? 0 : 1))
         let fd = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw .system("socket", errno) }
+        guard fd >= 0 else { throw .system(SystemCallError("socket", "")) }
         descriptor = fd
         self.address = address
         socketPath = path
@@ -94,13 +94,13 @@ public final class SystemdNotifier: Sendable {
 
 public enum SystemdNotifierError: Error, CustomStringConvertible {
     case unsupportedAddress(String)
-    case system(String, Int32)
+    case system(SystemCallError)
 
     public var description: String {
         switch self {
         case .unsupportedAddress(let address):
             "NOTIFY_SOCKET '\(address)' is neither an absolute socket path nor an abstract '@name' that fits sun_path"
-        case .system(let call, let code): "\(call): \(String(cString: strerror(code)))"
+        case .system(let error): "\(error)"
         }
     }
 }

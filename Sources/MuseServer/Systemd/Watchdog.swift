@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import Foundation
-import MuseIPC
+import MuseCore
 import Synchronization
 
 /// A worker's sign of life: a counter it bumps from its loop (at every

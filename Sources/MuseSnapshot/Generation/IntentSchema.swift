@@ -19,8 +19,8 @@ public struct IntentSchema: Sendable, Equatable, Encodable {
         self.schemaHash = FNV1a.schemaHash(featureNames)
     }
 
-    /// muse.h holds an intent's name in 48 bytes with its NUL.
+    /// muse.h holds an intent's name in `MUSE_INTENT_NAME_SIZE` bytes with its NUL.
     public static var maximumNameBytes: Int { IntentName.maxLength }
-    /// muse.h's intent table has 48 entries.
+    /// muse.h's intent table has `MUSE_MAX_INTENTS` entries.
     public static var maximumCount: Int { IntentName.maxCount }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import MuseCore
 
 /// An open file, as a thin typed wrapper over the descriptor: each method is
 /// one system call (retried on EINTR) that throws `SystemCallError`.
@@ -55,18 +56,9 @@ public struct FileDescriptor: Sendable, Hashable {
         }
     }
 
-    /// Writes all of `bytes`, looping over short writes.
+    /// Writes all of `bytes` (MuseCore's `writeAll`, which loops over short writes).
     public func writeAll(_ bytes: UnsafeRawBufferPointer) throws(SystemCallError) {
-        var done = 0
-        while done < bytes.count {
-            let n = Glibc.write(rawValue, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0 {
-                let e = Errno.current
-                if e == .interrupted { continue }
-                throw SystemCallError("write", e)
-            }
-            done += n
-        }
+        try MuseCore.writeAll(rawValue, bytes)
     }
 
     /// `posix_fadvise(SEQUENTIAL)`: a hint, so failure is ignored.

@@ -1,5 +1,6 @@
 import CURing
 import Glibc
+import MuseCore
 
 /// Reads a file with io_uring: the file is cut into `chunkSize` pieces and
 /// up to `depth` reads are kept in flight at once, each straight into its

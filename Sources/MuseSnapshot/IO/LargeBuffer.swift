@@ -1,4 +1,5 @@
 import Glibc
+import MuseCore
 
 /// Bytes of a file or a decoded container: an anonymous mapping of its own,
 /// 2 MiB-aligned and marked for transparent huge pages.

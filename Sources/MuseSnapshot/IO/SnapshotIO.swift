@@ -1,3 +1,5 @@
+import MuseCore
+
 /// How a snapshot file is read into memory.
 public enum SnapshotIO: Sendable, Equatable {
     /// io_uring where the kernel allows it, else plain `read` (and say why).

@@ -12,7 +12,7 @@ public struct PeerCredentials: Sendable, Equatable {
         var groups = [UInt32](repeating: 0, count: 256)
         var count = UInt32(groups.count)
         guard muse_peer_credentials(fd, &uid, &gid, &groups, &count) == 0 else {
-            throw SystemError("getsockopt", "SO_PEERCRED")
+            throw SystemCallError("getsockopt", "SO_PEERCRED")
         }
         self.uid = uid
         self.gid = gid

@@ -21,11 +21,20 @@ public struct ChannelIndex: Hashable, Comparable, Sendable, CustomStringConverti
 }
 
 /// The intent id of muse.h: what a client writes into `muse_event_header.intent_id`.
-public struct IntentID: Hashable, Comparable, Sendable, CustomStringConvertible {
+/// A literal is one (`IntentID(3)` and `3` read the same in a table of intents).
+public struct IntentID: Hashable, Comparable, Sendable, CustomStringConvertible, ExpressibleByIntegerLiteral {
     public let rawValue: UInt32
     public init(_ rawValue: UInt32) { self.rawValue = rawValue }
+    public init(integerLiteral value: UInt32) { rawValue = value }
     public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
     public var description: String { "\(rawValue)" }
+}
+
+extension Int {
+    /// An intent id as an index: mused keeps dense per-intent tables indexed
+    /// by id (ids are at most `IntentName.maxID`).
+    @inlinable
+    public init(_ id: IntentID) { self.init(id.rawValue) }
 }
 
 /// The predictor id written into completions (`muse_completion.predictor_id`):
@@ -47,10 +56,11 @@ public struct PredictorID: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// A model generation's id (`muse_completion.generation_id`, the segment
-/// header's `generation_id`); 0 means no generation.
-public struct GenerationID: Hashable, Comparable, Sendable, CustomStringConvertible {
+/// header's `generation_id`); 0 means no generation. A literal is one.
+public struct GenerationID: Hashable, Comparable, Sendable, CustomStringConvertible, ExpressibleByIntegerLiteral {
     public let rawValue: UInt64
     public init(_ rawValue: UInt64) { self.rawValue = rawValue }
+    public init(integerLiteral value: UInt64) { rawValue = value }
     public static let none = GenerationID(0)
     public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
     public var description: String { "\(rawValue)" }
