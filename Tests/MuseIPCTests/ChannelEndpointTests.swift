@@ -9,12 +9,13 @@ import Testing
 
 /// Scores the features' sum, so every answer can be checked exactly.
 struct SumScorer: EventScorer {
-    let bounds = IntentBounds(ChannelEndpointTests.intents)
+    let intents = IntentBounds(ChannelEndpointTests.intents)
     var generationID: GenerationID { GenerationID(5) }
-    func featureCount(tenant: TenantIndex, intent: IntentID) -> Int? { bounds.featureCount(of: intent) }
-    func score(tenant: TenantIndex, intent: IntentID, features: UnsafeBufferPointer<Double>) -> Verdict {
-        Verdict(status: .ok, score: features.reduce(0, +), rawScore: Double(intent.rawValue), predictor: PredictorID(9),
-                generation: generationID)
+    func score(_ batch: EventBatch) {
+        for k in 0..<batch.count where batch.isChecked(k) {
+            batch.verdicts[k] = Verdict(status: .ok, score: batch.row(k).reduce(0, +), rawScore: Double(batch.intent(k).rawValue),
+                                        predictor: PredictorID(9), generation: generationID)
+        }
     }
 }
 
@@ -134,13 +135,14 @@ struct ChannelEndpointTests {
 
     /// A scorer's non-finite result is never an OK answer.
     struct InfiniteScorer: EventScorer {
-        let bounds = IntentBounds(ChannelEndpointTests.intents)
+        let intents = IntentBounds(ChannelEndpointTests.intents)
         var generationID: GenerationID { GenerationID(8) }
-        func featureCount(tenant: TenantIndex, intent: IntentID) -> Int? { bounds.featureCount(of: intent) }
-        func score(tenant: TenantIndex, intent: IntentID, features: UnsafeBufferPointer<Double>) -> Verdict {
-            let x = features[0]
-            return Verdict(status: .ok, score: x, rawScore: x == 2 ? .nan : 0.5, predictor: PredictorID(3),
-                           generation: generationID)
+        func score(_ batch: EventBatch) {
+            for k in 0..<batch.count where batch.isChecked(k) {
+                let x = batch.row(k)[0]
+                batch.verdicts[k] = Verdict(status: .ok, score: x, rawScore: x == 2 ? .nan : 0.5, predictor: PredictorID(3),
+                                            generation: generationID)
+            }
         }
     }
 

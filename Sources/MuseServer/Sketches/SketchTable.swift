@@ -82,15 +82,20 @@ public final class SketchTable: @unchecked Sendable {
         counter.pointee.store(counter.pointee.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
     }
 
-    /// Worker thread only: one event of `predictor` (routing index) for
-    /// `tenant`: its level-1 score into the sketch, its level-2 `score`
-    /// against the tenant's alert thresholds. A bin index and one relaxed
-    /// add, plus a compare per threshold.
+    /// The slot of (tenant, predictor routing index) if it has a cell, else
+    /// nil (an unrouted pair, or a refusal's predictor −1).
     @inlinable @inline(__always)
-    public func record(tenant: Int, predictor: Int, raw: Double, score: Double) {
-        guard tenant < tenantCount, UInt(bitPattern: predictor) < UInt(bitPattern: predictorCount) else { return }
+    func slot(tenant: Int, predictor: Int) -> Int? {
+        guard UInt(bitPattern: tenant) < UInt(bitPattern: tenantCount),
+              UInt(bitPattern: predictor) < UInt(bitPattern: predictorCount) else { return nil }
         let slot = tenant &* predictorCount &+ predictor
-        guard let counters = bins[slot] else { return }
+        return bins[slot] == nil ? nil : slot
+    }
+
+    /// One event into `slot`'s cell: a bin index and one relaxed add, plus
+    /// a compare per alert threshold.
+    @inlinable @inline(__always)
+    func add(slot: Int, counters: UnsafeMutablePointer<Atomic<UInt64>>, raw: Double, score: Double) {
         Self.add(counters + (raw.isFinite ? ScoreSketch.bin(raw) : ScoreSketch.binCount))
         let alerts = alertCounts[slot]
         var k = 0
@@ -101,10 +106,33 @@ public final class SketchTable: @unchecked Sendable {
         }
     }
 
-    /// Worker thread only: a run of a shadow predictor's level-1 and level-2 scores.
+    /// Worker thread only: one event of `predictor` (routing index) for
+    /// `tenant`: its level-1 score into the sketch, its level-2 `score`
+    /// against the tenant's alert thresholds.
+    @inlinable @inline(__always)
+    public func record(tenant: Int, predictor: Int, raw: Double, score: Double) {
+        guard let slot = slot(tenant: tenant, predictor: predictor), let counters = bins[slot] else { return }
+        add(slot: slot, counters: counters, raw: raw, score: score)
+    }
+
+    /// Worker thread only: a run of answers of one predictor for `tenant`,
+    /// as the drain published them; the OK ones are counted (their scores
+    /// are finite: the drain made any other `.badScore`), as `record` would
+    /// one by one. The cell is looked up once per run, not per event.
+    @inlinable
+    public func record(tenant: Int, predictor: Int, answers: UnsafeMutableBufferPointer<Verdict>) {
+        guard let slot = slot(tenant: tenant, predictor: predictor), let counters = bins[slot] else { return }
+        for i in 0..<answers.count where answers[i].status == .ok {
+            add(slot: slot, counters: counters, raw: answers[i].rawScore, score: answers[i].score)
+        }
+    }
+
+    /// Worker thread only: a run of a shadow predictor's level-1 and level-2
+    /// scores (non-finite level-1 scores go to the cell's non-finite count).
     func record(tenant: Int, predictor: Int, raw: UnsafeBufferPointer<Double>, scores: UnsafeBufferPointer<Double>) {
+        guard let slot = slot(tenant: tenant, predictor: predictor), let counters = bins[slot] else { return }
         for i in 0..<min(raw.count, scores.count) {
-            record(tenant: tenant, predictor: predictor, raw: raw[i], score: scores[i])
+            add(slot: slot, counters: counters, raw: raw[i], score: scores[i])
         }
     }
 }
