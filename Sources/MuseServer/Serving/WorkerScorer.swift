@@ -5,7 +5,7 @@ import MuseIPC
 /// intent at a time; once the answers are out, the worker's own shadow tally,
 /// score sketches and metrics cell take the batch, so nothing is shared and
 /// nothing is locked. The drain calls it twice per batch, never per event.
-struct WorkerScorer: EventScorer {
+public struct WorkerScorer: EventScorer {
     let serving: Serving
     let tally: ShadowTally
     let sketches: SketchTable?
@@ -23,16 +23,16 @@ struct WorkerScorer: EventScorer {
         self.metrics = metrics?.recorder(for: serving)
     }
 
-    var generationID: GenerationID { serving.generationID }
+    public var generationID: GenerationID { serving.generationID }
 
-    var intents: IntentBounds { serving.intents }
+    public var intents: IntentBounds { serving.intents }
 
     /// Each run by the models' batch path. Scoring latency is timed per
     /// batch, not per event, and only for one batch in
     /// `WorkerMetrics.latencySampling`: from here to the answers' publication
     /// (`answered`).
     @inline(__always)
-    func score(_ batch: EventBatch) {
+    public func score(_ batch: EventBatch) {
         metrics?.cell.batchBegins()
         var k = 0
         while let run = batch.run(from: k) {
@@ -47,7 +47,7 @@ struct WorkerScorer: EventScorer {
     /// the cell looked up once per run; then 1 in `shadow_sample` runs
     /// (`ShadowSampling`) by the shadow predictors.
     @inline(__always)
-    func answered(_ batch: EventBatch) {
+    public func answered(_ batch: EventBatch) {
         let tenant = batch.tenant
         if let metrics {
             metrics.cell.batchEnded(tenant: tenant.rawValue, count: batch.count)
@@ -67,5 +67,17 @@ struct WorkerScorer: EventScorer {
             }
             k = run.end
         }
+    }
+}
+
+extension WorkerScorer {
+    /// A scorer outside any worker (benchmarks): a shadow tally of its own,
+    /// sized for `serving`, the given sketches, no metrics.
+    public init(serving: Serving, sketches: WorkerSketches?) {
+        let tally = ShadowTally()
+        let shadowed = serving.tenants.indices.contains { serving.hasShadows(tenant: TenantIndex($0)) }
+        tally.reset(generation: serving.generationID.rawValue, tenants: shadowed ? serving.tenants.count : 0,
+                    predictors: shadowed ? serving.generation.routing.predictors.count : 0)
+        self.init(serving: serving, tally: tally, sketches: sketches)
     }
 }
