@@ -92,18 +92,26 @@ public final class SketchTable: @unchecked Sendable {
         return bins[slot] == nil ? nil : slot
     }
 
-    /// One event into `slot`'s cell: a bin index and one relaxed add, plus
-    /// a compare per alert threshold.
+    /// One event into a cell: a bin index and one relaxed add, plus a
+    /// compare per alert threshold (`alerts` of them, ascending, at
+    /// `thresholds`, counted by `alertCounters`).
     @inlinable @inline(__always)
-    func add(slot: Int, counters: UnsafeMutablePointer<Atomic<UInt64>>, raw: Double, score: Double) {
-        Self.add(counters + (raw.isFinite ? ScoreSketch.bin(raw) : ScoreSketch.binCount))
-        let alerts = alertCounts[slot]
+    static func add(_ counters: UnsafeMutablePointer<Atomic<UInt64>>, alerts: Int, thresholds: UnsafeMutablePointer<Double>,
+                    alertCounters: UnsafeMutablePointer<UnsafeMutablePointer<Atomic<UInt64>>?>, raw: Double, score: Double) {
+        add(counters + (raw.isFinite ? ScoreSketch.bin(raw) : ScoreSketch.binCount))
         var k = 0
         // Ascending thresholds: stop at the first the score is below.
-        while k < alerts && score >= alertThresholds[slot &* Self.maxAlerts &+ k] {
-            if let counter = alertCounters[slot &* Self.maxAlerts &+ k] { Self.add(counter) }
+        while k < alerts && score >= thresholds[k] {
+            if let counter = alertCounters[k] { add(counter) }
             k &+= 1
         }
+    }
+
+    /// One event into `slot`'s cell.
+    @inlinable @inline(__always)
+    func add(slot: Int, counters: UnsafeMutablePointer<Atomic<UInt64>>, raw: Double, score: Double) {
+        Self.add(counters, alerts: alertCounts[slot], thresholds: alertThresholds + slot &* Self.maxAlerts,
+                 alertCounters: alertCounters + slot &* Self.maxAlerts, raw: raw, score: score)
     }
 
     /// Worker thread only: one event of `predictor` (routing index) for
@@ -122,8 +130,14 @@ public final class SketchTable: @unchecked Sendable {
     @inlinable
     public func record(tenant: Int, predictor: Int, answers: UnsafeMutableBufferPointer<Verdict>) {
         guard let slot = slot(tenant: tenant, predictor: predictor), let counters = bins[slot] else { return }
+        // The slot's alert thresholds read once per run: the counters' stores
+        // could alias them as far as the compiler knows.
+        let alerts = alertCounts[slot]
+        let thresholds = alertThresholds + slot &* Self.maxAlerts
+        let alertCounters = alertCounters + slot &* Self.maxAlerts
         for i in 0..<answers.count where answers[i].status == .ok {
-            add(slot: slot, counters: counters, raw: answers[i].rawScore, score: answers[i].score)
+            Self.add(counters, alerts: alerts, thresholds: thresholds, alertCounters: alertCounters,
+                     raw: answers[i].rawScore, score: answers[i].score)
         }
     }
 
@@ -131,8 +145,11 @@ public final class SketchTable: @unchecked Sendable {
     /// scores (non-finite level-1 scores go to the cell's non-finite count).
     func record(tenant: Int, predictor: Int, raw: UnsafeBufferPointer<Double>, scores: UnsafeBufferPointer<Double>) {
         guard let slot = slot(tenant: tenant, predictor: predictor), let counters = bins[slot] else { return }
+        let alerts = alertCounts[slot]
+        let thresholds = alertThresholds + slot &* Self.maxAlerts
+        let alertCounters = alertCounters + slot &* Self.maxAlerts
         for i in 0..<min(raw.count, scores.count) {
-            add(slot: slot, counters: counters, raw: raw[i], score: scores[i])
+            Self.add(counters, alerts: alerts, thresholds: thresholds, alertCounters: alertCounters, raw: raw[i], score: scores[i])
         }
     }
 }
