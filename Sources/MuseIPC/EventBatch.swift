@@ -82,8 +82,7 @@ public struct EventRun {
     /// `3 * count` doubles a scorer may write.
     public let work: UnsafeMutableBufferPointer<Double>
 
-    @inlinable
-    public init(intent: IntentID, start: Int = 0, count: Int, width: Int, rows: UnsafeBufferPointer<Double>,
+    init(intent: IntentID, start: Int, count: Int, width: Int, rows: UnsafeBufferPointer<Double>,
                 verdicts: UnsafeMutableBufferPointer<Verdict>, work: UnsafeMutableBufferPointer<Double>) {
         self.intent = intent
         self.start = start
