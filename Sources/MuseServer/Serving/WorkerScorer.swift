@@ -59,9 +59,13 @@ public struct WorkerScorer: EventScorer {
         var k = 0
         while let run = batch.run(from: k) {
             // A run is one route: its OK answers share one predictor (a
-            // refusal's is none, which no cell has).
-            sketches?.record(tenant: tenant.rawValue, predictor: run.verdicts[0].predictor.routingIndex,
-                             answers: run.verdicts)
+            // refusal's is none, which no cell has). Their scores are finite:
+            // the drain made any other `.badScore`.
+            if let recorder = sketches?.recorder(tenant: tenant.rawValue, predictor: run.verdicts[0].predictor.routingIndex) {
+                for verdict in run.verdicts where verdict.status == .ok {
+                    recorder.record(raw: verdict.rawScore, score: verdict.score)
+                }
+            }
             if shadowed && sampling.takes(tenant: tenant.rawValue) {
                 serving.scoreShadows(tenant: tenant, run: run, into: tally, sketches: sketches)
             }

@@ -123,33 +123,39 @@ public final class SketchTable: @unchecked Sendable {
         add(slot: slot, counters: counters, raw: raw, score: score)
     }
 
-    /// Worker thread only: a run of answers of one predictor for `tenant`,
-    /// as the drain published them; the OK ones are counted (their scores
-    /// are finite: the drain made any other `.badScore`), as `record` would
-    /// one by one. The cell is looked up once per run, not per event.
-    @inlinable
-    public func record(tenant: Int, predictor: Int, answers: UnsafeMutableBufferPointer<Verdict>) {
-        guard let slot = slot(tenant: tenant, predictor: predictor), let counters = bins[slot] else { return }
-        // The slot's alert thresholds read once per run: the counters' stores
-        // could alias them as far as the compiler knows.
-        let alerts = alertCounts[slot]
-        let thresholds = alertThresholds + slot &* Self.maxAlerts
-        let alertCounters = alertCounters + slot &* Self.maxAlerts
-        for i in 0..<answers.count where answers[i].status == .ok {
-            Self.add(counters, alerts: alerts, thresholds: thresholds, alertCounters: alertCounters,
-                     raw: answers[i].rawScore, score: answers[i].score)
+    /// One (tenant, predictor)'s cell and alert thresholds, looked up once
+    /// for a run of its scores. Worker thread only, made for one run: it
+    /// points into the table as it is (`use(slice:)` moves the table on).
+    struct RunRecorder {
+        let counters: UnsafeMutablePointer<Atomic<UInt64>>
+        let alerts: Int
+        let thresholds: UnsafeMutablePointer<Double>
+        let alertCounters: UnsafeMutablePointer<UnsafeMutablePointer<Atomic<UInt64>>?>
+
+        /// One event, as `SketchTable.record` counts it.
+        @inline(__always)
+        func record(raw: Double, score: Double) {
+            SketchTable.add(counters, alerts: alerts, thresholds: thresholds, alertCounters: alertCounters,
+                            raw: raw, score: score)
         }
+    }
+
+    /// Worker thread only: the recorder of (tenant, predictor routing
+    /// index) for a run, nil if no cell counts the pair (an unrouted pair,
+    /// or a refusal's predictor −1). The slot's alert thresholds are read
+    /// once here, not per event: the counters' stores could alias them as
+    /// far as the compiler knows.
+    @inline(__always)
+    func recorder(tenant: Int, predictor: Int) -> RunRecorder? {
+        guard let slot = slot(tenant: tenant, predictor: predictor), let counters = bins[slot] else { return nil }
+        return RunRecorder(counters: counters, alerts: alertCounts[slot], thresholds: alertThresholds + slot &* Self.maxAlerts,
+                           alertCounters: alertCounters + slot &* Self.maxAlerts)
     }
 
     /// Worker thread only: a run of a shadow predictor's level-1 and level-2
     /// scores (non-finite level-1 scores go to the cell's non-finite count).
     func record(tenant: Int, predictor: Int, raw: UnsafeBufferPointer<Double>, scores: UnsafeBufferPointer<Double>) {
-        guard let slot = slot(tenant: tenant, predictor: predictor), let counters = bins[slot] else { return }
-        let alerts = alertCounts[slot]
-        let thresholds = alertThresholds + slot &* Self.maxAlerts
-        let alertCounters = alertCounters + slot &* Self.maxAlerts
-        for i in 0..<min(raw.count, scores.count) {
-            Self.add(counters, alerts: alerts, thresholds: thresholds, alertCounters: alertCounters, raw: raw[i], score: scores[i])
-        }
+        guard let recorder = recorder(tenant: tenant, predictor: predictor) else { return }
+        for i in 0..<min(raw.count, scores.count) { recorder.record(raw: raw[i], score: scores[i]) }
     }
 }
