@@ -74,7 +74,7 @@ let package = Package(
         .executableTarget(name: "muse-bench", dependencies: ["MuseClient", "MuseControl", "CMuse", "CMuseDaemon", "CMuseBenchFloor",
                                                             "MuseScoring", "MuseSnapshot", "MuseBenchSupport"],
                           path: "tools/muse-bench"),
-        .executableTarget(name: "muse-bench-serving", dependencies: ["MuseServer", "MuseIPC", "MuseScoring"],
+        .executableTarget(name: "muse-bench-serving", dependencies: ["MuseServer", "MuseIPC", "MuseScoring", "CMuse"],
                           path: "tools/muse-bench-serving"),
         .executableTarget(name: "muse-bench-maps", dependencies: ["MuseScoring"], path: "tools/muse-bench-maps"),
         .executableTarget(name: "muse-bench-models", dependencies: ["MuseScoring"], path: "tools/muse-bench-models"),

@@ -116,7 +116,9 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
         if let drainTarget { count = min(count, Int(drainTarget &- head)) }
         if count == 0 { return 0 }
         let admitted = min(max(admit(count), 0), count)
-        let began = scorer.batchBegins()
+        // Read once per batch: the one source of feature counts.
+        let intents = scorer.intents
+        let generation = scorer.generationID
         // 1. Each client field read once and checked; the features of the
         //    events that pass copied out, packed, before anything is scored.
         var packed = 0
@@ -126,11 +128,12 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
             // Through atomic loads the compiler may not repeat after the checks.
             let intent = IntentID(muse__atomic_load_relaxed_u32(&event.pointee.intent_id))
             let featureCount = Int(muse__atomic_load_relaxed_u32(&event.pointee.feature_count))
+            scratch.tags[k] = muse__atomic_load_relaxed_u64(&event.pointee.tag)
             scratch.counts[k] = -1
             scratch.intents[k] = intent.rawValue
             if k >= admitted {
-                scratch.verdicts[k] = .refused(.overloaded, generation: scorer.generationID)
-            } else if let expected = scorer.featureCount(tenant: tenant, intent: intent) {
+                scratch.verdicts[k] = .refused(.overloaded, generation: generation)
+            } else if let expected = intents.featureCount(of: intent) {
                 if featureCount == expected && featureCount <= maxFeatures && featureCount <= scratch.stride {
                     UnsafeMutableRawPointer(scratch.features + packed).copyMemory(
                         from: slot + MemoryLayout<muse_event_header>.size, byteCount: featureCount &* 8)
@@ -138,18 +141,15 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
                     scratch.counts[k] = Int32(featureCount)
                     packed &+= featureCount
                 } else {
-                    scratch.verdicts[k] = .refused(.featureCount, generation: scorer.generationID)
+                    scratch.verdicts[k] = .refused(.featureCount, generation: generation)
                 }
             } else {
-                scratch.verdicts[k] = .refused(.unknownIntent, generation: scorer.generationID)
+                scratch.verdicts[k] = .refused(.unknownIntent, generation: generation)
             }
         }
-        // 2. Runs of consecutive events of one intent, scored a run at a time.
-        var k = 0
-        while let (run, end) = Self.run(from: k, count: count, scratch: scratch) {
-            scorer.score(tenant: tenant, run: run)
-            k = end
-        }
+        // 2. The checked events scored, a run of one intent at a time.
+        let batch = EventBatch(tenant: tenant, count: count, scratch: scratch)
+        scorer.score(batch)
         // 3. The answers, in order.
         for k in 0..<count {
             let index = head &+ UInt64(k)
@@ -157,17 +157,15 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
             // An OK answer carries a finite score: a client comparing
             // `score >= threshold` would let a NaN through. NaN features
             // (missing values) are the models' business; a non-finite result
-            // is an error status.
+            // is an error status, and the scorer's `answered` sees it so.
             if verdict.status == .ok && !(verdict.score.isFinite && verdict.rawScore.isFinite) {
                 verdict = Verdict(status: .badScore, score: .nan, rawScore: .nan,
                                   predictor: verdict.predictor, generation: verdict.generation)
+                scratch.verdicts[k] = verdict
             }
-            scorer.answered(tenant: tenant, intent: IntentID(scratch.intents[k]), verdict: verdict)
-            let slot = submissions + Int(index & mask) * slotSize
-            let tag = muse__atomic_load_relaxed_u64(&slot.assumingMemoryBound(to: muse_event_header.self).pointee.tag)
             let completion = completions + Int(index & mask)
             completion.pointee = muse_completion(
-                tag: tag, status: verdict.status.rawValue, predictor_id: verdict.predictor.rawValue,
+                tag: scratch.tags[k], status: verdict.status.rawValue, predictor_id: verdict.predictor.rawValue,
                 score: verdict.score, raw_score: verdict.rawScore, generation_id: verdict.generation.rawValue,
                 reserved: (0, 0, 0))
         }
@@ -175,36 +173,10 @@ public struct ChannelEndpoint: ~Copyable, @unchecked Sendable {
         muse__atomic_store_release_u64(&control.pointee.cq_tail, head)
         muse__atomic_store_release_u64(&control.pointee.sq_head, head)
         wakeClient()
-        scorer.batchEnded(tenant: tenant, count: count, began: began)
-        if scorer.hasShadows(tenant: tenant) {
-            // After the answers are out, from the daemon's private copies.
-            k = 0
-            while let (run, end) = Self.run(from: k, count: count, scratch: scratch) {
-                scorer.scoreShadows(tenant: tenant, run: run)
-                k = end
-            }
-        }
+        // 4. What no client waits on, after the answers are out, from the
+        //    daemon's private copies.
+        scorer.answered(batch)
         return count
-    }
-
-    /// The first maximal run at or after `k` of consecutive events that
-    /// passed the checks and share an intent (their rows are packed back to
-    /// back), and where it ends; nil when there is none.
-    @inline(__always)
-    private static func run(from start: Int, count: Int, scratch: DrainScratch) -> (EventRun, Int)? {
-        var k = start
-        while k < count && scratch.counts[k] < 0 { k &+= 1 }
-        guard k < count else { return nil }
-        let width = Int(scratch.counts[k])
-        let intent = scratch.intents[k]
-        var end = k &+ 1
-        while end < count && scratch.counts[end] == Int32(width) && scratch.intents[end] == intent { end &+= 1 }
-        let n = end &- k
-        let run = EventRun(intent: IntentID(intent), count: n, width: width,
-                           rows: UnsafeBufferPointer(start: scratch.features + Int(scratch.offsets[k]), count: n &* width),
-                           verdicts: UnsafeMutableBufferPointer(start: scratch.verdicts + k, count: n),
-                           work: UnsafeMutableBufferPointer(start: scratch.work, count: 3 &* n))
-        return (run, end)
     }
 
     /// Makes the next drain that finds the channel RELEASED try to free it at

@@ -26,64 +26,38 @@ public struct Verdict: Sendable {
     }
 }
 
-/// What a channel's drain asks of whatever serves the events: which intents a
-/// tenant may submit, and a score for each event that passed the ABI checks.
+/// What a channel's drain asks of whatever serves the events: which intents
+/// exist and how many features each takes, a verdict for every checked event
+/// of a batch, and a look at the batch once its answers are out.
 ///
-/// The daemon implements it with its serving generation; the drain is generic
-/// over it so the per-event calls are specialised, not dynamic.
+/// The drain does the ABI's checks itself, against `intents` (read once per
+/// batch), and calls the scorer twice per batch, never per event: routing,
+/// shadows, sketches and metrics are the scorer's business. The daemon
+/// implements it with its serving generation (`WorkerScorer`); the drain is
+/// generic over it so the calls are specialised, not dynamic.
 public protocol EventScorer {
     /// The generation refusals are attributed to.
     var generationID: GenerationID { get }
 
-    /// The feature count of `intent` for `tenant`, or nil if the tenant may not
-    /// submit it. Checked before `score` is called.
-    func featureCount(tenant: TenantIndex, intent: IntentID) -> Int?
+    /// The feature count of every intent a client may submit: the one source
+    /// the drain checks each event's count against before `score`.
+    var intents: IntentBounds { get }
 
-    /// Scores one event; `features.count` is `featureCount(tenant:intent:)`
-    /// and the buffer is the daemon's private copy.
-    func score(tenant: TenantIndex, intent: IntentID, features: UnsafeBufferPointer<Double>) -> Verdict
+    /// Fills the verdict of every checked event of `batch` (the drain wrote
+    /// the others'); a run of one intent at a time (`EventBatch.run(from:)`)
+    /// lets a model's batch kernel score several rows in one call. A
+    /// non-finite score in an OK verdict becomes `.badScore` in the drain.
+    func score(_ batch: EventBatch)
 
-    /// Scores a run of events of one intent, filling `run.verdicts`: what
-    /// `score` would give for each row, in one call, so a model's batch
-    /// kernel can score several rows at once. The default calls `score`.
-    func score(tenant: TenantIndex, run: EventRun)
-
-    /// True if `tenant`'s events are also scored by shadow predictors.
-    func hasShadows(tenant: TenantIndex) -> Bool
-
-    /// Scores already answered events with the shadow predictors of
-    /// (tenant, run.intent), for the record only: nothing reaches the client
-    /// (`run.verdicts` holds the answers and is not to be changed).
-    func scoreShadows(tenant: TenantIndex, run: EventRun)
-
-    // Metrics hooks: the daemon's scorer counts and times with them; the
-    // defaults do nothing. They run on the draining thread, so they must cost
-    // a few nanoseconds and never block.
-
-    /// Called once per batch of at least one event, before its first event;
-    /// the result is handed to `batchEnded` (the daemon's scorer reads the clock).
-    func batchBegins() -> UInt64
-
-    /// Called for every answered event with the verdict written to the
-    /// completion ring (refusals of the drain's own checks included).
-    func answered(tenant: TenantIndex, intent: IntentID, verdict: borrowing Verdict)
-
-    /// Called once the batch's completions are published and the client woken,
-    /// before any shadow scoring.
-    func batchEnded(tenant: TenantIndex, count: Int, began: UInt64)
+    /// Called once the batch's completions are published and the client
+    /// woken, with the verdicts as answered (`.badScore` ones included): for
+    /// what no client waits on (shadow predictors, sketches, metrics). The
+    /// verdicts are not to be changed. The default does nothing.
+    func answered(_ batch: EventBatch)
 }
 
 extension EventScorer {
-    @inline(__always)
-    public func score(tenant: TenantIndex, run: EventRun) {
-        for i in 0..<run.count { run.verdicts[i] = score(tenant: tenant, intent: run.intent, features: run.row(i)) }
-    }
-
-    public func hasShadows(tenant: TenantIndex) -> Bool { false }
-    public func scoreShadows(tenant: TenantIndex, run: EventRun) {}
-    @inline(__always) public func batchBegins() -> UInt64 { 0 }
-    @inline(__always) public func answered(tenant: TenantIndex, intent: IntentID, verdict: borrowing Verdict) {}
-    @inline(__always) public func batchEnded(tenant: TenantIndex, count: Int, began: UInt64) {}
+    @inline(__always) public func answered(_ batch: EventBatch) {}
 }
 
 /// Feature counts by intent id, dense, for a bounds check and a load per

@@ -9,12 +9,13 @@ import Testing
 
 /// Scores the features' sum, so every answer can be checked exactly.
 struct SumScorer: EventScorer {
-    let bounds = IntentBounds(ChannelEndpointTests.intents)
+    let intents = IntentBounds(ChannelEndpointTests.intents)
     var generationID: GenerationID { GenerationID(5) }
-    func featureCount(tenant: TenantIndex, intent: IntentID) -> Int? { bounds.featureCount(of: intent) }
-    func score(tenant: TenantIndex, intent: IntentID, features: UnsafeBufferPointer<Double>) -> Verdict {
-        Verdict(status: .ok, score: features.reduce(0, +), rawScore: Double(intent.rawValue), predictor: PredictorID(9),
-                generation: generationID)
+    func score(_ batch: EventBatch) {
+        for k in 0..<batch.count where batch.isChecked(k) {
+            batch.verdicts[k] = Verdict(status: .ok, score: batch.row(k).reduce(0, +), rawScore: Double(batch.intent(k).rawValue),
+                                        predictor: PredictorID(9), generation: generationID)
+        }
     }
 }
 
@@ -134,13 +135,14 @@ struct ChannelEndpointTests {
 
     /// A scorer's non-finite result is never an OK answer.
     struct InfiniteScorer: EventScorer {
-        let bounds = IntentBounds(ChannelEndpointTests.intents)
+        let intents = IntentBounds(ChannelEndpointTests.intents)
         var generationID: GenerationID { GenerationID(8) }
-        func featureCount(tenant: TenantIndex, intent: IntentID) -> Int? { bounds.featureCount(of: intent) }
-        func score(tenant: TenantIndex, intent: IntentID, features: UnsafeBufferPointer<Double>) -> Verdict {
-            let x = features[0]
-            return Verdict(status: .ok, score: x, rawScore: x == 2 ? .nan : 0.5, predictor: PredictorID(3),
-                           generation: generationID)
+        func score(_ batch: EventBatch) {
+            for k in 0..<batch.count where batch.isChecked(k) {
+                let x = batch.row(k)[0]
+                batch.verdicts[k] = Verdict(status: .ok, score: x, rawScore: x == 2 ? .nan : 0.5, predictor: PredictorID(3),
+                                            generation: generationID)
+            }
         }
     }
 
@@ -163,6 +165,73 @@ struct ChannelEndpointTests {
         #expect(done.map(\.status) == [bad, bad, bad, 0])
         #expect(done[0].score.isNaN && done[0].predictor_id == 3 && done[0].generation_id == 8)
         #expect(done[3].score == 0.25 && done[3].raw_score == 0.5)
+    }
+
+    /// Keeps what the drain showed it: each batch's events, their checks
+    /// and runs, and whether the answers were out when `answered` came.
+    final class RecordingScorer: EventScorer {
+        let intents = IntentBounds(ChannelEndpointTests.intents + [IntentDescriptor(name: "two", id: 2, featureNames: ["a", "b"])])
+        var generationID: GenerationID { GenerationID(4) }
+        let control: UnsafeMutablePointer<muse_channel_control>
+        var seen: [(tag: UInt64, intent: UInt32, row: [Double]?)] = []
+        var runs: [(start: Int, count: Int, intent: UInt32)] = []
+        var answered: [(status: CompletionStatus, published: UInt64)] = []
+        init(control: UnsafeMutablePointer<muse_channel_control>) { self.control = control }
+
+        func score(_ batch: EventBatch) {
+            for k in 0..<batch.count {
+                seen.append((batch.tag(k), batch.intent(k).rawValue, batch.isChecked(k) ? Array(batch.row(k)) : nil))
+            }
+            var k = 0
+            while let run = batch.run(from: k) {
+                runs.append((run.start, run.count, run.intent.rawValue))
+                for i in 0..<run.count {
+                    let x = run.row(i)
+                    run.verdicts[i] = Verdict(status: .ok, score: x[0], rawScore: x[0], predictor: PredictorID(1), generation: generationID)
+                }
+                k = run.end
+            }
+        }
+
+        func answered(_ batch: EventBatch) {
+            let published = muse__atomic_load_acquire_u64(&control.pointee.cq_tail)
+            for k in 0..<batch.count { answered.append((batch.verdicts[k].status, published)) }
+        }
+    }
+
+    /// The scorer gets one batch of checked events (tags, intents, rows read
+    /// once), scores it a run of one intent at a time, and sees the final
+    /// verdicts only once the completions are published.
+    @Test func theScorerSeesACheckedBatchThenItsPublishedAnswers() throws {
+        let fixture = try Fixture()
+        try fixture.segment.publishIntents(ChannelEndpointTests.intents + [IntentDescriptor(name: "two", id: 2, featureNames: ["a", "b"])])
+        var channel = muse_channel()
+        try #require(muse_claim(&fixture.client, &channel) == MUSE_OK)
+        var endpoint = ChannelEndpoint(segment: fixture.segment, channel: ChannelIndex(Int(channel.index)), tenant: TenantIndex(0))
+        let scorer = RecordingScorer(control: fixture.segment.control(Int(channel.index)))
+        let scratch = DrainScratch(events: 64, maxFeatures: 8)
+        defer { scratch.deallocate() }
+        // (tag, intent, features): two "sum", an unknown intent, a wrong count,
+        // two "two", a "sum" whose score is not finite, one more "sum".
+        let events: [(UInt64, UInt32, [Double])] = [(10, 1, [1, 2, 3]), (11, 1, [4, 5, 6]), (12, 9, [1, 2, 3]),
+                                                    (13, 1, [1, 2]), (14, 2, [7, 8]), (15, 2, [9, 10]),
+                                                    (16, 1, [.infinity, 0, 0]), (17, 1, [0.5, 0, 0])]
+        for (tag, intent, x) in events {
+            var x = x
+            try #require(muse_submit(&channel, tag, intent, &x, UInt32(x.count)) == MUSE_OK)
+        }
+        let head = endpoint.head
+        #expect(endpoint.drain(limit: 64, scorer: scorer, scratch: scratch) == 8)
+        #expect(scorer.seen.map(\.tag) == events.map(\.0) && scorer.seen.map(\.intent) == events.map(\.1))
+        #expect(scorer.seen.map { $0.row != nil } == [true, true, false, false, true, true, true, true])
+        #expect(scorer.seen[5].row == [9, 10] && scorer.seen[0].row == [1, 2, 3])
+        #expect(scorer.runs.map { [$0.start, $0.count, Int($0.intent)] } == [[0, 2, 1], [4, 2, 2], [6, 2, 1]])
+        // After publication: every event's final verdict, the drain's refusals and `.badScore` included.
+        #expect(scorer.answered.map(\.status) == [.ok, .ok, .unknownIntent, .featureCount, .ok, .ok, .badScore, .ok])
+        #expect(scorer.answered.allSatisfy { $0.published == head + 8 })
+        var done = [muse_completion](repeating: muse_completion(), count: 8)
+        #expect(muse_poll(&channel, &done, 8) == 8)
+        #expect(done.map(\.tag) == events.map(\.0) && done[7].score == 0.5 && done[2].generation_id == 4)
     }
 
     /// A channel released with an event in flight is free again after the

@@ -16,9 +16,11 @@ struct SchedulerTests {
     /// Answers every event OK with score 0.5.
     struct HalfScorer: EventScorer {
         var generationID: GenerationID { GenerationID(3) }
-        func featureCount(tenant: TenantIndex, intent: IntentID) -> Int? { intent.rawValue == 1 ? 1 : nil }
-        func score(tenant: TenantIndex, intent: IntentID, features: UnsafeBufferPointer<Double>) -> Verdict {
-            Verdict(status: .ok, score: 0.5, rawScore: 0.5, predictor: PredictorID(1), generation: generationID)
+        let intents = IntentBounds([IntentDescriptor(name: "one", id: 1, featureNames: ["x"])])
+        func score(_ batch: EventBatch) {
+            for k in 0..<batch.count where batch.isChecked(k) {
+                batch.verdicts[k] = Verdict(status: .ok, score: 0.5, rawScore: 0.5, predictor: PredictorID(1), generation: generationID)
+            }
         }
     }
 

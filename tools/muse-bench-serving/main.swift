@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CMuse
 import Foundation
 import MuseIPC
 import MuseScoring
@@ -10,7 +11,12 @@ import MuseServer
 // of the model itself, in one process (no transport): the built-in
 // generation's 16-feature logistic regression called directly, through the
 // RoutingTable, and through the Serving object the workers use, and that
-// plus recording the level-1 score into the live score sketch.
+// plus recording the level-1 score into the live score sketch; then the
+// worker's batch path as mused runs it: a muse.h client in this thread
+// submits 64 events, a ChannelEndpoint drains them with the worker's scorer
+// (`WorkerScorer`: runs of one intent through the models' batch path), the
+// client polls the 64 answers; without sketches, with them, and with one
+// shadow predictor as well (per event, the client's share included).
 //
 //   swift build -c release --product muse-bench-serving && .build/release/muse-bench-serving
 
@@ -100,3 +106,87 @@ let overhead: Double = results[2].1 - results[0].1
 print(String(format: "overhead of the serving path over the model: %.1f ns", overhead))
 print(String(format: "live score sketch (record the level-1 score): %.1f ns/event", results[3].1 - results[2].1))
 print(String(format: "live score sketch, record alone (a loop over stored scores, least of 3 rounds): %.1f ns/event", recordAlone))
+
+// MARK: The worker's batch path, through a real channel
+
+/// Nanoseconds per event of `rounds` rounds of `batch` events: the client
+/// submits them (rows from `rows`, `width` features each), the drain answers
+/// them with `scorer`, the client polls them.
+func drainLoop<S: EventScorer>(_ scorer: S, segment: Segment, channel: UnsafeMutablePointer<muse_channel>,
+                               rows: UnsafeBufferPointer<Double>, width: Int, intent: UInt32, batch: Int, rounds: Int) -> Double {
+    var endpoint = ChannelEndpoint(segment: segment, channel: ChannelIndex(Int(channel.pointee.index)), tenant: TenantIndex(0))
+    let scratch = DrainScratch(events: batch, maxFeatures: width)
+    defer { scratch.deallocate() }
+    var done = [muse_completion](repeating: muse_completion(), count: batch)
+    let events = rows.count / width
+    var sink = 0.0, tag: UInt64 = 0
+    let start = DispatchTime.now().uptimeNanoseconds
+    for _ in 0..<rounds {
+        for _ in 0..<batch {
+            let row = rows.baseAddress! + Int(tag % UInt64(events)) * width
+            _ = muse_submit(channel, tag, intent, row, UInt32(width))
+            tag &+= 1
+        }
+        _ = endpoint.drain(limit: batch, scorer: scorer, scratch: scratch)
+        let n = done.withUnsafeMutableBufferPointer { muse_poll(channel, $0.baseAddress!, batch) }
+        sink += done[Int(n) - 1].score
+    }
+    let end = DispatchTime.now().uptimeNanoseconds
+    if sink.isNaN { print("(a score was NaN)") }
+    return Double(end - start) / Double(rounds * batch)
+}
+
+/// The built-in generation's 16-feature intent with one more predictor in
+/// shadow: the same logistic regression with other weights, no map.
+func shadowedGeneration(tenant: String) throws -> Generation {
+    let intent = Generation.builtInIntents[0]
+    var builder = RoutingTableBuilder()
+    try builder.addModel("primary", LogisticModel(featureNames: intent.featureNames,
+                                                  coefficients: Array(repeating: 1, count: 16), intercept: 0))
+    try builder.addModel("shadow", LogisticModel(featureNames: intent.featureNames,
+                                                 coefficients: (0..<16).map { Double($0 % 3) - 0.5 }, intercept: -1))
+    try builder.addPredictor("primary", members: [(model: "primary", weight: 1)])
+    try builder.addPredictor("shadow", members: [(model: "shadow", weight: 1)])
+    try builder.route(tenant: tenant, intent: intent.name, to: "primary", shadows: ["shadow"])
+    return try Generation(id: GenerationID(2), routing: builder.build(), intents: [intent], origin: "muse-bench-serving")
+}
+
+var template = Array("/tmp/muse-bench-serving-XXXXXX".utf8CString)
+let benchDir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+defer { try? FileManager.default.removeItem(atPath: benchDir) }
+let batchSize = 64
+let segment = try Segment.create(path: "\(benchDir)/t.muse", tenant: "t", groupID: nil,
+                                 layout: try SegmentLayout(channelCount: 1, ringDepth: batchSize, maxFeatures: 16))
+try segment.publishIntents(Generation.builtInIntents)
+var client = muse_client()
+guard muse_open(&client, "\(benchDir)/t.muse") == MUSE_OK else { fatalError("muse_open") }
+var channel = muse_channel()
+guard muse_claim(&client, &channel) == MUSE_OK else { fatalError("muse_claim") }
+let shadowed = Serving(generation: try shadowedGeneration(tenant: "t"), tenants: ["t"])
+let rounds = max(iterations / batchSize / 2, 1)
+// The variants interleaved, seven rounds; each one's least figure (the
+// machine is shared: a round another process slowed says nothing).
+var batchResults: [(String, Double)] = [("drain", .infinity), ("drain+sketch", .infinity), ("drain+sketch+shadow", .infinity)]
+for _ in 0..<7 {
+    let plain = flat.withUnsafeBufferPointer {
+        drainLoop(WorkerScorer(serving: serving, sketches: nil), segment: segment, channel: &channel, rows: $0, width: 16,
+                  intent: 1, batch: batchSize, rounds: rounds)
+    }
+    let sketched = flat.withUnsafeBufferPointer {
+        drainLoop(WorkerScorer(serving: serving, sketches: WorkerSketches()), segment: segment, channel: &channel, rows: $0,
+                  width: 16, intent: 1, batch: batchSize, rounds: rounds)
+    }
+    let shadow = flat.withUnsafeBufferPointer {
+        drainLoop(WorkerScorer(serving: shadowed, sketches: WorkerSketches()), segment: segment, channel: &channel, rows: $0,
+                  width: 16, intent: 1, batch: batchSize, rounds: rounds)
+    }
+    for (i, ns) in [plain, sketched, shadow].enumerated() { batchResults[i].1 = min(batchResults[i].1, ns) }
+}
+muse_release(&channel)
+muse_close(&client)
+print("worker batch path: submit \(batchSize), drain, poll \(batchSize), \(rounds * batchSize) events, least of 7 interleaved rounds")
+for (name, ns) in batchResults {
+    print(name.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: " %7.1f ns/event", ns))
+}
+print(String(format: "live score sketch on the batch path: %.1f ns/event", batchResults[1].1 - batchResults[0].1))
+print(String(format: "one shadow predictor on the batch path: %.1f ns/event", batchResults[2].1 - batchResults[1].1))

@@ -55,6 +55,11 @@ enum EndToEndBenchmark {
         let serverCPU = cpus > 1 ? 1 : 0
         let own = try scorerCost(path: path, events: events, count: max(o.events, 200_000), cpu: serverCPU)
         print("scorer alone (in process on CPU \(serverCPU), model + both maps, one event at a time)  \(own.summary())")
+        // What a worker's drain does with a full batch: runs of 64 rows
+        // through the routing table's batch path (the models' kernels).
+        let batchCost = try scorerBatchCost(path: path, events: events, rows: max(o.events, 200_000), cpu: serverCPU)
+        print(String(format: "scorer alone, batches of 64 rows (in process on CPU %d)  %.0f ns per row = %.3f M rows/s",
+                     serverCPU, batchCost, 1e3 / batchCost))
 
         // 3. 1 tenant, 1 worker: mused on its own CPU.
         let serverCPUs = String(serverCPU)
@@ -65,6 +70,8 @@ enum EndToEndBenchmark {
             print("1 tenant, 1 worker    round trip (1 in flight)  \(oneRoundTrip.summary())")
             let rate = pipelined(channels, events: events, count: o.events * 4)
             print(String(format: "1 tenant, 1 worker    pipelined                 %.3f M events/s (batches of 64, ring depth 1024)", rate / 1e6))
+            print(String(format: "1 tenant, 1 worker    pipelined rate × batch cost per row = %.2f (1: the worker does nothing but score; goal ≥ 0.9)",
+                         rate * batchCost / 1e9))
         }
 
         // 4. 8 tenants, 2 workers: mused's workers on every CPU (two here),
@@ -161,6 +168,37 @@ enum EndToEndBenchmark {
         }
         if sink.isNaN { print("(a score was NaN)") }
         return histogram
+    }
+
+    /// Nanoseconds per row of scoring `rows` rows in calls of 64 through
+    /// the routing table's batch path (model, level 1, level 2): the least
+    /// of five passes, the clock read once per pass.
+    static func scorerBatchCost(path: String, events: [[Double]], rows: Int, cpu: Int) throws -> Double {
+        guard muse_pin_thread_to_cpu(Int32(cpu)) == 0 else { fatalError("cannot pin to CPU \(cpu)") }
+        defer { _ = muse_pin_thread_to_cpu(0) }
+        let table = try SnapshotLoader(io: .plainRead).load(path).routingTable
+        let width = events[0].count, block = 64
+        let flat = events.flatMap { $0 }
+        let raw = UnsafeMutableBufferPointer<Double>.allocate(capacity: block)
+        let scores = UnsafeMutableBufferPointer<Double>.allocate(capacity: block)
+        let work = UnsafeMutableBufferPointer<Double>.allocate(capacity: block)
+        defer { raw.deallocate(); scores.deallocate(); work.deallocate() }
+        var best = Double.infinity, sink = 0.0
+        let blocks = max(rows / block / 5, 1)
+        for _ in 0..<5 {
+            let start = muse__now_ns()
+            flat.withUnsafeBufferPointer { all in
+                for b in 0..<blocks {
+                    let first = (b * block) % (events.count - block + 1)
+                    let x = UnsafeBufferPointer(rebasing: all[first * width..<(first + block) * width])
+                    _ = table.score(tenant: 0, intent: 0, rows: x, count: block, raw: raw, scores: scores, work: work)
+                    sink += scores[block - 1]
+                }
+            }
+            best = min(best, Double(muse__now_ns() - start) / Double(blocks * block))
+        }
+        if sink.isNaN { print("(a score was NaN)") }
+        return best
     }
 
     static func withDaemon(dir: String, snapshot: String, tenants: [String], workers: Int, cpus: String,

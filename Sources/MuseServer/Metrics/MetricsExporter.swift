@@ -44,7 +44,7 @@ final class MetricsExporter: Sendable {
     static var events: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "events", unitName: "total",
         helpText: "Events answered, by tenant, intent and completion status.") }
     static var latency: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "scoring_latency", unitName: "seconds",
-        helpText: "Per-event scoring time, the mean over a batch (read from the ring to answers published); one batch in 8 is timed.") }
+        helpText: "Per-event scoring time, the mean over a batch (checked events handed to the scorer to answers published); one batch in 8 is timed.") }
     static var batchSize: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "batch_size", unitName: "events",
         helpText: "Events per batch a worker drained from one channel.") }
     static var pending: MetricNameDescriptor { MetricNameDescriptor(namespace: "muse", metricName: "ring_submissions_pending", unitName: "events",

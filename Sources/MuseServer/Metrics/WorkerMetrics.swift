@@ -243,6 +243,9 @@ final class WorkerMetrics: @unchecked Sendable {
     private let generationCounts = Locked<GenerationCounts?>(nil)
     /// Batches begun; the worker's alone (plain, never read elsewhere).
     private var batchTick: UInt32 = 0
+    /// When the batch being answered began (monotonic ns), 0 if it is not
+    /// timed; the worker's alone, like `batchTick`.
+    private var batchBegan: UInt64 = 0
     /// One batch in `latencySampling` is timed: two clock reads (~24 ns each
     /// here) per batch would be a sixth of a one-event round trip.
     static let latencySampling: UInt32 = 8
@@ -313,6 +316,22 @@ final class WorkerMetrics: @unchecked Sendable {
     func timesNextBatch() -> Bool {
         batchTick &+= 1
         return batchTick % Self.latencySampling == 0
+    }
+
+    /// Worker thread: a batch is about to be scored; the clock is read for
+    /// one batch in `latencySampling`.
+    @inline(__always)
+    func batchBegins() {
+        batchBegan = timesNextBatch() ? ThreadSupport.monotonicNanoseconds() : 0
+    }
+
+    /// Worker thread: the batch that `batchBegins` began, of `count` events,
+    /// has its answers published.
+    @inline(__always)
+    func batchEnded(tenant: Int, count: Int) {
+        let began = batchBegan
+        recordBatch(tenant: tenant, count: count,
+                    nanoseconds: began == 0 ? nil : ThreadSupport.monotonicNanoseconds() &- began)
     }
 
     /// Worker thread: one batch of `count` events, and what it took if it was timed.

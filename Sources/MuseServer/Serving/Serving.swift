@@ -3,11 +3,12 @@ import MuseScoring
 
 /// The typed serving object: one generation bound to this daemon's tenants.
 /// Workers score every event of a batch with the one `Serving` they loaded
-/// before the batch; a new one is published whole (see `ServingCell`).
+/// before the batch, through their `WorkerScorer`; a new one is published
+/// whole (see `ServingCell`).
 ///
 /// The daemon's `TenantIndex` (its segment order) is mapped to the routing
 /// table's tenant id once, here, so the per-event path is two array loads.
-public final class Serving: EventScorer, Sendable {
+public final class Serving: Sendable {
     public let generation: Generation
     /// Tenant names by `TenantIndex`.
     public let tenants: [String]
@@ -26,12 +27,16 @@ public final class Serving: EventScorer, Sendable {
     /// 110 ns per event against 38 (muse-bench-serving).
     private let routing: RoutingTable
     private let id: GenerationID
+    /// The generation's intents' feature counts: what the drain checks each
+    /// event against, and nothing else does.
+    public let intents: IntentBounds
 
     public init(generation: Generation, tenants: [String]) {
         self.generation = generation
         self.tenants = tenants
         routing = generation.routing
         id = generation.id
+        intents = generation.bounds
         let routingTenants = tenants.map { generation.routing.tenantID($0).map(Int32.init) ?? -1 }
         self.routingTenants = routingTenants
         let shadowed = routingTenants.map { t in
@@ -51,13 +56,13 @@ public final class Serving: EventScorer, Sendable {
         zip(tenants, routingTenants).filter { $0.1 < 0 }.map(\.0)
     }
 
-    // MARK: EventScorer
+    // MARK: Scoring
 
     public var generationID: GenerationID { id }
 
-    @inline(__always)
+    /// The feature count of `intent`, or nil if no such intent exists.
     public func featureCount(tenant: TenantIndex, intent: IntentID) -> Int? {
-        generation.bounds.featureCount(of: intent)
+        intents.featureCount(of: intent)
     }
 
     @inline(__always)
@@ -105,7 +110,9 @@ public final class Serving: EventScorer, Sendable {
     /// Scores a run with the shadow predictors of (tenant, intent) into
     /// `tally`: each shadow scores the rows in one call; its transformed
     /// scores go to the worker's tally and its level-1 scores to the worker's
-    /// sketches, counters only that worker writes (no lock).
+    /// sketches, a run at a time, into counters only that worker writes (no
+    /// lock, no name: the reference edges are looked up by index, built at
+    /// `init`).
     func scoreShadows(tenant: TenantIndex, run: EventRun, into tally: ShadowTally, sketches: SketchTable? = nil) {
         guard hasShadows(tenant: tenant) else { return }
         let t = Int(routingTenants[tenant.rawValue])

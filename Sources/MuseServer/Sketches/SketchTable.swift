@@ -82,29 +82,80 @@ public final class SketchTable: @unchecked Sendable {
         counter.pointee.store(counter.pointee.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
     }
 
-    /// Worker thread only: one event of `predictor` (routing index) for
-    /// `tenant`: its level-1 score into the sketch, its level-2 `score`
-    /// against the tenant's alert thresholds. A bin index and one relaxed
-    /// add, plus a compare per threshold.
+    /// The slot of (tenant, predictor routing index) if it has a cell, else
+    /// nil (an unrouted pair, or a refusal's predictor −1).
     @inlinable @inline(__always)
-    public func record(tenant: Int, predictor: Int, raw: Double, score: Double) {
-        guard tenant < tenantCount, UInt(bitPattern: predictor) < UInt(bitPattern: predictorCount) else { return }
+    func slot(tenant: Int, predictor: Int) -> Int? {
+        guard UInt(bitPattern: tenant) < UInt(bitPattern: tenantCount),
+              UInt(bitPattern: predictor) < UInt(bitPattern: predictorCount) else { return nil }
         let slot = tenant &* predictorCount &+ predictor
-        guard let counters = bins[slot] else { return }
-        Self.add(counters + (raw.isFinite ? ScoreSketch.bin(raw) : ScoreSketch.binCount))
-        let alerts = alertCounts[slot]
+        return bins[slot] == nil ? nil : slot
+    }
+
+    /// One event into a cell: a bin index and one relaxed add, plus a
+    /// compare per alert threshold (`alerts` of them, ascending, at
+    /// `thresholds`, counted by `alertCounters`).
+    @inlinable @inline(__always)
+    static func add(_ counters: UnsafeMutablePointer<Atomic<UInt64>>, alerts: Int, thresholds: UnsafeMutablePointer<Double>,
+                    alertCounters: UnsafeMutablePointer<UnsafeMutablePointer<Atomic<UInt64>>?>, raw: Double, score: Double) {
+        add(counters + (raw.isFinite ? ScoreSketch.bin(raw) : ScoreSketch.binCount))
         var k = 0
         // Ascending thresholds: stop at the first the score is below.
-        while k < alerts && score >= alertThresholds[slot &* Self.maxAlerts &+ k] {
-            if let counter = alertCounters[slot &* Self.maxAlerts &+ k] { Self.add(counter) }
+        while k < alerts && score >= thresholds[k] {
+            if let counter = alertCounters[k] { add(counter) }
             k &+= 1
         }
     }
 
-    /// Worker thread only: a run of a shadow predictor's level-1 and level-2 scores.
-    func record(tenant: Int, predictor: Int, raw: UnsafeBufferPointer<Double>, scores: UnsafeBufferPointer<Double>) {
-        for i in 0..<min(raw.count, scores.count) {
-            record(tenant: tenant, predictor: predictor, raw: raw[i], score: scores[i])
+    /// One event into `slot`'s cell.
+    @inlinable @inline(__always)
+    func add(slot: Int, counters: UnsafeMutablePointer<Atomic<UInt64>>, raw: Double, score: Double) {
+        Self.add(counters, alerts: alertCounts[slot], thresholds: alertThresholds + slot &* Self.maxAlerts,
+                 alertCounters: alertCounters + slot &* Self.maxAlerts, raw: raw, score: score)
+    }
+
+    /// Worker thread only: one event of `predictor` (routing index) for
+    /// `tenant`: its level-1 score into the sketch, its level-2 `score`
+    /// against the tenant's alert thresholds.
+    @inlinable @inline(__always)
+    public func record(tenant: Int, predictor: Int, raw: Double, score: Double) {
+        guard let slot = slot(tenant: tenant, predictor: predictor), let counters = bins[slot] else { return }
+        add(slot: slot, counters: counters, raw: raw, score: score)
+    }
+
+    /// One (tenant, predictor)'s cell and alert thresholds, looked up once
+    /// for a run of its scores. Worker thread only, made for one run: it
+    /// points into the table as it is (`use(slice:)` moves the table on).
+    struct RunRecorder {
+        let counters: UnsafeMutablePointer<Atomic<UInt64>>
+        let alerts: Int
+        let thresholds: UnsafeMutablePointer<Double>
+        let alertCounters: UnsafeMutablePointer<UnsafeMutablePointer<Atomic<UInt64>>?>
+
+        /// One event, as `SketchTable.record` counts it.
+        @inline(__always)
+        func record(raw: Double, score: Double) {
+            SketchTable.add(counters, alerts: alerts, thresholds: thresholds, alertCounters: alertCounters,
+                            raw: raw, score: score)
         }
+    }
+
+    /// Worker thread only: the recorder of (tenant, predictor routing
+    /// index) for a run, nil if no cell counts the pair (an unrouted pair,
+    /// or a refusal's predictor −1). The slot's alert thresholds are read
+    /// once here, not per event: the counters' stores could alias them as
+    /// far as the compiler knows.
+    @inline(__always)
+    func recorder(tenant: Int, predictor: Int) -> RunRecorder? {
+        guard let slot = slot(tenant: tenant, predictor: predictor), let counters = bins[slot] else { return nil }
+        return RunRecorder(counters: counters, alerts: alertCounts[slot], thresholds: alertThresholds + slot &* Self.maxAlerts,
+                           alertCounters: alertCounters + slot &* Self.maxAlerts)
+    }
+
+    /// Worker thread only: a run of a shadow predictor's level-1 and level-2
+    /// scores (non-finite level-1 scores go to the cell's non-finite count).
+    func record(tenant: Int, predictor: Int, raw: UnsafeBufferPointer<Double>, scores: UnsafeBufferPointer<Double>) {
+        guard let recorder = recorder(tenant: tenant, predictor: predictor) else { return }
+        for i in 0..<min(raw.count, scores.count) { recorder.record(raw: raw[i], score: scores[i]) }
     }
 }
