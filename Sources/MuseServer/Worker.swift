@@ -149,6 +149,10 @@ final class Worker: @unchecked Sendable {
                 continue
             }
             let now = ThreadSupport.monotonicNanoseconds()
+            // Past 128 segments the bits of idle tenants stay raised while
+            // the worker is awake: one that rang meanwhile has its bit
+            // lowered here, so its next submissions do not ring.
+            doorbell.noticeRings()
             let worked = workedSinceClock
             workedSinceClock = false
             if !drains.isEmpty { finishDrains(now: now) }
@@ -193,6 +197,8 @@ final class Worker: @unchecked Sendable {
                 idle.pause()
             }
         }
+        // A stopping worker answers with its bits down: nobody will wait on them.
+        doorbell.retire()
         drainBeforeStopping(scorer: scorer)
         for segment in segments { segment.beat() }
         finished.store(true, ordering: .releasing)
@@ -220,6 +226,7 @@ final class Worker: @unchecked Sendable {
                 }
                 if !segments.contains(where: { $0 === segment }) {
                     segments.append(segment)
+                    doorbell.retire()
                     doorbell = DaemonDoorbell(segments: segments, worker: index)
                     rebuildSegmentEndpoints()
                 }
@@ -251,6 +258,7 @@ final class Worker: @unchecked Sendable {
             let kept = segments.filter { segment in endpoints.contains { $0.segment === segment } }
             if kept.count != segments.count {
                 segments = kept
+                doorbell.retire()
                 doorbell = DaemonDoorbell(segments: segments, worker: index)
                 rebuildSegmentEndpoints()
             }
@@ -356,6 +364,7 @@ final class Worker: @unchecked Sendable {
         endpoints.removeAll { $0.segment.isDamaged }
         rebuildScheduler()
         segments.removeAll(where: \.isDamaged)
+        doorbell.retire()
         doorbell = DaemonDoorbell(segments: segments, worker: index)
         rebuildSegmentEndpoints()
     }

@@ -47,6 +47,16 @@ void muse_futex_waiter_destroy(muse_futex_waiter *waiter);
  * cancelled). */
 int muse_futex_waiter_wait(muse_futex_waiter *waiter, uint32_t *const *words, const uint32_t *values, unsigned count,
                            const uint8_t *stale, uint8_t *woken, int64_t timeout_ns);
+/* Takes the completions the kernel has already posted, without a system
+ * call: woken[g] is set to 1 for each group whose request completed (the
+ * rest stay in the kernel). Returns how many completed; 0 at once when none
+ * is posted. For a waiter whose requests stay in the kernel while its
+ * thread is awake: a ring meanwhile shows here. */
+int muse_futex_waiter_poll(muse_futex_waiter *waiter, uint8_t *woken);
+/* How many group requests this waiter has submitted so far (each costs the
+ * kernel a lookup of its words' pages): what keeping them in the kernel
+ * across waits saves, for tests. */
+uint64_t muse_futex_waiter_submissions(const muse_futex_waiter *waiter);
 /* Cancels and reaps every request still in the kernel. */
 void muse_futex_waiter_end(muse_futex_waiter *waiter);
 
