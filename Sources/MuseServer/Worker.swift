@@ -60,11 +60,12 @@ final class Worker: @unchecked Sendable {
 
     static var housekeepingNanoseconds: UInt64 { 50_000_000 }
     /// The housekeeping interval of a worker serving more than futex_waitv's
-    /// 128 segments. Its sleeps go through io_uring, and every sleep makes
-    /// the kernel look up each segment's doorbell page (shared futexes):
-    /// waking every 50 ms for housekeeping alone cost an idle worker with a
-    /// thousand segments 2.3% of a core. Four times fewer wakes keep five
-    /// beats inside muse.h's one-second liveness age.
+    /// 128 segments. Each of its wakes costs a round and a `hasWork` sweep
+    /// over every channel, and each housekeeping a beat on every segment;
+    /// when every sleep also re-armed every io_uring request (the kernel
+    /// looks up each doorbell's page), waking every 50 ms cost an idle
+    /// worker with a thousand segments 2.3% of a core. Four times fewer
+    /// wakes keep five beats inside muse.h's one-second liveness age.
     static var manySegmentsHousekeepingNanoseconds: UInt64 { 200_000_000 }
 
     /// This worker's housekeeping interval, for the segments it serves now.
