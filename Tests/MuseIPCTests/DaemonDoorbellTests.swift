@@ -193,7 +193,7 @@ struct DaemonDoorbellTests {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let layout = try SegmentLayout(channelCount: 1, ringDepth: 8, maxFeatures: 4)
-        let count = 1000
+        let count = 300
         let segments = try (0..<count).map { try Segment.create(path: "\(dir)/t\($0).muse", tenant: "t\($0)", groupID: nil, layout: layout) }
         var doorbell = DaemonDoorbell(segments: segments, worker: 0)
         defer { doorbell.retire() }
@@ -219,7 +219,7 @@ struct DaemonDoorbellTests {
 
         // A ring with work behind it: the worker wakes, names it, and its
         // group's bits come down at `settle`; the others' stay raised.
-        let ringing = 517
+        let ringing = 217
         let work = Atomic<Bool>(false)
         let client = Thread {
             usleep(20_000)
