@@ -24,9 +24,11 @@ int muse_uring_complete(muse_uring *ring, int wait, uint64_t *user_data, int32_t
 /* A futex wait on any number of 32-bit words: futex_waitv(2) takes at most
  * 128, so the words go to io_uring as one FUTEX_WAITV request per group of
  * MUSE_FUTEX_WAITER_GROUP (Linux 6.7+). A wait ends when any request
- * completes; the others stay in the kernel for the next wait, so a wake
- * costs the kernel's setup of one group (it looks up each word's page), not
- * of every word; `muse_futex_waiter_end` cancels them. Small groups make a
+ * completes; the others stay in the kernel for the next wait (also while
+ * the thread is awake in between: `muse_futex_waiter_poll` shows what
+ * completed meanwhile), so a wake costs the kernel's setup of one group (it
+ * looks up each word's page), not of every word; `muse_futex_waiter_end`
+ * cancels them. Small groups make a
  * wake cheap; more of them cost little more to start. One waiter per thread. */
 #define MUSE_FUTEX_WAITER_GROUP 32
 typedef struct muse_futex_waiter muse_futex_waiter;
