@@ -58,6 +58,7 @@ struct muse_futex_waiter {
     uint8_t *in_flight;
     unsigned groups;
     unsigned in_flight_count;
+    uint64_t submissions;
 };
 
 static void prep_futex_waitv(struct io_uring_sqe *sqe, struct futex_waitv *vector, unsigned count, uint64_t tag) {
@@ -150,6 +151,33 @@ void muse_futex_waiter_end(muse_futex_waiter *w) {
     }
 }
 
+/* Takes every completion posted in the completion queue: a group's request
+ * that ended marks it woken; a cancellation's is dropped. */
+static unsigned take_posted(muse_futex_waiter *w, uint8_t *woken) {
+    struct io_uring_cqe *cqe = NULL;
+    unsigned head, seen = 0, ended = 0;
+    io_uring_for_each_cqe(&w->ring, head, cqe) {
+        uint64_t tag = io_uring_cqe_get_data64(cqe);
+        if (tag < w->groups && w->in_flight[tag]) {
+            w->in_flight[tag] = 0;
+            w->in_flight_count--;
+            if (woken) woken[tag] = 1;
+            ended++;
+        }
+        seen++;
+    }
+    io_uring_cq_advance(&w->ring, seen);
+    return ended;
+}
+
+int muse_futex_waiter_poll(muse_futex_waiter *w, uint8_t *woken) {
+    if (w->entries == 0 || w->in_flight_count == 0) return 0;
+    if (io_uring_cq_ready(&w->ring) == 0) return 0;
+    return (int)take_posted(w, woken);
+}
+
+uint64_t muse_futex_waiter_submissions(const muse_futex_waiter *w) { return w->submissions; }
+
 int muse_futex_waiter_wait(muse_futex_waiter *w, uint32_t *const *words, const uint32_t *values, unsigned count,
                            const uint8_t *stale, uint8_t *woken, int64_t timeout_ns) {
     if (count == 0) return -EINVAL;
@@ -214,23 +242,13 @@ int muse_futex_waiter_wait(muse_futex_waiter *w, uint32_t *const *words, const u
         prep_futex_waitv(io_uring_get_sqe(&w->ring), w->vectors + first, n, g);
         w->in_flight[g] = 1;
         w->in_flight_count++;
+        w->submissions++;
     }
     struct io_uring_cqe *cqe = NULL;
     struct __kernel_timespec ts = { .tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000 };
     int rc = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, timeout_ns < 0 ? NULL : &ts, NULL);
     if (rc < 0 && rc != -ETIME && rc != -EINTR) return fail(w, rc);
     /* Take what completed; the rest stays in the kernel for the next wait. */
-    unsigned head, seen = 0, none = 0;
-    io_uring_for_each_cqe(&w->ring, head, cqe) {
-        uint64_t tag = io_uring_cqe_get_data64(cqe);
-        if (tag < w->groups && w->in_flight[tag]) {
-            w->in_flight[tag] = 0;
-            w->in_flight_count--;
-            if (woken) woken[tag] = 1;
-        }
-        seen++;
-    }
-    (void)none;
-    io_uring_cq_advance(&w->ring, seen);
+    take_posted(w, woken);
     return 0;
 }

@@ -31,11 +31,16 @@ public struct DaemonDoorbell: @unchecked Sendable {
     /// Mutes in a row (each twice as long, up to 4x), cleared by a wake with
     /// work behind it or by a quiet spell.
     private var mutes: [Int]
-    /// Whether this worker's bit is raised on each segment (inside `sleep`,
-    /// and after one that left its settling to the caller until `settle`).
+    /// Whether this worker's bit is raised on each segment. Up to 128
+    /// segments: inside `sleep`, and after one that left its settling to the
+    /// caller until `settle`. Past them (io_uring): also while the worker is
+    /// awake, for as long as the segment's group has its request in the
+    /// kernel, so that an idle tenant's bit is not lowered and raised again
+    /// around every wake; a ring on it then completes that request, and
+    /// `noticeRings` lowers the group's bits.
     private var armed: [Bool]
-    /// Set when a `sleep` returned with its bits raised and its io_uring
-    /// requests in the kernel, cleared by `settle`.
+    /// Set when a `sleep` returned with bits raised that `settle` lowers,
+    /// cleared by `settle`.
     private var unsettled = false
     /// Each segment's daemon_prepare word, and its value when armed.
     private let prepareWords: [UnsafeMutablePointer<UInt32>]
@@ -173,16 +178,27 @@ public struct DaemonDoorbell: @unchecked Sendable {
     /// A rung segment with nothing behind it sends the sleep round again,
     /// whose `hasWork` before the wait still sees everything else.
     ///
-    /// `settleLater`: return with this worker's bits still raised and the
-    /// io_uring requests still in the kernel; the caller calls `settle` once
-    /// it has answered what woke it. Lowering a thousand bits (a shared
-    /// cache line each) and cancelling the requests cost tens of
-    /// microseconds, which a woken event need not wait for; a bit left
-    /// raised meanwhile costs a client at most a needless ring.
+    /// `settleLater`: return with this worker's bits still raised; the
+    /// caller calls `settle` once it has answered what woke it, and a woken
+    /// event need not wait for the bits to come down. A bit left raised
+    /// meanwhile costs a client at most a needless ring.
+    ///
+    /// Past 128 segments the io_uring requests stay in the kernel when the
+    /// sleep returns, and so do the bits of every group whose request is
+    /// still there (see `armed`): the next sleep raises and submits only
+    /// what changed. Re-arming and re-submitting a thousand segments on
+    /// every sleep, and lowering their bits and cancelling the requests on
+    /// every wake, was most of what an idle worker with a thousand tenants
+    /// cost (the kernel looks up each word's page to queue it).
     @discardableResult
     public mutating func sleep(timeoutNanoseconds: Int64, reclaims: UInt64 = 0, settleLater: Bool = false,
                                segmentHasWork: ((Int) -> Bool)? = nil, hasWork: () -> Bool) -> Bool {
         settle()
+        // Groups that a client rang while this worker was awake come out of
+        // the kernel here, their bits lowered: the passes below arm them
+        // afresh, so a ring the worker's rounds already answered is not
+        // taken for an empty wake.
+        noticeRings()
         // futex_waitv needs Linux 5.16; without it, nap briefly instead
         // (bounded latency, no lost wake-up).
         if words.isEmpty || Self.waitvMissing.load(ordering: .relaxed) {
@@ -197,10 +213,14 @@ public struct DaemonDoorbell: @unchecked Sendable {
         var slept = false
         // This worker's bit stays raised on a segment from the pass that arms
         // it (doorbell value read, bit raised, rings checked) until the sleep
-        // settles (as it returns, or later: `settleLater`) or the segment is
-        // muted, so the passes after an empty wake touch only what changed: the segments that rang are re-read before
+        // settles (as it returns, or later: `settleLater`; past 128 segments
+        // only where the group's request left the kernel) or the segment is
+        // muted, so the passes after an empty wake, and the next sleeps,
+        // touch only what changed: the segments that rang are re-read before
         // the rings are checked again, the rest keep the value they were
         // armed with (any ring since moved it, and the wait returns at once).
+        // The rings are still checked for every segment before each wait
+        // (`hasWork`), whichever were armed in an earlier pass or sleep.
         defer {
             unsettled = true
             if !settleLater { settle() }
@@ -332,14 +352,59 @@ public struct DaemonDoorbell: @unchecked Sendable {
         }
     }
 
-    /// Lowers this worker's bits and cancels the io_uring requests a
-    /// `sleep(settleLater: true)` left; nothing if there are none.
+    /// Lowers the bits a `sleep(settleLater: true)` left raised; nothing if
+    /// there are none. Up to 128 segments, every bit. Past them, the bits of
+    /// the groups whose io_uring request left the kernel (they rang, or were
+    /// armed in a pass that found work before the wait); the others stay
+    /// raised with their requests waiting, so that a client of theirs that
+    /// submits while this worker is awake rings at most once before
+    /// `noticeRings` lowers its bit.
     public mutating func settle() {
         guard unsettled else { return }
+        unsettled = false
+        guard let manyWaiter, manyWaiter.waiting.count * Int(MUSE_FUTEX_WAITER_GROUP) >= words.count else {
+            for i in words.indices where armed[i] { disarm(i) }
+            return
+        }
+        let group = Int(MUSE_FUTEX_WAITER_GROUP)
+        for g in manyWaiter.waiting.indices where !manyWaiter.waiting[g] {
+            for i in g * group ..< min(words.count, (g + 1) * group) where armed[i] { disarm(i) }
+        }
+    }
+
+    /// For a worker awake past 128 segments: lowers the bits of each group
+    /// whose io_uring request completed since it was last asked (a client of
+    /// the group rang). Takes what the kernel posted without a system call,
+    /// so it costs two loads when nothing rang and may run every round.
+    ///
+    /// Why: the bits of idle groups stay raised while the worker is awake
+    /// (`settle`), and a client that starts submitting meanwhile must not
+    /// ring at every submission. Lowering a bit while awake is always safe:
+    /// the next sleep raises it again, then checks the rings.
+    public mutating func noticeRings() {
+        guard let manyWaiter, manyWaiter.poll(woken: &wokenGroups) else { return }
+        let group = Int(MUSE_FUTEX_WAITER_GROUP)
+        for g in wokenGroups.indices where wokenGroups[g] != 0 {
+            wokenGroups[g] = 0
+            for i in g * group ..< min(words.count, (g + 1) * group) where armed[i] { disarm(i) }
+        }
+    }
+
+    /// Lowers every bit this worker raised and cancels its io_uring requests:
+    /// for a doorbell about to be replaced or dropped (the worker's segments
+    /// changed, or it stops), whose bits would otherwise stay raised with
+    /// nobody waiting, and make that tenant's clients ring for nothing.
+    public mutating func retire() {
         unsettled = false
         manyWaiter?.end()
         for i in words.indices where armed[i] { disarm(i) }
     }
+
+    /// Segments per io_uring request past 128 segments (by position).
+    static let groupSize = Int(MUSE_FUTEX_WAITER_GROUP)
+
+    /// io_uring group requests submitted so far (0 up to 128 segments).
+    var groupSubmissions: UInt64 { manyWaiter?.submissions ?? 0 }
 
     private mutating func waiterForManyWords() -> ManyWordWaiter? {
         if let manyWaiter { return manyWaiter }
@@ -366,18 +431,26 @@ public struct DaemonDoorbell: @unchecked Sendable {
 }
 
 /// `muse_futex_waiter` (CURing): a futex wait on any number of words, in
-/// groups of `MUSE_FUTEX_WAITER_GROUP` by position, each group's request left in the kernel until
-/// it completes or changes. A segment out of the wait set (muted) keeps its
-/// position with a private word that never moves, so muting one changes only
-/// its own group.
+/// groups of `MUSE_FUTEX_WAITER_GROUP` by position, each group's request left
+/// in the kernel until it completes or changes, across waits and across the
+/// time its thread is awake in between. A segment out of the wait set
+/// (muted) keeps its position with a private word that never moves, so
+/// muting one changes only its own group.
+///
+/// Owned by one worker thread; nothing here is shared.
 final class ManyWordWaiter {
     private let waiter: OpaquePointer
     private let still: UnsafeMutablePointer<UInt32>
     private var words: [UnsafeMutablePointer<UInt32>?] = []
     private var values: [UInt32] = []
     private var stale: [UInt8] = []
-    /// Per segment, whether the requests in the kernel left it out.
-    private var left: [Bool] = []
+    /// Per group: whether its request is in the kernel (as far as the
+    /// completions taken so far tell).
+    private(set) var waiting: [Bool] = []
+    /// Per position: the word and value its group's request was submitted
+    /// with (the private word and 0 for a segment left out).
+    private var submittedWords: [UnsafeMutablePointer<UInt32>?] = []
+    private var submittedValues: [UInt32] = []
 
     init?() {
         var made: OpaquePointer?
@@ -396,26 +469,38 @@ final class ManyWordWaiter {
     /// wait ended, or a negative errno if the ring failed (the next wait
     /// makes a new one). `woken[g]` (one per group, the caller clears them)
     /// is set to 1 for each group whose request completed in this wait.
+    ///
+    /// A group whose request is in the kernel with the same words and values
+    /// stays there; one whose words or values changed (a segment muted or
+    /// back, a word re-armed with the value it moved to) is cancelled and
+    /// submitted again; one whose request completed is submitted again.
     @discardableResult
     func wait(segments: [UnsafeMutablePointer<UInt32>], values current: [UInt32], armed: [Bool],
               woken: inout [UInt8], timeoutNanoseconds: Int64) -> Int32 {
         let n = segments.count
         let group = Int(MUSE_FUTEX_WAITER_GROUP)
+        let groups = (n + group - 1) / group
         // Worked on as locals: element accesses to a class's arrays would
         // each be checked for exclusivity.
-        var words = self.words, values = self.values, stale = self.stale, left = self.left
-        if left.count != n {
-            left = Array(repeating: false, count: n)
-            stale = Array(repeating: 1, count: (n + group - 1) / group)
+        var words = self.words, values = self.values, stale = self.stale
+        var submittedWords = self.submittedWords, submittedValues = self.submittedValues
+        if submittedWords.count != n {
+            submittedWords = Array(repeating: nil, count: n)
+            submittedValues = Array(repeating: 0, count: n)
+            stale = Array(repeating: 1, count: groups)
+            waiting = Array(repeating: false, count: groups)
         }
         words.removeAll(keepingCapacity: true)
         values.removeAll(keepingCapacity: true)
         for i in 0..<n {
             let out = !armed[i]
-            words.append(out ? still : segments[i])
-            values.append(out ? 0 : current[i])
-            if out != left[i] {
-                left[i] = out
+            let word = out ? still : segments[i]
+            let value = out ? 0 : current[i]
+            words.append(word)
+            values.append(value)
+            if word != submittedWords[i] || value != submittedValues[i] {
+                submittedWords[i] = word
+                submittedValues[i] = value
                 stale[i / group] = 1
             }
         }
@@ -423,7 +508,7 @@ final class ManyWordWaiter {
             values.withUnsafeBufferPointer { v in
                 stale.withUnsafeBufferPointer { s in
                     woken.withUnsafeMutableBufferPointer { k in
-                        precondition(k.count * group >= n, "one woken flag per group")
+                        precondition(k.count >= groups, "one woken flag per group")
                         return muse_futex_waiter_wait(waiter, w.baseAddress, v.baseAddress, UInt32(n), s.baseAddress,
                                                       k.baseAddress, timeoutNanoseconds)
                     }
@@ -431,16 +516,36 @@ final class ManyWordWaiter {
             }
         }
         for g in stale.indices { stale[g] = 0 }
+        // Every group went in (those still in the kernel, those submitted
+        // now); the completed ones came out. A failed ring cancelled all.
+        for g in 0..<groups { waiting[g] = result == 0 && woken[g] == 0 }
+        if result != 0 { for g in stale.indices { stale[g] = 1 } }
         self.words = words
         self.values = values
         self.stale = stale
-        self.left = left
+        self.submittedWords = submittedWords
+        self.submittedValues = submittedValues
         return result
     }
+
+    /// Takes the completions already posted, without a system call; sets
+    /// `woken[g]` to 1 for each group that completed. False when none had.
+    func poll(woken: inout [UInt8]) -> Bool {
+        let ended = woken.withUnsafeMutableBufferPointer { k in
+            precondition(k.count >= waiting.count, "one woken flag per group")
+            return muse_futex_waiter_poll(waiter, k.baseAddress)
+        }
+        guard ended > 0 else { return false }
+        for g in waiting.indices where woken[g] != 0 { waiting[g] = false }
+        return true
+    }
+
+    /// Group requests submitted so far.
+    var submissions: UInt64 { muse_futex_waiter_submissions(waiter) }
 
     /// Cancels what is left in the kernel; the next wait submits every group.
     func end() {
         muse_futex_waiter_end(waiter)
-        for g in stale.indices { stale[g] = 1 }
+        for g in waiting.indices { waiting[g] = false }
     }
 }

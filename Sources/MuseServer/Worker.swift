@@ -60,11 +60,12 @@ final class Worker: @unchecked Sendable {
 
     static var housekeepingNanoseconds: UInt64 { 50_000_000 }
     /// The housekeeping interval of a worker serving more than futex_waitv's
-    /// 128 segments. Its sleeps go through io_uring, and every sleep makes
-    /// the kernel look up each segment's doorbell page (shared futexes):
-    /// waking every 50 ms for housekeeping alone cost an idle worker with a
-    /// thousand segments 2.3% of a core. Four times fewer wakes keep five
-    /// beats inside muse.h's one-second liveness age.
+    /// 128 segments. Each of its wakes costs a round and a `hasWork` sweep
+    /// over every channel, and each housekeeping a beat on every segment;
+    /// when every sleep also re-armed every io_uring request (the kernel
+    /// looks up each doorbell's page), waking every 50 ms cost an idle
+    /// worker with a thousand segments 2.3% of a core. Four times fewer
+    /// wakes keep five beats inside muse.h's one-second liveness age.
     static var manySegmentsHousekeepingNanoseconds: UInt64 { 200_000_000 }
 
     /// This worker's housekeeping interval, for the segments it serves now.
@@ -149,6 +150,10 @@ final class Worker: @unchecked Sendable {
                 continue
             }
             let now = ThreadSupport.monotonicNanoseconds()
+            // Past 128 segments the bits of idle tenants stay raised while
+            // the worker is awake: one that rang meanwhile has its bit
+            // lowered here, so its next submissions do not ring.
+            doorbell.noticeRings()
             let worked = workedSinceClock
             workedSinceClock = false
             if !drains.isEmpty { finishDrains(now: now) }
@@ -193,6 +198,8 @@ final class Worker: @unchecked Sendable {
                 idle.pause()
             }
         }
+        // A stopping worker answers with its bits down: nobody will wait on them.
+        doorbell.retire()
         drainBeforeStopping(scorer: scorer)
         for segment in segments { segment.beat() }
         finished.store(true, ordering: .releasing)
@@ -220,6 +227,7 @@ final class Worker: @unchecked Sendable {
                 }
                 if !segments.contains(where: { $0 === segment }) {
                     segments.append(segment)
+                    doorbell.retire()
                     doorbell = DaemonDoorbell(segments: segments, worker: index)
                     rebuildSegmentEndpoints()
                 }
@@ -251,6 +259,7 @@ final class Worker: @unchecked Sendable {
             let kept = segments.filter { segment in endpoints.contains { $0.segment === segment } }
             if kept.count != segments.count {
                 segments = kept
+                doorbell.retire()
                 doorbell = DaemonDoorbell(segments: segments, worker: index)
                 rebuildSegmentEndpoints()
             }
@@ -356,6 +365,7 @@ final class Worker: @unchecked Sendable {
         endpoints.removeAll { $0.segment.isDamaged }
         rebuildScheduler()
         segments.removeAll(where: \.isDamaged)
+        doorbell.retire()
         doorbell = DaemonDoorbell(segments: segments, worker: index)
         rebuildSegmentEndpoints()
     }

@@ -151,7 +151,10 @@ struct DaemonDoorbellTests {
 
     /// A sleep that leaves settling to its caller returns with the worker's
     /// bit still raised (a client would ring), and `settle` lowers it; a
-    /// plain sleep lowers it before returning.
+    /// plain sleep lowers it before returning. Up to 128 segments, every
+    /// bit; past them, only the bits of the groups whose io_uring request
+    /// left the kernel (none after a timeout): the rest stay raised with
+    /// their requests waiting, until `retire`.
     @Test func aSleepSettledLaterKeepsItsBitsUntilSettled() throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -163,19 +166,105 @@ struct DaemonDoorbellTests {
                 let offset = MemoryLayout<muse_segment_header>.offset(of: \.daemon_sleeping)!
                 return muse__atomic_load_acquire_u32((UnsafeMutableRawPointer(segments[i].header) + offset).assumingMemoryBound(to: UInt32.self))
             }
+            let staysRaised = count > 128
             #expect(doorbell.sleep(timeoutNanoseconds: 5_000_000, settleLater: true) { false })
             #expect((0..<count).allSatisfy { sleeping($0) == 1 << 2 }, "\(count) segments: bits lowered before settle")
             doorbell.settle()
-            #expect((0..<count).allSatisfy { sleeping($0) == 0 }, "\(count) segments: bits left raised")
+            #expect((0..<count).allSatisfy { sleeping($0) == (staysRaised ? 1 << 2 : 0) }, "\(count) segments after settle")
             doorbell.settle()
             #expect(doorbell.sleep(timeoutNanoseconds: 5_000_000) { false })
-            #expect((0..<count).allSatisfy { sleeping($0) == 0 })
+            #expect((0..<count).allSatisfy { sleeping($0) == (staysRaised ? 1 << 2 : 0) })
             // A sleep after an unsettled one settles it first and still sleeps.
             #expect(doorbell.sleep(timeoutNanoseconds: 5_000_000, settleLater: true) { false })
             let start = ThreadSupport.monotonicNanoseconds()
             #expect(doorbell.sleep(timeoutNanoseconds: 20_000_000) { false })
             #expect(ThreadSupport.monotonicNanoseconds() - start >= 19_000_000)
-            #expect((0..<count).allSatisfy { sleeping($0) == 0 })
+            #expect((0..<count).allSatisfy { sleeping($0) == (staysRaised ? 1 << 2 : 0) })
+            doorbell.retire()
+            #expect((0..<count).allSatisfy { sleeping($0) == 0 }, "\(count) segments: bits left raised after retire")
         }
+    }
+
+    /// Past 128 segments an idle worker's sleeps leave the io_uring requests
+    /// and the bits of idle tenants in place: a sleep after a timeout
+    /// submits nothing, a ring re-submits its own group alone and lowers
+    /// and raises only that group's bits, and nothing is lost meanwhile.
+    @Test func sleepsPastOneHundredTwentyEightSegmentsResubmitOnlyWhatRang() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let layout = try SegmentLayout(channelCount: 1, ringDepth: 8, maxFeatures: 4)
+        let count = 300
+        let segments = try (0..<count).map { try Segment.create(path: "\(dir)/t\($0).muse", tenant: "t\($0)", groupID: nil, layout: layout) }
+        var doorbell = DaemonDoorbell(segments: segments, worker: 0)
+        defer { doorbell.retire() }
+        let offset = MemoryLayout<muse_segment_header>.offset(of: \.daemon_doorbell)!
+        let wordAddresses = segments.map { Int(bitPattern: UnsafeMutableRawPointer($0.header) + offset) }
+        let sleepingOffset = MemoryLayout<muse_segment_header>.offset(of: \.daemon_sleeping)!
+        let sleeping = { (i: Int) -> UInt32 in
+            muse__atomic_load_acquire_u32((UnsafeMutableRawPointer(segments[i].header) + sleepingOffset).assumingMemoryBound(to: UInt32.self))
+        }
+        let group = DaemonDoorbell.groupSize
+        let groups = (count + group - 1) / group
+
+        // The first sleep submits every group; five more after timeouts, none.
+        #expect(doorbell.sleep(timeoutNanoseconds: 2_000_000, settleLater: true) { false })
+        doorbell.settle()
+        #expect(doorbell.groupSubmissions == UInt64(groups))
+        for _ in 0..<5 {
+            #expect(doorbell.sleep(timeoutNanoseconds: 2_000_000, settleLater: true) { false })
+            doorbell.settle()
+        }
+        #expect(doorbell.groupSubmissions == UInt64(groups), "\(doorbell.groupSubmissions) submissions")
+        #expect((0..<count).allSatisfy { sleeping($0) == 1 })
+
+        // A ring with work behind it: the worker wakes, names it, and its
+        // group's bits come down at `settle`; the others' stay raised.
+        let ringing = 217
+        let work = Atomic<Bool>(false)
+        let client = Thread {
+            usleep(20_000)
+            work.store(true, ordering: .releasing)
+            muse__ring(UnsafeMutablePointer<UInt32>(bitPattern: wordAddresses[ringing])!)
+        }
+        client.start()
+        let start = ThreadSupport.monotonicNanoseconds()
+        #expect(doorbell.sleep(timeoutNanoseconds: 5_000_000_000, settleLater: true, segmentHasWork: { i in
+            i == ringing && work.load(ordering: .acquiring)
+        }) { work.load(ordering: .acquiring) })
+        #expect(ThreadSupport.monotonicNanoseconds() - start < 1_000_000_000)
+        #expect(doorbell.rang == [ringing])
+        doorbell.settle()
+        let rungGroup = ringing / group
+        let lowered = (0..<count).filter { sleeping($0) == 0 }
+        #expect(lowered == Array(rungGroup * group ..< (rungGroup + 1) * group), "lowered \(lowered.count) bits")
+        while !client.isFinished { usleep(1000) }
+
+        // The next sleep raises that group's bits again and submits it alone.
+        work.store(false, ordering: .releasing)
+        #expect(doorbell.sleep(timeoutNanoseconds: 2_000_000, settleLater: true) { false })
+        doorbell.settle()
+        #expect(doorbell.groupSubmissions == UInt64(groups + 1), "\(doorbell.groupSubmissions) submissions")
+        #expect((0..<count).allSatisfy { sleeping($0) == 1 })
+
+        // A client rings while the worker is awake (its bit stayed raised):
+        // `noticeRings` lowers its group's bits, so its next submissions do
+        // not ring, and the next sleep neither takes that ring for a wake
+        // nor sleeps short.
+        let late = 42
+        muse__ring(UnsafeMutablePointer<UInt32>(bitPattern: wordAddresses[late])!)
+        var noticed = false
+        for _ in 0..<1000 where !noticed {
+            doorbell.noticeRings()
+            noticed = sleeping(late) == 0
+            if !noticed { usleep(100) }
+        }
+        #expect(noticed, "the bit of a segment that rang while awake stayed raised")
+        #expect((0..<count).filter { sleeping($0) == 0 }.count == group)
+        var asked: [Int] = []
+        let before = ThreadSupport.monotonicNanoseconds()
+        #expect(doorbell.sleep(timeoutNanoseconds: 30_000_000, segmentHasWork: { asked.append($0); return false }) { false })
+        #expect(ThreadSupport.monotonicNanoseconds() - before >= 29_000_000)
+        #expect(asked.isEmpty, "a ring answered while awake was taken for a wake of \(asked)")
+        #expect(doorbell.groupSubmissions == UInt64(groups + 2), "\(doorbell.groupSubmissions) submissions")
     }
 }

@@ -24,9 +24,11 @@ int muse_uring_complete(muse_uring *ring, int wait, uint64_t *user_data, int32_t
 /* A futex wait on any number of 32-bit words: futex_waitv(2) takes at most
  * 128, so the words go to io_uring as one FUTEX_WAITV request per group of
  * MUSE_FUTEX_WAITER_GROUP (Linux 6.7+). A wait ends when any request
- * completes; the others stay in the kernel for the next wait, so a wake
- * costs the kernel's setup of one group (it looks up each word's page), not
- * of every word; `muse_futex_waiter_end` cancels them. Small groups make a
+ * completes; the others stay in the kernel for the next wait (also while
+ * the thread is awake in between: `muse_futex_waiter_poll` shows what
+ * completed meanwhile), so a wake costs the kernel's setup of one group (it
+ * looks up each word's page), not of every word; `muse_futex_waiter_end`
+ * cancels them. Small groups make a
  * wake cheap; more of them cost little more to start. One waiter per thread. */
 #define MUSE_FUTEX_WAITER_GROUP 32
 typedef struct muse_futex_waiter muse_futex_waiter;
@@ -47,6 +49,16 @@ void muse_futex_waiter_destroy(muse_futex_waiter *waiter);
  * cancelled). */
 int muse_futex_waiter_wait(muse_futex_waiter *waiter, uint32_t *const *words, const uint32_t *values, unsigned count,
                            const uint8_t *stale, uint8_t *woken, int64_t timeout_ns);
+/* Takes the completions the kernel has already posted, without a system
+ * call: woken[g] is set to 1 for each group whose request completed (the
+ * rest stay in the kernel). Returns how many completed; 0 at once when none
+ * is posted. For a waiter whose requests stay in the kernel while its
+ * thread is awake: a ring meanwhile shows here. */
+int muse_futex_waiter_poll(muse_futex_waiter *waiter, uint8_t *woken);
+/* How many group requests this waiter has submitted so far (each costs the
+ * kernel a lookup of its words' pages): what keeping them in the kernel
+ * across waits saves, for tests. */
+uint64_t muse_futex_waiter_submissions(const muse_futex_waiter *waiter);
 /* Cancels and reaps every request still in the kernel. */
 void muse_futex_waiter_end(muse_futex_waiter *waiter);
 
