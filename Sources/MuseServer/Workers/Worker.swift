@@ -8,7 +8,7 @@ import Synchronization
 ///
 /// Its `FairScheduler` decides how much of which tenant each round answers
 /// (weighted deficit round robin over tenants, rate limits answered
-/// `.overloaded`); see Scheduling/DeficitRoundRobin.swift.
+/// `.overloaded`); see Scheduling/FairScheduler.swift.
 ///
 /// It owns its endpoints outright (their private heads, their reclaim), so no
 /// lock guards them. While events flow it never makes a system call; when its
@@ -20,52 +20,53 @@ import Synchronization
 /// scored wholly by one generation.
 final class Worker: @unchecked Sendable {
     let index: Int
-    private var endpoints: EndpointSet
+    var endpoints: EndpointSet
     /// Shares this worker among its tenants (weights, rate limits), rebuilt
     /// from `policyTable` whenever the channels or a publication change.
-    private var scheduler: FairScheduler
-    private let policyTable: TenantPolicyTable
-    private var segments: [Segment]
+    var scheduler: FairScheduler
+    let policyTable: TenantPolicyTable
+    var segments: [Segment]
     private let cell: ServingCell
-    private var serving: Serving
+    var serving: Serving
     private var servingVersion: UInt64
     /// This worker's shadow records (read by the control thread).
     let shadows = ShadowTally()
     /// This worker's live score sketches (read by the control thread).
     let sketches: WorkerSketches
-    private var doorbell: DaemonDoorbell
+    var doorbell: DaemonDoorbell
     /// Per doorbell segment (the doorbell's indices, `segments`' order): the
     /// endpoints of this worker in it. Rebuilt with the doorbell or the
     /// scheduler; the worker's alone.
-    private var segmentEndpoints: [[Int]] = []
+    var segmentEndpoints: [[Int]] = []
     /// The scheduler flows of the segments that rang (scratch, per wake).
     private var rungFlows: [Int] = []
-    private let batchSize: Int
+    let batchSize: Int
     private let spinNanoseconds: UInt64
     private let idlePolicy: IdlePolicy
-    private var scratch: DrainScratch
+    var scratch: DrainScratch
     /// Orders from the daemon, appended under the lock by its administration
     /// thread, taken by this worker once it sees the publication the daemon
     /// makes after every order.
-    private let orders = Locked<[WorkerOrder]>([])
-    /// Tenants this worker is draining, with their channels' answered counts
-    /// when the drain began.
-    private var drains: [(tenant: TenantIndex, ticket: RetirementTicket, answeredBefore: UInt64)] = []
+    let orders = Locked<[WorkerOrder]>([])
+    /// Tenants this worker is retiring, with their channels' answered counts
+    /// when the retirement began.
+    var retirements: [(tenant: TenantIndex, ticket: RetirementTicket, answeredBefore: UInt64)] = []
     private let stopping = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
     /// Bumped at every housekeeping; the systemd watchdog reads it.
     let heartbeat = WorkerHeartbeat()
     /// This worker's metrics cell (summed by the exporter); nil: no metrics endpoint.
     let metrics: WorkerMetrics?
+    /// Channel reclaims logged, a line per tenant per second at most.
+    var reclaims = ReclaimLog()
 
     static var housekeepingNanoseconds: UInt64 { 50_000_000 }
     /// The housekeeping interval of a worker serving more than futex_waitv's
     /// 128 segments. Each of its wakes costs a round and a `hasWork` sweep
-    /// over every channel, and each housekeeping a beat on every segment;
-    /// when every sleep also re-armed every io_uring request (the kernel
-    /// looks up each doorbell's page), waking every 50 ms cost an idle
-    /// worker with a thousand segments 2.3% of a core. Four times fewer
-    /// wakes keep five beats inside muse.h's one-second liveness age.
+    /// over every channel, and each housekeeping a beat on every segment:
+    /// with a thousand segments that is most of an idle worker's CPU. Four
+    /// times fewer wakes than the default still keep five beats inside
+    /// muse.h's one-second liveness age.
     static var manySegmentsHousekeepingNanoseconds: UInt64 { 200_000_000 }
 
     /// This worker's housekeeping interval, for the segments it serves now.
@@ -156,7 +157,7 @@ final class Worker: @unchecked Sendable {
             doorbell.noticeRings()
             let worked = workedSinceClock
             workedSinceClock = false
-            if !drains.isEmpty { finishDrains(now: now) }
+            if !retirements.isEmpty { finishRetirements(now: now) }
             if now >= nextHousekeeping {
                 housekeep(now: now)
                 if let table = scorer.sketches { sketches.rotateIfDue(table, now: now) }
@@ -200,99 +201,13 @@ final class Worker: @unchecked Sendable {
         }
         // A stopping worker answers with its bits down: nobody will wait on them.
         doorbell.retire()
-        drainBeforeStopping(scorer: scorer)
+        answerSubmittedBeforeStop(scorer: scorer)
         for segment in segments { segment.beat() }
         finished.store(true, ordering: .releasing)
     }
 
-    /// Daemon side: queues `order`; the daemon then publishes, which makes
-    /// the worker look at its orders.
-    func send(_ order: WorkerOrder) { orders.withLock { $0.append(order) } }
-
-    /// Cold path: applies the daemon's orders.
-    private func applyOrders() {
-        let taken = orders.withLock { queue in
-            defer { queue.removeAll() }
-            return queue
-        }
-        for order in taken {
-            switch order {
-            case .serve(let tenant, let segment, let channels):
-                for channel in channels {
-                    endpoints.append(ChannelEndpoint(segment: segment, channel: channel, tenant: tenant))
-                }
-                if segment.layout.maxFeatures > scratch.stride {
-                    scratch.deallocate()
-                    scratch = DrainScratch(events: batchSize, maxFeatures: segment.layout.maxFeatures)
-                }
-                if !segments.contains(where: { $0 === segment }) {
-                    segments.append(segment)
-                    doorbell.retire()
-                    doorbell = DaemonDoorbell(segments: segments, worker: index)
-                    rebuildSegmentEndpoints()
-                }
-                segment.beat()
-            case .retire(let tenant, let ticket):
-                var before: UInt64 = 0
-                for i in 0..<endpoints.count where endpoints[i].tenant == tenant {
-                    endpoints[i].beginDrain()
-                    before &+= endpoints[i].head
-                }
-                drains.append((tenant, ticket, before))
-            }
-        }
-    }
-
-    /// Gives up the channels of tenants whose drain is over: everything
-    /// submitted before it began is answered, or the deadline passed.
-    private func finishDrains(now: UInt64) {
-        drains.removeAll { drain in
-            let done = endpoints.allSatisfy { $0.tenant != drain.tenant || $0.isDrained }
-            guard done || now >= drain.ticket.deadline else { return false }
-            var answered: UInt64 = 0, left: UInt64 = 0
-            for i in 0..<endpoints.count where endpoints[i].tenant == drain.tenant {
-                answered &+= endpoints[i].head
-                left &+= endpoints[i].undrained
-            }
-            endpoints.removeAll { $0.tenant == drain.tenant }
-            rebuildScheduler()
-            let kept = segments.filter { segment in endpoints.contains { $0.segment === segment } }
-            if kept.count != segments.count {
-                segments = kept
-                doorbell.retire()
-                doorbell = DaemonDoorbell(segments: segments, worker: index)
-                rebuildSegmentEndpoints()
-            }
-            drain.ticket.report(answered: answered &- drain.answeredBefore, left: left)
-            return true
-        }
-    }
-
-    /// Answers what clients had submitted when the stop came, up to
-    /// `stopDrainNanoseconds`; later submissions wait for the next daemon.
-    private func drainBeforeStopping(scorer: WorkerScorer) {
-        let started = ThreadSupport.monotonicNanoseconds()
-        var answered = 0
-        for i in 0..<endpoints.count { endpoints[i].beginDrain() }
-        while !endpoints.allSatisfy({ $0.isDrained })
-                && ThreadSupport.monotonicNanoseconds() - started < Self.stopDrainNanoseconds {
-            var round = 0
-            for i in 0..<endpoints.count {
-                round &+= endpoints[i].drain(limit: batchSize, scorer: scorer, scratch: scratch)
-            }
-            answered &+= round
-            if round == 0 { usleep(100) }
-        }
-        var left: UInt64 = 0
-        for i in 0..<endpoints.count { left &+= endpoints[i].undrained }
-        if answered > 0 || left > 0 {
-            Log.info("worker-drained", ["worker": index, "answered": answered, "left": left,
-                                        "milliseconds": (ThreadSupport.monotonicNanoseconds() - started) / 1_000_000])
-        }
-    }
-
     /// Cold path: the channels or the tenants' policies changed.
-    private func rebuildScheduler() {
+    func rebuildScheduler() {
         var tenants: [TenantIndex] = []
         for i in 0..<endpoints.count { tenants.append(endpoints[i].tenant) }
         scheduler = FairScheduler(tenants: tenants, policies: policyTable.current, batchSize: batchSize)
@@ -300,7 +215,7 @@ final class Worker: @unchecked Sendable {
     }
 
     /// Cold path: which of this worker's endpoints each doorbell segment holds.
-    private func rebuildSegmentEndpoints() {
+    func rebuildSegmentEndpoints() {
         var bySegment: [ObjectIdentifier: Int] = [:]
         for (i, segment) in segments.enumerated() { bySegment[ObjectIdentifier(segment)] = i }
         var map = Array(repeating: [Int](), count: segments.count)
@@ -329,74 +244,12 @@ final class Worker: @unchecked Sendable {
         cell.acknowledge(worker: index, version: version)
     }
 
-    private func housekeep(now: UInt64) {
-        heartbeat.beat(worker: index)
-        if segments.contains(where: \.isDamaged) { dropDamagedSegments() }
-        for segment in segments { segment.beat(now: now) }
-        for i in 0..<endpoints.count where endpoints[i].reclaimIfAbandoned() {
-            reclaims.record(tenant: endpoints[i].segment.tenant, channel: endpoints[i].channel.rawValue, now: now)
-        }
-        metrics?.publishReclaims((0..<endpoints.count).map { (endpoints[$0].tenant, endpoints[$0].reclaims) })
-        reclaims.flush(now: now)
-        reportRateLimits(now: now)
-    }
-
-    /// One line a second per tenant whose events went over its rate limit
-    /// (answered `.overloaded`): the operator sees it without metrics.
-    private func reportRateLimits(now: UInt64) {
-        for (tenant, limiter) in scheduler.limiters {
-            guard let refused = limiter.refusalsToReport(now: now),
-                  let i = (0..<endpoints.count).first(where: { endpoints[$0].tenant == tenant }) else { continue }
-            Log.warning("tenant-over-rate-limit", ["tenant": endpoints[i].segment.tenant, "refused_since_last_line": refused,
-                                                   "events_per_second": limiter.limit.eventsPerSecond,
-                                                   "burst": limiter.limit.burst])
-        }
-    }
-
-    private var reclaims = ReclaimLog()
-
-    /// Stops serving tenants whose segment file a client truncated; the other
-    /// tenants on this worker carry on.
-    private func dropDamagedSegments() {
-        for segment in segments where segment.isDamaged {
-            Log.error("segment-truncated", ["tenant": segment.tenant, "path": segment.path, "reason":
-                "a client shrank the segment file; this tenant is no longer served until its file is removed and mused restarted"])
-        }
-        endpoints.removeAll { $0.segment.isDamaged }
-        rebuildScheduler()
-        segments.removeAll(where: \.isDamaged)
+    /// Cold path: a doorbell for `segments` as they are now; the old one
+    /// lowers its bits and cancels its waits first, so nothing is left raised
+    /// with nobody waiting.
+    func replaceDoorbell() {
         doorbell.retire()
         doorbell = DaemonDoorbell(segments: segments, worker: index)
         rebuildSegmentEndpoints()
-    }
-}
-
-/// Logs channel reclaims, at most one line per tenant per second: a client
-/// scribbling over its own segment's channel states must not flood the journal.
-struct ReclaimLog {
-    private var lastLine: [String: UInt64] = [:]
-    private var suppressed: [String: Int] = [:]
-
-    mutating func record(tenant: String, channel: Int, now: UInt64) {
-        if let last = lastLine[tenant], now &- last < 1_000_000_000 {
-            suppressed[tenant, default: 0] += 1
-            return
-        }
-        lastLine[tenant] = now
-        let earlier = suppressed.removeValue(forKey: tenant) ?? 0
-        if earlier > 0 {
-            Log.info("channel-reclaimed", ["tenant": tenant, "channel": channel, "also_reclaimed_in_last_second": earlier])
-        } else {
-            Log.info("channel-reclaimed", ["tenant": tenant, "channel": channel])
-        }
-    }
-
-    /// Reports what the last second held back once it is over.
-    mutating func flush(now: UInt64) {
-        for (tenant, count) in suppressed where now &- (lastLine[tenant] ?? 0) >= 1_000_000_000 {
-            lastLine[tenant] = now
-            suppressed[tenant] = nil
-            Log.info("channel-reclaimed", ["tenant": tenant, "also_reclaimed_in_last_second": count])
-        }
     }
 }
