@@ -27,8 +27,8 @@ public final class Segment: @unchecked Sendable {
     public let wasAdopted: Bool
     let descriptor: Int32
     let base: UnsafeMutableRawPointer
-    /// This mapping's slot in the SIGBUS guard (muse_shims.h), or -1.
-    private let guardSlot: Int32
+    /// This mapping's registration in the SIGBUS guard (muse_shims.h), or -1.
+    private let guardRegistration: Int32
 
     public var header: UnsafeMutablePointer<muse_segment_header> {
         base.assumingMemoryBound(to: muse_segment_header.self)
@@ -106,9 +106,9 @@ public final class Segment: @unchecked Sendable {
             guard FileLock.tryExclusive(fd, offset: 0) else { throw SystemCallError("lock", path) }
             try retryingOnInterrupt("truncate", path) { ftruncate(fd, off_t(layout.segmentSize)) }
             try assertOwnership(fd, groupID: groupID, path: path)
-            let (base, slot) = try map(fd: fd, size: layout.segmentSize, path: path)
+            let (base, registration) = try map(fd: fd, size: layout.segmentSize, path: path)
             segment = Segment(path: path, tenant: tenant, layout: layout, incarnation: 1,
-                              wasAdopted: false, descriptor: fd, base: base, guardSlot: slot)
+                              wasAdopted: false, descriptor: fd, base: base, guardRegistration: registration)
         } catch {
             unlinkat(directory.descriptor, temporary, 0)
             close(fd)
@@ -174,25 +174,25 @@ public final class Segment: @unchecked Sendable {
             close(fd)
             throw SegmentError.foreign(path: path, reason: "\(size) bytes is not the size of a segment")
         }
-        let base: UnsafeMutableRawPointer, slot: Int32
-        do { (base, slot) = try map(fd: fd, size: size, path: path) } catch { close(fd); throw error }
+        let base: UnsafeMutableRawPointer, registration: Int32
+        do { (base, registration) = try map(fd: fd, size: size, path: path) } catch { close(fd); throw error }
         // From here on every access to the file's memory is under the SIGBUS
         // guard: a client may be shrinking the file right now.
         do {
             let header = base.assumingMemoryBound(to: muse_segment_header.self)
             let layout = try validate(header, fileSize: size, path: path, tenant: tenant)
-            guard muse_sigbus_guard_damaged(slot) == 0 else {
+            guard muse_sigbus_guard_damaged(registration) == 0 else {
                 throw SegmentError.foreign(path: path, reason: "its size changed while it was being adopted")
             }
             try assertOwnership(fd, groupID: groupID, path: path)
             let incarnation = muse__atomic_load_acquire_u64(&header.pointee.incarnation) &+ 1
             let segment = Segment(path: path, tenant: tenant, layout: layout, incarnation: incarnation,
-                                  wasAdopted: true, descriptor: fd, base: base, guardSlot: slot)
+                                  wasAdopted: true, descriptor: fd, base: base, guardRegistration: registration)
             muse__atomic_store_release_u64(&header.pointee.incarnation, incarnation)
             muse__atomic_store_release_u32(&header.pointee.daemon_pid, UInt32(bitPattern: getpid()))
             return segment
         } catch {
-            muse_sigbus_guard_unregister(slot)
+            muse_sigbus_guard_unregister(registration)
             munmap(base, size)
             close(fd)
             throw error
@@ -213,7 +213,7 @@ public final class Segment: @unchecked Sendable {
     }
 
     private init(path: String, tenant: String, layout: SegmentLayout, incarnation: UInt64, wasAdopted: Bool,
-                 descriptor: Int32, base: UnsafeMutableRawPointer, guardSlot: Int32) {
+                 descriptor: Int32, base: UnsafeMutableRawPointer, guardRegistration: Int32) {
         self.path = path
         self.tenant = tenant
         self.layout = layout
@@ -221,11 +221,11 @@ public final class Segment: @unchecked Sendable {
         self.wasAdopted = wasAdopted
         self.descriptor = descriptor
         self.base = base
-        self.guardSlot = guardSlot
+        self.guardRegistration = guardRegistration
     }
 
     deinit {
-        muse_sigbus_guard_unregister(guardSlot)
+        muse_sigbus_guard_unregister(guardRegistration)
         munmap(base, layout.segmentSize)
         close(descriptor)
     }
@@ -237,12 +237,12 @@ public final class Segment: @unchecked Sendable {
             throw SystemCallError("mmap", path)
         }
         // An unguarded mapping would let one client's truncate kill every tenant.
-        let slot = muse_sigbus_guard_register(base, size)
-        guard slot >= 0 else {
+        let registration = muse_sigbus_guard_register(base, size)
+        guard registration >= 0 else {
             munmap(base, size)
             throw SegmentError.foreign(path: path, reason: "the SIGBUS guard has no free slot for another mapping")
         }
-        return (base, slot)
+        return (base, registration)
     }
 
     private func writeLayout() {
@@ -316,7 +316,7 @@ public final class Segment: @unchecked Sendable {
     /// True once a client shrank the segment file under the daemon: the
     /// mapping is then private zero pages (see `muse_sigbus_guard_install`)
     /// and the tenant can no longer be served from it.
-    public var isDamaged: Bool { muse_sigbus_guard_damaged(guardSlot) != 0 }
+    public var isDamaged: Bool { muse_sigbus_guard_damaged(guardRegistration) != 0 }
 
     /// Makes a client's ftruncate of its segment cost that tenant only, not
     /// the daemon. Call once, before mapping segments.

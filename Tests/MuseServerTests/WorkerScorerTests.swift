@@ -129,8 +129,8 @@ struct WorkerScorerTests {
         // Every answer counted by status in the metrics cell, and one batch-size entry per batch.
         let counts = try #require(metrics.currentGeneration)
         for (status, n) in statuses {
-            let slot = status == CompletionStatus.unknownIntent.rawValue ? counts.slot(of: IntentID(9)) : counts.slot(of: IntentID(7))
-            #expect(metrics.events.load(MetricsLayout.eventIndex(tenant: 0, slot: slot, status: Int(status))) == n, "status \(status)")
+            let slot = status == CompletionStatus.unknownIntent.rawValue ? counts.column(of: IntentID(9)) : counts.column(of: IntentID(7))
+            #expect(metrics.events.load(MetricsLayout.eventIndex(tenant: 0, column: slot, status: Int(status))) == n, "status \(status)")
         }
         #expect(metrics.histograms(tenant: 0).batchSums.reduce(0, +) == total)
     }

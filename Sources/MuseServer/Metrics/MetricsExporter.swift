@@ -126,15 +126,15 @@ final class MetricsExporter: Sendable {
             let total = cells.reduce(UInt64(0)) { $0 &+ $1.events.load(index) }
             let delta = total &- state.events[index]
             guard delta > 0, delta < UInt64(Int64.max) else { continue }
-            let tenant = index / (MetricsLayout.statusSlots * MetricsLayout.intentSlots)
+            let tenant = index / (MetricsLayout.statusColumns * MetricsLayout.intentColumns)
             guard let name = tenants[tenant] else { continue }
             state.events[index] = total
             let counter = state.eventCounters[index] ?? {
-                let status = index % MetricsLayout.statusSlots
-                let slot = (index / MetricsLayout.statusSlots) % MetricsLayout.intentSlots
+                let status = index % MetricsLayout.statusColumns
+                let column = (index / MetricsLayout.statusColumns) % MetricsLayout.intentColumns
                 let made = registry.makeCounter(descriptor: Self.events, labels: [
                     ("tenant", name),
-                    ("intent", slot < intents.count ? intents[slot] : MetricsLayout.unknownIntent),
+                    ("intent", column < intents.count ? intents[column] : MetricsLayout.unknownIntent),
                     ("status", MetricsLayout.statusLabel(status))])
                 state.eventCounters[index] = made
                 return made

@@ -47,7 +47,7 @@ final class CounterArray: @unchecked Sendable {
 
 /// What the flat counter indices mean, daemon-wide: tenants by `TenantIndex`
 /// (up to `capacity`: a reload adds tenants at new indices; those past it are
-/// not counted), the statuses, and intent slots, which intent names are given
+/// not counted), the statuses, and intent columns, which intent names are given
 /// as generations bring them.
 final class MetricsLayout: Sendable {
     /// Tenant indices the cells have room for (fixed: they are never resized).
@@ -55,15 +55,15 @@ final class MetricsLayout: Sendable {
     /// Tenant names by index; written by the daemon when a reload adds one
     /// (under this lock), read by the exporter.
     private let tenantNames: Locked<[String?]>
-    /// Slot 0 counts events whose intent id the serving generation does not
-    /// know (and, past `intentSlots`, intents no slot was left for).
-    static let intentSlots = 64
+    /// Column 0 counts events whose intent id the serving generation does not
+    /// know (and, past `intentColumns`, intents no column was left for).
+    static let intentColumns = 64
     static let unknownIntent = "unknown"
     /// Tenant indices kept free at start for tenants a reload adds.
     static let reloadHeadroom = 64
-    /// `CompletionStatus` raw values 0..<statusSlots; others count as `internal`.
-    static let statusSlots = 8
-    /// Intent names by slot; grows under the lock (cold: generation pick-up, scrapes).
+    /// `CompletionStatus` raw values 0..<statusColumns; others count as `internal`.
+    static let statusColumns = 8
+    /// Intent names by column; grows under the lock (cold: generation pick-up, scrapes).
     private let intentNames = Locked<[String]>([MetricsLayout.unknownIntent])
 
     init(tenants: [String], capacity: Int) {
@@ -80,24 +80,24 @@ final class MetricsLayout: Sendable {
     /// Tenant names by index (nil: no tenant was ever there).
     var tenants: [String?] { tenantNames.withLock { $0 } }
 
-    var eventCounterCount: Int { capacity * Self.intentSlots * Self.statusSlots }
+    var eventCounterCount: Int { capacity * Self.intentColumns * Self.statusColumns }
 
     @inline(__always)
-    static func eventIndex(tenant: Int, slot: Int, status: Int) -> Int {
-        (tenant &* intentSlots &+ slot) &* statusSlots &+ status
+    static func eventIndex(tenant: Int, column: Int, status: Int) -> Int {
+        (tenant &* intentColumns &+ column) &* statusColumns &+ status
     }
 
-    /// The slot of intent `name`, given one the first time (0 once all are taken).
-    func slot(forIntent name: String) -> Int {
+    /// The column of intent `name`, given one the first time (0 once all are taken).
+    func column(forIntent name: String) -> Int {
         intentNames.withLock { names in
-            if let slot = names.firstIndex(of: name) { return slot }
-            guard names.count < Self.intentSlots else { return 0 }
+            if let column = names.firstIndex(of: name) { return column }
+            guard names.count < Self.intentColumns else { return 0 }
             names.append(name)
             return names.count - 1
         }
     }
 
-    /// Intent names by slot, as far as slots are given.
+    /// Intent names by column, as far as columns are given.
     var intents: [String] { intentNames.withLock { $0 } }
 
     /// The Prometheus label of a status.
@@ -132,7 +132,7 @@ enum MetricBuckets {
     }
 }
 
-/// One worker's counters for the generation it serves: the intent slot of
+/// One worker's counters for the generation it serves: the intent column of
 /// each muse.h intent id, and the drift of the primary predictors' transformed
 /// scores, counted per (tenant, predictor) into the reference distribution's
 /// deciles (the same deciles and bins as the shadow tallies, `ShadowRecord`).
@@ -147,8 +147,8 @@ final class GenerationCounts: @unchecked Sendable {
     /// Routing predictor names, by index (labels; names, not the generation
     /// itself, so dropping this object never frees a model).
     let predictorNames: [String]
-    /// muse.h intent id → intent slot (dense; ids past the end: slot 0).
-    private let slots: UnsafeMutableBufferPointer<UInt8>
+    /// muse.h intent id → intent column (dense; ids past the end: column 0).
+    private let columns: UnsafeMutableBufferPointer<UInt8>
     /// [tenant][predictor][9] decile edges, padded with +∞.
     private let edges: UnsafeMutablePointer<Double>
     /// [tenant][predictor][10] events per reference decile.
@@ -162,10 +162,10 @@ final class GenerationCounts: @unchecked Sendable {
         predictorNames = predictors
         predictorCount = predictors.count
         let top = generation.intents.map { Int($0.id) }.max() ?? 0
-        slots = .allocate(capacity: top + 1)
-        slots.initialize(repeating: 0)
+        columns = .allocate(capacity: top + 1)
+        columns.initialize(repeating: 0)
         for intent in generation.intents {
-            slots[Int(intent.id)] = UInt8(layout.slot(forIntent: intent.name))
+            columns[Int(intent.id)] = UInt8(layout.column(forIntent: intent.name))
         }
         let pairs = tenantCount * predictorCount
         edges = .allocate(capacity: max(pairs * 9, 1))
@@ -181,14 +181,14 @@ final class GenerationCounts: @unchecked Sendable {
     }
 
     deinit {
-        slots.deallocate()
+        columns.deallocate()
         edges.deallocate()
     }
 
     @inline(__always)
-    func slot(of intent: IntentID) -> Int {
+    func column(of intent: IntentID) -> Int {
         let id = Int(intent.rawValue)
-        return id < slots.count ? Int(slots[id]) : 0
+        return id < columns.count ? Int(columns[id]) : 0
     }
 
     /// Worker thread only: one primary score of `predictor` (routing index).
@@ -215,7 +215,7 @@ final class GenerationCounts: @unchecked Sendable {
 /// metrics endpoint; without one the drain's hooks cost nothing.
 final class WorkerMetrics: @unchecked Sendable {
     let layout: MetricsLayout
-    /// [tenant][intent slot][status] answered events.
+    /// [tenant][intent column][status] answered events.
     let events: CounterArray
     /// [tenant] channels reclaimed from dead or departed clients (set, not
     /// added: the endpoints count, the worker publishes their sums).
@@ -358,7 +358,7 @@ final class WorkerMetrics: @unchecked Sendable {
 }
 
 /// What a worker's scorer carries into the drain: its cell and the counts of
-/// the generation it scores with. Per event: one slot load and a counter
+/// the generation it scores with. Per event: one column load and a counter
 /// add, plus a decile search (≤ 9 compares) and a counter add for an OK
 /// answer; per batch: two counter adds, and for one batch in eight two clock
 /// reads and two more.
@@ -371,8 +371,8 @@ struct MetricsRecorder {
         let t = tenant.rawValue
         guard t < cell.layout.capacity else { return }
         let raw = Int(verdict.status.rawValue)
-        let status = raw >= 0 && raw < MetricsLayout.statusSlots ? raw : Int(CompletionStatus.internal.rawValue)
-        cell.events.add(MetricsLayout.eventIndex(tenant: t, slot: generation.slot(of: intent), status: status))
+        let status = raw >= 0 && raw < MetricsLayout.statusColumns ? raw : Int(CompletionStatus.internal.rawValue)
+        cell.events.add(MetricsLayout.eventIndex(tenant: t, column: generation.column(of: intent), status: status))
         if verdict.status == .ok {
             generation.addDrift(tenant: t, predictor: verdict.predictor.routingIndex, score: verdict.score)
         }
