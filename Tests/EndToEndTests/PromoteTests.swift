@@ -420,4 +420,45 @@ struct PromoteTests {
         #expect(try Self.serving(d)["id"] as? Int == 2 && d.stop() == 0)
         #expect(a.stop() == 0 && b.stop() == 0 && all.stop() == 0)
     }
+
+    /// The same traffic split over four mused processes, each tenant over
+    /// more than one: the four export files merge to exactly the maps of one
+    /// mused that saw every event (a merge adds counts, so nothing is lost
+    /// to the split).
+    @Test func fourHostsSketchesMergeToTheMapsOfOne() throws {
+        let scratch = Harness.runtimeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let thresholds = ["pr-a": "[0.9]"]
+        let hosts = try (0..<4).map { _ in try Self.daemon(Self.files.shadowed, thresholds: thresholds) }
+        let all = try Self.daemon(Self.files.shadowed, thresholds: thresholds)
+        // (host, tenant, client, events)
+        let streams: [(Int, String, Int, Int)] = [
+            (0, "pr-a", 1, 1200), (1, "pr-a", 2, 900), (2, "pr-a", 3, 700), (3, "pr-a", 4, 600),
+            (0, "pr-b", 5, 800), (2, "pr-b", 6, 500), (1, "pr-c", 7, 300), (3, "pr-c", 8, 250),
+        ]
+        for (host, tenant, client, count) in streams {
+            for daemon in [hosts[host], all] {
+                let c = try Self.record(daemon, tenant, client: client, count: count)
+                #expect(c.wait(seconds: 30) == 0, "\(c.output.suffix(300))")
+            }
+        }
+        let files = try hosts.indices.map { i in
+            let file = scratch + "/host\(i).sketches"
+            try Self.export(hosts[i], to: file)
+            return file
+        }
+        let merged = scratch + "/merged.snapshot", single = scratch + "/single.snapshot"
+        let fleet = Self.promote(hosts[2], ["cnp-next", "--sketches"] + files + ["-o", merged, "--json"])
+        try #require(fleet.status == 0, "\(fleet.output)")
+        let report = try #require(try Self.json(fleet.output)["promotion"] as? [String: Any])
+        let events = Dictionary(uniqueKeysWithValues: (report["tenants"] as? [[String: Any]] ?? []).map {
+            ($0["tenant"] as? String ?? "", $0["events"] as? Int ?? -1)
+        })
+        #expect(events == ["pr-a": 3400, "pr-b": 1300, "pr-c": 550], "\(report)")
+        let one = Self.promote(all, ["cnp-next", "-o", single])
+        try #require(one.status == 0, "\(one.output)")
+        let fleetMaps = try Self.maps(merged, predictor: "cnp-next"), singleMaps = try Self.maps(single, predictor: "cnp-next")
+        #expect(fleetMaps.count == 4 && fleetMaps == singleMaps)
+        #expect(hosts.map { $0.stop() } == [0, 0, 0, 0] && all.stop() == 0)
+    }
 }
