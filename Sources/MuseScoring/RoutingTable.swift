@@ -58,7 +58,7 @@ public struct RoutingTable: Sendable {
         let p = Int(slot.predictor)
         let raw = predictors[p].posterior(features, models: models, corrections: corrections)
         let score = slot.map < 0 ? raw : maps[Int(slot.map)].apply(raw)
-        return RoutedScore(score: score, raw: raw, predictor: p)
+        return RoutedScore(score: score, raw: raw, predictor: PredictorIndex(p))
     }
 
     /// Scores one event with the predictor routed for (tenant, intent).
@@ -93,7 +93,7 @@ public struct RoutingTable: Sendable {
         let expected = predictors[Int(r.primary.predictor)].featureNames.count
         guard rows.count == expected * count else { return .featureCountMismatch(expected: expected) }
         evaluate(r.primary, rows: rows, count: count, raw: raw, scores: scores, work: work)
-        return .scored(predictor: Int(r.primary.predictor))
+        return .scored(predictor: PredictorIndex(Int(r.primary.predictor)))
     }
 
     /// `scoreShadows` of `count` rows at once: `body` gets each shadow
@@ -101,7 +101,7 @@ public struct RoutingTable: Sendable {
     public func scoreShadows(
         tenant: Int, intent: Int, rows: UnsafeBufferPointer<Double>, count: Int,
         raw: UnsafeMutableBufferPointer<Double>, scores: UnsafeMutableBufferPointer<Double>,
-        work: UnsafeMutableBufferPointer<Double>, _ body: (_ predictor: Int, _ raw: UnsafeBufferPointer<Double>,
+        work: UnsafeMutableBufferPointer<Double>, _ body: (_ predictor: PredictorIndex, _ raw: UnsafeBufferPointer<Double>,
                                                             _ scores: UnsafeBufferPointer<Double>) -> Void
     ) {
         guard let r = route(tenant, intent), r.shadowCount > 0 else { return }
@@ -110,7 +110,7 @@ public struct RoutingTable: Sendable {
         for i in Int(r.shadowStart)..<Int(r.shadowStart + r.shadowCount) {
             let slot = shadowSlots[i]
             evaluate(slot, rows: rows, count: count, raw: raw, scores: scores, work: work)
-            body(Int(slot.predictor), UnsafeBufferPointer(rebasing: raw[0..<count]), UnsafeBufferPointer(rebasing: scores[0..<count]))
+            body(PredictorIndex(Int(slot.predictor)), UnsafeBufferPointer(rebasing: raw[0..<count]), UnsafeBufferPointer(rebasing: scores[0..<count]))
         }
     }
 
@@ -128,8 +128,8 @@ public struct RoutingTable: Sendable {
     }
 
     /// The predictor routed for (tenant, intent), if any.
-    public func primaryPredictor(tenant: Int, intent: Int) -> Int? {
-        route(tenant, intent).map { Int($0.primary.predictor) }
+    public func primaryPredictor(tenant: Int, intent: Int) -> PredictorIndex? {
+        route(tenant, intent).map { PredictorIndex(Int($0.primary.predictor)) }
     }
 
     /// The level-2 map the primary of (tenant, intent) applies; nil with no
@@ -140,9 +140,20 @@ public struct RoutingTable: Sendable {
     }
 
     /// The shadow predictors' ids for (tenant, intent).
-    public func shadowPredictors(tenant: Int, intent: Int) -> [Int] {
+    public func shadowPredictors(tenant: Int, intent: Int) -> [PredictorIndex] {
         guard let r = route(tenant, intent) else { return [] }
-        return shadowSlots[Int(r.shadowStart)..<Int(r.shadowStart + r.shadowCount)].map { Int($0.predictor) }
+        return shadowSlots[Int(r.shadowStart)..<Int(r.shadowStart + r.shadowCount)].map { PredictorIndex(Int($0.predictor)) }
+    }
+
+    /// Every predictor's index, in table order.
+    public var predictorIndices: [PredictorIndex] { predictors.indices.map { PredictorIndex($0) } }
+
+    /// The predictor at `index` (a valid index of this table).
+    public func predictor(_ index: PredictorIndex) -> Predictor { predictors[index.rawValue] }
+
+    /// Cold-path lookup of a predictor by name.
+    public func predictorIndex(named name: String) -> PredictorIndex? {
+        predictors.firstIndex { $0.name == name }.map { PredictorIndex($0) }
     }
 
     /// The model instances (shared, not copied) of a predictor, e.g. to check sharing.
@@ -151,7 +162,7 @@ public struct RoutingTable: Sendable {
 
 /// What `score(tenant:intent:rows:...)` did with a batch.
 public enum BatchOutcome: Sendable, Equatable {
-    case scored(predictor: Int)
+    case scored(predictor: PredictorIndex)
     case noRoute
     case featureCountMismatch(expected: Int)
 }
@@ -162,8 +173,8 @@ public struct RoutedScore: Sendable, Equatable {
     public let score: Double
     /// The predictor's posterior-corrected probability, before level 2.
     public let raw: Double
-    /// Index into the routing table's predictors.
-    public let predictor: Int
+    /// The routing table's predictor that scored it.
+    public let predictor: PredictorIndex
 }
 
 public enum RoutingOutcome: Sendable, Equatable {

@@ -50,14 +50,14 @@ public final class Generation: Sendable {
 
     /// Where the reference distribution's deciles lie for `tenant`'s map of
     /// `predictor` (routing index): what its transformed scores should follow.
-    func decileEdges(tenant: String, predictor: Int) -> [Double] {
-        referenceDeciles[predictor]?[tenant] ?? Self.uniformDeciles
+    func decileEdges(tenant: String, predictor: PredictorIndex) -> [Double] {
+        referenceDeciles[predictor.rawValue]?[tenant] ?? Self.uniformDeciles
     }
 
     /// Whether `predictor` (routing index) maps `tenant`'s scores onto the
     /// reference (else its transformed scores are its level 1).
-    func mapsScores(tenant: String, predictor: Int) -> Bool {
-        referenceDeciles[predictor]?[tenant] != nil
+    func mapsScores(tenant: String, predictor: PredictorIndex) -> Bool {
+        referenceDeciles[predictor.rawValue]?[tenant] != nil
     }
 
     /// The routing table's index for a muse.h intent id; −1 if it routes none.

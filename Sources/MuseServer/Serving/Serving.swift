@@ -47,7 +47,7 @@ public final class Serving: Sendable {
         self.shadowed = shadowed
         shadowEdges = tenants.indices.map { t in
             guard shadowed[t] else { return [] }
-            return generation.routing.predictors.indices.map { generation.decileEdges(tenant: tenants[t], predictor: $0) }
+            return generation.routing.predictorIndices.map { generation.decileEdges(tenant: tenants[t], predictor: $0) }
         }
     }
 
@@ -72,7 +72,7 @@ public final class Serving: Sendable {
         case .scored(let s):
             // A non-finite score becomes MUSE_E_BAD_SCORE in the drain, for any scorer.
             return Verdict(status: .ok, score: s.score, rawScore: s.raw,
-                           predictor: PredictorID(routingIndex: s.predictor), generation: id)
+                           predictor: PredictorID(index: s.predictor), generation: id)
         case .noRoute:
             return .refused(.noRoute, generation: id)
         case .featureCountMismatch:
@@ -91,7 +91,7 @@ public final class Serving: Sendable {
         switch routing.score(tenant: t, intent: generation.routingIntent(run.intent), rows: run.rows, count: n,
                              raw: raw, scores: scores, work: work) {
         case .scored(let predictor):
-            let id = PredictorID(routingIndex: predictor)
+            let id = PredictorID(index: predictor)
             for i in 0..<n {
                 run.verdicts[i] = Verdict(status: .ok, score: scores[i], rawScore: raw[i], predictor: id, generation: self.id)
             }
@@ -122,7 +122,7 @@ public final class Serving: Sendable {
                              raw: UnsafeMutableBufferPointer(rebasing: run.work[0..<n]),
                              scores: UnsafeMutableBufferPointer(rebasing: run.work[n..<2 * n]),
                              work: UnsafeMutableBufferPointer(rebasing: run.work[2 * n..<3 * n])) { predictor, raw, scores in
-            tally.record(tenant: tenant.rawValue, predictor: predictor, scores: scores, edges: edges[predictor])
+            tally.record(tenant: tenant.rawValue, predictor: predictor, scores: scores, edges: edges[predictor.rawValue])
             sketches?.record(tenant: tenant.rawValue, predictor: predictor, raw: raw, scores: scores)
         }
     }

@@ -53,9 +53,9 @@ public enum Canaries {
         }
         let scores = e.features.withUnsafeBufferPointer { x -> [CanaryScore]? in
             guard case .scored(let s) = table.score(tenant: t, intent: i, features: x) else { return nil }
-            var scores = [CanaryScore(predictor: table.predictors[s.predictor].name, raw: s.raw, score: s.score)]
+            var scores = [CanaryScore(predictor: table.predictor(s.predictor).name, raw: s.raw, score: s.score)]
             table.scoreShadows(tenant: t, intent: i, features: x) { s in
-                scores.append(CanaryScore(predictor: table.predictors[s.predictor].name, raw: s.raw, score: s.score))
+                scores.append(CanaryScore(predictor: table.predictor(s.predictor).name, raw: s.raw, score: s.score))
             }
             return scores
         }
