@@ -39,10 +39,10 @@ public enum Canaries {
     /// The table's tenant and intent ids by name: `RoutingTable.tenantID`
     /// searches the list, once per canary would be quadratic.
     struct IDs {
-        let tenants: [String: Int]
+        let tenants: [String: RoutedTenant]
         let intents: [String: Int]
         init(_ table: RoutingTable) {
-            tenants = Dictionary(table.tenants.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+            tenants = Dictionary(zip(table.tenants, table.tenantIDs), uniquingKeysWith: { a, _ in a })
             intents = Dictionary(table.intents.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         }
     }
