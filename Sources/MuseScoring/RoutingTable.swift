@@ -10,7 +10,7 @@
 public struct RoutingTable: Sendable {
     /// Tenant names; a tenant's id (`RoutedTenant`) is its index here.
     public let tenants: [String]
-    /// Intent names; an intent's id is its index here.
+    /// Intent names; an intent's id (`RoutedIntent`) is its index here.
     public let intents: [String]
     public let modelNames: [String]
     let models: [any ScoringModel]
@@ -39,20 +39,25 @@ public struct RoutingTable: Sendable {
     public func tenantID(_ name: String) -> RoutedTenant? {
         tenants.firstIndex(of: name).map { RoutedTenant(Int32(truncatingIfNeeded: $0)) }
     }
-    public func intentID(_ name: String) -> Int? { intents.firstIndex(of: name) }
+    public func intentID(_ name: String) -> RoutedIntent? {
+        intents.firstIndex(of: name).map { RoutedIntent(Int32(truncatingIfNeeded: $0)) }
+    }
 
     /// Every tenant's id, in the order of `tenants`.
     public var tenantIDs: [RoutedTenant] { tenants.indices.map { RoutedTenant(Int32(truncatingIfNeeded: $0)) } }
 
+    /// Every intent's id, in the order of `intents`.
+    public var intentIDs: [RoutedIntent] { intents.indices.map { RoutedIntent(Int32(truncatingIfNeeded: $0)) } }
+
     /// The number of features the predictor routed for (tenant, intent) takes.
-    public func featureCount(tenant: RoutedTenant, intent: Int) -> Int? {
+    public func featureCount(tenant: RoutedTenant, intent: RoutedIntent) -> Int? {
         guard let r = route(tenant, intent) else { return nil }
         return predictors[Int(r.primary.predictor)].featureNames.count
     }
 
     @inline(__always)
-    func route(_ tenant: RoutedTenant, _ intent: Int) -> Route? {
-        let tenant = Int(tenant.rawValue)
+    func route(_ tenant: RoutedTenant, _ intent: RoutedIntent) -> Route? {
+        let tenant = Int(tenant.rawValue), intent = Int(intent.rawValue)
         // Ids come from untrusted clients: check both before indexing.
         guard tenant >= 0, tenant < tenants.count, intent >= 0, intent < intents.count else { return nil }
         let r = routes[tenant &* intents.count &+ intent]
@@ -68,7 +73,7 @@ public struct RoutingTable: Sendable {
     }
 
     /// Scores one event with the predictor routed for (tenant, intent).
-    public func score(tenant: RoutedTenant, intent: Int, features: UnsafeBufferPointer<Double>) -> RoutingOutcome {
+    public func score(tenant: RoutedTenant, intent: RoutedIntent, features: UnsafeBufferPointer<Double>) -> RoutingOutcome {
         guard let r = route(tenant, intent) else { return .noRoute }
         let expected = predictors[Int(r.primary.predictor)].featureNames.count
         guard features.count == expected else { return .featureCountMismatch(expected: expected) }
@@ -78,7 +83,7 @@ public struct RoutingTable: Sendable {
     /// Scores the event with each shadow predictor of (tenant, intent), for
     /// comparison only: these scores are never answered to the client.
     public func scoreShadows(
-        tenant: RoutedTenant, intent: Int, features: UnsafeBufferPointer<Double>, _ body: (RoutedScore) -> Void
+        tenant: RoutedTenant, intent: RoutedIntent, features: UnsafeBufferPointer<Double>, _ body: (RoutedScore) -> Void
     ) {
         guard let r = route(tenant, intent), r.shadowCount > 0 else { return }
         let expected = predictors[Int(r.primary.predictor)].featureNames.count
@@ -92,7 +97,7 @@ public struct RoutingTable: Sendable {
     /// predictor's width, row after row in `rows`; `raw[i]` and `scores[i]`
     /// are what `score` gives for row `i`, bit for bit, while each model
     /// scores all the rows in one call. `work` holds `count` doubles.
-    public func score(tenant: RoutedTenant, intent: Int, rows: UnsafeBufferPointer<Double>, count: Int,
+    public func score(tenant: RoutedTenant, intent: RoutedIntent, rows: UnsafeBufferPointer<Double>, count: Int,
                       raw: UnsafeMutableBufferPointer<Double>, scores: UnsafeMutableBufferPointer<Double>,
                       work: UnsafeMutableBufferPointer<Double>) -> BatchOutcome {
         guard let r = route(tenant, intent) else { return .noRoute }
@@ -105,7 +110,7 @@ public struct RoutingTable: Sendable {
     /// `scoreShadows` of `count` rows at once: `body` gets each shadow
     /// predictor with the rows' raw and transformed scores.
     public func scoreShadows(
-        tenant: RoutedTenant, intent: Int, rows: UnsafeBufferPointer<Double>, count: Int,
+        tenant: RoutedTenant, intent: RoutedIntent, rows: UnsafeBufferPointer<Double>, count: Int,
         raw: UnsafeMutableBufferPointer<Double>, scores: UnsafeMutableBufferPointer<Double>,
         work: UnsafeMutableBufferPointer<Double>, _ body: (_ predictor: PredictorIndex, _ raw: UnsafeBufferPointer<Double>,
                                                             _ scores: UnsafeBufferPointer<Double>) -> Void
@@ -134,19 +139,19 @@ public struct RoutingTable: Sendable {
     }
 
     /// The predictor routed for (tenant, intent), if any.
-    public func primaryPredictor(tenant: RoutedTenant, intent: Int) -> PredictorIndex? {
+    public func primaryPredictor(tenant: RoutedTenant, intent: RoutedIntent) -> PredictorIndex? {
         route(tenant, intent).map { PredictorIndex(Int($0.primary.predictor)) }
     }
 
     /// The level-2 map the primary of (tenant, intent) applies; nil with no
     /// route or no map (its scores are its level 1).
-    public func primaryMap(tenant: RoutedTenant, intent: Int) -> QuantileMap? {
+    public func primaryMap(tenant: RoutedTenant, intent: RoutedIntent) -> QuantileMap? {
         guard let r = route(tenant, intent), r.primary.map >= 0 else { return nil }
         return maps[Int(r.primary.map)]
     }
 
     /// The shadow predictors' ids for (tenant, intent).
-    public func shadowPredictors(tenant: RoutedTenant, intent: Int) -> [PredictorIndex] {
+    public func shadowPredictors(tenant: RoutedTenant, intent: RoutedIntent) -> [PredictorIndex] {
         guard let r = route(tenant, intent) else { return [] }
         return shadowSlots[Int(r.shadowStart)..<Int(r.shadowStart + r.shadowCount)].map { PredictorIndex(Int($0.predictor)) }
     }

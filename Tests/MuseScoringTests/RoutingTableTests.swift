@@ -73,7 +73,7 @@ struct RoutingTableTests {
     @Test func untrustedIdsAndFeatureCounts() throws {
         let (t, _, _) = try table()
         let three: [Double] = [1, 2, 3], two: [Double] = [1, 2]
-        for (tenant, intent) in [(-1, 0), (3, 0), (0, 2), (0, -1), (RoutedTenant(.max), Int.max), (0, 1)] as [(RoutedTenant, Int)] {  // (acme, transfer) unrouted
+        for (tenant, intent) in [(-1, 0), (3, 0), (0, 2), (0, -1), (RoutedTenant(.max), RoutedIntent(.max)), (0, 1)] as [(RoutedTenant, RoutedIntent)] {  // (acme, transfer) unrouted
             #expect(three.withUnsafeBufferPointer { t.score(tenant: tenant, intent: intent, features: $0) } == .noRoute)
         }
         #expect(two.withUnsafeBufferPointer { t.score(tenant: 0, intent: 0, features: $0) } == .featureCountMismatch(expected: 3))

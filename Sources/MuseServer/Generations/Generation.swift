@@ -19,8 +19,8 @@ public final class Generation: Sendable {
     /// tenant name, for the maps a snapshot names; uniform otherwise.
     private let referenceDeciles: [Int: [String: [Double]]]
     public static let uniformDeciles = (1...9).map { Double($0) / 10 }
-    /// muse.h intent id → the routing table's intent index, dense; −1: none.
-    private let routingIntents: [Int32]
+    /// muse.h intent id → the routing table's intent id, dense; `.unrouted`: none.
+    private let routingIntents: [RoutedIntent]
 
     public init(id: GenerationID, routing: RoutingTable, intents: [IntentDescriptor], origin: String,
                 contentHash: UInt64? = nil, referenceDeciles: [Int: [String: [Double]]] = [:]) throws {
@@ -41,9 +41,9 @@ public final class Generation: Sendable {
         self.contentHash = contentHash
         self.referenceDeciles = referenceDeciles
         bounds = IntentBounds(intents)
-        var table = [Int32](repeating: -1, count: (intents.map { Int($0.id) }.max() ?? 0) + 1)
+        var table = [RoutedIntent](repeating: .unrouted, count: (intents.map { Int($0.id) }.max() ?? 0) + 1)
         for intent in intents {
-            table[Int(intent.id)] = routing.intentID(intent.name).map(Int32.init) ?? -1
+            table[Int(intent.id)] = routing.intentID(intent.name) ?? .unrouted
         }
         routingIntents = table
     }
@@ -60,11 +60,11 @@ public final class Generation: Sendable {
         referenceDeciles[predictor.rawValue]?[tenant] != nil
     }
 
-    /// The routing table's index for a muse.h intent id; −1 if it routes none.
+    /// The routing table's id for a muse.h intent id; `.unrouted` if it routes none.
     @inline(__always)
-    func routingIntent(_ intent: IntentID) -> Int {
+    func routingIntent(_ intent: IntentID) -> RoutedIntent {
         let i = Int(intent.rawValue)
-        return i < routingIntents.count ? Int(routingIntents[i]) : -1
+        return i < routingIntents.count ? routingIntents[i] : .unrouted
     }
 }
 

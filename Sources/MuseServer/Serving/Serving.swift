@@ -40,7 +40,7 @@ public final class Serving: Sendable {
         let routingTenants = tenants.map { generation.routing.tenantID($0) ?? .unrouted }
         self.routingTenants = routingTenants
         let shadowed = routingTenants.map { t in
-            t != .unrouted && generation.routing.intents.indices.contains {
+            t != .unrouted && generation.routing.intentIDs.contains {
                 !generation.routing.shadowPredictors(tenant: t, intent: $0).isEmpty
             }
         }

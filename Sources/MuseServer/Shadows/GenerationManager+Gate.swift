@@ -55,7 +55,7 @@ extension GenerationManager {
             var primaries: [String: Bool] = [:]
             // The candidate's map of each primary for this tenant and its decile edges.
             var candidateMaps: [String: (map: QuantileMap, edges: [Double], predictor: PredictorIndex)] = [:]
-            for (i, intent) in candidate.routing.intents.enumerated() {
+            for (i, intent) in zip(candidate.routing.intentIDs, candidate.routing.intents) {
                 guard let p = candidate.routing.primaryPredictor(tenant: routed, intent: i) else { continue }
                 let name = candidate.routing.predictor(p).name
                 var unchanged = false

@@ -48,7 +48,7 @@ public final class WorkerSketches: Sendable {
         for (t, name) in serving.tenants.enumerated() where !name.isEmpty {
             guard let routed = routing.tenantID(name) else { continue }
             var predictors = Set<PredictorIndex>()
-            for intent in routing.intents.indices {
+            for intent in routing.intentIDs {
                 if let p = routing.primaryPredictor(tenant: routed, intent: intent) { predictors.insert(p) }
                 predictors.formUnion(routing.shadowPredictors(tenant: routed, intent: intent))
             }

@@ -40,10 +40,10 @@ public enum Canaries {
     /// searches the list, once per canary would be quadratic.
     struct IDs {
         let tenants: [String: RoutedTenant]
-        let intents: [String: Int]
+        let intents: [String: RoutedIntent]
         init(_ table: RoutingTable) {
             tenants = Dictionary(zip(table.tenants, table.tenantIDs), uniquingKeysWith: { a, _ in a })
-            intents = Dictionary(table.intents.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+            intents = Dictionary(zip(table.intents, table.intentIDs), uniquingKeysWith: { a, _ in a })
         }
     }
 
