@@ -1,8 +1,8 @@
 /// The id spaces that meet in the daemon, each its own type so one can never
 /// be passed for another: a tenant's index among the daemon's segments, a
 /// channel's index in its segment, the intent id a client writes into an
-/// event (muse.h `intent_id`), the predictor and generation ids written into
-/// completions.
+/// event (muse.h `intent_id`), a predictor's index in a routing table, the
+/// predictor and generation ids written into completions.
 
 /// A tenant's index in the daemon's list of segments (not a routing table's id).
 public struct TenantIndex: Hashable, Comparable, Sendable, CustomStringConvertible {

@@ -1,8 +1,8 @@
 /// (tenant, intent) → predictor, with each tenant's level-2 map and shadow
 /// predictors: everything the per-event path needs, resolved once at build.
 ///
-/// Tenants and intents get dense integer ids (their index in the sorted name
-/// lists), and routes sit in one flat array indexed by
+/// Tenants and intents get dense ids (`RoutedTenant`, `RoutedIntent`: their
+/// index in the sorted name lists), predictors a `PredictorIndex`, and routes sit in one flat array indexed by
 /// `tenant * intents.count + intent`, so a lookup is a bounds check and a load:
 /// no strings, no hashing. Models are stored once and shared by every
 /// predictor that names them; a pooled map is stored once and shared by every
