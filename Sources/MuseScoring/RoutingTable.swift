@@ -2,9 +2,9 @@
 /// predictors: everything the per-event path needs, resolved once at build.
 ///
 /// Tenants and intents get dense ids (`RoutedTenant`, `RoutedIntent`: their
-/// index in the sorted name lists), predictors a `PredictorIndex`, and routes sit in one flat array indexed by
-/// `tenant * intents.count + intent`, so a lookup is a bounds check and a load:
-/// no strings, no hashing. Models are stored once and shared by every
+/// index in the sorted name lists), predictors a `PredictorIndex`, and routes
+/// sit in one flat array indexed by `tenant * intents.count + intent`, so a
+/// lookup is a bounds check and a load: no strings, no hashing. Models are stored once and shared by every
 /// predictor that names them; a pooled map is stored once and shared by every
 /// tenant that falls back to it.
 public struct RoutingTable: Sendable {
