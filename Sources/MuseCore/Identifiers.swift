@@ -1,8 +1,8 @@
 /// The id spaces that meet in the daemon, each its own type so one can never
 /// be passed for another: a tenant's index among the daemon's segments, a
 /// channel's index in its segment, the intent id a client writes into an
-/// event (muse.h `intent_id`), the predictor and generation ids written into
-/// completions.
+/// event (muse.h `intent_id`), a predictor's index in a routing table, the
+/// predictor and generation ids written into completions.
 
 /// A tenant's index in the daemon's list of segments (not a routing table's id).
 public struct TenantIndex: Hashable, Comparable, Sendable, CustomStringConvertible {
@@ -37,21 +37,35 @@ extension Int {
     public init(_ id: IntentID) { self.init(id.rawValue) }
 }
 
+/// A predictor's index in a generation's routing table (`RoutingTable.predictors`):
+/// what the per-event path, the shadow tallies and the sketches key a
+/// predictor by. Its wire form is `PredictorID`. A literal is one.
+@frozen
+public struct PredictorIndex: Hashable, Comparable, Sendable, CustomStringConvertible, ExpressibleByIntegerLiteral {
+    public let rawValue: Int
+    @inlinable public init(_ rawValue: Int) { self.rawValue = rawValue }
+    @inlinable public init(integerLiteral value: Int) { rawValue = value }
+    @inlinable public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+    public var description: String { "predictor#\(rawValue)" }
+}
+
 /// The predictor id written into completions (`muse_completion.predictor_id`):
 /// the generation's routing-table index of the predictor plus one, so that 0
 /// stays "none". Converted here only, in both directions.
+@frozen
 public struct PredictorID: Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt32
-    public init(_ rawValue: UInt32) { self.rawValue = rawValue }
+    @inlinable public init(_ rawValue: UInt32) { self.rawValue = rawValue }
     public static let none = PredictorID(0)
 
     /// The id of the routing table's predictor `index`.
     @inlinable
-    public init(routingIndex index: Int) { rawValue = UInt32(truncatingIfNeeded: index &+ 1) }
+    public init(index: PredictorIndex) { rawValue = UInt32(truncatingIfNeeded: index.rawValue &+ 1) }
 
-    /// The routing table's index of this predictor; −1 for `none`.
+    /// The routing table's index of this predictor; −1 for `none`, which
+    /// indexes nothing (every table keyed by predictor bounds-checks it).
     @inlinable
-    public var routingIndex: Int { Int(rawValue) &- 1 }
+    public var index: PredictorIndex { PredictorIndex(Int(rawValue) &- 1) }
     public var description: String { "\(rawValue)" }
 }
 

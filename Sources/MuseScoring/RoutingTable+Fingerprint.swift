@@ -4,8 +4,8 @@ extension RoutingTable {
     /// The odds ratio of predictor `index`'s level 1 when it is one model
     /// (a map fitted on its scores records it); nil for a blend, whose
     /// members each have their own.
-    public func levelOneOddsRatio(predictor index: Int) -> Double? {
-        let members = predictors[index].members
+    public func levelOneOddsRatio(predictor index: PredictorIndex) -> Double? {
+        let members = predictor(index).members
         return members.count == 1 ? corrections[members[0].model].oddsRatio : nil
     }
 
@@ -17,7 +17,7 @@ extension RoutingTable {
     /// level-1 setups served under one name are never merged, while a
     /// generation that keeps the predictor as it was keeps its fingerprint on
     /// every host.
-    public func levelOneFingerprint(predictor index: Int) -> UInt64 {
+    public func levelOneFingerprint(predictor index: PredictorIndex) -> UInt64 {
         var hash = FNV1a.offsetBasis
         func mix<S: Sequence<UInt8>>(_ bytes: S) { hash = FNV1a.hash(bytes, seed: hash) }
         func mix(_ value: UInt64) { withUnsafeBytes(of: value.littleEndian) { mix($0) } }
@@ -25,7 +25,7 @@ extension RoutingTable {
             mix(UInt64(text.utf8.count))
             mix(text.utf8)
         }
-        let predictor = predictors[index]
+        let predictor = self.predictor(index)
         mix(UInt64(predictor.members.count))
         for member in predictor.members {
             let model = models[member.model]

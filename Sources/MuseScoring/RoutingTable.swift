@@ -1,16 +1,16 @@
 /// (tenant, intent) → predictor, with each tenant's level-2 map and shadow
 /// predictors: everything the per-event path needs, resolved once at build.
 ///
-/// Tenants and intents get dense integer ids (their index in the sorted name
-/// lists), and routes sit in one flat array indexed by
-/// `tenant * intents.count + intent`, so a lookup is a bounds check and a load:
-/// no strings, no hashing. Models are stored once and shared by every
+/// Tenants and intents get dense ids (`RoutedTenant`, `RoutedIntent`: their
+/// index in the sorted name lists), predictors a `PredictorIndex`, and routes
+/// sit in one flat array indexed by `tenant * intents.count + intent`, so a
+/// lookup is a bounds check and a load: no strings, no hashing. Models are stored once and shared by every
 /// predictor that names them; a pooled map is stored once and shared by every
 /// tenant that falls back to it.
 public struct RoutingTable: Sendable {
-    /// Tenant names; a tenant's id is its index here.
+    /// Tenant names; a tenant's id (`RoutedTenant`) is its index here.
     public let tenants: [String]
-    /// Intent names; an intent's id is its index here.
+    /// Intent names; an intent's id (`RoutedIntent`) is its index here.
     public let intents: [String]
     public let modelNames: [String]
     let models: [any ScoringModel]
@@ -36,17 +36,28 @@ public struct RoutingTable: Sendable {
     }
 
     /// Cold-path name resolution, e.g. once when a tenant's segment is adopted.
-    public func tenantID(_ name: String) -> Int? { tenants.firstIndex(of: name) }
-    public func intentID(_ name: String) -> Int? { intents.firstIndex(of: name) }
+    public func tenantID(_ name: String) -> RoutedTenant? {
+        tenants.firstIndex(of: name).map { RoutedTenant(Int32(truncatingIfNeeded: $0)) }
+    }
+    public func intentID(_ name: String) -> RoutedIntent? {
+        intents.firstIndex(of: name).map { RoutedIntent(Int32(truncatingIfNeeded: $0)) }
+    }
+
+    /// Every tenant's id, in the order of `tenants`.
+    public var tenantIDs: [RoutedTenant] { tenants.indices.map { RoutedTenant(Int32(truncatingIfNeeded: $0)) } }
+
+    /// Every intent's id, in the order of `intents`.
+    public var intentIDs: [RoutedIntent] { intents.indices.map { RoutedIntent(Int32(truncatingIfNeeded: $0)) } }
 
     /// The number of features the predictor routed for (tenant, intent) takes.
-    public func featureCount(tenant: Int, intent: Int) -> Int? {
+    public func featureCount(tenant: RoutedTenant, intent: RoutedIntent) -> Int? {
         guard let r = route(tenant, intent) else { return nil }
         return predictors[Int(r.primary.predictor)].featureNames.count
     }
 
     @inline(__always)
-    func route(_ tenant: Int, _ intent: Int) -> Route? {
+    func route(_ tenant: RoutedTenant, _ intent: RoutedIntent) -> Route? {
+        let tenant = Int(tenant.rawValue), intent = Int(intent.rawValue)
         // Ids come from untrusted clients: check both before indexing.
         guard tenant >= 0, tenant < tenants.count, intent >= 0, intent < intents.count else { return nil }
         let r = routes[tenant &* intents.count &+ intent]
@@ -58,11 +69,11 @@ public struct RoutingTable: Sendable {
         let p = Int(slot.predictor)
         let raw = predictors[p].posterior(features, models: models, corrections: corrections)
         let score = slot.map < 0 ? raw : maps[Int(slot.map)].apply(raw)
-        return RoutedScore(score: score, raw: raw, predictor: p)
+        return RoutedScore(score: score, raw: raw, predictor: PredictorIndex(p))
     }
 
     /// Scores one event with the predictor routed for (tenant, intent).
-    public func score(tenant: Int, intent: Int, features: UnsafeBufferPointer<Double>) -> RoutingOutcome {
+    public func score(tenant: RoutedTenant, intent: RoutedIntent, features: UnsafeBufferPointer<Double>) -> RoutingOutcome {
         guard let r = route(tenant, intent) else { return .noRoute }
         let expected = predictors[Int(r.primary.predictor)].featureNames.count
         guard features.count == expected else { return .featureCountMismatch(expected: expected) }
@@ -72,7 +83,7 @@ public struct RoutingTable: Sendable {
     /// Scores the event with each shadow predictor of (tenant, intent), for
     /// comparison only: these scores are never answered to the client.
     public func scoreShadows(
-        tenant: Int, intent: Int, features: UnsafeBufferPointer<Double>, _ body: (RoutedScore) -> Void
+        tenant: RoutedTenant, intent: RoutedIntent, features: UnsafeBufferPointer<Double>, _ body: (RoutedScore) -> Void
     ) {
         guard let r = route(tenant, intent), r.shadowCount > 0 else { return }
         let expected = predictors[Int(r.primary.predictor)].featureNames.count
@@ -86,22 +97,22 @@ public struct RoutingTable: Sendable {
     /// predictor's width, row after row in `rows`; `raw[i]` and `scores[i]`
     /// are what `score` gives for row `i`, bit for bit, while each model
     /// scores all the rows in one call. `work` holds `count` doubles.
-    public func score(tenant: Int, intent: Int, rows: UnsafeBufferPointer<Double>, count: Int,
+    public func score(tenant: RoutedTenant, intent: RoutedIntent, rows: UnsafeBufferPointer<Double>, count: Int,
                       raw: UnsafeMutableBufferPointer<Double>, scores: UnsafeMutableBufferPointer<Double>,
                       work: UnsafeMutableBufferPointer<Double>) -> BatchOutcome {
         guard let r = route(tenant, intent) else { return .noRoute }
         let expected = predictors[Int(r.primary.predictor)].featureNames.count
         guard rows.count == expected * count else { return .featureCountMismatch(expected: expected) }
         evaluate(r.primary, rows: rows, count: count, raw: raw, scores: scores, work: work)
-        return .scored(predictor: Int(r.primary.predictor))
+        return .scored(predictor: PredictorIndex(Int(r.primary.predictor)))
     }
 
     /// `scoreShadows` of `count` rows at once: `body` gets each shadow
     /// predictor with the rows' raw and transformed scores.
     public func scoreShadows(
-        tenant: Int, intent: Int, rows: UnsafeBufferPointer<Double>, count: Int,
+        tenant: RoutedTenant, intent: RoutedIntent, rows: UnsafeBufferPointer<Double>, count: Int,
         raw: UnsafeMutableBufferPointer<Double>, scores: UnsafeMutableBufferPointer<Double>,
-        work: UnsafeMutableBufferPointer<Double>, _ body: (_ predictor: Int, _ raw: UnsafeBufferPointer<Double>,
+        work: UnsafeMutableBufferPointer<Double>, _ body: (_ predictor: PredictorIndex, _ raw: UnsafeBufferPointer<Double>,
                                                             _ scores: UnsafeBufferPointer<Double>) -> Void
     ) {
         guard let r = route(tenant, intent), r.shadowCount > 0 else { return }
@@ -110,7 +121,7 @@ public struct RoutingTable: Sendable {
         for i in Int(r.shadowStart)..<Int(r.shadowStart + r.shadowCount) {
             let slot = shadowSlots[i]
             evaluate(slot, rows: rows, count: count, raw: raw, scores: scores, work: work)
-            body(Int(slot.predictor), UnsafeBufferPointer(rebasing: raw[0..<count]), UnsafeBufferPointer(rebasing: scores[0..<count]))
+            body(PredictorIndex(Int(slot.predictor)), UnsafeBufferPointer(rebasing: raw[0..<count]), UnsafeBufferPointer(rebasing: scores[0..<count]))
         }
     }
 
@@ -128,21 +139,32 @@ public struct RoutingTable: Sendable {
     }
 
     /// The predictor routed for (tenant, intent), if any.
-    public func primaryPredictor(tenant: Int, intent: Int) -> Int? {
-        route(tenant, intent).map { Int($0.primary.predictor) }
+    public func primaryPredictor(tenant: RoutedTenant, intent: RoutedIntent) -> PredictorIndex? {
+        route(tenant, intent).map { PredictorIndex(Int($0.primary.predictor)) }
     }
 
     /// The level-2 map the primary of (tenant, intent) applies; nil with no
     /// route or no map (its scores are its level 1).
-    public func primaryMap(tenant: Int, intent: Int) -> QuantileMap? {
+    public func primaryMap(tenant: RoutedTenant, intent: RoutedIntent) -> QuantileMap? {
         guard let r = route(tenant, intent), r.primary.map >= 0 else { return nil }
         return maps[Int(r.primary.map)]
     }
 
     /// The shadow predictors' ids for (tenant, intent).
-    public func shadowPredictors(tenant: Int, intent: Int) -> [Int] {
+    public func shadowPredictors(tenant: RoutedTenant, intent: RoutedIntent) -> [PredictorIndex] {
         guard let r = route(tenant, intent) else { return [] }
-        return shadowSlots[Int(r.shadowStart)..<Int(r.shadowStart + r.shadowCount)].map { Int($0.predictor) }
+        return shadowSlots[Int(r.shadowStart)..<Int(r.shadowStart + r.shadowCount)].map { PredictorIndex(Int($0.predictor)) }
+    }
+
+    /// Every predictor's index, in table order.
+    public var predictorIndices: [PredictorIndex] { predictors.indices.map { PredictorIndex($0) } }
+
+    /// The predictor at `index` (a valid index of this table).
+    public func predictor(_ index: PredictorIndex) -> Predictor { predictors[index.rawValue] }
+
+    /// Cold-path lookup of a predictor by name.
+    public func predictorIndex(named name: String) -> PredictorIndex? {
+        predictors.firstIndex { $0.name == name }.map { PredictorIndex($0) }
     }
 
     /// The model instances (shared, not copied) of a predictor, e.g. to check sharing.
@@ -151,7 +173,7 @@ public struct RoutingTable: Sendable {
 
 /// What `score(tenant:intent:rows:...)` did with a batch.
 public enum BatchOutcome: Sendable, Equatable {
-    case scored(predictor: Int)
+    case scored(predictor: PredictorIndex)
     case noRoute
     case featureCountMismatch(expected: Int)
 }
@@ -162,8 +184,8 @@ public struct RoutedScore: Sendable, Equatable {
     public let score: Double
     /// The predictor's posterior-corrected probability, before level 2.
     public let raw: Double
-    /// Index into the routing table's predictors.
-    public let predictor: Int
+    /// The routing table's predictor that scored it.
+    public let predictor: PredictorIndex
 }
 
 public enum RoutingOutcome: Sendable, Equatable {

@@ -58,10 +58,10 @@ public struct LoadedSnapshot: Sendable {
     public func intent(named name: String) -> IntentSchema? { intents.first { $0.name == name } }
     public func intent(id: IntentID) -> IntentSchema? { intents.first { $0.id == id.rawValue } }
 
-    /// The routing table's intent index for a muse.h intent id, or nil when
+    /// The routing table's intent id for a muse.h intent id, or nil when
     /// the id names no intent or the intent has no route. Resolve once per
     /// generation (e.g. into a table indexed by id), not per event.
-    public func routingIntent(forID id: IntentID) -> Int? {
+    public func routingIntent(forID id: IntentID) -> RoutedIntent? {
         guard let i = intent(id: id) else { return nil }
         return routingTable.intentID(i.name)
     }

@@ -41,7 +41,7 @@ struct VocabularyTests {
         #expect(intent == IntentID(7) && Int(intent) == 7 && "\(intent)" == "7")
         let generation: GenerationID = 3
         #expect(generation.rawValue == 3 && generation > .none)
-        #expect(PredictorID(routingIndex: 0) == PredictorID(1) && PredictorID.none.routingIndex == -1)
+        #expect(PredictorID(index: 0) == PredictorID(1) && PredictorID.none.index == PredictorIndex(-1))
         #expect(TenantIndex(2).description == "tenant#2")
     }
 

@@ -70,10 +70,31 @@ struct RoutingTableTests {
         #expect(t.shadowPredictors(tenant: 0, intent: 0) == [1] && t.shadowPredictors(tenant: 1, intent: 0) == [])
     }
 
+    /// The typed ids are the integers they wrap, laid out alike (the
+    /// per-tenant and per-intent maps stay four bytes an entry), and each
+    /// names the same thing by index as by name.
+    @Test func typedIdsNameTheirEntriesAndCostNoSpace() throws {
+        let (t, _, _) = try table()
+        #expect(MemoryLayout<RoutedTenant>.stride == 4 && MemoryLayout<RoutedIntent>.stride == 4)
+        #expect(MemoryLayout<PredictorIndex>.stride == MemoryLayout<Int>.stride)
+        #expect(t.tenantIDs == [0, 1, 2] && t.tenants.map { t.tenantID($0) } == t.tenantIDs)
+        #expect(t.intentIDs == [0, 1] && t.intents.map { t.intentID($0) } == t.intentIDs)
+        #expect(t.predictorIndices == [0, 1])
+        for p in t.predictorIndices {
+            #expect(t.predictorIndex(named: t.predictor(p).name) == p)
+            #expect(PredictorID(index: p).index == p && PredictorID(index: p) != .none)
+        }
+        #expect(t.predictorIndex(named: "ghost") == nil && t.tenantID("ghost") == nil && t.intentID("ghost") == nil)
+        let bolt = try #require(t.tenantID("bolt")), transfer = try #require(t.intentID("transfer"))
+        #expect(t.primaryPredictor(tenant: bolt, intent: transfer).map { t.predictor($0).name } == "p-blend")
+        #expect(t.primaryPredictor(tenant: .unrouted, intent: transfer) == nil)
+        #expect(t.primaryPredictor(tenant: bolt, intent: .unrouted) == nil)
+    }
+
     @Test func untrustedIdsAndFeatureCounts() throws {
         let (t, _, _) = try table()
         let three: [Double] = [1, 2, 3], two: [Double] = [1, 2]
-        for (tenant, intent) in [(-1, 0), (3, 0), (0, 2), (0, -1), (Int.max, Int.max), (0, 1)] {  // (acme, transfer) unrouted
+        for (tenant, intent) in [(-1, 0), (3, 0), (0, 2), (0, -1), (RoutedTenant(.max), RoutedIntent(.max)), (0, 1)] as [(RoutedTenant, RoutedIntent)] {  // (acme, transfer) unrouted
             #expect(three.withUnsafeBufferPointer { t.score(tenant: tenant, intent: intent, features: $0) } == .noRoute)
         }
         #expect(two.withUnsafeBufferPointer { t.score(tenant: 0, intent: 0, features: $0) } == .featureCountMismatch(expected: 3))

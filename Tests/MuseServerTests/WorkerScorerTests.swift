@@ -71,8 +71,8 @@ struct WorkerScorerTests {
         // What each event alone gives, and what counting it alone records.
         let routing = generation.routing
         var primarySketch = ScoreSketch()
-        var shadowSketches: [Int: ScoreSketch] = [:]
-        var shadowRecords: [Int: ShadowRecord] = [:]
+        var shadowSketches: [PredictorIndex: ScoreSketch] = [:]
+        var shadowRecords: [PredictorIndex: ShadowRecord] = [:]
         var alerts = [0, 0]
         var statuses: [Int32: UInt64] = [:]
         var checked: UInt64 = 0
@@ -113,7 +113,7 @@ struct WorkerScorerTests {
         #expect(primarySame, "old: \(cells["old"]?.count ?? 0) counted, \(primarySketch.count) answered OK")
         #expect(primarySketch.count == statuses[0])
         for name in ["fitted", "raw"] {
-            let p = routing.predictors.firstIndex { $0.name == name }!
+            let p = routing.predictorIndex(named: name)!
             let same = cells[name] == shadowSketches[p]
             #expect(same, "\(name): \(cells[name]?.count ?? 0) counted, \(shadowSketches[p]?.count ?? 0) scored")
             #expect(shadowSketches[p].map { $0.count + $0.nonFinite } == checked)

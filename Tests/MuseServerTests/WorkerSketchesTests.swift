@@ -17,7 +17,7 @@ struct WorkerSketchesTests {
         return try Generation(id: GenerationID(id), routing: builder.build(), intents: ShadowGateTests.intents, origin: "test")
     }
 
-    static func index(_ g: Generation, _ name: String) -> Int { g.routing.predictors.firstIndex { $0.name == name }! }
+    static func index(_ g: Generation, _ name: String) -> PredictorIndex { g.routing.predictorIndex(named: name)! }
 
     static func count(_ cells: WorkerSketches, _ tenant: String, _ predictor: String) -> UInt64? {
         cells.all.first { $0.cell.key.tenant == tenant && $0.cell.key.predictor == predictor }.map { $0.cell.read().count }

@@ -97,7 +97,7 @@ import MuseScoring
                     }
                     #expect(a.raw.bitPattern == b.raw.bitPattern && a.score.bitPattern == b.score.bitPattern)
                     var shadows: [String] = []
-                    after.scoreShadows(tenant: ta, intent: ia, features: f) { shadows.append(after.predictors[$0.predictor].name) }
+                    after.scoreShadows(tenant: ta, intent: ia, features: f) { shadows.append(after.predictor($0.predictor).name) }
                     #expect(shadows == loaded.routes.first { $0.tenant == route.tenant && $0.intent == route.intent }!.shadows)
                 }
             }

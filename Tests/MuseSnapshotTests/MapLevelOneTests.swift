@@ -209,7 +209,7 @@ import MuseScoring
                         table.scoreShadows(tenant: t, intent: i, features: f) { scores.append($0) }
                     }
                     for s in scores {
-                        let predictor = table.predictors[s.predictor].name
+                        let predictor = table.predictor(s.predictor).name
                         let members = levels[predictor]!.map(\.correction)
                         // What `transform apply` would be given: one model's
                         // level 1, or for a blend its posterior as it is.

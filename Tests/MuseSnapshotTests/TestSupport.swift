@@ -66,7 +66,7 @@ func scoreBits(_ table: RoutingTable, _ contents: SnapshotContents, rowsPerInten
         for x in Canaries.generatedFeatures(for: intent, count: rowsPerIntent, seed: 99) {
             x.withUnsafeBufferPointer { f in
                 if case .scored(let s) = table.score(tenant: t, intent: i, features: f) {
-                    out += [s.raw.bitPattern, s.score.bitPattern, UInt64(s.predictor)]
+                    out += [s.raw.bitPattern, s.score.bitPattern, UInt64(s.predictor.rawValue)]
                 } else {
                     out.append(0xDEAD)
                 }

@@ -53,8 +53,8 @@ var results: [(String, Double)] = []
 let rawScores: [Double] = flat.withUnsafeBufferPointer { all in
     (0..<1024).map { serving.score(tenant: TenantIndex(0), intent: IntentID(1), features: row(all, $0)).rawScore }
 }
-let sketchPredictor = Int(flat.withUnsafeBufferPointer { all in
-    serving.score(tenant: TenantIndex(0), intent: IntentID(1), features: row(all, 0)).predictor.rawValue }) - 1
+let sketchPredictor = flat.withUnsafeBufferPointer { all in
+    serving.score(tenant: TenantIndex(0), intent: IntentID(1), features: row(all, 0)).predictor.index }
 var recordAlone = Double.infinity
 for round in 0..<3 {
     let direct = flat.withUnsafeBufferPointer { all in
@@ -79,7 +79,7 @@ for round in 0..<3 {
         nanosecondsPerCall(iterations) { i in
             let x = row(all, i)
             let verdict = serving.score(tenant: TenantIndex(0), intent: IntentID(1), features: x)
-            sketchTable.record(tenant: 0, predictor: Int(verdict.predictor.rawValue) &- 1, raw: verdict.rawScore,
+            sketchTable.record(tenant: 0, predictor: verdict.predictor.index, raw: verdict.rawScore,
                                score: verdict.score)
             return verdict.score
         }

@@ -19,8 +19,8 @@ public final class Generation: Sendable {
     /// tenant name, for the maps a snapshot names; uniform otherwise.
     private let referenceDeciles: [Int: [String: [Double]]]
     public static let uniformDeciles = (1...9).map { Double($0) / 10 }
-    /// muse.h intent id → the routing table's intent index, dense; −1: none.
-    private let routingIntents: [Int32]
+    /// muse.h intent id → the routing table's intent id, dense; `.unrouted`: none.
+    private let routingIntents: [RoutedIntent]
 
     public init(id: GenerationID, routing: RoutingTable, intents: [IntentDescriptor], origin: String,
                 contentHash: UInt64? = nil, referenceDeciles: [Int: [String: [Double]]] = [:]) throws {
@@ -41,30 +41,30 @@ public final class Generation: Sendable {
         self.contentHash = contentHash
         self.referenceDeciles = referenceDeciles
         bounds = IntentBounds(intents)
-        var table = [Int32](repeating: -1, count: (intents.map { Int($0.id) }.max() ?? 0) + 1)
+        var table = [RoutedIntent](repeating: .unrouted, count: (intents.map { Int($0.id) }.max() ?? 0) + 1)
         for intent in intents {
-            table[Int(intent.id)] = routing.intentID(intent.name).map(Int32.init) ?? -1
+            table[Int(intent.id)] = routing.intentID(intent.name) ?? .unrouted
         }
         routingIntents = table
     }
 
     /// Where the reference distribution's deciles lie for `tenant`'s map of
     /// `predictor` (routing index): what its transformed scores should follow.
-    func decileEdges(tenant: String, predictor: Int) -> [Double] {
-        referenceDeciles[predictor]?[tenant] ?? Self.uniformDeciles
+    func decileEdges(tenant: String, predictor: PredictorIndex) -> [Double] {
+        referenceDeciles[predictor.rawValue]?[tenant] ?? Self.uniformDeciles
     }
 
     /// Whether `predictor` (routing index) maps `tenant`'s scores onto the
     /// reference (else its transformed scores are its level 1).
-    func mapsScores(tenant: String, predictor: Int) -> Bool {
-        referenceDeciles[predictor]?[tenant] != nil
+    func mapsScores(tenant: String, predictor: PredictorIndex) -> Bool {
+        referenceDeciles[predictor.rawValue]?[tenant] != nil
     }
 
-    /// The routing table's index for a muse.h intent id; −1 if it routes none.
+    /// The routing table's id for a muse.h intent id; `.unrouted` if it routes none.
     @inline(__always)
-    func routingIntent(_ intent: IntentID) -> Int {
+    func routingIntent(_ intent: IntentID) -> RoutedIntent {
         let i = Int(intent.rawValue)
-        return i < routingIntents.count ? Int(routingIntents[i]) : -1
+        return i < routingIntents.count ? routingIntents[i] : .unrouted
     }
 }
 

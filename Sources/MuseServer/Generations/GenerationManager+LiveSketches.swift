@@ -8,7 +8,7 @@ extension GenerationManager {
     /// counted for it. What `promote` fits a candidate's map from.
     public func mergedSketch(tenant: String, predictor: String) -> ScoreSketch? {
         guard let routing = current?.routing,
-              let p = routing.predictors.firstIndex(where: { $0.name == predictor }) else { return nil }
+              let p = routing.predictorIndex(named: predictor) else { return nil }
         let key = SketchKey(tenant: tenant, predictor: predictor, fingerprint: routing.levelOneFingerprint(predictor: p),
                             oddsRatio: routing.levelOneOddsRatio(predictor: p))
         var total: ScoreSketch?

@@ -292,7 +292,7 @@ final class MetricsExporter: Sendable {
                 guard let counts = cell.currentGeneration, counts.generation == serving else { continue }
                 names = counts.predictorNames
                 for t in 0..<counts.tenantCount {
-                    for p in 0..<counts.predictorCount {
+                    for p in (0..<counts.predictorCount).map({ PredictorIndex($0) }) {
                         let record = counts.record(tenant: t, predictor: p)
                         if record.count > 0 { records[ShadowKey(tenant: t, predictor: p), default: ShadowRecord()].merge(record) }
                     }
@@ -301,9 +301,9 @@ final class MetricsExporter: Sendable {
         }
         let tenants = layout.tenants
         var figures: [(series: DriftSeries, psi: Double, events: UInt64)] = []
-        for (key, record) in records where key.tenant < tenants.count && key.predictor < names.count {
+        for (key, record) in records where key.tenant < tenants.count && key.predictor.rawValue < names.count {
             guard let tenant = tenants[key.tenant] else { continue }
-            figures.append((DriftSeries(tenant: tenant, predictor: names[key.predictor]), record.psi, record.count))
+            figures.append((DriftSeries(tenant: tenant, predictor: names[key.predictor.rawValue]), record.psi, record.count))
         }
         expose(figures, as: (Self.drift, Self.driftEvents), in: &state.drift)
     }

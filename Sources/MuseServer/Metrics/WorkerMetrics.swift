@@ -172,7 +172,7 @@ final class GenerationCounts: @unchecked Sendable {
         edges.initialize(repeating: .infinity, count: max(pairs * 9, 1))
         for (t, tenant) in serving.tenants.enumerated() {
             for p in 0..<predictorCount {
-                for (i, edge) in generation.decileEdges(tenant: tenant, predictor: p).prefix(9).enumerated() {
+                for (i, edge) in generation.decileEdges(tenant: tenant, predictor: PredictorIndex(p)).prefix(9).enumerated() {
                     edges[(t * predictorCount + p) * 9 + i] = edge
                 }
             }
@@ -193,7 +193,8 @@ final class GenerationCounts: @unchecked Sendable {
 
     /// Worker thread only: one primary score of `predictor` (routing index).
     @inline(__always)
-    func addDrift(tenant: Int, predictor: Int, score: Double) {
+    func addDrift(tenant: Int, predictor: PredictorIndex, score: Double) {
+        let predictor = predictor.rawValue
         guard predictor >= 0 && predictor < predictorCount && tenant < tenantCount else { return }
         let pair = tenant &* predictorCount &+ predictor
         let bin = ShadowRecord.decile(of: score, edges: UnsafeBufferPointer(start: edges + pair &* 9, count: 9))
@@ -201,9 +202,9 @@ final class GenerationCounts: @unchecked Sendable {
     }
 
     /// Any thread: the drift record of (tenant, predictor) so far, for its PSI.
-    func record(tenant: Int, predictor: Int) -> ShadowRecord {
+    func record(tenant: Int, predictor: PredictorIndex) -> ShadowRecord {
         var record = ShadowRecord()
-        let base = (tenant * predictorCount + predictor) * 10
+        let base = (tenant * predictorCount + predictor.rawValue) * 10
         for bin in 0..<10 { record.deciles[bin] = deciles.load(base + bin) }
         record.count = record.deciles.reduce(0, +)
         return record
@@ -374,7 +375,7 @@ struct MetricsRecorder {
         let status = raw >= 0 && raw < MetricsLayout.statusColumns ? raw : Int(CompletionStatus.internal.rawValue)
         cell.events.add(MetricsLayout.eventIndex(tenant: t, column: generation.column(of: intent), status: status))
         if verdict.status == .ok {
-            generation.addDrift(tenant: t, predictor: verdict.predictor.routingIndex, score: verdict.score)
+            generation.addDrift(tenant: t, predictor: verdict.predictor.index, score: verdict.score)
         }
     }
 }

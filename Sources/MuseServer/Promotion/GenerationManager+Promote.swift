@@ -129,7 +129,7 @@ extension GenerationManager {
             for t in tenants { if let s = mergedSketch(tenant: t, predictor: name) { out[t] = s } }
             return out
         }
-        guard let p = serving.routing.predictors.firstIndex(where: { $0.name == name }) else {
+        guard let p = serving.routing.predictorIndex(named: name) else {
             throw PromotionError("predictor '\(name)' is not in the serving generation")
         }
         let fingerprint = serving.routing.levelOneFingerprint(predictor: p)

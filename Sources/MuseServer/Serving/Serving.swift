@@ -12,9 +12,9 @@ public final class Serving: Sendable {
     public let generation: Generation
     /// Tenant names by `TenantIndex`.
     public let tenants: [String]
-    /// `TenantIndex` → the routing table's tenant id; −1: the generation does
-    /// not route this tenant (its events get `noRoute`).
-    private let routingTenants: [Int32]
+    /// `TenantIndex` → the routing table's tenant id; `.unrouted`: the
+    /// generation does not route this tenant (its events get `noRoute`).
+    private let routingTenants: [RoutedTenant]
     /// By `TenantIndex`: whether any of the tenant's routes has shadows.
     private let shadowed: [Bool]
     /// By `TenantIndex`, then routing predictor: the reference deciles a
@@ -37,23 +37,23 @@ public final class Serving: Sendable {
         routing = generation.routing
         id = generation.id
         intents = generation.bounds
-        let routingTenants = tenants.map { generation.routing.tenantID($0).map(Int32.init) ?? -1 }
+        let routingTenants = tenants.map { generation.routing.tenantID($0) ?? .unrouted }
         self.routingTenants = routingTenants
         let shadowed = routingTenants.map { t in
-            t >= 0 && generation.routing.intents.indices.contains {
-                !generation.routing.shadowPredictors(tenant: Int(t), intent: $0).isEmpty
+            t != .unrouted && generation.routing.intentIDs.contains {
+                !generation.routing.shadowPredictors(tenant: t, intent: $0).isEmpty
             }
         }
         self.shadowed = shadowed
         shadowEdges = tenants.indices.map { t in
             guard shadowed[t] else { return [] }
-            return generation.routing.predictors.indices.map { generation.decileEdges(tenant: tenants[t], predictor: $0) }
+            return generation.routing.predictorIndices.map { generation.decileEdges(tenant: tenants[t], predictor: $0) }
         }
     }
 
     /// Tenants the generation has no route for, to log when it is published.
     public var unroutedTenants: [String] {
-        zip(tenants, routingTenants).filter { $0.1 < 0 }.map(\.0)
+        zip(tenants, routingTenants).filter { $0.1 == .unrouted }.map(\.0)
     }
 
     // MARK: Scoring
@@ -67,12 +67,12 @@ public final class Serving: Sendable {
 
     @inline(__always)
     public func score(tenant: TenantIndex, intent: IntentID, features: UnsafeBufferPointer<Double>) -> Verdict {
-        let t = tenant.rawValue < routingTenants.count ? Int(routingTenants[tenant.rawValue]) : -1
+        let t = tenant.rawValue < routingTenants.count ? routingTenants[tenant.rawValue] : .unrouted
         switch routing.score(tenant: t, intent: generation.routingIntent(intent), features: features) {
         case .scored(let s):
             // A non-finite score becomes MUSE_E_BAD_SCORE in the drain, for any scorer.
             return Verdict(status: .ok, score: s.score, rawScore: s.raw,
-                           predictor: PredictorID(routingIndex: s.predictor), generation: id)
+                           predictor: PredictorID(index: s.predictor), generation: id)
         case .noRoute:
             return .refused(.noRoute, generation: id)
         case .featureCountMismatch:
@@ -83,7 +83,7 @@ public final class Serving: Sendable {
     /// A run of one intent's events, scored by the models' batch kernels.
     @inline(__always)
     public func score(tenant: TenantIndex, run: EventRun) {
-        let t = tenant.rawValue < routingTenants.count ? Int(routingTenants[tenant.rawValue]) : -1
+        let t = tenant.rawValue < routingTenants.count ? routingTenants[tenant.rawValue] : .unrouted
         let n = run.count
         let raw = UnsafeMutableBufferPointer(rebasing: run.work[0..<n])
         let scores = UnsafeMutableBufferPointer(rebasing: run.work[n..<2 * n])
@@ -91,7 +91,7 @@ public final class Serving: Sendable {
         switch routing.score(tenant: t, intent: generation.routingIntent(run.intent), rows: run.rows, count: n,
                              raw: raw, scores: scores, work: work) {
         case .scored(let predictor):
-            let id = PredictorID(routingIndex: predictor)
+            let id = PredictorID(index: predictor)
             for i in 0..<n {
                 run.verdicts[i] = Verdict(status: .ok, score: scores[i], rawScore: raw[i], predictor: id, generation: self.id)
             }
@@ -115,14 +115,14 @@ public final class Serving: Sendable {
     /// `init`).
     func scoreShadows(tenant: TenantIndex, run: EventRun, into tally: ShadowTally, sketches: SketchTable? = nil) {
         guard hasShadows(tenant: tenant) else { return }
-        let t = Int(routingTenants[tenant.rawValue])
+        let t = routingTenants[tenant.rawValue]
         let n = run.count
         let edges = shadowEdges[tenant.rawValue]
         routing.scoreShadows(tenant: t, intent: generation.routingIntent(run.intent), rows: run.rows, count: n,
                              raw: UnsafeMutableBufferPointer(rebasing: run.work[0..<n]),
                              scores: UnsafeMutableBufferPointer(rebasing: run.work[n..<2 * n]),
                              work: UnsafeMutableBufferPointer(rebasing: run.work[2 * n..<3 * n])) { predictor, raw, scores in
-            tally.record(tenant: tenant.rawValue, predictor: predictor, scores: scores, edges: edges[predictor])
+            tally.record(tenant: tenant.rawValue, predictor: predictor, scores: scores, edges: edges[predictor.rawValue])
             sketches?.record(tenant: tenant.rawValue, predictor: predictor, raw: raw, scores: scores)
         }
     }

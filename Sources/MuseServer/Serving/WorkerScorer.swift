@@ -61,7 +61,7 @@ public struct WorkerScorer: EventScorer {
             // A run is one route: its OK answers share one predictor (a
             // refusal's is none, which no cell has). Their scores are finite:
             // the drain made any other `.badScore`.
-            if let recorder = sketches?.recorder(tenant: tenant.rawValue, predictor: run.verdicts[0].predictor.routingIndex) {
+            if let recorder = sketches?.recorder(tenant: tenant.rawValue, predictor: run.verdicts[0].predictor.index) {
                 for verdict in run.verdicts where verdict.status == .ok {
                     recorder.record(raw: verdict.rawScore, score: verdict.score)
                 }

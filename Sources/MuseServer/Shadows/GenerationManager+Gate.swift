@@ -19,7 +19,7 @@ extension GenerationManager {
         guard let (generation, records) = shadowRecords() else { return [] }
         let tenantNames = tenants.currentRoster.names
         return records.sorted { ($0.key.tenant, $0.key.predictor) < ($1.key.tenant, $1.key.predictor) }.map { key, record in
-            Self.info(record, tenant: tenantNames[key.tenant], predictor: generation.routing.predictors[key.predictor].name)
+            Self.info(record, tenant: tenantNames[key.tenant], predictor: generation.routing.predictor(key.predictor).name)
         }
     }
 
@@ -54,14 +54,14 @@ extension GenerationManager {
             let routedNow = current?.routing.tenantID(tenant)
             var primaries: [String: Bool] = [:]
             // The candidate's map of each primary for this tenant and its decile edges.
-            var candidateMaps: [String: (map: QuantileMap, edges: [Double], predictor: Int)] = [:]
-            for (i, intent) in candidate.routing.intents.enumerated() {
+            var candidateMaps: [String: (map: QuantileMap, edges: [Double], predictor: PredictorIndex)] = [:]
+            for (i, intent) in zip(candidate.routing.intentIDs, candidate.routing.intents) {
                 guard let p = candidate.routing.primaryPredictor(tenant: routed, intent: i) else { continue }
-                let name = candidate.routing.predictors[p].name
+                let name = candidate.routing.predictor(p).name
                 var unchanged = false
                 if let current, let routedNow, let j = current.routing.intentID(intent),
                    let q = current.routing.primaryPredictor(tenant: routedNow, intent: j) {
-                    unchanged = current.routing.predictors[q].name == name
+                    unchanged = current.routing.predictor(q).name == name
                 }
                 primaries[name] = (primaries[name] ?? true) && unchanged
                 if let map = candidate.routing.primaryMap(tenant: routed, intent: i) {
@@ -69,10 +69,10 @@ extension GenerationManager {
                 }
             }
             for (name, unchanged) in primaries.sorted(by: { $0.key < $1.key }) {
-                var record = servingPredictors.firstIndex(of: name).flatMap { records[ShadowKey(tenant: t, predictor: $0)] }
+                var record = servingPredictors.firstIndex(of: name).flatMap { records[ShadowKey(tenant: t, predictor: PredictorIndex($0))] }
                     ?? ShadowRecord()
                 var throughNewMap = false
-                if !unchanged, let current, let q = servingPredictors.firstIndex(of: name),
+                if !unchanged, let current, let q = servingPredictors.firstIndex(of: name).map({ PredictorIndex($0) }),
                    !current.mapsScores(tenant: tenant, predictor: q), let new = candidateMaps[name],
                    candidate.routing.levelOneFingerprint(predictor: new.predictor) == current.routing.levelOneFingerprint(predictor: q),
                    let sketch = mergedSketch(tenant: tenant, predictor: name) {

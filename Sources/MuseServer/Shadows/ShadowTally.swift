@@ -51,7 +51,7 @@ public struct ShadowRecord: Sendable, Equatable {
 /// (daemon tenant index, routing predictor index)
 struct ShadowKey: Hashable, Sendable {
     let tenant: Int
-    let predictor: Int
+    let predictor: PredictorIndex
 }
 
 /// One worker's shadow records for the generation it serves, as counters
@@ -95,7 +95,8 @@ final class ShadowTally: @unchecked Sendable {
     private var current = Counts(generation: 0, tenants: 0, predictors: 0)
 
     /// Worker thread: a run's transformed scores.
-    func record(tenant: Int, predictor: Int, scores: UnsafeBufferPointer<Double>, edges: [Double]) {
+    func record(tenant: Int, predictor: PredictorIndex, scores: UnsafeBufferPointer<Double>, edges: [Double]) {
+        let predictor = predictor.rawValue
         let counts = current
         guard tenant >= 0, tenant < counts.tenants, predictor >= 0, predictor < counts.predictors else { return }
         let base = counts.counters + (tenant * counts.predictors + predictor) * Counts.stride
@@ -111,7 +112,7 @@ final class ShadowTally: @unchecked Sendable {
     }
 
     /// Worker thread: one transformed score.
-    func record(tenant: Int, predictor: Int, score: Double, edges: [Double]) {
+    func record(tenant: Int, predictor: PredictorIndex, score: Double, edges: [Double]) {
         withUnsafePointer(to: score) { record(tenant: tenant, predictor: predictor, scores: UnsafeBufferPointer(start: $0, count: 1), edges: edges) }
     }
 
@@ -136,7 +137,7 @@ final class ShadowTally: @unchecked Sendable {
                 record.count = record.deciles.reduce(0, +)
                 guard record.count > 0 else { continue }
                 record.sum = Double(bitPattern: base.pointee.load(ordering: .relaxed))
-                records[ShadowKey(tenant: t, predictor: p)] = record
+                records[ShadowKey(tenant: t, predictor: PredictorIndex(p))] = record
             }
         }
         return (counts.generation, records)

@@ -10,7 +10,7 @@ import Synchronization
 public final class SketchTable: @unchecked Sendable {
     struct Slot {
         let tenant: Int
-        let predictor: Int
+        let predictor: PredictorIndex
         let cell: SketchCell
         let alerts: [(threshold: Double, counter: AlertCounter)]
     }
@@ -47,7 +47,7 @@ public final class SketchTable: @unchecked Sendable {
         var owners: [AnyObject] = []
         var bases: [(slot: Int, counters: UnsafeMutablePointer<Atomic<UInt64>>)] = []
         for slot in slots {
-            let i = slot.tenant * predictorCount + slot.predictor
+            let i = slot.tenant * predictorCount + slot.predictor.rawValue
             bins[i] = slot.cell.counters + slice * SketchCell.counterCount
             bases.append((i, slot.cell.counters))
             owners.append(slot.cell)
@@ -85,10 +85,10 @@ public final class SketchTable: @unchecked Sendable {
     /// The slot of (tenant, predictor routing index) if it has a cell, else
     /// nil (an unrouted pair, or a refusal's predictor −1).
     @inlinable @inline(__always)
-    func slot(tenant: Int, predictor: Int) -> Int? {
+    func slot(tenant: Int, predictor: PredictorIndex) -> Int? {
         guard UInt(bitPattern: tenant) < UInt(bitPattern: tenantCount),
-              UInt(bitPattern: predictor) < UInt(bitPattern: predictorCount) else { return nil }
-        let slot = tenant &* predictorCount &+ predictor
+              UInt(bitPattern: predictor.rawValue) < UInt(bitPattern: predictorCount) else { return nil }
+        let slot = tenant &* predictorCount &+ predictor.rawValue
         return bins[slot] == nil ? nil : slot
     }
 
@@ -118,7 +118,7 @@ public final class SketchTable: @unchecked Sendable {
     /// `tenant`: its level-1 score into the sketch, its level-2 `score`
     /// against the tenant's alert thresholds.
     @inlinable @inline(__always)
-    public func record(tenant: Int, predictor: Int, raw: Double, score: Double) {
+    public func record(tenant: Int, predictor: PredictorIndex, raw: Double, score: Double) {
         guard let slot = slot(tenant: tenant, predictor: predictor), let counters = bins[slot] else { return }
         add(slot: slot, counters: counters, raw: raw, score: score)
     }
@@ -146,7 +146,7 @@ public final class SketchTable: @unchecked Sendable {
     /// once here, not per event: the counters' stores could alias them as
     /// far as the compiler knows.
     @inline(__always)
-    func recorder(tenant: Int, predictor: Int) -> RunRecorder? {
+    func recorder(tenant: Int, predictor: PredictorIndex) -> RunRecorder? {
         guard let slot = slot(tenant: tenant, predictor: predictor), let counters = bins[slot] else { return nil }
         return RunRecorder(counters: counters, alerts: alertCounts[slot], thresholds: alertThresholds + slot &* Self.maxAlerts,
                            alertCounters: alertCounters + slot &* Self.maxAlerts)
@@ -154,7 +154,7 @@ public final class SketchTable: @unchecked Sendable {
 
     /// Worker thread only: a run of a shadow predictor's level-1 and level-2
     /// scores (non-finite level-1 scores go to the cell's non-finite count).
-    func record(tenant: Int, predictor: Int, raw: UnsafeBufferPointer<Double>, scores: UnsafeBufferPointer<Double>) {
+    func record(tenant: Int, predictor: PredictorIndex, raw: UnsafeBufferPointer<Double>, scores: UnsafeBufferPointer<Double>) {
         guard let recorder = recorder(tenant: tenant, predictor: predictor) else { return }
         for i in 0..<min(raw.count, scores.count) { recorder.record(raw: raw[i], score: scores[i]) }
     }

@@ -43,18 +43,18 @@ public final class WorkerSketches: Sendable {
                       now: UInt64? = nil) -> SketchTable {
         let now = now ?? WallClock.nanoseconds()
         let routing = serving.generation.routing
-        let fingerprints = routing.predictors.indices.map { routing.levelOneFingerprint(predictor: $0) }
-        var wanted: [(tenant: Int, predictor: Int, key: SketchKey)] = []
+        let fingerprints = routing.predictorIndices.map { routing.levelOneFingerprint(predictor: $0) }
+        var wanted: [(tenant: Int, predictor: PredictorIndex, key: SketchKey)] = []
         for (t, name) in serving.tenants.enumerated() where !name.isEmpty {
             guard let routed = routing.tenantID(name) else { continue }
-            var predictors = Set<Int>()
-            for intent in routing.intents.indices {
+            var predictors = Set<PredictorIndex>()
+            for intent in routing.intentIDs {
                 if let p = routing.primaryPredictor(tenant: routed, intent: intent) { predictors.insert(p) }
                 predictors.formUnion(routing.shadowPredictors(tenant: routed, intent: intent))
             }
             for p in predictors.sorted() {
-                wanted.append((t, p, SketchKey(tenant: name, predictor: routing.predictors[p].name,
-                                               fingerprint: fingerprints[p],
+                wanted.append((t, p, SketchKey(tenant: name, predictor: routing.predictor(p).name,
+                                               fingerprint: fingerprints[p.rawValue],
                                                oddsRatio: routing.levelOneOddsRatio(predictor: p))))
             }
         }

@@ -39,11 +39,11 @@ public enum Canaries {
     /// The table's tenant and intent ids by name: `RoutingTable.tenantID`
     /// searches the list, once per canary would be quadratic.
     struct IDs {
-        let tenants: [String: Int]
-        let intents: [String: Int]
+        let tenants: [String: RoutedTenant]
+        let intents: [String: RoutedIntent]
         init(_ table: RoutingTable) {
-            tenants = Dictionary(table.tenants.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
-            intents = Dictionary(table.intents.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+            tenants = Dictionary(zip(table.tenants, table.tenantIDs), uniquingKeysWith: { a, _ in a })
+            intents = Dictionary(zip(table.intents, table.intentIDs), uniquingKeysWith: { a, _ in a })
         }
     }
 
@@ -53,9 +53,9 @@ public enum Canaries {
         }
         let scores = e.features.withUnsafeBufferPointer { x -> [CanaryScore]? in
             guard case .scored(let s) = table.score(tenant: t, intent: i, features: x) else { return nil }
-            var scores = [CanaryScore(predictor: table.predictors[s.predictor].name, raw: s.raw, score: s.score)]
+            var scores = [CanaryScore(predictor: table.predictor(s.predictor).name, raw: s.raw, score: s.score)]
             table.scoreShadows(tenant: t, intent: i, features: x) { s in
-                scores.append(CanaryScore(predictor: table.predictors[s.predictor].name, raw: s.raw, score: s.score))
+                scores.append(CanaryScore(predictor: table.predictor(s.predictor).name, raw: s.raw, score: s.score))
             }
             return scores
         }
