@@ -8,7 +8,7 @@ import Synchronization
 /// thresholds and their counters. Owned by one worker's scorer: only that
 /// worker reads it, and moves it to the window's next slice (`use(slice:)`).
 public final class SketchTable: @unchecked Sendable {
-    struct Slot {
+    struct Entry {
         let tenant: Int
         let predictor: PredictorIndex
         let cell: SketchCell
@@ -20,19 +20,19 @@ public final class SketchTable: @unchecked Sendable {
     @usableFromInline let tenantCount: Int
     @usableFromInline let predictorCount: Int
     @usableFromInline let bins: UnsafeMutablePointer<UnsafeMutablePointer<Atomic<UInt64>>?>
-    /// Per slot: how many alert thresholds; then `maxAlerts` thresholds and counters per slot.
+    /// Per position: how many alert thresholds; then `maxAlerts` thresholds and counters per position.
     @usableFromInline let alertCounts: UnsafeMutablePointer<Int>
     @usableFromInline let alertThresholds: UnsafeMutablePointer<Double>
     @usableFromInline let alertCounters: UnsafeMutablePointer<UnsafeMutablePointer<Atomic<UInt64>>?>
-    /// Each slot that has a cell, with the cell's first counter (slice 0),
+    /// Each position that has a cell, with the cell's first counter (slice 0),
     /// to point `bins` at another slice when the window rotates.
-    private let bases: [(slot: Int, counters: UnsafeMutablePointer<Atomic<UInt64>>)]
+    private let bases: [(position: Int, counters: UnsafeMutablePointer<Atomic<UInt64>>)]
     /// `ConfigFile.maxAlertThresholds` (a literal, so it folds when inlined).
     @inlinable static var maxAlerts: Int { 4 }
     /// Keeps the cells and alert counters (and so the counters the tables point at) alive.
     private let owners: [AnyObject]
 
-    init(tenantCount: Int, predictorCount: Int, slots: [Slot], slice: Int = 0) {
+    init(tenantCount: Int, predictorCount: Int, entries: [Entry], slice: Int = 0) {
         self.tenantCount = tenantCount
         self.predictorCount = predictorCount
         let n = max(tenantCount * predictorCount, 1)
@@ -45,13 +45,13 @@ public final class SketchTable: @unchecked Sendable {
         alertCounters = .allocate(capacity: n * Self.maxAlerts)
         alertCounters.initialize(repeating: nil, count: n * Self.maxAlerts)
         var owners: [AnyObject] = []
-        var bases: [(slot: Int, counters: UnsafeMutablePointer<Atomic<UInt64>>)] = []
-        for slot in slots {
-            let i = slot.tenant * predictorCount + slot.predictor.rawValue
-            bins[i] = slot.cell.counters + slice * SketchCell.counterCount
-            bases.append((i, slot.cell.counters))
-            owners.append(slot.cell)
-            let alerts = slot.alerts.prefix(Self.maxAlerts)
+        var bases: [(position: Int, counters: UnsafeMutablePointer<Atomic<UInt64>>)] = []
+        for entry in entries {
+            let i = entry.tenant * predictorCount + entry.predictor.rawValue
+            bins[i] = entry.cell.counters + slice * SketchCell.counterCount
+            bases.append((i, entry.cell.counters))
+            owners.append(entry.cell)
+            let alerts = entry.alerts.prefix(Self.maxAlerts)
             alertCounts[i] = alerts.count
             for (k, alert) in alerts.enumerated() {
                 alertThresholds[i * Self.maxAlerts + k] = alert.threshold
@@ -74,7 +74,7 @@ public final class SketchTable: @unchecked Sendable {
     /// `bins` then points at the slice's counters, so recording reads no
     /// slice index.
     func use(slice: Int) {
-        for base in bases { bins[base.slot] = base.counters + slice * SketchCell.counterCount }
+        for base in bases { bins[base.position] = base.counters + slice * SketchCell.counterCount }
     }
 
     @inlinable @inline(__always)
@@ -82,14 +82,14 @@ public final class SketchTable: @unchecked Sendable {
         counter.pointee.store(counter.pointee.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
     }
 
-    /// The slot of (tenant, predictor routing index) if it has a cell, else
+    /// The position of (tenant, predictor routing index) if it has a cell, else
     /// nil (an unrouted pair, or a refusal's predictor −1).
     @inlinable @inline(__always)
-    func slot(tenant: Int, predictor: PredictorIndex) -> Int? {
+    func position(tenant: Int, predictor: PredictorIndex) -> Int? {
         guard UInt(bitPattern: tenant) < UInt(bitPattern: tenantCount),
               UInt(bitPattern: predictor.rawValue) < UInt(bitPattern: predictorCount) else { return nil }
-        let slot = tenant &* predictorCount &+ predictor.rawValue
-        return bins[slot] == nil ? nil : slot
+        let position = tenant &* predictorCount &+ predictor.rawValue
+        return bins[position] == nil ? nil : position
     }
 
     /// One event into a cell: a bin index and one relaxed add, plus a
@@ -107,11 +107,11 @@ public final class SketchTable: @unchecked Sendable {
         }
     }
 
-    /// One event into `slot`'s cell.
+    /// One event into `position`'s cell.
     @inlinable @inline(__always)
-    func add(slot: Int, counters: UnsafeMutablePointer<Atomic<UInt64>>, raw: Double, score: Double) {
-        Self.add(counters, alerts: alertCounts[slot], thresholds: alertThresholds + slot &* Self.maxAlerts,
-                 alertCounters: alertCounters + slot &* Self.maxAlerts, raw: raw, score: score)
+    func add(position: Int, counters: UnsafeMutablePointer<Atomic<UInt64>>, raw: Double, score: Double) {
+        Self.add(counters, alerts: alertCounts[position], thresholds: alertThresholds + position &* Self.maxAlerts,
+                 alertCounters: alertCounters + position &* Self.maxAlerts, raw: raw, score: score)
     }
 
     /// Worker thread only: one event of `predictor` (routing index) for
@@ -119,8 +119,8 @@ public final class SketchTable: @unchecked Sendable {
     /// against the tenant's alert thresholds.
     @inlinable @inline(__always)
     public func record(tenant: Int, predictor: PredictorIndex, raw: Double, score: Double) {
-        guard let slot = slot(tenant: tenant, predictor: predictor), let counters = bins[slot] else { return }
-        add(slot: slot, counters: counters, raw: raw, score: score)
+        guard let position = position(tenant: tenant, predictor: predictor), let counters = bins[position] else { return }
+        add(position: position, counters: counters, raw: raw, score: score)
     }
 
     /// One (tenant, predictor)'s cell and alert thresholds, looked up once
@@ -142,14 +142,14 @@ public final class SketchTable: @unchecked Sendable {
 
     /// Worker thread only: the recorder of (tenant, predictor routing
     /// index) for a run, nil if no cell counts the pair (an unrouted pair,
-    /// or a refusal's predictor −1). The slot's alert thresholds are read
+    /// or a refusal's predictor −1). The position's alert thresholds are read
     /// once here, not per event: the counters' stores could alias them as
     /// far as the compiler knows.
     @inline(__always)
     func recorder(tenant: Int, predictor: PredictorIndex) -> RunRecorder? {
-        guard let slot = slot(tenant: tenant, predictor: predictor), let counters = bins[slot] else { return nil }
-        return RunRecorder(counters: counters, alerts: alertCounts[slot], thresholds: alertThresholds + slot &* Self.maxAlerts,
-                           alertCounters: alertCounters + slot &* Self.maxAlerts)
+        guard let position = position(tenant: tenant, predictor: predictor), let counters = bins[position] else { return nil }
+        return RunRecorder(counters: counters, alerts: alertCounts[position], thresholds: alertThresholds + position &* Self.maxAlerts,
+                           alertCounters: alertCounters + position &* Self.maxAlerts)
     }
 
     /// Worker thread only: a run of a shadow predictor's level-1 and level-2

@@ -59,20 +59,20 @@ public final class WorkerSketches: Sendable {
             }
         }
         let slices = self.slices
-        let (slots, slice) = state.withLock { state in
+        let (entries, slice) = state.withLock { state in
             var next: [SketchKey: SketchCell] = [:]
-            var slots: [SketchTable.Slot] = []
+            var entries: [SketchTable.Entry] = []
             for w in wanted {
                 let cell = state.cells[w.key] ?? SketchCell(key: w.key, windowStart: now, slices: slices)
                 let levels = w.tenant < thresholds.count ? thresholds[w.tenant] : []
                 cell.alerts = levels.map { t in (t, cell.alerts.first { $0.threshold == t }?.counter ?? AlertCounter()) }
                 next[w.key] = cell
-                slots.append(SketchTable.Slot(tenant: w.tenant, predictor: w.predictor, cell: cell, alerts: cell.alerts))
+                entries.append(SketchTable.Entry(tenant: w.tenant, predictor: w.predictor, cell: cell, alerts: cell.alerts))
             }
             state.cells = next
-            return (slots, state.slice)
+            return (entries, state.slice)
         }
-        return SketchTable(tenantCount: serving.tenants.count, predictorCount: routing.predictors.count, slots: slots,
+        return SketchTable(tenantCount: serving.tenants.count, predictorCount: routing.predictors.count, entries: entries,
                            slice: slice)
     }
 
