@@ -66,7 +66,7 @@ public struct IntentBounds: Sendable {
     public static let maxIntentID = Int(IntentName.maxID)
     private var featureCounts: [Int32]
 
-    public init(_ intents: [IntentDescriptor]) {
+    public init(_ intents: [IntentSchema]) {
         let top = intents.map { Int($0.id) }.filter { $0 <= Self.maxIntentID }.max() ?? 0
         featureCounts = Array(repeating: -1, count: top + 1)
         for intent in intents where Int(intent.id) <= Self.maxIntentID {

@@ -338,11 +338,11 @@ public final class Segment: @unchecked Sendable {
     /// Throws if `publishIntents` would refuse `intents`: too many, a name
     /// too long, a bad feature name, or more feature names than the schema
     /// area holds. Lets the daemon refuse a generation before publishing it.
-    public func checkIntents(_ intents: [IntentDescriptor]) throws {
+    public func checkIntents(_ intents: [IntentSchema]) throws {
         _ = try schemaBlobs(intents)
     }
 
-    private func schemaBlobs(_ intents: [IntentDescriptor]) throws -> [[UInt8]] {
+    private func schemaBlobs(_ intents: [IntentSchema]) throws -> [[UInt8]] {
         guard intents.count <= Int(MUSE_MAX_INTENTS) else { throw SegmentError.tooManyIntents(intents.count) }
         for intent in intents where IntentName.problem(intent.name) != nil {
             throw SegmentError.badIntentName(intent.name)
@@ -367,7 +367,7 @@ public final class Segment: @unchecked Sendable {
     }
 
     /// Rewrites the intent table and the schema area under the seqlock.
-    public func publishIntents(_ intents: [IntentDescriptor]) throws {
+    public func publishIntents(_ intents: [IntentSchema]) throws {
         // Checked before the seqlock opens.
         let blobs = try schemaBlobs(intents)
         let indexBytes = Int(MUSE_SCHEMA_INDEX_SIZE)

@@ -87,7 +87,7 @@ public struct ManifestBuilder {
             predictors.append(PredictorSpec(name: name, members: zip(p.models, weights).map { .init(model: $0, weight: $1) }))
         }
 
-        let intents = m.intents.keys.sorted().map { IntentSchema(name: $0, id: m.intents[$0]!.id, featureNames: m.intents[$0]!.features) }
+        let intents = m.intents.keys.sorted().map { IntentSchema(name: $0, id: IntentID(m.intents[$0]!.id), featureNames: m.intents[$0]!.features) }
         let routes = m.routes.map { RouteSpec(tenant: $0.tenant, intent: $0.intent, predictor: $0.predictor, shadows: $0.shadows ?? []) }
         try checkRouteFeatures(models)
 

@@ -56,7 +56,7 @@ public struct LoadedSnapshot: Sendable {
     }
 
     public func intent(named name: String) -> IntentSchema? { intents.first { $0.name == name } }
-    public func intent(id: IntentID) -> IntentSchema? { intents.first { $0.id == id.rawValue } }
+    public func intent(id: IntentID) -> IntentSchema? { intents.first { $0.id == id } }
 
     /// The routing table's intent id for a muse.h intent id, or nil when
     /// the id names no intent or the intent has no route. Resolve once per
@@ -82,7 +82,7 @@ public struct LoadedSnapshot: Sendable {
                 guard new.featureNames == old.featureNames else {
                     throw .schemaChanged(old.name, "its features changed from \(old.featureNames) to \(new.featureNames) (schema hash \(hex(old.schemaHash)) → \(hex(new.schemaHash)))")
                 }
-            } else if let new = intent(id: IntentID(old.id)) {
+            } else if let new = intent(id: old.id) {
                 throw .schemaChanged(old.name, "its id \(old.id) now names intent '\(new.name)'")
             }
         }

@@ -22,7 +22,7 @@ struct SumScorer: EventScorer {
 /// Client (muse.h) and daemon (ChannelEndpoint) in one process, on two threads:
 /// the test the script runs under ThreadSanitizer.
 struct ChannelEndpointTests {
-    static let intents = [IntentDescriptor(name: "sum", id: 1, featureNames: ["a", "b", "c"])]
+    static let intents = [IntentSchema(name: "sum", id: 1, featureNames: ["a", "b", "c"])]
 
     final class Fixture {
         let dir = temporaryDirectory()
@@ -170,7 +170,7 @@ struct ChannelEndpointTests {
     /// Keeps what the drain showed it: each batch's events, their checks
     /// and runs, and whether the answers were out when `answered` came.
     final class RecordingScorer: EventScorer {
-        let intents = IntentBounds(ChannelEndpointTests.intents + [IntentDescriptor(name: "two", id: 2, featureNames: ["a", "b"])])
+        let intents = IntentBounds(ChannelEndpointTests.intents + [IntentSchema(name: "two", id: 2, featureNames: ["a", "b"])])
         var generationID: GenerationID { GenerationID(4) }
         let control: UnsafeMutablePointer<muse_channel_control>
         var seen: [(tag: UInt64, intent: UInt32, row: [Double]?)] = []
@@ -204,7 +204,7 @@ struct ChannelEndpointTests {
     /// verdicts only once the completions are published.
     @Test func theScorerSeesACheckedBatchThenItsPublishedAnswers() throws {
         let fixture = try Fixture()
-        try fixture.segment.publishIntents(ChannelEndpointTests.intents + [IntentDescriptor(name: "two", id: 2, featureNames: ["a", "b"])])
+        try fixture.segment.publishIntents(ChannelEndpointTests.intents + [IntentSchema(name: "two", id: 2, featureNames: ["a", "b"])])
         var channel = muse_channel()
         try #require(muse_claim(&fixture.client, &channel) == MUSE_OK)
         var endpoint = ChannelEndpoint(segment: fixture.segment, channel: ChannelIndex(Int(channel.index)), tenant: TenantIndex(0))

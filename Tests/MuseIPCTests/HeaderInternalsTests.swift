@@ -60,8 +60,8 @@ struct HeaderInternalsTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let layout = try SegmentLayout(channelCount: 1, ringDepth: 8, maxFeatures: 4)
         let segment = try Segment.create(path: "\(dir)/t.muse", tenant: "t", groupID: nil, layout: layout)
-        let x = IntentDescriptor(name: "x", id: 3, featureNames: ["a", "b"])
-        try segment.publishIntents([x, IntentDescriptor(name: "y", id: 5, featureNames: ["cc"])])
+        let x = IntentSchema(name: "x", id: 3, featureNames: ["a", "b"])
+        try segment.publishIntents([x, IntentSchema(name: "y", id: 5, featureNames: ["cc"])])
         var client = muse_client()
         try #require(muse_open(&client, "\(dir)/t.muse") == MUSE_OK)
         defer { muse_close(&client) }

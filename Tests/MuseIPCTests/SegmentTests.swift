@@ -24,7 +24,7 @@ struct SegmentTests {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let segment = try Segment.create(path: "\(dir)/t.muse", tenant: "t", groupID: nil, layout: layout)
-        try segment.publishIntents([IntentDescriptor(name: "x", id: 3, featureNames: ["a", "b"])])
+        try segment.publishIntents([IntentSchema(name: "x", id: 3, featureNames: ["a", "b"])])
         var client = muse_client()
         #expect(muse_open(&client, "\(dir)/t.muse") == MUSE_OK)
         defer { muse_close(&client) }
@@ -32,7 +32,7 @@ struct SegmentTests {
         var info = muse_intent_info()
         #expect(muse_lookup_intent(&client, "x", &info) == MUSE_OK)
         #expect(info.id == 3 && info.feature_count == 2)
-        #expect(info.schema_hash == IntentDescriptor(name: "x", id: 3, featureNames: ["a", "b"]).schemaHash)
+        #expect(info.schema_hash == IntentSchema(name: "x", id: 3, featureNames: ["a", "b"]).schemaHash)
         #expect(muse_lookup_intent(&client, "y", &info) == MUSE_E_UNKNOWN_INTENT)
         var info2 = stat()
         stat("\(dir)/t.muse", &info2)
@@ -87,9 +87,9 @@ struct SegmentTests {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let segment = try Segment.create(path: "\(dir)/t.muse", tenant: "t", groupID: nil, layout: layout)
-        let intents = [IntentDescriptor(name: "x", id: 3, featureNames: ["amount", "merchant", "hour"]),
-                       IntentDescriptor(name: "empty", id: 4, featureNames: []),
-                       IntentDescriptor(name: "y", id: 5, featureNames: ["b", "a"])]
+        let intents = [IntentSchema(name: "x", id: 3, featureNames: ["amount", "merchant", "hour"]),
+                       IntentSchema(name: "empty", id: 4, featureNames: []),
+                       IntentSchema(name: "y", id: 5, featureNames: ["b", "a"])]
         try segment.publishIntents(intents)
         #expect(segment.header.pointee.abi_minor == 1 && segment.layout.channelsOffset == 4096 + 65536)
         var client = muse_client()
@@ -124,10 +124,10 @@ struct SegmentTests {
         #expect(check(right) == MUSE_OK)
         #expect(check(wrong) == MUSE_E_SCHEMA_MISMATCH)
         // A new generation renames a feature: the old intent info no longer checks out.
-        try segment.publishIntents([IntentDescriptor(name: "x", id: 3, featureNames: ["amount", "merchant", "hour_utc"])])
+        try segment.publishIntents([IntentSchema(name: "x", id: 3, featureNames: ["amount", "merchant", "hour_utc"])])
         #expect(check(right) == MUSE_E_SCHEMA_MISMATCH)
         #expect(throws: SegmentError.self) {
-            try segment.publishIntents([IntentDescriptor(name: "x", id: 3, featureNames: ["a\nb"])])
+            try segment.publishIntents([IntentSchema(name: "x", id: 3, featureNames: ["a\nb"])])
         }
     }
 
@@ -141,7 +141,7 @@ struct SegmentTests {
         }
         let adopted = try Segment.adopt(path: "\(dir)/t.muse", tenant: "t", groupID: nil)
         #expect(adopted.layout == old && adopted.layout.channelsOffset == 4096)
-        try adopted.publishIntents([IntentDescriptor(name: "x", id: 3, featureNames: ["a", "b"])])
+        try adopted.publishIntents([IntentSchema(name: "x", id: 3, featureNames: ["a", "b"])])
         var client = muse_client()
         try #require(muse_open(&client, "\(dir)/t.muse") == MUSE_OK)
         defer { muse_close(&client) }

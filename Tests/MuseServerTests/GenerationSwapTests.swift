@@ -15,7 +15,7 @@ import Testing
 struct GenerationSwapTests {
     init() { Log.muted.store(true, ordering: .relaxed) }
 
-    static let intents = [IntentDescriptor(name: "pay", id: 7, featureNames: ["a", "b", "c"])]
+    static let intents = [IntentSchema(name: "pay", id: 7, featureNames: ["a", "b", "c"])]
 
     /// A generation whose score is logistic(a + b + c + offset): each id gets
     /// its own offset, so an answer shows which generation computed it.
@@ -72,7 +72,7 @@ struct GenerationSwapTests {
         try builder.addPredictor("p", members: [(model: "m", weight: 1)])
         try builder.route(tenant: "t", intent: "pay", to: "p")
         let bad = try Generation(id: GenerationID(2), routing: builder.build(),
-                                 intents: [IntentDescriptor(name: "pay", id: 7, featureNames: ["a\nb"])], origin: "test")
+                                 intents: [IntentSchema(name: "pay", id: 7, featureNames: ["a\nb"])], origin: "test")
         #expect(throws: SegmentError.self) { try daemon.generations.publish(bad) }
         #expect(daemon.generations.current?.id == GenerationID(1))
     }
@@ -93,7 +93,7 @@ struct GenerationSwapTests {
             var intents = Self.intents
             if refunds {
                 try builder.route(tenant: "t", intent: "refund", to: "p")
-                intents.append(IntentDescriptor(name: "refund", id: 8, featureNames: ["a", "b", "c"]))
+                intents.append(IntentSchema(name: "refund", id: 8, featureNames: ["a", "b", "c"]))
             }
             return try Generation(id: GenerationID(id), routing: builder.build(), intents: intents, origin: "test")
         }

@@ -16,7 +16,7 @@ struct SchedulerTests {
     /// Answers every event OK with score 0.5.
     struct HalfScorer: EventScorer {
         var generationID: GenerationID { GenerationID(3) }
-        let intents = IntentBounds([IntentDescriptor(name: "one", id: 1, featureNames: ["x"])])
+        let intents = IntentBounds([IntentSchema(name: "one", id: 1, featureNames: ["x"])])
         func score(_ batch: EventBatch) {
             for k in 0..<batch.count where batch.isChecked(k) {
                 batch.verdicts[k] = Verdict(status: .ok, score: 0.5, rawScore: 0.5, predictor: PredictorID(1), generation: generationID)

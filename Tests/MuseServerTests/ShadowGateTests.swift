@@ -14,7 +14,7 @@ import Testing
 struct ShadowGateTests {
     init() { Log.muted.store(true, ordering: .relaxed) }
 
-    static let intents = [IntentDescriptor(name: "pay", id: 7, featureNames: ["a", "b"])]
+    static let intents = [IntentSchema(name: "pay", id: 7, featureNames: ["a", "b"])]
 
     /// The features event `i` carries: a spread the maps are fitted on.
     static func features(_ i: UInt64) -> [Double] {

@@ -305,7 +305,7 @@ import MuseScoring
         expectRefusal(hugeList, "section 'intents'", "count 4294967295 is more than")
         let tooMany = try generation1With(.intents) { g, _ in
             var c = g
-            c.intents = (0..<49).map { IntentSchema(name: "i\($0)", id: UInt32($0), featureNames: ["x"]) }
+            c.intents = (0..<49).map { IntentSchema(name: "i\($0)", id: IntentID(UInt32($0)), featureNames: ["x"]) }
             return c.encodeIntents()
         }
         expectRefusal(tooMany, "49 intents")

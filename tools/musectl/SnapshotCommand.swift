@@ -259,7 +259,7 @@ struct SnapshotSummary: Codable {
                          sourceFormat: m.source.format.rawValue, sourceBytes: m.source.byteCount)
         }
         predictors = s.contents.predictors.map { Predictor(name: $0.name, models: $0.members.map(\.model), weights: $0.members.map(\.weight)) }
-        intents = s.intents.map { Intent(name: $0.name, id: $0.id, features: $0.featureNames, schemaHash: hex16($0.schemaHash)) }
+        intents = s.intents.map { Intent(name: $0.name, id: $0.id.rawValue, features: $0.featureNames, schemaHash: hex16($0.schemaHash)) }
         routes = s.routes.map { Route(tenant: $0.tenant, intent: $0.intent, predictor: $0.predictor, shadows: $0.shadows) }
         maps = s.contents.scoreMaps.entries.map { e in
             var knots: Int?, fallback: String?

@@ -4,8 +4,8 @@ import MuseScoring
 extension Generation {
     /// The intents of the built-in generation.
     public static let builtInIntents = [
-        IntentDescriptor(name: "card-not-present", id: 1, featureNames: (0..<16).map { "f\($0)" }),
-        IntentDescriptor(name: "card-present", id: 2, featureNames: (0..<8).map { "f\($0)" }),
+        IntentSchema(name: "card-not-present", id: 1, featureNames: (0..<16).map { "f\($0)" }),
+        IntentSchema(name: "card-present", id: 2, featureNames: (0..<8).map { "f\($0)" }),
     ]
 
     /// The `origin` of the built-in generation.

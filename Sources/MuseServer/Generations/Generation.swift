@@ -9,7 +9,7 @@ public final class Generation: Sendable {
     public let id: GenerationID
     public let routing: RoutingTable
     /// The intents as segments show them (name, muse.h id, feature names).
-    public let intents: [IntentDescriptor]
+    public let intents: [IntentSchema]
     /// Where it came from, for logs and status: a snapshot path, or "built-in".
     public let origin: String
     /// The snapshot's content hash; nil for a generation built in code.
@@ -22,7 +22,7 @@ public final class Generation: Sendable {
     /// muse.h intent id → the routing table's intent id, dense; `.unrouted`: none.
     private let routingIntents: [RoutedIntent]
 
-    public init(id: GenerationID, routing: RoutingTable, intents: [IntentDescriptor], origin: String,
+    public init(id: GenerationID, routing: RoutingTable, intents: [IntentSchema], origin: String,
                 contentHash: UInt64? = nil, referenceDeciles: [Int: [String: [Double]]] = [:]) throws {
         guard id != .none else { throw GenerationError.invalid("generation id 0 is reserved for 'none'") }
         var seenNames = Set<String>(), seenIDs = Set<IntentID>()

@@ -69,7 +69,7 @@ public final class SnapshotSource: Sendable {
         let steps = [("read", t.read), ("decode", t.decode), ("verify", t.verify), ("import", t.import)]
             .map { ControlResponse.Step(name: $0.0, milliseconds: Self.milliseconds($0.1)) }
         if let serving {
-            do { try snapshot.verify(against: serving.intentSchemas, allowSchemaChange: allowSchemaChange) } catch {
+            do { try snapshot.verify(against: serving.intents, allowSchemaChange: allowSchemaChange) } catch {
                 throw SnapshotSourceError(path: path, reason: "\(error) (swap with --allow-schema-change once clients are updated)")
             }
         }

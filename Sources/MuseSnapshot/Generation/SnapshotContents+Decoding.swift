@@ -35,7 +35,7 @@ extension SnapshotContents {
             let id = try r.u32("intent id")
             let hash = try r.u64("schema hash")
             let names = shared(try r.strings("feature names of '\(name)'"))
-            let intent = IntentSchema(name: name, id: id, featureNames: names)
+            let intent = IntentSchema(name: name, id: IntentID(id), featureNames: names)
             guard intent.schemaHash == hash else {
                 throw .invalidIntent(name, "recorded schema hash \(hex(hash)) is not the FNV-1a of its feature names (\(hex(intent.schemaHash)))")
             }

@@ -21,7 +21,7 @@ extension SnapshotContents {
         var w = ByteWriter()
         w.count(intents.count)
         for i in intents {
-            w.string(i.name); w.u32(i.id); w.u64(i.schemaHash); w.strings(i.featureNames)
+            w.string(i.name); w.u32(i.id.rawValue); w.u64(i.schemaHash); w.strings(i.featureNames)
         }
         return w.bytes
     }

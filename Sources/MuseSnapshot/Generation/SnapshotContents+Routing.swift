@@ -71,10 +71,10 @@ extension SnapshotContents {
         guard intents.count <= IntentSchema.maximumCount else {
             throw .invalidRouting("\(intents.count) intents; muse.h's intent table holds \(IntentSchema.maximumCount)")
         }
-        var names = Set<String>(), ids = Set<UInt32>()
+        var names = Set<String>(), ids = Set<IntentID>()
         for i in intents {
             if let why = IntentName.problem(i.name) { throw .invalidIntent(i.name, why) }
-            guard i.id <= IntentName.maxID else { throw .invalidIntent(i.name, "id \(i.id) is over mused's largest, \(IntentName.maxID)") }
+            guard i.id.rawValue <= IntentName.maxID else { throw .invalidIntent(i.name, "id \(i.id) is over mused's largest, \(IntentName.maxID)") }
             guard names.insert(i.name).inserted else { throw .invalidIntent(i.name, "is defined twice") }
             guard ids.insert(i.id).inserted else { throw .invalidIntent(i.name, "id \(i.id) is used by another intent") }
             guard !i.featureNames.isEmpty else { throw .invalidIntent(i.name, "has no features") }
