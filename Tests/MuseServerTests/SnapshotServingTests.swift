@@ -74,7 +74,7 @@ struct SnapshotServingTests {
                 var channel = muse_channel()
                 guard muse_claim(&client, &channel) == MUSE_OK else { return fail("\(tenant): claim") }
                 var ids: [String: UInt32] = [:]
-                for intent in Self.offline[1]!.intents { ids[intent.name] = intent.id }
+                for intent in Self.offline[1]!.intents { ids[intent.name] = intent.id.rawValue }
                 var sent: UInt64 = 0, received: UInt64 = 0
                 var done = [muse_completion](repeating: muse_completion(), count: 32)
                 var generations = Set<UInt64>()
