@@ -45,16 +45,10 @@ extension GenerationManager {
             let edits: [GenerationEdit] = [
                 .addModel(ModelEntry(name: spec.name, model: model.model, correction: correction, source: model.source)),
                 .addPredictor(PredictorSpec(name: spec.name, members: [.init(model: spec.name, weight: 1)])),
-            ] + routes.shadowed.map { .addShadow($0, predictor: spec.name) } + [
-                .setMetadata(MetadataEntry("built-by", "mused (musectl candidate add)")),
-                .setMetadata(Self.derivedFrom(serving)),
-                .setMetadata(MetadataEntry("candidate", "\(spec.name) from \(spec.modelFile)")),
-            ]
-            let next: SnapshotContents
-            do {
-                next = try contents.edited(edits, generationID: id, createdAt: UInt64(Date().timeIntervalSince1970))
-            } catch { throw CandidateError("\(error)") }
-            let bytes = try SnapshotWriter.encode(next)
+            ] + routes.shadowed.map { .addShadow($0, predictor: spec.name) }
+            let bytes = try Self.derivedSnapshot(contents, of: serving, id: id, edits: edits, command: "candidate add",
+                                                 note: MetadataEntry("candidate", "\(spec.name) from \(spec.modelFile)"),
+                                                 refused: { CandidateError($0) })
             let built = clock.now - started
             let validated = try validate(.built(bytes, origin: "candidate \(spec.name)"), against: resident,
                                          segments: tenants.currentRoster.segments)

@@ -1,3 +1,4 @@
+import Foundation
 import MuseSnapshot
 
 extension GenerationManager {
@@ -13,6 +14,26 @@ extension GenerationManager {
     /// The metadata a generation mused builds records of the one it came from.
     static func derivedFrom(_ serving: Generation) -> MetadataEntry {
         MetadataEntry("derived-from", "generation \(serving.id) (content hash 0x\(String(serving.contentHash ?? 0, radix: 16)))")
+    }
+
+    /// The bytes of generation `id`, which mused builds from the serving
+    /// one: `contents` (the serving generation's) with `edits` applied and
+    /// a record of what built it (`musectl COMMAND`, `note`) and of the
+    /// generation it came from. An edit the contents refuse is thrown as
+    /// `refused(reason)`, the command's own error.
+    static func derivedSnapshot(_ contents: SnapshotContents, of serving: Generation, id: UInt64, edits: [GenerationEdit],
+                                command: String, note: MetadataEntry,
+                                refused: (String) -> any Error) throws -> [UInt8] {
+        let recorded = edits + [
+            .setMetadata(MetadataEntry("built-by", "mused (musectl \(command))")),
+            .setMetadata(derivedFrom(serving)),
+            .setMetadata(note),
+        ]
+        let next: SnapshotContents
+        do {
+            next = try contents.edited(recorded, generationID: id, createdAt: UInt64(Date().timeIntervalSince1970))
+        } catch { throw refused("\(error)") }
+        return try SnapshotWriter.encode(next)
     }
 }
 

@@ -68,16 +68,10 @@ extension GenerationManager {
             }
             let id = try derivedGenerationID(from: serving)
             started = clock.now
-            let edits = plan.edits(name: spec.name, maps: maps) + [
-                .setMetadata(MetadataEntry("built-by", "mused (musectl promote)")),
-                .setMetadata(Self.derivedFrom(serving)),
-                .setMetadata(MetadataEntry("promoted", "\(spec.name), maps fitted from \(Self.describe(spec.sketchFiles))")),
-            ]
-            let next: SnapshotContents
-            do {
-                next = try contents.edited(edits, generationID: id, createdAt: UInt64(Date().timeIntervalSince1970))
-            } catch { throw PromotionError("\(error)") }
-            let bytes = try SnapshotWriter.encode(next)
+            let bytes = try Self.derivedSnapshot(
+                contents, of: serving, id: id, edits: plan.edits(name: spec.name, maps: maps), command: "promote",
+                note: MetadataEntry("promoted", "\(spec.name), maps fitted from \(Self.describe(spec.sketchFiles))"),
+                refused: { PromotionError($0) })
             if spec.returnSnapshot == true, bytes.count > PromoteSpec.maximumReturnedSnapshot {
                 throw PromotionError("the promoted snapshot is \(bytes.count) bytes, more than the \(PromoteSpec.maximumReturnedSnapshot) "
                                      + "-o can carry back; promote without -o and copy the state directory's serving.snapshot")
