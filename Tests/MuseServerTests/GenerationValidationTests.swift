@@ -25,15 +25,7 @@ struct GenerationValidationTests {
 
         // Another thread holds the administration lock (as a reload would)
         // for longer than a validation takes.
-        let held = Locked(false)
-        let holder = Thread {
-            daemon.tenants.administration.run {
-                held.withLock { $0 = true }
-                usleep(1_500_000)
-            }
-        }
-        holder.start()
-        while !held.withLock({ $0 }) { usleep(1000) }
+        let holder = holdAdministrationLock(of: daemon, microseconds: 1_500_000)
         let started = Date()
         let validated = try generations.validate(.file(SnapshotServingTests.files.gen2, allowSchemaChange: false),
                                                  against: generations.resident,

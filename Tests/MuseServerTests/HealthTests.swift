@@ -49,15 +49,7 @@ struct HealthTests {
 
         // A swap, reload or drain holds the administration lock for seconds
         // at worst; the probes answer meanwhile.
-        let held = Locked(false)
-        let holder = Thread {
-            daemon.tenants.administration.run {
-                held.withLock { $0 = true }
-                usleep(1_500_000)
-            }
-        }
-        holder.start()
-        while !held.withLock({ $0 }) { usleep(1000) }
+        let holder = holdAdministrationLock(of: daemon, microseconds: 1_500_000)
         let started = Date()
         #expect(try Self.ask(daemon, "/healthz").status == "HTTP/1.1 200 OK")
         #expect(try Self.ask(daemon, "/readyz").status == "HTTP/1.1 200 OK")
