@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CMuse
 import CMuseDaemon
 
@@ -6,6 +9,14 @@ public enum ThreadSupport {
     /// CLOCK_MONOTONIC in nanoseconds: the clock of muse.h's heartbeats.
     @inline(__always)
     public static func monotonicNanoseconds() -> UInt64 { muse__now_ns() }
+
+    /// Unix time (CLOCK_REALTIME) in nanoseconds: for what is compared
+    /// across hosts or written into files (sketch windows, creation times).
+    public static func unixNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
+    }
 
     /// A pause inside a spin loop (PAUSE on x86, YIELD on arm64).
     @inline(__always)

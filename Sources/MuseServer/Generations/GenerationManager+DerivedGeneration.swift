@@ -1,4 +1,3 @@
-import Foundation
 import MuseSnapshot
 
 extension GenerationManager {
@@ -31,7 +30,7 @@ extension GenerationManager {
         ]
         let next: SnapshotContents
         do {
-            next = try contents.edited(recorded, generationID: id, createdAt: UInt64(Date().timeIntervalSince1970))
+            next = try contents.edited(recorded, generationID: id, createdAt: ThreadSupport.unixNanoseconds() / 1_000_000_000)
         } catch { throw refused("\(error)") }
         return try SnapshotWriter.encode(next)
     }

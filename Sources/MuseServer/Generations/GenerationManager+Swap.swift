@@ -51,7 +51,7 @@ extension GenerationManager {
             let started = ThreadSupport.monotonicNanoseconds()
             let (figures, refusal) = judge(generation, gate: gate)
             report(figures)
-            steps.append(ControlResponse.Step(name: "gate", milliseconds: Double(ThreadSupport.monotonicNanoseconds() - started) / 1e6))
+            steps.append(ControlResponse.Step("gate", since: started))
             if let refusal { throw DaemonError.gateRefused(refusal) }
         }
         if let copied = try prepared.record() { steps.append(copied) }
@@ -60,13 +60,13 @@ extension GenerationManager {
             prepared.discard()
             throw error
         }
-        let published = Double(ThreadSupport.monotonicNanoseconds() - started) / 1e6
+        let published = ControlResponse.Step("publish", since: started)
         do { try prepared.commit() } catch {
             prepared.discard()
             Log.error("state-not-recorded", ["generation": generation.id, "reason": error,
                                              "effect": "a restart serves the previously recorded snapshot"])
         }
-        return steps + [ControlResponse.Step(name: "publish", milliseconds: published)]
+        return steps + [published]
     }
 
     /// Serves the previous generation again (it stayed resident).
@@ -79,7 +79,7 @@ extension GenerationManager {
             do { try snapshots?.state?.commitRollback() } catch {
                 Log.error("state-not-recorded", ["generation": previous.id, "reason": error])
             }
-            return [ControlResponse.Step(name: "publish", milliseconds: Double(ThreadSupport.monotonicNanoseconds() - started) / 1e6)]
+            return [ControlResponse.Step("publish", since: started)]
         }
     }
 }

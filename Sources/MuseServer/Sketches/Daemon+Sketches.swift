@@ -10,7 +10,7 @@ extension Daemon {
     /// `sketch_window`, as `musectl sketch export` writes them. Reads the workers' cells without stopping them:
     /// each bin is as of some moment of the read (see `SketchCell`).
     public func sketchFile() -> SketchFile {
-        let now = WallClock.nanoseconds()
+        let now = ThreadSupport.unixNanoseconds()
         var merged: [SketchKey: SketchEntry] = [:]
         for worker in workers {
             for (cell, start) in worker.sketches.all {

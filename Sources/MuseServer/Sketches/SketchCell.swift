@@ -5,15 +5,6 @@ import MuseCore
 import MuseScoring
 import Synchronization
 
-/// Unix time in nanoseconds: sketch windows are compared across hosts.
-enum WallClock {
-    static func nanoseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
-    }
-}
-
 /// What a live score sketch is of: a tenant, a predictor, and the
 /// predictor's level 1 (`RoutingTable.levelOneFingerprint`). A generation that
 /// serves the same predictor again finds its sketch by this key, so adding a

@@ -41,7 +41,7 @@ public final class WorkerSketches: Sendable {
     /// tenant policies); a cell keeps the counters of thresholds still set.
     public func table(for serving: Serving, thresholds: [[Double]] = [],
                       now: UInt64? = nil) -> SketchTable {
-        let now = now ?? WallClock.nanoseconds()
+        let now = now ?? ThreadSupport.unixNanoseconds()
         let routing = serving.generation.routing
         let fingerprints = routing.predictorIndices.map { routing.levelOneFingerprint(predictor: $0) }
         var wanted: [(tenant: Int, predictor: PredictorIndex, key: SketchKey)] = []
@@ -85,13 +85,13 @@ public final class WorkerSketches: Sendable {
         let slice: Int? = state.withLock { state in
             if state.nextRotation == 0 {
                 state.nextRotation = now &+ length
-                state.sliceStarts[state.slice] = wallNow ?? WallClock.nanoseconds()
+                state.sliceStarts[state.slice] = wallNow ?? ThreadSupport.unixNanoseconds()
                 return nil
             }
             guard now >= state.nextRotation else { return nil }
             state.slice = (state.slice + 1) % slices
             for cell in state.cells.values { cell.clear(slice: state.slice) }
-            state.sliceStarts[state.slice] = wallNow ?? WallClock.nanoseconds()
+            state.sliceStarts[state.slice] = wallNow ?? ThreadSupport.unixNanoseconds()
             state.nextRotation = now &+ length
             return state.slice
         }
