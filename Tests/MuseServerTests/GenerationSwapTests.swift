@@ -47,8 +47,8 @@ struct GenerationSwapTests {
         let generation = try Self.generation(3, tenants: ["acme"])
         let serving = Serving(generation: generation, tenants: ["globex", "acme"])
         #expect(serving.unroutedTenants == ["globex"])
-        #expect(serving.featureCount(tenant: TenantIndex(1), intent: IntentID(7)) == 3)
-        #expect(serving.featureCount(tenant: TenantIndex(1), intent: IntentID(8)) == nil)
+        #expect(serving.intents.featureCount(of: IntentID(7)) == 3)
+        #expect(serving.intents.featureCount(of: IntentID(8)) == nil)
         let x: [Double] = [0.5, -1, 2]
         let verdict = x.withUnsafeBufferPointer { serving.score(tenant: TenantIndex(1), intent: IntentID(7), features: $0) }
         #expect(verdict.status == .ok && verdict.generation == GenerationID(3) && verdict.predictor == PredictorID(1))

@@ -60,11 +60,6 @@ public final class Serving: Sendable {
 
     public var generationID: GenerationID { id }
 
-    /// The feature count of `intent`, or nil if no such intent exists.
-    public func featureCount(tenant: TenantIndex, intent: IntentID) -> Int? {
-        intents.featureCount(of: intent)
-    }
-
     @inline(__always)
     public func score(tenant: TenantIndex, intent: IntentID, features: UnsafeBufferPointer<Double>) -> Verdict {
         let t = tenant.rawValue < routingTenants.count ? routingTenants[tenant.rawValue] : .unrouted
