@@ -125,21 +125,60 @@ KINLINE void KFN(and_wide_lane)(const int32_t *restrict word, const uint64_t *re
 }
 
 /* Entries [from, to) with a lane test per entry: lane k takes entry i when
- * s[k] <= i < e[k]. */
+ * s[k] <= i < e[k], i.e. when i - s[k] < e[k] - s[k] as unsigned numbers
+ * (an empty range's length is clamped to 0). The distance i - s is carried
+ * from entry to entry, so the test is one add and one compare. */
 KINLINE void KFN(and_narrow_ranged)(const uint64_t *restrict packed, u32x8 *restrict bits,
                                     int32_t from, int32_t to, i32x8 s, i32x8 e) {
+    u32x8 d = (u32x8)(from - s), len = (u32x8)__builtin_elementwise_max(e - s, (i32x8)0);
+    /* An entry's tree is its high half, its mask the low one (little-endian). */
+    const uint32_t *halves = (const uint32_t *)packed;
     for (int32_t i = from; i < to; i++) {
-        uint64_t p = packed[i];
-        i32x8 out = (s > i) | (e <= i);
-        bits[p >> 32] &= (u32x8)(uint32_t)p | (u32x8)out;
+        u32x8 skip = (u32x8)(d >= len);
+        bits[halves[2 * (int64_t)i + 1]] &= (u32x8)halves[2 * (int64_t)i] | skip;
+        d += 1;
     }
 }
 
 KINLINE void KFN(and_wide_ranged)(const int32_t *restrict word, const uint64_t *restrict mask,
                                   u64x8 *restrict bits, int32_t from, int32_t to, i32x8 s, i32x8 e) {
+    u32x8 d = (u32x8)(from - s), len = (u32x8)__builtin_elementwise_max(e - s, (i32x8)0);
     for (int32_t i = from; i < to; i++) {
-        i64x8 out = __builtin_convertvector((s > i) | (e <= i), i64x8);
-        bits[word[i]] &= (u64x8)mask[i] | (u64x8)out;
+        u64x8 skip = (u64x8)__builtin_convertvector((i32x8)(d >= len), i64x8);
+        bits[word[i]] &= (u64x8)mask[i] | skip;
+        d += 1;
+    }
+}
+
+/* The same for two blocks at once: each entry is read once for sixteen
+ * events. */
+KINLINE void KFN(and_narrow_ranged2)(const uint64_t *restrict packed, u32x8 *restrict a, u32x8 *restrict b,
+                                     int32_t from, int32_t to, i32x8 sa, i32x8 ea, i32x8 sb, i32x8 eb) {
+    u32x8 da = (u32x8)(from - sa), la = (u32x8)__builtin_elementwise_max(ea - sa, (i32x8)0);
+    u32x8 db = (u32x8)(from - sb), lb = (u32x8)__builtin_elementwise_max(eb - sb, (i32x8)0);
+    const uint32_t *halves = (const uint32_t *)packed;
+    for (int32_t i = from; i < to; i++) {
+        uint32_t tree = halves[2 * (int64_t)i + 1];
+        u32x8 m = (u32x8)halves[2 * (int64_t)i];
+        a[tree] &= m | (u32x8)(da >= la);
+        b[tree] &= m | (u32x8)(db >= lb);
+        da += 1;
+        db += 1;
+    }
+}
+
+KINLINE void KFN(and_wide_ranged2)(const int32_t *restrict word, const uint64_t *restrict mask,
+                                   u64x8 *restrict a, u64x8 *restrict b, int32_t from, int32_t to,
+                                   i32x8 sa, i32x8 ea, i32x8 sb, i32x8 eb) {
+    u32x8 da = (u32x8)(from - sa), la = (u32x8)__builtin_elementwise_max(ea - sa, (i32x8)0);
+    u32x8 db = (u32x8)(from - sb), lb = (u32x8)__builtin_elementwise_max(eb - sb, (i32x8)0);
+    for (int32_t i = from; i < to; i++) {
+        int32_t w = word[i];
+        u64x8 m = (u64x8)mask[i];
+        a[w] &= m | (u64x8)__builtin_convertvector((i32x8)(da >= la), i64x8);
+        b[w] &= m | (u64x8)__builtin_convertvector((i32x8)(db >= lb), i64x8);
+        da += 1;
+        db += 1;
     }
 }
 
@@ -225,8 +264,8 @@ KATTR static void KFN(apply_ordered)(const muse_bv_layout *l, void *bits, i32x8 
     }
 }
 
-KATTR static void KFN(apply)(const muse_bv_layout *l, void *bits, const int32_t *starts, const int32_t *ends,
-                             int32_t ordered, int32_t scattered) {
+/* Every lane's bits set. */
+KINLINE void KFN(set_all)(const muse_bv_layout *l, void *bits) {
     if (l->narrow) {
         u32x8 *b = bits;
         for (int32_t w = 0; w < l->word_count; w++) b[w] = (u32x8)~0u;
@@ -234,10 +273,12 @@ KATTR static void KFN(apply)(const muse_bv_layout *l, void *bits, const int32_t 
         u64x8 *b = bits;
         for (int32_t w = 0; w < l->word_count; w++) b[w] = (u64x8)~(uint64_t)0;
     }
-    const i32x8 *sv = (const i32x8 *)starts, *ev = (const i32x8 *)ends;
-    for (int32_t r = 0; r < ordered; r++) KFN(apply_ordered)(l, bits, sv[r], ev[r]);
-    /* NaN and categorical lists: lanes with the same list take it together. */
-    for (int32_t r = ordered; r < ordered + scattered; r++) {
+}
+
+/* NaN and categorical lists: lanes with the same list take it together. */
+KINLINE void KFN(apply_scattered)(const muse_bv_layout *l, void *bits, const i32x8 *sv, const i32x8 *ev,
+                                  int32_t from, int32_t to) {
+    for (int32_t r = from; r < to; r++) {
         i32x8 s = sv[r], e = ev[r];
         unsigned pending = KFN(lanes_of)(s < e);
         while (pending) {
@@ -247,6 +288,51 @@ KATTR static void KFN(apply)(const muse_bv_layout *l, void *bits, const int32_t 
             KFN(and_piece)(l, bits, s[k], e[k], same);
         }
     }
+}
+
+KATTR static void KFN(apply)(const muse_bv_layout *l, void *bits, const int32_t *starts, const int32_t *ends,
+                             int32_t ordered, int32_t scattered) {
+    KFN(set_all)(l, bits);
+    const i32x8 *sv = (const i32x8 *)starts, *ev = (const i32x8 *)ends;
+    for (int32_t r = 0; r < ordered; r++) KFN(apply_ordered)(l, bits, sv[r], ev[r]);
+    KFN(apply_scattered)(l, bits, sv, ev, ordered, ordered + scattered);
+}
+
+/* One numeric feature's ranges in two blocks. Sixteen events' ranges
+ * overlap nearly as much as eight's, so one pass over their union with a
+ * lane test per entry reads each entry once for both blocks; a union long
+ * enough for pieces is applied block by block. */
+KATTR static void KFN(apply_ordered2)(const muse_bv_layout *l, void *a, void *b, i32x8 sa, i32x8 ea,
+                                      i32x8 sb, i32x8 eb) {
+    i32x8 la = sa < ea, lb = sb < eb;
+    int any_a = KFN(lanes_of)(la) != 0, any_b = KFN(lanes_of)(lb) != 0;
+    if (!any_a || !any_b) {
+        if (any_a) KFN(apply_ordered)(l, a, sa, ea);
+        if (any_b) KFN(apply_ordered)(l, b, sb, eb);
+        return;
+    }
+    int32_t lo_a = __builtin_reduce_min(la ? sa : INT32_MAX), lo_b = __builtin_reduce_min(lb ? sb : INT32_MAX);
+    int32_t hi_a = __builtin_reduce_max(la ? ea : INT32_MIN), hi_b = __builtin_reduce_max(lb ? eb : INT32_MIN);
+    int32_t lo = lo_a < lo_b ? lo_a : lo_b, hi = hi_a > hi_b ? hi_a : hi_b;
+    if (hi - lo >= MUSE_BV_PIECES_FROM) {
+        KFN(apply_ordered)(l, a, sa, ea);
+        KFN(apply_ordered)(l, b, sb, eb);
+        return;
+    }
+    if (l->narrow) KFN(and_narrow_ranged2)(l->packed, a, b, lo, hi, sa, ea, sb, eb);
+    else KFN(and_wide_ranged2)(l->entry_word, l->entry_mask, a, b, lo, hi, sa, ea, sb, eb);
+}
+
+KATTR static void KFN(apply_pair)(const muse_bv_layout *l, void *a, void *b, const int32_t *starts_a,
+                                  const int32_t *ends_a, const int32_t *starts_b, const int32_t *ends_b,
+                                  int32_t ordered, int32_t scattered) {
+    KFN(set_all)(l, a);
+    KFN(set_all)(l, b);
+    const i32x8 *sa = (const i32x8 *)starts_a, *ea = (const i32x8 *)ends_a;
+    const i32x8 *sb = (const i32x8 *)starts_b, *eb = (const i32x8 *)ends_b;
+    for (int32_t r = 0; r < ordered; r++) KFN(apply_ordered2)(l, a, b, sa[r], ea[r], sb[r], eb[r]);
+    KFN(apply_scattered)(l, a, sa, ea, ordered, ordered + scattered);
+    KFN(apply_scattered)(l, b, sb, eb, ordered, ordered + scattered);
 }
 
 /* ---- Sums ---- */

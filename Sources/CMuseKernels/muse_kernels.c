@@ -101,6 +101,24 @@ void muse_bv_apply(int level, const muse_bv_layout *layout, void *bits, const in
     apply_portable(layout, bits, starts, ends, ordered, scattered);
 }
 
+void muse_bv_apply_pair(int level, const muse_bv_layout *layout, void *bits_a, void *bits_b,
+                        const int32_t *starts_a, const int32_t *ends_a, const int32_t *starts_b,
+                        const int32_t *ends_b, int32_t ordered, int32_t scattered) {
+#if defined(__x86_64__)
+    if (level > muse_kernels_best_level()) level = muse_kernels_best_level();
+    if (level == MUSE_KERNELS_AVX512) {
+        apply_pair_avx512(layout, bits_a, bits_b, starts_a, ends_a, starts_b, ends_b, ordered, scattered);
+        return;
+    }
+    if (level == MUSE_KERNELS_AVX2) {
+        apply_pair_avx2(layout, bits_a, bits_b, starts_a, ends_a, starts_b, ends_b, ordered, scattered);
+        return;
+    }
+#endif
+    (void)level;
+    apply_pair_portable(layout, bits_a, bits_b, starts_a, ends_a, starts_b, ends_b, ordered, scattered);
+}
+
 void muse_bv_sum(int level, const muse_bv_layout *layout, const void *bits, int float_sum, double base,
                  double *out) {
 #if defined(__x86_64__)

@@ -122,8 +122,10 @@ import Testing
         }
     }
 
-    /// Every lane of a block on its own kind of value: all NaN, all one
-    /// category, all past every threshold, then each lane alone different.
+    /// Every lane of two blocks (one pass over the numeric entries for
+    /// both) on its own kind of value: all NaN, all one category, all past
+    /// every threshold, then each lane alone different, so that one block
+    /// or one lane has ranges the other lanes lack.
     @Test(arguments: kernels)
     func uniformAndLoneLanes(_ kernel: BitvectorScorer.BatchKernel) throws {
         var rng = SplitMix64(seed: 77)
@@ -134,11 +136,11 @@ import Testing
                                      accumulation: .double(divisor: 1), link: .lightgbmSigmoid(k: 1), format: "test")
             .with(layout: .bitvector).with(batchKernel: kernel)
         for fill in [Double.nan, 3, 1e300, -1e300, 0] {
-            for lone in -1..<8 {
-                var rows = [[Double]](repeating: [Double](repeating: fill, count: width), count: 8)
+            for lone in -1..<16 {
+                var rows = [[Double]](repeating: [Double](repeating: fill, count: width), count: 16)
                 if lone >= 0 { rows[lone] = [0.5, .nan, 7, -2] }
                 let flat = rows.flatMap { $0 }
-                var out = [Double](repeating: .nan, count: 8)
+                var out = [Double](repeating: .nan, count: 16)
                 try flat.withUnsafeBufferPointer { r in try out.withUnsafeMutableBufferPointer { try model.margins(rows: r, into: $0) } }
                 for (i, x) in rows.enumerated() {
                     let expected = source.reduce(0.0) { $0 + TreeWalkTests.leafValue($1, x) }

@@ -108,6 +108,19 @@ enum EndToEndBenchmark {
         }
     }
 
+    /// The benchmark's model and events as files, for `muse-bench-models`
+    /// (and callgrind's counts of it): DIR/e2e.lgb.txt and DIR/e2e.rows.csv.
+    static func writeModel(_ o: Options, to dir: String) throws {
+        let synthetic = SyntheticLightGBM(trees: o.trees, leaves: o.leaves, features: o.features, seed: 500)
+        try Data(synthetic.text()).write(to: URL(filePath: "\(dir)/e2e.lgb.txt"))
+        var csv = synthetic.featureNames.joined(separator: ",") + "\n"
+        for event in events(count: 4096, features: o.features, seed: 7) {
+            csv += event.map { $0.isNaN ? "" : String($0) }.joined(separator: ",") + "\n"
+        }
+        try Data(csv.utf8).write(to: URL(filePath: "\(dir)/e2e.rows.csv"))
+        print("wrote \(dir)/e2e.lgb.txt and \(dir)/e2e.rows.csv (4096 events)")
+    }
+
     /// Events like the ones a fitted map expects: each feature uniform in
     /// the synthetic model's range, one in ten missing.
     static func events(count: Int, features: Int, seed: UInt64) -> [[Double]] {

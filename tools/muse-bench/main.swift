@@ -13,6 +13,7 @@ import MuseClient
 //   muse-bench swap GEN1 GEN2 [--seconds S]
 //   muse-bench scrape [--seconds S]  (event latency while /metrics is scraped)
 //   muse-bench e2e [--trees 500] [--leaves 31] [--features 32] [--events N]   (EndToEndBenchmark.swift)
+//   muse-bench e2e ... --write-model DIR   (only writes the model and its events for muse-bench-models)
 //   muse-bench latency [--seconds S] [--rates 1000,...] [--clients 1,4] [--policies ...]
 //                      (open loop, Poisson arrivals; see LatencyBenchmark.swift)
 //   muse-bench hiccups [--seconds S]  (the machine's own stalls under a spinning thread)
@@ -75,6 +76,10 @@ if arguments.count >= 2 && arguments[1] == "e2e" {
     options.leaves = value("--leaves") ?? options.leaves
     options.features = value("--features") ?? options.features
     options.events = value("--events") ?? options.events
+    if let i = arguments.firstIndex(of: "--write-model"), i + 1 < arguments.count {
+        try EndToEndBenchmark.writeModel(options, to: arguments[i + 1])
+        exit(0)
+    }
     let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
     let cpus = sysconf(Int32(_SC_NPROCESSORS_ONLN))
     print("muse-bench e2e: \(cpus) CPUs; client on CPU 0; 1 tenant: mused on CPU \(cpus > 1 ? 1 : 0); "

@@ -111,46 +111,83 @@ extension BitvectorScorer {
         case .float: float = true; divisor = 1
         }
         let valuesBytes = numFeatures &* lanes &* 8
-        withUnsafeTemporaryAllocation(byteCount: bitsBytes &+ valuesBytes &+ 2 &* rangeInts &* 4 &+ lanes &* 8,
-                                      alignment: 64) { raw in
-            let bits = raw.baseAddress!
-            let values = (bits + bitsBytes).assumingMemoryBound(to: Double.self)
-            let starts = (bits + bitsBytes + valuesBytes).assumingMemoryBound(to: Int32.self)
-            let ends = starts + rangeInts
-            let sums = UnsafeMutableRawPointer(ends + rangeInts).assumingMemoryBound(to: Double.self)
+        // Two blocks' worth: bits, values, starts, ends, then the sums; the
+        // bits and the values at multiples of 64 bytes, as the kernels' loads are.
+        let bitsSpan = (bitsBytes &+ 63) & ~63
+        let blockBytes = (bitsSpan &+ valuesBytes &+ 2 &* rangeInts &* 4 &+ 63) & ~63
+        withUnsafeTemporaryAllocation(byteCount: 2 &* blockBytes &+ lanes &* 8, alignment: 64) { raw in
+            let base = raw.baseAddress!
+            func block(_ b: Int) -> Block {
+                let bits = base + b &* blockBytes
+                let starts = (bits + bitsSpan + valuesBytes).assumingMemoryBound(to: Int32.self)
+                return Block(bits: bits, values: (bits + bitsSpan).assumingMemoryBound(to: Double.self),
+                             starts: starts, ends: starts + rangeInts)
+            }
+            let a = block(0), b = block(1)
+            let sums = (base + 2 &* blockBytes).assumingMemoryBound(to: Double.self)
             var first = 0
             while first < count {
-                let real = min(lanes, count &- first)
-                if real < Self.minimumLanes {
+                let left = count &- first
+                if left < Self.minimumLanes {
                     withScratch { v in
                         for i in first..<count { out[i] = score(rows + i &* featureCount, v, accumulation: accumulation, baseMargin: baseMargin) }
                     }
                     return
                 }
-                // Lanes past the last event take no entry; their sums are dropped.
-                let catRow = 2 &* numFeatures &* lanes
-                for lane in 0..<lanes {
-                    guard lane < real else {
-                        for k in 0..<numFeatures { values[k &* lanes &+ lane] = 0 }
-                        for k in 0..<catFeatures { starts[catRow &+ k &* lanes &+ lane] = 0; ends[catRow &+ k &* lanes &+ lane] = 0 }
-                        continue
-                    }
-                    let x = rows + (first &+ lane) &* featureCount
-                    for k in 0..<numFeatures { values[k &* lanes &+ lane] = x[Int(numFeature[k])] }
-                    for k in 0..<catFeatures {
-                        let o = catOffsets + Int(catOffStart[k]) + categoryKey(k, x[Int(catFeature[k])])
-                        starts[catRow &+ k &* lanes &+ lane] = o[0]
-                        ends[catRow &+ k &* lanes &+ lane] = o[1]
-                    }
+                // Sixteen events (the second block holding at least the
+                // fewest a block is worth) share one pass over the numeric
+                // entries; otherwise one block.
+                let realA = min(lanes, left)
+                let realB = left &- realA >= Self.minimumLanes ? min(lanes, left &- realA) : 0
+                fill(a, rows: rows + first &* featureCount, real: realA)
+                muse_bv_find(level, &layout, a.values, Int32(realA), a.starts, a.ends)
+                if realB > 0 {
+                    fill(b, rows: rows + (first &+ lanes) &* featureCount, real: realB)
+                    muse_bv_find(level, &layout, b.values, Int32(realB), b.starts, b.ends)
+                    muse_bv_apply_pair(level, &layout, a.bits, b.bits, a.starts, a.ends, b.starts, b.ends,
+                                       Int32(ordered), Int32(scattered))
+                } else {
+                    muse_bv_apply(level, &layout, a.bits, a.starts, a.ends, Int32(ordered), Int32(scattered))
                 }
-                muse_bv_find(level, &layout, values, Int32(real), starts, ends)
-                muse_bv_apply(level, &layout, bits, starts, ends, Int32(ordered), Int32(scattered))
-                if directCount > 0 {
-                    for lane in 0..<real { applyDirect(rows + (first &+ lane) &* featureCount, lane: lane, bits) }
+                func finish(_ block: Block, at start: Int, real: Int) {
+                    if directCount > 0 {
+                        for lane in 0..<real { applyDirect(rows + (start &+ lane) &* featureCount, lane: lane, block.bits) }
+                    }
+                    muse_bv_sum(level, &layout, block.bits, float ? 1 : 0, baseMargin, sums)
+                    for lane in 0..<real { out[start &+ lane] = divisor == 1 ? sums[lane] : sums[lane] / divisor }
                 }
-                muse_bv_sum(level, &layout, bits, float ? 1 : 0, baseMargin, sums)
-                for lane in 0..<real { out[first &+ lane] = divisor == 1 ? sums[lane] : sums[lane] / divisor }
-                first &+= lanes
+                finish(a, at: first, real: realA)
+                if realB > 0 { finish(b, at: first &+ lanes, real: realB) }
+                first &+= realB > 0 ? lanes &+ realB : realA
+            }
+        }
+    }
+
+    /// One kernel block's scratch: its events' bits, numeric values and ranges.
+    struct Block {
+        var bits: UnsafeMutableRawPointer
+        var values: UnsafeMutablePointer<Double>
+        var starts: UnsafeMutablePointer<Int32>
+        var ends: UnsafeMutablePointer<Int32>
+    }
+
+    /// A block's numeric values and categorical ranges from `real` rows;
+    /// lanes past them take no entry (their sums are dropped).
+    private func fill(_ block: Block, rows: UnsafePointer<Double>, real: Int) {
+        let lanes = Self.lanes
+        let catRow = 2 &* numFeatures &* lanes
+        for lane in 0..<lanes {
+            guard lane < real else {
+                for k in 0..<numFeatures { block.values[k &* lanes &+ lane] = 0 }
+                for k in 0..<catFeatures { block.starts[catRow &+ k &* lanes &+ lane] = 0; block.ends[catRow &+ k &* lanes &+ lane] = 0 }
+                continue
+            }
+            let x = rows + lane &* featureCount
+            for k in 0..<numFeatures { block.values[k &* lanes &+ lane] = x[Int(numFeature[k])] }
+            for k in 0..<catFeatures {
+                let o = catOffsets + Int(catOffStart[k]) + categoryKey(k, x[Int(catFeature[k])])
+                block.starts[catRow &+ k &* lanes &+ lane] = o[0]
+                block.ends[catRow &+ k &* lanes &+ lane] = o[1]
             }
         }
     }
