@@ -57,6 +57,11 @@ KINLINE i32x8 KFN(gather_i32)(const int32_t *base, i32x8 idx) {
 
 /* ---- Ranges of the numeric features ---- */
 
+/* Features searched side by side: a step's gather waits for the one
+ * before it, so one search at a time leaves the CPU idle for most of each
+ * gather's latency; several interleaved keep as many gathers in flight. */
+#define MUSE_BV_FIND_GROUP 8
+
 /* Each lane's count of feature k's distinct thresholds below its value, by
  * a binary search whose steps depend only on the count (so the lanes step
  * together): the same count the single-event search finds. NaN compares
@@ -68,26 +73,42 @@ KATTR static void KFN(find)(const muse_bv_layout *l, const double *values, int32
     const i32x8 used = index < lanes;
     i32x8 *so = (i32x8 *)starts, *eo = (i32x8 *)ends;
     i32x8 *sn = so + features, *en = eo + features;
-    for (int32_t k = 0; k < features; k++) {
-        f64x8 v = ((const f64x8 *)values)[k];
-        const double *base = l->thresholds + l->u_start[k];
-        int32_t length = l->u_count[k];
-        i32x8 lo = 0;
-        if (length > 0) {
-            while (length > 1) {
-                int32_t half = length >> 1;
-                i32x8 below = __builtin_convertvector(KFN(gather_f64)(base, lo + (half - 1)) < v, i32x8);
-                lo += below & half;
-                length -= half;
-            }
-            lo -= __builtin_convertvector(KFN(gather_f64)(base, lo) < v, i32x8);
+    for (int32_t k0 = 0; k0 < features; k0 += MUSE_BV_FIND_GROUP) {
+        const int32_t group = features - k0 < MUSE_BV_FIND_GROUP ? features - k0 : MUSE_BV_FIND_GROUP;
+        f64x8 v[MUSE_BV_FIND_GROUP];
+        i32x8 lo[MUSE_BV_FIND_GROUP];
+        int32_t length[MUSE_BV_FIND_GROUP];
+        const double *base[MUSE_BV_FIND_GROUP];
+        int32_t longest = 0;
+        for (int32_t g = 0; g < group; g++) {
+            v[g] = ((const f64x8 *)values)[k0 + g];
+            base[g] = l->thresholds + l->u_start[k0 + g];
+            length[g] = l->u_count[k0 + g];
+            lo[g] = 0;
+            if (length[g] > longest) longest = length[g];
         }
-        i32x8 at = 2 * (l->cut_start[k] + lo);
-        i32x8 nan = __builtin_convertvector(v != v, i32x8) & used, number = ~nan & used;
-        so[k] = KFN(gather_i32)(l->cuts, at) & number;
-        eo[k] = KFN(gather_i32)(l->cuts, at + 1) & number;
-        sn[k] = (i32x8)l->nan_start[k] & nan;
-        en[k] = (i32x8)l->nan_end[k] & nan;
+        while (longest > 1) {
+            longest = 0;
+            for (int32_t g = 0; g < group; g++) {
+                if (length[g] > 1) {
+                    int32_t half = length[g] >> 1;
+                    i32x8 below = __builtin_convertvector(KFN(gather_f64)(base[g], lo[g] + (half - 1)) < v[g], i32x8);
+                    lo[g] += below & half;
+                    length[g] -= half;
+                }
+                if (length[g] > longest) longest = length[g];
+            }
+        }
+        for (int32_t g = 0; g < group; g++) {
+            const int32_t k = k0 + g;
+            if (length[g] > 0) lo[g] -= __builtin_convertvector(KFN(gather_f64)(base[g], lo[g]) < v[g], i32x8);
+            i32x8 at = 2 * (l->cut_start[k] + lo[g]);
+            i32x8 nan = __builtin_convertvector(v[g] != v[g], i32x8) & used, number = ~nan & used;
+            so[k] = KFN(gather_i32)(l->cuts, at) & number;
+            eo[k] = KFN(gather_i32)(l->cuts, at + 1) & number;
+            sn[k] = (i32x8)l->nan_start[k] & nan;
+            en[k] = (i32x8)l->nan_end[k] & nan;
+        }
     }
 }
 
@@ -197,39 +218,10 @@ KINLINE void KFN(and_piece)(const muse_bv_layout *l, void *bits, int32_t from, i
     }
 }
 
-/* Sorts eight values ascending (Batcher's odd-even merge network). */
-KINLINE i32x8 KFN(sort8)(i32x8 v) {
-#define MUSE_CX(low, ...) do { \
-        i32x8 p = __builtin_shufflevector(v, v, __VA_ARGS__); \
-        i32x8 a = __builtin_elementwise_min(v, p), b = __builtin_elementwise_max(v, p); \
-        v = (low) ? a : b; \
-    } while (0)
-    const i32x8 l1 = {-1, 0, -1, 0, -1, 0, -1, 0}, l2 = {-1, -1, 0, 0, -1, -1, 0, 0};
-    const i32x8 l3 = {-1, -1, 0, -1, -1, -1, 0, -1}, l4 = {-1, -1, -1, -1, 0, 0, 0, 0};
-    const i32x8 l5 = {-1, -1, -1, -1, 0, 0, -1, -1}, l6 = {-1, -1, 0, -1, 0, -1, 0, -1};
-    MUSE_CX(l1, 1, 0, 3, 2, 5, 4, 7, 6);
-    MUSE_CX(l2, 2, 3, 0, 1, 6, 7, 4, 5);
-    MUSE_CX(l3, 0, 2, 1, 3, 4, 6, 5, 7);
-    MUSE_CX(l4, 4, 5, 6, 7, 0, 1, 2, 3);
-    MUSE_CX(l5, 0, 1, 4, 5, 2, 3, 6, 7);
-    MUSE_CX(l6, 0, 2, 1, 4, 3, 6, 5, 7);
-#undef MUSE_CX
-    return v;
-}
-
-/* Union length from which a numeric feature is applied in pieces. A piece
- * saves the per-entry lane test (about a third of an entry's instructions)
- * but ends on a mispredicted branch; of 128, 256, 512 and 1024, 512 timed
- * best over the benchmark fixtures (by little: the machine is shared). */
-#ifndef MUSE_BV_PIECES_FROM
-#define MUSE_BV_PIECES_FROM 512
-#endif
-
-/* One numeric feature's ranges. Every lane's range holds the point where
- * the feature's two lists meet, so sorted starts then sorted ends are
- * every cut in order; between two cuts the same lanes take every entry, and
- * no entry needs a lane test. Lanes without a range take the others' last
- * start as theirs and end there, adding only empty pieces. */
+/* One numeric feature's ranges: one pass over their union, each entry
+ * tested per lane (an add and a compare). Applying the union in pieces
+ * between the sorted ends, each piece without a lane test, timed no faster
+ * once the test cost that little: every piece ends on a mispredicted branch. */
 KATTR static void KFN(apply_ordered)(const muse_bv_layout *l, void *bits, i32x8 s, i32x8 e) {
     i32x8 live = s < e;
     unsigned lanes = KFN(lanes_of)(live);
@@ -239,29 +231,9 @@ KATTR static void KFN(apply_ordered)(const muse_bv_layout *l, void *bits, i32x8 
         KFN(and_piece)(l, bits, s[k], e[k], live);
         return;
     }
-    int32_t top = __builtin_reduce_max(live ? s : INT32_MIN);
-    int32_t bottom = __builtin_reduce_min(live ? e : INT32_MAX);
     int32_t lo = __builtin_reduce_min(live ? s : INT32_MAX), hi = __builtin_reduce_max(live ? e : INT32_MIN);
-    if (top > bottom || hi - lo < MUSE_BV_PIECES_FROM) {
-        /* A short union (or not the shape above, which a layout's numeric
-         * features never are): one loop with a lane test per entry costs
-         * less than the pieces' loops, each ending on a mispredicted branch. */
-        if (l->narrow) KFN(and_narrow_ranged)(l->packed, bits, lo, hi, s, e);
-        else KFN(and_wide_ranged)(l->entry_word, l->entry_mask, bits, lo, hi, s, e);
-        return;
-    }
-    s = live ? s : top;
-    e = live ? e : top;
-    i32x8 cs = KFN(sort8)(s), ce = KFN(sort8)(e);
-    /* Lanes whose range starts at or before each start cut, and those still
-     * open past each end cut. */
-    for (int j = 0; j < 7; j++) {
-        if (cs[j] < cs[j + 1]) KFN(and_piece)(l, bits, cs[j], cs[j + 1], (s <= cs[j]) & live);
-    }
-    if (cs[7] < ce[0]) KFN(and_piece)(l, bits, cs[7], ce[0], live);
-    for (int j = 0; j < 7; j++) {
-        if (ce[j] < ce[j + 1]) KFN(and_piece)(l, bits, ce[j], ce[j + 1], (e > ce[j]) & live);
-    }
+    if (l->narrow) KFN(and_narrow_ranged)(l->packed, bits, lo, hi, s, e);
+    else KFN(and_wide_ranged)(l->entry_word, l->entry_mask, bits, lo, hi, s, e);
 }
 
 /* Every lane's bits set. */
@@ -298,10 +270,9 @@ KATTR static void KFN(apply)(const muse_bv_layout *l, void *bits, const int32_t 
     KFN(apply_scattered)(l, bits, sv, ev, ordered, ordered + scattered);
 }
 
-/* One numeric feature's ranges in two blocks. Sixteen events' ranges
- * overlap nearly as much as eight's, so one pass over their union with a
- * lane test per entry reads each entry once for both blocks; a union long
- * enough for pieces is applied block by block. */
+/* One numeric feature's ranges in two blocks. Sixteen events' ranges span
+ * little more than eight's, so one pass over their union reads each entry
+ * once for both blocks. */
 KATTR static void KFN(apply_ordered2)(const muse_bv_layout *l, void *a, void *b, i32x8 sa, i32x8 ea,
                                       i32x8 sb, i32x8 eb) {
     i32x8 la = sa < ea, lb = sb < eb;
@@ -314,11 +285,6 @@ KATTR static void KFN(apply_ordered2)(const muse_bv_layout *l, void *a, void *b,
     int32_t lo_a = __builtin_reduce_min(la ? sa : INT32_MAX), lo_b = __builtin_reduce_min(lb ? sb : INT32_MAX);
     int32_t hi_a = __builtin_reduce_max(la ? ea : INT32_MIN), hi_b = __builtin_reduce_max(lb ? eb : INT32_MIN);
     int32_t lo = lo_a < lo_b ? lo_a : lo_b, hi = hi_a > hi_b ? hi_a : hi_b;
-    if (hi - lo >= MUSE_BV_PIECES_FROM) {
-        KFN(apply_ordered)(l, a, sa, ea);
-        KFN(apply_ordered)(l, b, sb, eb);
-        return;
-    }
     if (l->narrow) KFN(and_narrow_ranged2)(l->packed, a, b, lo, hi, sa, ea, sb, eb);
     else KFN(and_wide_ranged2)(l->entry_word, l->entry_mask, a, b, lo, hi, sa, ea, sb, eb);
 }

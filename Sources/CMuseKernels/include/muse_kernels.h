@@ -79,12 +79,11 @@ void muse_bv_find(int level, const muse_bv_layout *layout, const double *values,
                   int32_t *ends);
 
 /* Sets every lane's bits, then ANDs each lane's ranges into its bits. The
- * first `ordered` ranges are those of numeric features, which, for the
- * lanes that have one, all hold the point where the feature's two sorted
- * lists meet: they are applied in pieces between the lanes' ends, each
- * piece to the lanes it belongs to. The `scattered` ranges after them (NaN
- * lists, categorical lists) are applied once per distinct range, to the
- * lanes that share it. `bits` is aligned to 64 bytes. */
+ * first `ordered` ranges are those of numeric features, which overlap from
+ * lane to lane: each is applied in one pass over the lanes' union, every
+ * entry to the lanes whose range holds it. The `scattered` ranges after
+ * them (NaN lists, categorical lists) are applied once per distinct range,
+ * to the lanes that share it. `bits` is aligned to 64 bytes. */
 void muse_bv_apply(int level, const muse_bv_layout *layout, void *bits, const int32_t *starts,
                    const int32_t *ends, int32_t ordered, int32_t scattered);
 

@@ -1,7 +1,8 @@
 import CMuseKernels
 
 /// The batch path of the bitvector layout: events scored eight at a time
-/// (`MUSE_BV_LANES`), after V-QuickScorer (Lucchese et al., SIGIR 2016).
+/// (`MUSE_BV_LANES`), sixteen where a batch has them, after V-QuickScorer
+/// (Lucchese et al., SIGIR 2016).
 ///
 /// The eight events' bitvectors are interleaved word by word, so one vector
 /// instruction ANDs an entry's mask into every event that needs it. The C
@@ -10,8 +11,9 @@ import CMuseKernels
 ///   below its value as `thresholdsBelow` does (eight binary searches in
 ///   lockstep), so each event's false splits are the range `score` would
 ///   AND; the ranges overlap from event to event around one point, and the
-///   kernel cuts their union at every event's ends into pieces that the
-///   same events take whole;
+///   kernel walks their union once, each entry ANDed into the events whose
+///   range holds it (one walk for two blocks: sixteen events' ranges span
+///   little more than eight's);
 /// - NaN lists and categorical lists (keys found here by `categoryKey`, as
 ///   in `score`) are the same for every event that takes them and disjoint
 ///   otherwise: each distinct one is walked once, for the events sharing it;
