@@ -86,7 +86,8 @@ public final class ClientChannel: @unchecked Sendable {
     }
 
     /// Tells mused an event is coming (muse.h, `muse_prepare`): a sleeping
-    /// worker wakes now, while the caller computes the event's features.
+    /// worker wakes now, while the caller computes the event's features,
+    /// and the slot the event goes to is fetched into the cache.
     @inlinable
     @discardableResult
     public func prepare() -> muse_status { muse_prepare(rawChannel) }

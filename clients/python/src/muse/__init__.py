@@ -367,8 +367,9 @@ class Channel:
 
         Call it when a request arrives, before computing its features: a
         worker asleep wakes meanwhile and is awake when the event is
-        submitted. Costs one look at a flag while mused is awake, one futex
-        wake when it sleeps; harmless whatever mused does.
+        submitted, and the slot the event goes to is fetched into the cache.
+        Costs one look at a flag and a prefetch while mused is awake, one
+        futex wake when it sleeps; harmless whatever mused does.
         """
         _check(lib.muse_prepare(self._raw), "prepare")
 

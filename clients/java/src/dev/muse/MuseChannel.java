@@ -104,8 +104,9 @@ public final class MuseChannel implements AutoCloseable {
      * Tells mused an event is coming on this channel (muse.h's
      * {@code muse_prepare}): call it when a request arrives, before computing
      * its features, so a worker asleep wakes meanwhile and is awake when the
-     * event is submitted. One look at a flag while mused is awake, one futex
-     * wake when it sleeps; harmless whatever mused does.
+     * event is submitted, and the slot the event goes to is fetched into the
+     * cache. One look at a flag and a prefetch while mused is awake, one
+     * futex wake when it sleeps; harmless whatever mused does.
      *
      * @throws MuseException on a channel inherited through fork ({@link Status#FORKED})
      */
