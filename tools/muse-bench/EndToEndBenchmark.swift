@@ -40,8 +40,7 @@ enum EndToEndBenchmark {
 
         // 1. The generation, and the events (what the maps were fitted on).
         let started = muse__now_ns()
-        let synthetic = SyntheticLightGBM(trees: o.trees, leaves: o.leaves, features: o.features, seed: 500)
-        let events = Self.events(count: 4096, features: o.features, seed: 7)
+        let (synthetic, events) = model(o)
         let path = "\(dir)/e2e.snapshot"
         try writeSnapshot(synthetic, events: events, to: path)
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
@@ -111,14 +110,21 @@ enum EndToEndBenchmark {
     /// The benchmark's model and events as files, for `muse-bench-models`
     /// (and callgrind's counts of it): DIR/e2e.lgb.txt and DIR/e2e.rows.csv.
     static func writeModel(_ o: Options, to dir: String) throws {
-        let synthetic = SyntheticLightGBM(trees: o.trees, leaves: o.leaves, features: o.features, seed: 500)
+        let (synthetic, events) = model(o)
         try Data(synthetic.text()).write(to: URL(filePath: "\(dir)/e2e.lgb.txt"))
         var csv = synthetic.featureNames.joined(separator: ",") + "\n"
-        for event in events(count: 4096, features: o.features, seed: 7) {
+        for event in events {
             csv += event.map { $0.isNaN ? "" : String($0) }.joined(separator: ",") + "\n"
         }
         try Data(csv.utf8).write(to: URL(filePath: "\(dir)/e2e.rows.csv"))
         print("wrote \(dir)/e2e.lgb.txt and \(dir)/e2e.rows.csv (4096 events)")
+    }
+
+    /// The benchmark's model and the events it scores (and its maps are
+    /// fitted on), from fixed seeds.
+    static func model(_ o: Options) -> (SyntheticLightGBM, [[Double]]) {
+        (SyntheticLightGBM(trees: o.trees, leaves: o.leaves, features: o.features, seed: 500),
+         events(count: 4096, features: o.features, seed: 7))
     }
 
     /// Events like the ones a fitted map expects: each feature uniform in
